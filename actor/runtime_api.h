@@ -1,0 +1,22 @@
+/* troupe — internal hooks of the actor core for the other folders
+ * (supervisor/, registry/, examples' helpers inside the library). Private:
+ * not installed, not part of the public API. */
+#ifndef TROUPE_ACTOR_RUNTIME_API_H
+#define TROUPE_ACTOR_RUNTIME_API_H
+
+#include <troupe/actor.h>
+
+/* The running actor's state block (what its callbacks get as `state`). */
+void *tr__self_state(const tr_self *self);
+/* The running actor's behaviour. */
+const tr_behaviour *tr__self_behaviour(const tr_self *self);
+/* True once tr_runtime_stop has begun (supervisors stop restarting). */
+bool tr__runtime_stopping(const tr_runtime *rt);
+/* The actor running on the calling thread, or NULL outside callbacks. */
+tr_self *tr__current(void);
+/* A process-unique reference (monitor refs, request ids). Any thread. */
+uint64_t tr__make_ref(tr_runtime *rt);
+/* A fast per-runtime pseudo-random number (jitter). Any thread. */
+uint64_t tr__random(tr_runtime *rt);
+
+#endif

@@ -1,0 +1,504 @@
+/* troupe — runtime, actors, messages, calls, links, monitors and timers.
+ *
+ * Vocabulary follows Erlang/OTP: a pid names an actor; an actor runs a
+ * behaviour (gen_server callbacks) on one of the runtime's scheduler threads;
+ * messages arrive in its mailbox and are handled one at a time.
+ *
+ * Threads. "Scheduler thread" means one of the runtime's worker threads, on
+ * which every behaviour callback runs. "Any thread" means a scheduler thread
+ * (inside a callback) or any other thread of the process. Calls that block
+ * (tr_call, tr_runtime_shutdown) refuse to run on a scheduler thread and
+ * return TR_EDEADLK instead of stalling the actors of that thread.
+ *
+ * Memory. Every allocation of the runtime goes through jemalloc's
+ * non-standard API (mallocx/sdallocx), so the runtime's memory use is
+ * independent of the process's malloc. Buffers troupe hands to the caller
+ * (call replies) are released with tr_buf_free().
+ */
+#ifndef TROUPE_ACTOR_H
+#define TROUPE_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Basic types                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** A duration in milliseconds. */
+typedef int64_t tr_duration_ms;
+
+/** No timeout: wait forever. */
+#define TR_INFINITY ((tr_duration_ms)-1)
+/** The default call timeout, as OTP gen_server:call/2 (5000 ms). */
+#define TR_DEFAULT_TIMEOUT ((tr_duration_ms)5000)
+
+/** A process identifier: slot index (low 32 bits) and generation (high 32
+ *  bits) in the runtime's actor table. Passed by value; a pid whose actor has
+ *  exited never reaches another actor (the generation no longer matches).
+ *  The id 0 is never a valid pid (TR_PID_NONE). */
+typedef struct tr_pid {
+    uint64_t id;
+} tr_pid;
+
+#define TR_PID_NONE ((tr_pid){0})
+
+/** True when the two pids name the same actor. */
+static inline bool tr_pid_eq(tr_pid a, tr_pid b) { return a.id == b.id; }
+/** True for TR_PID_NONE. */
+static inline bool tr_pid_is_none(tr_pid p) { return p.id == 0; }
+
+/** The runtime: scheduler threads, actor table, timers, registry. Opaque. */
+typedef struct tr_runtime tr_runtime;
+
+/** The running actor, as seen from inside its own callbacks. Opaque; valid
+ *  only during the callback it was passed to. */
+typedef struct tr_self tr_self;
+
+/* ------------------------------------------------------------------------ */
+/* Exit reasons                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** The kinds of exit reason, as OTP's atoms. */
+typedef enum tr_exit_kind {
+    TR_EXIT_NORMAL = 0, /* normal: not propagated to links, not restarted by transient */
+    TR_EXIT_SHUTDOWN,   /* shutdown: orderly stop ordered by a supervisor */
+    TR_EXIT_KILL,       /* kill: as an exit signal, cannot be trapped */
+    TR_EXIT_KILLED,     /* killed: the reason of an actor that received kill */
+    TR_EXIT_NOPROC,     /* noproc: DOWN for a monitor on an actor already dead */
+    TR_EXIT_ERROR       /* a crash: code and text say what happened */
+} tr_exit_kind;
+
+/** An exit reason. A value (copy it freely); text is NUL-terminated and
+ *  truncated to fit. */
+typedef struct tr_reason {
+    int32_t kind; /* tr_exit_kind */
+    int32_t code; /* TR_EXIT_ERROR: the application's or troupe's error code */
+    char text[56];
+} tr_reason;
+
+/** tr_reason_normal / _shutdown / _kill: the reasons normal, shutdown and
+ *  kill. Thread-safety: pure functions, any thread. */
+TR_API tr_reason tr_reason_normal(void);
+TR_API tr_reason tr_reason_shutdown(void);
+TR_API tr_reason tr_reason_kill(void);
+
+/** tr_reason_error: a crash reason with an error code and a text.
+ *  Arguments: code, any int (application-defined or a TR_E* code); text, a
+ *  NUL-terminated string copied into the reason (truncated to 55 bytes;
+ *  NULL gives ""). Thread-safety: pure, any thread. */
+TR_API tr_reason tr_reason_error(int code, const char *text);
+
+/** tr_reason_is_normal: true for normal (and only normal).
+ *  Thread-safety: pure, any thread. */
+TR_API bool tr_reason_is_normal(const tr_reason *r);
+
+/** tr_reason_format: writes "normal", "shutdown", "killed", "noproc" or
+ *  "error(CODE): TEXT" into buf (size bytes, always NUL-terminated when
+ *  size > 0). Returns buf. Thread-safety: any thread. */
+TR_API char *tr_reason_format(const tr_reason *r, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** What a message is. Casts go to handle_cast, calls to handle_call,
+ *  everything else to handle_info. */
+typedef enum tr_msg_kind {
+    TR_MSG_INFO = 0, /* tr_send: a plain message (Erlang's Pid ! Msg) */
+    TR_MSG_CAST,     /* tr_cast: gen_server:cast */
+    TR_MSG_CALL,     /* tr_call / tr_request: gen_server:call */
+    TR_MSG_REPLY,    /* reply to a tr_request; status 0, or an error / TR_ETIMEDOUT */
+    TR_MSG_EXIT,     /* {'EXIT', sender, reason} for an actor that traps exits */
+    TR_MSG_DOWN,     /* {'DOWN', ref, process, sender, reason} for a monitor */
+    TR_MSG_TIMER     /* a timer from tr_send_after / tr_send_interval fired */
+} tr_msg_kind;
+
+/** A message as a callback sees it. Borrowed: valid only until the callback
+ *  returns; copy what you keep.
+ *  - data/size: the payload bytes (size 0: data may be NULL). For EXIT and
+ *    DOWN, data points to a tr_reason (use tr_msg_reason()).
+ *  - sender: the sending actor, or TR_PID_NONE when sent from a plain thread
+ *    (or by a timer). For EXIT/DOWN: the actor that exited.
+ *  - ref: REPLY: the request id returned by tr_request; DOWN: the monitor
+ *    reference; TIMER: the timer id; otherwise 0.
+ *  - status: REPLY: 0 for a reply, TR_ETIMEDOUT for the timeout notice,
+ *    TR_EEXITED when the server exited first, or the code the server passed
+ *    to tr_reply_error(); otherwise 0. */
+typedef struct tr_msg {
+    uint32_t kind; /* tr_msg_kind */
+    uint32_t tag;
+    tr_pid sender;
+    uint64_t ref;
+    int32_t status;
+    const void *data;
+    size_t size;
+} tr_msg;
+
+/** tr_msg_reason: the exit reason carried by an EXIT or DOWN message, or
+ *  NULL for any other kind. Borrowed like the message.
+ *  Thread-safety: the callback's thread. */
+TR_API const tr_reason *tr_msg_reason(const tr_msg *msg);
+
+/** The caller of a call: where tr_reply sends the answer. A value: copy it,
+ *  keep it in state, hand it to another actor (as the pool manager does) and
+ *  reply later from any actor or thread (OTP's {noreply, S} +
+ *  gen_server:reply/2). */
+typedef struct tr_from {
+    tr_runtime *rt;
+    tr_pid pid;   /* the caller (an actor, or the blocking thread's port) */
+    uint64_t ref; /* the request id */
+} tr_from;
+
+/* ------------------------------------------------------------------------ */
+/* Behaviours                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Callback results: continue, or stop (see tr_stop). */
+#define TR_CONTINUE 0
+#define TR_STOP 1
+
+/** A behaviour: the callbacks of a gen_server. Fill with designated
+ *  initializers; unset callbacks get OTP's defaults. Every callback runs on
+ *  a scheduler thread (init: on the spawning thread), one at a time per
+ *  actor, and must not block.
+ *
+ *  - state_size: bytes of state the runtime allocates (zeroed) with the
+ *    actor and passes to every callback; 0 gives NULL state.
+ *  - init(self, state, arg): runs inside tr_spawn, before it returns.
+ *    Return TR_CONTINUE, or tr_stop()/tr_fail() to refuse: spawn then
+ *    returns TR_EINIT and nothing is left behind (terminate is not called,
+ *    as OTP). Default: accept.
+ *  - handle_call(self, state, msg, from): reply with tr_reply(from, ...) now
+ *    or keep `from` and reply later. Default: crash with TR_EINVAL
+ *    ("unexpected call"), as OTP.
+ *  - handle_cast(self, state, msg): Default: crash ("unexpected cast").
+ *  - handle_info(self, state, msg): plain messages, timers, EXIT, DOWN and
+ *    request replies. Default: drop the message.
+ *  - terminate(self, state, reason): runs exactly once when the actor stops
+ *    for any reason other than kill or a failed init (also at runtime
+ *    shutdown, reason shutdown), after which the state is freed. Sends are
+ *    allowed; the return value of nothing matters. */
+typedef struct tr_behaviour {
+    const char *name;
+    size_t state_size;
+    int (*init)(tr_self *self, void *state, const void *arg);
+    int (*handle_call)(tr_self *self, void *state, const tr_msg *msg, tr_from from);
+    int (*handle_cast)(tr_self *self, void *state, const tr_msg *msg);
+    int (*handle_info)(tr_self *self, void *state, const tr_msg *msg);
+    void (*terminate)(tr_self *self, void *state, tr_reason reason);
+} tr_behaviour;
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Runtime options. Zero-initialize, then set what you need. */
+typedef struct tr_runtime_opts {
+    unsigned threads;      /* scheduler threads; 0 = online CPUs */
+    unsigned max_actors;   /* actor table capacity; 0 = 4,194,304 */
+    unsigned batch;        /* messages per actor turn; 0 = 64 */
+} tr_runtime_opts;
+
+/** tr_runtime_start: creates a runtime and starts its scheduler threads and
+ *  timer thread.
+ *  Arguments: opts may be NULL (all defaults); out receives the runtime.
+ *  Ownership: the caller owns *out and releases it with tr_runtime_shutdown.
+ *  Errors: TR_EINVAL (out NULL, threads > 1024), TR_ENOMEM (allocation or
+ *  thread creation failed; nothing is left behind).
+ *  Thread-safety: any thread that is not a scheduler thread of another
+ *  runtime. */
+TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
+
+/** tr_runtime_shutdown: stops every actor still alive (each terminate runs
+ *  once, with reason shutdown, in reverse spawn order for the top-level
+ *  actors; children of supervisors are stopped by their supervisor), stops
+ *  the timers, joins the threads and frees everything. Messages still
+ *  queued are dropped; pending blocking calls return TR_ECLOSED.
+ *  Arguments: rt, from tr_runtime_start; NULL is a no-op.
+ *  Ownership: rt is freed; do not use it afterwards.
+ *  Errors: TR_EDEADLK when called from one of rt's scheduler threads (the
+ *  runtime is left running). Calling it twice on the same pointer is not
+ *  possible (it is freed); use tr_runtime_stop first when several threads
+ *  may race to close it.
+ *  Thread-safety: one thread, not a scheduler thread. */
+TR_API int tr_runtime_shutdown(tr_runtime *rt);
+
+/** tr_runtime_stop: the first half of shutdown — stops every actor and the
+ *  threads, but keeps the tr_runtime object so that other threads' calls
+ *  get TR_ECLOSED instead of touching freed memory. Calling it twice (or
+ *  from several threads) is harmless: later calls return 0 at once.
+ *  tr_runtime_shutdown calls it, then frees.
+ *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread).
+ *  Thread-safety: any thread that is not a scheduler thread. */
+TR_API int tr_runtime_stop(tr_runtime *rt);
+
+/** tr_runtime_threads: number of scheduler threads. Any thread. */
+TR_API unsigned tr_runtime_threads(const tr_runtime *rt);
+
+/** tr_runtime_actor_count: number of live actors (approximate while
+ *  actors start and stop). Any thread. */
+TR_API size_t tr_runtime_actor_count(const tr_runtime *rt);
+
+/** tr_on_scheduler: true when the calling thread is a scheduler thread of
+ *  rt (blocking calls are refused there). Any thread. */
+TR_API bool tr_on_scheduler(const tr_runtime *rt);
+
+/* ------------------------------------------------------------------------ */
+/* Spawning and stopping                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Spawn options. Zero-initialize. */
+typedef struct tr_spawn_opts {
+    tr_pid link_to;    /* link the new actor to this actor (spawn_link); NONE = no link.
+                          Inside a callback, tr_spawn_link links to self. */
+    bool trap_exit;    /* start with trap_exit set (before init runs) */
+    size_t max_mailbox; /* 0 = unbounded; else sends to a mailbox holding this
+                          many messages fail with TR_EFULL */
+} tr_spawn_opts;
+
+/** tr_spawn: creates an actor running behaviour b and runs b->init(arg) on
+ *  the calling thread before returning (as gen_server:start/3: the caller
+ *  learns whether init succeeded).
+ *  Arguments: rt; b (borrowed: must outlive the actor); arg passed to init
+ *  as is (borrowed for the duration of init); opts may be NULL; out may be
+ *  NULL, else receives the pid.
+ *  Errors: TR_EINVAL (rt or b NULL), TR_ECLOSED (runtime stopping),
+ *  TR_EFULL (actor table full), TR_ENOMEM, TR_EINIT (init stopped or
+ *  failed: the actor is gone, its links got the exit signal, terminate was
+ *  not called; *out is left unchanged), TR_ENOPROC (opts->link_to is dead).
+ *  Thread-safety: any thread. */
+TR_API int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                    const tr_spawn_opts *opts, tr_pid *out);
+
+/** tr_spawn_link: tr_spawn from inside a callback, linked to the calling
+ *  actor (spawn_link/gen_server:start_link). Errors: as tr_spawn. If init
+ *  fails and the caller does not trap exits, the caller still gets
+ *  TR_EINIT (the failed child's exit signal is not propagated: OTP's
+ *  start_link returns {error, Reason} too). Thread-safety: the callback's
+ *  thread. */
+TR_API int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out);
+
+/** tr_stop: asks the running actor to stop after the current callback with
+ *  the given reason; returns TR_STOP so that a callback can say
+ *  `return tr_stop(self, tr_reason_normal());`. In init it makes spawn fail
+ *  with TR_EINIT. Thread-safety: the callback's thread. */
+TR_API int tr_stop(tr_self *self, tr_reason reason);
+
+/** tr_fail: crashes the running actor at once: unwinds out of the current
+ *  callback (longjmp to the dispatch point, skipping the rest of the
+ *  callback), runs terminate with `reason`, and propagates the exit to
+ *  links and monitors. Use it where an Erlang process would raise. The
+ *  callback's local resources are not released by the unwind; release them
+ *  before calling. Does not return. Called outside a callback (or with
+ *  self NULL) it aborts the process, as a failed assert would.
+ *  Thread-safety: the callback's thread. */
+TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
+
+/** tr_exit: sends an exit signal to pid (erlang:exit/2). With reason kill
+ *  the target dies with reason killed even if it traps exits or its
+ *  mailbox is flooded; otherwise a target that traps exits gets an EXIT
+ *  message, and one that does not dies with `reason` (normal is ignored
+ *  then). Exit signals overtake queued messages.
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED.
+ *  Thread-safety: any thread. */
+TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
+
+/** tr_is_alive: true while pid names a live actor. Any thread. */
+TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
+
+/** tr_await_exit: blocks the calling thread until pid has exited (it
+ *  monitors pid, as a thread cannot hold a monitor otherwise), up to
+ *  timeout_ms (> 0 or TR_INFINITY). reason (may be NULL) receives the exit
+ *  reason; an actor already dead gives 0 and reason noproc.
+ *  Errors: TR_EINVAL, TR_ETIMEDOUT, TR_EDEADLK (scheduler thread),
+ *  TR_ECLOSED (runtime stopped while waiting), TR_ENOMEM.
+ *  Thread-safety: any non-scheduler thread. */
+TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                         tr_reason *reason);
+
+/* ------------------------------------------------------------------------ */
+/* Inside a callback                                                         */
+/* ------------------------------------------------------------------------ */
+
+/** tr_self_pid / tr_self_runtime: the running actor's pid and runtime.
+ *  Thread-safety: the callback's thread. */
+TR_API tr_pid tr_self_pid(const tr_self *self);
+TR_API tr_runtime *tr_self_runtime(const tr_self *self);
+
+/** tr_trap_exit: sets trap_exit (process_flag(trap_exit, on)); returns the
+ *  old value. Thread-safety: the callback's thread. */
+TR_API bool tr_trap_exit(tr_self *self, bool on);
+
+/** tr_link: links the running actor and pid (link/1), bidirectional.
+ *  Linking to a dead pid: the running actor receives an exit signal with
+ *  reason noproc (an EXIT message when trapping; otherwise it crashes after
+ *  the current callback), as OTP, and 0 is returned. Linking twice is one
+ *  link. Errors: TR_EINVAL (self NULL, pid none or self), TR_ENOMEM.
+ *  Thread-safety: the callback's thread. */
+TR_API int tr_link(tr_self *self, tr_pid pid);
+
+/** tr_unlink: removes the link, if any (unlink/1); no EXIT from pid arrives
+ *  afterwards for that link. Errors: TR_EINVAL. Thread-safety: callback. */
+TR_API int tr_unlink(tr_self *self, tr_pid pid);
+
+/** tr_monitor: monitors pid (erlang:monitor(process, Pid)); one DOWN message
+ *  arrives when it exits, with its reason, or at once with reason noproc
+ *  if it is already dead. *ref (may be NULL) receives the monitor
+ *  reference, carried in the DOWN message's ref.
+ *  Errors: TR_EINVAL, TR_ENOMEM. Thread-safety: the callback's thread. */
+TR_API int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref);
+
+/** tr_demonitor: removes a monitor and drops its DOWN message if one is
+ *  already queued (demonitor(Ref, [flush])): after this returns no DOWN for
+ *  ref reaches a callback. Errors: TR_EINVAL, TR_ENOTFOUND (unknown ref or
+ *  DOWN already handled). Thread-safety: the callback's thread. */
+TR_API int tr_demonitor(tr_self *self, uint64_t ref);
+
+/* ------------------------------------------------------------------------ */
+/* Sending                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** tr_send: sends a plain message (Pid ! Msg) that arrives in handle_info
+ *  with kind TR_MSG_INFO. The size bytes at data are copied; the caller
+ *  keeps data. Messages from one sender to one receiver arrive in order.
+ *  Arguments: tag, application-defined; data may be NULL when size is 0.
+ *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
+ *  or never-existing pid: nothing is queued), TR_EFULL (bounded mailbox
+ *  full), TR_ENOMEM, TR_ECLOSED.
+ *  Thread-safety: any thread. */
+TR_API int tr_send(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
+
+/** tr_cast: as tr_send, but the message arrives in handle_cast
+ *  (gen_server:cast/2). Errors and thread-safety as tr_send. */
+TR_API int tr_cast(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
+
+/** tr_cast_owned: ownership-transfer cast: the runtime takes `data` without
+ *  copying and calls dtor(data) after the receiver's handle_cast returns or
+ *  when the message is dropped (dtor may be NULL when data needs no
+ *  release). If this returns 0 the runtime owns data; on error the caller
+ *  still does (dtor is not called). Errors and thread-safety as tr_send. */
+TR_API int tr_cast_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
+                         void (*dtor)(void *));
+
+/** tr_send_owned: the ownership-transfer form of tr_send. As tr_cast_owned. */
+TR_API int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
+                         void (*dtor)(void *));
+
+/* ------------------------------------------------------------------------ */
+/* Calls and replies                                                         */
+/* ------------------------------------------------------------------------ */
+
+/** A reply buffer handed to the caller of tr_call. Release with
+ *  tr_buf_free. */
+typedef struct tr_buf {
+    uint32_t tag;
+    void *data; /* owned by the caller after tr_call; NULL when size is 0 */
+    size_t size;
+} tr_buf;
+
+/** tr_buf_free: releases a reply buffer's data and zeroes it. NULL and
+ *  empty buffers are fine. Thread-safety: any thread. */
+TR_API void tr_buf_free(tr_buf *buf);
+
+/** tr_call: synchronous call (gen_server:call/3) from a thread that is not
+ *  a scheduler thread: sends a TR_MSG_CALL to `to` and blocks until the
+ *  reply or the timeout. The server answers with tr_reply (at once or
+ *  later, from anywhere).
+ *  Arguments: req/size copied as in tr_send; reply may be NULL (the reply
+ *  is discarded), else receives the reply (caller frees with tr_buf_free;
+ *  on error it is zeroed, except for TR_EREMOTE/TR_ECRASHED where data
+ *  holds the server's NUL-terminated error text); timeout_ms > 0 or
+ *  TR_INFINITY.
+ *  Errors: TR_EINVAL (bad arguments, timeout 0 or < -1), TR_EDEADLK (on a
+ *  scheduler thread: use tr_request), TR_ENOPROC (to is dead),
+ *  TR_ETIMEDOUT (no reply in time; a late reply is dropped, and the server
+ *  may still have handled the request), TR_EEXITED (the server exited
+ *  before replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, or the
+ *  server's code from tr_reply_error (TR_EREMOTE when it gave 0).
+ *  Thread-safety: any non-scheduler thread; many threads may call at once. */
+TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size,
+                   tr_buf *reply, tr_duration_ms timeout_ms);
+
+/** tr_request: asynchronous call from inside an actor (gen_server:send_request
+ *  + receive): sends a TR_MSG_CALL to `to` and returns at once. Exactly one
+ *  TR_MSG_REPLY with msg->ref == *req_id later reaches handle_info: the
+ *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
+ *  if the server exits before replying to a request it had received, or
+ *  the server's tr_reply_error code. Later replies are dropped.
+ *  Arguments: timeout_ms > 0 or TR_INFINITY; req_id may be NULL.
+ *  Errors: TR_EINVAL, TR_ENOPROC (to is dead: no REPLY will come),
+ *  TR_EFULL, TR_ENOMEM. Thread-safety: the callback's thread. */
+TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
+                      tr_duration_ms timeout_ms, uint64_t *req_id);
+
+/** tr_reply: answers a call (gen_server:reply/2). Copies data. May be
+ *  called from any thread, at most once per from; replying to a caller
+ *  that gave up (timeout) or died is not an error: the reply is dropped
+ *  and 0 returned.
+ *  Errors: TR_EINVAL (from.rt NULL, data NULL with size > 0), TR_ENOMEM.
+ *  Thread-safety: any thread. */
+TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
+
+/** tr_reply_error: answers a call with an error: the blocking caller's
+ *  tr_call returns `err` (TR_EREMOTE when err is 0 or positive) with text
+ *  in reply->data; an actor's REPLY message has status = that code and
+ *  data = text. text may be NULL. Errors and thread-safety as tr_reply. */
+TR_API int tr_reply_error(tr_from from, int err, const char *text);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** A timer id: names a pending timer for tr_cancel_timer. 0 is never a
+ *  timer. */
+typedef uint64_t tr_timer;
+
+/** tr_send_after: after delay_ms milliseconds, delivers a TR_MSG_TIMER with
+ *  this tag and a copy of data to `to` (erlang:send_after/3). Resolution
+ *  1 ms; timers do not occupy a thread each. A timer whose target is dead
+ *  when it fires is discarded.
+ *  Arguments: delay_ms >= 0; timer may be NULL, else receives the id (also
+ *  in the message's ref).
+ *  Errors: TR_EINVAL, TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
+TR_API int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uint32_t tag,
+                         const void *data, size_t size, tr_timer *timer);
+
+/** tr_send_interval: as tr_send_after, but fires every period_ms (> 0)
+ *  until cancelled or until the target is dead (timer:send_interval/3).
+ *  Ticks that fall behind are not bunched up: the next tick is scheduled
+ *  from the intended time. Errors as tr_send_after. Any thread. */
+TR_API int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32_t tag,
+                            const void *data, size_t size, tr_timer *timer);
+
+/** tr_cancel_timer: cancels a timer in O(1) (erlang:cancel_timer/1).
+ *  Returns 1 if the timer was still pending (its message will not be
+ *  sent), 0 if it already fired or was cancelled, TR_EINVAL for rt NULL
+ *  or timer 0. A message already queued is not recalled.
+ *  Thread-safety: any thread. */
+TR_API int tr_cancel_timer(tr_runtime *rt, tr_timer timer);
+
+/** tr_now_ms: the runtime's monotonic clock in milliseconds. Any thread. */
+TR_API int64_t tr_now_ms(void);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** tr_mailbox_len: messages waiting in pid's mailbox (approximate while
+ *  senders race), as process_info(P, message_queue_len).
+ *  Errors: TR_EINVAL, TR_ENOPROC. Returns the count (>= 0) on success.
+ *  Thread-safety: any thread. */
+TR_API long tr_mailbox_len(tr_runtime *rt, tr_pid pid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* troupe — error codes.
+ *
+ * Every troupe call that can fail returns an int: 0 (TR_OK) on success or
+ * one of the negative codes below. One X-macro table drives the enum,
+ * tr_strerror() and tr_err_name(), as libuv's UV_ERRNO_MAP does.
+ * Rule (as libuv): if a call that takes a callback fails, the callback is
+ * never called.
+ */
+#ifndef TROUPE_ERRORS_H
+#define TROUPE_ERRORS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TROUPE_BUILDING) && defined(__GNUC__)
+#define TR_API __attribute__((visibility("default")))
+#else
+#define TR_API
+#endif
+
+#define TR_ERRNO_MAP(X)                                                        \
+    X(EINVAL, -1, "invalid argument")                                          \
+    X(ENOMEM, -2, "out of memory")                                             \
+    X(ENOPROC, -3, "no such actor (dead or never existed)")                    \
+    X(ETIMEDOUT, -4, "timed out")                                              \
+    X(EEXITED, -5, "the server exited before replying")                        \
+    X(EDEADLK, -6, "blocking call on a scheduler thread would deadlock")       \
+    X(ECLOSED, -7, "runtime is shut down or shutting down")                    \
+    X(EEXIST, -8, "name or id already taken")                                  \
+    X(ENOTFOUND, -9, "no such name, id or timer")                              \
+    X(EINIT, -10, "init callback failed")                                      \
+    X(ECRASHED, -11, "the worker handling the request crashed")                \
+    X(EFULL, -12, "queue or table is full")                                    \
+    X(EBUSY, -13, "resource busy (operation already in progress)")             \
+    X(ERUNNING, -14, "child is running")                                       \
+    X(ESHUTDOWN, -15, "target is shutting down")                               \
+    X(ETOOBIG, -16, "message or buffer too large")                             \
+    X(EREMOTE, -17, "the server replied with an error")                        \
+    X(ECANCELED, -18, "operation canceled")
+
+/** Error codes. 0 is success; all errors are negative. */
+typedef enum tr_err {
+    TR_OK = 0,
+#define TR__ERR_ENUM(name, val, text) TR_##name = (val),
+    TR_ERRNO_MAP(TR__ERR_ENUM)
+#undef TR__ERR_ENUM
+} tr_err;
+
+/** tr_strerror: human-readable text for an error code.
+ *  Arguments: err, a value returned by a troupe call (0 or TR_E*).
+ *  Returns a static string (never NULL, never to be freed); unknown codes
+ *  give "unknown error".
+ *  Thread-safety: any thread.  Semantics: as libuv uv_strerror(). */
+TR_API const char *tr_strerror(int err);
+
+/** tr_err_name: the symbolic name of an error code ("TR_ETIMEDOUT").
+ *  Returns a static string (never NULL); unknown codes give "TR_UNKNOWN".
+ *  Thread-safety: any thread.  Semantics: as libuv uv_err_name(). */
+TR_API const char *tr_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+/* troupe — local name registry (erlang:register/2, whereis/1).
+ *
+ * Names are NUL-terminated strings of 1..TR_NAME_MAX bytes. A name is
+ * removed automatically when its actor exits. One actor may hold several
+ * names; a name names one actor. Lookups are lock-free (ck_hs read under an
+ * epoch section); register/unregister serialize on a mutex.
+ */
+#ifndef TROUPE_REGISTRY_H
+#define TROUPE_REGISTRY_H
+
+#include "actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Longest name, in bytes, without the NUL. */
+#define TR_NAME_MAX 255
+
+/** tr_register: binds name to pid (erlang:register/2). The name is copied.
+ *  Errors: TR_EINVAL (NULL rt/name, empty or longer than TR_NAME_MAX),
+ *  TR_ENOPROC (pid dead), TR_EEXIST (name taken: *holder, if not NULL,
+ *  receives the current holder's pid), TR_ENOMEM, TR_ECLOSED.
+ *  Thread-safety: any thread. */
+TR_API int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder);
+
+/** tr_unregister: removes the name (erlang:unregister/1).
+ *  Errors: TR_EINVAL, TR_ENOTFOUND (not registered). Any thread. */
+TR_API int tr_unregister(tr_runtime *rt, const char *name);
+
+/** tr_whereis: the pid registered under name, or TR_PID_NONE (also for bad
+ *  arguments). Lock-free. Any thread. */
+TR_API tr_pid tr_whereis(tr_runtime *rt, const char *name);
+
+/** tr_send_named / tr_cast_named / tr_call_named: tr_send, tr_cast and
+ *  tr_call addressed by registered name. Extra error: TR_ENOTFOUND when no
+ *  actor holds the name. Otherwise as the pid forms (same thread rules). */
+TR_API int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
+                         size_t size);
+TR_API int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
+                         size_t size);
+TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req,
+                         size_t size, tr_buf *reply, tr_duration_ms timeout_ms);
+
+/** tr_registered_count: number of registered names. Any thread. */
+TR_API size_t tr_registered_count(tr_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

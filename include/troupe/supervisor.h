@@ -1,0 +1,200 @@
+/* troupe — supervisors (OTP supervisor).
+ *
+ * A supervisor is an actor that traps exits, starts its children in spec
+ * order (each linked to it), restarts them by their restart type and the
+ * strategy, and stops them in reverse start order. Too many restarts
+ * (more than `intensity` within `period_ms`) make it stop all children and
+ * exit with reason shutdown, which its own supervisor sees. Supervisors
+ * nest: a child whose behaviour is tr_supervisor_behaviour() and whose arg
+ * is a tr_sup_spec is a supervisor.
+ *
+ * Children are stopped as OTP does: brutal_kill sends kill; a timeout
+ * sends shutdown, waits up to shutdown_ms for the exit, then kills.
+ */
+#ifndef TROUPE_SUPERVISOR_H
+#define TROUPE_SUPERVISOR_H
+
+#include "actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Restart types, as OTP. */
+typedef enum tr_restart_type {
+    TR_PERMANENT = 0, /* always restarted */
+    TR_TRANSIENT,     /* restarted after an abnormal exit (not normal/shutdown) */
+    TR_TEMPORARY      /* never restarted; its spec is removed when it exits */
+} tr_restart_type;
+
+/** Child types, as OTP. */
+typedef enum tr_child_type { TR_WORKER = 0, TR_SUPERVISOR } tr_child_type;
+
+/** shutdown_ms value: kill the child at once (brutal_kill). */
+#define TR_BRUTAL_KILL ((tr_duration_ms)0)
+
+/** Longest child id, in bytes, without the NUL. */
+#define TR_CHILD_ID_MAX 63
+
+/** A child spec. The supervisor copies it (id, and arg when arg_size > 0)
+ *  when it accepts it.
+ *  - id: 1..TR_CHILD_ID_MAX bytes, unique within the supervisor (may be
+ *    NULL for simple_one_for_one, where the template's id is used).
+ *  - behaviour/arg: what to spawn. arg_size > 0: the supervisor keeps a
+ *    copy of those bytes and passes the copy to every init; arg_size 0: arg
+ *    is passed as is (the caller keeps it alive while the child may be
+ *    restarted).
+ *  - restart: permanent, transient or temporary.
+ *  - shutdown_ms: TR_BRUTAL_KILL (0), a timeout in ms (> 0) or TR_INFINITY.
+ *    Zero-initialized means brutal_kill; OTP's default for workers is
+ *    5000, so set it.
+ *  - type: worker or supervisor (a supervisor child gets shutdown_ms
+ *    TR_INFINITY when left 0, as OTP). */
+typedef struct tr_child_spec {
+    const char *id;
+    const tr_behaviour *behaviour;
+    const void *arg;
+    size_t arg_size;
+    tr_restart_type restart;
+    tr_duration_ms shutdown_ms;
+    tr_child_type type;
+} tr_child_spec;
+
+/** Strategies, as OTP. */
+typedef enum tr_strategy {
+    TR_ONE_FOR_ONE = 0,
+    TR_ONE_FOR_ALL,
+    TR_REST_FOR_ONE,
+    TR_SIMPLE_ONE_FOR_ONE
+} tr_strategy;
+
+/** Supervisor flags. Zero-initialized: one_for_one, 1 restart in 5000 ms
+ *  (OTP's defaults), no backoff.
+ *  - intensity/period_ms: more than `intensity` restarts within
+ *    `period_ms` escalate. With period_ms 0 both take OTP's defaults; to
+ *    allow no restart at all, set intensity 0 and period_ms > 0.
+ *  - backoff_initial_ms > 0 delays each restart of a child: the first by
+ *    backoff_initial_ms, each consecutive one by twice the previous, capped
+ *    at backoff_max_ms (0 = no cap), plus a random jitter of up to
+ *    backoff_jitter_pct percent. The delay returns to the initial value
+ *    after the child has run for backoff_max_ms (or 5 s when no cap)
+ *    without exiting. */
+typedef struct tr_sup_flags {
+    tr_strategy strategy;
+    int intensity;
+    tr_duration_ms period_ms;
+    tr_duration_ms backoff_initial_ms;
+    tr_duration_ms backoff_max_ms;
+    unsigned backoff_jitter_pct;
+} tr_sup_flags;
+
+/** A supervisor spec: flags and the children in start order. For
+ *  simple_one_for_one, exactly one child spec: the template for
+ *  tr_supervisor_start_child. The supervisor copies everything in init. */
+typedef struct tr_sup_spec {
+    tr_sup_flags flags;
+    const tr_child_spec *children;
+    size_t n_children;
+} tr_sup_spec;
+
+/** tr_supervisor_behaviour: the supervisor behaviour, for a child spec
+ *  whose arg is a tr_sup_spec (a nested supervisor) or for tr_spawn.
+ *  Returns a static object. Any thread. */
+TR_API const tr_behaviour *tr_supervisor_behaviour(void);
+
+/** tr_supervisor_start: spawns a supervisor and starts its children in
+ *  order before returning (supervisor:start_link/2 without the link; use
+ *  a spec child of another supervisor, or tr_spawn_link with
+ *  tr_supervisor_behaviour(), for a linked one).
+ *  Arguments: spec (copied); out may be NULL.
+ *  Errors: TR_EINVAL (NULL, malformed spec: duplicate or bad id, missing
+ *  behaviour, bad restart/shutdown values, simple_one_for_one without
+ *  exactly one template), TR_EINIT (a child's init failed: the children
+ *  already started are stopped in reverse order, nothing is left),
+ *  TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
+TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out);
+
+/** Information about one child (supervisor:which_children/1). */
+typedef struct tr_child_info {
+    char id[TR_CHILD_ID_MAX + 1];
+    tr_pid pid;        /* TR_PID_NONE when not running */
+    tr_child_type type;
+    tr_restart_type restart;
+    uint32_t restarts; /* times this child was restarted by the supervisor */
+} tr_child_info;
+
+/** Child counts (supervisor:count_children/1). */
+typedef struct tr_child_counts {
+    size_t specs, active, supervisors, workers;
+} tr_child_counts;
+
+/* The management calls below are blocking calls to the supervisor (each is
+ * a tr_call, so: any thread that is not a scheduler thread; timeout as
+ * OTP's, infinity). From inside an actor, send the same requests with
+ * tr_request and the TR_SUP_* tags below. Common errors: TR_EINVAL (NULL
+ * arguments), TR_ENOPROC (sup dead), TR_EDEADLK (scheduler thread),
+ * TR_ECLOSED. */
+
+/** tr_supervisor_start_child: adds a child spec and starts it
+ *  (supervisor:start_child/2). For simple_one_for_one, spec may be NULL
+ *  (the template is used) or give an arg (and arg_size) for this child
+ *  only; other fields are taken from the template.
+ *  Errors: TR_EEXIST (id taken), TR_EINIT (init failed; the spec is not
+ *  kept), TR_EINVAL (malformed spec). *out (may be NULL) gets the pid. */
+TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
+                                     tr_pid *out);
+
+/** tr_supervisor_terminate_child: stops the child by its shutdown rule and
+ *  keeps its spec (supervisor:terminate_child/2). For simple_one_for_one,
+ *  id is ignored and pid names the child; elsewhere pid is ignored.
+ *  Errors: TR_ENOTFOUND (no such child). */
+TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id,
+                                         tr_pid pid);
+
+/** tr_supervisor_restart_child: starts a stopped child again from its spec
+ *  (supervisor:restart_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING (it
+ *  runs), TR_EINIT. */
+TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id,
+                                       tr_pid *out);
+
+/** tr_supervisor_delete_child: removes a stopped child's spec
+ *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING. */
+TR_API int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id);
+
+/** tr_supervisor_which_children: copies up to max children (start order)
+ *  into out and their total number into *n (supervisor:which_children/1).
+ *  out may be NULL when max is 0. */
+TR_API int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out,
+                                        size_t max, size_t *n);
+
+/** tr_supervisor_count_children: supervisor:count_children/1. */
+TR_API int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *out);
+
+/** tr_supervisor_stop: stops the supervisor with reason shutdown (its
+ *  children stop first, in reverse start order) and waits for it to exit,
+ *  up to timeout_ms (TR_INFINITY allowed). Errors: TR_ETIMEDOUT. */
+TR_API int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms);
+
+/* Request tags understood by a supervisor's handle_call (for tr_request from
+ * an actor). Payloads: START_CHILD a tr_child_spec (its pointers must stay
+ * valid until the reply), reply a tr_pid; TERMINATE/RESTART/DELETE a
+ * tr_sup_child_ref, reply empty (RESTART: a tr_pid); WHICH: no payload,
+ * reply an array of tr_child_info; COUNT: no payload, reply a
+ * tr_child_counts. Errors come back as REPLY status. */
+#define TR_SUP_START_CHILD 0xFFFF0101u
+#define TR_SUP_TERMINATE_CHILD 0xFFFF0102u
+#define TR_SUP_RESTART_CHILD 0xFFFF0103u
+#define TR_SUP_DELETE_CHILD 0xFFFF0104u
+#define TR_SUP_WHICH_CHILDREN 0xFFFF0105u
+#define TR_SUP_COUNT_CHILDREN 0xFFFF0106u
+
+/** Payload naming a child for the TERMINATE/RESTART/DELETE requests. */
+typedef struct tr_sup_child_ref {
+    char id[TR_CHILD_ID_MAX + 1];
+    tr_pid pid; /* simple_one_for_one */
+} tr_sup_child_ref;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,16 @@
+/* troupe — an actor runtime for C in the tradition of Erlang/OTP.
+ * Umbrella header: include this one. */
+#ifndef TROUPE_TROUPE_H
+#define TROUPE_TROUPE_H
+
+#include "errors.h"
+#include "actor.h"
+#include "registry.h"
+#include "supervisor.h"
+#include "pool.h"
+
+#define TROUPE_VERSION_MAJOR 0
+#define TROUPE_VERSION_MINOR 1
+#define TROUPE_VERSION_PATCH 0
+
+#endif

@@ -1,0 +1,72 @@
+/* troupe — the runtime's allocator (private).
+ *
+ * Decision (DESIGN.md "Dependencies"): troupe calls jemalloc's non-standard
+ * API explicitly (mallocx / sdallocx / rallocx), so every runtime allocation
+ * comes from jemalloc whatever malloc the host process uses. Sanitizer
+ * builds (TROUPE_SANITIZER != none) route through the C library instead, so
+ * that ASan/TSan see every allocation.
+ */
+#ifndef TROUPE_MAILBOX_ALLOC_H
+#define TROUPE_MAILBOX_ALLOC_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TR_USE_LIBC_MALLOC 1
+#endif
+
+#ifndef TR_USE_LIBC_MALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+/* tr__malloc: size bytes, uninitialized; NULL on failure (size 0 gives a
+ * valid unique pointer). */
+static inline void *tr__malloc(size_t size) {
+#ifdef TR_USE_LIBC_MALLOC
+    return malloc(size ? size : 1);
+#else
+    return mallocx(size ? size : 1, 0);
+#endif
+}
+
+/* tr__calloc: size bytes, zeroed; NULL on failure. */
+static inline void *tr__calloc(size_t size) {
+#ifdef TR_USE_LIBC_MALLOC
+    return calloc(1, size ? size : 1);
+#else
+    return mallocx(size ? size : 1, MALLOCX_ZERO);
+#endif
+}
+
+/* tr__realloc: as realloc; p may be NULL. */
+static inline void *tr__realloc(void *p, size_t size) {
+#ifdef TR_USE_LIBC_MALLOC
+    return realloc(p, size ? size : 1);
+#else
+    return p ? rallocx(p, size ? size : 1, 0) : mallocx(size ? size : 1, 0);
+#endif
+}
+
+/* tr__free: releases p (NULL is fine). */
+static inline void tr__free(void *p) {
+    if (!p)
+        return;
+#ifdef TR_USE_LIBC_MALLOC
+    free(p);
+#else
+    dallocx(p, 0);
+#endif
+}
+
+/* tr__strdup: a copy of s from the runtime's allocator; NULL on failure. */
+static inline char *tr__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)tr__malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+#endif
