@@ -471,6 +471,8 @@ bool tr__port_owns_monitor(tr_actor *port, uint64_t ref) {
 static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     tr_runtime *rt = a->rt;
     retire_slot(a);
+    if (!a->is_port)
+        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
     tr_spin_lock(&a->lock);
     a->exiting = true;
     bool has_names = a->has_names;
@@ -522,8 +524,6 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
             tr_cancel_timer(rt, a->reqs[i].timer);
     a->n_reqs = 0;
     a->flags |= TR__F_DEAD;
-    if (!a->is_port)
-        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
     tr__release(a); /* the self reference */
 }
 
@@ -685,62 +685,71 @@ static void crash(tr_actor *a, int code, const char *text) {
     longjmp(*a->jb, 1);
 }
 
-/* Returns true when the actor must stop (signal said so). */
-static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+/* Takes the oldest exit signal, or NULL. Owner thread. */
+static tr__msg *take_signal(tr_actor *a) {
     tr_spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
-    a->sig_head = a->sig_tail = NULL;
-    tr_atomic_store_u32(&a->has_sig, 0);
+    if (s) {
+        a->sig_head = (tr__msg *)s->node.next;
+        if (!a->sig_head)
+            a->sig_tail = NULL;
+    }
+    tr_atomic_store_u32(&a->has_sig, a->sig_head != NULL);
     tr_spin_unlock(&a->lock);
-    bool stop = false;
-    while (s) {
-        tr__msg *next = (tr__msg *)s->node.next;
-        if (!stop) {
-            if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+    return s;
+}
+
+/* Handles queued exit signals one at a time (so a crash in a trapped EXIT
+ * handler loses nothing). Returns true when the actor must stop. */
+static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+    tr__msg *s;
+    while ((s = take_signal(a)) != NULL) {
+        bool stop = false;
+        if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+            stop = true;
+            *why = tr_reason_shutdown();
+            *terminate = true;
+        } else {
+            tr_reason r;
+            memcpy(&r, s->bytes, sizeof r);
+            bool deliver = true;
+            if (s->via_link) {
+                tr_spin_lock(&a->lock);
+                deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
+                tr_spin_unlock(&a->lock);
+            }
+            if (!deliver) {
+                /* unlinked meanwhile: the signal is void */
+            } else if (r.kind == TR_EXIT_KILL && !s->via_link) {
                 stop = true;
-                *why = tr_reason_shutdown();
-                *terminate = true;
-            } else {
-                tr_reason r;
-                memcpy(&r, s->bytes, sizeof r);
-                bool deliver = true;
-                if (s->via_link) {
-                    tr_spin_lock(&a->lock);
-                    deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
-                    tr_spin_unlock(&a->lock);
-                }
-                if (deliver) {
-                    if (r.kind == TR_EXIT_KILL && !s->via_link) {
+                *why = r;
+                why->kind = TR_EXIT_KILLED;
+                *terminate = false;
+            } else if (a->flags & TR__F_TRAP_EXIT) {
+                if (a->b->handle_info) {
+                    s->pub.kind = TR_MSG_EXIT;
+                    a->cur_msg = s; /* freed by the crash path if it unwinds */
+                    int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
+                    a->cur_msg = NULL;
+                    if (rc != TR_CONTINUE || a->stop_pending) {
                         stop = true;
-                        *why = r;
-                        why->kind = TR_EXIT_KILLED;
-                        *terminate = false;
-                    } else if (a->flags & TR__F_TRAP_EXIT) {
-                        if (a->b->handle_info) {
-                            s->pub.kind = TR_MSG_EXIT;
-                            a->cur_msg = s;
-                            int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
-                            a->cur_msg = NULL;
-                            if (rc != TR_CONTINUE || a->stop_pending) {
-                                stop = true;
-                                *why = a->stop_reason;
-                                *terminate = true;
-                            }
-                        }
-                    } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
-                        stop = true;
-                        *why = r;
-                        /* OTP: a gen_server killed by an exit signal it does
-                         * not trap does not run terminate. */
-                        *terminate = false;
+                        *why = a->stop_pending ? a->stop_reason : tr_reason_normal();
+                        *terminate = true;
                     }
                 }
+            } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
+                stop = true;
+                *why = r;
+                /* OTP: a gen_server killed by an exit signal it does not
+                 * trap does not run terminate. */
+                *terminate = false;
             }
         }
         tr__msg_free(s);
-        s = next;
+        if (stop)
+            return true;
     }
-    return stop;
+    return false;
 }
 
 /* Dispatches one message. Returns true to stop (reason in a->stop_reason). */
@@ -822,7 +831,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
     tr_reason why;
-    bool terminate = true;
+    volatile bool terminate_v = true; /* written after setjmp */
     if (setjmp(jb) != 0) {
         /* tr_fail unwound out of a callback. */
         tr__msg *m = a->cur_msg;
@@ -838,12 +847,15 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             tr__msg_free(m);
         }
         why = a->stop_reason;
-        terminate = true;
+        terminate_v = true;
         goto stop;
     }
     while (n < batch) {
-        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &terminate))
+        bool term = true;
+        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &term)) {
+            terminate_v = term;
             goto stop;
+        }
         tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
         if (!m) {
             if (tr_atomic_load_u32(&a->has_sig))
@@ -861,18 +873,18 @@ void tr__run(tr__sched *sched, tr_actor *a) {
         tr__msg_free(m);
         if (stop) {
             why = a->stop_reason;
-            terminate = true;
+            terminate_v = true;
             goto stop;
         }
     }
     /* Batch used up: back of the queue. */
     a->jb = NULL;
     tr__tls_current = saved;
-    tr__schedule(a);
+    tr__schedule_yield(a);
     return;
 stop:
     a->jb = NULL;
-    die(a, why, terminate);
+    die(a, why, terminate_v);
 out:
     tr__tls_current = saved;
 }

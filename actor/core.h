@@ -91,6 +91,7 @@ typedef struct tr__sched {
     pthread_t thread;
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
+    tr_actor *next; /* atomic: woken by this thread's last send; runs next here */
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
@@ -124,6 +125,7 @@ struct tr_runtime {
     tr_actor *inj_head, *inj_tail;
     uint32_t inj_len;    /* atomic hint */
     uint32_t n_sleeping; /* atomic */
+    uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
     uint32_t quit;       /* atomic: schedulers exit */
     uint32_t stopping;   /* atomic: tr_runtime_stop begun */
     uint32_t stopped;    /* atomic: tr_runtime_stop done */
@@ -145,6 +147,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
 void tr__schedule(tr_actor *a);
+void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);
