@@ -1085,7 +1085,7 @@ int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out) {
     return tr_spawn(rt, &sup_behaviour, spec, NULL, out);
 }
 
-static int sup_call(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,
+static int sup_req(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,
                     tr_buf *reply) {
     if (!rt)
         return TR_EINVAL;
@@ -1106,7 +1106,7 @@ static int reply_pid_out(int rc, tr_buf *reply, tr_pid *out) {
 int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
                               tr_pid *out) {
     tr_buf reply = {0};
-    int rc = sup_call(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
+    int rc = sup_req(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
     return reply_pid_out(rc, &reply, out);
 }
 
@@ -1128,7 +1128,7 @@ int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id, tr
         return TR_EINVAL;
     if (make_ref(id, pid, &ref))
         return TR_EINVAL;
-    return sup_call(rt, sup, TR_SUP_TERMINATE_CHILD, &ref, sizeof(ref), NULL);
+    return sup_req(rt, sup, TR_SUP_TERMINATE_CHILD, &ref, sizeof(ref), NULL);
 }
 
 int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out) {
@@ -1136,7 +1136,7 @@ int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_p
     if (!id || make_ref(id, TR_PID_NONE, &ref))
         return TR_EINVAL;
     tr_buf reply = {0};
-    int rc = sup_call(rt, sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), &reply);
+    int rc = sup_req(rt, sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), &reply);
     return reply_pid_out(rc, &reply, out);
 }
 
@@ -1144,7 +1144,7 @@ int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id) {
     tr_sup_child_ref ref;
     if (!id || make_ref(id, TR_PID_NONE, &ref))
         return TR_EINVAL;
-    return sup_call(rt, sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), NULL);
+    return sup_req(rt, sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), NULL);
 }
 
 int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out, size_t max,
@@ -1152,7 +1152,7 @@ int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out,
     if (!out && max > 0)
         return TR_EINVAL;
     tr_buf reply = {0};
-    int rc = sup_call(rt, sup, TR_SUP_WHICH_CHILDREN, NULL, 0, &reply);
+    int rc = sup_req(rt, sup, TR_SUP_WHICH_CHILDREN, NULL, 0, &reply);
     if (rc == 0) {
         size_t total = reply.size / sizeof(tr_child_info);
         size_t k = total < max ? total : max;
@@ -1169,7 +1169,7 @@ int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *ou
     if (!out)
         return TR_EINVAL;
     tr_buf reply = {0};
-    int rc = sup_call(rt, sup, TR_SUP_COUNT_CHILDREN, NULL, 0, &reply);
+    int rc = sup_req(rt, sup, TR_SUP_COUNT_CHILDREN, NULL, 0, &reply);
     if (rc == 0) {
         if (reply.size == sizeof(*out))
             memcpy(out, reply.data, sizeof(*out));
