@@ -55,7 +55,10 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct pool_ctr {
-    uint64_t done; /* jobs finished by this slot's workers (atomic) */
+    uint64_t done;     /* jobs finished by this slot's workers (atomic) */
+    uint64_t released; /* pid id of the last worker whose terminate dropped its
+                          reference (atomic): a killed one's DOWN tells the pool
+                          whether to drop it instead */
     struct pool_ctr *prev, *next;
 } pool_ctr;
 
@@ -114,6 +117,8 @@ typedef struct worker_hdr {
     pool_ctr *ctr;
     tr_pid pool;
     unsigned index;
+    bool user_traps;     /* the user's behaviour traps exits itself */
+    bool untrapped_exit; /* stopping on an exit signal the user does not trap */
 } worker_hdr;
 
 #define WORKER_HDR_SIZE ((sizeof(worker_hdr) + 15) & ~(size_t)15)
@@ -135,6 +140,11 @@ static int w_init(tr_self *self, void *state, const void *arg) {
         if (rc != TR_CONTINUE)
             return rc;
     }
+    /* The wrapper always traps exits so that its terminate (which drops
+     * the reference below) runs when the supervisor stops it; for a user
+     * behaviour that does not trap, exit signals keep their meaning
+     * (w_handle_info stops without the user's terminate, as the core). */
+    h->user_traps = tr_trap_exit(self, true);
     tr_atomic_faa_u32(&h->sh->refs, 1);
     pool_reg reg = {a->serial, tr_self_pid(self)};
     tr_cast(tr_self_runtime(self), h->pool, POOL_TAG_REGISTER, &reg, sizeof(reg));
@@ -192,6 +202,13 @@ static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
 static int w_handle_info(tr_self *self, void *state, const tr_msg *msg) {
     worker_hdr *h = state;
     const tr_behaviour *u = h->sh->user;
+    if (msg->kind == TR_MSG_EXIT && !h->user_traps) {
+        const tr_reason *r = tr_msg_reason(msg);
+        if (!r || r->kind == TR_EXIT_NORMAL)
+            return TR_CONTINUE; /* a non-trapping actor ignores normal */
+        h->untrapped_exit = true;
+        return tr_stop(self, *r);
+    }
     if (!u->handle_info)
         return TR_CONTINUE;
     return u->handle_info(self, user_state(h), msg);
@@ -200,8 +217,9 @@ static int w_handle_info(tr_self *self, void *state, const tr_msg *msg) {
 static void w_terminate(tr_self *self, void *state, tr_reason reason) {
     worker_hdr *h = state;
     pool_shared *sh = h->sh;
-    if (sh->user->terminate)
+    if (sh->user->terminate && !h->untrapped_exit)
         sh->user->terminate(self, user_state(h), reason);
+    tr_atomic_store_u64(&h->ctr->released, tr_self_pid(self).id);
     sh_release(sh);
 }
 
@@ -749,8 +767,9 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
         return;
     const tr_reason *r = tr_msg_reason(msg);
     tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
-    if (reason.kind == TR_EXIT_KILLED)
-        sh_release(p->sh); /* its terminate did not run */
+    if (reason.kind == TR_EXIT_KILLED &&
+        tr_atomic_load_u64(&s->ctr->released) != msg->sender.id)
+        sh_release(p->sh); /* killed: its terminate did not run */
     char text[96];
     tr_reason_format(&reason, text, sizeof(text));
     slot_fail_jobs(s, p->stopping ? TR_EEXITED : TR_ECRASHED, text, !p->stopping);
