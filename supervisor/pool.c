@@ -287,6 +287,11 @@ typedef struct pslot {
     uint32_t registrations;
     bool draining;
     uint64_t del_req; /* pending DELETE_CHILD request */
+    /* the previous incarnation when the new one registered before its DOWN
+     * arrived: its unfinished jobs wait for the DOWN's reason */
+    tr_pid zpid;
+    uint64_t zmref;
+    job_fifo zout;
 } pslot;
 
 typedef struct pending_job {
@@ -343,6 +348,7 @@ static void slot_free(pool_state *p, pslot *s, bool free_ctr) {
         tr__free(c);
     }
     tr__free(s->out.v);
+    tr__free(s->zout.v);
     tr__free(s);
 }
 
@@ -418,16 +424,33 @@ static pslot *find_serial(pool_state *p, uint64_t serial) {
     return NULL;
 }
 
+static bool has_mref(const pslot *s, uint64_t mref) {
+    return mref && (s->mref == mref || s->zmref == mref);
+}
+
 static pslot *find_mref(pool_state *p, uint64_t mref) {
     for (unsigned i = 0; i < p->n_act; i++)
-        if (p->act[i]->mref == mref)
+        if (has_mref(p->act[i], mref))
             return p->act[i];
     for (unsigned i = 0; i < p->n_drain; i++)
-        if (p->drain[i]->mref == mref)
+        if (has_mref(p->drain[i], mref))
             return p->drain[i];
-    if (p->growing && p->growing->mref == mref)
+    if (p->growing && has_mref(p->growing, mref))
         return p->growing;
     return NULL;
+}
+
+/* Answers the jobs of a dead incarnation kept aside (see pslot.zout). */
+static void zombie_fail(pslot *s, int err, const char *text, bool count) {
+    while (s->zout.len > 0) {
+        job_rec r = fifo_pop(&s->zout);
+        if (r.from.rt)
+            tr_reply_error(r.from, err, text);
+        if (count)
+            s->jobs_failed++;
+    }
+    s->zpid = TR_PID_NONE;
+    s->zmref = 0;
 }
 
 static int vec_push(pslot ***v, unsigned *n, unsigned *cap, pslot *s) {
@@ -719,7 +742,7 @@ static void reply_stats(pool_state *p, tr_from from) {
                 w.jobs_done = done;
                 w.jobs_failed = s->jobs_failed;
                 w.restarts = s->restarts;
-                w.queued = (uint32_t)s->out.len;
+                w.queued = (uint32_t)(s->out.len + s->zout.len);
                 memcpy(buf + sizeof(st) + i * sizeof(w), &w, sizeof(w));
             }
         }
@@ -745,9 +768,20 @@ static void on_register(tr_self *self, pool_state *p, const tr_msg *msg) {
         return;
     if (!tr_pid_is_none(s->pid) && !tr_pid_eq(s->pid, reg.pid)) {
         /* the previous incarnation is dead (the supervisor restarted it)
-         * but its DOWN is not here yet */
-        tr_demonitor(self, s->mref);
-        slot_fail_jobs(s, p->stopping ? TR_EEXITED : TR_ECRASHED, "worker restarted", true);
+         * but its DOWN is not here yet: its counter is final, so its
+         * unfinished jobs are known; they get the DOWN's reason later */
+        if (s->zmref) { /* two restarts before one DOWN: no reason to wait for */
+            tr_demonitor(self, s->zmref);
+            zombie_fail(s, p->stopping ? TR_EEXITED : TR_ECRASHED, "worker restarted", true);
+        }
+        slot_sync(s);
+        job_fifo t = s->zout;
+        s->zout = s->out;
+        s->out = t; /* empty, keeps its buffer */
+        s->out.len = 0;
+        s->out.head = 0;
+        s->zpid = s->pid;
+        s->zmref = s->mref;
     }
     s->pid = reg.pid;
     s->cast_failed = false;
@@ -763,7 +797,7 @@ static void on_register(tr_self *self, pool_state *p, const tr_msg *msg) {
 
 static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
     pslot *s = find_mref(p, msg->ref);
-    if (!s || !tr_pid_eq(s->pid, msg->sender))
+    if (!s)
         return;
     const tr_reason *r = tr_msg_reason(msg);
     tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
@@ -772,6 +806,12 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
         sh_release(p->sh); /* killed: its terminate did not run */
     char text[96];
     tr_reason_format(&reason, text, sizeof(text));
+    if (s->zmref == msg->ref) {
+        zombie_fail(s, p->stopping ? TR_EEXITED : TR_ECRASHED, text, !p->stopping);
+        return;
+    }
+    if (!tr_pid_eq(s->pid, msg->sender))
+        return;
     slot_fail_jobs(s, p->stopping ? TR_EEXITED : TR_ECRASHED, text, !p->stopping);
     s->pid = TR_PID_NONE;
     s->mref = 0;
@@ -999,8 +1039,10 @@ static int pool_handle_info(tr_self *self, void *state, const tr_msg *msg) {
             for (unsigned k = 0; k < 2; k++) {
                 pslot **v = k ? p->drain : p->act;
                 unsigned n = k ? p->n_drain : p->n_act;
-                for (unsigned i = 0; i < n; i++)
+                for (unsigned i = 0; i < n; i++) {
+                    zombie_fail(v[i], err, "pool supervisor exited", !p->stopping);
                     slot_fail_jobs(v[i], err, "pool supervisor exited", !p->stopping);
+                }
             }
             fail_pending(p, err);
             return tr_stop(self, p->stopping ? p->stop_reason : reason);
@@ -1024,8 +1066,10 @@ static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
     for (unsigned k = 0; k < 2; k++) {
         pslot **v = k ? p->drain : p->act;
         unsigned n = k ? p->n_drain : p->n_act;
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
+            zombie_fail(v[i], TR_EEXITED, "pool exited", false);
             slot_fail_jobs(v[i], TR_EEXITED, "pool exited", false);
+        }
     }
     fail_pending(p, TR_EEXITED);
     for (resize_req *r = p->rz_head; r; r = r->next)
