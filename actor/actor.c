@@ -575,6 +575,10 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     a->state = b->state_size ? (char *)a + hdr : NULL;
     a->max_mailbox = max_mailbox;
     a->seq = tr_atomic_faa_u64(&rt->seq, 1);
+    if (link_to.id)
+        a->parent = link_to;
+    else if (tr__tls_current && tr__tls_current->rt == rt)
+        a->parent = tr__tls_current->pid;
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
@@ -961,6 +965,9 @@ tr_runtime *tr_self_runtime(const tr_self *self) {
 }
 void *tr__self_state(const tr_self *self) {
     return self ? ((const tr_actor *)self)->state : NULL;
+}
+tr_pid tr__self_parent(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
 }
 const tr_behaviour *tr__self_behaviour(const tr_self *self) {
     return self ? ((const tr_actor *)self)->b : NULL;

@@ -61,7 +61,8 @@ typedef struct tr_actor {
     uint32_t n_links, cap_links;
     tr__req *reqs;
     uint32_t n_reqs, cap_reqs;
-    uint64_t seq; /* spawn order */
+    uint64_t seq;  /* spawn order */
+    tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
     /* owner-only dispatch state */
     jmp_buf *jb;
     tr__msg *cur_msg;

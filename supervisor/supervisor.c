@@ -1001,9 +1001,12 @@ static int sup_handle_info(tr_self *self, void *state, const tr_msg *msg) {
             child_exited(self, st, c, &r);
             break;
         }
-        /* Not a child: the parent (or a thread's tr_exit) orders us to
-         * stop. A normal exit signal from elsewhere is ignored, as OTP. */
-        if (r.kind != TR_EXIT_NORMAL)
+        /* Not a child. From the parent (or a plain thread's tr_exit): an
+         * order to stop. From any other actor: ignored, as OTP's supervisor
+         * ignores unexpected EXIT messages. A normal exit signal never stops
+         * us. */
+        if (r.kind != TR_EXIT_NORMAL &&
+            (tr_pid_is_none(msg->sender) || tr_pid_eq(msg->sender, tr__self_parent(self))))
             begin_shutdown(self, st, r);
         break;
     }
