@@ -258,6 +258,7 @@ static inline bool tu_log_get(tu_log *l, tr_pid self, int what, int kind, size_t
                               tu_event *out)
 {
     bool found = false;
+    memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < l->n; i++) {
         if (tu_ev_match(&l->ev[i], self, what, kind)) {
@@ -652,6 +653,35 @@ static inline tr_reason tu_await(tr_runtime *rt, tr_pid p)
     memset(&r, 0, sizeof r);
     assert_rc(tr_await_exit(rt, p, 10000, &r), 0);
     return r;
+}
+
+/* A watcher: a probe monitoring a target, set up before the target is told
+ * to exit, so its DOWN carries the real reason (tr_await_exit started after
+ * the exit would see noproc). */
+typedef struct tu_watch {
+    tu_log *log;
+    tr_pid watcher;
+    uint64_t ref;
+} tu_watch;
+
+static inline tu_watch tu_watch_start(tr_runtime *rt, tu_log *log, tr_pid target)
+{
+    tu_watch w;
+    w.log = log;
+    w.watcher = tu_probe(rt, log, false);
+    w.ref = tu_monitor(rt, w.watcher, target);
+    return w;
+}
+
+/* Waits for the watcher's DOWN; returns its reason. */
+static inline tr_reason tu_watch_wait(tu_watch *w)
+{
+    assert_true(tu_log_wait(w->log, w->watcher, TU_EV_INFO, TR_MSG_DOWN, 1, 10000));
+    tu_event e;
+    assert_true(tu_log_get(w->log, w->watcher, TU_EV_INFO, TR_MSG_DOWN, 0, &e));
+    assert_true(e.ref == w->ref);
+    assert_true(e.has_reason);
+    return e.reason;
 }
 
 /* ------------------------------------------------------------------------ */
