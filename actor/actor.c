@@ -1167,7 +1167,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
     a->port = port;
-    tr_mq_init(&a->mq, false);
+    tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);

@@ -268,6 +268,19 @@ void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
 /* ---- start / stop --------------------------------------------------------- */
 
 static void runtime_free(tr_runtime *rt) {
+    /* Records registered by other threads (never freed by ck: unregister only
+     * marks them reusable). */
+    ck_stack_entry_t *e, *next;
+    for (e = CK_STACK_FIRST(&rt->epoch.records); e; e = next) {
+        next = CK_STACK_NEXT(e);
+        ck_epoch_record_t *r = (ck_epoch_record_t *)e; /* record_next is first */
+        bool ours = false;
+        for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
+            if (r == &rt->scheds[i].epoch)
+                ours = true;
+        if (!ours)
+            tr__free(r);
+    }
     if (rt->scheds) {
         for (unsigned i = 0; i < rt->n_sched; i++) {
             tr__free(rt->scheds[i].ring_buf);
@@ -282,19 +295,6 @@ static void runtime_free(tr_runtime *rt) {
         tr__free(rt->segs);
     }
     tr__free(rt->free_idx);
-    /* Records registered by other threads (never freed by ck: unregister only
-     * marks them reusable). */
-    ck_stack_entry_t *e, *next;
-    for (e = CK_STACK_FIRST(&rt->epoch.records); e; e = next) {
-        next = CK_STACK_NEXT(e);
-        ck_epoch_record_t *r = (ck_epoch_record_t *)e; /* record_next is first */
-        bool ours = false;
-        for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
-            if (r == &rt->scheds[i].epoch)
-                ours = true;
-        if (!ours)
-            tr__free(r);
-    }
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj_mu);
     pthread_mutex_destroy(&rt->stop_mu);
