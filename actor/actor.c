@@ -41,12 +41,14 @@ static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
 }
 
 /* Reserves a slot; returns its index (0 on failure: full or no memory). */
-static uint32_t table_alloc(tr_runtime *rt, int *err) {
+static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
     pthread_mutex_lock(&rt->table_mu);
     uint32_t idx = 0;
-    if (rt->n_free) {
+    if (!port && rt->n_actor_slots >= rt->max_actors) {
+        *err = TR_EFULL;
+    } else if (rt->n_free) {
         idx = rt->free_idx[--rt->n_free];
-    } else if (rt->high < rt->max_actors) {
+    } else if (rt->high < rt->n_segs * TR__SEG_SIZE) {
         idx = rt->high;
         uint32_t seg = idx >> TR__SEG_BITS;
         if (!rt->segs[seg]) {
@@ -64,12 +66,16 @@ static uint32_t table_alloc(tr_runtime *rt, int *err) {
     } else {
         *err = TR_EFULL;
     }
+    if (idx && !port)
+        rt->n_actor_slots++;
     pthread_mutex_unlock(&rt->table_mu);
     return idx;
 }
 
-static void table_free(tr_runtime *rt, uint32_t idx) {
+static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
     pthread_mutex_lock(&rt->table_mu);
+    if (!port)
+        rt->n_actor_slots--;
     if (rt->n_free == rt->cap_free) {
         uint32_t cap = rt->cap_free ? rt->cap_free * 2 : 1024;
         uint32_t *p = (uint32_t *)tr__realloc(rt->free_idx, sizeof(uint32_t) * cap);
@@ -304,7 +310,7 @@ static void destroy(tr_actor *a) {
     if (gen == 0)
         gen = 1;
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
-    table_free(rt, idx);
+    table_free(rt, idx, a->is_port);
     tr__free(a->links);
     tr__free(a->reqs);
     tr__free(a);
@@ -562,7 +568,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
-    uint32_t idx = table_alloc(rt, &err);
+    uint32_t idx = table_alloc(rt, false, &err);
     if (!idx) {
         tr__free(a);
         return err;
@@ -668,7 +674,7 @@ int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
         a->reqs = p;
         a->cap_reqs = cap;
     }
-    a->reqs[a->n_reqs++] = (tr__req){ref, timer};
+    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
     return TR_OK;
 }
 
@@ -676,6 +682,38 @@ void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
     int i = reqs_find(a, ref);
     if (i >= 0)
         a->reqs[i].timer = timer;
+}
+
+/* Monitors the server of request ref (after the request was sent). */
+int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
+    int i = reqs_find(a, ref);
+    if (i < 0)
+        return TR_OK;
+    uint64_t mref = 0;
+    int err = monitor_pair(a, server, &mref);
+    if (err == TR_OK) {
+        i = reqs_find(a, ref);
+        if (i >= 0)
+            a->reqs[i].mref = mref;
+    }
+    return err;
+}
+
+/* The request at i is settled: drop its timer and monitor. */
+static void reqs_settle(tr_actor *a, uint32_t i) {
+    tr__req r = a->reqs[i];
+    reqs_remove_at(a, i);
+    if (r.timer)
+        tr_cancel_timer(a->rt, r.timer);
+    if (r.mref)
+        demonitor_pair(a, r.mref);
+}
+
+static int reqs_find_mref(tr_actor *a, uint64_t mref) {
+    for (uint32_t i = 0; i < a->n_reqs; i++)
+        if (a->reqs[i].mref == mref)
+            return (int)i;
+    return -1;
 }
 
 void tr__reqs_forget(tr_actor *a, uint64_t ref) {
@@ -767,7 +805,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         int i = reqs_find(a, msg->ref);
         if (i < 0)
             return false;
-        reqs_remove_at(a, (uint32_t)i);
+        a->reqs[i].timer = 0; /* it fired */
+        reqs_settle(a, (uint32_t)i);
         msg->kind = TR_MSG_REPLY;
         msg->status = TR_ETIMEDOUT;
         msg->tag = 0;
@@ -795,9 +834,7 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
             int i = reqs_find(a, msg->ref);
             if (i < 0)
                 return false; /* late or unknown reply: dropped */
-            if (a->reqs[i].timer)
-                tr_cancel_timer(a->rt, a->reqs[i].timer);
-            reqs_remove_at(a, (uint32_t)i);
+            reqs_settle(a, (uint32_t)i);
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
@@ -810,6 +847,25 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         tr_spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
+        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
+        if (i >= 0) {
+            /* The server of a pending request exited: the request ends
+             * with TR_EEXITED and the reason as text. */
+            a->reqs[i].mref = 0; /* this monitor is gone already */
+            uint64_t ref = a->reqs[i].ref;
+            reqs_settle(a, (uint32_t)i);
+            tr_reason why;
+            memcpy(&why, m->bytes, sizeof why);
+            char text[sizeof(tr_reason)];
+            tr_reason_format(&why, text, sizeof text);
+            memcpy(m->bytes, text, sizeof text);
+            msg->kind = TR_MSG_REPLY;
+            msg->ref = ref;
+            msg->status = TR_EEXITED;
+            msg->tag = 0;
+            msg->data = m->bytes;
+            msg->size = strlen(text) + 1;
+        }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
         break;
@@ -1063,6 +1119,8 @@ int tr_demonitor(tr_self *self, uint64_t ref) {
 int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     if (!rt || pid.id == 0)
         return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
@@ -1105,6 +1163,8 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
                        size_t size, void *owned, void (*dtor)(void *)) {
     if (!rt || (size && !data))
         return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
     if (to.id == 0)
         return TR_ENOPROC;
     tr_actor *a = tr__acquire(rt, to);
@@ -1174,7 +1234,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
         *err = TR_ENOMEM;
         return NULL;
     }
-    uint32_t idx = table_alloc(rt, err);
+    uint32_t idx = table_alloc(rt, true, err);
     if (!idx) {
         tr__free(a);
         return NULL;

@@ -35,7 +35,8 @@ typedef struct tr__link {
 /* A pending tr_request of the owner. */
 typedef struct tr__req {
     uint64_t ref;
-    tr_timer timer;
+    tr_timer timer; /* the timeout, 0 for none */
+    uint64_t mref;  /* monitor on the server: its DOWN becomes TR_EEXITED */
 } tr__req;
 
 typedef struct tr__port tr__port;
@@ -115,12 +116,13 @@ struct tr_runtime {
     pthread_mutex_t table_mu;
     uint32_t *free_idx;
     uint32_t n_free, cap_free;
-    uint32_t high;        /* slots handed out so far (index 0 unused) */
-    uint64_t n_alive;     /* atomic: live actors (not ports) */
-    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (ports too) */
-    uint64_t seq;         /* atomic: spawn order */
-    uint64_t ref_counter; /* atomic */
-    uint64_t rand_state;  /* atomic */
+    uint32_t high;          /* slots handed out so far (index 0 unused) */
+    uint32_t n_actor_slots; /* slots held by actors (not ports); <= max_actors */
+    uint64_t n_alive;       /* atomic: live actors (not ports) */
+    uint64_t n_allocated;   /* atomic: actor structs not yet destroyed (ports too) */
+    uint64_t seq;           /* atomic: spawn order */
+    uint64_t ref_counter;   /* atomic */
+    uint64_t rand_state;    /* atomic */
     /* injection queue */
     pthread_mutex_t inj_mu;
     tr_actor *inj_head, *inj_tail;

@@ -383,7 +383,10 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->n_sched = o.threads;
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
-    rt->n_segs = (o.max_actors + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
+    /* Room for max_actors actors plus up to 65536 blocking callers' ports
+     * (a port is a pid too, but does not count as an actor). */
+    rt->n_segs =
+        (uint32_t)(((uint64_t)o.max_actors + 1 + TR__SEG_SIZE + TR__SEG_SIZE - 1) / TR__SEG_SIZE);
     rt->high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
