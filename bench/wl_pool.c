@@ -227,7 +227,7 @@ void wl_pool_sleep(double scale) {
 
 /* ================================================================ restart */
 
-#define RESTART_NAME "bench_restart_worker"
+#define RESTART_NAME "bench_restart_worker" /* registered as an OTP worker would be */
 
 typedef struct rs_ctx {
     bench_done done;
@@ -272,18 +272,22 @@ static const tr_behaviour rs_worker_b = {.name = "restart_worker",
                                          .handle_call = rsw_call};
 
 /* The client, N times: monitor the worker, tell it to crash, wait for its
- * DOWN, then look the name up until a new pid holds it and a call to that
- * pid succeeds. */
+ * DOWN, ask the supervisor for its child (supervisor:which_children/1)
+ * until a new pid runs it, and call that pid until a call succeeds. The
+ * worker's EXIT reaches the supervisor before the client's request (exit
+ * signals overtake queued messages), so one request usually suffices. */
 typedef struct rs_client {
     rs_ctx *ctx;
-    tr_pid cur; /* the worker told to crash */
+    tr_pid sup;
+    tr_pid cur;  /* the worker told to crash */
     tr_pid cand; /* the pid called */
-    uint64_t mref, req;
+    uint64_t mref, which_req, ping_req;
     int64_t done;
 } rs_client;
 
 static int rsc_init(tr_self *self, void *state, const void *arg) {
-    ((rs_client *)state)->ctx = (rs_ctx *)arg;
+    rs_client *s = state;
+    s->ctx = (rs_ctx *)arg;
     return TR_CONTINUE;
 }
 
@@ -302,63 +306,66 @@ static void rsc_crash(tr_self *self, rs_client *s, tr_pid worker) {
         rsc_finish(s, rc);
 }
 
-static void rsc_retry(tr_self *self, rs_client *s) {
-    s->ctx->lookups_retried++;
-    int rc = tr_send(tr_self_runtime(self), tr_self_pid(self), TAG_RETRY, NULL, 0);
+static void rsc_which(tr_self *self, rs_client *s) {
+    int rc = tr_request(self, s->sup, TR_SUP_WHICH_CHILDREN, NULL, 0, TR_INFINITY,
+                        &s->which_req);
     if (rc != 0)
         rsc_finish(s, rc);
-}
-
-static void rsc_lookup(tr_self *self, rs_client *s) {
-    tr_pid p = tr_whereis(tr_self_runtime(self), RESTART_NAME);
-    if (tr_pid_is_none(p) || tr_pid_eq(p, s->cur)) {
-        rsc_retry(self, s);
-        return;
-    }
-    s->cand = p;
-    int rc = tr_request(self, p, TAG_PING, NULL, 0, TR_INFINITY, &s->req);
-    if (rc != 0) {
-        s->ctx->failed_calls++;
-        rsc_retry(self, s);
-    }
 }
 
 static int rsc_info(tr_self *self, void *state, const tr_msg *m) {
     rs_client *s = state;
     switch (m->kind) {
     case TR_MSG_INFO:
-        if (m->tag == TAG_GO) {
-            tr_pid p = tr_whereis(tr_self_runtime(self), RESTART_NAME);
-            if (tr_pid_is_none(p))
-                rsc_finish(s, TR_ENOTFOUND);
-            else
-                rsc_crash(self, s, p);
-        } else if (m->tag == TAG_RETRY) {
-            rsc_lookup(self, s);
+        if (m->tag == TAG_GO && m->size == sizeof(tr_pid)) {
+            memcpy(&s->sup, m->data, sizeof s->sup);
+            rsc_which(self, s);
         }
         break;
     case TR_MSG_DOWN:
         if (m->ref == s->mref)
-            rsc_lookup(self, s);
+            rsc_which(self, s);
         break;
     case TR_MSG_REPLY:
-        if (m->ref != s->req)
-            break;
-        if (m->status != 0) {
-            s->ctx->failed_calls++;
-            rsc_lookup(self, s);
-            break;
+        if (m->ref == s->which_req) {
+            tr_child_info ci;
+            if (m->status != 0 || m->size < sizeof ci) {
+                rsc_finish(s, m->status ? m->status : TR_ENOTFOUND);
+                break;
+            }
+            memcpy(&ci, m->data, sizeof ci);
+            if (tr_pid_is_none(ci.pid) || tr_pid_eq(ci.pid, s->cur)) {
+                s->ctx->lookups_retried++; /* not restarted yet: ask again */
+                rsc_which(self, s);
+                break;
+            }
+            if (tr_pid_is_none(s->cur)) { /* the first worker: start the cycle */
+                rsc_crash(self, s, ci.pid);
+                break;
+            }
+            s->cand = ci.pid;
+            int rc = tr_request(self, ci.pid, TAG_PING, NULL, 0, TR_INFINITY, &s->ping_req);
+            if (rc != 0) {
+                s->ctx->failed_calls++;
+                rsc_which(self, s);
+            }
+        } else if (m->ref == s->ping_req) {
+            if (m->status != 0) {
+                s->ctx->failed_calls++;
+                rsc_which(self, s);
+                break;
+            }
+            int64_t gen = 0;
+            if (m->size == sizeof gen)
+                memcpy(&gen, m->data, sizeof gen);
+            s->done++;
+            if (gen != s->done + 1)
+                s->ctx->bad = true;
+            if (s->done == s->ctx->n)
+                rsc_finish(s, 0);
+            else
+                rsc_crash(self, s, s->cand);
         }
-        int64_t gen = 0;
-        if (m->size == sizeof gen)
-            memcpy(&gen, m->data, sizeof gen);
-        s->done++;
-        if (gen != s->done + 1)
-            s->ctx->bad = true;
-        if (s->done == s->ctx->n)
-            rsc_finish(s, 0);
-        else
-            rsc_crash(self, s, s->cand);
         break;
     default:
         break;
@@ -396,7 +403,7 @@ void wl_restart(double scale) {
         rc = tr_spawn(rt, &rs_client_b, &ctx, NULL, &client);
     int64_t t0 = bench_now_ns();
     if (rc == 0)
-        rc = tr_send(rt, client, TAG_GO, NULL, 0);
+        rc = tr_send(rt, client, TAG_GO, &sup, sizeof sup);
     bool ok = rc == 0 && bench_done_wait(&ctx.done);
     double ms = (bench_now_ns() - t0) / 1e6;
     if (rc != 0 || ctx.status != 0)
@@ -408,8 +415,9 @@ void wl_restart(double scale) {
          info.restarts == (uint32_t)n;
     char extra[160];
     snprintf(extra, sizeof extra,
-             "sup_restarts=%u failed_calls=%lld lookup_retries=%lld", info.restarts,
-             (long long)ctx.failed_calls, (long long)ctx.lookups_retried);
+             "sup_restarts=%u failed_calls=%lld which_retries=%lld incarnations=%ld%s",
+             info.restarts, (long long)ctx.failed_calls, (long long)ctx.lookups_retried,
+             atomic_load(&ctx.incarnations), ctx.bad ? " bad_generation=1" : "");
     bench_result("restart", n, ms, (double)ctx.restarts, ok, extra);
     tr_supervisor_stop(rt, sup, 10000);
     tr_runtime_shutdown(rt);
