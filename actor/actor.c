@@ -312,7 +312,6 @@ static void destroy(tr_actor *a) {
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx, a->is_port);
     tr__free(a->links);
-    tr__free(a->reqs);
     tr__free(a);
     if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
@@ -451,6 +450,13 @@ static int demonitor_pair(tr_actor *w, uint64_t ref) {
     return TR_OK;
 }
 
+int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+    return monitor_pair(w, target, ref_out);
+}
+int tr__demonitor(tr_actor *w, uint64_t ref) {
+    return demonitor_pair(w, ref);
+}
+
 /* Port helpers for call.c (a port is owned by one blocking thread). */
 int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref) {
     return monitor_pair(port, target, ref);
@@ -527,10 +533,7 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         }
     }
     tr__free(links);
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].timer)
-            tr_cancel_timer(rt, a->reqs[i].timer);
-    a->n_reqs = 0;
+    tr__reqs_fini(a);
     a->flags |= TR__F_DEAD;
     tr__release(a); /* the self reference */
 }
@@ -656,74 +659,6 @@ int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid 
 /* the run loop                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void reqs_remove_at(tr_actor *a, uint32_t i) {
-    a->reqs[i] = a->reqs[--a->n_reqs];
-}
-
-static int reqs_find(tr_actor *a, uint64_t ref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].ref == ref)
-            return (int)i;
-    return -1;
-}
-
-int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
-    if (a->n_reqs == a->cap_reqs) {
-        uint32_t cap = a->cap_reqs ? a->cap_reqs * 2 : 4;
-        tr__req *p = (tr__req *)tr__realloc(a->reqs, sizeof(tr__req) * cap);
-        if (!p)
-            return TR_ENOMEM;
-        a->reqs = p;
-        a->cap_reqs = cap;
-    }
-    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
-    return TR_OK;
-}
-
-void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        a->reqs[i].timer = timer;
-}
-
-/* Monitors the server of request ref (after the request was sent). */
-int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
-    int i = reqs_find(a, ref);
-    if (i < 0)
-        return TR_OK;
-    uint64_t mref = 0;
-    int err = monitor_pair(a, server, &mref);
-    if (err == TR_OK) {
-        i = reqs_find(a, ref);
-        if (i >= 0)
-            a->reqs[i].mref = mref;
-    }
-    return err;
-}
-
-/* The request at i is settled: drop its timer and monitor. */
-static void reqs_settle(tr_actor *a, uint32_t i) {
-    tr__req r = a->reqs[i];
-    reqs_remove_at(a, i);
-    if (r.timer)
-        tr_cancel_timer(a->rt, r.timer);
-    if (r.mref)
-        demonitor_pair(a, r.mref);
-}
-
-static int reqs_find_mref(tr_actor *a, uint64_t mref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].mref == mref)
-            return (int)i;
-    return -1;
-}
-
-void tr__reqs_forget(tr_actor *a, uint64_t ref) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        reqs_remove_at(a, (uint32_t)i);
-}
-
 static void crash(tr_actor *a, int code, const char *text) {
     a->stop_reason = tr_reason_error(code, text);
     longjmp(*a->jb, 1);
@@ -804,11 +739,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
     if (m->sys == TR__SYS_WAKE)
         return false;
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
-        int i = reqs_find(a, msg->ref);
-        if (i < 0)
-            return false;
-        a->reqs[i].timer = 0; /* it fired */
-        reqs_settle(a, (uint32_t)i);
+        if (!tr__req_take(a, msg->ref, true))
+            return false; /* answered already */
         msg->kind = TR_MSG_REPLY;
         msg->status = TR_ETIMEDOUT;
         msg->tag = 0;
@@ -833,10 +765,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         break;
     case TR_MSG_REPLY:
         if (m->sys != TR__SYS_REQ_TIMEOUT) {
-            int i = reqs_find(a, msg->ref);
-            if (i < 0)
+            if (!tr__req_take(a, msg->ref, false))
                 return false; /* late or unknown reply: dropped */
-            reqs_settle(a, (uint32_t)i);
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
@@ -849,24 +779,33 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         tr_spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
-        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
-        if (i >= 0) {
-            /* The server of a pending request exited: the request ends
-             * with TR_EEXITED and the reason as text. */
-            a->reqs[i].mref = 0; /* this monitor is gone already */
-            uint64_t ref = a->reqs[i].ref;
-            reqs_settle(a, (uint32_t)i);
+        tr_pid server;
+        if (a->n_srv && tr__req_server_down(a, msg->ref, &server)) {
+            /* The server of pending requests exited: each ends with
+             * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
             memcpy(&why, m->bytes, sizeof why);
             char text[sizeof(tr_reason)];
             tr_reason_format(&why, text, sizeof text);
-            memcpy(m->bytes, text, sizeof text);
-            msg->kind = TR_MSG_REPLY;
-            msg->ref = ref;
-            msg->status = TR_EEXITED;
-            msg->tag = 0;
-            msg->data = m->bytes;
-            msg->size = strlen(text) + 1;
+            uint64_t ref;
+            while (tr__req_next_for_server(a, server, &ref)) {
+                tr_msg r = {.kind = TR_MSG_REPLY,
+                            .sender = server,
+                            .ref = ref,
+                            .status = TR_EEXITED,
+                            .data = text,
+                            .size = strlen(text) + 1};
+                if (b->handle_info) {
+                    rc = b->handle_info((tr_self *)a, a->state, &r);
+                    if (rc != TR_CONTINUE || a->stop_pending)
+                        break;
+                }
+            }
+            if (!a->stop_pending && rc != TR_CONTINUE) {
+                a->stop_pending = true;
+                a->stop_reason = tr_reason_normal();
+            }
+            return a->stop_pending;
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
