@@ -155,6 +155,10 @@ static int worker_init(tr_self *self, void *state, const void *arg) {
     worker_state *w = state;
     w->spawner = a->spawner;
     w->sh = a->sh;
+    /* Trap exits so that the spawner's exit reaches us as a message and
+     * terminate runs (as OTP: an exit signal that is not trapped kills a
+     * gen_server without calling terminate). */
+    tr_trap_exit(self, true);
     int rc = tr_send_interval(tr_self_runtime(self), tr_self_pid(self), a->period_ms, TICK, NULL,
                               0, &w->timer);
     return rc == 0 ? TR_CONTINUE : tr_stop(self, tr_reason_error(rc, "no tick timer"));
@@ -164,6 +168,8 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
     worker_state *w = state;
     if (msg->kind == TR_MSG_TIMER && msg->tag == TICK)
         tr_send(tr_self_runtime(self), w->spawner, TICK, NULL, 0);
+    else if (msg->kind == TR_MSG_EXIT) /* the spawner (our only link) stopped */
+        return tr_stop(self, *tr_msg_reason(msg));
     return TR_CONTINUE;
 }
 
@@ -190,6 +196,7 @@ typedef struct spawner_state {
     unsigned generation;
     uint64_t rng;
     size_t spawned, alive;
+    tr_pid *workers; /* sorted by id, to tell a worker's EXIT from the parent's */
     uint64_t total_ticks, last_ticks;
     int64_t last_stats_ms;
 } spawner_state;
@@ -219,6 +226,15 @@ static size_t rss_bytes(void) {
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+static int pid_cmp(const void *a, const void *b) {
+    uint64_t x = ((const tr_pid *)a)->id, y = ((const tr_pid *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_worker(const spawner_state *s, tr_pid pid) {
+    return s->workers && bsearch(&pid, s->workers, s->spawned, sizeof(tr_pid), pid_cmp);
+}
+
 static int spawner_init(tr_self *self, void *state, const void *arg) {
     spawner_state *s = state;
     s->sh = (shared *)arg;
@@ -226,6 +242,12 @@ static int spawner_init(tr_self *self, void *state, const void *arg) {
     s->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)s->generation << 32) ^ (uint64_t)tr_now_ms();
     if (s->generation > 1)
         printf("spawner: restarted by its supervisor (generation %u)\n", s->generation);
+    /* Trap exits: the supervisor's shutdown then reaches handle_info and
+     * terminate runs (it prints the final line). */
+    tr_trap_exit(self, true);
+    s->workers = calloc((size_t)s->sh->cfg->num_workers, sizeof(tr_pid));
+    if (!s->workers)
+        return tr_stop(self, tr_reason_error(TR_ENOMEM, "no memory for the worker table"));
     /* Spawn from handle_info rather than here, so the supervisor's start
      * returns at once. */
     tr_send(tr_self_runtime(self), tr_self_pid(self), SPAWN, NULL, 0);
@@ -251,11 +273,13 @@ static void spawn_all(tr_self *self, spawner_state *s) {
             break;
         }
         tr_monitor(self, pid, NULL);
+        s->workers[s->spawned] = pid;
         s->spawned++;
         s->alive++;
     }
     double dt = now_sec() - t0;
     size_t rss1 = rss_bytes();
+    qsort(s->workers, s->spawned, sizeof(tr_pid), pid_cmp);
     atomic_fetch_add(&s->sh->spawned_total, s->spawned);
     double per_worker = s->spawned && rss1 > rss0 ? (double)(rss1 - rss0) / (double)s->spawned : 0;
     printf("started: generation=%u workers=%zu spawn_time_ms=%.1f spawn_us_per_worker=%.2f "
@@ -281,6 +305,12 @@ static int spawner_info(tr_self *self, void *state, const tr_msg *msg) {
         break;
     case TR_MSG_DOWN:
         s->alive--;
+        break;
+    case TR_MSG_EXIT:
+        /* A worker's exit is counted by its DOWN; any other EXIT comes from
+         * our supervisor (the parent link): stop with its reason. */
+        if (!is_worker(s, msg->sender))
+            return tr_stop(self, *tr_msg_reason(msg));
         break;
     case TR_MSG_TIMER:
         if (msg->tag == STATS) {
@@ -308,6 +338,8 @@ static int spawner_info(tr_self *self, void *state, const tr_msg *msg) {
 
 static void spawner_terminate(tr_self *self, void *state, tr_reason reason) {
     spawner_state *s = state;
+    free(s->workers);
+    s->workers = NULL;
     if (reason.kind == TR_EXIT_ERROR)
         return; /* a crash: the supervisor restarts us; the links stop the workers */
     /* The workers are linked: they stop (and run terminate) right after us. */
