@@ -41,12 +41,14 @@ static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
 }
 
 /* Reserves a slot; returns its index (0 on failure: full or no memory). */
-static uint32_t table_alloc(tr_runtime *rt, int *err) {
+static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
     pthread_mutex_lock(&rt->table_mu);
     uint32_t idx = 0;
-    if (rt->n_free) {
+    if (!port && rt->n_actor_slots >= rt->max_actors) {
+        *err = TR_EFULL;
+    } else if (rt->n_free) {
         idx = rt->free_idx[--rt->n_free];
-    } else if (rt->high < rt->max_actors) {
+    } else if (rt->high < rt->n_segs * TR__SEG_SIZE) {
         idx = rt->high;
         uint32_t seg = idx >> TR__SEG_BITS;
         if (!rt->segs[seg]) {
@@ -64,12 +66,16 @@ static uint32_t table_alloc(tr_runtime *rt, int *err) {
     } else {
         *err = TR_EFULL;
     }
+    if (idx && !port)
+        rt->n_actor_slots++;
     pthread_mutex_unlock(&rt->table_mu);
     return idx;
 }
 
-static void table_free(tr_runtime *rt, uint32_t idx) {
+static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
     pthread_mutex_lock(&rt->table_mu);
+    if (!port)
+        rt->n_actor_slots--;
     if (rt->n_free == rt->cap_free) {
         uint32_t cap = rt->cap_free ? rt->cap_free * 2 : 1024;
         uint32_t *p = (uint32_t *)tr__realloc(rt->free_idx, sizeof(uint32_t) * cap);
@@ -304,7 +310,7 @@ static void destroy(tr_actor *a) {
     if (gen == 0)
         gen = 1;
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
-    table_free(rt, idx);
+    table_free(rt, idx, a->is_port);
     tr__free(a->links);
     tr__free(a->reqs);
     tr__free(a);
@@ -471,6 +477,8 @@ bool tr__port_owns_monitor(tr_actor *port, uint64_t ref) {
 static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     tr_runtime *rt = a->rt;
     retire_slot(a);
+    if (!a->is_port)
+        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
     tr_spin_lock(&a->lock);
     a->exiting = true;
     bool has_names = a->has_names;
@@ -522,8 +530,6 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
             tr_cancel_timer(rt, a->reqs[i].timer);
     a->n_reqs = 0;
     a->flags |= TR__F_DEAD;
-    if (!a->is_port)
-        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
     tr__release(a); /* the self reference */
 }
 
@@ -562,7 +568,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
-    uint32_t idx = table_alloc(rt, &err);
+    uint32_t idx = table_alloc(rt, false, &err);
     if (!idx) {
         tr__free(a);
         return err;
@@ -575,6 +581,10 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     a->state = b->state_size ? (char *)a + hdr : NULL;
     a->max_mailbox = max_mailbox;
     a->seq = tr_atomic_faa_u64(&rt->seq, 1);
+    if (link_to.id)
+        a->parent = link_to;
+    else if (tr__tls_current && tr__tls_current->rt == rt)
+        a->parent = tr__tls_current->pid;
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
@@ -664,7 +674,7 @@ int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
         a->reqs = p;
         a->cap_reqs = cap;
     }
-    a->reqs[a->n_reqs++] = (tr__req){ref, timer};
+    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
     return TR_OK;
 }
 
@@ -672,6 +682,38 @@ void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
     int i = reqs_find(a, ref);
     if (i >= 0)
         a->reqs[i].timer = timer;
+}
+
+/* Monitors the server of request ref (after the request was sent). */
+int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
+    int i = reqs_find(a, ref);
+    if (i < 0)
+        return TR_OK;
+    uint64_t mref = 0;
+    int err = monitor_pair(a, server, &mref);
+    if (err == TR_OK) {
+        i = reqs_find(a, ref);
+        if (i >= 0)
+            a->reqs[i].mref = mref;
+    }
+    return err;
+}
+
+/* The request at i is settled: drop its timer and monitor. */
+static void reqs_settle(tr_actor *a, uint32_t i) {
+    tr__req r = a->reqs[i];
+    reqs_remove_at(a, i);
+    if (r.timer)
+        tr_cancel_timer(a->rt, r.timer);
+    if (r.mref)
+        demonitor_pair(a, r.mref);
+}
+
+static int reqs_find_mref(tr_actor *a, uint64_t mref) {
+    for (uint32_t i = 0; i < a->n_reqs; i++)
+        if (a->reqs[i].mref == mref)
+            return (int)i;
+    return -1;
 }
 
 void tr__reqs_forget(tr_actor *a, uint64_t ref) {
@@ -685,62 +727,71 @@ static void crash(tr_actor *a, int code, const char *text) {
     longjmp(*a->jb, 1);
 }
 
-/* Returns true when the actor must stop (signal said so). */
-static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+/* Takes the oldest exit signal, or NULL. Owner thread. */
+static tr__msg *take_signal(tr_actor *a) {
     tr_spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
-    a->sig_head = a->sig_tail = NULL;
-    tr_atomic_store_u32(&a->has_sig, 0);
+    if (s) {
+        a->sig_head = (tr__msg *)s->node.next;
+        if (!a->sig_head)
+            a->sig_tail = NULL;
+    }
+    tr_atomic_store_u32(&a->has_sig, a->sig_head != NULL);
     tr_spin_unlock(&a->lock);
-    bool stop = false;
-    while (s) {
-        tr__msg *next = (tr__msg *)s->node.next;
-        if (!stop) {
-            if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+    return s;
+}
+
+/* Handles queued exit signals one at a time (so a crash in a trapped EXIT
+ * handler loses nothing). Returns true when the actor must stop. */
+static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+    tr__msg *s;
+    while ((s = take_signal(a)) != NULL) {
+        bool stop = false;
+        if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+            stop = true;
+            *why = tr_reason_shutdown();
+            *terminate = true;
+        } else {
+            tr_reason r;
+            memcpy(&r, s->bytes, sizeof r);
+            bool deliver = true;
+            if (s->via_link) {
+                tr_spin_lock(&a->lock);
+                deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
+                tr_spin_unlock(&a->lock);
+            }
+            if (!deliver) {
+                /* unlinked meanwhile: the signal is void */
+            } else if (r.kind == TR_EXIT_KILL && !s->via_link) {
                 stop = true;
-                *why = tr_reason_shutdown();
-                *terminate = true;
-            } else {
-                tr_reason r;
-                memcpy(&r, s->bytes, sizeof r);
-                bool deliver = true;
-                if (s->via_link) {
-                    tr_spin_lock(&a->lock);
-                    deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
-                    tr_spin_unlock(&a->lock);
-                }
-                if (deliver) {
-                    if (r.kind == TR_EXIT_KILL && !s->via_link) {
+                *why = r;
+                why->kind = TR_EXIT_KILLED;
+                *terminate = false;
+            } else if (a->flags & TR__F_TRAP_EXIT) {
+                if (a->b->handle_info) {
+                    s->pub.kind = TR_MSG_EXIT;
+                    a->cur_msg = s; /* freed by the crash path if it unwinds */
+                    int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
+                    a->cur_msg = NULL;
+                    if (rc != TR_CONTINUE || a->stop_pending) {
                         stop = true;
-                        *why = r;
-                        why->kind = TR_EXIT_KILLED;
-                        *terminate = false;
-                    } else if (a->flags & TR__F_TRAP_EXIT) {
-                        if (a->b->handle_info) {
-                            s->pub.kind = TR_MSG_EXIT;
-                            a->cur_msg = s;
-                            int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
-                            a->cur_msg = NULL;
-                            if (rc != TR_CONTINUE || a->stop_pending) {
-                                stop = true;
-                                *why = a->stop_reason;
-                                *terminate = true;
-                            }
-                        }
-                    } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
-                        stop = true;
-                        *why = r;
-                        /* OTP: a gen_server killed by an exit signal it does
-                         * not trap does not run terminate. */
-                        *terminate = false;
+                        *why = a->stop_pending ? a->stop_reason : tr_reason_normal();
+                        *terminate = true;
                     }
                 }
+            } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
+                stop = true;
+                *why = r;
+                /* OTP: a gen_server killed by an exit signal it does not
+                 * trap does not run terminate. */
+                *terminate = false;
             }
         }
         tr__msg_free(s);
-        s = next;
+        if (stop)
+            return true;
     }
-    return stop;
+    return false;
 }
 
 /* Dispatches one message. Returns true to stop (reason in a->stop_reason). */
@@ -754,7 +805,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         int i = reqs_find(a, msg->ref);
         if (i < 0)
             return false;
-        reqs_remove_at(a, (uint32_t)i);
+        a->reqs[i].timer = 0; /* it fired */
+        reqs_settle(a, (uint32_t)i);
         msg->kind = TR_MSG_REPLY;
         msg->status = TR_ETIMEDOUT;
         msg->tag = 0;
@@ -782,9 +834,7 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
             int i = reqs_find(a, msg->ref);
             if (i < 0)
                 return false; /* late or unknown reply: dropped */
-            if (a->reqs[i].timer)
-                tr_cancel_timer(a->rt, a->reqs[i].timer);
-            reqs_remove_at(a, (uint32_t)i);
+            reqs_settle(a, (uint32_t)i);
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
@@ -797,6 +847,25 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         tr_spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
+        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
+        if (i >= 0) {
+            /* The server of a pending request exited: the request ends
+             * with TR_EEXITED and the reason as text. */
+            a->reqs[i].mref = 0; /* this monitor is gone already */
+            uint64_t ref = a->reqs[i].ref;
+            reqs_settle(a, (uint32_t)i);
+            tr_reason why;
+            memcpy(&why, m->bytes, sizeof why);
+            char text[sizeof(tr_reason)];
+            tr_reason_format(&why, text, sizeof text);
+            memcpy(m->bytes, text, sizeof text);
+            msg->kind = TR_MSG_REPLY;
+            msg->ref = ref;
+            msg->status = TR_EEXITED;
+            msg->tag = 0;
+            msg->data = m->bytes;
+            msg->size = strlen(text) + 1;
+        }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
         break;
@@ -822,7 +891,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
     tr_reason why;
-    bool terminate = true;
+    volatile bool terminate_v = true; /* written after setjmp */
     if (setjmp(jb) != 0) {
         /* tr_fail unwound out of a callback. */
         tr__msg *m = a->cur_msg;
@@ -838,12 +907,15 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             tr__msg_free(m);
         }
         why = a->stop_reason;
-        terminate = true;
+        terminate_v = true;
         goto stop;
     }
     while (n < batch) {
-        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &terminate))
+        bool term = true;
+        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &term)) {
+            terminate_v = term;
             goto stop;
+        }
         tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
         if (!m) {
             if (tr_atomic_load_u32(&a->has_sig))
@@ -861,18 +933,18 @@ void tr__run(tr__sched *sched, tr_actor *a) {
         tr__msg_free(m);
         if (stop) {
             why = a->stop_reason;
-            terminate = true;
+            terminate_v = true;
             goto stop;
         }
     }
     /* Batch used up: back of the queue. */
     a->jb = NULL;
     tr__tls_current = saved;
-    tr__schedule(a);
+    tr__schedule_yield(a);
     return;
 stop:
     a->jb = NULL;
-    die(a, why, terminate);
+    die(a, why, terminate_v);
 out:
     tr__tls_current = saved;
 }
@@ -949,6 +1021,9 @@ tr_runtime *tr_self_runtime(const tr_self *self) {
 }
 void *tr__self_state(const tr_self *self) {
     return self ? ((const tr_actor *)self)->state : NULL;
+}
+tr_pid tr__self_parent(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
 }
 const tr_behaviour *tr__self_behaviour(const tr_self *self) {
     return self ? ((const tr_actor *)self)->b : NULL;
@@ -1044,6 +1119,8 @@ int tr_demonitor(tr_self *self, uint64_t ref) {
 int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     if (!rt || pid.id == 0)
         return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
@@ -1086,6 +1163,8 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
                        size_t size, void *owned, void (*dtor)(void *)) {
     if (!rt || (size && !data))
         return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
     if (to.id == 0)
         return TR_ENOPROC;
     tr_actor *a = tr__acquire(rt, to);
@@ -1155,7 +1234,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
         *err = TR_ENOMEM;
         return NULL;
     }
-    uint32_t idx = table_alloc(rt, err);
+    uint32_t idx = table_alloc(rt, true, err);
     if (!idx) {
         tr__free(a);
         return NULL;
@@ -1167,7 +1246,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
     a->port = port;
-    tr_mq_init(&a->mq, false);
+    tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);

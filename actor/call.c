@@ -31,6 +31,7 @@ void tr__note_reply(tr_runtime *rt, tr_from from);
 int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer);
 void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
 void tr__reqs_forget(tr_actor *a, uint64_t ref);
+int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server);
 
 void tr__port_signal(tr_actor *a) {
     tr__port *p = a->port;
@@ -182,12 +183,16 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
                 err = e2;
             if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
                 tr_buf_free(reply);
+            if (err == TR_EEXITED && tr__runtime_stopping(rt))
+                err = TR_ECLOSED;
             tr__msg_free(r);
             break;
         }
         if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
             const tr_reason *why = tr_msg_reason(&r->pub);
             err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
+            if (err == TR_EEXITED && tr__runtime_stopping(rt))
+                err = TR_ECLOSED; /* the server was stopped by the shutdown */
             mref = 0;
             tr__msg_free(r);
             break;
@@ -268,6 +273,13 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
     err = tr__deliver(rt, to, m);
     if (err) {
         tr__reqs_forget(a, ref); /* no REPLY will come */
+        return err;
+    }
+    /* As gen_server:send_request: monitor the server, so that its exit ends
+     * the request (TR_EEXITED) even when it had kept `from` for later. */
+    err = tr__reqs_monitor(a, ref, to);
+    if (err) {
+        tr__reqs_forget(a, ref);
         return err;
     }
     if (timeout_ms != TR_INFINITY) {

@@ -35,7 +35,8 @@ typedef struct tr__link {
 /* A pending tr_request of the owner. */
 typedef struct tr__req {
     uint64_t ref;
-    tr_timer timer;
+    tr_timer timer; /* the timeout, 0 for none */
+    uint64_t mref;  /* monitor on the server: its DOWN becomes TR_EEXITED */
 } tr__req;
 
 typedef struct tr__port tr__port;
@@ -61,7 +62,8 @@ typedef struct tr_actor {
     uint32_t n_links, cap_links;
     tr__req *reqs;
     uint32_t n_reqs, cap_reqs;
-    uint64_t seq; /* spawn order */
+    uint64_t seq;  /* spawn order */
+    tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
     /* owner-only dispatch state */
     jmp_buf *jb;
     tr__msg *cur_msg;
@@ -91,6 +93,7 @@ typedef struct tr__sched {
     pthread_t thread;
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
+    tr_actor *next; /* atomic: woken by this thread's last send; runs next here */
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
@@ -113,17 +116,19 @@ struct tr_runtime {
     pthread_mutex_t table_mu;
     uint32_t *free_idx;
     uint32_t n_free, cap_free;
-    uint32_t high;        /* slots handed out so far (index 0 unused) */
-    uint64_t n_alive;     /* atomic: live actors (not ports) */
-    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (ports too) */
-    uint64_t seq;         /* atomic: spawn order */
-    uint64_t ref_counter; /* atomic */
-    uint64_t rand_state;  /* atomic */
+    uint32_t high;          /* slots handed out so far (index 0 unused) */
+    uint32_t n_actor_slots; /* slots held by actors (not ports); <= max_actors */
+    uint64_t n_alive;       /* atomic: live actors (not ports) */
+    uint64_t n_allocated;   /* atomic: actor structs not yet destroyed (ports too) */
+    uint64_t seq;           /* atomic: spawn order */
+    uint64_t ref_counter;   /* atomic */
+    uint64_t rand_state;    /* atomic */
     /* injection queue */
     pthread_mutex_t inj_mu;
     tr_actor *inj_head, *inj_tail;
     uint32_t inj_len;    /* atomic hint */
     uint32_t n_sleeping; /* atomic */
+    uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
     uint32_t quit;       /* atomic: schedulers exit */
     uint32_t stopping;   /* atomic: tr_runtime_stop begun */
     uint32_t stopped;    /* atomic: tr_runtime_stop done */
@@ -145,6 +150,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
 void tr__schedule(tr_actor *a);
+void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);

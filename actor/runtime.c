@@ -68,7 +68,9 @@ static void wake_one(tr_runtime *rt) {
     /* Full barrier: the work we published is visible before we read
      * n_sleeping (pairs with the barrier in park()). */
     tr_atomic_fence();
-    if (tr_atomic_load_u32(&rt->n_sleeping) == 0)
+    /* A spinning scheduler will find the work (it looks again after it
+     * stops spinning, behind a full barrier): no wake-up needed. */
+    if (tr_atomic_load_u32(&rt->n_spinning) != 0 || tr_atomic_load_u32(&rt->n_sleeping) == 0)
         return;
     for (unsigned i = 0; i < rt->n_sched; i++) {
         tr__sched *s = &rt->scheds[i];
@@ -126,6 +128,14 @@ static tr_actor *take_injected(tr_runtime *rt) {
     return a;
 }
 
+static void push_ring(tr_runtime *rt, tr__sched *s, tr_actor *a) {
+    /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
+    TR_TSAN_RELEASE(a);
+    if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
+        inject(rt, a);
+    wake_one(rt);
+}
+
 void tr__schedule(tr_actor *a) {
     if (a->is_port) {
         tr__port_signal(a);
@@ -133,14 +143,21 @@ void tr__schedule(tr_actor *a) {
     }
     tr_runtime *rt = a->rt;
     tr__sched *s = tr__tls_sched;
-    /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
-    TR_TSAN_RELEASE(a);
-    if (s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)) {
-        wake_one(rt);
+    if (s && s->rt == rt) {
+        /* Woken by a send on this thread: run it here next, while the
+         * message is hot in this core's cache. The actor it displaces goes
+         * to the ring, where idle threads can steal it. */
+        TR_TSAN_RELEASE(a);
+        tr_actor *old = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, a);
+        if (old)
+            push_ring(rt, s, old);
         return;
     }
-    inject(rt, a);
-    wake_one(rt);
+    push_ring(rt, s, a);
+}
+
+void tr__schedule_yield(tr_actor *a) {
+    push_ring(a->rt, tr__tls_sched, a);
 }
 
 static tr_actor *steal(tr__sched *s) {
@@ -161,8 +178,28 @@ static tr_actor *steal(tr__sched *s) {
     return NULL;
 }
 
+/* Last resort before parking: another thread's `next` actor has waited a
+ * whole spin phase, so that thread is busy with something long. */
+static tr_actor *steal_next(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    for (unsigned k = 0; k < rt->n_sched; k++) {
+        tr__sched *v = &rt->scheds[k];
+        if (v == s || !tr_atomic_load_ptr((void *const *)&v->next))
+            continue;
+        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&v->next, NULL);
+        if (a)
+            return a;
+    }
+    return NULL;
+}
+
 static tr_actor *next_actor(tr__sched *s) {
     void *p;
+    if (tr_atomic_load_ptr((void *const *)&s->next)) {
+        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, NULL);
+        if (a)
+            return a;
+    }
     if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
         return (tr_actor *)p;
     tr_actor *a = take_injected(s->rt);
@@ -176,7 +213,8 @@ static bool any_work(tr__sched *s) {
     if (tr_atomic_load_u32(&rt->inj_len) != 0)
         return true;
     for (unsigned i = 0; i < rt->n_sched; i++)
-        if (ck_ring_size(&rt->scheds[i].ring) != 0)
+        if (ck_ring_size(&rt->scheds[i].ring) != 0 ||
+            tr_atomic_load_ptr((void *const *)&rt->scheds[i].next))
             return true;
     return false;
 }
@@ -187,6 +225,7 @@ static void park(tr__sched *s) {
     pthread_mutex_lock(&s->park_mu);
     s->sleeping = true;
     tr_atomic_faa_u32(&rt->n_sleeping, 1);
+    tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
     /* Full barrier, then the last look (pairs with wake_one). */
     tr_atomic_fence();
     if (any_work(s) || tr_atomic_load_u32(&rt->quit)) {
@@ -211,9 +250,14 @@ static void *sched_main(void *arg) {
     tr_runtime *rt = s->rt;
     tr__tls_sched = s;
     unsigned idle = 0;
+    bool spinning = false;
     while (!tr_atomic_load_u32(&rt->quit)) {
         tr_actor *a = next_actor(s);
         if (a) {
+            if (spinning) {
+                spinning = false;
+                tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+            }
             idle = 0;
             TR_TSAN_ACQUIRE(a);
             tr__run(s, a);
@@ -223,13 +267,28 @@ static void *sched_main(void *arg) {
             }
             continue;
         }
+        if (!spinning) {
+            spinning = true;
+            tr_atomic_faa_u32(&rt->n_spinning, 1);
+        }
         if (++idle < SPIN_ROUNDS) {
             tr_atomic_pause();
             continue;
         }
         idle = 0;
-        park(s);
+        a = steal_next(s);
+        if (a) {
+            spinning = false;
+            tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+            TR_TSAN_ACQUIRE(a);
+            tr__run(s, a);
+            continue;
+        }
+        park(s); /* leaves the spinning count before its last look */
+        spinning = false;
     }
+    if (spinning)
+        tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
     /* Drop what is left in the local ring: runtime_stop already stopped
      * every actor; leftovers are dead actors' tokens. */
     tr__tls_sched = NULL;
@@ -268,6 +327,19 @@ void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
 /* ---- start / stop --------------------------------------------------------- */
 
 static void runtime_free(tr_runtime *rt) {
+    /* Records registered by other threads (never freed by ck: unregister only
+     * marks them reusable). */
+    ck_stack_entry_t *e, *next;
+    for (e = CK_STACK_FIRST(&rt->epoch.records); e; e = next) {
+        next = CK_STACK_NEXT(e);
+        ck_epoch_record_t *r = (ck_epoch_record_t *)e; /* record_next is first */
+        bool ours = false;
+        for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
+            if (r == &rt->scheds[i].epoch)
+                ours = true;
+        if (!ours)
+            tr__free(r);
+    }
     if (rt->scheds) {
         for (unsigned i = 0; i < rt->n_sched; i++) {
             tr__free(rt->scheds[i].ring_buf);
@@ -282,19 +354,6 @@ static void runtime_free(tr_runtime *rt) {
         tr__free(rt->segs);
     }
     tr__free(rt->free_idx);
-    /* Records registered by other threads (never freed by ck: unregister only
-     * marks them reusable). */
-    ck_stack_entry_t *e, *next;
-    for (e = CK_STACK_FIRST(&rt->epoch.records); e; e = next) {
-        next = CK_STACK_NEXT(e);
-        ck_epoch_record_t *r = (ck_epoch_record_t *)e; /* record_next is first */
-        bool ours = false;
-        for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
-            if (r == &rt->scheds[i].epoch)
-                ours = true;
-        if (!ours)
-            tr__free(r);
-    }
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj_mu);
     pthread_mutex_destroy(&rt->stop_mu);
@@ -324,7 +383,10 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->n_sched = o.threads;
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
-    rt->n_segs = (o.max_actors + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
+    /* Room for max_actors actors plus up to 65536 blocking callers' ports
+     * (a port is a pid too, but does not count as an actor). */
+    rt->n_segs =
+        (uint32_t)(((uint64_t)o.max_actors + 1 + TR__SEG_SIZE + TR__SEG_SIZE - 1) / TR__SEG_SIZE);
     rt->high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
