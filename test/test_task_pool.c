@@ -378,6 +378,11 @@ static int actor_info(tr_self *self, void *state, const tr_msg *msg) {
         snprintf(p->crash_text, sizeof p->crash_text, "%.*s", (int)r->size,
                  (const char *)r->data);
     }
+    if (__atomic_load_n(&p->replies, __ATOMIC_RELAXED) == 1) { /* this is the second */
+        tr_future_free(st->ok);
+        tr_future_free(st->bad);
+        st->ok = st->bad = NULL;
+    }
     __atomic_add_fetch(&p->replies, 1, __ATOMIC_RELEASE);
     return TR_CONTINUE;
 }
