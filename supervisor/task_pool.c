@@ -45,14 +45,14 @@ struct tr_task_pool {
     unsigned workers;
     size_t max_pending;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* pending reached 0, manager exited */
-    uint64_t pending;  /* written under mu; read atomically */
-    bool closed;       /* under mu: submissions refused */
-    bool stop_sent;    /* under mu */
+    pthread_cond_t cv;   /* pending reached 0, manager exited */
+    uint64_t pending;    /* written under mu; read atomically */
+    bool closed;         /* under mu: submissions refused */
+    bool stop_sent;      /* under mu */
     bool manager_exited; /* under mu */
-    bool freed;        /* user released it (debug aid) */
-    uint32_t refs;     /* atomic */
-    int start_err;     /* manager init's error, for tr_task_pool_start */
+    bool freed;          /* user released it (debug aid) */
+    uint32_t refs;       /* atomic */
+    int start_err;       /* manager init's error, for tr_task_pool_start */
 };
 
 struct tr_future {
@@ -62,15 +62,15 @@ struct tr_future {
     tr_task_fn fn;
     void *arg;
     size_t arg_size;
-    uint32_t refs; /* atomic */
-    bool accepted; /* manager took it (set on the manager's thread) */
-    bool started;  /* a worker began running it (set on the worker's thread) */
+    uint32_t refs;   /* atomic */
+    bool accepted;   /* manager took it (set on the manager's thread) */
+    bool started;    /* a worker began running it (set on the worker's thread) */
     tr_future *next; /* manager's queue */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int status;    /* under mu: TR_FUTURE_PENDING or the outcome */
-    void *data;    /* under mu: result, or NUL-terminated error text */
+    int status; /* under mu: TR_FUTURE_PENDING or the outcome */
+    void *data; /* under mu: result, or NUL-terminated error text */
     size_t size;
     bool notify_set;
     tr_pid notify_pid;
@@ -89,7 +89,9 @@ struct tr_task {
 /* Reference counts                                                          */
 /* ------------------------------------------------------------------------ */
 
-static void pool_ref(tr_task_pool *p) { tr_atomic_faa_u32(&p->refs, 1); }
+static void pool_ref(tr_task_pool *p) {
+    tr_atomic_faa_u32(&p->refs, 1);
+}
 
 static void pool_unref(tr_task_pool *p) {
     if (tr_atomic_faa_u32(&p->refs, (uint32_t)-1) != 1)
@@ -99,7 +101,9 @@ static void pool_unref(tr_task_pool *p) {
     tr__free(p);
 }
 
-static void future_ref(tr_future *f) { tr_atomic_faa_u32(&f->refs, 1); }
+static void future_ref(tr_future *f) {
+    tr_atomic_faa_u32(&f->refs, 1);
+}
 
 static void future_unref(tr_future *f) {
     if (tr_atomic_faa_u32(&f->refs, (uint32_t)-1) != 1)
@@ -134,10 +138,14 @@ static struct timespec deadline_after(tr_duration_ms timeout_ms) {
     return ts;
 }
 
-static bool valid_timeout(tr_duration_ms t) { return t > 0 || t == TR_INFINITY; }
+static bool valid_timeout(tr_duration_ms t) {
+    return t > 0 || t == TR_INFINITY;
+}
 
 /* True on a thread that runs actor callbacks (blocking is refused there). */
-static bool on_actor_thread(void) { return tr__current() != NULL; }
+static bool on_actor_thread(void) {
+    return tr__current() != NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Completion                                                                */
@@ -543,8 +551,7 @@ static const tr_behaviour manager_behaviour = {
 /* Public API: pool                                                          */
 /* ------------------------------------------------------------------------ */
 
-TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts,
-                              tr_task_pool **out) {
+TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_pool **out) {
     if (!rt || !out)
         return TR_EINVAL;
     tr_task_pool_opts o = {0};
@@ -597,8 +604,7 @@ TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     while (pool->pending > 0) {
         if (timeout_ms == TR_INFINITY) {
             pthread_cond_wait(&pool->cv, &pool->mu);
-        } else if (pthread_cond_timedwait(&pool->cv, &pool->mu, &dl) != 0 &&
-                   pool->pending > 0) {
+        } else if (pthread_cond_timedwait(&pool->cv, &pool->mu, &dl) != 0 && pool->pending > 0) {
             rc = TR_ETIMEDOUT;
             break;
         }
@@ -769,7 +775,9 @@ TR_API int tr_future_status(const tr_future *future) {
     return st;
 }
 
-TR_API uint64_t tr_future_id(const tr_future *future) { return future ? future->id : 0; }
+TR_API uint64_t tr_future_id(const tr_future *future) {
+    return future ? future->id : 0;
+}
 
 TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
     if (!f || tr_pid_is_none(pid))
@@ -816,9 +824,8 @@ TR_API void tr_future_free(tr_future *future) {
         future_unref(future);
 }
 
-TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs,
-                            size_t elem_size, size_t n, tr_buf *results, int *codes,
-                            tr_duration_ms timeout_ms) {
+TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
+                            size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
     if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !valid_timeout(timeout_ms))
         return TR_EINVAL;
     if (on_actor_thread())
@@ -902,4 +909,6 @@ TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text) {
     tr_fail(self, tr_reason_error(code, text ? text : "task crashed"));
 }
 
-TR_API tr_self *tr_task_self(tr_task *task) { return task ? task->self : NULL; }
+TR_API tr_self *tr_task_self(tr_task *task) {
+    return task ? task->self : NULL;
+}

@@ -21,16 +21,15 @@
 
 /* Every variable an example reads: cleared in the child, then set from the
  * test's list, so the caller's environment cannot change a test. */
-static const char *const example_vars[] = {"NUM_WORKERS",         "TICK_MIN",
-                                           "TICK_MAX",            "STATS_INTERVAL",
-                                           "SPAWNER_CRASH_AFTER", "RUN_FOR"};
+static const char *const example_vars[] = {
+    "NUM_WORKERS", "TICK_MIN", "TICK_MAX", "STATS_INTERVAL", "SPAWNER_CRASH_AFTER", "RUN_FOR"};
 
 typedef struct run_opts {
-    const char *const *env;  /* "NAME=value" strings, NULL-terminated (may be NULL) */
+    const char *const *env;   /* "NAME=value" strings, NULL-terminated (may be NULL) */
     const char *signal_after; /* once this text appears in the output ... */
     int signal_delay_ms;      /* ... wait this long, then send `sig` */
     int sig;
-    int timeout_ms;           /* SIGKILL and fail after this long */
+    int timeout_ms; /* SIGKILL and fail after this long */
 } run_opts;
 
 typedef struct run_result {
@@ -196,9 +195,8 @@ static void test_fan_out_fan_in(void **state) {
     assert_non_null(all_done);
     for (const char *p = r.out; (p = strstr(p, "Job #")) != NULL; p++) {
         int job, base, square, worker;
-        assert_int_equal(sscanf(p, "Job #%d: %d^2 = %d  (worker %d)", &job, &base, &square,
-                                &worker),
-                         4);
+        assert_int_equal(
+            sscanf(p, "Job #%d: %d^2 = %d  (worker %d)", &job, &base, &square, &worker), 4);
         assert_true(job >= 1 && job <= 10);
         assert_false(seen[job]);
         seen[job] = true;
@@ -279,9 +277,8 @@ static void test_mass_spawn_sigint(void **state) {
                      3);
     assert_int_equal(gen, 1);
     assert_int_equal(workers, 200);
-    assert_int_equal(sscanf(strstr(line, "mem_per_worker_bytes="), "mem_per_worker_bytes=%lf",
-                            &mem),
-                     1);
+    assert_int_equal(
+        sscanf(strstr(line, "mem_per_worker_bytes="), "mem_per_worker_bytes=%lf", &mem), 1);
 
     /* Stats lines every 300 ms over ~1.5 s: at least one, all 200 alive. */
     assert_true(count_lines(r.out, "stats: ") >= 1);
@@ -305,9 +302,12 @@ static void test_mass_spawn_sigint(void **state) {
     free(r.out);
 }
 
-static const char *const mass_crash[] = {"NUM_WORKERS=100",     "TICK_MIN=50ms",
-                                         "TICK_MAX=100ms",      "STATS_INTERVAL=100ms",
-                                         "SPAWNER_CRASH_AFTER=300ms", NULL};
+static const char *const mass_crash[] = {"NUM_WORKERS=100",
+                                         "TICK_MIN=50ms",
+                                         "TICK_MAX=100ms",
+                                         "STATS_INTERVAL=100ms",
+                                         "SPAWNER_CRASH_AFTER=300ms",
+                                         NULL};
 
 /* The spawner crashes: its supervisor restarts it (after a backoff) and the
  * crashed spawner's workers are gone, not leaked. SIGTERM ends the run. */

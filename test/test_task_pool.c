@@ -73,8 +73,12 @@ static int setup_n(void **state, unsigned workers) {
     *state = fx;
     return 0;
 }
-static int setup(void **state) { return setup_n(state, 3); }
-static int setup1(void **state) { return setup_n(state, 1); }
+static int setup(void **state) {
+    return setup_n(state, 3);
+}
+static int setup1(void **state) {
+    return setup_n(state, 1);
+}
 
 static int teardown(void **state) {
     fixture *fx = *state;
@@ -170,9 +174,9 @@ static void test_error_fails_only_its_future(void **state) {
     int codes_in[4] = {0, 5, 6, 0};
     int codes[4];
     tr_buf out[4];
-    assert_int_equal(tr_task_pool_map(fx->pool, bare_error_task, codes_in, sizeof(int), 4, out,
-                                      codes, 10000),
-                     5);
+    assert_int_equal(
+        tr_task_pool_map(fx->pool, bare_error_task, codes_in, sizeof(int), 4, out, codes, 10000),
+        5);
     assert_int_equal(codes[0], 0);
     assert_int_equal(codes[1], 5);
     assert_int_equal(codes[2], 6);
@@ -375,8 +379,7 @@ static int actor_info(tr_self *self, void *state, const tr_msg *msg) {
             memcpy(&p->value, r->data, sizeof p->value);
     } else if (r->future == st->bad) {
         p->status_crash = r->status;
-        snprintf(p->crash_text, sizeof p->crash_text, "%.*s", (int)r->size,
-                 (const char *)r->data);
+        snprintf(p->crash_text, sizeof p->crash_text, "%.*s", (int)r->size, (const char *)r->data);
     }
     if (__atomic_load_n(&p->replies, __ATOMIC_RELAXED) == 1) { /* this is the second */
         tr_future_free(st->ok);
@@ -504,8 +507,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_await_from_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_after_completion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runtime_stop_completes_every_future, setup1,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_runtime_stop_completes_every_future, setup1, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

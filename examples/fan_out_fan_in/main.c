@@ -254,8 +254,8 @@ int main(void) {
             return die("spawn worker", rc);
         }
     }
-    printf("%d jobs, %d workers, %d ms of work each, queue of %d slots\n", NUM_JOBS,
-           NUM_WORKERS, WORK_MS, QUEUE_SLOTS);
+    printf("%d jobs, %d workers, %d ms of work each, queue of %d slots\n", NUM_JOBS, NUM_WORKERS,
+           WORK_MS, QUEUE_SLOTS);
 
     int64_t t0 = tr_now_ms();
     for (int i = 0; i < NUM_WORKERS; i++)

@@ -41,10 +41,10 @@
 #include <troupe/troupe.h>
 
 enum {
-    SPAWN = 1,   /* spawner -> itself: spawn the workers */
-    TICK,        /* worker timer, then worker -> spawner */
-    STATS,       /* spawner's stats timer */
-    CRASH        /* spawner's simulated crash timer */
+    SPAWN = 1, /* spawner -> itself: spawn the workers */
+    TICK,      /* worker timer, then worker -> spawner */
+    STATS,     /* spawner's stats timer */
+    CRASH      /* spawner's simulated crash timer */
 };
 
 typedef struct config {
@@ -159,8 +159,8 @@ static int worker_init(tr_self *self, void *state, const void *arg) {
      * terminate runs (as OTP: an exit signal that is not trapped kills a
      * gen_server without calling terminate). */
     tr_trap_exit(self, true);
-    int rc = tr_send_interval(tr_self_runtime(self), tr_self_pid(self), a->period_ms, TICK, NULL,
-                              0, &w->timer);
+    int rc = tr_send_interval(tr_self_runtime(self), tr_self_pid(self), a->period_ms, TICK, NULL, 0,
+                              &w->timer);
     return rc == 0 ? TR_CONTINUE : tr_stop(self, tr_reason_error(rc, "no tick timer"));
 }
 
@@ -263,13 +263,12 @@ static void spawn_all(tr_self *self, spawner_state *s) {
         worker_arg a = {.spawner = tr_self_pid(self), .sh = s->sh};
         a.period_ms = c->tick_min;
         if (c->tick_max > c->tick_min)
-            a.period_ms += (tr_duration_ms)(next_random(&s->rng) %
-                                            (uint64_t)(c->tick_max - c->tick_min + 1));
+            a.period_ms +=
+                (tr_duration_ms)(next_random(&s->rng) % (uint64_t)(c->tick_max - c->tick_min + 1));
         tr_pid pid;
         int rc = tr_spawn_link(self, &worker_behaviour, &a, &pid);
         if (rc != 0) {
-            fprintf(stderr, "mass_spawn: spawning worker %ld failed: %s\n", i + 1,
-                    tr_strerror(rc));
+            fprintf(stderr, "mass_spawn: spawning worker %ld failed: %s\n", i + 1, tr_strerror(rc));
             break;
         }
         tr_monitor(self, pid, NULL);
@@ -361,7 +360,7 @@ static const tr_behaviour spawner_behaviour = {
 
 static int watcher_init(tr_self *self, void *state, const void *arg) {
     return tr_monitor(self, *(const tr_pid *)arg, NULL) == 0 ? TR_CONTINUE
-                                                              : tr_stop(self, tr_reason_normal());
+                                                             : tr_stop(self, tr_reason_normal());
 }
 
 static int watcher_info(tr_self *self, void *state, const tr_msg *msg) {

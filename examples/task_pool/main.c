@@ -26,7 +26,9 @@
 /* Task functions                                                            */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t fib(int n) { return n < 2 ? (uint64_t)n : fib(n - 1) + fib(n - 2); }
+static uint64_t fib(int n) {
+    return n < 2 ? (uint64_t)n : fib(n - 1) + fib(n - 2);
+}
 
 /* arg: an int n; result: fib(n) as uint64_t. */
 static int fib_task(tr_task *t, const void *arg, size_t size) {
@@ -106,7 +108,9 @@ static const tr_behaviour awaiter_behaviour = {
 
 /* ------------------------------------------------------------------------ */
 
-static const char *name(int rc) { return rc == 0 ? "ok" : tr_err_name(rc); }
+static const char *name(int rc) {
+    return rc == 0 ? "ok" : tr_err_name(rc);
+}
 
 static int fail(const char *what, int rc) {
     fprintf(stderr, "task_pool: %s: %s (%s)\n", what, tr_strerror(rc), tr_err_name(rc));
@@ -146,8 +150,7 @@ int main(void) {
     int ns[6] = {20, 21, 22, 23, 24, 25};
     tr_buf results[6];
     int codes[6];
-    rc = tr_task_pool_map(pool, fib_task, ns, sizeof ns[0], 6, results, codes,
-                          TR_DEFAULT_TIMEOUT);
+    rc = tr_task_pool_map(pool, fib_task, ns, sizeof ns[0], 6, results, codes, TR_DEFAULT_TIMEOUT);
     if (rc != 0)
         return fail("map", rc);
     printf("map fib(20..25):");
@@ -216,8 +219,8 @@ int main(void) {
     }
     size_t before = tr_task_pool_pending_count(pool);
     rc = tr_task_pool_drain(pool, 30000);
-    printf("drain: %d tasks submitted, %s pending right after, drain %s, %zu pending now\n",
-           MANY, before > 0 ? "some" : "none", rc == 0 ? "ok" : tr_err_name(rc),
+    printf("drain: %d tasks submitted, %s pending right after, drain %s, %zu pending now\n", MANY,
+           before > 0 ? "some" : "none", rc == 0 ? "ok" : tr_err_name(rc),
            tr_task_pool_pending_count(pool));
 
     /* 6. shutdown: drains, then stops; the second call is harmless */

@@ -171,10 +171,10 @@ TR_API uint64_t tr_future_id(const tr_future *future);
  *  `size` bytes (the result on success, or the NUL-terminated error text).
  *  Read it with tr_future_reply_of(msg). */
 typedef struct tr_future_reply {
-    uint64_t id;        /* tr_future_id of the future */
-    tr_future *future;  /* the future, still owned by whoever owned it */
-    int32_t status;     /* as tr_future_await's return value (never PENDING) */
-    uint32_t size;      /* bytes in data */
+    uint64_t id;          /* tr_future_id of the future */
+    tr_future *future;    /* the future, still owned by whoever owned it */
+    int32_t status;       /* as tr_future_await's return value (never PENDING) */
+    uint32_t size;        /* bytes in data */
     unsigned char data[]; /* the result, or the error text */
 } tr_future_reply;
 
@@ -224,9 +224,8 @@ TR_API void tr_future_free(tr_future *future);
  *  submission (then no task ran past those already submitted, which are
  *  still awaited, and the rest get that code). n == 0 returns 0.
  *  Thread-safety: any non-scheduler thread. */
-TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs,
-                            size_t elem_size, size_t n, tr_buf *results, int *codes,
-                            tr_duration_ms timeout_ms);
+TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
+                            size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms);
 
 /** tr_task_pool_drain: blocks until no task of the pool is pending
  *  (submitted and not completed), or timeout_ms passes. New tasks may be
