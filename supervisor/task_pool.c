@@ -220,7 +220,15 @@ static void future_fail_text(tr_future *f, int status, const char *text) {
     future_complete(f, status, s, size);
 }
 
+/* Fails f because the worker holding it exited with reason r. An orderly
+ * stop (normal, shutdown: the pool or the runtime is stopping) can only
+ * come between two callbacks, so the task never started: TR_ECLOSED. Any
+ * other reason is a crash (error, killed): TR_ECRASHED with its text. */
 static void future_fail_reason(tr_future *f, const tr_reason *r) {
+    if (r->kind == TR_EXIT_NORMAL || r->kind == TR_EXIT_SHUTDOWN) {
+        future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
+        return;
+    }
     char buf[96];
     if (r->kind == TR_EXIT_ERROR)
         snprintf(buf, sizeof buf, "%s", r->text[0] ? r->text : "crashed");
