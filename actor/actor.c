@@ -488,6 +488,10 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     a->n_links = a->cap_links = 0;
     tr_spin_unlock(&a->lock);
 
+    /* Names go first, as in OTP: whoever learns of the exit (a supervisor
+     * restarting us) finds the names free. */
+    if (has_names)
+        tr__registry_remove_pid(rt, a->pid);
     tr_reason prop = reason;
     if (prop.kind == TR_EXIT_KILL)
         prop.kind = TR_EXIT_KILLED;
@@ -523,8 +527,6 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         }
     }
     tr__free(links);
-    if (has_names)
-        tr__registry_remove_pid(rt, a->pid);
     for (uint32_t i = 0; i < a->n_reqs; i++)
         if (a->reqs[i].timer)
             tr_cancel_timer(rt, a->reqs[i].timer);
