@@ -324,8 +324,8 @@ static void destroy(tr_actor *a) {
 /* links and monitors (entries under the owner's lock)                       */
 /* ------------------------------------------------------------------------ */
 
-static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
-    if (kind == TR__L_LINK)
+static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh) {
+    if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
         for (uint32_t i = 0; i < a->n_links; i++)
             if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid))
                 return TR_OK;
@@ -376,7 +376,7 @@ static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_re
 
 /* Links `a` (the caller's actor: running, or not yet published) and target.
  * Returns TR_ENOPROC when target is dead. */
-static int link_pair(tr_actor *a, tr_pid target) {
+static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     tr_actor *t = tr__acquire(a->rt, target);
     if (!t)
         return TR_ENOPROC;
@@ -385,13 +385,13 @@ static int link_pair(tr_actor *a, tr_pid target) {
     if (t->exiting)
         err = TR_ENOPROC;
     else
-        err = links_add_locked(t, TR__L_LINK, a->pid, 0);
+        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
     tr_spin_unlock(&t->lock);
     tr__release(t);
     if (err)
         return err;
     tr_spin_lock(&a->lock);
-    err = links_add_locked(a, TR__L_LINK, target, 0);
+    err = links_add_locked(a, TR__L_LINK, target, 0, fresh);
     tr_spin_unlock(&a->lock);
     return err;
 }
@@ -401,7 +401,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
     tr_spin_lock(&w->lock);
-    int err = links_add_locked(w, TR__L_MONITORING, target, ref);
+    int err = links_add_locked(w, TR__L_MONITORING, target, ref, true);
     tr_spin_unlock(&w->lock);
     if (err)
         return err;
@@ -412,7 +412,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     if (t) {
         tr_spin_lock(&t->lock);
         if (!t->exiting) {
-            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref);
+            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true);
             dead = false;
         }
         tr_spin_unlock(&t->lock);
@@ -601,7 +601,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
 
     if (link_to.id) {
-        err = link_pair(a, link_to);
+        err = link_pair(a, link_to, true);
         if (err) {
             a->flags |= TR__F_TERMINATED;
             exit_actor(a, tr_reason_normal(), true);
@@ -1007,7 +1007,7 @@ int tr_link(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
-    int err = link_pair(a, pid);
+    int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
         tr_reason r = mk_reason(TR_EXIT_NOPROC);
