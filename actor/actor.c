@@ -206,12 +206,12 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* ------------------------------------------------------------------------ */
 
 int tr__push(tr_actor *a, tr__msg *m) {
-    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox &&
+    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         tr__msg_free(m);
         return TR_EFULL;
     }
-    tr_atomic_faa_u64(&a->mq_count, 1);
+    tr_atomic_faa_u32(&a->mq_count, 1);
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -243,7 +243,7 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
-        tr_atomic_faa_u64(&a->mq_count, 1);
+        tr_atomic_faa_u32(&a->mq_count, 1);
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -538,17 +538,33 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     tr__release(a); /* the self reference */
 }
 
+/* Enters a callback frame for a on this thread. */
+static inline void frame_push(tr__frame *f, tr_actor *a) {
+    f->prev = tr__tls_frame;
+    f->a = a;
+    f->cur_msg = NULL;
+    f->cur_call_ref = 0;
+    f->cur_call_replied = false;
+    f->stop_pending = false;
+    tr__tls_frame = f;
+    tr__tls_current = a;
+}
+
+static inline void frame_pop(tr__frame *f) {
+    tr__tls_frame = f->prev;
+    tr__tls_current = f->prev ? f->prev->a : NULL;
+}
+
 /* Runs terminate (once), guarded against a crash inside it. */
 static void run_terminate(tr_actor *a, tr_reason reason) {
     if ((a->flags & TR__F_TERMINATED) || !a->b->terminate)
         return;
     a->flags |= TR__F_TERMINATED;
-    jmp_buf jb;
-    jmp_buf *saved = a->jb;
-    a->jb = &jb;
-    if (setjmp(jb) == 0)
-        a->b->terminate((tr_self *)a, a->state, reason);
-    a->jb = saved;
+    tr__frame f;
+    frame_push(&f, a);
+    if (setjmp(f.jb) == 0)
+        a->b->terminate((tr_self *)a, tr__actor_state(a), reason);
+    frame_pop(&f);
 }
 
 /* Used by the run loop: stop the actor (owner thread). */
@@ -568,8 +584,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         return TR_EINVAL;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
-    size_t hdr = (sizeof(tr_actor) + 15) & ~(size_t)15;
-    tr_actor *a = (tr_actor *)tr__calloc(hdr + b->state_size);
+    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
@@ -583,8 +598,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->b = b;
-    a->state = b->state_size ? (char *)a + hdr : NULL;
-    a->max_mailbox = max_mailbox;
+    a->max_mailbox = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
     a->seq = tr_atomic_faa_u64(&rt->seq, 1);
     if (link_to.id)
         a->parent = link_to;
@@ -609,24 +623,21 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         }
     }
 
-    tr_actor *saved_cur = tr__tls_current;
-    tr__tls_current = a;
-    jmp_buf jb;
-    a->jb = &jb;
+    tr__frame f;
+    frame_push(&f, a);
     volatile bool failed = false;
-    if (setjmp(jb) == 0) {
+    if (setjmp(f.jb) == 0) {
         if (b->init) {
-            int r = b->init((tr_self *)a, a->state, arg);
-            if (r != TR_CONTINUE || a->stop_pending)
+            int r = b->init((tr_self *)a, tr__actor_state(a), arg);
+            if (r != TR_CONTINUE || f.stop_pending)
                 failed = true;
         }
     } else {
         failed = true;
     }
-    a->jb = NULL;
-    tr__tls_current = saved_cur;
+    frame_pop(&f);
     if (failed) {
-        tr_reason reason = a->stop_reason;
+        tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
         a->flags |= TR__F_TERMINATED; /* OTP: no terminate after a failed init */
         exit_actor(a, reason, true);
         return TR_EINIT;
@@ -659,9 +670,10 @@ int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid 
 /* the run loop                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void crash(tr_actor *a, int code, const char *text) {
-    a->stop_reason = tr_reason_error(code, text);
-    longjmp(*a->jb, 1);
+static _Noreturn void crash(tr__frame *f, int code, const char *text) {
+    f->stop_pending = true;
+    f->stop_reason = tr_reason_error(code, text);
+    longjmp(f->jb, 1);
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
@@ -680,7 +692,7 @@ static tr__msg *take_signal(tr_actor *a) {
 
 /* Handles queued exit signals one at a time (so a crash in a trapped EXIT
  * handler loses nothing). Returns true when the actor must stop. */
-static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
         bool stop = false;
@@ -707,12 +719,12 @@ static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
             } else if (a->flags & TR__F_TRAP_EXIT) {
                 if (a->b->handle_info) {
                     s->pub.kind = TR_MSG_EXIT;
-                    a->cur_msg = s; /* freed by the crash path if it unwinds */
-                    int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
-                    a->cur_msg = NULL;
-                    if (rc != TR_CONTINUE || a->stop_pending) {
+                    f->cur_msg = s; /* freed by the crash path if it unwinds */
+                    int rc = a->b->handle_info((tr_self *)a, tr__actor_state(a), &s->pub);
+                    f->cur_msg = NULL;
+                    if (rc != TR_CONTINUE || f->stop_pending) {
                         stop = true;
-                        *why = a->stop_pending ? a->stop_reason : tr_reason_normal();
+                        *why = f->stop_pending ? f->stop_reason : tr_reason_normal();
                         *terminate = true;
                     }
                 }
@@ -731,8 +743,9 @@ static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
     return false;
 }
 
-/* Dispatches one message. Returns true to stop (reason in a->stop_reason). */
-static bool dispatch(tr_actor *a, tr__msg *m) {
+/* Dispatches one message. Returns true to stop (reason in f->stop_reason). */
+static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
+    void *state = tr__actor_state(a);
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
@@ -750,18 +763,18 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
     switch (msg->kind) {
     case TR_MSG_CALL: {
         if (!b->handle_call)
-            crash(a, TR_EINVAL, "unexpected call");
-        a->cur_call_ref = msg->ref;
-        a->cur_call_replied = false;
+            crash(f, TR_EINVAL, "unexpected call");
+        f->cur_call_ref = msg->ref;
+        f->cur_call_replied = false;
         tr_from from = {a->rt, msg->sender, msg->ref};
-        rc = b->handle_call((tr_self *)a, a->state, msg, from);
-        a->cur_call_ref = 0;
+        rc = b->handle_call((tr_self *)a, state, msg, from);
+        f->cur_call_ref = 0;
         break;
     }
     case TR_MSG_CAST:
         if (!b->handle_cast)
-            crash(a, TR_EINVAL, "unexpected cast");
-        rc = b->handle_cast((tr_self *)a, a->state, msg);
+            crash(f, TR_EINVAL, "unexpected cast");
+        rc = b->handle_cast((tr_self *)a, state, msg);
         break;
     case TR_MSG_REPLY:
         if (m->sys != TR__SYS_REQ_TIMEOUT) {
@@ -769,7 +782,7 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
                 return false; /* late or unknown reply: dropped */
         }
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     case TR_MSG_DOWN: {
         tr_spin_lock(&a->lock);
@@ -780,7 +793,7 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         if (!mine)
             return false; /* demonitored */
         tr_pid server;
-        if (a->n_srv && tr__req_server_down(a, msg->ref, &server)) {
+        if (a->u.rq && tr__req_server_down(a, msg->ref, &server)) {
             /* The server of pending requests exited: each ends with
              * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
@@ -796,64 +809,61 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
                             .data = text,
                             .size = strlen(text) + 1};
                 if (b->handle_info) {
-                    rc = b->handle_info((tr_self *)a, a->state, &r);
-                    if (rc != TR_CONTINUE || a->stop_pending)
+                    rc = b->handle_info((tr_self *)a, state, &r);
+                    if (rc != TR_CONTINUE || f->stop_pending)
                         break;
                 }
             }
-            if (!a->stop_pending && rc != TR_CONTINUE) {
-                a->stop_pending = true;
-                a->stop_reason = tr_reason_normal();
+            if (!f->stop_pending && rc != TR_CONTINUE) {
+                f->stop_pending = true;
+                f->stop_reason = tr_reason_normal();
             }
-            return a->stop_pending;
+            return f->stop_pending;
         }
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     }
     default:
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     }
-    if (rc != TR_CONTINUE && !a->stop_pending) {
-        a->stop_pending = true;
-        a->stop_reason = tr_reason_normal();
+    if (rc != TR_CONTINUE && !f->stop_pending) {
+        f->stop_pending = true;
+        f->stop_reason = tr_reason_normal();
     }
-    return a->stop_pending;
+    return f->stop_pending;
 }
 
 void tr__run(tr__sched *sched, tr_actor *a) {
     (void)sched;
-    tr_actor *saved = tr__tls_current;
-    tr__tls_current = a;
-    jmp_buf jb;
-    a->jb = &jb;
+    tr__frame f;
+    frame_push(&f, a);
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
-    if (setjmp(jb) != 0) {
+    if (setjmp(f.jb) != 0) {
         /* tr_fail unwound out of a callback. */
-        tr__msg *m = a->cur_msg;
-        a->cur_msg = NULL;
+        tr__msg *m = f.cur_msg;
+        f.cur_msg = NULL;
         if (m) {
-            if (m->pub.kind == TR_MSG_CALL && a->cur_call_ref == m->pub.ref &&
-                !a->cur_call_replied) {
+            if (m->pub.kind == TR_MSG_CALL && f.cur_call_ref == m->pub.ref && !f.cur_call_replied) {
                 char text[80];
-                tr_reason_format(&a->stop_reason, text, sizeof text);
+                tr_reason_format(&f.stop_reason, text, sizeof text);
                 bounce_call(a->rt, m, a->pid, text);
             }
-            a->cur_call_ref = 0;
+            f.cur_call_ref = 0;
             tr__msg_free(m);
         }
-        why = a->stop_reason;
+        why = f.stop_reason;
         terminate_v = true;
         goto stop;
     }
     while (n < batch) {
         bool term = true;
-        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &term)) {
+        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(&f, a, &why, &term)) {
             terminate_v = term;
             goto stop;
         }
@@ -866,28 +876,28 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             tr_atomic_pause(); /* a push is half-done */
             continue;
         }
-        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
         n = n + 1;
-        a->cur_msg = m;
-        bool stop = dispatch(a, m);
-        a->cur_msg = NULL;
+        f.cur_msg = m;
+        bool stop = dispatch(&f, a, m);
+        f.cur_msg = NULL;
         tr__msg_free(m);
         if (stop) {
-            why = a->stop_reason;
+            why = f.stop_reason;
             terminate_v = true;
             goto stop;
         }
     }
     /* Batch used up: back of the queue. */
-    a->jb = NULL;
-    tr__tls_current = saved;
+    frame_pop(&f);
     tr__schedule_yield(a);
     return;
 stop:
-    a->jb = NULL;
+    frame_pop(&f);
     die(a, why, terminate_v);
+    return;
 out:
-    tr__tls_current = saved;
+    frame_pop(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -961,7 +971,7 @@ tr_runtime *tr_self_runtime(const tr_self *self) {
     return self ? ((const tr_actor *)self)->rt : NULL;
 }
 void *tr__self_state(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->state : NULL;
+    return self ? tr__actor_state((tr_actor *)self) : NULL;
 }
 tr_pid tr__self_parent(const tr_self *self) {
     return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
@@ -983,24 +993,25 @@ bool tr_trap_exit(tr_self *self, bool on) {
 }
 
 int tr_stop(tr_self *self, tr_reason reason) {
-    tr_actor *a = (tr_actor *)self;
-    if (a) {
-        a->stop_pending = true;
-        a->stop_reason = reason;
+    tr__frame *f = tr__tls_frame;
+    if (f && self && f->a == (tr_actor *)self) {
+        f->stop_pending = true;
+        f->stop_reason = reason;
     }
     return TR_STOP;
 }
 
 void tr_fail(tr_self *self, tr_reason reason) {
-    tr_actor *a = (tr_actor *)self;
-    if (!a || a != tr__tls_current || !a->jb) {
+    tr__frame *f = tr__tls_frame;
+    if (!self || !f || f->a != (tr_actor *)self) {
         char buf[96];
         fprintf(stderr, "troupe: tr_fail called outside a callback (reason %s)\n",
                 tr_reason_format(&reason, buf, sizeof buf));
         abort();
     }
-    a->stop_reason = reason;
-    longjmp(*a->jb, 1);
+    f->stop_pending = true;
+    f->stop_reason = reason;
+    longjmp(f->jb, 1);
 }
 
 int tr_link(tr_self *self, tr_pid pid) {
@@ -1095,7 +1106,7 @@ long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    long n = (long)tr_atomic_load_relaxed_u64(&a->mq_count);
+    long n = (long)tr_atomic_load_u32(&a->mq_count);
     tr__release(a);
     return n < 0 ? 0 : n;
 }
@@ -1123,7 +1134,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox) {
+    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox) {
         tr__free(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
@@ -1159,10 +1170,10 @@ int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t si
 
 /* Marks the current call as answered when the running actor replies to it. */
 void tr__note_reply(tr_runtime *rt, tr_from from) {
-    tr_actor *cur = tr__tls_current;
-    if (cur && cur->rt == rt && cur->cur_call_ref == from.ref && cur->cur_msg &&
-        tr_pid_eq(cur->cur_msg->pub.sender, from.pid))
-        cur->cur_call_replied = true;
+    tr__frame *f = tr__tls_frame;
+    if (f && f->a->rt == rt && f->cur_call_ref == from.ref && f->cur_msg &&
+        tr_pid_eq(f->cur_msg->pub.sender, from.pid))
+        f->cur_call_replied = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1186,7 +1197,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
-    a->port = port;
+    a->u.port = port;
     tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
@@ -1201,7 +1212,7 @@ void tr__port_close(tr_actor *a) {
 tr__msg *tr__port_pop(tr_actor *a) {
     tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
     if (m)
-        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
     return m;
 }
 

@@ -30,7 +30,7 @@ bool tr__port_owns_monitor(tr_actor *port, uint64_t ref);
 void tr__note_reply(tr_runtime *rt, tr_from from);
 
 void tr__port_signal(tr_actor *a) {
-    tr__port *p = a->port;
+    tr__port *p = a->u.port;
     pthread_mutex_lock(&p->mu);
     p->signaled = true;
     pthread_cond_signal(&p->cv);
@@ -55,7 +55,7 @@ static void port_fini(tr__port *p) {
 /* Waits for the next message on the port. Returns NULL on timeout (deadline
  * < 0: none) or when the runtime shuts down (*closed set). */
 static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
-    tr__port *p = a->port;
+    tr__port *p = a->u.port;
     for (;;) {
         if (tr__port_take_shutdown(a)) {
             *closed = true;

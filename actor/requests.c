@@ -18,7 +18,14 @@ static inline uint32_t slot_of(uint64_t ref, uint32_t mask) {
     return (uint32_t)((ref * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
-static int grow(tr_actor *a) {
+/* The requests state, allocated on first use. */
+static tr__reqstate *rq_get(tr_actor *a) {
+    if (!a->u.rq)
+        a->u.rq = (tr__reqstate *)tr__calloc(sizeof(tr__reqstate));
+    return a->u.rq;
+}
+
+static int grow(tr__reqstate *a) {
     uint32_t cap = a->cap_reqs ? a->cap_reqs * 2 : 16;
     tr__req *t = (tr__req *)tr__calloc(sizeof(tr__req) * cap);
     if (!t)
@@ -38,7 +45,7 @@ static int grow(tr_actor *a) {
     return TR_OK;
 }
 
-static int find(tr_actor *a, uint64_t ref) {
+static int find(tr__reqstate *a, uint64_t ref) {
     if (!a->n_reqs)
         return -1;
     uint32_t mask = a->cap_reqs - 1;
@@ -50,7 +57,7 @@ static int find(tr_actor *a, uint64_t ref) {
     }
 }
 
-static void remove_at(tr_actor *a, uint32_t i) {
+static void remove_at(tr__reqstate *a, uint32_t i) {
     uint32_t mask = a->cap_reqs - 1;
     a->reqs[i].ref = 0;
     a->n_reqs--;
@@ -66,7 +73,7 @@ static void remove_at(tr_actor *a, uint32_t i) {
     }
 }
 
-static int srv_find(tr_actor *a, tr_pid server) {
+static int srv_find(tr__reqstate *a, tr_pid server) {
     for (uint32_t i = 0; i < a->n_srv; i++)
         if (tr_pid_eq(a->srv[i].server, server))
             return (int)i;
@@ -79,7 +86,7 @@ static int srv_find(tr_actor *a, tr_pid server) {
 #define IDLE_MONITORS_KEPT 8
 
 /* Drops one request's share of its server's monitor. */
-static void srv_release(tr_actor *a, tr_pid server) {
+static void srv_release(tr_actor *actor, tr__reqstate *a, tr_pid server) {
     int i = srv_find(a, server);
     if (i < 0 || --a->srv[i].count != 0)
         return;
@@ -93,14 +100,16 @@ static void srv_release(tr_actor *a, tr_pid server) {
     if (idle > IDLE_MONITORS_KEPT) {
         uint64_t mref = a->srv[oldest].mref;
         /* keep order (oldest first) so eviction stays fair */
-        memmove(&a->srv[oldest], &a->srv[oldest + 1],
-                sizeof(tr__srvmon) * (a->n_srv - oldest - 1));
+        memmove(&a->srv[oldest], &a->srv[oldest + 1], sizeof(tr__srvmon) * (a->n_srv - oldest - 1));
         a->n_srv--;
-        tr__demonitor(a, mref);
+        tr__demonitor(actor, mref);
     }
 }
 
-int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server) {
+int tr__req_begin(tr_actor *actor, uint64_t ref, tr_pid server) {
+    tr__reqstate *a = rq_get(actor);
+    if (!a)
+        return TR_ENOMEM;
     if ((a->n_reqs + 1) * 4 > a->cap_reqs * 3 && grow(a) != TR_OK)
         return TR_ENOMEM;
     int s = srv_find(a, server);
@@ -114,7 +123,7 @@ int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server) {
             a->cap_srv = cap;
         }
         uint64_t mref = 0;
-        int err = tr__monitor(a, server, &mref);
+        int err = tr__monitor(actor, server, &mref);
         if (err)
             return err;
         s = (int)a->n_srv++;
@@ -130,25 +139,34 @@ int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server) {
     return TR_OK;
 }
 
-void tr__req_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
+void tr__req_set_timer(tr_actor *actor, uint64_t ref, tr_timer timer) {
+    tr__reqstate *a = actor->u.rq;
+    if (!a)
+        return;
     int i = find(a, ref);
     if (i >= 0)
         a->reqs[i].timer = timer;
 }
 
-bool tr__req_take(tr_actor *a, uint64_t ref, bool timer_fired) {
+bool tr__req_take(tr_actor *actor, uint64_t ref, bool timer_fired) {
+    tr__reqstate *a = actor->u.rq;
+    if (!a)
+        return false;
     int i = find(a, ref);
     if (i < 0)
         return false;
     tr__req r = a->reqs[i];
     remove_at(a, (uint32_t)i);
     if (r.timer && !timer_fired)
-        tr_cancel_timer(a->rt, r.timer);
-    srv_release(a, r.server);
+        tr_cancel_timer(actor->rt, r.timer);
+    srv_release(actor, a, r.server);
     return true;
 }
 
-bool tr__req_server_down(tr_actor *a, uint64_t mref, tr_pid *server) {
+bool tr__req_server_down(tr_actor *actor, uint64_t mref, tr_pid *server) {
+    tr__reqstate *a = actor->u.rq;
+    if (!a)
+        return false;
     for (uint32_t i = 0; i < a->n_srv; i++)
         if (a->srv[i].mref == mref) {
             *server = a->srv[i].server;
@@ -160,13 +178,16 @@ bool tr__req_server_down(tr_actor *a, uint64_t mref, tr_pid *server) {
     return false;
 }
 
-bool tr__req_next_for_server(tr_actor *a, tr_pid server, uint64_t *ref) {
+bool tr__req_next_for_server(tr_actor *actor, tr_pid server, uint64_t *ref) {
+    tr__reqstate *a = actor->u.rq;
+    if (!a)
+        return false;
     for (uint32_t i = 0; a->n_reqs && i < a->cap_reqs; i++) {
         tr__req *r = &a->reqs[i];
         if (r->ref && tr_pid_eq(r->server, server)) {
             *ref = r->ref;
             if (r->timer)
-                tr_cancel_timer(a->rt, r->timer);
+                tr_cancel_timer(actor->rt, r->timer);
             remove_at(a, i);
             return true;
         }
@@ -174,13 +195,15 @@ bool tr__req_next_for_server(tr_actor *a, tr_pid server, uint64_t *ref) {
     return false;
 }
 
-void tr__reqs_fini(tr_actor *a) {
+void tr__reqs_fini(tr_actor *actor) {
+    tr__reqstate *a = actor->u.rq;
+    if (!a || actor->is_port)
+        return;
     for (uint32_t i = 0; a->n_reqs && i < a->cap_reqs; i++)
         if (a->reqs[i].ref && a->reqs[i].timer)
-            tr_cancel_timer(a->rt, a->reqs[i].timer);
+            tr_cancel_timer(actor->rt, a->reqs[i].timer);
     tr__free(a->reqs);
     tr__free(a->srv);
-    a->reqs = NULL;
-    a->srv = NULL;
-    a->n_reqs = a->cap_reqs = a->n_srv = a->cap_srv = 0;
+    tr__free(a);
+    actor->u.rq = NULL;
 }
