@@ -10,6 +10,10 @@
 void *tr__self_state(const tr_self *self);
 /* The running actor's behaviour. */
 const tr_behaviour *tr__self_behaviour(const tr_self *self);
+/* The actor that spawned the running actor (its parent in OTP's sense:
+ * the spawn_link caller, or the actor whose callback called tr_spawn), or
+ * TR_PID_NONE when a plain thread spawned it. */
+tr_pid tr__self_parent(const tr_self *self);
 /* True once tr_runtime_stop has begun (supervisors stop restarting). */
 bool tr__runtime_stopping(const tr_runtime *rt);
 /* The actor running on the calling thread, or NULL outside callbacks. */

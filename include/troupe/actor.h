@@ -51,9 +51,13 @@ typedef struct tr_pid {
 #define TR_PID_NONE ((tr_pid){0})
 
 /** True when the two pids name the same actor. */
-static inline bool tr_pid_eq(tr_pid a, tr_pid b) { return a.id == b.id; }
+static inline bool tr_pid_eq(tr_pid a, tr_pid b) {
+    return a.id == b.id;
+}
 /** True for TR_PID_NONE. */
-static inline bool tr_pid_is_none(tr_pid p) { return p.id == 0; }
+static inline bool tr_pid_is_none(tr_pid p) {
+    return p.id == 0;
+}
 
 /** The runtime: scheduler threads, actor table, timers, registry. Opaque. */
 typedef struct tr_runtime tr_runtime;
@@ -202,9 +206,9 @@ typedef struct tr_behaviour {
 
 /** Runtime options. Zero-initialize, then set what you need. */
 typedef struct tr_runtime_opts {
-    unsigned threads;      /* scheduler threads; 0 = online CPUs */
-    unsigned max_actors;   /* actor table capacity; 0 = 4,194,304 */
-    unsigned batch;        /* messages per actor turn; 0 = 64 */
+    unsigned threads;    /* scheduler threads; 0 = online CPUs */
+    unsigned max_actors; /* actor table capacity; 0 = 4,194,304 */
+    unsigned batch;      /* messages per actor turn; 0 = 64 */
 } tr_runtime_opts;
 
 /** tr_runtime_start: creates a runtime and starts its scheduler threads and
@@ -257,9 +261,9 @@ TR_API bool tr_on_scheduler(const tr_runtime *rt);
 
 /** Spawn options. Zero-initialize. */
 typedef struct tr_spawn_opts {
-    tr_pid link_to;    /* link the new actor to this actor (spawn_link); NONE = no link.
-                          Inside a callback, tr_spawn_link links to self. */
-    bool trap_exit;    /* start with trap_exit set (before init runs) */
+    tr_pid link_to;     /* link the new actor to this actor (spawn_link); NONE = no link.
+                           Inside a callback, tr_spawn_link links to self. */
+    bool trap_exit;     /* start with trap_exit set (before init runs) */
     size_t max_mailbox; /* 0 = unbounded; else sends to a mailbox holding this
                           many messages fail with TR_EFULL */
 } tr_spawn_opts;
@@ -321,8 +325,7 @@ TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
  *  Errors: TR_EINVAL, TR_ETIMEDOUT, TR_EDEADLK (scheduler thread),
  *  TR_ECLOSED (runtime stopped while waiting), TR_ENOMEM.
  *  Thread-safety: any non-scheduler thread. */
-TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
-                         tr_reason *reason);
+TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason);
 
 /* ------------------------------------------------------------------------ */
 /* Inside a callback                                                         */
@@ -478,7 +481,8 @@ TR_API int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uin
 TR_API int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32_t tag,
                             const void *data, size_t size, tr_timer *timer);
 
-/** tr_cancel_timer: cancels a timer in O(1) (erlang:cancel_timer/1).
+/** tr_cancel_timer: cancels a timer in O(log n) for n pending timers
+ *  (erlang:cancel_timer/1); its memory is released at once.
  *  Returns 1 if the timer was still pending (its message will not be
  *  sent), 0 if it already fired or was cancelled, TR_EINVAL for rt NULL
  *  or timer 0. A message already queued is not recalled.

@@ -19,24 +19,24 @@ extern "C" {
 #define TR_API
 #endif
 
-#define TR_ERRNO_MAP(X)                                                        \
-    X(EINVAL, -1, "invalid argument")                                          \
-    X(ENOMEM, -2, "out of memory")                                             \
-    X(ENOPROC, -3, "no such actor (dead or never existed)")                    \
-    X(ETIMEDOUT, -4, "timed out")                                              \
-    X(EEXITED, -5, "the server exited before replying")                        \
-    X(EDEADLK, -6, "blocking call on a scheduler thread would deadlock")       \
-    X(ECLOSED, -7, "runtime is shut down or shutting down")                    \
-    X(EEXIST, -8, "name or id already taken")                                  \
-    X(ENOTFOUND, -9, "no such name, id or timer")                              \
-    X(EINIT, -10, "init callback failed")                                      \
-    X(ECRASHED, -11, "the worker handling the request crashed")                \
-    X(EFULL, -12, "queue or table is full")                                    \
-    X(EBUSY, -13, "resource busy (operation already in progress)")             \
-    X(ERUNNING, -14, "child is running")                                       \
-    X(ESHUTDOWN, -15, "target is shutting down")                               \
-    X(ETOOBIG, -16, "message or buffer too large")                             \
-    X(EREMOTE, -17, "the server replied with an error")                        \
+#define TR_ERRNO_MAP(X)                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ENOPROC, -3, "no such actor (dead or never existed)")                                        \
+    X(ETIMEDOUT, -4, "timed out")                                                                  \
+    X(EEXITED, -5, "the server exited before replying")                                            \
+    X(EDEADLK, -6, "blocking call on a scheduler thread would deadlock")                           \
+    X(ECLOSED, -7, "runtime is shut down or shutting down")                                        \
+    X(EEXIST, -8, "name or id already taken")                                                      \
+    X(ENOTFOUND, -9, "no such name, id or timer")                                                  \
+    X(EINIT, -10, "init callback failed")                                                          \
+    X(ECRASHED, -11, "the worker handling the request crashed")                                    \
+    X(EFULL, -12, "queue or table is full")                                                        \
+    X(EBUSY, -13, "resource busy (operation already in progress)")                                 \
+    X(ERUNNING, -14, "child is running")                                                           \
+    X(ESHUTDOWN, -15, "target is shutting down")                                                   \
+    X(ETOOBIG, -16, "message or buffer too large")                                                 \
+    X(EREMOTE, -17, "the server replied with an error")                                            \
     X(ECANCELED, -18, "operation canceled")
 
 /** Error codes. 0 is success; all errors are negative. */

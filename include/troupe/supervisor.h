@@ -117,7 +117,7 @@ TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *
 /** Information about one child (supervisor:which_children/1). */
 typedef struct tr_child_info {
     char id[TR_CHILD_ID_MAX + 1];
-    tr_pid pid;        /* TR_PID_NONE when not running */
+    tr_pid pid; /* TR_PID_NONE when not running */
     tr_child_type type;
     tr_restart_type restart;
     uint32_t restarts; /* times this child was restarted by the supervisor */
@@ -148,14 +148,12 @@ TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_
  *  keeps its spec (supervisor:terminate_child/2). For simple_one_for_one,
  *  id is ignored and pid names the child; elsewhere pid is ignored.
  *  Errors: TR_ENOTFOUND (no such child). */
-TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id,
-                                         tr_pid pid);
+TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid pid);
 
 /** tr_supervisor_restart_child: starts a stopped child again from its spec
  *  (supervisor:restart_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING (it
  *  runs), TR_EINIT. */
-TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id,
-                                       tr_pid *out);
+TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out);
 
 /** tr_supervisor_delete_child: removes a stopped child's spec
  *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING. */
@@ -164,8 +162,8 @@ TR_API int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id
 /** tr_supervisor_which_children: copies up to max children (start order)
  *  into out and their total number into *n (supervisor:which_children/1).
  *  out may be NULL when max is 0. */
-TR_API int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out,
-                                        size_t max, size_t *n);
+TR_API int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out, size_t max,
+                                        size_t *n);
 
 /** tr_supervisor_count_children: supervisor:count_children/1. */
 TR_API int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *out);

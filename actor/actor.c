@@ -1,0 +1,1290 @@
+/* troupe — actors: the pid table, spawn, the run loop, exits, links and
+ * monitors, and the send family.
+ *
+ * Lifetime. A slot of the pid table holds a word: generation | ALIVE |
+ * refcount. Looking a pid up takes a reference with a CAS that succeeds only
+ * while the generation matches and ALIVE is set, so a stale pid never
+ * reaches a new actor and an actor's memory outlives every sender that
+ * found it. The actor holds one reference on itself while alive; exiting
+ * clears ALIVE (no new lookups succeed) and drops it; whoever drops the
+ * last reference destroys the actor: drains its mailbox (answering calls
+ * that will never be handled with TR_EEXITED), frees it and bumps the
+ * generation.
+ *
+ * A dead actor keeps its run token forever (never marks its mailbox empty),
+ * so late pushes never schedule it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/core.h"
+
+/* ------------------------------------------------------------------------ */
+/* pid table                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static inline uint32_t pid_index(tr_pid p) {
+    return (uint32_t)(p.id & 0xffffffffu);
+}
+static inline uint32_t pid_gen(tr_pid p) {
+    return (uint32_t)(p.id >> 32);
+}
+
+static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
+    uint32_t seg = idx >> TR__SEG_BITS;
+    if (seg >= rt->n_segs)
+        return NULL;
+    tr__slot *s = (tr__slot *)tr_atomic_load_ptr((void *const *)&rt->segs[seg]);
+    if (!s)
+        return NULL;
+    return &s[idx & (TR__SEG_SIZE - 1)];
+}
+
+/* Reserves a slot; returns its index (0 on failure: full or no memory). */
+static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
+    pthread_mutex_lock(&rt->table_mu);
+    uint32_t idx = 0;
+    if (!port && rt->n_actor_slots >= rt->max_actors) {
+        *err = TR_EFULL;
+    } else if (rt->n_free) {
+        idx = rt->free_idx[--rt->n_free];
+    } else if (rt->high < rt->n_segs * TR__SEG_SIZE) {
+        idx = rt->high;
+        uint32_t seg = idx >> TR__SEG_BITS;
+        if (!rt->segs[seg]) {
+            tr__slot *s = (tr__slot *)tr__calloc(sizeof(tr__slot) * TR__SEG_SIZE);
+            if (!s) {
+                pthread_mutex_unlock(&rt->table_mu);
+                *err = TR_ENOMEM;
+                return 0;
+            }
+            for (uint32_t i = 0; i < TR__SEG_SIZE; i++)
+                s[i].w = (uint64_t)1 << 32; /* generation 1 */
+            tr_atomic_store_ptr((void **)&rt->segs[seg], s);
+        }
+        rt->high++;
+    } else {
+        *err = TR_EFULL;
+    }
+    if (idx && !port)
+        rt->n_actor_slots++;
+    pthread_mutex_unlock(&rt->table_mu);
+    return idx;
+}
+
+static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
+    pthread_mutex_lock(&rt->table_mu);
+    if (!port)
+        rt->n_actor_slots--;
+    if (rt->n_free == rt->cap_free) {
+        uint32_t cap = rt->cap_free ? rt->cap_free * 2 : 1024;
+        uint32_t *p = (uint32_t *)tr__realloc(rt->free_idx, sizeof(uint32_t) * cap);
+        if (!p) {
+            /* Cannot remember the slot: leak it (it stays unusable). */
+            pthread_mutex_unlock(&rt->table_mu);
+            return;
+        }
+        rt->free_idx = p;
+        rt->cap_free = cap;
+    }
+    rt->free_idx[rt->n_free++] = idx;
+    pthread_mutex_unlock(&rt->table_mu);
+}
+
+tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
+    if (pid.id == 0)
+        return NULL;
+    tr__slot *s = slot_at(rt, pid_index(pid));
+    if (!s)
+        return NULL;
+    uint64_t w = tr_atomic_load_u64(&s->w);
+    for (;;) {
+        if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
+            return NULL;
+        if (tr_atomic_cas_u64(&s->w, w, w + 1))
+            break;
+        w = tr_atomic_load_u64(&s->w);
+    }
+    return (tr_actor *)tr_atomic_load_ptr((void *const *)&s->actor);
+}
+
+static void destroy(tr_actor *a);
+
+void tr__release(tr_actor *a) {
+    tr__slot *s = slot_at(a->rt, pid_index(a->pid));
+    uint64_t old = tr_atomic_faa_u64(&s->w, (uint64_t)-1);
+    if ((old & TR__SLOT_REFS) == 1 && !(old & TR__SLOT_ALIVE))
+        destroy(a);
+}
+
+/* Clears ALIVE: from now on lookups fail. The caller still holds its ref. */
+static void retire_slot(tr_actor *a) {
+    tr__slot *s = slot_at(a->rt, pid_index(a->pid));
+    uint64_t w = tr_atomic_load_u64(&s->w);
+    while (!tr_atomic_cas_u64(&s->w, w, w & ~TR__SLOT_ALIVE))
+        w = tr_atomic_load_u64(&s->w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* reasons                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static tr_reason mk_reason(int kind) {
+    tr_reason r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    return r;
+}
+tr_reason tr_reason_normal(void) {
+    return mk_reason(TR_EXIT_NORMAL);
+}
+tr_reason tr_reason_shutdown(void) {
+    return mk_reason(TR_EXIT_SHUTDOWN);
+}
+tr_reason tr_reason_kill(void) {
+    return mk_reason(TR_EXIT_KILL);
+}
+tr_reason tr_reason_error(int code, const char *text) {
+    tr_reason r = mk_reason(TR_EXIT_ERROR);
+    r.code = code;
+    if (text) {
+        strncpy(r.text, text, sizeof r.text - 1);
+        r.text[sizeof r.text - 1] = '\0';
+    }
+    return r;
+}
+bool tr_reason_is_normal(const tr_reason *r) {
+    return r && r->kind == TR_EXIT_NORMAL;
+}
+
+char *tr_reason_format(const tr_reason *r, char *buf, size_t size) {
+    if (!buf || size == 0)
+        return buf;
+    if (!r) {
+        snprintf(buf, size, "(null)");
+        return buf;
+    }
+    switch (r->kind) {
+    case TR_EXIT_NORMAL:
+        snprintf(buf, size, "normal");
+        break;
+    case TR_EXIT_SHUTDOWN:
+        snprintf(buf, size, "shutdown");
+        break;
+    case TR_EXIT_KILL:
+        snprintf(buf, size, "kill");
+        break;
+    case TR_EXIT_KILLED:
+        snprintf(buf, size, "killed");
+        break;
+    case TR_EXIT_NOPROC:
+        snprintf(buf, size, "noproc");
+        break;
+    case TR_EXIT_ERROR:
+        snprintf(buf, size, "error(%d): %s", (int)r->code, r->text);
+        break;
+    default:
+        snprintf(buf, size, "unknown(%d)", (int)r->kind);
+        break;
+    }
+    return buf;
+}
+
+void tr__reason_text(tr_reason r, char *buf, size_t size) {
+    tr_reason_format(&r, buf, size);
+}
+
+const tr_reason *tr_msg_reason(const tr_msg *msg) {
+    if (!msg || (msg->kind != TR_MSG_EXIT && msg->kind != TR_MSG_DOWN) ||
+        msg->size != sizeof(tr_reason))
+        return NULL;
+    return (const tr_reason *)msg->data;
+}
+
+/* ------------------------------------------------------------------------ */
+/* pushing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+int tr__push(tr_actor *a, tr__msg *m) {
+    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox &&
+        m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
+        tr__msg_free(m);
+        return TR_EFULL;
+    }
+    tr_atomic_faa_u64(&a->mq_count, 1);
+    if (tr_mq_push_mpsc(&a->mq, &m->node))
+        tr__schedule(a);
+    return TR_OK;
+}
+
+int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
+    tr_actor *a = tr__acquire(rt, to);
+    if (!a) {
+        tr__msg_free(m);
+        return tr__runtime_stopping(rt) && tr_atomic_load_u32(&rt->stopped) ? TR_ECLOSED
+                                                                            : TR_ENOPROC;
+    }
+    int err = tr__push(a, m);
+    tr__release(a);
+    return err;
+}
+
+void tr__push_signal(tr_actor *a, tr__msg *sig) {
+    sig->node.next = NULL;
+    tr_spin_lock(&a->lock);
+    if (a->sig_tail)
+        a->sig_tail->node.next = &sig->node;
+    else
+        a->sig_head = sig;
+    a->sig_tail = sig;
+    tr_atomic_store_u32(&a->has_sig, 1);
+    tr_spin_unlock(&a->lock);
+    /* Make sure the actor runs and sees the signal. */
+    tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
+    if (wake) {
+        wake->sys = TR__SYS_WAKE;
+        tr_atomic_faa_u64(&a->mq_count, 1);
+        if (tr_mq_push_mpsc(&a->mq, &wake->node))
+            tr__schedule(a);
+    }
+}
+
+void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link) {
+    tr_actor *a = tr__acquire(rt, to);
+    if (!a)
+        return;
+    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &r, sizeof r);
+    if (sig) {
+        sig->sys = TR__SYS_SIG_EXIT;
+        sig->via_link = via_link;
+        sig->pub.sender = from;
+        tr__push_signal(a, sig);
+    }
+    tr__release(a);
+}
+
+/* An undelivered call: tell its caller the server is gone. */
+static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *why) {
+    if (m->pub.kind != TR_MSG_CALL || m->pub.sender.id == 0)
+        return;
+    size_t n = strlen(why) + 1;
+    tr__msg *r = tr__msg_new(TR_MSG_REPLY, m->pub.tag, why, n);
+    if (!r)
+        return;
+    r->pub.ref = m->pub.ref;
+    r->pub.status = TR_EEXITED;
+    r->pub.sender = server;
+    tr__deliver(rt, m->pub.sender, r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* destroy                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void drain(tr_actor *a) {
+    tr__msg *m;
+    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq)) != NULL) {
+        bounce_call(a->rt, m, a->pid, "server exited");
+        tr__msg_free(m);
+    }
+    tr_spin_lock(&a->lock);
+    tr__msg *s = a->sig_head;
+    a->sig_head = a->sig_tail = NULL;
+    tr_spin_unlock(&a->lock);
+    while (s) {
+        tr__msg *n = (tr__msg *)s->node.next;
+        tr__msg_free(s);
+        s = n;
+    }
+}
+
+static void destroy(tr_actor *a) {
+    tr_runtime *rt = a->rt;
+    /* Every sender that found us has pushed and released: the queue is
+     * complete. Half-done pushes are impossible (a pusher holds a ref). */
+    drain(a);
+    uint32_t idx = pid_index(a->pid);
+    tr__slot *s = slot_at(rt, idx);
+    tr_atomic_store_ptr((void **)&s->actor, NULL);
+    uint32_t gen = pid_gen(a->pid) + 1;
+    if (gen == 0)
+        gen = 1;
+    tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
+    table_free(rt, idx, a->is_port);
+    tr__free(a->links);
+    tr__free(a->reqs);
+    tr__free(a);
+    if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
+        pthread_mutex_lock(&rt->stop_mu);
+        pthread_cond_broadcast(&rt->stop_cv);
+        pthread_mutex_unlock(&rt->stop_mu);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* links and monitors (entries under the owner's lock)                       */
+/* ------------------------------------------------------------------------ */
+
+static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
+    if (kind == TR__L_LINK)
+        for (uint32_t i = 0; i < a->n_links; i++)
+            if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid))
+                return TR_OK;
+    if (a->n_links == a->cap_links) {
+        uint32_t cap = a->cap_links ? a->cap_links * 2 : 4;
+        tr__link *p = (tr__link *)tr__realloc(a->links, sizeof(tr__link) * cap);
+        if (!p)
+            return TR_ENOMEM;
+        a->links = p;
+        a->cap_links = cap;
+    }
+    a->links[a->n_links++] = (tr__link){kind, pid, ref};
+    return TR_OK;
+}
+
+/* Removes the first entry matching kind and (pid or ref); true if found. */
+static bool links_remove_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
+    for (uint32_t i = 0; i < a->n_links; i++) {
+        tr__link *l = &a->links[i];
+        if (l->kind != kind)
+            continue;
+        if (kind == TR__L_LINK ? tr_pid_eq(l->pid, pid) : l->ref == ref) {
+            a->links[i] = a->links[--a->n_links];
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool links_find_locked(tr_actor *a, uint32_t kind, uint64_t ref, tr_pid *pid) {
+    for (uint32_t i = 0; i < a->n_links; i++)
+        if (a->links[i].kind == kind && a->links[i].ref == ref) {
+            if (pid)
+                *pid = a->links[i].pid;
+            return true;
+        }
+    return false;
+}
+
+static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_reason r) {
+    tr__msg *m = tr__msg_new(TR_MSG_DOWN, 0, &r, sizeof r);
+    if (!m)
+        return;
+    m->pub.ref = ref;
+    m->pub.sender = who;
+    tr__deliver(rt, to, m);
+}
+
+/* Links `a` (the caller's actor: running, or not yet published) and target.
+ * Returns TR_ENOPROC when target is dead. */
+static int link_pair(tr_actor *a, tr_pid target) {
+    tr_actor *t = tr__acquire(a->rt, target);
+    if (!t)
+        return TR_ENOPROC;
+    int err = TR_OK;
+    tr_spin_lock(&t->lock);
+    if (t->exiting)
+        err = TR_ENOPROC;
+    else
+        err = links_add_locked(t, TR__L_LINK, a->pid, 0);
+    tr_spin_unlock(&t->lock);
+    tr__release(t);
+    if (err)
+        return err;
+    tr_spin_lock(&a->lock);
+    err = links_add_locked(a, TR__L_LINK, target, 0);
+    tr_spin_unlock(&a->lock);
+    return err;
+}
+
+/* Monitor target from watcher w. DOWN noproc at once if target is dead. */
+static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+    tr_runtime *rt = w->rt;
+    uint64_t ref = tr__make_ref(rt);
+    tr_spin_lock(&w->lock);
+    int err = links_add_locked(w, TR__L_MONITORING, target, ref);
+    tr_spin_unlock(&w->lock);
+    if (err)
+        return err;
+    if (ref_out)
+        *ref_out = ref;
+    tr_actor *t = tr__acquire(rt, target);
+    bool dead = true;
+    if (t) {
+        tr_spin_lock(&t->lock);
+        if (!t->exiting) {
+            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref);
+            dead = false;
+        }
+        tr_spin_unlock(&t->lock);
+        tr__release(t);
+    }
+    if (err) {
+        tr_spin_lock(&w->lock);
+        links_remove_locked(w, TR__L_MONITORING, target, ref);
+        tr_spin_unlock(&w->lock);
+        return err;
+    }
+    if (dead) {
+        tr_reason r = mk_reason(TR_EXIT_NOPROC);
+        send_down(rt, w->pid, ref, target, r);
+    }
+    return TR_OK;
+}
+
+static int demonitor_pair(tr_actor *w, uint64_t ref) {
+    tr_pid target;
+    tr_spin_lock(&w->lock);
+    bool found = links_find_locked(w, TR__L_MONITORING, ref, &target);
+    if (found)
+        links_remove_locked(w, TR__L_MONITORING, target, ref);
+    tr_spin_unlock(&w->lock);
+    if (!found)
+        return TR_ENOTFOUND;
+    tr_actor *t = tr__acquire(w->rt, target);
+    if (t) {
+        tr_spin_lock(&t->lock);
+        links_remove_locked(t, TR__L_MONITORED_BY, w->pid, ref);
+        tr_spin_unlock(&t->lock);
+        tr__release(t);
+    }
+    return TR_OK;
+}
+
+/* Port helpers for call.c (a port is owned by one blocking thread). */
+int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref) {
+    return monitor_pair(port, target, ref);
+}
+int tr__port_demonitor(tr_actor *port, uint64_t ref) {
+    return demonitor_pair(port, ref);
+}
+bool tr__port_owns_monitor(tr_actor *port, uint64_t ref) {
+    tr_spin_lock(&port->lock);
+    bool f = links_find_locked(port, TR__L_MONITORING, ref, NULL);
+    if (f)
+        links_remove_locked(port, TR__L_MONITORING, TR_PID_NONE, ref);
+    tr_spin_unlock(&port->lock);
+    return f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* exit                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Notifies links and monitors, drops names, frees state, drops the self
+ * reference. After this `a` may be gone. skip_links: a failed init's
+ * links are dropped without exit signals (start_link returns the error). */
+static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
+    tr_runtime *rt = a->rt;
+    retire_slot(a);
+    if (!a->is_port)
+        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
+    tr_spin_lock(&a->lock);
+    a->exiting = true;
+    bool has_names = a->has_names;
+    tr__link *links = a->links;
+    uint32_t n = a->n_links;
+    a->links = NULL;
+    a->n_links = a->cap_links = 0;
+    tr_spin_unlock(&a->lock);
+
+    /* Names go first, as in OTP: whoever learns of the exit (a supervisor
+     * restarting us) finds the names free. */
+    if (has_names)
+        tr__registry_remove_pid(rt, a->pid);
+    tr_reason prop = reason;
+    if (prop.kind == TR_EXIT_KILL)
+        prop.kind = TR_EXIT_KILLED;
+    for (uint32_t i = 0; i < n; i++) {
+        tr__link *l = &links[i];
+        switch (l->kind) {
+        case TR__L_LINK:
+            if (!skip_links)
+                tr__send_exit_signal(rt, l->pid, a->pid, prop, true);
+            else {
+                tr_actor *o = tr__acquire(rt, l->pid);
+                if (o) {
+                    tr_spin_lock(&o->lock);
+                    links_remove_locked(o, TR__L_LINK, a->pid, 0);
+                    tr_spin_unlock(&o->lock);
+                    tr__release(o);
+                }
+            }
+            break;
+        case TR__L_MONITORED_BY:
+            send_down(rt, l->pid, l->ref, a->pid, prop);
+            break;
+        case TR__L_MONITORING: {
+            tr_actor *t = tr__acquire(rt, l->pid);
+            if (t) {
+                tr_spin_lock(&t->lock);
+                links_remove_locked(t, TR__L_MONITORED_BY, a->pid, l->ref);
+                tr_spin_unlock(&t->lock);
+                tr__release(t);
+            }
+            break;
+        }
+        }
+    }
+    tr__free(links);
+    for (uint32_t i = 0; i < a->n_reqs; i++)
+        if (a->reqs[i].timer)
+            tr_cancel_timer(rt, a->reqs[i].timer);
+    a->n_reqs = 0;
+    a->flags |= TR__F_DEAD;
+    tr__release(a); /* the self reference */
+}
+
+/* Runs terminate (once), guarded against a crash inside it. */
+static void run_terminate(tr_actor *a, tr_reason reason) {
+    if ((a->flags & TR__F_TERMINATED) || !a->b->terminate)
+        return;
+    a->flags |= TR__F_TERMINATED;
+    jmp_buf jb;
+    jmp_buf *saved = a->jb;
+    a->jb = &jb;
+    if (setjmp(jb) == 0)
+        a->b->terminate((tr_self *)a, a->state, reason);
+    a->jb = saved;
+}
+
+/* Used by the run loop: stop the actor (owner thread). */
+static void die(tr_actor *a, tr_reason reason, bool terminate) {
+    if (terminate)
+        run_terminate(a, reason);
+    exit_actor(a, reason, false);
+}
+
+/* ------------------------------------------------------------------------ */
+/* spawn                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid link_to, bool trap,
+                 size_t max_mailbox, tr_pid *out) {
+    if (!rt || !b)
+        return TR_EINVAL;
+    if (tr__runtime_stopping(rt))
+        return TR_ECLOSED;
+    size_t hdr = (sizeof(tr_actor) + 15) & ~(size_t)15;
+    tr_actor *a = (tr_actor *)tr__calloc(hdr + b->state_size);
+    if (!a)
+        return TR_ENOMEM;
+    int err = TR_OK;
+    uint32_t idx = table_alloc(rt, false, &err);
+    if (!idx) {
+        tr__free(a);
+        return err;
+    }
+    tr__slot *s = slot_at(rt, idx);
+    uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
+    a->rt = rt;
+    a->pid.id = ((uint64_t)gen << 32) | idx;
+    a->b = b;
+    a->state = b->state_size ? (char *)a + hdr : NULL;
+    a->max_mailbox = max_mailbox;
+    a->seq = tr_atomic_faa_u64(&rt->seq, 1);
+    if (link_to.id)
+        a->parent = link_to;
+    else if (tr__tls_current && tr__tls_current->rt == rt)
+        a->parent = tr__tls_current->pid;
+    if (trap)
+        a->flags |= TR__F_TRAP_EXIT;
+    /* We hold the run token until init is done: pushes during init queue. */
+    tr_mq_init(&a->mq, true);
+    tr_atomic_faa_u64(&rt->n_allocated, 1);
+    tr_atomic_faa_u64(&rt->n_alive, 1);
+    tr_atomic_store_ptr((void **)&s->actor, a);
+    /* Publish: generation | ALIVE | one self reference. */
+    tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
+
+    if (link_to.id) {
+        err = link_pair(a, link_to);
+        if (err) {
+            a->flags |= TR__F_TERMINATED;
+            exit_actor(a, tr_reason_normal(), true);
+            return err;
+        }
+    }
+
+    tr_actor *saved_cur = tr__tls_current;
+    tr__tls_current = a;
+    jmp_buf jb;
+    a->jb = &jb;
+    volatile bool failed = false;
+    if (setjmp(jb) == 0) {
+        if (b->init) {
+            int r = b->init((tr_self *)a, a->state, arg);
+            if (r != TR_CONTINUE || a->stop_pending)
+                failed = true;
+        }
+    } else {
+        failed = true;
+    }
+    a->jb = NULL;
+    tr__tls_current = saved_cur;
+    if (failed) {
+        tr_reason reason = a->stop_reason;
+        a->flags |= TR__F_TERMINATED; /* OTP: no terminate after a failed init */
+        exit_actor(a, reason, true);
+        return TR_EINIT;
+    }
+    tr_pid pid = a->pid;
+    if (out)
+        *out = pid;
+    /* Give the token back, or schedule when messages came in during init. */
+    if (!tr_mq_markempty_spsc(&a->mq))
+        tr__schedule(a);
+    return TR_OK;
+}
+
+int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
+             tr_pid *out) {
+    tr_spawn_opts o = {0};
+    if (opts)
+        o = *opts;
+    return spawn(rt, b, arg, o.link_to, o.trap_exit, o.max_mailbox, out);
+}
+
+int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out) {
+    tr_actor *me = (tr_actor *)self;
+    if (!me)
+        return TR_EINVAL;
+    return spawn(me->rt, b, arg, me->pid, false, 0, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the run loop                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void reqs_remove_at(tr_actor *a, uint32_t i) {
+    a->reqs[i] = a->reqs[--a->n_reqs];
+}
+
+static int reqs_find(tr_actor *a, uint64_t ref) {
+    for (uint32_t i = 0; i < a->n_reqs; i++)
+        if (a->reqs[i].ref == ref)
+            return (int)i;
+    return -1;
+}
+
+int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
+    if (a->n_reqs == a->cap_reqs) {
+        uint32_t cap = a->cap_reqs ? a->cap_reqs * 2 : 4;
+        tr__req *p = (tr__req *)tr__realloc(a->reqs, sizeof(tr__req) * cap);
+        if (!p)
+            return TR_ENOMEM;
+        a->reqs = p;
+        a->cap_reqs = cap;
+    }
+    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
+    return TR_OK;
+}
+
+void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
+    int i = reqs_find(a, ref);
+    if (i >= 0)
+        a->reqs[i].timer = timer;
+}
+
+/* Monitors the server of request ref (after the request was sent). */
+int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
+    int i = reqs_find(a, ref);
+    if (i < 0)
+        return TR_OK;
+    uint64_t mref = 0;
+    int err = monitor_pair(a, server, &mref);
+    if (err == TR_OK) {
+        i = reqs_find(a, ref);
+        if (i >= 0)
+            a->reqs[i].mref = mref;
+    }
+    return err;
+}
+
+/* The request at i is settled: drop its timer and monitor. */
+static void reqs_settle(tr_actor *a, uint32_t i) {
+    tr__req r = a->reqs[i];
+    reqs_remove_at(a, i);
+    if (r.timer)
+        tr_cancel_timer(a->rt, r.timer);
+    if (r.mref)
+        demonitor_pair(a, r.mref);
+}
+
+static int reqs_find_mref(tr_actor *a, uint64_t mref) {
+    for (uint32_t i = 0; i < a->n_reqs; i++)
+        if (a->reqs[i].mref == mref)
+            return (int)i;
+    return -1;
+}
+
+void tr__reqs_forget(tr_actor *a, uint64_t ref) {
+    int i = reqs_find(a, ref);
+    if (i >= 0)
+        reqs_remove_at(a, (uint32_t)i);
+}
+
+static void crash(tr_actor *a, int code, const char *text) {
+    a->stop_reason = tr_reason_error(code, text);
+    longjmp(*a->jb, 1);
+}
+
+/* Takes the oldest exit signal, or NULL. Owner thread. */
+static tr__msg *take_signal(tr_actor *a) {
+    tr_spin_lock(&a->lock);
+    tr__msg *s = a->sig_head;
+    if (s) {
+        a->sig_head = (tr__msg *)s->node.next;
+        if (!a->sig_head)
+            a->sig_tail = NULL;
+    }
+    tr_atomic_store_u32(&a->has_sig, a->sig_head != NULL);
+    tr_spin_unlock(&a->lock);
+    return s;
+}
+
+/* Handles queued exit signals one at a time (so a crash in a trapped EXIT
+ * handler loses nothing). Returns true when the actor must stop. */
+static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+    tr__msg *s;
+    while ((s = take_signal(a)) != NULL) {
+        bool stop = false;
+        if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+            stop = true;
+            *why = tr_reason_shutdown();
+            *terminate = true;
+        } else {
+            tr_reason r;
+            memcpy(&r, s->bytes, sizeof r);
+            bool deliver = true;
+            if (s->via_link) {
+                tr_spin_lock(&a->lock);
+                deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
+                tr_spin_unlock(&a->lock);
+            }
+            if (!deliver) {
+                /* unlinked meanwhile: the signal is void */
+            } else if (r.kind == TR_EXIT_KILL && !s->via_link) {
+                stop = true;
+                *why = r;
+                why->kind = TR_EXIT_KILLED;
+                *terminate = false;
+            } else if (a->flags & TR__F_TRAP_EXIT) {
+                if (a->b->handle_info) {
+                    s->pub.kind = TR_MSG_EXIT;
+                    a->cur_msg = s; /* freed by the crash path if it unwinds */
+                    int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
+                    a->cur_msg = NULL;
+                    if (rc != TR_CONTINUE || a->stop_pending) {
+                        stop = true;
+                        *why = a->stop_pending ? a->stop_reason : tr_reason_normal();
+                        *terminate = true;
+                    }
+                }
+            } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
+                stop = true;
+                *why = r;
+                /* OTP: a gen_server killed by an exit signal it does not
+                 * trap does not run terminate. */
+                *terminate = false;
+            }
+        }
+        tr__msg_free(s);
+        if (stop)
+            return true;
+    }
+    return false;
+}
+
+/* Dispatches one message. Returns true to stop (reason in a->stop_reason). */
+static bool dispatch(tr_actor *a, tr__msg *m) {
+    const tr_behaviour *b = a->b;
+    tr_msg *msg = &m->pub;
+    int rc = TR_CONTINUE;
+    if (m->sys == TR__SYS_WAKE)
+        return false;
+    if (m->sys == TR__SYS_REQ_TIMEOUT) {
+        int i = reqs_find(a, msg->ref);
+        if (i < 0)
+            return false;
+        a->reqs[i].timer = 0; /* it fired */
+        reqs_settle(a, (uint32_t)i);
+        msg->kind = TR_MSG_REPLY;
+        msg->status = TR_ETIMEDOUT;
+        msg->tag = 0;
+        msg->data = NULL;
+        msg->size = 0;
+    }
+    switch (msg->kind) {
+    case TR_MSG_CALL: {
+        if (!b->handle_call)
+            crash(a, TR_EINVAL, "unexpected call");
+        a->cur_call_ref = msg->ref;
+        a->cur_call_replied = false;
+        tr_from from = {a->rt, msg->sender, msg->ref};
+        rc = b->handle_call((tr_self *)a, a->state, msg, from);
+        a->cur_call_ref = 0;
+        break;
+    }
+    case TR_MSG_CAST:
+        if (!b->handle_cast)
+            crash(a, TR_EINVAL, "unexpected cast");
+        rc = b->handle_cast((tr_self *)a, a->state, msg);
+        break;
+    case TR_MSG_REPLY:
+        if (m->sys != TR__SYS_REQ_TIMEOUT) {
+            int i = reqs_find(a, msg->ref);
+            if (i < 0)
+                return false; /* late or unknown reply: dropped */
+            reqs_settle(a, (uint32_t)i);
+        }
+        if (b->handle_info)
+            rc = b->handle_info((tr_self *)a, a->state, msg);
+        break;
+    case TR_MSG_DOWN: {
+        tr_spin_lock(&a->lock);
+        bool mine = links_find_locked(a, TR__L_MONITORING, msg->ref, NULL);
+        if (mine)
+            links_remove_locked(a, TR__L_MONITORING, TR_PID_NONE, msg->ref);
+        tr_spin_unlock(&a->lock);
+        if (!mine)
+            return false; /* demonitored */
+        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
+        if (i >= 0) {
+            /* The server of a pending request exited: the request ends
+             * with TR_EEXITED and the reason as text. */
+            a->reqs[i].mref = 0; /* this monitor is gone already */
+            uint64_t ref = a->reqs[i].ref;
+            reqs_settle(a, (uint32_t)i);
+            tr_reason why;
+            memcpy(&why, m->bytes, sizeof why);
+            char text[sizeof(tr_reason)];
+            tr_reason_format(&why, text, sizeof text);
+            memcpy(m->bytes, text, sizeof text);
+            msg->kind = TR_MSG_REPLY;
+            msg->ref = ref;
+            msg->status = TR_EEXITED;
+            msg->tag = 0;
+            msg->data = m->bytes;
+            msg->size = strlen(text) + 1;
+        }
+        if (b->handle_info)
+            rc = b->handle_info((tr_self *)a, a->state, msg);
+        break;
+    }
+    default:
+        if (b->handle_info)
+            rc = b->handle_info((tr_self *)a, a->state, msg);
+        break;
+    }
+    if (rc != TR_CONTINUE && !a->stop_pending) {
+        a->stop_pending = true;
+        a->stop_reason = tr_reason_normal();
+    }
+    return a->stop_pending;
+}
+
+void tr__run(tr__sched *sched, tr_actor *a) {
+    (void)sched;
+    tr_actor *saved = tr__tls_current;
+    tr__tls_current = a;
+    jmp_buf jb;
+    a->jb = &jb;
+    volatile unsigned n = 0;
+    unsigned batch = a->rt->batch;
+    tr_reason why;
+    volatile bool terminate_v = true; /* written after setjmp */
+    if (setjmp(jb) != 0) {
+        /* tr_fail unwound out of a callback. */
+        tr__msg *m = a->cur_msg;
+        a->cur_msg = NULL;
+        if (m) {
+            if (m->pub.kind == TR_MSG_CALL && a->cur_call_ref == m->pub.ref &&
+                !a->cur_call_replied) {
+                char text[80];
+                tr_reason_format(&a->stop_reason, text, sizeof text);
+                bounce_call(a->rt, m, a->pid, text);
+            }
+            a->cur_call_ref = 0;
+            tr__msg_free(m);
+        }
+        why = a->stop_reason;
+        terminate_v = true;
+        goto stop;
+    }
+    while (n < batch) {
+        bool term = true;
+        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &term)) {
+            terminate_v = term;
+            goto stop;
+        }
+        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
+        if (!m) {
+            if (tr_atomic_load_u32(&a->has_sig))
+                continue;
+            if (tr_mq_markempty_spsc(&a->mq))
+                goto out;      /* token given back */
+            tr_atomic_pause(); /* a push is half-done */
+            continue;
+        }
+        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+        n = n + 1;
+        a->cur_msg = m;
+        bool stop = dispatch(a, m);
+        a->cur_msg = NULL;
+        tr__msg_free(m);
+        if (stop) {
+            why = a->stop_reason;
+            terminate_v = true;
+            goto stop;
+        }
+    }
+    /* Batch used up: back of the queue. */
+    a->jb = NULL;
+    tr__tls_current = saved;
+    tr__schedule_yield(a);
+    return;
+stop:
+    a->jb = NULL;
+    die(a, why, terminate_v);
+out:
+    tr__tls_current = saved;
+}
+
+/* ------------------------------------------------------------------------ */
+/* runtime shutdown                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    tr_pid pid;
+    uint64_t seq;
+} pid_seq;
+
+static int by_seq_desc(const void *x, const void *y) {
+    const pid_seq *a = (const pid_seq *)x, *b = (const pid_seq *)y;
+    return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+void tr__shutdown_all(tr_runtime *rt) {
+    pthread_mutex_lock(&rt->table_mu);
+    uint32_t high = rt->high;
+    pthread_mutex_unlock(&rt->table_mu);
+    size_t cap = 1024, n = 0;
+    pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
+    if (!v)
+        return;
+    for (uint32_t i = 1; i < high; i++) {
+        tr__slot *s = slot_at(rt, i);
+        if (!s)
+            continue;
+        uint64_t w = tr_atomic_load_u64(&s->w);
+        if (!(w & TR__SLOT_ALIVE))
+            continue;
+        tr_pid pid = {((w >> 32) << 32) | i};
+        tr_actor *a = tr__acquire(rt, pid);
+        if (!a)
+            continue;
+        if (n == cap) {
+            pid_seq *p = (pid_seq *)tr__realloc(v, sizeof(pid_seq) * cap * 2);
+            if (!p) {
+                tr__release(a);
+                break;
+            }
+            v = p;
+            cap *= 2;
+        }
+        v[n++] = (pid_seq){pid, a->seq};
+        tr__release(a);
+    }
+    qsort(v, n, sizeof *v, by_seq_desc);
+    for (size_t i = 0; i < n; i++) {
+        tr_actor *a = tr__acquire(rt, v[i].pid);
+        if (!a)
+            continue;
+        tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
+        if (sig) {
+            sig->sys = TR__SYS_SIG_SHUTDOWN;
+            tr__push_signal(a, sig);
+        }
+        tr__release(a);
+    }
+    tr__free(v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* public: inside a callback                                                 */
+/* ------------------------------------------------------------------------ */
+
+tr_pid tr_self_pid(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->pid : TR_PID_NONE;
+}
+tr_runtime *tr_self_runtime(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->rt : NULL;
+}
+void *tr__self_state(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->state : NULL;
+}
+tr_pid tr__self_parent(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
+}
+const tr_behaviour *tr__self_behaviour(const tr_self *self) {
+    return self ? ((const tr_actor *)self)->b : NULL;
+}
+
+bool tr_trap_exit(tr_self *self, bool on) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a)
+        return false;
+    bool old = (a->flags & TR__F_TRAP_EXIT) != 0;
+    if (on)
+        a->flags |= TR__F_TRAP_EXIT;
+    else
+        a->flags &= ~TR__F_TRAP_EXIT;
+    return old;
+}
+
+int tr_stop(tr_self *self, tr_reason reason) {
+    tr_actor *a = (tr_actor *)self;
+    if (a) {
+        a->stop_pending = true;
+        a->stop_reason = reason;
+    }
+    return TR_STOP;
+}
+
+void tr_fail(tr_self *self, tr_reason reason) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || a != tr__tls_current || !a->jb) {
+        char buf[96];
+        fprintf(stderr, "troupe: tr_fail called outside a callback (reason %s)\n",
+                tr_reason_format(&reason, buf, sizeof buf));
+        abort();
+    }
+    a->stop_reason = reason;
+    longjmp(*a->jb, 1);
+}
+
+int tr_link(tr_self *self, tr_pid pid) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
+        return TR_EINVAL;
+    int err = link_pair(a, pid);
+    if (err == TR_ENOPROC) {
+        /* OTP: linking to a dead process gives an exit signal noproc. */
+        tr_reason r = mk_reason(TR_EXIT_NOPROC);
+        tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &r, sizeof r);
+        if (!sig)
+            return TR_ENOMEM;
+        sig->sys = TR__SYS_SIG_EXIT;
+        sig->pub.sender = pid;
+        tr__push_signal(a, sig);
+        return TR_OK;
+    }
+    return err;
+}
+
+int tr_unlink(tr_self *self, tr_pid pid) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || pid.id == 0)
+        return TR_EINVAL;
+    tr_spin_lock(&a->lock);
+    links_remove_locked(a, TR__L_LINK, pid, 0);
+    tr_spin_unlock(&a->lock);
+    tr_actor *t = tr__acquire(a->rt, pid);
+    if (t) {
+        tr_spin_lock(&t->lock);
+        links_remove_locked(t, TR__L_LINK, a->pid, 0);
+        tr_spin_unlock(&t->lock);
+        tr__release(t);
+    }
+    return TR_OK;
+}
+
+int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || pid.id == 0)
+        return TR_EINVAL;
+    return monitor_pair(a, pid, ref);
+}
+
+int tr_demonitor(tr_self *self, uint64_t ref) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || ref == 0)
+        return TR_EINVAL;
+    return demonitor_pair(a, ref);
+}
+
+/* ------------------------------------------------------------------------ */
+/* public: from anywhere                                                     */
+/* ------------------------------------------------------------------------ */
+
+int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
+    if (!rt || pid.id == 0)
+        return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a)
+        return TR_ENOPROC;
+    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &reason, sizeof reason);
+    if (!sig) {
+        tr__release(a);
+        return TR_ENOMEM;
+    }
+    sig->sys = TR__SYS_SIG_EXIT;
+    tr_actor *cur = tr__tls_current;
+    sig->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
+    tr__push_signal(a, sig);
+    tr__release(a);
+    return TR_OK;
+}
+
+bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
+    if (!rt)
+        return false;
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a)
+        return false;
+    bool port = a->is_port;
+    tr__release(a);
+    return !port;
+}
+
+long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
+    if (!rt || pid.id == 0)
+        return TR_EINVAL;
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a)
+        return TR_ENOPROC;
+    long n = (long)tr_atomic_load_relaxed_u64(&a->mq_count);
+    tr__release(a);
+    return n < 0 ? 0 : n;
+}
+
+static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, const void *data,
+                       size_t size, void *owned, void (*dtor)(void *)) {
+    if (!rt || (size && !data))
+        return TR_EINVAL;
+    if (tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
+    if (to.id == 0)
+        return TR_ENOPROC;
+    tr_actor *a = tr__acquire(rt, to);
+    if (!a)
+        return TR_ENOPROC;
+    tr__msg *m = tr__msg_new(kind, tag, owned ? NULL : data, owned ? 0 : size);
+    if (!m) {
+        tr__release(a);
+        return TR_ENOMEM;
+    }
+    if (owned) {
+        m->owned = owned;
+        m->pub.data = owned;
+        m->pub.size = size;
+    }
+    tr_actor *cur = tr__tls_current;
+    m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
+    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox) {
+        tr__free(m); /* caller keeps owned data */
+        tr__release(a);
+        return TR_EFULL;
+    }
+    m->dtor = dtor;
+    int err = tr__push(a, m);
+    tr__release(a);
+    return err;
+}
+
+int tr_send(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size) {
+    return send_common(rt, to, TR_MSG_INFO, tag, data, size, NULL, NULL);
+}
+int tr_cast(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size) {
+    return send_common(rt, to, TR_MSG_CAST, tag, data, size, NULL, NULL);
+}
+int tr_cast_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
+                  void (*dtor)(void *)) {
+    if (!data && size)
+        return TR_EINVAL;
+    if (!data)
+        return send_common(rt, to, TR_MSG_CAST, tag, NULL, 0, NULL, NULL);
+    return send_common(rt, to, TR_MSG_CAST, tag, data, size, data, dtor);
+}
+int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
+                  void (*dtor)(void *)) {
+    if (!data && size)
+        return TR_EINVAL;
+    if (!data)
+        return send_common(rt, to, TR_MSG_INFO, tag, NULL, 0, NULL, NULL);
+    return send_common(rt, to, TR_MSG_INFO, tag, data, size, data, dtor);
+}
+
+/* Marks the current call as answered when the running actor replies to it. */
+void tr__note_reply(tr_runtime *rt, tr_from from) {
+    tr_actor *cur = tr__tls_current;
+    if (cur && cur->rt == rt && cur->cur_call_ref == from.ref && cur->cur_msg &&
+        tr_pid_eq(cur->cur_msg->pub.sender, from.pid))
+        cur->cur_call_replied = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ports: a blocking thread's mailbox (used by call.c)                        */
+/* ------------------------------------------------------------------------ */
+
+tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
+    tr_actor *a = (tr_actor *)tr__calloc(sizeof(tr_actor));
+    if (!a) {
+        *err = TR_ENOMEM;
+        return NULL;
+    }
+    uint32_t idx = table_alloc(rt, true, err);
+    if (!idx) {
+        tr__free(a);
+        return NULL;
+    }
+    tr__slot *s = slot_at(rt, idx);
+    uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
+    a->rt = rt;
+    a->pid.id = ((uint64_t)gen << 32) | idx;
+    a->flags = TR__F_PORT | TR__F_TERMINATED;
+    a->is_port = true;
+    a->port = port;
+    tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
+    tr_atomic_faa_u64(&rt->n_allocated, 1);
+    tr_atomic_store_ptr((void **)&s->actor, a);
+    tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
+    return a;
+}
+
+void tr__port_close(tr_actor *a) {
+    exit_actor(a, tr_reason_normal(), true);
+}
+
+tr__msg *tr__port_pop(tr_actor *a) {
+    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
+    if (m)
+        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+    return m;
+}
+
+bool tr__port_markempty(tr_actor *a) {
+    return tr_mq_markempty_spsc(&a->mq);
+}
+
+bool tr__port_take_shutdown(tr_actor *a) {
+    if (!tr_atomic_load_u32(&a->has_sig))
+        return false;
+    tr_spin_lock(&a->lock);
+    tr__msg *s = a->sig_head;
+    a->sig_head = a->sig_tail = NULL;
+    tr_atomic_store_u32(&a->has_sig, 0);
+    tr_spin_unlock(&a->lock);
+    bool shutdown = false;
+    while (s) {
+        tr__msg *n = (tr__msg *)s->node.next;
+        if (s->sys == TR__SYS_SIG_SHUTDOWN)
+            shutdown = true;
+        tr__msg_free(s);
+        s = n;
+    }
+    return shutdown;
+}

@@ -1,0 +1,324 @@
+/* troupe — calls and replies.
+ *
+ * A thread that is not a scheduler thread blocks in tr_call on a "port": a
+ * mailbox with a pid in the actor table, whose "schedule" signals a
+ * condition variable instead of a run queue. Replies travel as ordinary
+ * messages to that pid, so a reply after the caller gave up finds the pid
+ * dead and is dropped. The port monitors the server (as gen_server:call
+ * does), so a server that exits before replying ends the call with
+ * TR_EEXITED instead of a timeout.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "actor/core.h"
+
+struct tr__port {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool signaled;
+};
+
+tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err);
+void tr__port_close(tr_actor *a);
+tr__msg *tr__port_pop(tr_actor *a);
+bool tr__port_markempty(tr_actor *a);
+bool tr__port_take_shutdown(tr_actor *a);
+int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref);
+int tr__port_demonitor(tr_actor *port, uint64_t ref);
+bool tr__port_owns_monitor(tr_actor *port, uint64_t ref);
+void tr__note_reply(tr_runtime *rt, tr_from from);
+int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer);
+void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
+void tr__reqs_forget(tr_actor *a, uint64_t ref);
+int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server);
+
+void tr__port_signal(tr_actor *a) {
+    tr__port *p = a->port;
+    pthread_mutex_lock(&p->mu);
+    p->signaled = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void port_init(tr__port *p) {
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    p->signaled = false;
+}
+
+static void port_fini(tr__port *p) {
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+/* Waits for the next message on the port. Returns NULL on timeout (deadline
+ * < 0: none) or when the runtime shuts down (*closed set). */
+static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
+    tr__port *p = a->port;
+    for (;;) {
+        if (tr__port_take_shutdown(a)) {
+            *closed = true;
+            return NULL;
+        }
+        tr__msg *m = tr__port_pop(a);
+        if (m) {
+            if (m->sys == TR__SYS_WAKE) {
+                tr__msg_free(m);
+                continue;
+            }
+            return m;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (!p->signaled) {
+            if (!tr__port_markempty(a)) {
+                pthread_mutex_unlock(&p->mu);
+                continue; /* a push is half-done or just landed */
+            }
+            while (!p->signaled) {
+                if (deadline < 0) {
+                    pthread_cond_wait(&p->cv, &p->mu);
+                } else {
+                    int64_t left = deadline - tr__now_ms();
+                    if (left <= 0)
+                        break;
+                    struct timespec ts;
+                    tr__abstime(&ts, left);
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+                }
+            }
+            if (!p->signaled) {
+                pthread_mutex_unlock(&p->mu);
+                /* Timed out. We gave the token back; a push may race, so
+                 * one last look is taken by the caller's next close. */
+                return NULL;
+            }
+        }
+        p->signaled = false;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+void tr_buf_free(tr_buf *buf) {
+    if (!buf)
+        return;
+    tr__free(buf->data);
+    buf->data = NULL;
+    buf->size = 0;
+    buf->tag = 0;
+}
+
+static int fill_buf(tr_buf *out, const tr__msg *m) {
+    if (!out)
+        return TR_OK;
+    out->tag = m->pub.tag;
+    out->size = m->pub.size;
+    out->data = NULL;
+    if (m->pub.size) {
+        out->data = tr__malloc(m->pub.size);
+        if (!out->data) {
+            out->size = 0;
+            return TR_ENOMEM;
+        }
+        memcpy(out->data, m->pub.data, m->pub.size);
+    }
+    return TR_OK;
+}
+
+int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size, tr_buf *reply,
+            tr_duration_ms timeout_ms) {
+    if (reply)
+        memset(reply, 0, sizeof *reply);
+    if (!rt || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
+        return TR_EINVAL;
+    if (tr_on_scheduler(rt))
+        return TR_EDEADLK;
+    if (tr__runtime_stopping(rt))
+        return TR_ECLOSED;
+    if (to.id == 0)
+        return TR_ENOPROC;
+    tr__port port;
+    port_init(&port);
+    int err = TR_OK;
+    tr_actor *pa = tr__port_open(rt, &port, &err);
+    if (!pa) {
+        port_fini(&port);
+        return err;
+    }
+    uint64_t mref = 0;
+    err = tr__port_monitor(pa, to, &mref);
+    if (err)
+        goto done;
+    uint64_t ref = tr__make_ref(rt);
+    tr__msg *m = tr__msg_new(TR_MSG_CALL, tag, req, size);
+    if (!m) {
+        err = TR_ENOMEM;
+        goto done;
+    }
+    m->pub.sender = pa->pid;
+    m->pub.ref = ref;
+    err = tr__deliver(rt, to, m);
+    if (err)
+        goto done;
+    int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
+    for (;;) {
+        bool closed = false;
+        tr__msg *r = port_wait(pa, deadline, &closed);
+        if (!r) {
+            err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
+            break;
+        }
+        if (r->pub.kind == TR_MSG_REPLY && r->pub.ref == ref) {
+            err = r->pub.status;
+            if (err > 0)
+                err = TR_EREMOTE;
+            int e2 = TR_OK;
+            if (err == TR_OK || r->pub.size)
+                e2 = fill_buf(reply, r);
+            if (err == TR_OK)
+                err = e2;
+            if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
+                tr_buf_free(reply);
+            if (err == TR_EEXITED && tr__runtime_stopping(rt))
+                err = TR_ECLOSED;
+            tr__msg_free(r);
+            break;
+        }
+        if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
+            const tr_reason *why = tr_msg_reason(&r->pub);
+            err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
+            if (err == TR_EEXITED && tr__runtime_stopping(rt))
+                err = TR_ECLOSED; /* the server was stopped by the shutdown */
+            mref = 0;
+            tr__msg_free(r);
+            break;
+        }
+        tr__msg_free(r); /* stray: a late DOWN or reply of nothing we wait for */
+    }
+done:
+    if (mref)
+        tr__port_demonitor(pa, mref);
+    tr__port_close(pa);
+    port_fini(&port);
+    return err;
+}
+
+int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason) {
+    if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
+        return TR_EINVAL;
+    if (tr_on_scheduler(rt))
+        return TR_EDEADLK;
+    tr__port port;
+    port_init(&port);
+    int err = TR_OK;
+    tr_actor *pa = tr__port_open(rt, &port, &err);
+    if (!pa) {
+        port_fini(&port);
+        return err;
+    }
+    uint64_t mref = 0;
+    err = tr__port_monitor(pa, pid, &mref);
+    if (!err) {
+        int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
+        for (;;) {
+            bool closed = false;
+            tr__msg *r = port_wait(pa, deadline, &closed);
+            if (!r) {
+                err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
+                break;
+            }
+            if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
+                if (reason) {
+                    const tr_reason *why = tr_msg_reason(&r->pub);
+                    if (why)
+                        *reason = *why;
+                }
+                mref = 0;
+                tr__msg_free(r);
+                break;
+            }
+            tr__msg_free(r);
+        }
+    }
+    if (mref)
+        tr__port_demonitor(pa, mref);
+    tr__port_close(pa);
+    port_fini(&port);
+    return err;
+}
+
+int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
+               tr_duration_ms timeout_ms, uint64_t *req_id) {
+    tr_actor *a = (tr_actor *)self;
+    if (!a || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
+        return TR_EINVAL;
+    tr_runtime *rt = a->rt;
+    if (to.id == 0)
+        return TR_ENOPROC;
+    uint64_t ref = tr__make_ref(rt);
+    tr__msg *m = tr__msg_new(TR_MSG_CALL, tag, req, size);
+    if (!m)
+        return TR_ENOMEM;
+    m->pub.sender = a->pid;
+    m->pub.ref = ref;
+    int err = tr__reqs_add(a, ref, 0);
+    if (err) {
+        tr__msg_free(m);
+        return err;
+    }
+    err = tr__deliver(rt, to, m);
+    if (err) {
+        tr__reqs_forget(a, ref); /* no REPLY will come */
+        return err;
+    }
+    /* As gen_server:send_request: monitor the server, so that its exit ends
+     * the request (TR_EEXITED) even when it had kept `from` for later. */
+    err = tr__reqs_monitor(a, ref, to);
+    if (err) {
+        tr__reqs_forget(a, ref);
+        return err;
+    }
+    if (timeout_ms != TR_INFINITY) {
+        tr_timer t = 0;
+        if (tr__timer_start(rt, a->pid, timeout_ms, 0, TR_MSG_REPLY, TR__SYS_REQ_TIMEOUT, 0, ref,
+                            NULL, 0, &t) == TR_OK)
+            tr__reqs_set_timer(a, ref, t);
+    }
+    if (req_id)
+        *req_id = ref;
+    return TR_OK;
+}
+
+static int reply_common(tr_from from, int status, uint32_t tag, const void *data, size_t size) {
+    if (!from.rt || (size && !data))
+        return TR_EINVAL;
+    tr__note_reply(from.rt, from);
+    if (from.pid.id == 0)
+        return TR_OK; /* nobody waits (a cast forwarded as a call) */
+    tr__msg *m = tr__msg_new(TR_MSG_REPLY, tag, data, size);
+    if (!m)
+        return TR_ENOMEM;
+    m->pub.ref = from.ref;
+    m->pub.status = status;
+    tr_actor *cur = tr__tls_current;
+    m->pub.sender = (cur && cur->rt == from.rt) ? cur->pid : TR_PID_NONE;
+    int err = tr__deliver(from.rt, from.pid, m);
+    if (err == TR_ENOPROC || err == TR_ECLOSED || err == TR_EFULL)
+        return TR_OK; /* the caller gave up or died: dropped, as OTP */
+    return err;
+}
+
+int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size) {
+    return reply_common(from, TR_OK, tag, data, size);
+}
+
+int tr_reply_error(tr_from from, int err, const char *text) {
+    if (err >= 0)
+        err = TR_EREMOTE;
+    const char *t = text ? text : "";
+    return reply_common(from, err, 0, t, strlen(t) + 1);
+}

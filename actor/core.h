@@ -1,0 +1,182 @@
+/* troupe — actor core internals (private). */
+#ifndef TROUPE_ACTOR_CORE_H
+#define TROUPE_ACTOR_CORE_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
+
+#include <ck_epoch.h>
+#include <ck_ring.h>
+
+#include <troupe/actor.h>
+
+#include "actor/runtime_api.h"
+#include "mailbox/atomic.h"
+#include "mailbox/mailbox.h"
+#include "mailbox/msg.h"
+
+/* actor flags (owner-written unless noted) */
+enum {
+    TR__F_PORT = 1u << 0,       /* a blocking thread's reply port, not an actor */
+    TR__F_TRAP_EXIT = 1u << 1,  /* process_flag(trap_exit, true) */
+    TR__F_TERMINATED = 1u << 3, /* terminate has run */
+    TR__F_DEAD = 1u << 5        /* exit processing done; keeps the token forever */
+};
+
+/* An entry of an actor's link/monitor list. */
+enum { TR__L_LINK = 1, TR__L_MONITORED_BY, TR__L_MONITORING };
+typedef struct tr__link {
+    uint32_t kind;
+    tr_pid pid;
+    uint64_t ref;
+} tr__link;
+
+/* A pending tr_request of the owner. */
+typedef struct tr__req {
+    uint64_t ref;
+    tr_timer timer; /* the timeout, 0 for none */
+    uint64_t mref;  /* monitor on the server: its DOWN becomes TR_EEXITED */
+} tr__req;
+
+typedef struct tr__port tr__port;
+
+typedef struct tr_actor {
+    /* producers' cache line: mailbox head and depth counter */
+    tr_mq mq;
+    uint64_t mq_count;         /* messages pushed and not yet popped */
+    struct tr_actor *run_next; /* injection queue link */
+    tr_runtime *rt;
+    tr_pid pid;
+    const tr_behaviour *b;
+    void *state;
+    uint32_t flags;   /* owner thread only */
+    bool is_port;     /* set before the pid is published; read by anyone */
+    bool exiting;     /* under lock: exit processing has begun */
+    bool has_names;   /* under lock: registered under at least one name */
+    uint32_t has_sig; /* atomic: signal list non-empty */
+    size_t max_mailbox;
+    tr_spin lock; /* links, signals, flags EXITING */
+    tr__msg *sig_head, *sig_tail;
+    tr__link *links;
+    uint32_t n_links, cap_links;
+    tr__req *reqs;
+    uint32_t n_reqs, cap_reqs;
+    uint64_t seq;  /* spawn order */
+    tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
+    /* owner-only dispatch state */
+    jmp_buf *jb;
+    tr__msg *cur_msg;
+    uint64_t cur_call_ref;
+    bool cur_call_replied;
+    bool stop_pending;
+    tr_reason stop_reason;
+    tr__port *port;
+} tr_actor;
+
+/* Actor table slot. w = generation (high 32) | ALIVE (bit 31) | refs (low 31). */
+#define TR__SLOT_ALIVE ((uint64_t)1 << 31)
+#define TR__SLOT_REFS ((uint64_t)0x7fffffff)
+typedef struct tr__slot {
+    uint64_t w;
+    tr_actor *actor;
+} tr__slot;
+
+#define TR__SEG_BITS 16
+#define TR__SEG_SIZE (1u << TR__SEG_BITS)
+
+#define TR__RING_SIZE 4096
+
+typedef struct tr__sched {
+    tr_runtime *rt;
+    unsigned index;
+    pthread_t thread;
+    ck_ring_t ring CK_CC_CACHELINE;
+    ck_ring_buffer_t *ring_buf;
+    tr_actor *next; /* atomic: woken by this thread's last send; runs next here */
+    ck_epoch_record_t epoch;
+    pthread_mutex_t park_mu;
+    pthread_cond_t park_cv;
+    bool sleeping; /* under park_mu */
+    uint64_t steal_seed;
+    unsigned runs_since_poll;
+} tr__sched;
+
+typedef struct tr__timers tr__timers;
+typedef struct tr__registry tr__registry;
+
+struct tr_runtime {
+    unsigned n_sched;
+    unsigned batch;
+    uint32_t max_actors;
+    tr__sched *scheds;
+    /* actor table */
+    tr__slot **segs; /* n_segs pointers, allocated lazily */
+    uint32_t n_segs;
+    pthread_mutex_t table_mu;
+    uint32_t *free_idx;
+    uint32_t n_free, cap_free;
+    uint32_t high;          /* slots handed out so far (index 0 unused) */
+    uint32_t n_actor_slots; /* slots held by actors (not ports); <= max_actors */
+    uint64_t n_alive;       /* atomic: live actors (not ports) */
+    uint64_t n_allocated;   /* atomic: actor structs not yet destroyed (ports too) */
+    uint64_t seq;           /* atomic: spawn order */
+    uint64_t ref_counter;   /* atomic */
+    uint64_t rand_state;    /* atomic */
+    /* injection queue */
+    pthread_mutex_t inj_mu;
+    tr_actor *inj_head, *inj_tail;
+    uint32_t inj_len;    /* atomic hint */
+    uint32_t n_sleeping; /* atomic */
+    uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
+    uint32_t quit;       /* atomic: schedulers exit */
+    uint32_t stopping;   /* atomic: tr_runtime_stop begun */
+    uint32_t stopped;    /* atomic: tr_runtime_stop done */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    ck_epoch_t epoch;
+    tr__timers *timers;
+    tr__registry *registry;
+};
+
+/* ---- scheduler thread context ---- */
+extern __thread tr__sched *tr__tls_sched;
+extern __thread tr_actor *tr__tls_current;
+
+/* ---- table (actor.c) ---- */
+tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid); /* ref; NULL if dead */
+void tr__release(tr_actor *a);
+int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
+int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
+void tr__push_signal(tr_actor *a, tr__msg *sig);
+void tr__schedule(tr_actor *a);
+void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
+void tr__run(tr__sched *s, tr_actor *a);
+void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
+void tr__shutdown_all(tr_runtime *rt);
+
+/* ---- ports (call.c) ---- */
+void tr__port_signal(tr_actor *a);
+
+/* ---- timers (timer.c) ---- */
+int tr__timers_start(tr_runtime *rt);
+void tr__timers_stop(tr_runtime *rt);
+int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration_ms period,
+                    uint32_t kind, uint8_t sys, uint32_t tag, uint64_t ref, const void *data,
+                    size_t size, tr_timer *out);
+
+/* ---- registry (registry/registry.c) ---- */
+int tr__registry_init(tr_runtime *rt);
+void tr__registry_fini(tr_runtime *rt);
+void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid);
+
+/* ---- epoch records for threads outside the scheduler ---- */
+ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
+void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
+
+/* ---- misc ---- */
+int64_t tr__now_ms(void);
+void tr__abstime(struct timespec *ts, tr_duration_ms ms);
+void tr__reason_text(tr_reason r, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,534 @@
+/* troupe — runtime: start/stop, scheduler threads, run queues, parking.
+ *
+ * Each scheduler thread owns a ck_ring (SPMC: the owner pushes and pops,
+ * idle threads steal). Threads that are not schedulers (main, timers,
+ * blocking callers) push runnable actors to one injection queue. An idle
+ * thread spins briefly, then parks on its own condition variable; a thread
+ * that makes work available wakes one parked thread. Lost wake-ups are
+ * avoided Dekker-style: the parker increments n_sleeping (full barrier)
+ * before its last look at the queues; the waker publishes work, issues a
+ * full barrier, then reads n_sleeping.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actor/core.h"
+
+__thread tr__sched *tr__tls_sched;
+__thread tr_actor *tr__tls_current;
+
+#define SPIN_ROUNDS 200
+#define POLL_EVERY 64
+
+int64_t tr__now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t tr_now_ms(void) {
+    return tr__now_ms();
+}
+
+void tr__abstime(struct timespec *ts, tr_duration_ms ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+void tr_spin_lock_slow(tr_spin *s) {
+    for (unsigned i = 0;; i++) {
+        if (tr_atomic_load_u32(&s->v) == 0 && tr_atomic_cas_u32(&s->v, 0, 1))
+            return;
+        if (i < 64)
+            tr_atomic_pause();
+        else
+            sched_yield();
+    }
+}
+
+static void cond_init_monotonic(pthread_cond_t *cv) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* ---- waking -------------------------------------------------------------- */
+
+static void wake_one(tr_runtime *rt) {
+    /* Full barrier: the work we published is visible before we read
+     * n_sleeping (pairs with the barrier in park()). */
+    tr_atomic_fence();
+    /* A spinning scheduler will find the work (it looks again after it
+     * stops spinning, behind a full barrier): no wake-up needed. */
+    if (tr_atomic_load_u32(&rt->n_spinning) != 0 || tr_atomic_load_u32(&rt->n_sleeping) == 0)
+        return;
+    for (unsigned i = 0; i < rt->n_sched; i++) {
+        tr__sched *s = &rt->scheds[i];
+        pthread_mutex_lock(&s->park_mu);
+        if (s->sleeping) {
+            s->sleeping = false;
+            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+            pthread_cond_signal(&s->park_cv);
+            pthread_mutex_unlock(&s->park_mu);
+            return;
+        }
+        pthread_mutex_unlock(&s->park_mu);
+    }
+}
+
+static void wake_all(tr_runtime *rt) {
+    for (unsigned i = 0; i < rt->n_sched; i++) {
+        tr__sched *s = &rt->scheds[i];
+        pthread_mutex_lock(&s->park_mu);
+        if (s->sleeping) {
+            s->sleeping = false;
+            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+        }
+        pthread_cond_signal(&s->park_cv);
+        pthread_mutex_unlock(&s->park_mu);
+    }
+}
+
+/* ---- run queues ---------------------------------------------------------- */
+
+static void inject(tr_runtime *rt, tr_actor *a) {
+    pthread_mutex_lock(&rt->inj_mu);
+    a->run_next = NULL;
+    if (rt->inj_tail)
+        rt->inj_tail->run_next = a;
+    else
+        rt->inj_head = a;
+    rt->inj_tail = a;
+    tr_atomic_faa_u32(&rt->inj_len, 1);
+    pthread_mutex_unlock(&rt->inj_mu);
+}
+
+static tr_actor *take_injected(tr_runtime *rt) {
+    if (tr_atomic_load_u32(&rt->inj_len) == 0)
+        return NULL;
+    pthread_mutex_lock(&rt->inj_mu);
+    tr_actor *a = rt->inj_head;
+    if (a) {
+        rt->inj_head = a->run_next;
+        if (!rt->inj_head)
+            rt->inj_tail = NULL;
+        tr_atomic_faa_u32(&rt->inj_len, (uint32_t)-1);
+    }
+    pthread_mutex_unlock(&rt->inj_mu);
+    return a;
+}
+
+static void push_ring(tr_runtime *rt, tr__sched *s, tr_actor *a) {
+    /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
+    TR_TSAN_RELEASE(a);
+    if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
+        inject(rt, a);
+    wake_one(rt);
+}
+
+void tr__schedule(tr_actor *a) {
+    if (a->is_port) {
+        tr__port_signal(a);
+        return;
+    }
+    tr_runtime *rt = a->rt;
+    tr__sched *s = tr__tls_sched;
+    if (s && s->rt == rt) {
+        /* Woken by a send on this thread: run it here next, while the
+         * message is hot in this core's cache. The actor it displaces goes
+         * to the ring, where idle threads can steal it. */
+        TR_TSAN_RELEASE(a);
+        tr_actor *old = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, a);
+        if (old)
+            push_ring(rt, s, old);
+        return;
+    }
+    push_ring(rt, s, a);
+}
+
+void tr__schedule_yield(tr_actor *a) {
+    push_ring(a->rt, tr__tls_sched, a);
+}
+
+static tr_actor *steal(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    unsigned n = rt->n_sched;
+    if (n < 2)
+        return NULL;
+    s->steal_seed = s->steal_seed * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned start = (unsigned)(s->steal_seed >> 33) % n;
+    for (unsigned k = 0; k < n; k++) {
+        tr__sched *v = &rt->scheds[(start + k) % n];
+        if (v == s)
+            continue;
+        void *p;
+        if (ck_ring_trydequeue_spmc(&v->ring, v->ring_buf, &p))
+            return (tr_actor *)p;
+    }
+    return NULL;
+}
+
+/* Last resort before parking: another thread's `next` actor has waited a
+ * whole spin phase, so that thread is busy with something long. */
+static tr_actor *steal_next(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    for (unsigned k = 0; k < rt->n_sched; k++) {
+        tr__sched *v = &rt->scheds[k];
+        if (v == s || !tr_atomic_load_ptr((void *const *)&v->next))
+            continue;
+        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&v->next, NULL);
+        if (a)
+            return a;
+    }
+    return NULL;
+}
+
+static tr_actor *next_actor(tr__sched *s) {
+    void *p;
+    if (tr_atomic_load_ptr((void *const *)&s->next)) {
+        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, NULL);
+        if (a)
+            return a;
+    }
+    if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
+        return (tr_actor *)p;
+    tr_actor *a = take_injected(s->rt);
+    if (a)
+        return a;
+    return steal(s);
+}
+
+static bool any_work(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    if (tr_atomic_load_u32(&rt->inj_len) != 0)
+        return true;
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        if (ck_ring_size(&rt->scheds[i].ring) != 0 ||
+            tr_atomic_load_ptr((void *const *)&rt->scheds[i].next))
+            return true;
+    return false;
+}
+
+static void park(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    ck_epoch_poll(&s->epoch);
+    pthread_mutex_lock(&s->park_mu);
+    s->sleeping = true;
+    tr_atomic_faa_u32(&rt->n_sleeping, 1);
+    tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+    /* Full barrier, then the last look (pairs with wake_one). */
+    tr_atomic_fence();
+    if (any_work(s) || tr_atomic_load_u32(&rt->quit)) {
+        if (s->sleeping) {
+            s->sleeping = false;
+            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+        }
+        pthread_mutex_unlock(&s->park_mu);
+        return;
+    }
+    while (s->sleeping && !tr_atomic_load_u32(&rt->quit))
+        pthread_cond_wait(&s->park_cv, &s->park_mu);
+    if (s->sleeping) {
+        s->sleeping = false;
+        tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+    }
+    pthread_mutex_unlock(&s->park_mu);
+}
+
+static void *sched_main(void *arg) {
+    tr__sched *s = (tr__sched *)arg;
+    tr_runtime *rt = s->rt;
+    tr__tls_sched = s;
+    unsigned idle = 0;
+    bool spinning = false;
+    while (!tr_atomic_load_u32(&rt->quit)) {
+        tr_actor *a = next_actor(s);
+        if (a) {
+            if (spinning) {
+                spinning = false;
+                tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+            }
+            idle = 0;
+            TR_TSAN_ACQUIRE(a);
+            tr__run(s, a);
+            if (++s->runs_since_poll >= POLL_EVERY) {
+                s->runs_since_poll = 0;
+                ck_epoch_poll(&s->epoch);
+            }
+            continue;
+        }
+        if (!spinning) {
+            spinning = true;
+            tr_atomic_faa_u32(&rt->n_spinning, 1);
+        }
+        if (++idle < SPIN_ROUNDS) {
+            tr_atomic_pause();
+            continue;
+        }
+        idle = 0;
+        a = steal_next(s);
+        if (a) {
+            spinning = false;
+            tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+            TR_TSAN_ACQUIRE(a);
+            tr__run(s, a);
+            continue;
+        }
+        park(s); /* leaves the spinning count before its last look */
+        spinning = false;
+    }
+    if (spinning)
+        tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+    /* Drop what is left in the local ring: runtime_stop already stopped
+     * every actor; leftovers are dead actors' tokens. */
+    tr__tls_sched = NULL;
+    return NULL;
+}
+
+bool tr_on_scheduler(const tr_runtime *rt) {
+    return tr__tls_sched != NULL && tr__tls_sched->rt == rt;
+}
+
+/* ---- epoch records for other threads ---------------------------------- */
+
+ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
+    tr__sched *s = tr__tls_sched;
+    if (s && s->rt == rt) {
+        *borrowed = false;
+        return &s->epoch;
+    }
+    *borrowed = true;
+    ck_epoch_record_t *r = ck_epoch_recycle(&rt->epoch, NULL);
+    if (r)
+        return r;
+    r = (ck_epoch_record_t *)tr__calloc(sizeof *r);
+    if (!r)
+        return NULL;
+    ck_epoch_register(&rt->epoch, r, NULL);
+    return r;
+}
+
+void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
+    (void)rt;
+    if (borrowed && rec)
+        ck_epoch_unregister(rec);
+}
+
+/* ---- start / stop --------------------------------------------------------- */
+
+static void runtime_free(tr_runtime *rt) {
+    /* Records registered by other threads (never freed by ck: unregister only
+     * marks them reusable). */
+    ck_stack_entry_t *e, *next;
+    for (e = CK_STACK_FIRST(&rt->epoch.records); e; e = next) {
+        next = CK_STACK_NEXT(e);
+        ck_epoch_record_t *r = (ck_epoch_record_t *)e; /* record_next is first */
+        bool ours = false;
+        for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
+            if (r == &rt->scheds[i].epoch)
+                ours = true;
+        if (!ours)
+            tr__free(r);
+    }
+    if (rt->scheds) {
+        for (unsigned i = 0; i < rt->n_sched; i++) {
+            tr__free(rt->scheds[i].ring_buf);
+            pthread_mutex_destroy(&rt->scheds[i].park_mu);
+            pthread_cond_destroy(&rt->scheds[i].park_cv);
+        }
+        tr__free(rt->scheds);
+    }
+    if (rt->segs) {
+        for (uint32_t i = 0; i < rt->n_segs; i++)
+            tr__free(rt->segs[i]);
+        tr__free(rt->segs);
+    }
+    tr__free(rt->free_idx);
+    pthread_mutex_destroy(&rt->table_mu);
+    pthread_mutex_destroy(&rt->inj_mu);
+    pthread_mutex_destroy(&rt->stop_mu);
+    pthread_cond_destroy(&rt->stop_cv);
+    tr__free(rt);
+}
+
+int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
+    if (!out)
+        return TR_EINVAL;
+    tr_runtime_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (o.threads > 1024)
+        return TR_EINVAL;
+    if (o.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 0 ? (unsigned)n : 1;
+    }
+    if (o.max_actors == 0)
+        o.max_actors = 4u << 20;
+    if (o.batch == 0)
+        o.batch = 64;
+    tr_runtime *rt = (tr_runtime *)tr__calloc(sizeof *rt);
+    if (!rt)
+        return TR_ENOMEM;
+    rt->n_sched = o.threads;
+    rt->batch = o.batch;
+    rt->max_actors = o.max_actors;
+    /* Room for max_actors actors plus up to 65536 blocking callers' ports
+     * (a port is a pid too, but does not count as an actor). */
+    rt->n_segs =
+        (uint32_t)(((uint64_t)o.max_actors + 1 + TR__SEG_SIZE + TR__SEG_SIZE - 1) / TR__SEG_SIZE);
+    rt->high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
+    rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
+    pthread_mutex_init(&rt->table_mu, NULL);
+    pthread_mutex_init(&rt->inj_mu, NULL);
+    pthread_mutex_init(&rt->stop_mu, NULL);
+    cond_init_monotonic(&rt->stop_cv);
+    ck_epoch_init(&rt->epoch);
+    rt->segs = (tr__slot **)tr__calloc(sizeof(tr__slot *) * rt->n_segs);
+    rt->scheds = (tr__sched *)tr__calloc(sizeof(tr__sched) * rt->n_sched);
+    if (!rt->segs || !rt->scheds) {
+        runtime_free(rt);
+        return TR_ENOMEM;
+    }
+    for (unsigned i = 0; i < rt->n_sched; i++) {
+        tr__sched *s = &rt->scheds[i];
+        s->rt = rt;
+        s->index = i;
+        s->steal_seed = i * 7919 + 1;
+        s->ring_buf = (ck_ring_buffer_t *)tr__calloc(sizeof(ck_ring_buffer_t) * TR__RING_SIZE);
+        pthread_mutex_init(&s->park_mu, NULL);
+        cond_init_monotonic(&s->park_cv);
+        if (!s->ring_buf) {
+            runtime_free(rt);
+            return TR_ENOMEM;
+        }
+        ck_ring_init(&s->ring, TR__RING_SIZE);
+        ck_epoch_register(&rt->epoch, &s->epoch, NULL);
+    }
+    int err = tr__registry_init(rt);
+    if (err) {
+        runtime_free(rt);
+        return err;
+    }
+    err = tr__timers_start(rt);
+    if (err) {
+        tr__registry_fini(rt);
+        runtime_free(rt);
+        return err;
+    }
+    unsigned started = 0;
+    for (; started < rt->n_sched; started++)
+        if (pthread_create(&rt->scheds[started].thread, NULL, sched_main, &rt->scheds[started]))
+            break;
+    if (started < rt->n_sched) {
+        tr_atomic_store_u32(&rt->quit, 1);
+        wake_all(rt);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(rt->scheds[i].thread, NULL);
+        tr__timers_stop(rt);
+        tr__registry_fini(rt);
+        runtime_free(rt);
+        return TR_ENOMEM;
+    }
+    *out = rt;
+    return TR_OK;
+}
+
+int tr_runtime_stop(tr_runtime *rt) {
+    if (!rt)
+        return TR_EINVAL;
+    if (tr_on_scheduler(rt))
+        return TR_EDEADLK;
+    if (!tr_atomic_cas_u32(&rt->stopping, 0, 1)) {
+        /* Someone else stops it; wait until done so the caller may free. */
+        pthread_mutex_lock(&rt->stop_mu);
+        while (!tr_atomic_load_u32(&rt->stopped))
+            pthread_cond_wait(&rt->stop_cv, &rt->stop_mu);
+        pthread_mutex_unlock(&rt->stop_mu);
+        return TR_OK;
+    }
+    /* 1. Every actor stops with reason shutdown (terminate runs once). */
+    int64_t deadline = tr__now_ms() + 10000;
+    bool warned = false;
+    for (;;) {
+        tr__shutdown_all(rt);
+        pthread_mutex_lock(&rt->stop_mu);
+        struct timespec ts;
+        tr__abstime(&ts, 100);
+        if (tr_atomic_load_u64(&rt->n_allocated) != 0)
+            pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
+        pthread_mutex_unlock(&rt->stop_mu);
+        if (tr_atomic_load_u64(&rt->n_allocated) == 0)
+            break;
+        if (tr__now_ms() > deadline && !warned) {
+            fprintf(stderr,
+                    "troupe: runtime stop: %llu actor(s) still running after 10 s "
+                    "(a callback that never returns?); their memory is leaked\n",
+                    (unsigned long long)tr_atomic_load_u64(&rt->n_allocated));
+            warned = true;
+            break;
+        }
+    }
+    /* 2. Timers, then scheduler threads. */
+    tr__timers_stop(rt);
+    tr_atomic_store_u32(&rt->quit, 1);
+    wake_all(rt);
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        pthread_join(rt->scheds[i].thread, NULL);
+    ck_epoch_barrier(&rt->scheds[0].epoch);
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        ck_epoch_barrier(&rt->scheds[i].epoch);
+    pthread_mutex_lock(&rt->stop_mu);
+    tr_atomic_store_u32(&rt->stopped, 1);
+    pthread_cond_broadcast(&rt->stop_cv);
+    pthread_mutex_unlock(&rt->stop_mu);
+    return TR_OK;
+}
+
+int tr_runtime_shutdown(tr_runtime *rt) {
+    if (!rt)
+        return TR_OK;
+    int err = tr_runtime_stop(rt);
+    if (err)
+        return err;
+    tr__registry_fini(rt);
+    runtime_free(rt);
+    return TR_OK;
+}
+
+unsigned tr_runtime_threads(const tr_runtime *rt) {
+    return rt ? rt->n_sched : 0;
+}
+
+size_t tr_runtime_actor_count(const tr_runtime *rt) {
+    return rt ? (size_t)tr_atomic_load_u64(&rt->n_alive) : 0;
+}
+
+bool tr__runtime_stopping(const tr_runtime *rt) {
+    return tr_atomic_load_u32(&rt->stopping) != 0;
+}
+
+uint64_t tr__make_ref(tr_runtime *rt) {
+    return tr_atomic_faa_u64(&rt->ref_counter, 1) + 1;
+}
+
+uint64_t tr__random(tr_runtime *rt) {
+    uint64_t x = tr_atomic_faa_u64(&rt->rand_state, 0x9E3779B97F4A7C15ull) + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+tr_self *tr__current(void) {
+    return (tr_self *)tr__tls_current;
+}

@@ -1,0 +1,311 @@
+/* troupe — timers.
+ *
+ * One timer thread per runtime keeps a binary min-heap of deadlines and
+ * sleeps on a condition variable until the earliest one (1 ms resolution,
+ * CLOCK_MONOTONIC). No thread is blocked per timer. Timer ids are slot
+ * index + generation in a table, so cancelling a fired or reused timer is
+ * detected; cancellation removes the entry from the heap (O(log n)).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "actor/core.h"
+
+typedef struct entry {
+    int64_t when;
+    tr_duration_ms period; /* 0: one-shot */
+    tr_pid to;
+    uint32_t kind, tag;
+    uint8_t sys;
+    uint64_t ref;
+    void *data;
+    size_t size;
+    uint32_t gen;
+    uint32_t heap_pos; /* index in heap, or UINT32_MAX when not pending */
+} entry;
+
+struct tr__timers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool quit;
+    entry *e; /* table */
+    uint32_t n_e, cap_e;
+    uint32_t *free_e;
+    uint32_t n_free;
+    uint32_t *heap; /* entry indexes */
+    uint32_t n_heap, cap_heap;
+};
+
+#define NOT_PENDING UINT32_MAX
+
+static inline bool less(tr__timers *t, uint32_t a, uint32_t b) {
+    return t->e[t->heap[a]].when < t->e[t->heap[b]].when;
+}
+static inline void hswap(tr__timers *t, uint32_t a, uint32_t b) {
+    uint32_t x = t->heap[a];
+    t->heap[a] = t->heap[b];
+    t->heap[b] = x;
+    t->e[t->heap[a]].heap_pos = a;
+    t->e[t->heap[b]].heap_pos = b;
+}
+static void up(tr__timers *t, uint32_t i) {
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!less(t, i, p))
+            break;
+        hswap(t, i, p);
+        i = p;
+    }
+}
+static void down(tr__timers *t, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < t->n_heap && less(t, l, m))
+            m = l;
+        if (r < t->n_heap && less(t, r, m))
+            m = r;
+        if (m == i)
+            break;
+        hswap(t, i, m);
+        i = m;
+    }
+}
+static int heap_push(tr__timers *t, uint32_t idx) {
+    if (t->n_heap == t->cap_heap) {
+        uint32_t cap = t->cap_heap ? t->cap_heap * 2 : 256;
+        uint32_t *p = (uint32_t *)tr__realloc(t->heap, sizeof(uint32_t) * cap);
+        if (!p)
+            return TR_ENOMEM;
+        t->heap = p;
+        t->cap_heap = cap;
+    }
+    t->heap[t->n_heap] = idx;
+    t->e[idx].heap_pos = t->n_heap;
+    t->n_heap++;
+    up(t, t->n_heap - 1);
+    return TR_OK;
+}
+static void heap_remove(tr__timers *t, uint32_t pos) {
+    uint32_t last = t->n_heap - 1;
+    t->e[t->heap[pos]].heap_pos = NOT_PENDING;
+    if (pos != last) {
+        t->heap[pos] = t->heap[last];
+        t->e[t->heap[pos]].heap_pos = pos;
+        t->n_heap--;
+        down(t, pos);
+        up(t, pos);
+    } else {
+        t->n_heap--;
+    }
+}
+
+static void entry_free(tr__timers *t, uint32_t idx) {
+    entry *e = &t->e[idx];
+    tr__free(e->data);
+    e->data = NULL;
+    e->gen++;
+    if (e->gen == 0)
+        e->gen = 1;
+    t->free_e[t->n_free++] = idx; /* free_e has room for every entry */
+}
+
+static void *timer_main(void *arg) {
+    tr_runtime *rt = (tr_runtime *)arg;
+    tr__timers *t = rt->timers;
+    pthread_mutex_lock(&t->mu);
+    while (!t->quit) {
+        if (t->n_heap == 0) {
+            pthread_cond_wait(&t->cv, &t->mu);
+            continue;
+        }
+        int64_t now = tr__now_ms();
+        entry *top = &t->e[t->heap[0]];
+        if (top->when > now) {
+            struct timespec ts;
+            tr__abstime(&ts, top->when - now);
+            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+            continue;
+        }
+        /* Fire the earliest entry. */
+        uint32_t idx = t->heap[0];
+        entry *e = &t->e[idx];
+        heap_remove(t, 0);
+        tr__msg *m = tr__msg_new(e->kind, e->tag, e->data, e->size);
+        tr_pid to = e->to;
+        uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
+        bool periodic = e->period > 0;
+        if (m) {
+            m->sys = e->sys;
+            m->pub.ref = e->sys == TR__SYS_REQ_TIMEOUT ? e->ref : id;
+        }
+        if (periodic) {
+            int64_t next = e->when + e->period;
+            if (next <= now)
+                next = now + e->period - ((now - e->when) % e->period);
+            e->when = next;
+            if (heap_push(t, idx) != TR_OK)
+                entry_free(t, idx);
+        } else {
+            entry_free(t, idx);
+        }
+        pthread_mutex_unlock(&t->mu);
+        int err = m ? tr__deliver(rt, to, m) : TR_ENOMEM;
+        pthread_mutex_lock(&t->mu);
+        if (err == TR_ENOPROC && periodic) {
+            /* target gone: the interval ends */
+            entry *p = &t->e[idx];
+            if (p->gen == (uint32_t)(id >> 32) && p->heap_pos != NOT_PENDING) {
+                heap_remove(t, p->heap_pos);
+                entry_free(t, idx);
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+int tr__timers_start(tr_runtime *rt) {
+    tr__timers *t = (tr__timers *)tr__calloc(sizeof *t);
+    if (!t)
+        return TR_ENOMEM;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rt->timers = t;
+    if (pthread_create(&t->thread, NULL, timer_main, rt)) {
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        tr__free(t);
+        rt->timers = NULL;
+        return TR_ENOMEM;
+    }
+    return TR_OK;
+}
+
+void tr__timers_stop(tr_runtime *rt) {
+    tr__timers *t = rt->timers;
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->quit = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    for (uint32_t i = 0; i < t->n_e; i++)
+        tr__free(t->e[i].data);
+    tr__free(t->e);
+    tr__free(t->free_e);
+    tr__free(t->heap);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    tr__free(t);
+    rt->timers = NULL;
+}
+
+int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration_ms period,
+                    uint32_t kind, uint8_t sys, uint32_t tag, uint64_t ref, const void *data,
+                    size_t size, tr_timer *out) {
+    tr__timers *t = rt->timers;
+    if (!t || tr_atomic_load_u32(&rt->stopped))
+        return TR_ECLOSED;
+    void *copy = NULL;
+    if (size) {
+        copy = tr__malloc(size);
+        if (!copy)
+            return TR_ENOMEM;
+        memcpy(copy, data, size);
+    }
+    pthread_mutex_lock(&t->mu);
+    if (t->quit) {
+        pthread_mutex_unlock(&t->mu);
+        tr__free(copy);
+        return TR_ECLOSED;
+    }
+    uint32_t idx;
+    if (t->n_free) {
+        idx = t->free_e[--t->n_free];
+    } else {
+        if (t->n_e == t->cap_e) {
+            uint32_t cap = t->cap_e ? t->cap_e * 2 : 256;
+            entry *ne = (entry *)tr__realloc(t->e, sizeof(entry) * cap);
+            if (!ne)
+                goto nomem;
+            t->e = ne;
+            uint32_t *nf = (uint32_t *)tr__realloc(t->free_e, sizeof(uint32_t) * cap);
+            if (!nf)
+                goto nomem;
+            t->free_e = nf;
+            t->cap_e = cap;
+        }
+        idx = t->n_e++;
+        memset(&t->e[idx], 0, sizeof(entry));
+        t->e[idx].gen = 1;
+    }
+    entry *e = &t->e[idx];
+    e->when = tr__now_ms() + (delay < 0 ? 0 : delay);
+    e->period = period;
+    e->to = to;
+    e->kind = kind;
+    e->tag = tag;
+    e->sys = sys;
+    e->ref = ref;
+    e->data = copy;
+    e->size = size;
+    if (heap_push(t, idx) != TR_OK) {
+        e->data = NULL;
+        t->free_e[t->n_free++] = idx;
+        goto nomem;
+    }
+    if (e->heap_pos == 0)
+        pthread_cond_signal(&t->cv);
+    if (out)
+        *out = ((uint64_t)e->gen << 32) | (idx + 1);
+    pthread_mutex_unlock(&t->mu);
+    return TR_OK;
+nomem:
+    pthread_mutex_unlock(&t->mu);
+    tr__free(copy);
+    return TR_ENOMEM;
+}
+
+int tr_cancel_timer(tr_runtime *rt, tr_timer timer) {
+    if (!rt || timer == 0)
+        return TR_EINVAL;
+    tr__timers *t = rt->timers;
+    if (!t)
+        return 0;
+    uint32_t idx = (uint32_t)(timer & 0xffffffffu) - 1;
+    uint32_t gen = (uint32_t)(timer >> 32);
+    int res = 0;
+    pthread_mutex_lock(&t->mu);
+    if (idx < t->n_e) {
+        entry *e = &t->e[idx];
+        if (e->gen == gen && e->heap_pos != NOT_PENDING) {
+            heap_remove(t, e->heap_pos);
+            entry_free(t, idx);
+            res = 1;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return res;
+}
+
+int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uint32_t tag,
+                  const void *data, size_t size, tr_timer *timer) {
+    if (!rt || delay_ms < 0 || (size && !data) || to.id == 0)
+        return TR_EINVAL;
+    return tr__timer_start(rt, to, delay_ms, 0, TR_MSG_TIMER, TR__SYS_NONE, tag, 0, data, size,
+                           timer);
+}
+
+int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32_t tag,
+                     const void *data, size_t size, tr_timer *timer) {
+    if (!rt || period_ms <= 0 || (size && !data) || to.id == 0)
+        return TR_EINVAL;
+    return tr__timer_start(rt, to, period_ms, period_ms, TR_MSG_TIMER, TR__SYS_NONE, tag, 0, data,
+                           size, timer);
+}

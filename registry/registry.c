@@ -1,0 +1,319 @@
+/* troupe — local name registry.
+ *
+ * Names live in a ck_hs set in SPMC mode: lookups (whereis, send by name)
+ * run without locks inside an epoch section; register and unregister
+ * serialize on a mutex. Removed entries and replaced hash-set maps are
+ * freed only after an epoch grace period (ck_epoch_synchronize), so a
+ * reader never touches freed memory.
+ */
+#include <string.h>
+
+#include <ck_hs.h>
+
+#include <troupe/registry.h>
+
+#include "actor/core.h"
+
+typedef struct reg_entry {
+    tr_pid pid;
+    size_t len;
+    char name[TR_NAME_MAX + 1];
+} reg_entry;
+
+/* Maps the hash set gave back while a writer held the mutex; freed after
+ * the grace period. ck_malloc carries no context, so the writer publishes
+ * its registry in a thread-local for the duration of the operation. */
+typedef struct deferred {
+    struct deferred *next;
+} deferred;
+
+struct tr__registry {
+    pthread_mutex_t mu;
+    ck_hs_t hs;
+    deferred *garbage;
+};
+
+static __thread tr__registry *tls_writer;
+
+static void *hs_malloc(size_t n) {
+    /* room in front for the deferred-free link */
+    char *p = (char *)tr__malloc(n + 16);
+    return p ? p + 16 : NULL;
+}
+static void hs_free(void *p, size_t n, bool defer) {
+    (void)n;
+    if (!p)
+        return;
+    char *base = (char *)p - 16;
+    if (defer && tls_writer) {
+        deferred *d = (deferred *)base;
+        d->next = tls_writer->garbage;
+        tls_writer->garbage = d;
+        return;
+    }
+    tr__free(base);
+}
+static struct ck_malloc hs_allocator = {.malloc = hs_malloc, .realloc = NULL, .free = hs_free};
+
+static unsigned long hs_hash(const void *obj, unsigned long seed) {
+    const reg_entry *e = (const reg_entry *)obj;
+    unsigned long h = 1469598103934665603ul ^ seed;
+    for (size_t i = 0; i < e->len; i++) {
+        h ^= (unsigned char)e->name[i];
+        h *= 1099511628211ul;
+    }
+    return h;
+}
+static bool hs_compare(const void *a, const void *b) {
+    const reg_entry *x = (const reg_entry *)a, *y = (const reg_entry *)b;
+    return x->len == y->len && memcmp(x->name, y->name, x->len) == 0;
+}
+
+int tr__registry_init(tr_runtime *rt) {
+    tr__registry *r = (tr__registry *)tr__calloc(sizeof *r);
+    if (!r)
+        return TR_ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    if (!ck_hs_init(&r->hs, CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC, hs_hash, hs_compare, &hs_allocator,
+                    64, 0x5eed)) {
+        pthread_mutex_destroy(&r->mu);
+        tr__free(r);
+        return TR_ENOMEM;
+    }
+    rt->registry = r;
+    return TR_OK;
+}
+
+void tr__registry_fini(tr_runtime *rt) {
+    tr__registry *r = rt->registry;
+    if (!r)
+        return;
+    ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+    void *obj;
+    while (ck_hs_next(&r->hs, &it, &obj))
+        tr__free(obj);
+    ck_hs_destroy(&r->hs);
+    while (r->garbage) {
+        deferred *d = r->garbage;
+        r->garbage = d->next;
+        tr__free(d);
+    }
+    pthread_mutex_destroy(&r->mu);
+    tr__free(r);
+    rt->registry = NULL;
+}
+
+/* Writer side: lock, and note ourselves for deferred frees. */
+static void writer_begin(tr__registry *r) {
+    pthread_mutex_lock(&r->mu);
+    tls_writer = r;
+}
+
+/* Writer side: wait for readers that may still see `dead` entries and old
+ * maps, free them, unlock. */
+static void writer_end(tr_runtime *rt, tr__registry *r, reg_entry **dead, size_t n_dead) {
+    tls_writer = NULL;
+    if (n_dead || r->garbage) {
+        bool borrowed;
+        ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
+        if (rec) {
+            ck_epoch_synchronize(rec);
+            tr__epoch_leave(rt, rec, borrowed);
+            for (size_t i = 0; i < n_dead; i++) {
+                TR_TSAN_ACQUIRE(dead[i]); /* readers released it after use */
+                tr__free(dead[i]);
+            }
+            while (r->garbage) {
+                deferred *d = r->garbage;
+                r->garbage = d->next;
+                tr__free(d);
+            }
+        }
+        /* without a record (no memory) the entries are leaked, never freed early */
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int check_name(const char *name, size_t *len) {
+    if (!name)
+        return TR_EINVAL;
+    size_t n = strnlen(name, TR_NAME_MAX + 1);
+    if (n == 0 || n > TR_NAME_MAX)
+        return TR_EINVAL;
+    *len = n;
+    return TR_OK;
+}
+
+static void make_key(reg_entry *k, const char *name, size_t len) {
+    k->pid = TR_PID_NONE;
+    k->len = len;
+    memcpy(k->name, name, len);
+    k->name[len] = '\0';
+}
+
+int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
+    size_t len;
+    if (!rt || check_name(name, &len) != TR_OK || pid.id == 0)
+        return TR_EINVAL;
+    if (tr__runtime_stopping(rt))
+        return TR_ECLOSED;
+    tr__registry *r = rt->registry;
+    reg_entry *e = (reg_entry *)tr__malloc(sizeof *e);
+    if (!e)
+        return TR_ENOMEM;
+    make_key(e, name, len);
+    e->pid = pid;
+    unsigned long h = CK_HS_HASH(&r->hs, hs_hash, e);
+    writer_begin(r);
+    reg_entry *cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
+    if (cur && !tr_is_alive(rt, cur->pid)) {
+        /* The holder exited and its exit processing has not reached the
+         * registry yet: the name is free. */
+        reg_entry *old = (reg_entry *)ck_hs_remove(&r->hs, h, cur);
+        writer_end(rt, r, old ? &old : NULL, old ? 1 : 0);
+        writer_begin(r);
+        cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
+    }
+    if (cur) {
+        if (holder)
+            *holder = cur->pid;
+        writer_end(rt, r, NULL, 0);
+        tr__free(e);
+        return TR_EEXIST;
+    }
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a || a->is_port) {
+        if (a)
+            tr__release(a);
+        writer_end(rt, r, NULL, 0);
+        tr__free(e);
+        return TR_ENOPROC;
+    }
+    /* Under the actor's lock: either its exit processing has not begun and
+     * will see has_names (and remove the name after we unlock the registry),
+     * or it has begun and we refuse. */
+    tr_spin_lock(&a->lock);
+    bool exiting = a->exiting;
+    if (!exiting)
+        a->has_names = true;
+    tr_spin_unlock(&a->lock);
+    tr__release(a);
+    if (exiting) {
+        writer_end(rt, r, NULL, 0);
+        tr__free(e);
+        return TR_ENOPROC;
+    }
+    TR_TSAN_RELEASE(e); /* publication through ck_hs */
+    if (!ck_hs_put(&r->hs, h, e)) {
+        writer_end(rt, r, NULL, 0);
+        tr__free(e);
+        return TR_ENOMEM;
+    }
+    writer_end(rt, r, NULL, 0);
+    return TR_OK;
+}
+
+int tr_unregister(tr_runtime *rt, const char *name) {
+    size_t len;
+    if (!rt || check_name(name, &len) != TR_OK)
+        return TR_EINVAL;
+    tr__registry *r = rt->registry;
+    reg_entry key;
+    make_key(&key, name, len);
+    unsigned long h = CK_HS_HASH(&r->hs, hs_hash, &key);
+    writer_begin(r);
+    reg_entry *e = (reg_entry *)ck_hs_remove(&r->hs, h, &key);
+    writer_end(rt, r, e ? &e : NULL, e ? 1 : 0);
+    return e ? TR_OK : TR_ENOTFOUND;
+}
+
+void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid) {
+    tr__registry *r = rt->registry;
+    if (!r)
+        return;
+    reg_entry *dead[16];
+    for (;;) {
+        size_t n = 0;
+        writer_begin(r);
+        ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+        void *obj;
+        while (n < 16 && ck_hs_next(&r->hs, &it, &obj)) {
+            reg_entry *e = (reg_entry *)obj;
+            if (tr_pid_eq(e->pid, pid))
+                dead[n++] = e;
+        }
+        for (size_t i = 0; i < n; i++)
+            ck_hs_remove(&r->hs, CK_HS_HASH(&r->hs, hs_hash, dead[i]), dead[i]);
+        writer_end(rt, r, dead, n);
+        if (n < 16)
+            return;
+    }
+}
+
+tr_pid tr_whereis(tr_runtime *rt, const char *name) {
+    size_t len;
+    if (!rt || !rt->registry || check_name(name, &len) != TR_OK)
+        return TR_PID_NONE;
+    tr__registry *r = rt->registry;
+    reg_entry key;
+    make_key(&key, name, len);
+    unsigned long h = CK_HS_HASH(&r->hs, hs_hash, &key);
+    bool borrowed;
+    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
+    if (!rec)
+        return TR_PID_NONE;
+    tr_pid pid = TR_PID_NONE;
+    ck_epoch_begin(rec, NULL);
+    reg_entry *e = (reg_entry *)ck_hs_get(&r->hs, h, &key);
+    if (e) {
+        TR_TSAN_ACQUIRE(e);
+        pid = e->pid;
+        TR_TSAN_RELEASE(e);
+    }
+    ck_epoch_end(rec, NULL);
+    tr__epoch_leave(rt, rec, borrowed);
+    return pid;
+}
+
+size_t tr_registered_count(tr_runtime *rt) {
+    if (!rt || !rt->registry)
+        return 0;
+    tr__registry *r = rt->registry;
+    pthread_mutex_lock(&r->mu);
+    size_t n = (size_t)ck_hs_count(&r->hs);
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
+    size_t len;
+    if (!rt || check_name(name, &len) != TR_OK)
+        return TR_EINVAL;
+    tr_pid pid = tr_whereis(rt, name);
+    if (pid.id == 0)
+        return TR_ENOTFOUND;
+    return tr_send(rt, pid, tag, data, size);
+}
+
+int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
+    size_t len;
+    if (!rt || check_name(name, &len) != TR_OK)
+        return TR_EINVAL;
+    tr_pid pid = tr_whereis(rt, name);
+    if (pid.id == 0)
+        return TR_ENOTFOUND;
+    return tr_cast(rt, pid, tag, data, size);
+}
+
+int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req, size_t size,
+                  tr_buf *reply, tr_duration_ms timeout_ms) {
+    size_t len;
+    if (reply)
+        memset(reply, 0, sizeof *reply);
+    if (!rt || check_name(name, &len) != TR_OK)
+        return TR_EINVAL;
+    tr_pid pid = tr_whereis(rt, name);
+    if (pid.id == 0)
+        return TR_ENOTFOUND;
+    return tr_call(rt, pid, tag, req, size, reply, timeout_ms);
+}

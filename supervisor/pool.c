@@ -1,0 +1,1148 @@
+/* troupe — the pool manager: a supervised set of workers behind a pool actor.
+ *
+ * Shape: the pool actor (traps exits) spawn_links a one_for_one supervisor
+ * whose children are the workers. Workers run a wrapper behaviour that
+ * holds the user's state after a small header and calls the user's
+ * callbacks; the wrapper's init casts (slot serial, pid) to the pool, which
+ * monitors each worker incarnation.
+ *
+ * Jobs: a call to the pool is forwarded to a worker as a cast carrying the
+ * caller's tr_from; the wrapper calls the user's handle_call with that from,
+ * so the user's tr_reply reaches the caller directly. Completion is tracked
+ * without a message per job: each worker slot has a shared counter of jobs
+ * finished (incremented by the worker after the handler returns, read by
+ * the pool); jobs finish in FIFO order per worker, so the pool's per-slot
+ * FIFO of dispatched jobs minus the counter is the set of unfinished jobs.
+ * When a worker dies, the counter is final (the DOWN comes after the last
+ * increment), and the jobs left in the FIFO get TR_ECRASHED.
+ *
+ * Scale-down: removed workers are "draining": they get no new job and a
+ * DRAIN cast that arrives after every job the pool sent them (one sender,
+ * FIFO); the wrapper then stops with reason normal. Workers are transient,
+ * so the supervisor does not restart them; the pool then deletes their
+ * spec. An active worker that exits normally is restarted by the pool
+ * (restart_child).
+ *
+ * Memory shared with the workers (the wrapper behaviour, the user's arg
+ * copy, the job counters) lives in a pool_shared block counted by
+ * references: one for the pool, one per live worker incarnation (taken
+ * after the user's init succeeded, dropped in terminate; for a killed
+ * worker, whose terminate does not run, the pool drops it on the DOWN).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <troupe/pool.h>
+#include <troupe/supervisor.h>
+
+#include "actor/runtime_api.h"
+#include "mailbox/alloc.h"
+#include "mailbox/atomic.h"
+#include "supervisor/sup_private.h"
+
+#define POOL_RESERVED_TAGS 0xFFFF0000u
+#define POOL_TAG_REGISTER 0xFFFF0281u /* worker -> pool, cast: pool_reg */
+#define POOL_TAG_JOB_CALL 0xFFFF0282u /* pool -> worker, cast: job_hdr + request */
+#define POOL_TAG_JOB_CAST 0xFFFF0283u /* pool -> worker, cast: job_hdr + payload */
+#define POOL_TAG_DRAIN 0xFFFF0284u    /* pool -> worker, cast: finish the queue, stop */
+
+#define POOL_DEFAULT_RESTARTS_PER_WORKER 10
+#define POOL_DEFAULT_PERIOD_MS 1000
+#define POOL_DEFAULT_SHUTDOWN_MS 5000
+
+/* ------------------------------------------------------------------------ */
+/* Memory shared with the workers                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct pool_ctr {
+    uint64_t done;     /* jobs finished by this slot's workers (atomic) */
+    uint64_t released; /* pid id of the last worker whose terminate dropped its
+                          reference (atomic): a killed one's DOWN tells the pool
+                          whether to drop it instead */
+    struct pool_ctr *prev, *next;
+} pool_ctr;
+
+typedef struct pool_shared {
+    uint32_t refs; /* atomic */
+    tr_behaviour wb;
+    const tr_behaviour *user;
+    const void *user_arg;
+    void *user_arg_copy;
+    pool_ctr *ctrs; /* every counter not yet freed (list changed by the pool only) */
+} pool_shared;
+
+static void sh_free(pool_shared *sh) {
+    pool_ctr *c = sh->ctrs;
+    while (c) {
+        pool_ctr *n = c->next;
+        tr__free(c);
+        c = n;
+    }
+    tr__free(sh->user_arg_copy);
+    tr__free(sh);
+}
+
+static void sh_release(pool_shared *sh) {
+    if (tr_atomic_faa_u32(&sh->refs, (uint32_t)-1) == 1)
+        sh_free(sh);
+}
+
+/* The worker's init argument (the supervisor keeps a copy for restarts). */
+typedef struct worker_arg {
+    pool_shared *sh;
+    pool_ctr *ctr;
+    tr_pid pool;
+    unsigned index;
+    uint64_t serial;
+} worker_arg;
+
+typedef struct pool_reg {
+    uint64_t serial;
+    tr_pid pid;
+} pool_reg;
+
+typedef struct job_hdr {
+    tr_from from;  /* calls: the caller */
+    tr_pid sender; /* the original sender */
+    uint32_t tag;
+    uint32_t pad;
+} job_hdr;
+
+/* ------------------------------------------------------------------------ */
+/* Worker wrapper                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct worker_hdr {
+    pool_shared *sh;
+    pool_ctr *ctr;
+    tr_pid pool;
+    unsigned index;
+    bool user_traps;     /* the user's behaviour traps exits itself */
+    bool untrapped_exit; /* stopping on an exit signal the user does not trap */
+} worker_hdr;
+
+#define WORKER_HDR_SIZE ((sizeof(worker_hdr) + 15) & ~(size_t)15)
+
+static void *user_state(worker_hdr *h) {
+    return h->sh->user->state_size ? (char *)h + WORKER_HDR_SIZE : NULL;
+}
+
+static int w_init(tr_self *self, void *state, const void *arg) {
+    worker_hdr *h = state;
+    const worker_arg *a = arg;
+    h->sh = a->sh;
+    h->ctr = a->ctr;
+    h->pool = a->pool;
+    h->index = a->index;
+    const tr_behaviour *u = h->sh->user;
+    if (u->init) {
+        int rc = u->init(self, user_state(h), h->sh->user_arg);
+        if (rc != TR_CONTINUE)
+            return rc;
+    }
+    /* The wrapper always traps exits so that its terminate (which drops
+     * the reference below) runs when the supervisor stops it; for a user
+     * behaviour that does not trap, exit signals keep their meaning
+     * (w_handle_info stops without the user's terminate, as the core). */
+    h->user_traps = tr_trap_exit(self, true);
+    tr_atomic_faa_u32(&h->sh->refs, 1);
+    pool_reg reg = {a->serial, tr_self_pid(self)};
+    tr_cast(tr_self_runtime(self), h->pool, POOL_TAG_REGISTER, &reg, sizeof(reg));
+    return TR_CONTINUE;
+}
+
+static int user_call(tr_self *self, worker_hdr *h, const tr_msg *msg, tr_from from) {
+    const tr_behaviour *u = h->sh->user;
+    if (!u->handle_call)
+        tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected call"));
+    return u->handle_call(self, user_state(h), msg, from);
+}
+
+static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
+    const tr_behaviour *u = h->sh->user;
+    if (!u->handle_cast)
+        tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected cast"));
+    return u->handle_cast(self, user_state(h), msg);
+}
+
+static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
+    return user_call(self, state, msg, from);
+}
+
+static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
+    worker_hdr *h = state;
+    bool from_pool = tr_pid_eq(msg->sender, h->pool);
+    if (from_pool && (msg->tag == POOL_TAG_JOB_CALL || msg->tag == POOL_TAG_JOB_CAST) &&
+        msg->size >= sizeof(job_hdr)) {
+        job_hdr jh;
+        memcpy(&jh, msg->data, sizeof(jh));
+        tr_msg m = {0};
+        m.tag = jh.tag;
+        m.sender = jh.sender;
+        m.size = msg->size - sizeof(jh);
+        m.data = m.size ? (const char *)msg->data + sizeof(jh) : NULL;
+        int rc;
+        if (msg->tag == POOL_TAG_JOB_CALL) {
+            m.kind = TR_MSG_CALL;
+            m.ref = jh.from.ref;
+            rc = user_call(self, h, &m, jh.from);
+        } else {
+            m.kind = TR_MSG_CAST;
+            rc = user_cast(self, h, &m);
+        }
+        /* release: the pool reading the counter sees the job's effects */
+        tr_atomic_faa_u64(&h->ctr->done, 1);
+        return rc;
+    }
+    if (from_pool && msg->tag == POOL_TAG_DRAIN)
+        return tr_stop(self, tr_reason_normal());
+    return user_cast(self, h, msg);
+}
+
+static int w_handle_info(tr_self *self, void *state, const tr_msg *msg) {
+    worker_hdr *h = state;
+    const tr_behaviour *u = h->sh->user;
+    if (msg->kind == TR_MSG_EXIT && !h->user_traps) {
+        const tr_reason *r = tr_msg_reason(msg);
+        if (!r || r->kind == TR_EXIT_NORMAL)
+            return TR_CONTINUE; /* a non-trapping actor ignores normal */
+        h->untrapped_exit = true;
+        return tr_stop(self, *r);
+    }
+    if (!u->handle_info)
+        return TR_CONTINUE;
+    return u->handle_info(self, user_state(h), msg);
+}
+
+static void w_terminate(tr_self *self, void *state, tr_reason reason) {
+    worker_hdr *h = state;
+    pool_shared *sh = h->sh;
+    if (sh->user->terminate && !h->untrapped_exit)
+        sh->user->terminate(self, user_state(h), reason);
+    tr_atomic_store_u64(&h->ctr->released, tr_self_pid(self).id);
+    sh_release(sh);
+}
+
+int tr_pool_worker_index(const tr_self *self) {
+    if (!self)
+        return TR_EINVAL;
+    const tr_behaviour *b = tr__self_behaviour(self);
+    if (!b || b->init != w_init)
+        return TR_EINVAL;
+    const worker_hdr *h = tr__self_state(self);
+    return h ? (int)h->index : TR_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pool actor state                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct job_rec {
+    tr_from from; /* from.rt NULL: a cast */
+} job_rec;
+
+typedef struct job_fifo {
+    job_rec *v;
+    size_t cap, head, len;
+} job_fifo;
+
+static int fifo_push(job_fifo *f, job_rec r) {
+    if (f->len == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        job_rec *v = tr__malloc(cap * sizeof(*v));
+        if (!v)
+            return TR_ENOMEM;
+        for (size_t i = 0; i < f->len; i++)
+            v[i] = f->v[(f->head + i) % f->cap];
+        tr__free(f->v);
+        f->v = v;
+        f->cap = cap;
+        f->head = 0;
+    }
+    f->v[(f->head + f->len) % f->cap] = r;
+    f->len++;
+    return 0;
+}
+
+static job_rec fifo_pop(job_fifo *f) {
+    job_rec r = f->v[f->head];
+    f->head = (f->head + 1) % f->cap;
+    f->len--;
+    return r;
+}
+
+typedef struct pslot {
+    unsigned index;
+    uint64_t serial;
+    char id[32];
+    worker_arg arg;
+    pool_ctr *ctr;
+    tr_pid pid;
+    uint64_t mref;
+    bool cast_failed; /* pid found dead; its DOWN is on its way */
+    job_fifo out;     /* dispatched, not known finished */
+    uint64_t done_seen;
+    uint64_t jobs_failed;
+    uint32_t restarts;
+    uint32_t registrations;
+    bool draining;
+    uint64_t del_req; /* pending DELETE_CHILD request */
+    /* the previous incarnation when the new one registered before its DOWN
+     * arrived: its unfinished jobs wait for the DOWN's reason */
+    tr_pid zpid;
+    uint64_t zmref;
+    job_fifo zout;
+} pslot;
+
+typedef struct pending_job {
+    tr_from from; /* from.rt NULL: a cast */
+    tr_pid sender;
+    uint32_t tag;
+    void *data;
+    size_t size;
+    struct pending_job *next;
+} pending_job;
+
+typedef struct resize_req {
+    tr_from from;
+    unsigned target;
+    struct resize_req *next;
+} resize_req;
+
+typedef struct pool_state {
+    pool_shared *sh;
+    tr_pid sup;
+    bool sup_dead;
+    tr_pool_strategy strategy;
+    bool default_intensity;
+    tr_duration_ms shutdown_ms;
+    pslot **act;
+    unsigned n_act, cap_act;
+    pslot **drain;
+    unsigned n_drain, cap_drain;
+    unsigned rr;
+    uint64_t next_serial;
+    uint64_t dispatched;
+    uint64_t removed_done, removed_failed, removed_restarts;
+    pending_job *pend_head, *pend_tail;
+    /* resizes run one at a time */
+    resize_req *rz_head, *rz_tail;
+    bool rz_active;
+    pslot *growing;
+    uint64_t grow_req;
+    bool stopping;
+    tr_reason stop_reason;
+} pool_state;
+
+static void slot_free(pool_state *p, pslot *s, bool free_ctr) {
+    if (!s)
+        return;
+    if (free_ctr && s->ctr) {
+        pool_ctr *c = s->ctr;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            p->sh->ctrs = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        tr__free(c);
+    }
+    tr__free(s->out.v);
+    tr__free(s->zout.v);
+    tr__free(s);
+}
+
+static pslot *slot_new(tr_self *self, pool_state *p, unsigned index) {
+    pslot *s = tr__calloc(sizeof(*s));
+    pool_ctr *c = tr__calloc(sizeof(*c));
+    if (!s || !c) {
+        tr__free(s);
+        tr__free(c);
+        return NULL;
+    }
+    c->next = p->sh->ctrs;
+    if (c->next)
+        c->next->prev = c;
+    p->sh->ctrs = c;
+    s->index = index;
+    s->serial = ++p->next_serial;
+    snprintf(s->id, sizeof(s->id), "worker.%u.%llu", index, (unsigned long long)s->serial);
+    s->ctr = c;
+    s->arg.sh = p->sh;
+    s->arg.ctr = c;
+    s->arg.pool = tr_self_pid(self);
+    s->arg.index = index;
+    s->arg.serial = s->serial;
+    return s;
+}
+
+static tr_child_spec slot_spec(pool_state *p, pslot *s) {
+    tr_child_spec cs = {0};
+    cs.id = s->id;
+    cs.behaviour = &p->sh->wb;
+    cs.arg = &s->arg;
+    cs.arg_size = sizeof(s->arg);
+    cs.restart = TR_TRANSIENT;
+    cs.shutdown_ms = p->shutdown_ms;
+    cs.type = TR_WORKER;
+    return cs;
+}
+
+static bool slot_alive(const pslot *s) { return !tr_pid_is_none(s->pid) && !s->cast_failed; }
+
+/* Pops the jobs the worker finished. */
+static void slot_sync(pslot *s) {
+    uint64_t d = tr_atomic_load_u64(&s->ctr->done);
+    while (s->done_seen < d && s->out.len > 0) {
+        fifo_pop(&s->out);
+        s->done_seen++;
+    }
+    s->done_seen = d;
+}
+
+/* Every job the slot had accepted and not finished gets err. */
+static void slot_fail_jobs(pslot *s, int err, const char *text, bool count) {
+    slot_sync(s);
+    while (s->out.len > 0) {
+        job_rec r = fifo_pop(&s->out);
+        if (r.from.rt)
+            tr_reply_error(r.from, err, text);
+        if (count)
+            s->jobs_failed++;
+    }
+}
+
+static pslot *find_serial(pool_state *p, uint64_t serial) {
+    for (unsigned i = 0; i < p->n_act; i++)
+        if (p->act[i]->serial == serial)
+            return p->act[i];
+    for (unsigned i = 0; i < p->n_drain; i++)
+        if (p->drain[i]->serial == serial)
+            return p->drain[i];
+    if (p->growing && p->growing->serial == serial)
+        return p->growing;
+    return NULL;
+}
+
+static bool has_mref(const pslot *s, uint64_t mref) {
+    return mref && (s->mref == mref || s->zmref == mref);
+}
+
+static pslot *find_mref(pool_state *p, uint64_t mref) {
+    for (unsigned i = 0; i < p->n_act; i++)
+        if (has_mref(p->act[i], mref))
+            return p->act[i];
+    for (unsigned i = 0; i < p->n_drain; i++)
+        if (has_mref(p->drain[i], mref))
+            return p->drain[i];
+    if (p->growing && has_mref(p->growing, mref))
+        return p->growing;
+    return NULL;
+}
+
+/* Answers the jobs of a dead incarnation kept aside (see pslot.zout). */
+static void zombie_fail(pslot *s, int err, const char *text, bool count) {
+    while (s->zout.len > 0) {
+        job_rec r = fifo_pop(&s->zout);
+        if (r.from.rt)
+            tr_reply_error(r.from, err, text);
+        if (count)
+            s->jobs_failed++;
+    }
+    s->zpid = TR_PID_NONE;
+    s->zmref = 0;
+}
+
+static int vec_push(pslot ***v, unsigned *n, unsigned *cap, pslot *s) {
+    if (*n == *cap) {
+        unsigned c = *cap ? *cap * 2 : 8;
+        pslot **nv = tr__realloc(*v, c * sizeof(*nv));
+        if (!nv)
+            return TR_ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = s;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static pslot *choose(pool_state *p) {
+    if (p->n_act == 0)
+        return NULL;
+    if (p->strategy == TR_POOL_LEAST_LOADED) {
+        pslot *best = NULL;
+        for (unsigned i = 0; i < p->n_act; i++) {
+            pslot *s = p->act[i];
+            if (!slot_alive(s))
+                continue;
+            slot_sync(s);
+            if (!best || s->out.len < best->out.len)
+                best = s;
+        }
+        return best;
+    }
+    for (unsigned k = 0; k < p->n_act; k++) {
+        unsigned i = (p->rr + k) % p->n_act;
+        if (slot_alive(p->act[i])) {
+            p->rr = (i + 1) % p->n_act;
+            return p->act[i];
+        }
+    }
+    return NULL;
+}
+
+static void buf_free(void *p) { tr__free(p); }
+
+static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
+                         const void *data, size_t size) {
+    pending_job *j = tr__malloc(sizeof(*j));
+    void *copy = tr__malloc(size);
+    if (!j || !copy) {
+        tr__free(j);
+        tr__free(copy);
+        return TR_ENOMEM;
+    }
+    if (size)
+        memcpy(copy, data, size);
+    j->from = from;
+    j->sender = sender;
+    j->tag = tag;
+    j->data = copy;
+    j->size = size;
+    j->next = NULL;
+    if (p->pend_tail)
+        p->pend_tail->next = j;
+    else
+        p->pend_head = j;
+    p->pend_tail = j;
+    return 0;
+}
+
+/* Sends a job to a worker, or queues it in the pool while none is alive.
+ * Returns 0 when the job is accepted (sent or queued); on error the
+ * caller is told nothing yet. */
+static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
+                    const void *data, size_t size) {
+    tr_runtime *rt = tr_self_runtime(self);
+    for (;;) {
+        pslot *s = choose(p);
+        if (!s)
+            return queue_pending(p, from, sender, tag, data, size);
+        job_hdr jh = {0};
+        jh.from = from;
+        jh.sender = sender;
+        jh.tag = tag;
+        size_t len = sizeof(jh) + size;
+        char *buf = tr__malloc(len);
+        if (!buf)
+            return TR_ENOMEM;
+        memcpy(buf, &jh, sizeof(jh));
+        if (size)
+            memcpy(buf + sizeof(jh), data, size);
+        if (fifo_push(&s->out, (job_rec){from})) {
+            tr__free(buf);
+            return TR_ENOMEM;
+        }
+        uint32_t wtag = from.rt ? POOL_TAG_JOB_CALL : POOL_TAG_JOB_CAST;
+        int rc = tr_cast_owned(rt, s->pid, wtag, buf, len, buf_free);
+        if (rc == 0) {
+            p->dispatched++;
+            return 0;
+        }
+        /* undo the push (the newest entry) */
+        s->out.len--;
+        tr__free(buf);
+        if (rc != TR_ENOPROC)
+            return rc;
+        s->cast_failed = true; /* dead: its DOWN will come; try another */
+    }
+}
+
+static void flush_pending(tr_self *self, pool_state *p) {
+    while (p->pend_head) {
+        pslot *s = NULL;
+        for (unsigned i = 0; i < p->n_act && !s; i++)
+            if (slot_alive(p->act[i]))
+                s = p->act[i];
+        if (!s)
+            return;
+        pending_job *j = p->pend_head;
+        p->pend_head = j->next;
+        if (!p->pend_head)
+            p->pend_tail = NULL;
+        int rc = dispatch(self, p, j->from, j->sender, j->tag, j->data, j->size);
+        if (rc && j->from.rt)
+            tr_reply_error(j->from, rc, tr_strerror(rc));
+        tr__free(j->data);
+        tr__free(j);
+    }
+}
+
+static void fail_pending(pool_state *p, int err) {
+    while (p->pend_head) {
+        pending_job *j = p->pend_head;
+        p->pend_head = j->next;
+        if (j->from.rt)
+            tr_reply_error(j->from, err, tr_strerror(err));
+        tr__free(j->data);
+        tr__free(j);
+    }
+    p->pend_tail = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Resize                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void set_intensity(tr_self *self, pool_state *p) {
+    if (!p->default_intensity || p->sup_dead)
+        return;
+    unsigned n = p->n_act ? p->n_act : 1;
+    tr__sup_intensity in = {POOL_DEFAULT_RESTARTS_PER_WORKER * (int)n, POOL_DEFAULT_PERIOD_MS};
+    tr_request(self, p->sup, TR__SUP_SET_INTENSITY, &in, sizeof(in), TR_INFINITY, NULL);
+}
+
+static void resize_next(tr_self *self, pool_state *p);
+
+static void resize_done(tr_self *self, pool_state *p, int err) {
+    resize_req *r = p->rz_head;
+    p->rz_head = r->next;
+    if (!p->rz_head)
+        p->rz_tail = NULL;
+    p->rz_active = false;
+    set_intensity(self, p);
+    if (err)
+        tr_reply_error(r->from, err, tr_strerror(err));
+    else
+        tr_reply(r->from, TR_POOL_RESIZE, NULL, 0);
+    tr__free(r);
+    resize_next(self, p);
+}
+
+/* Starts the next worker of a growing resize, or finishes the resize. */
+static void grow_step(tr_self *self, pool_state *p) {
+    resize_req *r = p->rz_head;
+    if (p->n_act >= r->target) {
+        resize_done(self, p, 0);
+        return;
+    }
+    pslot *s = slot_new(self, p, p->n_act);
+    if (!s) {
+        resize_done(self, p, TR_ENOMEM);
+        return;
+    }
+    tr_child_spec cs = slot_spec(p, s);
+    int rc = tr_request(self, p->sup, TR_SUP_START_CHILD, &cs, sizeof(cs), TR_INFINITY,
+                        &p->grow_req);
+    if (rc) {
+        slot_free(p, s, true);
+        resize_done(self, p, rc);
+        return;
+    }
+    p->growing = s;
+}
+
+static void grow_reply(tr_self *self, pool_state *p, const tr_msg *msg) {
+    pslot *s = p->growing;
+    p->growing = NULL;
+    p->grow_req = 0;
+    if (msg->status != 0) {
+        if (!tr_pid_is_none(s->pid))
+            tr_demonitor(self, s->mref);
+        slot_free(p, s, true);
+        resize_done(self, p, msg->status == TR_EINIT ? TR_EINIT : msg->status);
+        return;
+    }
+    if (vec_push(&p->act, &p->n_act, &p->cap_act, s)) {
+        /* cannot track it: let it drain away */
+        s->draining = true;
+        if (vec_push(&p->drain, &p->n_drain, &p->cap_drain, s) == 0 && slot_alive(s))
+            tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+        resize_done(self, p, TR_ENOMEM);
+        return;
+    }
+    flush_pending(self, p);
+    grow_step(self, p);
+}
+
+static void resize_next(tr_self *self, pool_state *p) {
+    while (p->rz_head && !p->rz_active) {
+        resize_req *r = p->rz_head;
+        p->rr = 0;
+        if (r->target > p->n_act) {
+            p->rz_active = true;
+            grow_step(self, p);
+            return;
+        }
+        /* shrink (or same size): the highest indexes drain */
+        while (p->n_act > r->target) {
+            pslot *s = p->act[p->n_act - 1];
+            if (vec_push(&p->drain, &p->n_drain, &p->cap_drain, s))
+                break;
+            p->n_act--;
+            s->draining = true;
+            if (slot_alive(s))
+                tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+        }
+        p->rz_active = true;
+        resize_done(self, p, p->n_act == r->target ? 0 : TR_ENOMEM);
+        return;
+    }
+}
+
+static void drain_remove(pool_state *p, pslot *s) {
+    for (unsigned i = 0; i < p->n_drain; i++) {
+        if (p->drain[i] == s) {
+            memmove(&p->drain[i], &p->drain[i + 1], (p->n_drain - i - 1) * sizeof(pslot *));
+            p->n_drain--;
+            break;
+        }
+    }
+    p->removed_done += tr_atomic_load_u64(&s->ctr->done);
+    p->removed_failed += s->jobs_failed;
+    p->removed_restarts += s->restarts;
+    slot_free(p, s, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stats                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void reply_stats(pool_state *p, tr_from from) {
+    size_t len = sizeof(tr_pool_stats) + p->n_act * sizeof(tr_pool_worker_stats);
+    char *buf = tr__calloc(len);
+    if (!buf) {
+        tr_reply_error(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
+        return;
+    }
+    tr_pool_stats st = {0};
+    st.size = p->n_act;
+    st.jobs_dispatched = p->dispatched;
+    st.jobs_done = p->removed_done;
+    st.jobs_failed = p->removed_failed;
+    st.restarts = p->removed_restarts;
+    for (unsigned k = 0; k < 2; k++) {
+        pslot **v = k ? p->drain : p->act;
+        unsigned n = k ? p->n_drain : p->n_act;
+        for (unsigned i = 0; i < n; i++) {
+            pslot *s = v[i];
+            slot_sync(s);
+            uint64_t done = tr_atomic_load_u64(&s->ctr->done);
+            st.jobs_done += done;
+            st.jobs_failed += s->jobs_failed;
+            st.restarts += s->restarts;
+            if (k == 0) {
+                tr_pool_worker_stats w = {0};
+                w.index = s->index;
+                w.pid = s->pid;
+                w.jobs_done = done;
+                w.jobs_failed = s->jobs_failed;
+                w.restarts = s->restarts;
+                w.queued = (uint32_t)(s->out.len + s->zout.len);
+                memcpy(buf + sizeof(st) + i * sizeof(w), &w, sizeof(w));
+            }
+        }
+    }
+    memcpy(buf, &st, sizeof(st));
+    tr_reply(from, TR_POOL_STATS, buf, len);
+    tr__free(buf);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers coming and going                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void on_register(tr_self *self, pool_state *p, const tr_msg *msg) {
+    if (msg->size != sizeof(pool_reg))
+        return;
+    pool_reg reg;
+    memcpy(&reg, msg->data, sizeof(reg));
+    if (!tr_pid_eq(reg.pid, msg->sender))
+        return;
+    pslot *s = find_serial(p, reg.serial);
+    if (!s)
+        return;
+    if (!tr_pid_is_none(s->pid) && !tr_pid_eq(s->pid, reg.pid)) {
+        /* the previous incarnation is dead (the supervisor restarted it)
+         * but its DOWN is not here yet: its counter is final, so its
+         * unfinished jobs are known; they get the DOWN's reason later */
+        if (s->zmref) { /* two restarts before one DOWN: no reason to wait for */
+            tr_demonitor(self, s->zmref);
+            zombie_fail(s, p->stopping ? TR_EEXITED : TR_ECRASHED, "worker restarted", true);
+        }
+        slot_sync(s);
+        job_fifo t = s->zout;
+        s->zout = s->out;
+        s->out = t; /* empty, keeps its buffer */
+        s->out.len = 0;
+        s->out.head = 0;
+        s->zpid = s->pid;
+        s->zmref = s->mref;
+    }
+    s->pid = reg.pid;
+    s->cast_failed = false;
+    if (tr_monitor(self, reg.pid, &s->mref))
+        s->mref = 0;
+    if (++s->registrations > 1)
+        s->restarts++;
+    if (s->draining)
+        tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+    else if (!p->stopping)
+        flush_pending(self, p);
+}
+
+static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
+    pslot *s = find_mref(p, msg->ref);
+    if (!s)
+        return;
+    const tr_reason *r = tr_msg_reason(msg);
+    tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
+    if (reason.kind == TR_EXIT_KILLED &&
+        tr_atomic_load_u64(&s->ctr->released) != msg->sender.id)
+        sh_release(p->sh); /* killed: its terminate did not run */
+    char text[96];
+    tr_reason_format(&reason, text, sizeof(text));
+    if (s->zmref == msg->ref) {
+        zombie_fail(s, p->stopping ? TR_EEXITED : TR_ECRASHED, text, !p->stopping);
+        return;
+    }
+    if (!tr_pid_eq(s->pid, msg->sender))
+        return;
+    slot_fail_jobs(s, p->stopping ? TR_EEXITED : TR_ECRASHED, text, !p->stopping);
+    s->pid = TR_PID_NONE;
+    s->mref = 0;
+    s->cast_failed = false;
+    if (p->stopping || p->sup_dead)
+        return;
+    tr_sup_child_ref ref = {0};
+    memcpy(ref.id, s->id, strlen(s->id));
+    bool stopped = reason.kind == TR_EXIT_NORMAL || reason.kind == TR_EXIT_SHUTDOWN ||
+                   reason.kind == TR_EXIT_NOPROC;
+    if (s->draining) {
+        /* Succeeds only if the supervisor does not restart it. */
+        tr_request(self, p->sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), TR_INFINITY,
+                   &s->del_req);
+    } else if (stopped) {
+        /* transient: the supervisor leaves it stopped; an active worker
+         * must run, so restart it (TR_ERUNNING if it already was) */
+        tr_request(self, p->sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), TR_INFINITY, NULL);
+    }
+}
+
+static void on_reply(tr_self *self, pool_state *p, const tr_msg *msg) {
+    if (p->growing && msg->ref == p->grow_req) {
+        grow_reply(self, p, msg);
+        return;
+    }
+    for (unsigned i = 0; i < p->n_drain; i++) {
+        pslot *s = p->drain[i];
+        if (s->del_req && s->del_req == msg->ref) {
+            s->del_req = 0;
+            if (msg->status == 0 && tr_pid_is_none(s->pid))
+                drain_remove(p, s);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pool callbacks                                                            */
+/* ------------------------------------------------------------------------ */
+
+static bool opts_valid(const tr_pool_opts *o) {
+    return o && o->worker && o->size >= 1 && o->size <= TR_POOL_MAX_WORKERS &&
+           (o->worker_arg_size == 0 || o->worker_arg) &&
+           ((int)o->strategy == TR_POOL_ROUND_ROBIN || (int)o->strategy == TR_POOL_LEAST_LOADED) &&
+           o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0;
+}
+
+static void pool_free(pool_state *p, bool release_shared) {
+    for (unsigned i = 0; i < p->n_act; i++)
+        slot_free(p, p->act[i], false);
+    for (unsigned i = 0; i < p->n_drain; i++)
+        slot_free(p, p->drain[i], false);
+    slot_free(p, p->growing, false);
+    p->growing = NULL;
+    tr__free(p->act);
+    tr__free(p->drain);
+    p->act = p->drain = NULL;
+    p->n_act = p->n_drain = 0;
+    while (p->rz_head) {
+        resize_req *r = p->rz_head;
+        p->rz_head = r->next;
+        tr__free(r);
+    }
+    if (release_shared && p->sh)
+        sh_release(p->sh);
+    p->sh = NULL;
+}
+
+static int pool_init(tr_self *self, void *state, const void *arg) {
+    pool_state *p = state;
+    const tr_pool_opts *o = arg;
+    if (!opts_valid(o))
+        return tr_stop(self, tr_reason_error(TR_EINVAL, "bad pool options"));
+    tr_trap_exit(self, true);
+    pool_shared *sh = tr__calloc(sizeof(*sh));
+    if (!sh)
+        return tr_stop(self, tr_reason_error(TR_ENOMEM, "pool out of memory"));
+    sh->refs = 1;
+    sh->user = o->worker;
+    sh->user_arg = o->worker_arg;
+    if (o->worker_arg_size > 0) {
+        sh->user_arg_copy = tr__malloc(o->worker_arg_size);
+        if (!sh->user_arg_copy) {
+            tr__free(sh);
+            return tr_stop(self, tr_reason_error(TR_ENOMEM, "pool out of memory"));
+        }
+        memcpy(sh->user_arg_copy, o->worker_arg, o->worker_arg_size);
+        sh->user_arg = sh->user_arg_copy;
+    }
+    sh->wb = (tr_behaviour){
+        .name = o->worker->name ? o->worker->name : "pool_worker",
+        .state_size = WORKER_HDR_SIZE + o->worker->state_size,
+        .init = w_init,
+        .handle_call = w_handle_call,
+        .handle_cast = w_handle_cast,
+        .handle_info = w_handle_info,
+        .terminate = w_terminate,
+    };
+    p->sh = sh;
+    p->strategy = o->strategy;
+    p->shutdown_ms = o->worker_shutdown_ms ? o->worker_shutdown_ms : POOL_DEFAULT_SHUTDOWN_MS;
+    p->default_intensity = o->period_ms == 0;
+
+    tr_child_spec *specs = tr__calloc(o->size * sizeof(*specs));
+    int rc = specs ? 0 : TR_ENOMEM;
+    for (unsigned i = 0; rc == 0 && i < o->size; i++) {
+        pslot *s = slot_new(self, p, i);
+        if (!s || vec_push(&p->act, &p->n_act, &p->cap_act, s)) {
+            slot_free(p, s, true);
+            rc = TR_ENOMEM;
+            break;
+        }
+        specs[i] = slot_spec(p, s);
+    }
+    if (rc == 0) {
+        tr_sup_spec ss = {0};
+        ss.flags.strategy = TR_ONE_FOR_ONE;
+        if (p->default_intensity) {
+            ss.flags.intensity = POOL_DEFAULT_RESTARTS_PER_WORKER * (int)o->size;
+            ss.flags.period_ms = POOL_DEFAULT_PERIOD_MS;
+        } else {
+            ss.flags.intensity = o->intensity;
+            ss.flags.period_ms = o->period_ms;
+        }
+        ss.children = specs;
+        ss.n_children = o->size;
+        rc = tr_spawn_link(self, tr_supervisor_behaviour(), &ss, &p->sup);
+    }
+    tr__free(specs);
+    if (rc) {
+        /* workers that started hold their own references to sh */
+        pool_free(p, true);
+        return tr_stop(self, tr_reason_error(rc, "pool workers failed to start"));
+    }
+    return TR_CONTINUE;
+}
+
+static void begin_stop(tr_self *self, pool_state *p, tr_reason reason) {
+    if (p->stopping)
+        return;
+    p->stopping = true;
+    p->stop_reason = reason;
+    fail_pending(p, TR_EEXITED);
+    /* the supervisor stops the workers (their queued jobs: TR_EEXITED on
+     * their DOWN), then exits; its EXIT ends the pool */
+    if (tr_exit(tr_self_runtime(self), p->sup, tr_reason_shutdown()) == TR_ENOPROC)
+        p->sup_dead = true;
+}
+
+static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
+    pool_state *p = state;
+    if (p->stopping) {
+        tr_reply_error(from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
+        return TR_CONTINUE;
+    }
+    if (msg->tag == TR_POOL_STATS) {
+        reply_stats(p, from);
+        return TR_CONTINUE;
+    }
+    if (msg->tag == TR_POOL_RESIZE) {
+        unsigned target;
+        if (msg->size != sizeof(target)) {
+            tr_reply_error(from, TR_EINVAL, "resize payload: unsigned");
+            return TR_CONTINUE;
+        }
+        memcpy(&target, msg->data, sizeof(target));
+        if (target < 1 || target > TR_POOL_MAX_WORKERS) {
+            tr_reply_error(from, TR_EINVAL, "pool size out of range");
+            return TR_CONTINUE;
+        }
+        resize_req *r = tr__calloc(sizeof(*r));
+        if (!r) {
+            tr_reply_error(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
+            return TR_CONTINUE;
+        }
+        r->from = from;
+        r->target = target;
+        if (p->rz_tail)
+            p->rz_tail->next = r;
+        else
+            p->rz_head = r;
+        p->rz_tail = r;
+        resize_next(self, p);
+        return TR_CONTINUE;
+    }
+    if (msg->tag >= POOL_RESERVED_TAGS) {
+        tr_reply_error(from, TR_EINVAL, "reserved tag");
+        return TR_CONTINUE;
+    }
+    int rc = dispatch(self, p, from, msg->sender, msg->tag, msg->data, msg->size);
+    if (rc)
+        tr_reply_error(from, rc, tr_strerror(rc));
+    return TR_CONTINUE;
+}
+
+static int pool_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
+    pool_state *p = state;
+    if (msg->tag == POOL_TAG_REGISTER) {
+        on_register(self, p, msg);
+        return TR_CONTINUE;
+    }
+    if (msg->tag >= POOL_RESERVED_TAGS || p->stopping)
+        return TR_CONTINUE; /* a cast cannot be answered: dropped */
+    dispatch(self, p, (tr_from){0}, msg->sender, msg->tag, msg->data, msg->size);
+    return TR_CONTINUE;
+}
+
+static int pool_handle_info(tr_self *self, void *state, const tr_msg *msg) {
+    pool_state *p = state;
+    switch (msg->kind) {
+    case TR_MSG_DOWN:
+        on_down(self, p, msg);
+        break;
+    case TR_MSG_REPLY:
+        on_reply(self, p, msg);
+        break;
+    case TR_MSG_EXIT: {
+        const tr_reason *r = tr_msg_reason(msg);
+        tr_reason reason = r ? *r : tr_reason_shutdown();
+        if (tr_pid_eq(msg->sender, p->sup)) {
+            p->sup_dead = true;
+            /* every worker is gone: fail what they had */
+            int err = p->stopping ? TR_EEXITED : TR_ECRASHED;
+            for (unsigned k = 0; k < 2; k++) {
+                pslot **v = k ? p->drain : p->act;
+                unsigned n = k ? p->n_drain : p->n_act;
+                for (unsigned i = 0; i < n; i++) {
+                    zombie_fail(v[i], err, "pool supervisor exited", !p->stopping);
+                    slot_fail_jobs(v[i], err, "pool supervisor exited", !p->stopping);
+                }
+            }
+            fail_pending(p, err);
+            return tr_stop(self, p->stopping ? p->stop_reason : reason);
+        }
+        if (reason.kind != TR_EXIT_NORMAL)
+            begin_stop(self, p, reason);
+        if (p->sup_dead)
+            return tr_stop(self, reason);
+        break;
+    }
+    default:
+        break;
+    }
+    return TR_CONTINUE;
+}
+
+static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
+    (void)reason;
+    pool_state *p = state;
+    tr_runtime *rt = tr_self_runtime(self);
+    for (unsigned k = 0; k < 2; k++) {
+        pslot **v = k ? p->drain : p->act;
+        unsigned n = k ? p->n_drain : p->n_act;
+        for (unsigned i = 0; i < n; i++) {
+            zombie_fail(v[i], TR_EEXITED, "pool exited", false);
+            slot_fail_jobs(v[i], TR_EEXITED, "pool exited", false);
+        }
+    }
+    fail_pending(p, TR_EEXITED);
+    for (resize_req *r = p->rz_head; r; r = r->next)
+        tr_reply_error(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
+    /* The shared block may be released only when no new worker can start
+     * from the supervisor's copy of its arg: the supervisor is gone, or the
+     * runtime stops (no restarts). Otherwise it is left allocated. */
+    bool safe = p->sup_dead || tr__runtime_stopping(rt) || !tr_is_alive(rt, p->sup);
+    if (!safe)
+        tr_exit(rt, p->sup, tr_reason_shutdown());
+    pool_free(p, safe);
+}
+
+static const tr_behaviour pool_behaviour = {
+    .name = "pool",
+    .state_size = sizeof(pool_state),
+    .init = pool_init,
+    .handle_call = pool_handle_call,
+    .handle_cast = pool_handle_cast,
+    .handle_info = pool_handle_info,
+    .terminate = pool_terminate,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Blocking API                                                              */
+/* ------------------------------------------------------------------------ */
+
+int tr_pool_start(tr_runtime *rt, const tr_pool_opts *opts, tr_pid *out) {
+    if (!rt || !opts_valid(opts))
+        return TR_EINVAL;
+    return tr_spawn(rt, &pool_behaviour, opts, NULL, out);
+}
+
+int tr_pool_resize(tr_runtime *rt, tr_pid pool, unsigned size) {
+    if (!rt || size < 1 || size > TR_POOL_MAX_WORKERS)
+        return TR_EINVAL;
+    return tr_call(rt, pool, TR_POOL_RESIZE, &size, sizeof(size), NULL, TR_INFINITY);
+}
+
+int tr_pool_get_stats(tr_runtime *rt, tr_pid pool, tr_pool_stats *stats,
+                      tr_pool_worker_stats *workers, size_t max, size_t *n) {
+    if (!rt || (!workers && max > 0))
+        return TR_EINVAL;
+    tr_buf reply = {0};
+    int rc = tr_call(rt, pool, TR_POOL_STATS, NULL, 0, &reply, TR_INFINITY);
+    if (rc == 0) {
+        if (reply.size < sizeof(tr_pool_stats)) {
+            rc = TR_EREMOTE;
+        } else {
+            size_t total = (reply.size - sizeof(tr_pool_stats)) / sizeof(tr_pool_worker_stats);
+            if (stats)
+                memcpy(stats, reply.data, sizeof(*stats));
+            size_t k = total < max ? total : max;
+            if (k)
+                memcpy(workers, (char *)reply.data + sizeof(tr_pool_stats),
+                       k * sizeof(tr_pool_worker_stats));
+            if (n)
+                *n = total;
+        }
+    }
+    tr_buf_free(&reply);
+    return rc;
+}
+
+int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms) {
+    if (!rt || tr_pid_is_none(pool))
+        return TR_EINVAL;
+    if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
+        return TR_EINVAL;
+    if (tr_on_scheduler(rt))
+        return TR_EDEADLK;
+    int rc = tr_exit(rt, pool, tr_reason_shutdown());
+    if (rc)
+        return rc;
+    return tr_await_exit(rt, pool, timeout_ms, NULL);
+}

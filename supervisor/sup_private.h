@@ -1,0 +1,26 @@
+/* troupe — supervisor internals shared with the pool manager (private). */
+#ifndef TROUPE_SUPERVISOR_SUP_PRIVATE_H
+#define TROUPE_SUPERVISOR_SUP_PRIVATE_H
+
+#include <troupe/supervisor.h>
+
+/* Private supervisor request: replace the restart intensity and period.
+ * Payload: tr__sup_intensity. Reply: empty, or TR_EINVAL. The pool manager
+ * uses it to keep "N restarts per worker" when it resizes. */
+#define TR__SUP_SET_INTENSITY 0xFFFF01F0u
+
+typedef struct tr__sup_intensity {
+    int intensity;
+    tr_duration_ms period_ms;
+} tr__sup_intensity;
+
+/* Messages a supervisor sends itself (timers and retries). */
+#define TR__SUP_TAG_RETRY 0xFFFF01A1u   /* info: start children waiting for a restart */
+#define TR__SUP_TAG_BACKOFF 0xFFFF01A2u /* timer: a child's restart backoff ended */
+#define TR__SUP_TAG_KILL 0xFFFF01A3u    /* timer: a child's shutdown timeout expired */
+
+/* tr__sup_validate_spec: 0 when spec is well formed, else TR_EINVAL.
+ * Used by tr_supervisor_start and the pool before spawning. */
+int tr__sup_validate_spec(const tr_sup_spec *spec);
+
+#endif

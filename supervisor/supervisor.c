@@ -1,0 +1,1197 @@
+/* troupe — the supervisor behaviour (OTP supervisor).
+ *
+ * A supervisor is a stackless actor: everything that OTP's supervisor does
+ * by blocking (waiting for a child to exit after the shutdown signal) is an
+ * asynchronous state machine here. Work that stops children is an "op"
+ * (terminate one child, restart a group, shut everything down); ops run one
+ * at a time, each stopping its children one after the other in reverse
+ * start order and waiting for each child's EXIT (or for the kill timer).
+ * Management calls that arrive while an op runs are queued with their
+ * tr_from and answered when the ops are done (deferred replies).
+ *
+ * Restarts: a child that must be restarted is marked should_run; children
+ * marked so and not running are started by start_missing(), in start order,
+ * at once, after a backoff timer, or after a retry message to self when a
+ * restart's init failed (such a failure counts as a restart, as OTP).
+ */
+#include <string.h>
+
+#include <troupe/supervisor.h>
+
+#include "actor/runtime_api.h"
+#include "mailbox/alloc.h"
+#include "supervisor/sup_private.h"
+
+#define SUP_DEFAULT_INTENSITY 1
+#define SUP_DEFAULT_PERIOD_MS 5000
+#define SUP_BACKOFF_RESET_MS 5000
+
+typedef struct sup_child {
+    char id[TR_CHILD_ID_MAX + 1];
+    const tr_behaviour *behaviour;
+    const void *arg; /* what init gets: arg_copy, the template's copy, or the caller's */
+    void *arg_copy;  /* owned copy, or NULL */
+    size_t arg_size;
+    tr_restart_type restart;
+    tr_duration_ms shutdown_ms;
+    tr_child_type type;
+    tr_pid pid; /* NONE when not running */
+    uint32_t restarts;
+    bool should_run;      /* the supervisor wants it running (restart due) */
+    bool backoff_pending; /* a backoff timer will start it */
+    tr_timer backoff_timer;
+    tr_duration_ms backoff_next;
+    int64_t started_ms;
+    uint64_t serial; /* names the child in timers and ops */
+} sup_child;
+
+typedef enum op_kind { OP_TERMINATE, OP_RESTART_GROUP, OP_SHUTDOWN } op_kind;
+
+typedef struct sup_op {
+    op_kind kind;
+    bool has_from;
+    tr_from from;     /* OP_TERMINATE: the caller to answer */
+    uint32_t tag;     /* OP_TERMINATE: request tag for the reply */
+    bool remove_after; /* OP_TERMINATE: delete the child when stopped */
+    tr_reason reason; /* OP_SHUTDOWN: the supervisor's exit reason */
+    uint64_t *serials; /* children to stop, in stop order */
+    size_t n, next;
+    struct sup_op *next_op;
+} sup_op;
+
+typedef struct sup_call {
+    tr_from from;
+    uint32_t tag;
+    void *data;
+    size_t size;
+    struct sup_call *next;
+} sup_call;
+
+typedef struct sup_state {
+    tr_sup_flags flags;
+    bool sofo;
+    sup_child tmpl; /* simple_one_for_one template */
+    sup_child **kids;
+    size_t n, cap;
+    uint64_t next_serial;
+    /* restart times within the period: a ring of intensity + 1 entries */
+    int64_t *rs;
+    size_t rs_cap, rs_len, rs_head;
+    /* ops: op_head is the running one */
+    sup_op *op_head, *op_tail;
+    tr_pid waiting_pid; /* the child the running op waits for */
+    tr_timer kill_timer;
+    uint64_t stop_seq;
+    /* management calls deferred while an op runs */
+    sup_call *calls_head, *calls_tail;
+    bool shutting_down;
+    bool exit_now;
+    tr_reason exit_reason;
+} sup_state;
+
+/* ------------------------------------------------------------------------ */
+/* Validation                                                                */
+/* ------------------------------------------------------------------------ */
+
+static int validate_child(const tr_child_spec *c, bool need_id) {
+    if (!c || !c->behaviour)
+        return TR_EINVAL;
+    if (c->id) {
+        size_t len = strnlen(c->id, TR_CHILD_ID_MAX + 1);
+        if (len > TR_CHILD_ID_MAX || (need_id && len == 0))
+            return TR_EINVAL;
+    } else if (need_id) {
+        return TR_EINVAL;
+    }
+    if ((int)c->restart < (int)TR_PERMANENT || (int)c->restart > (int)TR_TEMPORARY)
+        return TR_EINVAL;
+    if (c->shutdown_ms < 0 && c->shutdown_ms != TR_INFINITY)
+        return TR_EINVAL;
+    if ((int)c->type != (int)TR_WORKER && (int)c->type != (int)TR_SUPERVISOR)
+        return TR_EINVAL;
+    if (c->arg_size > 0 && !c->arg)
+        return TR_EINVAL;
+    return 0;
+}
+
+int tr__sup_validate_spec(const tr_sup_spec *spec) {
+    if (!spec)
+        return TR_EINVAL;
+    const tr_sup_flags *f = &spec->flags;
+    if ((int)f->strategy < (int)TR_ONE_FOR_ONE || (int)f->strategy > (int)TR_SIMPLE_ONE_FOR_ONE)
+        return TR_EINVAL;
+    if (f->intensity < 0 || f->period_ms < 0 || f->backoff_initial_ms < 0 ||
+        f->backoff_max_ms < 0 || f->backoff_jitter_pct > 100)
+        return TR_EINVAL;
+    if (spec->n_children > 0 && !spec->children)
+        return TR_EINVAL;
+    if (f->strategy == TR_SIMPLE_ONE_FOR_ONE) {
+        if (spec->n_children != 1)
+            return TR_EINVAL;
+        return validate_child(&spec->children[0], false);
+    }
+    for (size_t i = 0; i < spec->n_children; i++) {
+        int rc = validate_child(&spec->children[i], true);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(spec->children[i].id, spec->children[j].id) == 0)
+                return TR_EINVAL;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Children                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void child_free(sup_child *c) {
+    if (!c)
+        return;
+    tr__free(c->arg_copy);
+    tr__free(c);
+}
+
+/* Fills c from spec (copying id and arg). Returns 0 or TR_ENOMEM. */
+static int child_fill(sup_child *c, const tr_child_spec *spec) {
+    memset(c, 0, sizeof(*c));
+    if (spec->id)
+        memcpy(c->id, spec->id, strnlen(spec->id, TR_CHILD_ID_MAX));
+    c->behaviour = spec->behaviour;
+    c->restart = spec->restart;
+    c->type = spec->type;
+    c->shutdown_ms = spec->shutdown_ms;
+    if (c->type == TR_SUPERVISOR && c->shutdown_ms == 0)
+        c->shutdown_ms = TR_INFINITY;
+    c->arg_size = spec->arg_size;
+    if (spec->arg_size > 0) {
+        c->arg_copy = tr__malloc(spec->arg_size);
+        if (!c->arg_copy)
+            return TR_ENOMEM;
+        memcpy(c->arg_copy, spec->arg, spec->arg_size);
+        c->arg = c->arg_copy;
+    } else {
+        c->arg = spec->arg;
+    }
+    return 0;
+}
+
+static sup_child *child_new(sup_state *st, const tr_child_spec *spec) {
+    sup_child *c = tr__malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    if (child_fill(c, spec)) {
+        child_free(c);
+        return NULL;
+    }
+    c->serial = ++st->next_serial;
+    return c;
+}
+
+static int kids_append(sup_state *st, sup_child *c) {
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 8;
+        sup_child **k = tr__realloc(st->kids, cap * sizeof(*k));
+        if (!k)
+            return TR_ENOMEM;
+        st->kids = k;
+        st->cap = cap;
+    }
+    st->kids[st->n++] = c;
+    return 0;
+}
+
+static size_t kid_index(const sup_state *st, const sup_child *c) {
+    for (size_t i = 0; i < st->n; i++)
+        if (st->kids[i] == c)
+            return i;
+    return st->n;
+}
+
+static void kids_remove(tr_runtime *rt, sup_state *st, sup_child *c) {
+    size_t i = kid_index(st, c);
+    if (i == st->n)
+        return;
+    if (c->backoff_pending)
+        tr_cancel_timer(rt, c->backoff_timer);
+    memmove(&st->kids[i], &st->kids[i + 1], (st->n - i - 1) * sizeof(st->kids[0]));
+    st->n--;
+    child_free(c);
+}
+
+static sup_child *find_by_pid(const sup_state *st, tr_pid pid) {
+    if (tr_pid_is_none(pid))
+        return NULL;
+    for (size_t i = 0; i < st->n; i++)
+        if (tr_pid_eq(st->kids[i]->pid, pid))
+            return st->kids[i];
+    return NULL;
+}
+
+static sup_child *find_by_id(const sup_state *st, const char *id) {
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->kids[i]->id, id) == 0)
+            return st->kids[i];
+    return NULL;
+}
+
+static sup_child *find_by_serial(const sup_state *st, uint64_t serial) {
+    for (size_t i = 0; i < st->n; i++)
+        if (st->kids[i]->serial == serial)
+            return st->kids[i];
+    return NULL;
+}
+
+static int child_start(tr_self *self, sup_child *c) {
+    tr_pid pid;
+    int rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
+    if (rc)
+        return rc;
+    c->pid = pid;
+    c->started_ms = tr_now_ms();
+    c->should_run = true;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Restart intensity and backoff                                             */
+/* ------------------------------------------------------------------------ */
+
+static int rs_alloc(sup_state *st, int intensity) {
+    size_t cap = (size_t)intensity + 1;
+    int64_t *rs = tr__malloc(cap * sizeof(*rs));
+    if (!rs)
+        return TR_ENOMEM;
+    /* keep the most recent restarts that still fit */
+    size_t keep = st->rs_len < cap ? st->rs_len : cap;
+    for (size_t i = 0; i < keep; i++)
+        rs[i] = st->rs[(st->rs_head + st->rs_len - keep + i) % st->rs_cap];
+    tr__free(st->rs);
+    st->rs = rs;
+    st->rs_cap = cap;
+    st->rs_len = keep;
+    st->rs_head = 0;
+    return 0;
+}
+
+/* Records one restart; true when more than `intensity` restarts happened
+ * within `period_ms` (the supervisor must give up). */
+static bool note_restart(sup_state *st) {
+    int64_t now = tr_now_ms();
+    while (st->rs_len > 0 && now - st->rs[st->rs_head] >= st->flags.period_ms) {
+        st->rs_head = (st->rs_head + 1) % st->rs_cap;
+        st->rs_len--;
+    }
+    if (st->rs_len == st->rs_cap) { /* cannot happen: we gave up before */
+        st->rs_head = (st->rs_head + 1) % st->rs_cap;
+        st->rs_len--;
+    }
+    st->rs[(st->rs_head + st->rs_len) % st->rs_cap] = now;
+    st->rs_len++;
+    return st->rs_len > (size_t)st->flags.intensity;
+}
+
+static bool backoff_on(const sup_state *st) { return st->flags.backoff_initial_ms > 0; }
+
+static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, sup_child *c) {
+    tr_duration_ms d = c->backoff_next > 0 ? c->backoff_next : st->flags.backoff_initial_ms;
+    tr_duration_ms next = d * 2;
+    if (st->flags.backoff_max_ms > 0 && next > st->flags.backoff_max_ms)
+        next = st->flags.backoff_max_ms;
+    c->backoff_next = next;
+    if (st->flags.backoff_jitter_pct > 0)
+        d += d * (tr_duration_ms)(tr__random(rt) % (st->flags.backoff_jitter_pct + 1)) / 100;
+    return d;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ops: stopping children asynchronously                                     */
+/* ------------------------------------------------------------------------ */
+
+static void op_free(sup_op *op) {
+    if (!op)
+        return;
+    tr__free(op->serials);
+    tr__free(op);
+}
+
+static sup_op *op_new(op_kind kind, size_t n) {
+    sup_op *op = tr__calloc(sizeof(*op));
+    if (!op)
+        return NULL;
+    op->kind = kind;
+    op->serials = tr__malloc((n ? n : 1) * sizeof(uint64_t));
+    if (!op->serials) {
+        tr__free(op);
+        return NULL;
+    }
+    return op;
+}
+
+static void op_enqueue(sup_state *st, sup_op *op) {
+    op->next_op = NULL;
+    if (st->op_tail)
+        st->op_tail->next_op = op;
+    else
+        st->op_head = op;
+    st->op_tail = op;
+}
+
+static void call_reply_err(tr_from from, int err) {
+    tr_reply_error(from, err, tr_strerror(err));
+}
+
+static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                        size_t size, tr_from from);
+static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason);
+static void start_missing(tr_self *self, sup_state *st);
+
+/* Sends the stop signal to the running op's next child, or completes ops
+ * until one has to wait. */
+static void ops_run(tr_self *self, sup_state *st) {
+    tr_runtime *rt = tr_self_runtime(self);
+    for (;;) {
+        sup_op *op = st->op_head;
+        if (!op)
+            break;
+        if (!tr_pid_is_none(st->waiting_pid))
+            return; /* still waiting for an EXIT */
+        while (op->next < op->n) {
+            sup_child *c = find_by_serial(st, op->serials[op->next]);
+            if (!c || tr_pid_is_none(c->pid)) {
+                op->next++;
+                continue;
+            }
+            st->waiting_pid = c->pid;
+            st->stop_seq++;
+            st->kill_timer = 0;
+            if (c->shutdown_ms == TR_BRUTAL_KILL) {
+                tr_exit(rt, c->pid, tr_reason_kill());
+            } else {
+                /* An already dead child's EXIT is on its way (it is linked). */
+                tr_exit(rt, c->pid, tr_reason_shutdown());
+                if (c->shutdown_ms != TR_INFINITY &&
+                    tr_send_after(rt, tr_self_pid(self), c->shutdown_ms, TR__SUP_TAG_KILL,
+                                  &st->stop_seq, sizeof(st->stop_seq), &st->kill_timer) != 0)
+                    tr_exit(rt, c->pid, tr_reason_kill()); /* no timer: no waiting either */
+            }
+            return;
+        }
+        /* op complete */
+        st->op_head = op->next_op;
+        if (!st->op_head)
+            st->op_tail = NULL;
+        switch (op->kind) {
+        case OP_TERMINATE:
+            if (op->remove_after && op->n == 1) {
+                sup_child *c = find_by_serial(st, op->serials[0]);
+                if (c)
+                    kids_remove(rt, st, c);
+            }
+            if (op->has_from)
+                tr_reply(op->from, op->tag, NULL, 0);
+            break;
+        case OP_RESTART_GROUP:
+            break; /* start_missing below starts the group again */
+        case OP_SHUTDOWN:
+            st->exit_now = true;
+            st->exit_reason = op->reason;
+            break;
+        }
+        op_free(op);
+        if (st->exit_now)
+            return;
+    }
+    if (st->shutting_down)
+        return;
+    start_missing(self, st);
+    /* deferred management calls, until one starts an op */
+    while (!st->op_head && !st->exit_now && st->calls_head) {
+        sup_call *call = st->calls_head;
+        st->calls_head = call->next;
+        if (!st->calls_head)
+            st->calls_tail = NULL;
+        handle_mgmt(self, st, call->tag, call->data, call->size, call->from);
+        tr__free(call->data);
+        tr__free(call);
+    }
+}
+
+/* The running op's child exited. */
+static void ops_child_exited(tr_self *self, sup_state *st, sup_child *c) {
+    if (st->kill_timer)
+        tr_cancel_timer(tr_self_runtime(self), st->kill_timer);
+    st->kill_timer = 0;
+    st->waiting_pid = TR_PID_NONE;
+    if (c) {
+        c->pid = TR_PID_NONE;
+        if (c->restart == TR_TEMPORARY && st->op_head && st->op_head->kind != OP_TERMINATE)
+            kids_remove(tr_self_runtime(self), st, c);
+    }
+    if (st->op_head)
+        st->op_head->next++;
+    ops_run(self, st);
+}
+
+static void fail_queued_calls(sup_state *st, int err) {
+    while (st->calls_head) {
+        sup_call *call = st->calls_head;
+        st->calls_head = call->next;
+        call_reply_err(call->from, err);
+        tr__free(call->data);
+        tr__free(call);
+    }
+    st->calls_tail = NULL;
+}
+
+/* Stops every child in reverse start order, then exits with reason. The
+ * op that runs now finishes first; queued ops are answered with
+ * TR_ESHUTDOWN. */
+static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
+    tr_runtime *rt = tr_self_runtime(self);
+    if (st->shutting_down)
+        return;
+    st->shutting_down = true;
+    fail_queued_calls(st, TR_ESHUTDOWN);
+    /* drop the ops that have not started */
+    if (st->op_head) {
+        sup_op *op = st->op_head->next_op;
+        while (op) {
+            sup_op *next = op->next_op;
+            if (op->has_from)
+                call_reply_err(op->from, TR_ESHUTDOWN);
+            op_free(op);
+            op = next;
+        }
+        st->op_head->next_op = NULL;
+        st->op_tail = st->op_head;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        sup_child *c = st->kids[i];
+        c->should_run = false;
+        if (c->backoff_pending) {
+            tr_cancel_timer(rt, c->backoff_timer);
+            c->backoff_pending = false;
+        }
+    }
+    sup_op *op = op_new(OP_SHUTDOWN, st->n);
+    if (!op) {
+        /* no memory for an orderly stop: let the links stop the children */
+        st->exit_now = true;
+        st->exit_reason = reason;
+        return;
+    }
+    op->reason = reason;
+    for (size_t i = st->n; i-- > 0;)
+        op->serials[op->n++] = st->kids[i]->serial;
+    op_enqueue(st, op);
+    ops_run(self, st);
+}
+
+/* Starts, in order, every child that should run and does not. A failed
+ * start counts as a restart and is retried (after the backoff, or via a
+ * message to self). */
+static void start_missing(tr_self *self, sup_state *st) {
+    tr_runtime *rt = tr_self_runtime(self);
+    if (st->shutting_down || st->op_head || tr__runtime_stopping(rt))
+        return;
+    for (size_t i = 0; i < st->n; i++) {
+        sup_child *c = st->kids[i];
+        if (!c->should_run || !tr_pid_is_none(c->pid) || c->backoff_pending)
+            continue;
+        int rc = child_start(self, c);
+        if (rc == 0) {
+            c->restarts++;
+            continue;
+        }
+        if (rc == TR_ECLOSED)
+            return;
+        if (note_restart(st)) {
+            begin_shutdown(self, st, tr_reason_shutdown());
+            return;
+        }
+        if (backoff_on(st) && st->flags.strategy != TR_ONE_FOR_ALL &&
+            st->flags.strategy != TR_REST_FOR_ONE) {
+            tr_duration_ms d = backoff_delay(rt, st, c);
+            if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
+                              sizeof(c->serial), &c->backoff_timer) == 0) {
+                c->backoff_pending = true;
+                continue;
+            }
+        }
+        tr_send(rt, tr_self_pid(self), TR__SUP_TAG_RETRY, NULL, 0);
+        return; /* later children wait for this one (start order) */
+    }
+}
+
+/* Queues an op that stops `group` (kids indexes from..n-1 except skip) in
+ * reverse order; start_missing restarts them when it completes. */
+static void restart_group(tr_self *self, sup_state *st, size_t from, sup_child *crashed) {
+    tr_runtime *rt = tr_self_runtime(self);
+    sup_op *op = op_new(OP_RESTART_GROUP, st->n);
+    if (!op) {
+        begin_shutdown(self, st, tr_reason_error(TR_ENOMEM, "supervisor out of memory"));
+        return;
+    }
+    for (size_t i = st->n; i-- > from;) {
+        sup_child *c = st->kids[i];
+        if (c == crashed)
+            continue;
+        if (c->backoff_pending) {
+            tr_cancel_timer(rt, c->backoff_timer);
+            c->backoff_pending = false;
+        }
+        if (!tr_pid_is_none(c->pid)) {
+            op->serials[op->n++] = c->serial;
+            /* temporary children of the group are not restarted */
+            c->should_run = c->restart != TR_TEMPORARY;
+        }
+    }
+    op_enqueue(st, op);
+    ops_run(self, st);
+}
+
+/* A child exited on its own (not stopped by an op). */
+static void child_exited(tr_self *self, sup_state *st, sup_child *c, const tr_reason *reason) {
+    tr_runtime *rt = tr_self_runtime(self);
+    c->pid = TR_PID_NONE;
+    bool normal = reason->kind == TR_EXIT_NORMAL || reason->kind == TR_EXIT_SHUTDOWN;
+    bool restart = c->restart == TR_PERMANENT || (c->restart == TR_TRANSIENT && !normal);
+    if (st->shutting_down || tr__runtime_stopping(rt))
+        restart = false;
+    if (!restart) {
+        c->should_run = false;
+        if (c->restart == TR_TEMPORARY || st->sofo)
+            kids_remove(rt, st, c);
+        return;
+    }
+    if (backoff_on(st)) {
+        tr_duration_ms reset = st->flags.backoff_max_ms > 0 ? st->flags.backoff_max_ms
+                                                            : SUP_BACKOFF_RESET_MS;
+        if (tr_now_ms() - c->started_ms >= reset)
+            c->backoff_next = 0;
+    }
+    if (note_restart(st)) {
+        begin_shutdown(self, st, tr_reason_shutdown());
+        return;
+    }
+    c->should_run = true;
+    switch (st->flags.strategy) {
+    case TR_ONE_FOR_ALL:
+        restart_group(self, st, 0, c);
+        return;
+    case TR_REST_FOR_ONE:
+        restart_group(self, st, kid_index(st, c), c);
+        return;
+    default:
+        break;
+    }
+    if (backoff_on(st)) {
+        tr_duration_ms d = backoff_delay(rt, st, c);
+        if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
+                          sizeof(c->serial), &c->backoff_timer) == 0) {
+            c->backoff_pending = true;
+            return;
+        }
+    }
+    start_missing(self, st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Management calls                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void reply_pid(tr_from from, uint32_t tag, tr_pid pid) {
+    tr_reply(from, tag, &pid, sizeof(pid));
+}
+
+static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                             size_t size, tr_from from) {
+    const tr_child_spec *spec = size == sizeof(tr_child_spec) ? data : NULL;
+    if (size != 0 && !spec) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    sup_child *c;
+    if (st->sofo) {
+        if (spec && spec->arg_size > 0 && !spec->arg) {
+            call_reply_err(from, TR_EINVAL);
+            return;
+        }
+        c = tr__malloc(sizeof(*c));
+        if (!c) {
+            call_reply_err(from, TR_ENOMEM);
+            return;
+        }
+        *c = st->tmpl;
+        c->arg_copy = NULL;
+        c->serial = ++st->next_serial;
+        if (spec && (spec->arg || spec->arg_size)) {
+            c->arg_size = spec->arg_size;
+            c->arg = spec->arg;
+            if (spec->arg_size > 0) {
+                c->arg_copy = tr__malloc(spec->arg_size);
+                if (!c->arg_copy) {
+                    child_free(c);
+                    call_reply_err(from, TR_ENOMEM);
+                    return;
+                }
+                memcpy(c->arg_copy, spec->arg, spec->arg_size);
+                c->arg = c->arg_copy;
+            }
+        }
+    } else {
+        if (!spec || validate_child(spec, true)) {
+            call_reply_err(from, TR_EINVAL);
+            return;
+        }
+        if (find_by_id(st, spec->id)) {
+            call_reply_err(from, TR_EEXIST);
+            return;
+        }
+        c = child_new(st, spec);
+        if (!c) {
+            call_reply_err(from, TR_ENOMEM);
+            return;
+        }
+    }
+    int rc = child_start(self, c);
+    if (rc == 0)
+        rc = kids_append(st, c);
+    if (rc) {
+        if (!tr_pid_is_none(c->pid))
+            tr_exit(tr_self_runtime(self), c->pid, tr_reason_kill());
+        child_free(c);
+        call_reply_err(from, rc);
+        return;
+    }
+    reply_pid(from, tag, c->pid);
+}
+
+static sup_child *ref_child(const sup_state *st, const void *data, size_t size) {
+    if (size != sizeof(tr_sup_child_ref))
+        return NULL;
+    tr_sup_child_ref ref;
+    memcpy(&ref, data, sizeof(ref));
+    ref.id[TR_CHILD_ID_MAX] = '\0';
+    return st->sofo ? find_by_pid(st, ref.pid) : find_by_id(st, ref.id);
+}
+
+static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                                 size_t size, tr_from from) {
+    tr_runtime *rt = tr_self_runtime(self);
+    if (size != sizeof(tr_sup_child_ref)) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    sup_child *c = ref_child(st, data, size);
+    if (!c) {
+        call_reply_err(from, TR_ENOTFOUND);
+        return;
+    }
+    c->should_run = false;
+    if (c->backoff_pending) {
+        tr_cancel_timer(rt, c->backoff_timer);
+        c->backoff_pending = false;
+    }
+    bool remove = st->sofo || c->restart == TR_TEMPORARY;
+    if (tr_pid_is_none(c->pid)) {
+        if (remove)
+            kids_remove(rt, st, c);
+        tr_reply(from, tag, NULL, 0);
+        return;
+    }
+    sup_op *op = op_new(OP_TERMINATE, 1);
+    if (!op) {
+        call_reply_err(from, TR_ENOMEM);
+        return;
+    }
+    op->serials[op->n++] = c->serial;
+    op->has_from = true;
+    op->from = from;
+    op->tag = tag;
+    op->remove_after = remove;
+    op_enqueue(st, op);
+    ops_run(self, st);
+}
+
+static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                               size_t size, tr_from from) {
+    tr_runtime *rt = tr_self_runtime(self);
+    if (size != sizeof(tr_sup_child_ref) || st->sofo) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    sup_child *c = ref_child(st, data, size);
+    if (!c) {
+        call_reply_err(from, TR_ENOTFOUND);
+        return;
+    }
+    if (!tr_pid_is_none(c->pid)) {
+        call_reply_err(from, TR_ERUNNING);
+        return;
+    }
+    if (c->backoff_pending) {
+        tr_cancel_timer(rt, c->backoff_timer);
+        c->backoff_pending = false;
+    }
+    int rc = child_start(self, c);
+    if (rc) {
+        c->should_run = false;
+        call_reply_err(from, rc);
+        return;
+    }
+    reply_pid(from, tag, c->pid);
+}
+
+static void mgmt_delete_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                              size_t size, tr_from from) {
+    if (size != sizeof(tr_sup_child_ref) || st->sofo) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    sup_child *c = ref_child(st, data, size);
+    if (!c) {
+        call_reply_err(from, TR_ENOTFOUND);
+        return;
+    }
+    if (!tr_pid_is_none(c->pid)) {
+        call_reply_err(from, TR_ERUNNING);
+        return;
+    }
+    kids_remove(tr_self_runtime(self), st, c);
+    tr_reply(from, tag, NULL, 0);
+}
+
+static void mgmt_which_children(sup_state *st, uint32_t tag, tr_from from) {
+    tr_child_info *info = tr__calloc((st->n ? st->n : 1) * sizeof(*info));
+    if (!info) {
+        call_reply_err(from, TR_ENOMEM);
+        return;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        const sup_child *c = st->kids[i];
+        memcpy(info[i].id, c->id, sizeof(info[i].id));
+        info[i].pid = c->pid;
+        info[i].type = c->type;
+        info[i].restart = c->restart;
+        info[i].restarts = c->restarts;
+    }
+    tr_reply(from, tag, info, st->n * sizeof(*info));
+    tr__free(info);
+}
+
+static void mgmt_count_children(sup_state *st, uint32_t tag, tr_from from) {
+    tr_child_counts cc = {0};
+    cc.specs = st->n; /* simple_one_for_one: one per dynamic child */
+    for (size_t i = 0; i < st->n; i++) {
+        const sup_child *c = st->kids[i];
+        if (!tr_pid_is_none(c->pid))
+            cc.active++;
+        if (c->type == TR_SUPERVISOR)
+            cc.supervisors++;
+        else
+            cc.workers++;
+    }
+    tr_reply(from, tag, &cc, sizeof(cc));
+}
+
+static void mgmt_set_intensity(sup_state *st, uint32_t tag, const void *data, size_t size,
+                               tr_from from) {
+    tr__sup_intensity in;
+    if (size != sizeof(in)) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    memcpy(&in, data, sizeof(in));
+    if (in.intensity < 0 || in.period_ms < 0) {
+        call_reply_err(from, TR_EINVAL);
+        return;
+    }
+    if (in.period_ms == 0) {
+        in.intensity = SUP_DEFAULT_INTENSITY;
+        in.period_ms = SUP_DEFAULT_PERIOD_MS;
+    }
+    int rc = rs_alloc(st, in.intensity);
+    if (rc) {
+        call_reply_err(from, rc);
+        return;
+    }
+    st->flags.intensity = in.intensity;
+    st->flags.period_ms = in.period_ms;
+    tr_reply(from, tag, NULL, 0);
+}
+
+static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                        size_t size, tr_from from) {
+    switch (tag) {
+    case TR_SUP_START_CHILD:
+        mgmt_start_child(self, st, tag, data, size, from);
+        break;
+    case TR_SUP_TERMINATE_CHILD:
+        mgmt_terminate_child(self, st, tag, data, size, from);
+        break;
+    case TR_SUP_RESTART_CHILD:
+        mgmt_restart_child(self, st, tag, data, size, from);
+        break;
+    case TR_SUP_DELETE_CHILD:
+        mgmt_delete_child(self, st, tag, data, size, from);
+        break;
+    case TR_SUP_WHICH_CHILDREN:
+        mgmt_which_children(st, tag, from);
+        break;
+    case TR_SUP_COUNT_CHILDREN:
+        mgmt_count_children(st, tag, from);
+        break;
+    case TR__SUP_SET_INTENSITY:
+        mgmt_set_intensity(st, tag, data, size, from);
+        break;
+    default:
+        tr_reply_error(from, TR_EINVAL, "unknown supervisor request");
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Callbacks                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void state_free(sup_state *st) {
+    for (size_t i = 0; i < st->n; i++)
+        child_free(st->kids[i]);
+    tr__free(st->kids);
+    st->kids = NULL;
+    st->n = st->cap = 0;
+    tr__free(st->tmpl.arg_copy);
+    st->tmpl.arg_copy = NULL;
+    tr__free(st->rs);
+    st->rs = NULL;
+    while (st->op_head) {
+        sup_op *op = st->op_head;
+        st->op_head = op->next_op;
+        op_free(op);
+    }
+    st->op_tail = NULL;
+}
+
+/* init failed after some children started: stop them in reverse order.
+ * Off the scheduler (tr_supervisor_start from a plain thread) each child is
+ * waited for by its shutdown rule; on a scheduler thread (a nested
+ * supervisor) waiting is impossible, so the signals are only sent. */
+static void init_unwind(tr_self *self, sup_state *st) {
+    tr_runtime *rt = tr_self_runtime(self);
+    bool can_wait = !tr_on_scheduler(rt);
+    for (size_t i = st->n; i-- > 0;) {
+        sup_child *c = st->kids[i];
+        if (tr_pid_is_none(c->pid))
+            continue;
+        if (c->shutdown_ms == TR_BRUTAL_KILL) {
+            tr_exit(rt, c->pid, tr_reason_kill());
+            if (can_wait)
+                tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
+            continue;
+        }
+        tr_exit(rt, c->pid, tr_reason_shutdown());
+        if (can_wait &&
+            tr_await_exit(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
+            tr_exit(rt, c->pid, tr_reason_kill());
+            tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
+        }
+    }
+}
+
+static int sup_init(tr_self *self, void *state, const void *arg) {
+    sup_state *st = state;
+    const tr_sup_spec *spec = arg;
+    tr_trap_exit(self, true);
+    if (tr__sup_validate_spec(spec))
+        return tr_stop(self, tr_reason_error(TR_EINVAL, "malformed supervisor spec"));
+    st->flags = spec->flags;
+    if (st->flags.period_ms == 0) {
+        st->flags.intensity = SUP_DEFAULT_INTENSITY;
+        st->flags.period_ms = SUP_DEFAULT_PERIOD_MS;
+    }
+    st->sofo = st->flags.strategy == TR_SIMPLE_ONE_FOR_ONE;
+    if (rs_alloc(st, st->flags.intensity))
+        goto nomem;
+    if (st->sofo) {
+        if (child_fill(&st->tmpl, &spec->children[0]))
+            goto nomem;
+        return TR_CONTINUE;
+    }
+    for (size_t i = 0; i < spec->n_children; i++) {
+        sup_child *c = child_new(st, &spec->children[i]);
+        if (!c || kids_append(st, c)) {
+            child_free(c);
+            init_unwind(self, st);
+            goto nomem;
+        }
+        int rc = child_start(self, c);
+        if (rc) {
+            init_unwind(self, st);
+            state_free(st);
+            return tr_stop(self, tr_reason_error(rc, "child init failed"));
+        }
+    }
+    return TR_CONTINUE;
+nomem:
+    state_free(st);
+    return tr_stop(self, tr_reason_error(TR_ENOMEM, "supervisor out of memory"));
+}
+
+static int sup_result(tr_self *self, sup_state *st) {
+    if (st->exit_now)
+        return tr_stop(self, st->exit_reason);
+    return TR_CONTINUE;
+}
+
+static int sup_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
+    sup_state *st = state;
+    if (st->shutting_down) {
+        call_reply_err(from, TR_ESHUTDOWN);
+        return sup_result(self, st);
+    }
+    if (st->op_head) {
+        sup_call *call = tr__malloc(sizeof(*call));
+        void *copy = tr__malloc(msg->size);
+        if (!call || !copy) {
+            tr__free(call);
+            tr__free(copy);
+            call_reply_err(from, TR_ENOMEM);
+            return TR_CONTINUE;
+        }
+        if (msg->size)
+            memcpy(copy, msg->data, msg->size);
+        call->from = from;
+        call->tag = msg->tag;
+        call->data = copy;
+        call->size = msg->size;
+        call->next = NULL;
+        if (st->calls_tail)
+            st->calls_tail->next = call;
+        else
+            st->calls_head = call;
+        st->calls_tail = call;
+        return TR_CONTINUE;
+    }
+    handle_mgmt(self, st, msg->tag, msg->data, msg->size, from);
+    return sup_result(self, st);
+}
+
+static int sup_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
+    (void)self;
+    (void)state;
+    (void)msg;
+    return TR_CONTINUE; /* a supervisor has no casts; ignore them */
+}
+
+static int sup_handle_info(tr_self *self, void *state, const tr_msg *msg) {
+    sup_state *st = state;
+    tr_runtime *rt = tr_self_runtime(self);
+    switch (msg->kind) {
+    case TR_MSG_EXIT: {
+        const tr_reason *reason = tr_msg_reason(msg);
+        tr_reason r = reason ? *reason : tr_reason_error(TR_EINVAL, "exit without reason");
+        if (!tr_pid_is_none(st->waiting_pid) && tr_pid_eq(msg->sender, st->waiting_pid)) {
+            ops_child_exited(self, st, find_by_pid(st, msg->sender));
+            break;
+        }
+        sup_child *c = find_by_pid(st, msg->sender);
+        if (c) {
+            child_exited(self, st, c, &r);
+            break;
+        }
+        /* Not a child. From the parent (or a plain thread's tr_exit): an
+         * order to stop. From any other actor: ignored, as OTP's supervisor
+         * ignores unexpected EXIT messages. A normal exit signal never stops
+         * us. */
+        if (r.kind != TR_EXIT_NORMAL &&
+            (tr_pid_is_none(msg->sender) || tr_pid_eq(msg->sender, tr__self_parent(self))))
+            begin_shutdown(self, st, r);
+        break;
+    }
+    case TR_MSG_TIMER:
+        if (msg->tag == TR__SUP_TAG_KILL && msg->size == sizeof(uint64_t)) {
+            uint64_t seq;
+            memcpy(&seq, msg->data, sizeof(seq));
+            if (seq == st->stop_seq && !tr_pid_is_none(st->waiting_pid)) {
+                st->kill_timer = 0;
+                tr_exit(rt, st->waiting_pid, tr_reason_kill());
+            }
+        } else if (msg->tag == TR__SUP_TAG_BACKOFF && msg->size == sizeof(uint64_t)) {
+            uint64_t serial;
+            memcpy(&serial, msg->data, sizeof(serial));
+            sup_child *c = find_by_serial(st, serial);
+            if (c && c->backoff_pending && c->backoff_timer == msg->ref) {
+                c->backoff_pending = false;
+                start_missing(self, st);
+            }
+        }
+        break;
+    case TR_MSG_INFO:
+        if (msg->tag == TR__SUP_TAG_RETRY && tr_pid_eq(msg->sender, tr_self_pid(self)))
+            start_missing(self, st);
+        break;
+    default:
+        break;
+    }
+    return sup_result(self, st);
+}
+
+static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
+    (void)reason;
+    sup_state *st = state;
+    tr_runtime *rt = tr_self_runtime(self);
+    fail_queued_calls(st, TR_ESHUTDOWN);
+    for (sup_op *op = st->op_head; op; op = op->next_op)
+        if (op->has_from)
+            call_reply_err(op->from, TR_ESHUTDOWN);
+    if (st->kill_timer)
+        tr_cancel_timer(rt, st->kill_timer);
+    /* Normally every child is stopped by now. If not (the supervisor
+     * crashed), make sure none outlives it; at runtime shutdown the
+     * runtime stops them. */
+    if (!tr__runtime_stopping(rt)) {
+        for (size_t i = st->n; i-- > 0;) {
+            sup_child *c = st->kids[i];
+            if (c->backoff_pending)
+                tr_cancel_timer(rt, c->backoff_timer);
+            if (!tr_pid_is_none(c->pid))
+                tr_exit(rt, c->pid, tr_reason_kill());
+        }
+    }
+    state_free(st);
+}
+
+static const tr_behaviour sup_behaviour = {
+    .name = "supervisor",
+    .state_size = sizeof(sup_state),
+    .init = sup_init,
+    .handle_call = sup_handle_call,
+    .handle_cast = sup_handle_cast,
+    .handle_info = sup_handle_info,
+    .terminate = sup_terminate,
+};
+
+const tr_behaviour *tr_supervisor_behaviour(void) { return &sup_behaviour; }
+
+/* ------------------------------------------------------------------------ */
+/* Blocking API                                                              */
+/* ------------------------------------------------------------------------ */
+
+int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out) {
+    if (!rt || !spec)
+        return TR_EINVAL;
+    int rc = tr__sup_validate_spec(spec);
+    if (rc)
+        return rc;
+    return tr_spawn(rt, &sup_behaviour, spec, NULL, out);
+}
+
+static int sup_req(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,
+                    tr_buf *reply) {
+    if (!rt)
+        return TR_EINVAL;
+    return tr_call(rt, sup, tag, req, size, reply, TR_INFINITY);
+}
+
+static int reply_pid_out(int rc, tr_buf *reply, tr_pid *out) {
+    if (rc == 0 && out) {
+        if (reply->size == sizeof(tr_pid))
+            memcpy(out, reply->data, sizeof(tr_pid));
+        else
+            *out = TR_PID_NONE;
+    }
+    tr_buf_free(reply);
+    return rc;
+}
+
+int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
+                              tr_pid *out) {
+    tr_buf reply = {0};
+    int rc = sup_req(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
+    return reply_pid_out(rc, &reply, out);
+}
+
+static int make_ref(const char *id, tr_pid pid, tr_sup_child_ref *ref) {
+    memset(ref, 0, sizeof(*ref));
+    if (id) {
+        size_t len = strnlen(id, TR_CHILD_ID_MAX + 1);
+        if (len > TR_CHILD_ID_MAX)
+            return TR_EINVAL;
+        memcpy(ref->id, id, len);
+    }
+    ref->pid = pid;
+    return 0;
+}
+
+int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid pid) {
+    tr_sup_child_ref ref;
+    if (!id && tr_pid_is_none(pid))
+        return TR_EINVAL;
+    if (make_ref(id, pid, &ref))
+        return TR_EINVAL;
+    return sup_req(rt, sup, TR_SUP_TERMINATE_CHILD, &ref, sizeof(ref), NULL);
+}
+
+int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out) {
+    tr_sup_child_ref ref;
+    if (!id || make_ref(id, TR_PID_NONE, &ref))
+        return TR_EINVAL;
+    tr_buf reply = {0};
+    int rc = sup_req(rt, sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), &reply);
+    return reply_pid_out(rc, &reply, out);
+}
+
+int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id) {
+    tr_sup_child_ref ref;
+    if (!id || make_ref(id, TR_PID_NONE, &ref))
+        return TR_EINVAL;
+    return sup_req(rt, sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), NULL);
+}
+
+int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out, size_t max,
+                                 size_t *n) {
+    if (!out && max > 0)
+        return TR_EINVAL;
+    tr_buf reply = {0};
+    int rc = sup_req(rt, sup, TR_SUP_WHICH_CHILDREN, NULL, 0, &reply);
+    if (rc == 0) {
+        size_t total = reply.size / sizeof(tr_child_info);
+        size_t k = total < max ? total : max;
+        if (k)
+            memcpy(out, reply.data, k * sizeof(tr_child_info));
+        if (n)
+            *n = total;
+    }
+    tr_buf_free(&reply);
+    return rc;
+}
+
+int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *out) {
+    if (!out)
+        return TR_EINVAL;
+    tr_buf reply = {0};
+    int rc = sup_req(rt, sup, TR_SUP_COUNT_CHILDREN, NULL, 0, &reply);
+    if (rc == 0) {
+        if (reply.size == sizeof(*out))
+            memcpy(out, reply.data, sizeof(*out));
+        else
+            rc = TR_EREMOTE;
+    }
+    tr_buf_free(&reply);
+    return rc;
+}
+
+int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
+    if (!rt || tr_pid_is_none(sup))
+        return TR_EINVAL;
+    if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
+        return TR_EINVAL;
+    if (tr_on_scheduler(rt))
+        return TR_EDEADLK;
+    int rc = tr_exit(rt, sup, tr_reason_shutdown());
+    if (rc)
+        return rc;
+    return tr_await_exit(rt, sup, timeout_ms, NULL);
+}

@@ -1,0 +1,404 @@
+/* Pool manager tests: round-robin order, least-loaded choice, scale-down
+ * without losing jobs, a crash mid-job, statistics, start/stop errors.
+ * Each test starts and shuts down its own runtime. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <troupe/troupe.h>
+
+#define JOB_WHOAMI 1 /* call: reply int32 worker index */
+#define JOB_GATE 2   /* call or cast: wait for the test's gate, then as WHOAMI */
+#define JOB_CRASH 3  /* call: the worker crashes */
+
+typedef struct gate {
+    sem_t sem;
+} gate;
+
+typedef struct pw_state {
+    gate *g;
+    int inited;
+} pw_state;
+
+static int pw_init(tr_self *self, void *state, const void *arg) {
+    pw_state *st = state;
+    (void)self;
+    st->g = (gate *)arg;
+    st->inited = 1;
+    return st->g && st->g == (gate *)(uintptr_t)1 ? TR_STOP : TR_CONTINUE;
+}
+
+/* Test only: a worker blocked on the gate keeps its job unfinished, so the
+ * pool's load figures are deterministic. Bounded: never hangs a run. */
+static void gate_wait(gate *g) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    while (sem_timedwait(&g->sem, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int pw_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
+    pw_state *st = state;
+    assert_int_equal(st->inited, 1); /* the user's state is kept */
+    if (msg->tag == JOB_CRASH)
+        tr_fail(self, tr_reason_error(99, "job crashed"));
+    if (msg->tag == JOB_GATE)
+        gate_wait(st->g);
+    int32_t idx = tr_pool_worker_index(self);
+    tr_reply(from, msg->tag, &idx, sizeof(idx));
+    return TR_CONTINUE;
+}
+
+static int pw_cast(tr_self *self, void *state, const tr_msg *msg) {
+    pw_state *st = state;
+    (void)self;
+    if (msg->tag == JOB_GATE)
+        gate_wait(st->g);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour pw_behaviour = {
+    .name = "pool_test_worker",
+    .state_size = sizeof(pw_state),
+    .init = pw_init,
+    .handle_call = pw_call,
+    .handle_cast = pw_cast,
+};
+
+static tr_runtime *rt_start(unsigned threads) {
+    tr_runtime_opts o = {0};
+    o.threads = threads;
+    tr_runtime *rt = NULL;
+    assert_int_equal(tr_runtime_start(&o, &rt), 0);
+    return rt;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static tr_pid pool_start(tr_runtime *rt, gate *g, unsigned size, tr_pool_strategy strat) {
+    tr_pool_opts o = {0};
+    o.worker = &pw_behaviour;
+    o.worker_arg = g;
+    o.size = size;
+    o.strategy = strat;
+    tr_pid pool;
+    assert_int_equal(tr_pool_start(rt, &o, &pool), 0);
+    return pool;
+}
+
+static int call_idx(tr_runtime *rt, tr_pid pool, uint32_t tag, int *idx) {
+    tr_buf reply = {0};
+    int rc = tr_call(rt, pool, tag, NULL, 0, &reply, 10000);
+    if (rc == 0) {
+        assert_int_equal(reply.size, sizeof(int32_t));
+        int32_t v;
+        memcpy(&v, reply.data, sizeof(v));
+        *idx = v;
+    }
+    tr_buf_free(&reply);
+    return rc;
+}
+
+static tr_pool_stats wait_stats(tr_runtime *rt, tr_pid pool, uint64_t done, uint64_t restarts) {
+    tr_pool_stats st = {0};
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(tr_pool_get_stats(rt, pool, &st, NULL, 0, NULL), 0);
+        if (st.jobs_done >= done && st.restarts >= restarts)
+            return st;
+        sleep_ms(10);
+    }
+    fail_msg("stats: done %llu restarts %llu", (unsigned long long)st.jobs_done,
+             (unsigned long long)st.restarts);
+    return st;
+}
+
+static void test_round_robin(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(2);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
+    const int want[5] = {0, 1, 2, 3, 0};
+    for (int i = 0; i < 5; i++) {
+        int idx = -1;
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_int_equal(idx, want[i]);
+    }
+    tr_pool_stats st = wait_stats(rt, pool, 5, 0);
+    assert_int_equal(st.size, 4);
+    assert_int_equal(st.jobs_dispatched, 5);
+    assert_int_equal(st.jobs_done, 5);
+    assert_int_equal(st.jobs_failed, 0);
+    tr_pool_worker_stats rows[8];
+    size_t n = 0;
+    assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 8, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(rows[0].index, 0);
+    assert_int_equal(rows[0].jobs_done, 2);
+    assert_int_equal(rows[3].jobs_done, 1);
+    assert_false(tr_pid_is_none(rows[2].pid));
+    /* a resize starts round-robin again at 0 */
+    assert_int_equal(tr_pool_resize(rt, pool, 5), 0);
+    for (int i = 0; i < 5; i++) {
+        int idx = -1;
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_int_equal(idx, i);
+    }
+    /* reserved tags are refused */
+    assert_int_equal(tr_call(rt, pool, 0xFFFF0299u, NULL, 0, NULL, 5000), TR_EINVAL);
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_false(tr_is_alive(rt, pool));
+    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    sem_destroy(&g.sem);
+}
+
+static void test_least_loaded(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(4);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    tr_pid pool = pool_start(rt, &g, 3, TR_POOL_LEAST_LOADED);
+    /* two slow jobs keep workers 0 and 1 busy */
+    assert_int_equal(tr_cast(rt, pool, JOB_GATE, NULL, 0), 0);
+    assert_int_equal(tr_cast(rt, pool, JOB_GATE, NULL, 0), 0);
+    int idx = -1;
+    tr_pool_worker_stats rows[3];
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_int_equal(idx, 2);
+        /* the reply can overtake the end of the handler: wait until the
+         * pool counts the job finished before the next choice */
+        for (int i = 0; i < 1000; i++) {
+            assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 3, &n), 0);
+            if (rows[2].queued == 0)
+                break;
+            sleep_ms(5);
+        }
+        assert_int_equal(n, 3);
+        assert_int_equal(rows[0].queued, 1);
+        assert_int_equal(rows[1].queued, 1);
+        assert_int_equal(rows[2].queued, 0);
+    }
+    sem_post(&g.sem);
+    sem_post(&g.sem);
+    tr_pool_stats st = wait_stats(rt, pool, 4, 0);
+    assert_int_equal(st.jobs_done, 4);
+    /* idle again: lowest index wins the tie */
+    assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+    assert_int_equal(idx, 0);
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    sem_destroy(&g.sem);
+}
+
+/* A client actor: sends FIRST jobs, a resize to 2, then SECOND jobs, all
+ * with tr_request (one sender: the pool sees them in this order), and
+ * records every reply. */
+#define FIRST 200
+#define SECOND 100
+
+typedef struct client_report {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    tr_pid pool;
+    int replies, ok, errors, resize_status, resize_seen;
+    int hist_first[4], hist_second[4];
+    uint64_t resize_req;
+    uint64_t second_from; /* request ids >= this are from the second batch */
+    bool done;
+} client_report;
+
+static int client_init(tr_self *self, void *state, const void *arg) {
+    client_report *r = (client_report *)arg;
+    *(client_report **)state = r;
+    uint64_t id;
+    for (int i = 0; i < FIRST; i++)
+        if (tr_request(self, r->pool, JOB_WHOAMI, NULL, 0, TR_INFINITY, &id))
+            return TR_STOP;
+    unsigned two = 2;
+    if (tr_request(self, r->pool, TR_POOL_RESIZE, &two, sizeof(two), TR_INFINITY, &r->resize_req))
+        return TR_STOP;
+    for (int i = 0; i < SECOND; i++) {
+        if (tr_request(self, r->pool, JOB_WHOAMI, NULL, 0, TR_INFINITY, &id))
+            return TR_STOP;
+        if (i == 0)
+            r->second_from = id;
+    }
+    return TR_CONTINUE;
+}
+
+static int client_info(tr_self *self, void *state, const tr_msg *msg) {
+    client_report *r = *(client_report **)state;
+    if (msg->kind != TR_MSG_REPLY)
+        return TR_CONTINUE;
+    pthread_mutex_lock(&r->mu);
+    if (msg->ref == r->resize_req) {
+        r->resize_seen = 1;
+        r->resize_status = msg->status;
+    } else {
+        r->replies++;
+        if (msg->status == 0 && msg->size == sizeof(int32_t)) {
+            int32_t idx;
+            memcpy(&idx, msg->data, sizeof(idx));
+            r->ok++;
+            if (idx >= 0 && idx < 4) {
+                if (msg->ref >= r->second_from)
+                    r->hist_second[idx]++;
+                else
+                    r->hist_first[idx]++;
+            }
+        } else {
+            r->errors++;
+        }
+    }
+    bool all = r->resize_seen && r->replies == FIRST + SECOND;
+    if (all) {
+        r->done = true;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return all ? tr_stop(self, tr_reason_normal()) : TR_CONTINUE;
+}
+
+static const tr_behaviour client_behaviour = {
+    .name = "pool_client",
+    .state_size = sizeof(client_report *),
+    .init = client_init,
+    .handle_info = client_info,
+};
+
+static void test_scale_down_loses_nothing(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(2);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
+    size_t actors_before = tr_runtime_actor_count(rt); /* pool + supervisor + 4 workers */
+    client_report r;
+    memset(&r, 0, sizeof(r));
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.pool = pool;
+    assert_int_equal(tr_spawn(rt, &client_behaviour, &r, NULL, NULL), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    pthread_mutex_lock(&r.mu);
+    while (!r.done && pthread_cond_timedwait(&r.cv, &r.mu, &ts) == 0)
+        ;
+    pthread_mutex_unlock(&r.mu);
+    assert_true(r.done);
+    assert_int_equal(r.resize_status, 0);
+    assert_int_equal(r.ok, FIRST + SECOND); /* every job got its reply */
+    assert_int_equal(r.errors, 0);
+    /* the first batch was spread over 4 workers, the second over 2 */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r.hist_first[i], FIRST / 4);
+    assert_int_equal(r.hist_second[0] + r.hist_second[1], SECOND);
+    tr_pool_stats st = wait_stats(rt, pool, FIRST + SECOND, 0);
+    assert_int_equal(st.size, 2);
+    assert_int_equal(st.jobs_done, FIRST + SECOND);
+    assert_int_equal(st.jobs_failed, 0);
+    /* the two removed workers are gone */
+    for (int i = 0; i < 500 && tr_runtime_actor_count(rt) > actors_before - 2; i++)
+        sleep_ms(10);
+    assert_int_equal(tr_runtime_actor_count(rt), actors_before - 2);
+    /* growing again reuses indexes 2 and 3 */
+    assert_int_equal(tr_pool_resize(rt, pool, 4), 0);
+    int idx = -1;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_int_equal(idx, i);
+    }
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    sem_destroy(&g.sem);
+}
+
+static void test_crash_mid_job(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(2);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    tr_pid pool = pool_start(rt, &g, 2, TR_POOL_ROUND_ROBIN);
+    tr_pool_worker_stats rows[2];
+    size_t n;
+    assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 2, &n), 0);
+    tr_pid w0 = rows[0].pid;
+    tr_buf reply = {0};
+    assert_int_equal(tr_call(rt, pool, JOB_CRASH, NULL, 0, &reply, 10000), TR_ECRASHED);
+    assert_non_null(reply.data);
+    assert_non_null(strstr((const char *)reply.data, "job crashed"));
+    tr_buf_free(&reply);
+    tr_pool_stats st = wait_stats(rt, pool, 0, 1);
+    assert_true(st.restarts >= 1);
+    assert_int_equal(st.jobs_failed, 1);
+    /* later jobs succeed, on both workers */
+    bool seen[2] = {false, false};
+    for (int i = 0; i < 6; i++) {
+        int idx = -1;
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_true(idx == 0 || idx == 1);
+        seen[idx] = true;
+    }
+    assert_true(seen[0] && seen[1]);
+    assert_int_equal(tr_pool_get_stats(rt, pool, &st, rows, 2, &n), 0);
+    assert_false(tr_pid_eq(rows[0].pid, w0)); /* worker 0 was restarted */
+    assert_int_equal(rows[0].restarts, 1);
+    assert_int_equal(rows[0].jobs_failed, 1);
+    st = wait_stats(rt, pool, 6, 1);
+    assert_int_equal(st.jobs_done, 6);
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    sem_destroy(&g.sem);
+}
+
+static void test_start_errors(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(2);
+    tr_pool_opts o = {0};
+    tr_pid pool;
+    assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINVAL); /* no behaviour */
+    o.worker = &pw_behaviour;
+    assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINVAL); /* size 0 */
+    o.size = TR_POOL_MAX_WORKERS + 1;
+    assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINVAL);
+    o.size = 2;
+    o.worker_arg = (const void *)(uintptr_t)1; /* pw_init refuses */
+    assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINIT);
+    assert_int_equal(tr_pool_worker_index(NULL), TR_EINVAL);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    pool = pool_start(rt, &g, 2, TR_POOL_ROUND_ROBIN);
+    assert_int_equal(tr_pool_resize(rt, pool, 0), TR_EINVAL);
+    assert_int_equal(tr_pool_resize(rt, pool, TR_POOL_MAX_WORKERS + 1), TR_EINVAL);
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), TR_ENOPROC);
+    /* a pool left running is stopped by the runtime */
+    pool_start(rt, &g, 3, TR_POOL_LEAST_LOADED);
+    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    sem_destroy(&g.sem);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_robin),
+        cmocka_unit_test(test_least_loaded),
+        cmocka_unit_test(test_scale_down_loses_nothing),
+        cmocka_unit_test(test_crash_mid_job),
+        cmocka_unit_test(test_start_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
