@@ -238,6 +238,12 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static const char *ordinal_suffix(unsigned n) {
+    if (n % 100 >= 11 && n % 100 <= 13)
+        return "th";
+    return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+}
+
 static void add_counts(wp_counts *sum, const wp_counts *c) {
     sum->lines += c->lines;
     sum->words += c->words;
@@ -258,7 +264,8 @@ int wp_run_count(const wp_count_opts *o) {
            o->workers, o->strategy == TR_POOL_ROUND_ROBIN ? "round_robin" : "least_loaded",
            o->clients);
     if (o->crash_every)
-        printf("a worker crashes on every %u-th job\n", o->crash_every);
+        printf("every worker incarnation crashes on its %u%s job\n", o->crash_every,
+               ordinal_suffix(o->crash_every));
     else
         printf("no injected crashes\n");
     fflush(stdout);
@@ -311,10 +318,21 @@ int wp_run_count(const wp_count_opts *o) {
         pthread_join(th[i], NULL);
     double pool_ms = now_ms() - t0;
 
+    /* Every job has its reply, but a worker's "done" reaches the pool's
+     * statistics just after its reply reaches the client: read them once
+     * no job is queued or running any more (a plain thread may sleep). */
     tr_pool_stats st;
     size_t nrows = 0;
-    wp_die_on(tr_pool_get_stats(x->rt, x->pool, &st, rows, o->workers, &nrows),
-              "tr_pool_get_stats");
+    for (int round = 0;; round++) {
+        wp_die_on(tr_pool_get_stats(x->rt, x->pool, &st, rows, o->workers, &nrows),
+                  "tr_pool_get_stats");
+        uint64_t queued = 0;
+        for (size_t i = 0; i < nrows && i < o->workers; i++)
+            queued += rows[i].queued;
+        if (queued == 0 || round == 500)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
     wp_die_on(tr_pool_stop(x->rt, x->pool, 30000), "tr_pool_stop");
     wp_die_on(tr_runtime_shutdown(x->rt), "tr_runtime_shutdown");
 
@@ -360,8 +378,13 @@ int wp_run_count(const wp_count_opts *o) {
                    ? (unsigned long long)atomic_load(&per_worker[rows[i].index])
                    : 0ULL);
     printf("restarts     %llu\n", (unsigned long long)st.restarts);
-    printf("retries      %llu", (unsigned long long)atomic_load(&x->retries));
-    const char *sep = " (";
+    unsigned long long failed_attempts = 0;
+    for (int c = 1; c < N_CODES; c++)
+        if (-c != TR_EREMOTE)
+            failed_attempts += atomic_load(&x->errors[c]);
+    printf("retries      %llu (after %llu failed attempts",
+           (unsigned long long)atomic_load(&x->retries), failed_attempts);
+    const char *sep = ": ";
     for (int c = 1; c < N_CODES; c++) {
         unsigned long long k = atomic_load(&x->errors[c]);
         if (k && -c != TR_EREMOTE) {
@@ -369,7 +392,7 @@ int wp_run_count(const wp_count_opts *o) {
             sep = ", ";
         }
     }
-    printf("%s\n", sep[0] == ',' ? ")" : "");
+    printf(")\n");
     if (x->crash_text[0])
         printf("             e.g. \"%s\"\n", x->crash_text);
     printf("failed jobs  %zu\n", failed + not_run);
