@@ -312,7 +312,6 @@ static void destroy(tr_actor *a) {
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx, a->is_port);
     tr__free(a->links);
-    tr__free(a->reqs);
     tr__free(a);
     if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
@@ -325,8 +324,8 @@ static void destroy(tr_actor *a) {
 /* links and monitors (entries under the owner's lock)                       */
 /* ------------------------------------------------------------------------ */
 
-static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
-    if (kind == TR__L_LINK)
+static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh) {
+    if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
         for (uint32_t i = 0; i < a->n_links; i++)
             if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid))
                 return TR_OK;
@@ -377,7 +376,7 @@ static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_re
 
 /* Links `a` (the caller's actor: running, or not yet published) and target.
  * Returns TR_ENOPROC when target is dead. */
-static int link_pair(tr_actor *a, tr_pid target) {
+static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     tr_actor *t = tr__acquire(a->rt, target);
     if (!t)
         return TR_ENOPROC;
@@ -386,13 +385,13 @@ static int link_pair(tr_actor *a, tr_pid target) {
     if (t->exiting)
         err = TR_ENOPROC;
     else
-        err = links_add_locked(t, TR__L_LINK, a->pid, 0);
+        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
     tr_spin_unlock(&t->lock);
     tr__release(t);
     if (err)
         return err;
     tr_spin_lock(&a->lock);
-    err = links_add_locked(a, TR__L_LINK, target, 0);
+    err = links_add_locked(a, TR__L_LINK, target, 0, fresh);
     tr_spin_unlock(&a->lock);
     return err;
 }
@@ -402,7 +401,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
     tr_spin_lock(&w->lock);
-    int err = links_add_locked(w, TR__L_MONITORING, target, ref);
+    int err = links_add_locked(w, TR__L_MONITORING, target, ref, true);
     tr_spin_unlock(&w->lock);
     if (err)
         return err;
@@ -413,7 +412,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     if (t) {
         tr_spin_lock(&t->lock);
         if (!t->exiting) {
-            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref);
+            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true);
             dead = false;
         }
         tr_spin_unlock(&t->lock);
@@ -449,6 +448,13 @@ static int demonitor_pair(tr_actor *w, uint64_t ref) {
         tr__release(t);
     }
     return TR_OK;
+}
+
+int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+    return monitor_pair(w, target, ref_out);
+}
+int tr__demonitor(tr_actor *w, uint64_t ref) {
+    return demonitor_pair(w, ref);
 }
 
 /* Port helpers for call.c (a port is owned by one blocking thread). */
@@ -527,10 +533,7 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         }
     }
     tr__free(links);
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].timer)
-            tr_cancel_timer(rt, a->reqs[i].timer);
-    a->n_reqs = 0;
+    tr__reqs_fini(a);
     a->flags |= TR__F_DEAD;
     tr__release(a); /* the self reference */
 }
@@ -598,7 +601,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
 
     if (link_to.id) {
-        err = link_pair(a, link_to);
+        err = link_pair(a, link_to, true);
         if (err) {
             a->flags |= TR__F_TERMINATED;
             exit_actor(a, tr_reason_normal(), true);
@@ -655,74 +658,6 @@ int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid 
 /* ------------------------------------------------------------------------ */
 /* the run loop                                                              */
 /* ------------------------------------------------------------------------ */
-
-static void reqs_remove_at(tr_actor *a, uint32_t i) {
-    a->reqs[i] = a->reqs[--a->n_reqs];
-}
-
-static int reqs_find(tr_actor *a, uint64_t ref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].ref == ref)
-            return (int)i;
-    return -1;
-}
-
-int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
-    if (a->n_reqs == a->cap_reqs) {
-        uint32_t cap = a->cap_reqs ? a->cap_reqs * 2 : 4;
-        tr__req *p = (tr__req *)tr__realloc(a->reqs, sizeof(tr__req) * cap);
-        if (!p)
-            return TR_ENOMEM;
-        a->reqs = p;
-        a->cap_reqs = cap;
-    }
-    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
-    return TR_OK;
-}
-
-void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        a->reqs[i].timer = timer;
-}
-
-/* Monitors the server of request ref (after the request was sent). */
-int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
-    int i = reqs_find(a, ref);
-    if (i < 0)
-        return TR_OK;
-    uint64_t mref = 0;
-    int err = monitor_pair(a, server, &mref);
-    if (err == TR_OK) {
-        i = reqs_find(a, ref);
-        if (i >= 0)
-            a->reqs[i].mref = mref;
-    }
-    return err;
-}
-
-/* The request at i is settled: drop its timer and monitor. */
-static void reqs_settle(tr_actor *a, uint32_t i) {
-    tr__req r = a->reqs[i];
-    reqs_remove_at(a, i);
-    if (r.timer)
-        tr_cancel_timer(a->rt, r.timer);
-    if (r.mref)
-        demonitor_pair(a, r.mref);
-}
-
-static int reqs_find_mref(tr_actor *a, uint64_t mref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].mref == mref)
-            return (int)i;
-    return -1;
-}
-
-void tr__reqs_forget(tr_actor *a, uint64_t ref) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        reqs_remove_at(a, (uint32_t)i);
-}
 
 static void crash(tr_actor *a, int code, const char *text) {
     a->stop_reason = tr_reason_error(code, text);
@@ -804,11 +739,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
     if (m->sys == TR__SYS_WAKE)
         return false;
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
-        int i = reqs_find(a, msg->ref);
-        if (i < 0)
-            return false;
-        a->reqs[i].timer = 0; /* it fired */
-        reqs_settle(a, (uint32_t)i);
+        if (!tr__req_take(a, msg->ref, true))
+            return false; /* answered already */
         msg->kind = TR_MSG_REPLY;
         msg->status = TR_ETIMEDOUT;
         msg->tag = 0;
@@ -833,10 +765,8 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         break;
     case TR_MSG_REPLY:
         if (m->sys != TR__SYS_REQ_TIMEOUT) {
-            int i = reqs_find(a, msg->ref);
-            if (i < 0)
+            if (!tr__req_take(a, msg->ref, false))
                 return false; /* late or unknown reply: dropped */
-            reqs_settle(a, (uint32_t)i);
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
@@ -849,24 +779,33 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         tr_spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
-        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
-        if (i >= 0) {
-            /* The server of a pending request exited: the request ends
-             * with TR_EEXITED and the reason as text. */
-            a->reqs[i].mref = 0; /* this monitor is gone already */
-            uint64_t ref = a->reqs[i].ref;
-            reqs_settle(a, (uint32_t)i);
+        tr_pid server;
+        if (a->n_srv && tr__req_server_down(a, msg->ref, &server)) {
+            /* The server of pending requests exited: each ends with
+             * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
             memcpy(&why, m->bytes, sizeof why);
             char text[sizeof(tr_reason)];
             tr_reason_format(&why, text, sizeof text);
-            memcpy(m->bytes, text, sizeof text);
-            msg->kind = TR_MSG_REPLY;
-            msg->ref = ref;
-            msg->status = TR_EEXITED;
-            msg->tag = 0;
-            msg->data = m->bytes;
-            msg->size = strlen(text) + 1;
+            uint64_t ref;
+            while (tr__req_next_for_server(a, server, &ref)) {
+                tr_msg r = {.kind = TR_MSG_REPLY,
+                            .sender = server,
+                            .ref = ref,
+                            .status = TR_EEXITED,
+                            .data = text,
+                            .size = strlen(text) + 1};
+                if (b->handle_info) {
+                    rc = b->handle_info((tr_self *)a, a->state, &r);
+                    if (rc != TR_CONTINUE || a->stop_pending)
+                        break;
+                }
+            }
+            if (!a->stop_pending && rc != TR_CONTINUE) {
+                a->stop_pending = true;
+                a->stop_reason = tr_reason_normal();
+            }
+            return a->stop_pending;
         }
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, a->state, msg);
@@ -1068,7 +1007,7 @@ int tr_link(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
-    int err = link_pair(a, pid);
+    int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
         tr_reason r = mk_reason(TR_EXIT_NOPROC);

@@ -33,11 +33,19 @@ typedef struct tr__link {
 } tr__link;
 
 /* A pending tr_request of the owner. */
+/* A pending tr_request (requests.c): a hash-table slot, ref 0 = empty. */
 typedef struct tr__req {
     uint64_t ref;
     tr_timer timer; /* the timeout, 0 for none */
-    uint64_t mref;  /* monitor on the server: its DOWN becomes TR_EEXITED */
+    tr_pid server;
 } tr__req;
+
+/* A monitor on a server shared by the requests pending to it. */
+typedef struct tr__srvmon {
+    tr_pid server;
+    uint64_t mref;
+    uint32_t count;
+} tr__srvmon;
 
 typedef struct tr__port tr__port;
 
@@ -60,8 +68,10 @@ typedef struct tr_actor {
     tr__msg *sig_head, *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;
-    tr__req *reqs;
+    tr__req *reqs; /* hash table, cap_reqs a power of two */
     uint32_t n_reqs, cap_reqs;
+    tr__srvmon *srv;
+    uint32_t n_srv, cap_srv;
     uint64_t seq;  /* spawn order */
     tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
     /* owner-only dispatch state */
@@ -154,6 +164,18 @@ void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) *
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);
+
+/* ---- pending requests (requests.c), owner thread ---- */
+int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server);
+void tr__req_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
+bool tr__req_take(tr_actor *a, uint64_t ref, bool timer_fired);
+bool tr__req_server_down(tr_actor *a, uint64_t mref, tr_pid *server);
+bool tr__req_next_for_server(tr_actor *a, tr_pid server, uint64_t *ref);
+void tr__reqs_fini(tr_actor *a);
+
+/* ---- monitors (actor.c) ---- */
+int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out);
+int tr__demonitor(tr_actor *w, uint64_t ref);
 
 /* ---- ports (call.c) ---- */
 void tr__port_signal(tr_actor *a);
