@@ -206,12 +206,12 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* ------------------------------------------------------------------------ */
 
 int tr__push(tr_actor *a, tr__msg *m) {
-    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox &&
+    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         tr__msg_free(m);
         return TR_EFULL;
     }
-    tr_atomic_faa_u64(&a->mq_count, 1);
+    tr_atomic_faa_u32(&a->mq_count, 1);
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -243,7 +243,7 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
-        tr_atomic_faa_u64(&a->mq_count, 1);
+        tr_atomic_faa_u32(&a->mq_count, 1);
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -312,7 +312,6 @@ static void destroy(tr_actor *a) {
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx, a->is_port);
     tr__free(a->links);
-    tr__free(a->reqs);
     tr__free(a);
     if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
@@ -325,8 +324,8 @@ static void destroy(tr_actor *a) {
 /* links and monitors (entries under the owner's lock)                       */
 /* ------------------------------------------------------------------------ */
 
-static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
-    if (kind == TR__L_LINK)
+static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh) {
+    if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
         for (uint32_t i = 0; i < a->n_links; i++)
             if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid))
                 return TR_OK;
@@ -377,7 +376,7 @@ static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_re
 
 /* Links `a` (the caller's actor: running, or not yet published) and target.
  * Returns TR_ENOPROC when target is dead. */
-static int link_pair(tr_actor *a, tr_pid target) {
+static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     tr_actor *t = tr__acquire(a->rt, target);
     if (!t)
         return TR_ENOPROC;
@@ -386,13 +385,13 @@ static int link_pair(tr_actor *a, tr_pid target) {
     if (t->exiting)
         err = TR_ENOPROC;
     else
-        err = links_add_locked(t, TR__L_LINK, a->pid, 0);
+        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
     tr_spin_unlock(&t->lock);
     tr__release(t);
     if (err)
         return err;
     tr_spin_lock(&a->lock);
-    err = links_add_locked(a, TR__L_LINK, target, 0);
+    err = links_add_locked(a, TR__L_LINK, target, 0, fresh);
     tr_spin_unlock(&a->lock);
     return err;
 }
@@ -402,7 +401,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
     tr_spin_lock(&w->lock);
-    int err = links_add_locked(w, TR__L_MONITORING, target, ref);
+    int err = links_add_locked(w, TR__L_MONITORING, target, ref, true);
     tr_spin_unlock(&w->lock);
     if (err)
         return err;
@@ -413,7 +412,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     if (t) {
         tr_spin_lock(&t->lock);
         if (!t->exiting) {
-            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref);
+            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true);
             dead = false;
         }
         tr_spin_unlock(&t->lock);
@@ -449,6 +448,13 @@ static int demonitor_pair(tr_actor *w, uint64_t ref) {
         tr__release(t);
     }
     return TR_OK;
+}
+
+int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+    return monitor_pair(w, target, ref_out);
+}
+int tr__demonitor(tr_actor *w, uint64_t ref) {
+    return demonitor_pair(w, ref);
 }
 
 /* Port helpers for call.c (a port is owned by one blocking thread). */
@@ -488,11 +494,10 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     a->n_links = a->cap_links = 0;
     tr_spin_unlock(&a->lock);
 
-    /* Names go before the exit signals (as OTP): a supervisor that restarts
-     * a registered child on its EXIT must find the name free. */
+    /* Names go first, as in OTP: whoever learns of the exit (a supervisor
+     * restarting us) finds the names free. */
     if (has_names)
         tr__registry_remove_pid(rt, a->pid);
-
     tr_reason prop = reason;
     if (prop.kind == TR_EXIT_KILL)
         prop.kind = TR_EXIT_KILLED;
@@ -528,12 +533,26 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         }
     }
     tr__free(links);
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].timer)
-            tr_cancel_timer(rt, a->reqs[i].timer);
-    a->n_reqs = 0;
+    tr__reqs_fini(a);
     a->flags |= TR__F_DEAD;
     tr__release(a); /* the self reference */
+}
+
+/* Enters a callback frame for a on this thread. */
+static inline void frame_push(tr__frame *f, tr_actor *a) {
+    f->prev = tr__tls_frame;
+    f->a = a;
+    f->cur_msg = NULL;
+    f->cur_call_ref = 0;
+    f->cur_call_replied = false;
+    f->stop_pending = false;
+    tr__tls_frame = f;
+    tr__tls_current = a;
+}
+
+static inline void frame_pop(tr__frame *f) {
+    tr__tls_frame = f->prev;
+    tr__tls_current = f->prev ? f->prev->a : NULL;
 }
 
 /* Runs terminate (once), guarded against a crash inside it. */
@@ -541,12 +560,11 @@ static void run_terminate(tr_actor *a, tr_reason reason) {
     if ((a->flags & TR__F_TERMINATED) || !a->b->terminate)
         return;
     a->flags |= TR__F_TERMINATED;
-    jmp_buf jb;
-    jmp_buf *saved = a->jb;
-    a->jb = &jb;
-    if (setjmp(jb) == 0)
-        a->b->terminate((tr_self *)a, a->state, reason);
-    a->jb = saved;
+    tr__frame f;
+    frame_push(&f, a);
+    if (setjmp(f.jb) == 0)
+        a->b->terminate((tr_self *)a, tr__actor_state(a), reason);
+    frame_pop(&f);
 }
 
 /* Used by the run loop: stop the actor (owner thread). */
@@ -566,8 +584,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         return TR_EINVAL;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
-    size_t hdr = (sizeof(tr_actor) + 15) & ~(size_t)15;
-    tr_actor *a = (tr_actor *)tr__calloc(hdr + b->state_size);
+    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
@@ -581,8 +598,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->b = b;
-    a->state = b->state_size ? (char *)a + hdr : NULL;
-    a->max_mailbox = max_mailbox;
+    a->max_mailbox = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
     a->seq = tr_atomic_faa_u64(&rt->seq, 1);
     if (link_to.id)
         a->parent = link_to;
@@ -599,7 +615,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
 
     if (link_to.id) {
-        err = link_pair(a, link_to);
+        err = link_pair(a, link_to, true);
         if (err) {
             a->flags |= TR__F_TERMINATED;
             exit_actor(a, tr_reason_normal(), true);
@@ -607,24 +623,21 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         }
     }
 
-    tr_actor *saved_cur = tr__tls_current;
-    tr__tls_current = a;
-    jmp_buf jb;
-    a->jb = &jb;
+    tr__frame f;
+    frame_push(&f, a);
     volatile bool failed = false;
-    if (setjmp(jb) == 0) {
+    if (setjmp(f.jb) == 0) {
         if (b->init) {
-            int r = b->init((tr_self *)a, a->state, arg);
-            if (r != TR_CONTINUE || a->stop_pending)
+            int r = b->init((tr_self *)a, tr__actor_state(a), arg);
+            if (r != TR_CONTINUE || f.stop_pending)
                 failed = true;
         }
     } else {
         failed = true;
     }
-    a->jb = NULL;
-    tr__tls_current = saved_cur;
+    frame_pop(&f);
     if (failed) {
-        tr_reason reason = a->stop_reason;
+        tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
         a->flags |= TR__F_TERMINATED; /* OTP: no terminate after a failed init */
         exit_actor(a, reason, true);
         return TR_EINIT;
@@ -657,77 +670,10 @@ int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid 
 /* the run loop                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void reqs_remove_at(tr_actor *a, uint32_t i) {
-    a->reqs[i] = a->reqs[--a->n_reqs];
-}
-
-static int reqs_find(tr_actor *a, uint64_t ref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].ref == ref)
-            return (int)i;
-    return -1;
-}
-
-int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer) {
-    if (a->n_reqs == a->cap_reqs) {
-        uint32_t cap = a->cap_reqs ? a->cap_reqs * 2 : 4;
-        tr__req *p = (tr__req *)tr__realloc(a->reqs, sizeof(tr__req) * cap);
-        if (!p)
-            return TR_ENOMEM;
-        a->reqs = p;
-        a->cap_reqs = cap;
-    }
-    a->reqs[a->n_reqs++] = (tr__req){ref, timer, 0};
-    return TR_OK;
-}
-
-void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        a->reqs[i].timer = timer;
-}
-
-/* Monitors the server of request ref (after the request was sent). */
-int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server) {
-    int i = reqs_find(a, ref);
-    if (i < 0)
-        return TR_OK;
-    uint64_t mref = 0;
-    int err = monitor_pair(a, server, &mref);
-    if (err == TR_OK) {
-        i = reqs_find(a, ref);
-        if (i >= 0)
-            a->reqs[i].mref = mref;
-    }
-    return err;
-}
-
-/* The request at i is settled: drop its timer and monitor. */
-static void reqs_settle(tr_actor *a, uint32_t i) {
-    tr__req r = a->reqs[i];
-    reqs_remove_at(a, i);
-    if (r.timer)
-        tr_cancel_timer(a->rt, r.timer);
-    if (r.mref)
-        demonitor_pair(a, r.mref);
-}
-
-static int reqs_find_mref(tr_actor *a, uint64_t mref) {
-    for (uint32_t i = 0; i < a->n_reqs; i++)
-        if (a->reqs[i].mref == mref)
-            return (int)i;
-    return -1;
-}
-
-void tr__reqs_forget(tr_actor *a, uint64_t ref) {
-    int i = reqs_find(a, ref);
-    if (i >= 0)
-        reqs_remove_at(a, (uint32_t)i);
-}
-
-static void crash(tr_actor *a, int code, const char *text) {
-    a->stop_reason = tr_reason_error(code, text);
-    longjmp(*a->jb, 1);
+static _Noreturn void crash(tr__frame *f, int code, const char *text) {
+    f->stop_pending = true;
+    f->stop_reason = tr_reason_error(code, text);
+    longjmp(f->jb, 1);
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
@@ -746,7 +692,7 @@ static tr__msg *take_signal(tr_actor *a) {
 
 /* Handles queued exit signals one at a time (so a crash in a trapped EXIT
  * handler loses nothing). Returns true when the actor must stop. */
-static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
+static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
         bool stop = false;
@@ -773,12 +719,12 @@ static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
             } else if (a->flags & TR__F_TRAP_EXIT) {
                 if (a->b->handle_info) {
                     s->pub.kind = TR_MSG_EXIT;
-                    a->cur_msg = s; /* freed by the crash path if it unwinds */
-                    int rc = a->b->handle_info((tr_self *)a, a->state, &s->pub);
-                    a->cur_msg = NULL;
-                    if (rc != TR_CONTINUE || a->stop_pending) {
+                    f->cur_msg = s; /* freed by the crash path if it unwinds */
+                    int rc = a->b->handle_info((tr_self *)a, tr__actor_state(a), &s->pub);
+                    f->cur_msg = NULL;
+                    if (rc != TR_CONTINUE || f->stop_pending) {
                         stop = true;
-                        *why = a->stop_pending ? a->stop_reason : tr_reason_normal();
+                        *why = f->stop_pending ? f->stop_reason : tr_reason_normal();
                         *terminate = true;
                     }
                 }
@@ -797,19 +743,17 @@ static bool handle_signals(tr_actor *a, tr_reason *why, bool *terminate) {
     return false;
 }
 
-/* Dispatches one message. Returns true to stop (reason in a->stop_reason). */
-static bool dispatch(tr_actor *a, tr__msg *m) {
+/* Dispatches one message. Returns true to stop (reason in f->stop_reason). */
+static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
+    void *state = tr__actor_state(a);
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
     if (m->sys == TR__SYS_WAKE)
         return false;
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
-        int i = reqs_find(a, msg->ref);
-        if (i < 0)
-            return false;
-        a->reqs[i].timer = 0; /* it fired */
-        reqs_settle(a, (uint32_t)i);
+        if (!tr__req_take(a, msg->ref, true))
+            return false; /* answered already */
         msg->kind = TR_MSG_REPLY;
         msg->status = TR_ETIMEDOUT;
         msg->tag = 0;
@@ -819,28 +763,26 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
     switch (msg->kind) {
     case TR_MSG_CALL: {
         if (!b->handle_call)
-            crash(a, TR_EINVAL, "unexpected call");
-        a->cur_call_ref = msg->ref;
-        a->cur_call_replied = false;
+            crash(f, TR_EINVAL, "unexpected call");
+        f->cur_call_ref = msg->ref;
+        f->cur_call_replied = false;
         tr_from from = {a->rt, msg->sender, msg->ref};
-        rc = b->handle_call((tr_self *)a, a->state, msg, from);
-        a->cur_call_ref = 0;
+        rc = b->handle_call((tr_self *)a, state, msg, from);
+        f->cur_call_ref = 0;
         break;
     }
     case TR_MSG_CAST:
         if (!b->handle_cast)
-            crash(a, TR_EINVAL, "unexpected cast");
-        rc = b->handle_cast((tr_self *)a, a->state, msg);
+            crash(f, TR_EINVAL, "unexpected cast");
+        rc = b->handle_cast((tr_self *)a, state, msg);
         break;
     case TR_MSG_REPLY:
         if (m->sys != TR__SYS_REQ_TIMEOUT) {
-            int i = reqs_find(a, msg->ref);
-            if (i < 0)
+            if (!tr__req_take(a, msg->ref, false))
                 return false; /* late or unknown reply: dropped */
-            reqs_settle(a, (uint32_t)i);
         }
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     case TR_MSG_DOWN: {
         tr_spin_lock(&a->lock);
@@ -850,72 +792,78 @@ static bool dispatch(tr_actor *a, tr__msg *m) {
         tr_spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
-        int i = a->n_reqs ? reqs_find_mref(a, msg->ref) : -1;
-        if (i >= 0) {
-            /* The server of a pending request exited: the request ends
-             * with TR_EEXITED and the reason as text. */
-            a->reqs[i].mref = 0; /* this monitor is gone already */
-            uint64_t ref = a->reqs[i].ref;
-            reqs_settle(a, (uint32_t)i);
+        tr_pid server;
+        if (a->u.rq && tr__req_server_down(a, msg->ref, &server)) {
+            /* The server of pending requests exited: each ends with
+             * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
             memcpy(&why, m->bytes, sizeof why);
             char text[sizeof(tr_reason)];
             tr_reason_format(&why, text, sizeof text);
-            memcpy(m->bytes, text, sizeof text);
-            msg->kind = TR_MSG_REPLY;
-            msg->ref = ref;
-            msg->status = TR_EEXITED;
-            msg->tag = 0;
-            msg->data = m->bytes;
-            msg->size = strlen(text) + 1;
+            uint64_t ref;
+            while (tr__req_next_for_server(a, server, &ref)) {
+                tr_msg r = {.kind = TR_MSG_REPLY,
+                            .sender = server,
+                            .ref = ref,
+                            .status = TR_EEXITED,
+                            .data = text,
+                            .size = strlen(text) + 1};
+                if (b->handle_info) {
+                    rc = b->handle_info((tr_self *)a, state, &r);
+                    if (rc != TR_CONTINUE || f->stop_pending)
+                        break;
+                }
+            }
+            if (!f->stop_pending && rc != TR_CONTINUE) {
+                f->stop_pending = true;
+                f->stop_reason = tr_reason_normal();
+            }
+            return f->stop_pending;
         }
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     }
     default:
         if (b->handle_info)
-            rc = b->handle_info((tr_self *)a, a->state, msg);
+            rc = b->handle_info((tr_self *)a, state, msg);
         break;
     }
-    if (rc != TR_CONTINUE && !a->stop_pending) {
-        a->stop_pending = true;
-        a->stop_reason = tr_reason_normal();
+    if (rc != TR_CONTINUE && !f->stop_pending) {
+        f->stop_pending = true;
+        f->stop_reason = tr_reason_normal();
     }
-    return a->stop_pending;
+    return f->stop_pending;
 }
 
 void tr__run(tr__sched *sched, tr_actor *a) {
     (void)sched;
-    tr_actor *saved = tr__tls_current;
-    tr__tls_current = a;
-    jmp_buf jb;
-    a->jb = &jb;
+    tr__frame f;
+    frame_push(&f, a);
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
-    if (setjmp(jb) != 0) {
+    if (setjmp(f.jb) != 0) {
         /* tr_fail unwound out of a callback. */
-        tr__msg *m = a->cur_msg;
-        a->cur_msg = NULL;
+        tr__msg *m = f.cur_msg;
+        f.cur_msg = NULL;
         if (m) {
-            if (m->pub.kind == TR_MSG_CALL && a->cur_call_ref == m->pub.ref &&
-                !a->cur_call_replied) {
+            if (m->pub.kind == TR_MSG_CALL && f.cur_call_ref == m->pub.ref && !f.cur_call_replied) {
                 char text[80];
-                tr_reason_format(&a->stop_reason, text, sizeof text);
+                tr_reason_format(&f.stop_reason, text, sizeof text);
                 bounce_call(a->rt, m, a->pid, text);
             }
-            a->cur_call_ref = 0;
+            f.cur_call_ref = 0;
             tr__msg_free(m);
         }
-        why = a->stop_reason;
+        why = f.stop_reason;
         terminate_v = true;
         goto stop;
     }
     while (n < batch) {
         bool term = true;
-        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(a, &why, &term)) {
+        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(&f, a, &why, &term)) {
             terminate_v = term;
             goto stop;
         }
@@ -928,28 +876,28 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             tr_atomic_pause(); /* a push is half-done */
             continue;
         }
-        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
         n = n + 1;
-        a->cur_msg = m;
-        bool stop = dispatch(a, m);
-        a->cur_msg = NULL;
+        f.cur_msg = m;
+        bool stop = dispatch(&f, a, m);
+        f.cur_msg = NULL;
         tr__msg_free(m);
         if (stop) {
-            why = a->stop_reason;
+            why = f.stop_reason;
             terminate_v = true;
             goto stop;
         }
     }
     /* Batch used up: back of the queue. */
-    a->jb = NULL;
-    tr__tls_current = saved;
+    frame_pop(&f);
     tr__schedule_yield(a);
     return;
 stop:
-    a->jb = NULL;
+    frame_pop(&f);
     die(a, why, terminate_v);
+    return;
 out:
-    tr__tls_current = saved;
+    frame_pop(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1023,7 +971,7 @@ tr_runtime *tr_self_runtime(const tr_self *self) {
     return self ? ((const tr_actor *)self)->rt : NULL;
 }
 void *tr__self_state(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->state : NULL;
+    return self ? tr__actor_state((tr_actor *)self) : NULL;
 }
 tr_pid tr__self_parent(const tr_self *self) {
     return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
@@ -1045,31 +993,32 @@ bool tr_trap_exit(tr_self *self, bool on) {
 }
 
 int tr_stop(tr_self *self, tr_reason reason) {
-    tr_actor *a = (tr_actor *)self;
-    if (a) {
-        a->stop_pending = true;
-        a->stop_reason = reason;
+    tr__frame *f = tr__tls_frame;
+    if (f && self && f->a == (tr_actor *)self) {
+        f->stop_pending = true;
+        f->stop_reason = reason;
     }
     return TR_STOP;
 }
 
 void tr_fail(tr_self *self, tr_reason reason) {
-    tr_actor *a = (tr_actor *)self;
-    if (!a || a != tr__tls_current || !a->jb) {
+    tr__frame *f = tr__tls_frame;
+    if (!self || !f || f->a != (tr_actor *)self) {
         char buf[96];
         fprintf(stderr, "troupe: tr_fail called outside a callback (reason %s)\n",
                 tr_reason_format(&reason, buf, sizeof buf));
         abort();
     }
-    a->stop_reason = reason;
-    longjmp(*a->jb, 1);
+    f->stop_pending = true;
+    f->stop_reason = reason;
+    longjmp(f->jb, 1);
 }
 
 int tr_link(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
-    int err = link_pair(a, pid);
+    int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
         tr_reason r = mk_reason(TR_EXIT_NOPROC);
@@ -1157,7 +1106,7 @@ long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    long n = (long)tr_atomic_load_relaxed_u64(&a->mq_count);
+    long n = (long)tr_atomic_load_u32(&a->mq_count);
     tr__release(a);
     return n < 0 ? 0 : n;
 }
@@ -1185,7 +1134,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    if (a->max_mailbox && tr_atomic_load_relaxed_u64(&a->mq_count) >= (uint64_t)a->max_mailbox) {
+    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox) {
         tr__free(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
@@ -1221,10 +1170,10 @@ int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t si
 
 /* Marks the current call as answered when the running actor replies to it. */
 void tr__note_reply(tr_runtime *rt, tr_from from) {
-    tr_actor *cur = tr__tls_current;
-    if (cur && cur->rt == rt && cur->cur_call_ref == from.ref && cur->cur_msg &&
-        tr_pid_eq(cur->cur_msg->pub.sender, from.pid))
-        cur->cur_call_replied = true;
+    tr__frame *f = tr__tls_frame;
+    if (f && f->a->rt == rt && f->cur_call_ref == from.ref && f->cur_msg &&
+        tr_pid_eq(f->cur_msg->pub.sender, from.pid))
+        f->cur_call_replied = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1248,7 +1197,7 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
-    a->port = port;
+    a->u.port = port;
     tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
@@ -1263,7 +1212,7 @@ void tr__port_close(tr_actor *a) {
 tr__msg *tr__port_pop(tr_actor *a) {
     tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
     if (m)
-        tr_atomic_faa_u64(&a->mq_count, (uint64_t)-1);
+        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
     return m;
 }
 

@@ -28,13 +28,9 @@ int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref);
 int tr__port_demonitor(tr_actor *port, uint64_t ref);
 bool tr__port_owns_monitor(tr_actor *port, uint64_t ref);
 void tr__note_reply(tr_runtime *rt, tr_from from);
-int tr__reqs_add(tr_actor *a, uint64_t ref, tr_timer timer);
-void tr__reqs_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
-void tr__reqs_forget(tr_actor *a, uint64_t ref);
-int tr__reqs_monitor(tr_actor *a, uint64_t ref, tr_pid server);
 
 void tr__port_signal(tr_actor *a) {
-    tr__port *p = a->port;
+    tr__port *p = a->u.port;
     pthread_mutex_lock(&p->mu);
     p->signaled = true;
     pthread_cond_signal(&p->cv);
@@ -59,7 +55,7 @@ static void port_fini(tr__port *p) {
 /* Waits for the next message on the port. Returns NULL on timeout (deadline
  * < 0: none) or when the runtime shuts down (*closed set). */
 static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
-    tr__port *p = a->port;
+    tr__port *p = a->u.port;
     for (;;) {
         if (tr__port_take_shutdown(a)) {
             *closed = true;
@@ -265,28 +261,19 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
         return TR_ENOMEM;
     m->pub.sender = a->pid;
     m->pub.ref = ref;
-    int err = tr__reqs_add(a, ref, 0);
-    if (err) {
-        tr__msg_free(m);
-        return err;
-    }
-    err = tr__deliver(rt, to, m);
-    if (err) {
-        tr__reqs_forget(a, ref); /* no REPLY will come */
-        return err;
-    }
-    /* As gen_server:send_request: monitor the server, so that its exit ends
+    int err = tr__deliver(rt, to, m);
+    if (err)
+        return err; /* nothing was queued: no REPLY will come */
+    /* As gen_server:send_request: watch the server, so that its exit ends
      * the request (TR_EEXITED) even when it had kept `from` for later. */
-    err = tr__reqs_monitor(a, ref, to);
-    if (err) {
-        tr__reqs_forget(a, ref);
+    err = tr__req_begin(a, ref, to);
+    if (err)
         return err;
-    }
     if (timeout_ms != TR_INFINITY) {
         tr_timer t = 0;
         if (tr__timer_start(rt, a->pid, timeout_ms, 0, TR_MSG_REPLY, TR__SYS_REQ_TIMEOUT, 0, ref,
                             NULL, 0, &t) == TR_OK)
-            tr__reqs_set_timer(a, ref, t);
+            tr__req_set_timer(a, ref, t);
     }
     if (req_id)
         *req_id = ref;

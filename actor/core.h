@@ -33,46 +33,77 @@ typedef struct tr__link {
 } tr__link;
 
 /* A pending tr_request of the owner. */
+/* A pending tr_request (requests.c): a hash-table slot, ref 0 = empty. */
 typedef struct tr__req {
     uint64_t ref;
     tr_timer timer; /* the timeout, 0 for none */
-    uint64_t mref;  /* monitor on the server: its DOWN becomes TR_EEXITED */
+    tr_pid server;
 } tr__req;
+
+/* A monitor on a server shared by the requests pending to it. */
+typedef struct tr__srvmon {
+    tr_pid server;
+    uint64_t mref;
+    uint32_t count;
+} tr__srvmon;
 
 typedef struct tr__port tr__port;
 
+/* The requests state of an actor that made tr_requests (requests.c). */
+typedef struct tr__reqstate {
+    tr__req *reqs; /* hash table, cap_reqs a power of two */
+    uint32_t n_reqs, cap_reqs;
+    tr__srvmon *srv;
+    uint32_t n_srv, cap_srv;
+} tr__reqstate;
+
+/* An actor. Kept small (an idle actor is this plus its state plus a
+ * 16-byte slot): what only matters while a callback runs lives in the
+ * thread's tr__frame instead. */
 typedef struct tr_actor {
-    /* producers' cache line: mailbox head and depth counter */
+    /* producers' end first: mailbox head and depth counter */
     tr_mq mq;
-    uint64_t mq_count;         /* messages pushed and not yet popped */
+    uint32_t mq_count;         /* messages pushed and not yet popped */
+    uint32_t max_mailbox;      /* 0 = unbounded */
     struct tr_actor *run_next; /* injection queue link */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
-    void *state;
     uint32_t flags;   /* owner thread only */
+    uint32_t has_sig; /* atomic: signal list non-empty */
+    tr_spin lock;     /* links, signals, exiting, has_names */
     bool is_port;     /* set before the pid is published; read by anyone */
     bool exiting;     /* under lock: exit processing has begun */
     bool has_names;   /* under lock: registered under at least one name */
-    uint32_t has_sig; /* atomic: signal list non-empty */
-    size_t max_mailbox;
-    tr_spin lock; /* links, signals, flags EXITING */
     tr__msg *sig_head, *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;
-    tr__req *reqs;
-    uint32_t n_reqs, cap_reqs;
     uint64_t seq;  /* spawn order */
     tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
-    /* owner-only dispatch state */
-    jmp_buf *jb;
+    union {
+        tr__reqstate *rq; /* actors: allocated by the first tr_request */
+        tr__port *port;   /* ports */
+    } u;
+    /* the behaviour's state follows, 16-byte aligned */
+} tr_actor;
+
+#define TR__ACTOR_HDR ((sizeof(tr_actor) + 15) & ~(size_t)15)
+static inline void *tr__actor_state(tr_actor *a) {
+    return a->b && a->b->state_size ? (char *)a + TR__ACTOR_HDR : NULL;
+}
+
+/* What a thread knows about the callback it is running: one frame per
+ * callback in progress (init may nest inside another actor's callback). */
+typedef struct tr__frame {
+    struct tr__frame *prev;
+    tr_actor *a;
+    jmp_buf jb; /* tr_fail unwinds to here */
     tr__msg *cur_msg;
     uint64_t cur_call_ref;
     bool cur_call_replied;
     bool stop_pending;
     tr_reason stop_reason;
-    tr__port *port;
-} tr_actor;
+} tr__frame;
 
 /* Actor table slot. w = generation (high 32) | ALIVE (bit 31) | refs (low 31). */
 #define TR__SLOT_ALIVE ((uint64_t)1 << 31)
@@ -141,7 +172,8 @@ struct tr_runtime {
 
 /* ---- scheduler thread context ---- */
 extern __thread tr__sched *tr__tls_sched;
-extern __thread tr_actor *tr__tls_current;
+extern __thread tr_actor *tr__tls_current; /* == tr__tls_frame->a, or NULL */
+extern __thread tr__frame *tr__tls_frame;
 
 /* ---- table (actor.c) ---- */
 tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid); /* ref; NULL if dead */
@@ -154,6 +186,18 @@ void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) *
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);
+
+/* ---- pending requests (requests.c), owner thread ---- */
+int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server);
+void tr__req_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
+bool tr__req_take(tr_actor *a, uint64_t ref, bool timer_fired);
+bool tr__req_server_down(tr_actor *a, uint64_t mref, tr_pid *server);
+bool tr__req_next_for_server(tr_actor *a, tr_pid server, uint64_t *ref);
+void tr__reqs_fini(tr_actor *a);
+
+/* ---- monitors (actor.c) ---- */
+int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out);
+int tr__demonitor(tr_actor *w, uint64_t ref);
 
 /* ---- ports (call.c) ---- */
 void tr__port_signal(tr_actor *a);

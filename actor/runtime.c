@@ -19,6 +19,7 @@
 
 __thread tr__sched *tr__tls_sched;
 __thread tr_actor *tr__tls_current;
+__thread tr__frame *tr__tls_frame;
 
 #define SPIN_ROUNDS 200
 #define POLL_EVERY 64

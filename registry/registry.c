@@ -166,6 +166,14 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
     unsigned long h = CK_HS_HASH(&r->hs, hs_hash, e);
     writer_begin(r);
     reg_entry *cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
+    if (cur && !tr_is_alive(rt, cur->pid)) {
+        /* The holder exited and its exit processing has not reached the
+         * registry yet: the name is free. */
+        reg_entry *old = (reg_entry *)ck_hs_remove(&r->hs, h, cur);
+        writer_end(rt, r, old ? &old : NULL, old ? 1 : 0);
+        writer_begin(r);
+        cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
+    }
     if (cur) {
         if (holder)
             *holder = cur->pid;

@@ -186,10 +186,14 @@ typedef struct tr_from {
  *  - handle_cast(self, state, msg): Default: crash ("unexpected cast").
  *  - handle_info(self, state, msg): plain messages, timers, EXIT, DOWN and
  *    request replies. Default: drop the message.
- *  - terminate(self, state, reason): runs exactly once when the actor stops
- *    for any reason other than kill or a failed init (also at runtime
- *    shutdown, reason shutdown), after which the state is freed. Sends are
- *    allowed; the return value of nothing matters. */
+ *  - terminate(self, state, reason): runs at most once, when the actor
+ *    stops by returning stop, by tr_stop, by tr_fail (a crash), or at
+ *    runtime shutdown (reason shutdown); then the state is freed. As OTP's
+ *    gen_server, it does NOT run when the actor is killed by an exit signal
+ *    it does not trap (a linked actor's crash, tr_exit, kill), nor after a
+ *    failed init: trap exits (tr_trap_exit) to get EXIT messages and stop
+ *    cleanly instead — supervisors' children that need cleanup do so.
+ *    Sends are allowed inside terminate. */
 typedef struct tr_behaviour {
     const char *name;
     size_t state_size;

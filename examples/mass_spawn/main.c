@@ -1,0 +1,457 @@
+/* mass_spawn — a supervised spawner service with many ticking workers.
+ *
+ *   supervisor (one_for_one, restart backoff 250 ms x2 .. 4 s, 10 % jitter)
+ *     └── spawner  (permanent)
+ *           ├── worker 1     linked + monitored; ticks every 0.5..3 s
+ *           ├── ...
+ *           └── worker N
+ *
+ * The spawner spawns NUM_WORKERS long-lived workers at start-up (printing
+ * the spawn time and the memory per worker), counts the `tick` messages
+ * they send it, and prints a stats line every STATS_INTERVAL. The workers
+ * are linked to the spawner, so if the spawner crashes they go down with
+ * it (no leak) and the supervisor restarts the spawner, which spawns a
+ * fresh set. SIGINT (Ctrl+C) or SIGTERM stops the tree gracefully: every
+ * worker's terminate runs, the spawner prints a final line, exit code 0.
+ *
+ * Environment (durations: 250ms, 2s, 1.5s, 1m; a bare number is ms):
+ *   NUM_WORKERS          workers to spawn (1..1000000)         default 10000
+ *   TICK_MIN, TICK_MAX   range of each worker's random period   500ms, 3s
+ *   STATS_INTERVAL       period of the stats line               2s
+ *   SPAWNER_CRASH_AFTER  crash the spawner this long after each start
+ *                        (to watch the restart)                 off
+ *   RUN_FOR              stop by itself after this long         off (wait for a signal)
+ * An invalid value is an error that names the variable (exit code 2).
+ *
+ * Signals: main blocks SIGINT/SIGTERM before the runtime starts, so every
+ * thread inherits the mask, and waits for them with sigtimedwait(): no
+ * signal handler runs at all, so nothing async-signal-unsafe can happen.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <troupe/troupe.h>
+
+enum {
+    SPAWN = 1, /* spawner -> itself: spawn the workers */
+    TICK,      /* worker timer, then worker -> spawner */
+    STATS,     /* spawner's stats timer */
+    CRASH      /* spawner's simulated crash timer */
+};
+
+typedef struct config {
+    long num_workers;
+    tr_duration_ms tick_min, tick_max, stats_interval, crash_after, run_for;
+} config;
+
+/* Counters shared by main, the spawner and the workers (owned by main,
+ * outlive the runtime). */
+typedef struct shared {
+    const config *cfg;
+    atomic_uint_fast64_t spawned_total;    /* all generations */
+    atomic_uint_fast64_t terminated_total; /* worker terminate calls */
+    atomic_uint generation;
+} shared;
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int env_error(const char *name, const char *value, const char *expected) {
+    fprintf(stderr, "mass_spawn: invalid %s=\"%s\": expected %s\n", name, value, expected);
+    return -1;
+}
+
+/* Parses "250ms", "2s", "1.5s", "1m" or "250" (ms) into *out (> 0). */
+static int parse_duration(const char *name, tr_duration_ms dflt, tr_duration_ms *out) {
+    const char *v = getenv(name);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    const char *want = "a positive duration such as 250ms, 2s or 1.5s";
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || errno != 0 || !(x > 0) || (*v < '0' || *v > '9'))
+        return env_error(name, v, want);
+    double ms;
+    if (strcmp(end, "ms") == 0 || *end == '\0')
+        ms = x;
+    else if (strcmp(end, "s") == 0)
+        ms = x * 1000.0;
+    else if (strcmp(end, "m") == 0)
+        ms = x * 60000.0;
+    else
+        return env_error(name, v, want);
+    if (ms < 1 || ms > 86400000.0)
+        return env_error(name, v, "a duration between 1ms and 24h");
+    *out = (tr_duration_ms)(ms + 0.5);
+    return 0;
+}
+
+static int parse_count(const char *name, long dflt, long min, long max, long *out) {
+    const char *v = getenv(name);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || x < min || x > max || *v < '0' || *v > '9') {
+        char want[96];
+        snprintf(want, sizeof want, "a whole number from %ld to %ld", min, max);
+        return env_error(name, v, want);
+    }
+    *out = x;
+    return 0;
+}
+
+static int read_config(config *c) {
+    if (parse_count("NUM_WORKERS", 10000, 1, 1000000, &c->num_workers) ||
+        parse_duration("TICK_MIN", 500, &c->tick_min) ||
+        parse_duration("TICK_MAX", 3000, &c->tick_max) ||
+        parse_duration("STATS_INTERVAL", 2000, &c->stats_interval) ||
+        parse_duration("SPAWNER_CRASH_AFTER", 0, &c->crash_after) ||
+        parse_duration("RUN_FOR", 0, &c->run_for))
+        return -1;
+    if (c->tick_min > c->tick_max) {
+        fprintf(stderr,
+                "mass_spawn: invalid TICK_MIN=%" PRId64 "ms > TICK_MAX=%" PRId64
+                "ms: TICK_MIN must not exceed TICK_MAX\n",
+                c->tick_min, c->tick_max);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct worker_arg {
+    tr_pid spawner;
+    tr_duration_ms period_ms;
+    shared *sh;
+} worker_arg;
+
+typedef struct worker_state { /* 24 bytes per worker, besides the actor */
+    tr_pid spawner;
+    shared *sh;
+    tr_timer timer;
+} worker_state;
+
+static int worker_init(tr_self *self, void *state, const void *arg) {
+    const worker_arg *a = arg;
+    worker_state *w = state;
+    w->spawner = a->spawner;
+    w->sh = a->sh;
+    /* Trap exits so that the spawner's exit reaches us as a message and
+     * terminate runs (as OTP: an exit signal that is not trapped kills a
+     * gen_server without calling terminate). */
+    tr_trap_exit(self, true);
+    int rc = tr_send_interval(tr_self_runtime(self), tr_self_pid(self), a->period_ms, TICK, NULL, 0,
+                              &w->timer);
+    return rc == 0 ? TR_CONTINUE : tr_stop(self, tr_reason_error(rc, "no tick timer"));
+}
+
+static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
+    worker_state *w = state;
+    if (msg->kind == TR_MSG_TIMER && msg->tag == TICK)
+        tr_send(tr_self_runtime(self), w->spawner, TICK, NULL, 0);
+    else if (msg->kind == TR_MSG_EXIT) /* the spawner (our only link) stopped */
+        return tr_stop(self, *tr_msg_reason(msg));
+    return TR_CONTINUE;
+}
+
+static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
+    worker_state *w = state;
+    tr_cancel_timer(tr_self_runtime(self), w->timer);
+    atomic_fetch_add(&w->sh->terminated_total, 1);
+}
+
+static const tr_behaviour worker_behaviour = {
+    .name = "ticker",
+    .state_size = sizeof(worker_state),
+    .init = worker_init,
+    .handle_info = worker_info,
+    .terminate = worker_terminate,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Spawner                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct spawner_state {
+    shared *sh;
+    unsigned generation;
+    uint64_t rng;
+    size_t spawned, alive;
+    tr_pid *workers; /* sorted by id, to tell a worker's EXIT from the parent's */
+    uint64_t total_ticks, last_ticks;
+    int64_t last_stats_ms;
+} spawner_state;
+
+static uint64_t next_random(uint64_t *s) { /* xorshift64* */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Resident set size in bytes, from /proc/self/statm (0 if unavailable). */
+static size_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int pid_cmp(const void *a, const void *b) {
+    uint64_t x = ((const tr_pid *)a)->id, y = ((const tr_pid *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_worker(const spawner_state *s, tr_pid pid) {
+    return s->workers && bsearch(&pid, s->workers, s->spawned, sizeof(tr_pid), pid_cmp);
+}
+
+static int spawner_init(tr_self *self, void *state, const void *arg) {
+    spawner_state *s = state;
+    s->sh = (shared *)arg;
+    s->generation = atomic_fetch_add(&s->sh->generation, 1) + 1;
+    s->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)s->generation << 32) ^ (uint64_t)tr_now_ms();
+    if (s->generation > 1)
+        printf("spawner: restarted by its supervisor (generation %u)\n", s->generation);
+    /* Trap exits: the supervisor's shutdown then reaches handle_info and
+     * terminate runs (it prints the final line). */
+    tr_trap_exit(self, true);
+    s->workers = calloc((size_t)s->sh->cfg->num_workers, sizeof(tr_pid));
+    if (!s->workers)
+        return tr_stop(self, tr_reason_error(TR_ENOMEM, "no memory for the worker table"));
+    /* Spawn from handle_info rather than here, so the supervisor's start
+     * returns at once. */
+    tr_send(tr_self_runtime(self), tr_self_pid(self), SPAWN, NULL, 0);
+    return TR_CONTINUE;
+}
+
+static void spawn_all(tr_self *self, spawner_state *s) {
+    const config *c = s->sh->cfg;
+    tr_runtime *rt = tr_self_runtime(self);
+    size_t rss0 = rss_bytes();
+    double t0 = now_sec();
+    for (long i = 0; i < c->num_workers; i++) {
+        worker_arg a = {.spawner = tr_self_pid(self), .sh = s->sh};
+        a.period_ms = c->tick_min;
+        if (c->tick_max > c->tick_min)
+            a.period_ms +=
+                (tr_duration_ms)(next_random(&s->rng) % (uint64_t)(c->tick_max - c->tick_min + 1));
+        tr_pid pid;
+        int rc = tr_spawn_link(self, &worker_behaviour, &a, &pid);
+        if (rc != 0) {
+            fprintf(stderr, "mass_spawn: spawning worker %ld failed: %s\n", i + 1, tr_strerror(rc));
+            break;
+        }
+        tr_monitor(self, pid, NULL);
+        s->workers[s->spawned] = pid;
+        s->spawned++;
+        s->alive++;
+    }
+    double dt = now_sec() - t0;
+    size_t rss1 = rss_bytes();
+    qsort(s->workers, s->spawned, sizeof(tr_pid), pid_cmp);
+    atomic_fetch_add(&s->sh->spawned_total, s->spawned);
+    double per_worker = s->spawned && rss1 > rss0 ? (double)(rss1 - rss0) / (double)s->spawned : 0;
+    printf("started: generation=%u workers=%zu spawn_time_ms=%.1f spawn_us_per_worker=%.2f "
+           "rss_growth_kb=%zu mem_per_worker_bytes=%.0f tick=%" PRId64 "..%" PRId64
+           "ms stats_every=%" PRId64 "ms\n",
+           s->generation, s->spawned, dt * 1000.0, s->spawned ? dt * 1e6 / (double)s->spawned : 0,
+           rss1 > rss0 ? (rss1 - rss0) / 1024 : 0, per_worker, c->tick_min, c->tick_max,
+           c->stats_interval);
+    s->last_stats_ms = tr_now_ms();
+    tr_send_interval(rt, tr_self_pid(self), c->stats_interval, STATS, NULL, 0, NULL);
+    if (c->crash_after > 0)
+        tr_send_after(rt, tr_self_pid(self), c->crash_after, CRASH, NULL, 0, NULL);
+}
+
+static int spawner_info(tr_self *self, void *state, const tr_msg *msg) {
+    spawner_state *s = state;
+    switch (msg->kind) {
+    case TR_MSG_INFO:
+        if (msg->tag == TICK)
+            s->total_ticks++;
+        else if (msg->tag == SPAWN)
+            spawn_all(self, s);
+        break;
+    case TR_MSG_DOWN:
+        s->alive--;
+        break;
+    case TR_MSG_EXIT:
+        /* A worker's exit is counted by its DOWN; any other EXIT comes from
+         * our supervisor (the parent link): stop with its reason. */
+        if (!is_worker(s, msg->sender))
+            return tr_stop(self, *tr_msg_reason(msg));
+        break;
+    case TR_MSG_TIMER:
+        if (msg->tag == STATS) {
+            int64_t now = tr_now_ms();
+            uint64_t fresh = s->total_ticks - s->last_ticks;
+            double secs = (double)(now - s->last_stats_ms) / 1000.0;
+            printf("stats: generation=%u alive=%zu total_ticks=%" PRIu64 " new_ticks=%" PRIu64
+                   " tick_rate=%.1f/s actors=%zu\n",
+                   s->generation, s->alive, s->total_ticks, fresh,
+                   secs > 0 ? (double)fresh / secs : 0.0,
+                   tr_runtime_actor_count(tr_self_runtime(self)));
+            s->last_ticks = s->total_ticks;
+            s->last_stats_ms = now;
+        } else if (msg->tag == CRASH) {
+            printf("spawner: simulated crash (generation %u, %zu workers go down with it)\n",
+                   s->generation, s->alive);
+            tr_fail(self, tr_reason_error(-1, "simulated spawner crash"));
+        }
+        break;
+    default:
+        break;
+    }
+    return TR_CONTINUE;
+}
+
+static void spawner_terminate(tr_self *self, void *state, tr_reason reason) {
+    spawner_state *s = state;
+    free(s->workers);
+    s->workers = NULL;
+    if (reason.kind == TR_EXIT_ERROR)
+        return; /* a crash: the supervisor restarts us; the links stop the workers */
+    /* The workers are linked: they stop (and run terminate) right after us. */
+    printf("final: workers_spawned=%zu still_alive=%zu total_ticks=%" PRIu64 "\n", s->spawned,
+           s->alive, s->total_ticks);
+}
+
+static const tr_behaviour spawner_behaviour = {
+    .name = "spawner",
+    .state_size = sizeof(spawner_state),
+    .init = spawner_init,
+    .handle_info = spawner_info,
+    .terminate = spawner_terminate,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Watcher: wakes main (blocked in sigtimedwait) if the supervisor dies      */
+/* ------------------------------------------------------------------------ */
+
+static int watcher_init(tr_self *self, void *state, const void *arg) {
+    return tr_monitor(self, *(const tr_pid *)arg, NULL) == 0 ? TR_CONTINUE
+                                                             : tr_stop(self, tr_reason_normal());
+}
+
+static int watcher_info(tr_self *self, void *state, const tr_msg *msg) {
+    if (msg->kind == TR_MSG_DOWN) {
+        kill(getpid(), SIGUSR1); /* every thread blocks it: main's sigtimedwait takes it */
+        return tr_stop(self, tr_reason_normal());
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour watcher_behaviour = {
+    .name = "watcher", .init = watcher_init, .handle_info = watcher_info};
+
+/* ------------------------------------------------------------------------ */
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    config cfg;
+    if (read_config(&cfg) != 0)
+        return 2;
+
+    /* Block the signals before any thread exists: all threads inherit the
+     * mask and only main takes them, synchronously. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    shared sh = {.cfg = &cfg};
+    tr_runtime *rt;
+    int rc = tr_runtime_start(NULL, &rt);
+    if (rc != 0) {
+        fprintf(stderr, "mass_spawn: runtime start: %s\n", tr_strerror(rc));
+        return 1;
+    }
+    tr_child_spec child = {
+        .id = "spawner",
+        .behaviour = &spawner_behaviour,
+        .arg = &sh,
+        .restart = TR_PERMANENT,
+        .shutdown_ms = 10000,
+        .type = TR_WORKER,
+    };
+    tr_sup_spec spec = {
+        .flags = {.strategy = TR_ONE_FOR_ONE,
+                  .intensity = 5,
+                  .period_ms = 30000,
+                  .backoff_initial_ms = 250,
+                  .backoff_max_ms = 4000,
+                  .backoff_jitter_pct = 10},
+        .children = &child,
+        .n_children = 1,
+    };
+    tr_pid sup, watcher;
+    if ((rc = tr_supervisor_start(rt, &spec, &sup)) != 0) {
+        fprintf(stderr, "mass_spawn: supervisor start: %s\n", tr_strerror(rc));
+        tr_runtime_shutdown(rt);
+        return 1;
+    }
+    tr_spawn(rt, &watcher_behaviour, &sup, NULL, &watcher);
+
+    int sig;
+    for (;;) {
+        if (cfg.run_for > 0) {
+            struct timespec ts = {cfg.run_for / 1000, (long)(cfg.run_for % 1000) * 1000000L};
+            sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig < 0 && errno == EAGAIN)
+                sig = 0; /* RUN_FOR elapsed */
+        } else {
+            sig = sigwaitinfo(&sigs, NULL);
+        }
+        if (sig >= 0 || errno != EINTR)
+            break;
+    }
+    int status = 0;
+    if (sig == SIGUSR1) {
+        fprintf(stderr, "mass_spawn: the supervisor gave up (too many spawner restarts)\n");
+        status = 1;
+    } else {
+        printf("signal: %s, shutting down\n", sig == 0 ? "RUN_FOR elapsed" : strsignal(sig));
+        rc = tr_supervisor_stop(rt, sup, 30000);
+        if (rc != 0 && rc != TR_ENOPROC) {
+            fprintf(stderr, "mass_spawn: supervisor stop: %s\n", tr_strerror(rc));
+            status = 1;
+        }
+    }
+    tr_runtime_shutdown(rt); /* stops whatever is left; every terminate runs */
+    printf("shutdown: workers_spawned_total=%" PRIuFAST64 " workers_terminated=%" PRIuFAST64
+           " exit=%d\n",
+           atomic_load(&sh.spawned_total), atomic_load(&sh.terminated_total), status);
+    return status;
+}

@@ -1,0 +1,922 @@
+/* troupe — task pool and futures (include/troupe/task_pool.h).
+ *
+ * Built on plain actors: one manager actor (traps exits) owns a FIFO of
+ * submitted futures and `n` worker actors linked to it; it hands one task
+ * at a time to an idle worker, and restarts a worker that crashed after
+ * failing the future it was running. The manager supervises its workers
+ * itself (rather than through tr_supervisor/tr_pool) because it must know
+ * which task each worker held when it died.
+ *
+ * Lifetimes are reference counts:
+ *  - a future: 1 for the user, 1 for the SUBMIT message, 1 for the
+ *    manager while the task is queued or assigned, 1 for the RUN message.
+ *    Messages carry the future by ownership transfer with a destructor, so
+ *    a message dropped undelivered (its receiver died) still releases its
+ *    reference — and fails the future with TR_ECLOSED if nobody took it.
+ *  - the pool: 1 for the user, 1 for the manager actor (dropped in its
+ *    terminate), 1 for each future not yet completed.
+ *
+ * A future completes exactly once (future_complete: first caller wins),
+ * from the worker that ran it, the worker's terminate (crash mid-task),
+ * the manager (worker EXIT, stop) or a dropped message's destructor.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <troupe/task_pool.h>
+
+#include "actor/runtime_api.h"
+#include "mailbox/alloc.h"
+#include "mailbox/atomic.h"
+
+/* Message tags of the manager and the workers (reserved range). */
+#define TP_SUBMIT 0xFFFF0401u /* cast_owned to manager: a tr_future * */
+#define TP_DONE 0xFFFF0402u   /* info to manager: worker index (unsigned) */
+#define TP_STOP 0xFFFF0403u   /* cast to manager: drain done, stop */
+#define TP_RUN 0xFFFF0404u    /* send_owned to worker: a tr_future * */
+
+#define TP_TEXT_MAX 256
+
+struct tr_task_pool {
+    tr_runtime *rt;
+    tr_pid manager;
+    unsigned workers;
+    size_t max_pending;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* pending reached 0, manager exited */
+    uint64_t pending;    /* written under mu; read atomically */
+    bool closed;         /* under mu: submissions refused */
+    bool stop_sent;      /* under mu */
+    bool manager_exited; /* under mu */
+    bool freed;          /* user released it (debug aid) */
+    uint32_t refs;       /* atomic */
+    int start_err;       /* manager init's error, for tr_task_pool_start */
+};
+
+struct tr_future {
+    uint64_t id;
+    tr_task_pool *pool; /* a reference until completion */
+    tr_runtime *rt;
+    tr_task_fn fn;
+    void *arg;
+    size_t arg_size;
+    uint32_t refs;   /* atomic */
+    bool accepted;   /* manager took it (set on the manager's thread) */
+    bool started;    /* a worker began running it (set on the worker's thread) */
+    tr_future *next; /* manager's queue */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int status; /* under mu: TR_FUTURE_PENDING or the outcome */
+    void *data; /* under mu: result, or NUL-terminated error text */
+    size_t size;
+    bool notify_set;
+    tr_pid notify_pid;
+    uint32_t notify_tag;
+};
+
+struct tr_task {
+    tr_self *self;
+    void *res;
+    size_t res_size;
+    bool has_text;
+    char text[TP_TEXT_MAX];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Reference counts                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void pool_ref(tr_task_pool *p) {
+    tr_atomic_faa_u32(&p->refs, 1);
+}
+
+static void pool_unref(tr_task_pool *p) {
+    if (tr_atomic_faa_u32(&p->refs, (uint32_t)-1) != 1)
+        return;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    tr__free(p);
+}
+
+static void future_ref(tr_future *f) {
+    tr_atomic_faa_u32(&f->refs, 1);
+}
+
+static void future_unref(tr_future *f) {
+    if (tr_atomic_faa_u32(&f->refs, (uint32_t)-1) != 1)
+        return;
+    tr__free(f->arg);
+    tr__free(f->data);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    tr__free(f);
+}
+
+static int cond_init_monotonic(pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0)
+        return TR_ENOMEM;
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc == 0 ? 0 : TR_ENOMEM;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
+static struct timespec deadline_after(tr_duration_ms timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static bool valid_timeout(tr_duration_ms t) {
+    return t > 0 || t == TR_INFINITY;
+}
+
+/* True on a thread that runs actor callbacks (blocking is refused there). */
+static bool on_actor_thread(void) {
+    return tr__current() != NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion                                                                */
+/* ------------------------------------------------------------------------ */
+
+static char *text_copy(const char *text, size_t *size) {
+    size_t n = strlen(text);
+    if (n > TP_TEXT_MAX - 1)
+        n = TP_TEXT_MAX - 1;
+    char *s = tr__malloc(n + 1);
+    if (s) {
+        memcpy(s, text, n);
+        s[n] = '\0';
+        *size = n + 1;
+    } else {
+        *size = 0;
+    }
+    return s;
+}
+
+static void send_notification(tr_runtime *rt, tr_pid to, uint32_t tag, tr_future *f, int status,
+                              const void *data, size_t size) {
+    size_t total = sizeof(tr_future_reply) + size;
+    tr_future_reply *r = tr__malloc(total);
+    if (!r)
+        return; /* out of memory: nothing to tell the receiver with */
+    r->id = f->id;
+    r->future = f;
+    r->status = status;
+    r->size = (uint32_t)size;
+    if (size)
+        memcpy(r->data, data, size);
+    tr_send(rt, to, tag, r, total);
+    tr__free(r);
+}
+
+/* Completes f with status and data (owned: taken, or freed when f was
+ * already complete). Returns true when this call completed it. */
+static bool future_complete(tr_future *f, int status, void *data, size_t size) {
+    pthread_mutex_lock(&f->mu);
+    if (f->status != TR_FUTURE_PENDING) {
+        pthread_mutex_unlock(&f->mu);
+        tr__free(data);
+        return false;
+    }
+    f->status = status;
+    f->data = data;
+    f->size = data ? size : 0;
+    bool notify = f->notify_set;
+    tr_pid to = f->notify_pid;
+    uint32_t tag = f->notify_tag;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+
+    tr_task_pool *p = f->pool;
+    /* f->data is immutable from here on: reading it unlocked is safe. */
+    if (notify)
+        send_notification(f->rt, to, tag, f, status, f->data, f->size);
+
+    pthread_mutex_lock(&p->mu);
+    tr_atomic_store_u64(&p->pending, p->pending - 1);
+    if (p->pending == 0)
+        pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pool_unref(p);
+    return true;
+}
+
+static void future_fail_text(tr_future *f, int status, const char *text) {
+    size_t size;
+    char *s = text_copy(text, &size);
+    future_complete(f, status, s, size);
+}
+
+/* Fails f because the worker holding it exited with reason r. An orderly
+ * stop (normal, shutdown: the pool or the runtime is stopping) can only
+ * come between two callbacks, so the task never started: TR_ECLOSED. Any
+ * other reason is a crash (error, killed): TR_ECRASHED with its text. */
+static void future_fail_reason(tr_future *f, const tr_reason *r) {
+    if (r->kind == TR_EXIT_NORMAL || r->kind == TR_EXIT_SHUTDOWN) {
+        future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
+        return;
+    }
+    char buf[96];
+    if (r->kind == TR_EXIT_ERROR)
+        snprintf(buf, sizeof buf, "%s", r->text[0] ? r->text : "crashed");
+    else
+        tr_reason_format(r, buf, sizeof buf);
+    future_fail_text(f, TR_ECRASHED, buf);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct worker_arg {
+    tr_pid manager;
+    unsigned index;
+} worker_arg;
+
+typedef struct worker_state {
+    tr_pid manager;
+    unsigned index;
+    tr_future *current; /* the task running now (for a crash mid-task) */
+    tr_task task;
+} worker_state;
+
+static int worker_init(tr_self *self, void *state, const void *arg) {
+    worker_state *st = state;
+    const worker_arg *wa = arg;
+    st->manager = wa->manager;
+    st->index = wa->index;
+    return TR_CONTINUE;
+}
+
+static const char *default_text(int code) {
+    if (strcmp(tr_err_name(code), "TR_UNKNOWN") != 0)
+        return tr_strerror(code);
+    return "task failed";
+}
+
+static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
+    worker_state *st = state;
+    if (msg->kind != TR_MSG_INFO || msg->tag != TP_RUN)
+        return TR_CONTINUE;
+    tr_future *f = (tr_future *)msg->data;
+    f->started = true;
+    st->current = f;
+    memset(&st->task, 0, sizeof st->task);
+    st->task.self = self;
+
+    int rc = f->fn(&st->task, f->arg, f->arg_size);
+
+    st->current = NULL;
+    if (rc == 0) {
+        future_complete(f, 0, st->task.res, st->task.res_size);
+    } else {
+        tr__free(st->task.res);
+        future_fail_text(f, rc, st->task.has_text ? st->task.text : default_text(rc));
+    }
+    st->task.res = NULL;
+    unsigned idx = st->index;
+    tr_send(tr_self_runtime(self), st->manager, TP_DONE, &idx, sizeof idx);
+    return TR_CONTINUE;
+}
+
+static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
+    worker_state *st = state;
+    tr__free(st->task.res);
+    st->task.res = NULL;
+    if (st->current) { /* crashed inside the task function */
+        future_fail_reason(st->current, &reason);
+        st->current = NULL;
+    }
+}
+
+static const tr_behaviour worker_behaviour = {
+    .name = "tr_task_worker",
+    .state_size = sizeof(worker_state),
+    .init = worker_init,
+    .handle_info = worker_info,
+    .terminate = worker_terminate,
+};
+
+/* Destructor of a RUN message: drops its reference; a task no worker began
+ * (the worker died first) is failed here. */
+static void run_msg_dtor(void *p) {
+    tr_future *f = p;
+    if (!f->started)
+        future_fail_text(f, TR_ECLOSED, "worker stopped before running the task");
+    future_unref(f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mgr_worker {
+    tr_pid pid;         /* TR_PID_NONE when not running */
+    tr_future *current; /* assigned task (manager's reference) */
+} mgr_worker;
+
+typedef struct mgr_state {
+    tr_task_pool *pool;
+    unsigned n;
+    mgr_worker *w;
+    unsigned *idle; /* stack of idle worker indexes */
+    unsigned n_idle;
+    tr_future *head, *tail;
+} mgr_state;
+
+static void queue_push(mgr_state *st, tr_future *f) {
+    f->next = NULL;
+    if (st->tail)
+        st->tail->next = f;
+    else
+        st->head = f;
+    st->tail = f;
+}
+
+static void queue_push_front(mgr_state *st, tr_future *f) {
+    f->next = st->head;
+    st->head = f;
+    if (!st->tail)
+        st->tail = f;
+}
+
+static tr_future *queue_pop(mgr_state *st) {
+    tr_future *f = st->head;
+    if (f) {
+        st->head = f->next;
+        if (!st->head)
+            st->tail = NULL;
+        f->next = NULL;
+    }
+    return f;
+}
+
+static int spawn_worker(tr_self *self, mgr_state *st, unsigned i) {
+    worker_arg wa = {.manager = tr_self_pid(self), .index = i};
+    tr_pid pid;
+    int rc = tr_spawn_link(self, &worker_behaviour, &wa, &pid);
+    if (rc != 0)
+        return rc;
+    st->w[i].pid = pid;
+    st->w[i].current = NULL;
+    st->idle[st->n_idle++] = i;
+    return 0;
+}
+
+static unsigned alive_workers(const mgr_state *st) {
+    unsigned k = 0;
+    for (unsigned i = 0; i < st->n; i++)
+        k += !tr_pid_is_none(st->w[i].pid);
+    return k;
+}
+
+static void fail_queue(mgr_state *st, int status, const char *text) {
+    tr_future *f;
+    while ((f = queue_pop(st))) {
+        future_fail_text(f, status, text);
+        future_unref(f);
+    }
+}
+
+static void dispatch(tr_self *self, mgr_state *st) {
+    tr_runtime *rt = tr_self_runtime(self);
+    while (st->head && st->n_idle > 0) {
+        unsigned i = st->idle[--st->n_idle];
+        tr_future *f = queue_pop(st);
+        future_ref(f); /* the RUN message's reference */
+        int rc = tr_send_owned(rt, st->w[i].pid, TP_RUN, f, sizeof *f, run_msg_dtor);
+        if (rc != 0) {
+            /* The worker is dying (its EXIT is on the way) or the runtime
+             * stops: keep the task for another worker. */
+            future_unref(f);
+            queue_push_front(st, f);
+            if (rc == TR_ECLOSED)
+                return;
+            continue;
+        }
+        st->w[i].current = f;
+    }
+    if (st->head && alive_workers(st) == 0)
+        fail_queue(st, TR_ECLOSED, "task pool has no workers left");
+}
+
+static int mgr_init(tr_self *self, void *state, const void *arg) {
+    mgr_state *st = state;
+    tr_task_pool *p = (tr_task_pool *)arg;
+    st->pool = p;
+    st->n = p->workers;
+    st->w = tr__calloc(sizeof(mgr_worker) * st->n);
+    st->idle = tr__calloc(sizeof(unsigned) * st->n);
+    if (!st->w || !st->idle) {
+        p->start_err = TR_ENOMEM;
+        goto fail;
+    }
+    tr_trap_exit(self, true);
+    for (unsigned i = 0; i < st->n; i++) {
+        int rc = spawn_worker(self, st, i);
+        if (rc != 0) {
+            p->start_err = rc;
+            goto fail;
+        }
+    }
+    return TR_CONTINUE;
+fail:
+    if (st->w) {
+        for (unsigned i = 0; i < st->n; i++)
+            if (!tr_pid_is_none(st->w[i].pid))
+                tr_exit(tr_self_runtime(self), st->w[i].pid, tr_reason_kill());
+    }
+    tr__free(st->w);
+    tr__free(st->idle);
+    st->w = NULL;
+    st->idle = NULL;
+    return tr_stop(self, tr_reason_shutdown());
+}
+
+static void submit_msg_dtor(void *p) {
+    tr_future *f = p;
+    if (!f->accepted) /* the manager died before taking it */
+        future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
+    future_unref(f);
+}
+
+static int mgr_cast(tr_self *self, void *state, const tr_msg *msg) {
+    mgr_state *st = state;
+    if (msg->tag == TP_SUBMIT) {
+        tr_future *f = (tr_future *)msg->data;
+        f->accepted = true;
+        future_ref(f); /* the manager's reference */
+        queue_push(st, f);
+        dispatch(self, st);
+        return TR_CONTINUE;
+    }
+    if (msg->tag == TP_STOP)
+        return tr_stop(self, tr_reason_normal());
+    return TR_CONTINUE;
+}
+
+static int find_worker(const mgr_state *st, tr_pid pid) {
+    for (unsigned i = 0; i < st->n; i++)
+        if (tr_pid_eq(st->w[i].pid, pid))
+            return (int)i;
+    return -1;
+}
+
+static int mgr_info(tr_self *self, void *state, const tr_msg *msg) {
+    mgr_state *st = state;
+    if (msg->kind == TR_MSG_INFO && msg->tag == TP_DONE && msg->size == sizeof(unsigned)) {
+        unsigned i;
+        memcpy(&i, msg->data, sizeof i);
+        if (i < st->n && st->w[i].current && tr_pid_eq(st->w[i].pid, msg->sender)) {
+            future_unref(st->w[i].current);
+            st->w[i].current = NULL;
+            st->idle[st->n_idle++] = i;
+            dispatch(self, st);
+        }
+        return TR_CONTINUE;
+    }
+    if (msg->kind == TR_MSG_EXIT) {
+        int i = find_worker(st, msg->sender);
+        const tr_reason *r = tr_msg_reason(msg);
+        if (i < 0) {
+            /* Not a worker: an exit signal meant for the manager. */
+            if (r && r->kind != TR_EXIT_NORMAL)
+                return tr_stop(self, *r);
+            return TR_CONTINUE;
+        }
+        mgr_worker *w = &st->w[i];
+        if (w->current) {
+            tr_reason crash = r ? *r : tr_reason_error(TR_ECRASHED, "worker exited");
+            future_fail_reason(w->current, &crash);
+            future_unref(w->current);
+            w->current = NULL;
+        } else {
+            /* An idle worker died: take it off the idle stack. */
+            for (unsigned k = 0; k < st->n_idle; k++) {
+                if (st->idle[k] == (unsigned)i) {
+                    st->idle[k] = st->idle[--st->n_idle];
+                    break;
+                }
+            }
+        }
+        w->pid = TR_PID_NONE;
+        if (!tr__runtime_stopping(tr_self_runtime(self)))
+            spawn_worker(self, st, (unsigned)i); /* restart, as one_for_one */
+        dispatch(self, st);
+    }
+    return TR_CONTINUE;
+}
+
+static void mgr_terminate(tr_self *self, void *state, tr_reason reason) {
+    mgr_state *st = state;
+    tr_task_pool *p = st->pool;
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    pthread_mutex_unlock(&p->mu);
+    fail_queue(st, TR_ECLOSED, "task pool stopped before the task ran");
+    if (st->w) {
+        for (unsigned i = 0; i < st->n; i++) {
+            if (!tr_pid_is_none(st->w[i].pid))
+                tr_exit(tr_self_runtime(self), st->w[i].pid, tr_reason_shutdown());
+            if (st->w[i].current) /* the worker (or its RUN message) completes it */
+                future_unref(st->w[i].current);
+        }
+    }
+    tr__free(st->w);
+    tr__free(st->idle);
+    st->w = NULL;
+    st->idle = NULL;
+    pthread_mutex_lock(&p->mu);
+    p->manager_exited = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pool_unref(p);
+}
+
+static const tr_behaviour manager_behaviour = {
+    .name = "tr_task_pool",
+    .state_size = sizeof(mgr_state),
+    .init = mgr_init,
+    .handle_cast = mgr_cast,
+    .handle_info = mgr_info,
+    .terminate = mgr_terminate,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Public API: pool                                                          */
+/* ------------------------------------------------------------------------ */
+
+TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_pool **out) {
+    if (!rt || !out)
+        return TR_EINVAL;
+    tr_task_pool_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (o.workers > TR_TASK_POOL_MAX_WORKERS)
+        return TR_EINVAL;
+    if (o.workers == 0)
+        o.workers = tr_runtime_threads(rt);
+    if (o.workers == 0)
+        o.workers = 1;
+
+    tr_task_pool *p = tr__calloc(sizeof *p);
+    if (!p)
+        return TR_ENOMEM;
+    p->rt = rt;
+    p->workers = o.workers;
+    p->max_pending = o.max_pending;
+    p->refs = 2; /* the user and the manager actor */
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        tr__free(p);
+        return TR_ENOMEM;
+    }
+    if (cond_init_monotonic(&p->cv) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        tr__free(p);
+        return TR_ENOMEM;
+    }
+    int rc = tr_spawn(rt, &manager_behaviour, p, NULL, &p->manager);
+    if (rc != 0) {
+        if (rc == TR_EINIT && p->start_err != 0)
+            rc = p->start_err;
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        tr__free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
+    if (!pool || !valid_timeout(timeout_ms))
+        return TR_EINVAL;
+    if (on_actor_thread())
+        return TR_EDEADLK;
+    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    int rc = 0;
+    pthread_mutex_lock(&pool->mu);
+    while (pool->pending > 0) {
+        if (timeout_ms == TR_INFINITY) {
+            pthread_cond_wait(&pool->cv, &pool->mu);
+        } else if (pthread_cond_timedwait(&pool->cv, &pool->mu, &dl) != 0 && pool->pending > 0) {
+            rc = TR_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return rc;
+}
+
+TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms) {
+    if (!pool || !valid_timeout(timeout_ms))
+        return TR_EINVAL;
+    if (on_actor_thread())
+        return TR_EDEADLK;
+    pthread_mutex_lock(&pool->mu);
+    pool->closed = true;
+    pthread_mutex_unlock(&pool->mu);
+
+    int rc = tr_task_pool_drain(pool, timeout_ms);
+    if (rc != 0)
+        return rc;
+
+    pthread_mutex_lock(&pool->mu);
+    bool send = !pool->stop_sent && !pool->manager_exited;
+    pool->stop_sent = true;
+    pthread_mutex_unlock(&pool->mu);
+    if (send && tr_cast(pool->rt, pool->manager, TP_STOP, NULL, 0) != 0) {
+        /* The manager is gone already (runtime stopped): its terminate ran
+         * or is running; wait for it below. */
+    }
+    pthread_mutex_lock(&pool->mu);
+    while (!pool->manager_exited)
+        pthread_cond_wait(&pool->cv, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
+    return 0;
+}
+
+TR_API int tr_task_pool_free(tr_task_pool *pool) {
+    if (!pool)
+        return 0;
+    if (on_actor_thread())
+        return TR_EDEADLK;
+    int rc = tr_task_pool_shutdown(pool, TR_INFINITY);
+    pool->freed = true;
+    pool_unref(pool);
+    return rc;
+}
+
+TR_API size_t tr_task_pool_pending_count(const tr_task_pool *pool) {
+    if (!pool)
+        return 0;
+    return (size_t)tr_atomic_load_u64(&pool->pending);
+}
+
+TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
+    return pool ? pool->workers : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API: futures                                                       */
+/* ------------------------------------------------------------------------ */
+
+TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
+                          tr_future **out) {
+    if (!pool || !fn || !out || (!arg && arg_size > 0))
+        return TR_EINVAL;
+    tr_future *f = tr__calloc(sizeof *f);
+    if (!f)
+        return TR_ENOMEM;
+    if (arg_size > 0) {
+        f->arg = tr__malloc(arg_size);
+        if (!f->arg) {
+            tr__free(f);
+            return TR_ENOMEM;
+        }
+        memcpy(f->arg, arg, arg_size);
+    }
+    if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        tr__free(f->arg);
+        tr__free(f);
+        return TR_ENOMEM;
+    }
+    if (cond_init_monotonic(&f->cv) != 0) {
+        pthread_mutex_destroy(&f->mu);
+        tr__free(f->arg);
+        tr__free(f);
+        return TR_ENOMEM;
+    }
+    f->fn = fn;
+    f->arg_size = arg_size;
+    f->pool = pool;
+    f->rt = pool->rt;
+    f->status = TR_FUTURE_PENDING;
+    f->refs = 2; /* the user and the SUBMIT message */
+    f->id = tr__make_ref(pool->rt);
+
+    pthread_mutex_lock(&pool->mu);
+    int rc = 0;
+    if (pool->closed)
+        rc = TR_ECLOSED;
+    else if (pool->max_pending && pool->pending >= pool->max_pending)
+        rc = TR_EFULL;
+    else
+        tr_atomic_store_u64(&pool->pending, pool->pending + 1);
+    pthread_mutex_unlock(&pool->mu);
+    if (rc != 0) {
+        f->refs = 1;
+        future_unref(f);
+        return rc;
+    }
+    pool_ref(pool); /* the future's reference, until completion */
+
+    rc = tr_cast_owned(pool->rt, pool->manager, TP_SUBMIT, f, sizeof *f, submit_msg_dtor);
+    if (rc != 0) {
+        /* Not queued: complete it so the counts stay right, then drop it. */
+        f->accepted = true;
+        future_fail_text(f, TR_ECLOSED, "not submitted");
+        f->refs = 1;
+        future_unref(f);
+        return rc == TR_ENOPROC ? TR_ECLOSED : rc;
+    }
+    *out = f;
+    return 0;
+}
+
+/* Copies the outcome of a complete future (under f->mu) into result. */
+static int take_outcome(tr_future *f, tr_buf *result) {
+    int st = f->status;
+    if (result && f->size > 0) {
+        result->data = tr__malloc(f->size);
+        if (!result->data)
+            return TR_ENOMEM;
+        memcpy(result->data, f->data, f->size);
+        result->size = f->size;
+    }
+    return st;
+}
+
+TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
+    if (result)
+        memset(result, 0, sizeof *result);
+    if (!f || !valid_timeout(timeout_ms))
+        return TR_EINVAL;
+    if (on_actor_thread())
+        return TR_EDEADLK;
+    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    pthread_mutex_lock(&f->mu);
+    while (f->status == TR_FUTURE_PENDING) {
+        if (timeout_ms == TR_INFINITY) {
+            pthread_cond_wait(&f->cv, &f->mu);
+        } else if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) != 0 &&
+                   f->status == TR_FUTURE_PENDING) {
+            pthread_mutex_unlock(&f->mu);
+            return TR_ETIMEDOUT;
+        }
+    }
+    int rc = take_outcome(f, result);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+TR_API int tr_future_status(const tr_future *future) {
+    if (!future)
+        return TR_EINVAL;
+    tr_future *f = (tr_future *)future;
+    pthread_mutex_lock(&f->mu);
+    int st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+TR_API uint64_t tr_future_id(const tr_future *future) {
+    return future ? future->id : 0;
+}
+
+TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
+    if (!f || tr_pid_is_none(pid))
+        return TR_EINVAL;
+    pthread_mutex_lock(&f->mu);
+    if (f->notify_set) {
+        pthread_mutex_unlock(&f->mu);
+        return TR_EBUSY;
+    }
+    f->notify_set = true;
+    f->notify_pid = pid;
+    f->notify_tag = tag;
+    int st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    if (st == TR_FUTURE_PENDING)
+        return 0;
+    /* Already complete: data is immutable now. */
+    size_t total = sizeof(tr_future_reply) + f->size;
+    tr_future_reply *r = tr__malloc(total);
+    if (!r)
+        return TR_ENOMEM;
+    r->id = f->id;
+    r->future = f;
+    r->status = st;
+    r->size = (uint32_t)f->size;
+    if (f->size)
+        memcpy(r->data, f->data, f->size);
+    int rc = tr_send(f->rt, pid, tag, r, total);
+    tr__free(r);
+    return rc;
+}
+
+TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
+    if (!msg || msg->kind != TR_MSG_INFO || !msg->data || msg->size < sizeof(tr_future_reply))
+        return NULL;
+    const tr_future_reply *r = msg->data;
+    if (msg->size != sizeof(tr_future_reply) + r->size)
+        return NULL;
+    return r;
+}
+
+TR_API void tr_future_free(tr_future *future) {
+    if (future)
+        future_unref(future);
+}
+
+TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
+                            size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
+    if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !valid_timeout(timeout_ms))
+        return TR_EINVAL;
+    if (on_actor_thread())
+        return TR_EDEADLK;
+    if (results)
+        memset(results, 0, sizeof(tr_buf) * n);
+    if (n == 0)
+        return 0;
+    tr_future **fs = tr__calloc(sizeof(tr_future *) * n);
+    if (!fs)
+        return TR_ENOMEM;
+    int submit_err = 0;
+    size_t submitted = 0;
+    for (; submitted < n; submitted++) {
+        const void *arg = elem_size ? (const char *)inputs + submitted * elem_size : NULL;
+        submit_err = tr_task_submit(pool, fn, arg, elem_size, &fs[submitted]);
+        if (submit_err != 0)
+            break;
+    }
+    int64_t deadline = timeout_ms == TR_INFINITY ? INT64_MAX : tr_now_ms() + timeout_ms;
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        int code;
+        if (i >= submitted) {
+            code = submit_err;
+        } else {
+            int64_t left = deadline == INT64_MAX ? TR_INFINITY : deadline - tr_now_ms();
+            if (left != TR_INFINITY && left < 1)
+                left = 1; /* still collect what is complete */
+            code = tr_future_await(fs[i], left, results ? &results[i] : NULL);
+            tr_future_free(fs[i]);
+        }
+        if (codes)
+            codes[i] = code;
+        if (code != 0 && first == 0)
+            first = code;
+    }
+    tr__free(fs);
+    return first;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API: inside a task                                                 */
+/* ------------------------------------------------------------------------ */
+
+TR_API int tr_task_set_result(tr_task *task, const void *data, size_t size) {
+    if (!task || (!data && size > 0))
+        return TR_EINVAL;
+    if (size > UINT32_MAX)
+        return TR_ETOOBIG;
+    void *copy = NULL;
+    if (size > 0) {
+        copy = tr__malloc(size);
+        if (!copy)
+            return TR_ENOMEM;
+        memcpy(copy, data, size);
+    }
+    tr__free(task->res);
+    task->res = copy;
+    task->res_size = size;
+    return 0;
+}
+
+TR_API int tr_task_error(tr_task *task, int code, const char *text) {
+    if (code == 0)
+        code = TR_EREMOTE;
+    if (task) {
+        const char *t = text ? text : default_text(code);
+        snprintf(task->text, sizeof task->text, "%s", t);
+        task->has_text = true;
+    }
+    return code;
+}
+
+TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text) {
+    tr_self *self = task ? task->self : NULL;
+    if (task) {
+        tr__free(task->res);
+        task->res = NULL;
+    }
+    tr_fail(self, tr_reason_error(code, text ? text : "task crashed"));
+}
+
+TR_API tr_self *tr_task_self(tr_task *task) {
+    return task ? task->self : NULL;
+}
