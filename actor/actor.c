@@ -298,6 +298,8 @@ static void drain(tr_actor *a) {
     }
 }
 
+void tr__port_fini(tr__port *p);
+
 static void destroy(tr_actor *a) {
     tr_runtime *rt = a->rt;
     /* Every sender that found us has pushed and released: the queue is
@@ -311,9 +313,12 @@ static void destroy(tr_actor *a) {
         gen = 1;
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx, a->is_port);
+    if (a->is_port)
+        tr__port_fini(a->u.port);
     tr__free(a->links);
     tr__free(a);
-    if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
+    tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1);
+    if (tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
         pthread_cond_broadcast(&rt->stop_cv);
         pthread_mutex_unlock(&rt->stop_mu);
@@ -907,11 +912,46 @@ out:
 typedef struct {
     tr_pid pid;
     uint64_t seq;
+    bool top; /* spawned by a plain thread */
 } pid_seq;
 
 static int by_seq_desc(const void *x, const void *y) {
     const pid_seq *a = (const pid_seq *)x, *b = (const pid_seq *)y;
     return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+static void push_shutdown(tr_runtime *rt, tr_pid pid) {
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a)
+        return;
+    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
+    if (sig) {
+        sig->sys = TR__SYS_SIG_SHUTDOWN;
+        tr__push_signal(a, sig);
+    }
+    tr__release(a);
+}
+
+/* Waits (on stop_cv, broadcast by every exit while stopping) until pid has
+ * exited or the deadline passes. */
+/* Reads the slot without taking a reference: taking one could make us the
+ * last holder, and destroy() takes stop_mu, which wait_gone holds. */
+static bool slot_alive(tr_runtime *rt, tr_pid pid) {
+    tr__slot *s = slot_at(rt, pid_index(pid));
+    if (!s)
+        return false;
+    uint64_t w = tr_atomic_load_u64(&s->w);
+    return (uint32_t)(w >> 32) == pid_gen(pid) && (w & TR__SLOT_ALIVE);
+}
+
+static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
+    pthread_mutex_lock(&rt->stop_mu);
+    while (slot_alive(rt, pid) && tr__now_ms() < deadline) {
+        struct timespec ts;
+        tr__abstime(&ts, 50);
+        pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&rt->stop_mu);
 }
 
 void tr__shutdown_all(tr_runtime *rt) {
@@ -942,21 +982,22 @@ void tr__shutdown_all(tr_runtime *rt) {
             v = p;
             cap *= 2;
         }
-        v[n++] = (pid_seq){pid, a->seq};
+        v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
         tr__release(a);
     }
     qsort(v, n, sizeof *v, by_seq_desc);
-    for (size_t i = 0; i < n; i++) {
-        tr_actor *a = tr__acquire(rt, v[i].pid);
-        if (!a)
-            continue;
-        tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
-        if (sig) {
-            sig->sys = TR__SYS_SIG_SHUTDOWN;
-            tr__push_signal(a, sig);
+    /* Top-level actors one at a time, newest first, each given up to 5 s:
+     * what was started first (a logger, a registry of services) stops
+     * last, as an OTP application's top supervisor stops its children. */
+    for (size_t i = 0; i < n; i++)
+        if (v[i].top) {
+            push_shutdown(rt, v[i].pid);
+            wait_gone(rt, v[i].pid, tr__now_ms() + 5000);
         }
-        tr__release(a);
-    }
+    /* Then everything still alive (children nobody stopped, ports). */
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].top)
+            push_shutdown(rt, v[i].pid);
     tr__free(v);
 }
 
@@ -1180,8 +1221,11 @@ void tr__note_reply(tr_runtime *rt, tr_from from) {
 /* ports: a blocking thread's mailbox (used by call.c)                        */
 /* ------------------------------------------------------------------------ */
 
-tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
-    tr_actor *a = (tr_actor *)tr__calloc(sizeof(tr_actor));
+void tr__port_init(tr__port *p);
+void tr__port_fini(tr__port *p);
+
+tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
+    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + port_size);
     if (!a) {
         *err = TR_ENOMEM;
         return NULL;
@@ -1191,13 +1235,14 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
         tr__free(a);
         return NULL;
     }
+    a->u.port = (tr__port *)((char *)a + TR__ACTOR_HDR);
+    tr__port_init(a->u.port);
     tr__slot *s = slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
-    a->u.port = port;
     tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
