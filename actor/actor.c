@@ -206,12 +206,11 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* ------------------------------------------------------------------------ */
 
 int tr__push(tr_actor *a, tr__msg *m) {
-    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox &&
+    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         tr__msg_free(m);
         return TR_EFULL;
     }
-    tr_atomic_faa_u32(&a->mq_count, 1);
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -243,7 +242,6 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
-        tr_atomic_faa_u32(&a->mq_count, 1);
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -283,7 +281,7 @@ static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *w
 
 static void drain(tr_actor *a) {
     tr__msg *m;
-    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq)) != NULL) {
+    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc)) != NULL) {
         bounce_call(a->rt, m, a->pid, "server exited");
         tr__msg_free(m);
     }
@@ -612,7 +610,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
-    tr_mq_init(&a->mq, true);
+    tr_mq_init(&a->mq, &a->mqc, true);
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_faa_u64(&rt->n_alive, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
@@ -651,7 +649,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (out)
         *out = pid;
     /* Give the token back, or schedule when messages came in during init. */
-    if (!tr_mq_markempty_spsc(&a->mq))
+    if (!tr_mq_markempty_spsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
@@ -872,16 +870,15 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             terminate_v = term;
             goto stop;
         }
-        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
+        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
         if (!m) {
             if (tr_atomic_load_u32(&a->has_sig))
                 continue;
-            if (tr_mq_markempty_spsc(&a->mq))
+            if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
             tr_atomic_pause(); /* a push is half-done */
             continue;
         }
-        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
         n = n + 1;
         f.cur_msg = m;
         bool stop = dispatch(&f, a, m);
@@ -1147,7 +1144,7 @@ long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    long n = (long)tr_atomic_load_u32(&a->mq_count);
+    long n = (long)tr_mq_depth(&a->mq, &a->mqc);
     tr__release(a);
     return n < 0 ? 0 : n;
 }
@@ -1175,7 +1172,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox) {
+    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
         tr__free(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
@@ -1243,7 +1240,7 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
-    tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
+    tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
@@ -1255,14 +1252,12 @@ void tr__port_close(tr_actor *a) {
 }
 
 tr__msg *tr__port_pop(tr_actor *a) {
-    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
-    if (m)
-        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
+    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
     return m;
 }
 
 bool tr__port_markempty(tr_actor *a) {
-    return tr_mq_markempty_spsc(&a->mq);
+    return tr_mq_markempty_spsc(&a->mq, &a->mqc);
 }
 
 bool tr__port_take_shutdown(tr_actor *a) {
