@@ -206,12 +206,11 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* ------------------------------------------------------------------------ */
 
 int tr__push(tr_actor *a, tr__msg *m) {
-    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox &&
+    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         tr__msg_free(m);
         return TR_EFULL;
     }
-    tr_atomic_faa_u32(&a->mq_count, 1);
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -243,7 +242,6 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
-        tr_atomic_faa_u32(&a->mq_count, 1);
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -283,7 +281,7 @@ static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *w
 
 static void drain(tr_actor *a) {
     tr__msg *m;
-    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq)) != NULL) {
+    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc)) != NULL) {
         bounce_call(a->rt, m, a->pid, "server exited");
         tr__msg_free(m);
     }
@@ -298,6 +296,8 @@ static void drain(tr_actor *a) {
     }
 }
 
+void tr__port_fini(tr__port *p);
+
 static void destroy(tr_actor *a) {
     tr_runtime *rt = a->rt;
     /* Every sender that found us has pushed and released: the queue is
@@ -311,9 +311,12 @@ static void destroy(tr_actor *a) {
         gen = 1;
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx, a->is_port);
+    if (a->is_port)
+        tr__port_fini(a->u.port);
     tr__free(a->links);
     tr__free(a);
-    if (tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1) == 1 && tr__runtime_stopping(rt)) {
+    tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1);
+    if (tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
         pthread_cond_broadcast(&rt->stop_cv);
         pthread_mutex_unlock(&rt->stop_mu);
@@ -607,7 +610,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
-    tr_mq_init(&a->mq, true);
+    tr_mq_init(&a->mq, &a->mqc, true);
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_faa_u64(&rt->n_alive, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
@@ -646,7 +649,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (out)
         *out = pid;
     /* Give the token back, or schedule when messages came in during init. */
-    if (!tr_mq_markempty_spsc(&a->mq))
+    if (!tr_mq_markempty_spsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
@@ -867,16 +870,15 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             terminate_v = term;
             goto stop;
         }
-        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
+        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
         if (!m) {
             if (tr_atomic_load_u32(&a->has_sig))
                 continue;
-            if (tr_mq_markempty_spsc(&a->mq))
+            if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
             tr_atomic_pause(); /* a push is half-done */
             continue;
         }
-        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
         n = n + 1;
         f.cur_msg = m;
         bool stop = dispatch(&f, a, m);
@@ -907,11 +909,46 @@ out:
 typedef struct {
     tr_pid pid;
     uint64_t seq;
+    bool top; /* spawned by a plain thread */
 } pid_seq;
 
 static int by_seq_desc(const void *x, const void *y) {
     const pid_seq *a = (const pid_seq *)x, *b = (const pid_seq *)y;
     return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+static void push_shutdown(tr_runtime *rt, tr_pid pid) {
+    tr_actor *a = tr__acquire(rt, pid);
+    if (!a)
+        return;
+    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
+    if (sig) {
+        sig->sys = TR__SYS_SIG_SHUTDOWN;
+        tr__push_signal(a, sig);
+    }
+    tr__release(a);
+}
+
+/* Waits (on stop_cv, broadcast by every exit while stopping) until pid has
+ * exited or the deadline passes. */
+/* Reads the slot without taking a reference: taking one could make us the
+ * last holder, and destroy() takes stop_mu, which wait_gone holds. */
+static bool slot_alive(tr_runtime *rt, tr_pid pid) {
+    tr__slot *s = slot_at(rt, pid_index(pid));
+    if (!s)
+        return false;
+    uint64_t w = tr_atomic_load_u64(&s->w);
+    return (uint32_t)(w >> 32) == pid_gen(pid) && (w & TR__SLOT_ALIVE);
+}
+
+static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
+    pthread_mutex_lock(&rt->stop_mu);
+    while (slot_alive(rt, pid) && tr__now_ms() < deadline) {
+        struct timespec ts;
+        tr__abstime(&ts, 50);
+        pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&rt->stop_mu);
 }
 
 void tr__shutdown_all(tr_runtime *rt) {
@@ -942,21 +979,22 @@ void tr__shutdown_all(tr_runtime *rt) {
             v = p;
             cap *= 2;
         }
-        v[n++] = (pid_seq){pid, a->seq};
+        v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
         tr__release(a);
     }
     qsort(v, n, sizeof *v, by_seq_desc);
-    for (size_t i = 0; i < n; i++) {
-        tr_actor *a = tr__acquire(rt, v[i].pid);
-        if (!a)
-            continue;
-        tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
-        if (sig) {
-            sig->sys = TR__SYS_SIG_SHUTDOWN;
-            tr__push_signal(a, sig);
+    /* Top-level actors one at a time, newest first, each given up to 5 s:
+     * what was started first (a logger, a registry of services) stops
+     * last, as an OTP application's top supervisor stops its children. */
+    for (size_t i = 0; i < n; i++)
+        if (v[i].top) {
+            push_shutdown(rt, v[i].pid);
+            wait_gone(rt, v[i].pid, tr__now_ms() + 5000);
         }
-        tr__release(a);
-    }
+    /* Then everything still alive (children nobody stopped, ports). */
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].top)
+            push_shutdown(rt, v[i].pid);
     tr__free(v);
 }
 
@@ -1106,7 +1144,7 @@ long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    long n = (long)tr_atomic_load_u32(&a->mq_count);
+    long n = (long)tr_mq_depth(&a->mq, &a->mqc);
     tr__release(a);
     return n < 0 ? 0 : n;
 }
@@ -1134,7 +1172,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    if (a->max_mailbox && tr_atomic_load_u32(&a->mq_count) >= a->max_mailbox) {
+    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
         tr__free(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
@@ -1180,8 +1218,11 @@ void tr__note_reply(tr_runtime *rt, tr_from from) {
 /* ports: a blocking thread's mailbox (used by call.c)                        */
 /* ------------------------------------------------------------------------ */
 
-tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
-    tr_actor *a = (tr_actor *)tr__calloc(sizeof(tr_actor));
+void tr__port_init(tr__port *p);
+void tr__port_fini(tr__port *p);
+
+tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
+    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + port_size);
     if (!a) {
         *err = TR_ENOMEM;
         return NULL;
@@ -1191,14 +1232,15 @@ tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err) {
         tr__free(a);
         return NULL;
     }
+    a->u.port = (tr__port *)((char *)a + TR__ACTOR_HDR);
+    tr__port_init(a->u.port);
     tr__slot *s = slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
-    a->u.port = port;
-    tr_mq_init(&a->mq, true); /* the blocking thread is the consumer */
+    tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
     tr_atomic_faa_u64(&rt->n_allocated, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
@@ -1210,14 +1252,12 @@ void tr__port_close(tr_actor *a) {
 }
 
 tr__msg *tr__port_pop(tr_actor *a) {
-    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq);
-    if (m)
-        tr_atomic_faa_u32(&a->mq_count, (uint32_t)-1);
+    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
     return m;
 }
 
 bool tr__port_markempty(tr_actor *a) {
-    return tr_mq_markempty_spsc(&a->mq);
+    return tr_mq_markempty_spsc(&a->mq, &a->mqc);
 }
 
 bool tr__port_take_shutdown(tr_actor *a) {

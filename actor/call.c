@@ -19,7 +19,7 @@ struct tr__port {
     bool signaled;
 };
 
-tr_actor *tr__port_open(tr_runtime *rt, tr__port *port, int *err);
+tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err);
 void tr__port_close(tr_actor *a);
 tr__msg *tr__port_pop(tr_actor *a);
 bool tr__port_markempty(tr_actor *a);
@@ -37,7 +37,10 @@ void tr__port_signal(tr_actor *a) {
     pthread_mutex_unlock(&p->mu);
 }
 
-static void port_init(tr__port *p) {
+/* The wait state lives in the port's own allocation (after the actor
+ * header), so a sender that found the port can still signal it after the
+ * caller gave up: it is freed with the port, when the last sender lets go. */
+void tr__port_init(tr__port *p) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -47,7 +50,7 @@ static void port_init(tr__port *p) {
     p->signaled = false;
 }
 
-static void port_fini(tr__port *p) {
+void tr__port_fini(tr__port *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
 }
@@ -137,14 +140,10 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         return TR_ECLOSED;
     if (to.id == 0)
         return TR_ENOPROC;
-    tr__port port;
-    port_init(&port);
     int err = TR_OK;
-    tr_actor *pa = tr__port_open(rt, &port, &err);
-    if (!pa) {
-        port_fini(&port);
+    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), &err);
+    if (!pa)
         return err;
-    }
     uint64_t mref = 0;
     err = tr__port_monitor(pa, to, &mref);
     if (err)
@@ -199,7 +198,6 @@ done:
     if (mref)
         tr__port_demonitor(pa, mref);
     tr__port_close(pa);
-    port_fini(&port);
     return err;
 }
 
@@ -208,14 +206,10 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
         return TR_EINVAL;
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
-    tr__port port;
-    port_init(&port);
     int err = TR_OK;
-    tr_actor *pa = tr__port_open(rt, &port, &err);
-    if (!pa) {
-        port_fini(&port);
+    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), &err);
+    if (!pa)
         return err;
-    }
     uint64_t mref = 0;
     err = tr__port_monitor(pa, pid, &mref);
     if (!err) {
@@ -243,7 +237,6 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     if (mref)
         tr__port_demonitor(pa, mref);
     tr__port_close(pa);
-    port_fini(&port);
     return err;
 }
 

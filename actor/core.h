@@ -3,6 +3,7 @@
 #define TROUPE_ACTOR_CORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 
@@ -61,21 +62,24 @@ typedef struct tr__reqstate {
  * 16-byte slot): what only matters while a callback runs lives in the
  * thread's tr__frame instead. */
 typedef struct tr_actor {
-    /* producers' end first: mailbox head and depth counter */
-    tr_mq mq;
-    uint32_t mq_count;         /* messages pushed and not yet popped */
-    uint32_t max_mailbox;      /* 0 = unbounded */
-    struct tr_actor *run_next; /* injection queue link */
+    /* Offsets 0..15: written by producers (mailbox head, push count). */
+    tr_mq_prod mq;
+    uint32_t max_mailbox; /* 0 = unbounded; read by producers */
+    /* 16..63: read by producers, rarely written */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
-    uint32_t flags;   /* owner thread only */
     uint32_t has_sig; /* atomic: signal list non-empty */
     tr_spin lock;     /* links, signals, exiting, has_names */
     bool is_port;     /* set before the pid is published; read by anyone */
     bool exiting;     /* under lock: exit processing has begun */
     bool has_names;   /* under lock: registered under at least one name */
-    tr__msg *sig_head, *sig_tail;
+    tr__msg *sig_head;
+    /* 64..: the consumer's side (the thread holding the run token) */
+    tr_mq_cons mqc;
+    uint32_t flags;            /* owner thread only */
+    struct tr_actor *run_next; /* injection queue link */
+    tr__msg *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;
     uint64_t seq;  /* spawn order */
@@ -86,6 +90,8 @@ typedef struct tr_actor {
     } u;
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
+
+_Static_assert(offsetof(tr_actor, mqc) >= 64, "consumer side must not share the producers' line");
 
 #define TR__ACTOR_HDR ((sizeof(tr_actor) + 15) & ~(size_t)15)
 static inline void *tr__actor_state(tr_actor *a) {

@@ -44,10 +44,10 @@
 #define TR__FAA(p, d) __atomic_fetch_add((p), (d), __ATOMIC_ACQ_REL)
 /* TSan rejects standalone fences; a seq_cst RMW on a local is a full
  * barrier on the hardware (a locked instruction on x86) and TSan is fine. */
-#define TR__FENCE()                                                                            \
-    do {                                                                                       \
-        int tr__f = 0;                                                                         \
-        __atomic_fetch_add(&tr__f, 0, __ATOMIC_SEQ_CST);                                       \
+#define TR__FENCE()                                                                                \
+    do {                                                                                           \
+        int tr__f = 0;                                                                             \
+        __atomic_fetch_add(&tr__f, 0, __ATOMIC_SEQ_CST);                                           \
     } while (0)
 #endif
 

@@ -7,13 +7,21 @@
 
 #define EMPTY_BIT ((uintptr_t)1)
 
-void tr_mq_init(tr_mq *q, bool held) {
-    q->stub.next = NULL;
-    q->tail = &q->stub;
-    q->head = (tr_mq_node *)((uintptr_t)&q->stub | (held ? 0 : EMPTY_BIT));
+void tr_mq_init(tr_mq_prod *p, tr_mq_cons *c, bool held) {
+    c->stub.next = NULL;
+    c->tail = &c->stub;
+    c->popped = 0;
+    p->pushed = 0;
+    p->head = (tr_mq_node *)((uintptr_t)&c->stub | (held ? 0 : EMPTY_BIT));
 }
 
-bool tr_mq_push_mpsc(tr_mq *q, tr_mq_node *n) {
+uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c) {
+    /* popped first: a pop counted here was pushed before (no underflow) */
+    uint32_t popped = tr_atomic_load_u32(&c->popped);
+    return tr_atomic_load_u32(&p->pushed) - popped;
+}
+
+static inline bool push(tr_mq_prod *q, tr_mq_node *n) {
     /* Relaxed is enough: the release store below publishes n->next. */
     n->next = NULL;
     /* Exchange (acq_rel): serializes producers; each gets the node before it. */
@@ -24,39 +32,50 @@ bool tr_mq_push_mpsc(tr_mq *q, tr_mq_node *n) {
     return (prev & EMPTY_BIT) != 0;
 }
 
-tr_mq_node *tr_mq_pop_spsc(tr_mq *q) {
-    tr_mq_node *tail = q->tail;
+bool tr_mq_push_mpsc(tr_mq_prod *q, tr_mq_node *n) {
+    /* Counted before it is visible, so depth never goes below zero. */
+    tr_atomic_faa_u32(&q->pushed, 1);
+    return push(q, n);
+}
+
+tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
+    tr_mq_node *tail = c->tail;
     /* Acquire: pairs with the release in push; the node's contents are visible. */
     tr_mq_node *next = tr_atomic_load_ptr((void *const *)&tail->next);
-    if (tail == &q->stub) {
+    if (tail == &c->stub) {
         if (next == NULL)
             return NULL;
-        q->tail = next;
+        c->tail = next;
         tail = next;
         next = tr_atomic_load_ptr((void *const *)&next->next);
     }
     if (next != NULL) {
-        q->tail = next;
-        return tail;
+        c->tail = next;
+        goto got;
     }
     /* tail is the newest node we can see. If a producer already swapped head
      * past it, its link is not written yet: come back later. */
     tr_mq_node *head = tr_atomic_load_ptr((void *const *)&q->head);
     if (tail != head)
         return NULL;
-    /* tail is the last node: put the stub behind it so tail can leave. */
-    tr_mq_push_mpsc(q, &q->stub); /* empty bit is clear while we hold the token */
+    /* tail is the last node: put the stub behind it so tail can leave (not
+     * a message: not counted). The empty bit is clear while we hold the
+     * token, so this push cannot report was_empty. */
+    push(q, &c->stub);
     next = tr_atomic_load_ptr((void *const *)&tail->next);
-    if (next != NULL) {
-        q->tail = next;
-        return tail;
-    }
-    return NULL;
+    if (next == NULL)
+        return NULL;
+    c->tail = next;
+got:
+    /* Store with release so other threads reading the depth see it; only
+     * this thread writes it. */
+    tr_atomic_store_u32(&c->popped, c->popped + 1);
+    return tail;
 }
 
-bool tr_mq_markempty_spsc(tr_mq *q) {
-    tr_mq_node *stub = &q->stub;
-    if (q->tail != stub || tr_atomic_load_ptr((void *const *)&stub->next) != NULL)
+bool tr_mq_markempty_spsc(tr_mq_prod *q, tr_mq_cons *c) {
+    tr_mq_node *stub = &c->stub;
+    if (c->tail != stub || tr_atomic_load_ptr((void *const *)&stub->next) != NULL)
         return false;
     /* CAS (acq_rel): succeeds only if no producer swapped head since the stub
      * went in; a later push then sees the bit and schedules the actor. */

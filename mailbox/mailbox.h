@@ -13,6 +13,11 @@
  * most one run queue, and runs on at most one thread, because only the
  * pusher that saw `was_empty` schedules it and only the consumer that set the
  * empty bit gives the token back.
+ *
+ * The queue is split in two parts that the owner places on different cache
+ * lines, so that producers and the consumer do not write the same line:
+ * tr_mq_prod (head, and a count of pushes) and tr_mq_cons (tail, stub, and
+ * a count of pops). Depth = pushed - popped.
  */
 #ifndef TROUPE_MAILBOX_MAILBOX_H
 #define TROUPE_MAILBOX_MAILBOX_H
@@ -24,28 +29,37 @@ typedef struct tr_mq_node {
     struct tr_mq_node *next;
 } tr_mq_node;
 
-typedef struct tr_mq {
-    tr_mq_node *head; /* producers' end; low bit = empty. Own cache line in tr_actor. */
+typedef struct tr_mq_prod {
+    tr_mq_node *head; /* producers' end; low bit = empty */
+    uint32_t pushed;  /* messages pushed (atomic add by producers) */
+} tr_mq_prod;
+
+typedef struct tr_mq_cons {
     tr_mq_node *tail; /* consumer's end; only the token holder touches it */
     tr_mq_node stub;
-} tr_mq;
+    uint32_t popped; /* messages popped (token holder writes; others read) */
+} tr_mq_cons;
 
 /* tr_mq_init: an empty queue. With `held`, the empty bit starts clear: the
  * initializer holds the token (pushes will not report was_empty) until it
- * calls tr_mq_markempty or hands the actor to a run queue. */
-void tr_mq_init(tr_mq *q, bool held);
+ * calls tr_mq_markempty_spsc or hands the actor to a run queue. */
+void tr_mq_init(tr_mq_prod *p, tr_mq_cons *c, bool held);
+
+/* tr_mq_depth: messages waiting (approximate while producers race). Any
+ * thread. */
+uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c);
 
 /* tr_mq_push_mpsc: appends n (any thread). Returns true when the queue was
  * marked empty before: the caller now owns the token and must schedule. */
-bool tr_mq_push_mpsc(tr_mq *q, tr_mq_node *n);
+bool tr_mq_push_mpsc(tr_mq_prod *p, tr_mq_node *n);
 
 /* tr_mq_pop_spsc: takes the oldest node, or NULL when there is none yet (or a
  * push is half-done). Token holder only. */
-tr_mq_node *tr_mq_pop_spsc(tr_mq *q);
+tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *p, tr_mq_cons *c);
 
 /* tr_mq_markempty_spsc: gives the token back if the queue is empty; returns
  * false (token kept: pop again) when a message arrived meanwhile. Token
  * holder only. */
-bool tr_mq_markempty_spsc(tr_mq *q);
+bool tr_mq_markempty_spsc(tr_mq_prod *p, tr_mq_cons *c);
 
 #endif

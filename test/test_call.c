@@ -3,19 +3,19 @@
 #include "testutil.h"
 
 enum {
-    S_ECHO = 100,     /* call: reply tag + 1000, same bytes */
-    S_EMPTY,          /* call: reply tag 5, no data */
-    S_DEFER,          /* call: keep from (and publish it), no reply */
-    S_STOP_NOREPLY,   /* call: tr_stop(normal), no reply */
-    S_FAIL_NOREPLY,   /* call: tr_fail, no reply */
-    S_FORWARD,        /* call: hand from to the helper actor, which replies */
-    S_REPLY_ERR,      /* call: data err_req: tr_reply_error */
-    S_NOTFOUND,       /* call: tr_reply_error(TR_ENOTFOUND, "missing") */
-    S_COUNT,          /* call: reply number of calls handled */
-    S_FLUSH,          /* cast: reply "late" to every kept from */
-    S_STOP,           /* cast: tr_stop(normal) */
-    S_CALL_INSIDE,    /* cast: data tr_pid: blocking calls inside a callback */
-    H_FWD,            /* info to helper: data tr_from */
+    S_ECHO = 100,   /* call: reply tag + 1000, same bytes */
+    S_EMPTY,        /* call: reply tag 5, no data */
+    S_DEFER,        /* call: keep from (and publish it), no reply */
+    S_STOP_NOREPLY, /* call: tr_stop(normal), no reply */
+    S_FAIL_NOREPLY, /* call: tr_fail, no reply */
+    S_FORWARD,      /* call: hand from to the helper actor, which replies */
+    S_REPLY_ERR,    /* call: data err_req: tr_reply_error */
+    S_NOTFOUND,     /* call: tr_reply_error(TR_ENOTFOUND, "missing") */
+    S_COUNT,        /* call: reply number of calls handled */
+    S_FLUSH,        /* cast: reply "late" to every kept from */
+    S_STOP,         /* cast: tr_stop(normal) */
+    S_CALL_INSIDE,  /* cast: data tr_pid: blocking calls inside a callback */
+    H_FWD,          /* info to helper: data tr_from */
 };
 
 typedef struct err_req {
@@ -39,8 +39,7 @@ static atomic_int g_inside_call_rc, g_inside_await_rc;
 static atomic_llong g_inside_ms;
 static atomic_int g_inside_done;
 
-static int srv_init(tr_self *self, void *state, const void *arg)
-{
+static int srv_init(tr_self *self, void *state, const void *arg) {
     srv_state *s = state;
     (void)self;
     if (arg)
@@ -48,8 +47,7 @@ static int srv_init(tr_self *self, void *state, const void *arg)
     return TR_CONTINUE;
 }
 
-static int srv_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int srv_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     srv_state *s = state;
     s->calls++;
     switch (m->tag) {
@@ -92,8 +90,7 @@ static int srv_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
     }
 }
 
-static int srv_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int srv_cast(tr_self *self, void *state, const tr_msg *m) {
     srv_state *s = state;
     switch (m->tag) {
     case S_FLUSH: {
@@ -119,8 +116,7 @@ static int srv_cast(tr_self *self, void *state, const tr_msg *m)
                      tr_call(tr_self_runtime(self), target, S_ECHO, "x", 2, &b, 3000));
         tr_buf_free(&b);
         tr_reason r;
-        atomic_store(&g_inside_await_rc,
-                     tr_await_exit(tr_self_runtime(self), target, 3000, &r));
+        atomic_store(&g_inside_await_rc, tr_await_exit(tr_self_runtime(self), target, 3000, &r));
         atomic_store(&g_inside_ms, tu_now_ms() - t0);
         atomic_store(&g_inside_done, 1);
         return TR_CONTINUE;
@@ -138,8 +134,7 @@ static const tr_behaviour k_srv = {
     .handle_cast = srv_cast,
 };
 
-static int helper_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int helper_info(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     (void)state;
     if (m->tag == H_FWD && m->size == sizeof(tr_from)) {
@@ -152,8 +147,7 @@ static int helper_info(tr_self *self, void *state, const tr_msg *m)
 
 static const tr_behaviour k_helper = {.name = "helper", .handle_info = helper_info};
 
-static tr_pid spawn_srv(tr_runtime *rt, const tr_pid *helper)
-{
+static tr_pid spawn_srv(tr_runtime *rt, const tr_pid *helper) {
     tr_pid p;
     assert_rc(tr_spawn(rt, &k_srv, helper, NULL, &p), 0);
     return p;
@@ -161,8 +155,7 @@ static tr_pid spawn_srv(tr_runtime *rt, const tr_pid *helper)
 
 /* ------------------------------------------------------------------------ */
 
-static void test_call_reply_data_and_tag(void **state)
-{
+static void test_call_reply_data_and_tag(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     tr_buf b;
@@ -205,8 +198,7 @@ static void test_call_reply_data_and_tag(void **state)
     assert_int_equal(calls, 5);
 }
 
-static void test_call_timeout_then_server_still_answers(void **state)
-{
+static void test_call_timeout_then_server_still_answers(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_flush_rc, 12345);
     tr_pid s = spawn_srv(f->rt, NULL);
@@ -231,8 +223,7 @@ static void test_call_timeout_then_server_still_answers(void **state)
     assert_true(tr_is_alive(f->rt, s));
 }
 
-static void test_call_dead_pid_enoproc(void **state)
-{
+static void test_call_dead_pid_enoproc(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     assert_rc(tr_cast(f->rt, s, S_STOP, NULL, 0), 0);
@@ -246,8 +237,7 @@ static void test_call_dead_pid_enoproc(void **state)
     assert_rc(tr_call(f->rt, never, S_ECHO, "x", 2, &b, 1000), TR_ENOPROC);
 }
 
-static void check_exit_mid_call(tr_runtime *rt, uint32_t tag)
-{
+static void check_exit_mid_call(tr_runtime *rt, uint32_t tag) {
     tr_pid s = spawn_srv(rt, NULL);
     tr_buf b;
     int64_t t0 = tu_now_ms();
@@ -257,14 +247,12 @@ static void check_exit_mid_call(tr_runtime *rt, uint32_t tag)
     assert_true(TU_WAIT(!tr_is_alive(rt, s), 5000));
 }
 
-static void test_server_stops_without_reply_eexited(void **state)
-{
+static void test_server_stops_without_reply_eexited(void **state) {
     tu_fix *f = *state;
     check_exit_mid_call(f->rt, S_STOP_NOREPLY);
 }
 
-static void test_server_fails_mid_call_eexited(void **state)
-{
+static void test_server_fails_mid_call_eexited(void **state) {
     tu_fix *f = *state;
     check_exit_mid_call(f->rt, S_FAIL_NOREPLY);
 }
@@ -280,8 +268,7 @@ typedef struct caller_arg {
     tr_buf reply;
 } caller_arg;
 
-static void *caller_thread(void *p)
-{
+static void *caller_thread(void *p) {
     caller_arg *a = p;
     int64_t t0 = tu_now_ms();
     a->rc = tr_call(a->rt, a->to, a->tag, NULL, 0, &a->reply, a->timeout);
@@ -289,8 +276,7 @@ static void *caller_thread(void *p)
     return NULL;
 }
 
-static void test_pending_deferred_call_gets_eexited(void **state)
-{
+static void test_pending_deferred_call_gets_eexited(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_deferred, 0);
     tr_pid s = spawn_srv(f->rt, NULL);
@@ -305,8 +291,7 @@ static void test_pending_deferred_call_gets_eexited(void **state)
     tr_buf_free(&a.reply);
 }
 
-static void test_deferred_reply_from_other_actor(void **state)
-{
+static void test_deferred_reply_from_other_actor(void **state) {
     tu_fix *f = *state;
     tr_pid h;
     assert_rc(tr_spawn(f->rt, &k_helper, NULL, NULL, &h), 0);
@@ -323,8 +308,7 @@ typedef struct replier_arg {
     int rc;
 } replier_arg;
 
-static void *replier_thread(void *p)
-{
+static void *replier_thread(void *p) {
     replier_arg *a = p;
     while (atomic_load(&g_deferred) < 1)
         tu_sleep_ms(1);
@@ -336,8 +320,7 @@ static void *replier_thread(void *p)
     return NULL;
 }
 
-static void test_deferred_reply_from_plain_thread(void **state)
-{
+static void test_deferred_reply_from_plain_thread(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_deferred, 0);
     tr_pid s = spawn_srv(f->rt, NULL);
@@ -362,8 +345,7 @@ static void test_deferred_reply_from_plain_thread(void **state)
     tr_buf_free(&b);
 }
 
-static int call_err(tr_runtime *rt, tr_pid s, int err, const char *text, tr_buf *b)
-{
+static int call_err(tr_runtime *rt, tr_pid s, int err, const char *text, tr_buf *b) {
     err_req r;
     memset(&r, 0, sizeof r);
     r.err = err;
@@ -374,8 +356,7 @@ static int call_err(tr_runtime *rt, tr_pid s, int err, const char *text, tr_buf 
     return tr_call(rt, s, S_REPLY_ERR, &r, sizeof r, b, 5000);
 }
 
-static void test_reply_error(void **state)
-{
+static void test_reply_error(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     tr_buf b;
@@ -413,8 +394,7 @@ static void test_reply_error(void **state)
     tr_buf_free(&b);
 }
 
-static void test_call_inside_callback_edeadlk(void **state)
-{
+static void test_call_inside_callback_edeadlk(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_inside_done, 0);
     atomic_store(&g_inside_call_rc, 1);
@@ -439,8 +419,7 @@ static void test_call_inside_callback_edeadlk(void **state)
 /* ------------------------------------------------------------------------ */
 
 static uint64_t request(tr_runtime *rt, tr_pid client, tr_pid to, uint32_t tag,
-                        tr_duration_ms timeout, int expect_rc)
-{
+                        tr_duration_ms timeout, int expect_rc) {
     tu_request_arg a = {.to = to, .tag = tag, .timeout_ms = timeout};
     uint64_t id = 0;
     assert_rc(tu_cmd(rt, client, TU_REQUEST, &a, sizeof a, &id), expect_rc);
@@ -449,16 +428,14 @@ static uint64_t request(tr_runtime *rt, tr_pid client, tr_pid to, uint32_t tag,
 
 /* After this, every message the server sent to client before now has been
  * handled by client. */
-static void sync_through(tr_runtime *rt, tr_pid server, tr_pid client)
-{
+static void sync_through(tr_runtime *rt, tr_pid server, tr_pid client) {
     tr_buf b;
     assert_rc(tr_call(rt, server, S_COUNT, NULL, 0, &b, 5000), 0);
     tr_buf_free(&b);
     tu_ping(rt, client);
 }
 
-static void test_request_reply(void **state)
-{
+static void test_request_reply(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     tr_pid c = tu_probe(f->rt, f->log, false);
@@ -487,8 +464,7 @@ static void test_request_reply(void **state)
     assert_true(e3.ref == id3 && e3.tag == 5);
 }
 
-static void test_request_timeout_then_late_reply_dropped(void **state)
-{
+static void test_request_timeout_then_late_reply_dropped(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     tr_pid c = tu_probe(f->rt, f->log, false);
@@ -508,8 +484,7 @@ static void test_request_timeout_then_late_reply_dropped(void **state)
     assert_int_equal(tu_log_count(f->log, c, TU_EV_INFO, TR_MSG_REPLY), 1);
 }
 
-static void test_request_server_exits_eexited(void **state)
-{
+static void test_request_server_exits_eexited(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_deferred, 0);
     tr_pid s = spawn_srv(f->rt, NULL);
@@ -527,8 +502,7 @@ static void test_request_server_exits_eexited(void **state)
     assert_int_equal(tu_log_count(f->log, c, TU_EV_INFO, TR_MSG_REPLY), 1);
 }
 
-static void test_request_reply_error_and_dead_target(void **state)
-{
+static void test_request_reply_error_and_dead_target(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
     tr_pid c = tu_probe(f->rt, f->log, false);
@@ -565,8 +539,7 @@ typedef struct mt_arg {
     int mismatches;
 } mt_arg;
 
-static void *mt_caller(void *p)
-{
+static void *mt_caller(void *p) {
     mt_arg *a = p;
     pthread_barrier_wait(a->bar);
     for (int i = 0; i < a->n; i++) {
@@ -577,16 +550,14 @@ static void *mt_caller(void *p)
             a->failures++;
             continue;
         }
-        if (b.size != sizeof req || memcmp(b.data, req, sizeof req) != 0 ||
-            b.tag != S_ECHO + 1000)
+        if (b.size != sizeof req || memcmp(b.data, req, sizeof req) != 0 || b.tag != S_ECHO + 1000)
             a->mismatches++;
         tr_buf_free(&b);
     }
     return NULL;
 }
 
-static void test_many_threads_calling(void **state)
-{
+static void test_many_threads_calling(void **state) {
     tu_fix *f = *state;
     const int n = TU_SCALE(4000, 400);
     tr_pid srv[2] = {spawn_srv(f->rt, NULL), spawn_srv(f->rt, NULL)};
@@ -617,8 +588,82 @@ static void test_many_threads_calling(void **state)
     assert_int_equal(total, (int64_t)N_CALLERS * n);
 }
 
-int main(void)
-{
+/* Regression: a blocking call that times out just as its reply arrives.
+ * The replying thread may still be signalling the caller's wait state
+ * after tr_call returned; that state must outlive the call (ASan in CI
+ * catches a use-after-return here). A server answers every call from a
+ * 1 ms timer while callers use a 1 ms timeout, so both outcomes happen. */
+typedef struct race_pending {
+    tr_from from;
+} race_pending;
+
+static int race_call(tr_self *self, void *st, const tr_msg *msg, tr_from from) {
+    race_pending p = {from};
+    tr_send_after(tr_self_runtime(self), tr_self_pid(self), 1, 1, &p, sizeof p, NULL);
+    return TR_CONTINUE;
+}
+
+static int race_info(tr_self *self, void *st, const tr_msg *msg) {
+    if (msg->kind == TR_MSG_TIMER && msg->size == sizeof(race_pending)) {
+        const race_pending *p = msg->data;
+        tr_reply(p->from, 0, "x", 1);
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour race_srv = {
+    .name = "race_srv", .handle_call = race_call, .handle_info = race_info};
+
+typedef struct race_arg {
+    tr_runtime *rt;
+    tr_pid srv;
+    int n, ok, timeouts, other;
+} race_arg;
+
+static void *race_caller(void *p) {
+    race_arg *a = p;
+    for (int i = 0; i < a->n; i++) {
+        tr_buf b;
+        int rc = tr_call(a->rt, a->srv, 0, NULL, 0, &b, 1);
+        if (rc == 0) {
+            a->ok++;
+            tr_buf_free(&b);
+        } else if (rc == TR_ETIMEDOUT) {
+            a->timeouts++;
+        } else {
+            a->other++;
+        }
+    }
+    return NULL;
+}
+
+static void test_call_timeout_racing_reply(void **state) {
+    tu_fix *f = *state;
+    tr_pid srv;
+    assert_rc(tr_spawn(f->rt, &race_srv, NULL, NULL, &srv), 0);
+    race_arg a[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (race_arg){.rt = f->rt, .srv = srv, .n = TU_SCALE(1500, 300)};
+        pthread_create(&th[i], NULL, race_caller, &a[i]);
+    }
+    int ok = 0, timeouts = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].other, 0);
+        ok += a[i].ok;
+        timeouts += a[i].timeouts;
+    }
+    assert_int_equal(ok + timeouts, 4 * a[0].n);
+    assert_true(timeouts > 0); /* the race window was exercised */
+    /* the server is unharmed: a call with a real timeout still works */
+    tr_buf b;
+    assert_rc(tr_call(f->rt, srv, 0, NULL, 0, &b, 5000), 0);
+    assert_int_equal(b.size, 1);
+    tr_buf_free(&b);
+}
+
+int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_call_reply_data_and_tag),
         TU_TEST(test_call_timeout_then_server_still_answers),
@@ -635,6 +680,7 @@ int main(void)
         TU_TEST(test_request_server_exits_eexited),
         TU_TEST(test_request_reply_error_and_dead_target),
         TU_TEST4(test_many_threads_calling),
+        TU_TEST(test_call_timeout_racing_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
