@@ -26,12 +26,10 @@ static const struct {
     const char *name;
     bench_fn fn;
 } workloads[] = {
-    {"skynet", wl_skynet},         {"pingpong", wl_pingpong},
-    {"counting", wl_counting},     {"fanin", wl_fanin},
-    {"call", wl_call},             {"call_thread", wl_call_thread},
-    {"spawn_idle", wl_spawn_idle}, {"ring", wl_ring},
-    {"pool", wl_pool},             {"pool_sleep", wl_pool_sleep},
-    {"restart", wl_restart},       {"tickers", wl_tickers},
+    {"skynet", wl_skynet},         {"pingpong", wl_pingpong}, {"counting", wl_counting},
+    {"fanin", wl_fanin},           {"call", wl_call},         {"call_thread", wl_call_thread},
+    {"spawn_idle", wl_spawn_idle}, {"ring", wl_ring},         {"pool", wl_pool},
+    {"pool_sleep", wl_pool_sleep}, {"restart", wl_restart},   {"tickers", wl_tickers},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -71,9 +69,13 @@ tr_runtime *bench_runtime(const char *workload) {
     return rt;
 }
 
-void bench_done_init(bench_done *d) { sem_init(&d->sem, 0, 0); }
+void bench_done_init(bench_done *d) {
+    sem_init(&d->sem, 0, 0);
+}
 
-void bench_done_post(bench_done *d) { sem_post(&d->sem); }
+void bench_done_post(bench_done *d) {
+    sem_post(&d->sem);
+}
 
 bool bench_done_wait(bench_done *d) {
     struct timespec ts;
@@ -196,7 +198,7 @@ static bool run_child(const char *self, const char *name, const char *scale_arg)
     waitpid(pid, &status, 0);
     if (!printed) {
         printf("RESULT workload=%s impl=troupe n=0 ms=0 rate=0 check=FAIL error=%s\n", name,
-               killed ? "timeout"
+               killed                ? "timeout"
                : WIFSIGNALED(status) ? "signal"
                                      : "exit");
         fflush(stdout);

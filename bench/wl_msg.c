@@ -180,10 +180,10 @@ static int pp_b_info(tr_self *self, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour pp_a = {.name = "ping", .state_size = sizeof(pp_state),
-                                  .init = pp_init, .handle_info = pp_a_info};
-static const tr_behaviour pp_b = {.name = "pong", .state_size = sizeof(pp_state),
-                                  .init = pp_init, .handle_info = pp_b_info};
+static const tr_behaviour pp_a = {
+    .name = "ping", .state_size = sizeof(pp_state), .init = pp_init, .handle_info = pp_a_info};
+static const tr_behaviour pp_b = {
+    .name = "pong", .state_size = sizeof(pp_state), .init = pp_init, .handle_info = pp_b_info};
 
 void wl_pingpong(double scale) {
     int64_t n = bench_scaled(2000000, scale);
@@ -274,11 +274,15 @@ static int producer_info(tr_self *self, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour counter_b = {.name = "counter", .state_size = sizeof(cnt_state),
-                                       .init = cnt_init, .handle_cast = counter_cast,
+static const tr_behaviour counter_b = {.name = "counter",
+                                       .state_size = sizeof(cnt_state),
+                                       .init = cnt_init,
+                                       .handle_cast = counter_cast,
                                        .handle_call = counter_call};
-static const tr_behaviour producer_b = {.name = "producer", .state_size = sizeof(cnt_state),
-                                        .init = cnt_init, .handle_info = producer_info};
+static const tr_behaviour producer_b = {.name = "producer",
+                                        .state_size = sizeof(cnt_state),
+                                        .init = cnt_init,
+                                        .handle_info = producer_info};
 
 void wl_counting(double scale) {
     int64_t n = bench_scaled(10000000, scale);
@@ -358,8 +362,10 @@ static int fan_producer_info(tr_self *self, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour fan_sink = {.name = "sink", .state_size = sizeof(fan_state),
-                                      .init = fan_init, .handle_info = fan_sink_info};
+static const tr_behaviour fan_sink = {.name = "sink",
+                                      .state_size = sizeof(fan_state),
+                                      .init = fan_init,
+                                      .handle_info = fan_sink_info};
 static const tr_behaviour fan_producer = {.name = "fan_producer",
                                           .state_size = sizeof(fan_state),
                                           .init = fan_init,
@@ -451,10 +457,14 @@ static int client_info(tr_self *self, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour server_b = {.name = "server", .state_size = sizeof(call_state),
-                                      .init = call_init, .handle_call = server_call};
-static const tr_behaviour client_b = {.name = "client", .state_size = sizeof(call_state),
-                                      .init = call_init, .handle_info = client_info};
+static const tr_behaviour server_b = {.name = "server",
+                                      .state_size = sizeof(call_state),
+                                      .init = call_init,
+                                      .handle_call = server_call};
+static const tr_behaviour client_b = {.name = "client",
+                                      .state_size = sizeof(call_state),
+                                      .init = call_init,
+                                      .handle_info = client_info};
 
 void wl_call(double scale) {
     int64_t n = bench_scaled(1000000, scale);
@@ -558,8 +568,8 @@ static int ring_info(tr_self *self, void *state, const tr_msg *m) {
     return TR_CONTINUE;
 }
 
-static const tr_behaviour ring_node = {.name = "ring", .state_size = sizeof(ring_state),
-                                       .init = ring_init, .handle_info = ring_info};
+static const tr_behaviour ring_node = {
+    .name = "ring", .state_size = sizeof(ring_state), .init = ring_init, .handle_info = ring_info};
 
 void wl_ring(double scale) {
     int64_t n = bench_scaled(10000000, scale);

@@ -144,9 +144,8 @@ static void pool_run(const char *workload, double scale, const tr_behaviour *wor
                  "ideal_ratio=%.3f ideal_ms=%.0f workers=%u in_flight=1000 supervised=yes",
                  ms / ideal_ms, ideal_ms, workers);
     else
-        snprintf(extra, sizeof extra,
-                 "workers=%u in_flight=1000 supervised=yes restarts=%llu", workers,
-                 (unsigned long long)st.restarts);
+        snprintf(extra, sizeof extra, "workers=%u in_flight=1000 supervised=yes restarts=%llu",
+                 workers, (unsigned long long)st.restarts);
     bench_result(workload, n, ms, (double)n, ok, extra);
     rc = tr_pool_stop(rt, ctx.pool, 10000);
     if (rc != 0)
@@ -180,8 +179,8 @@ typedef struct sleep_state {
 } sleep_state;
 
 static void sleep_arm(tr_self *self, sleep_state *s) {
-    int rc = tr_send_after(tr_self_runtime(self), tr_self_pid(self), SLEEP_MS, TAG_WAKE, NULL,
-                           0, NULL);
+    int rc =
+        tr_send_after(tr_self_runtime(self), tr_self_pid(self), SLEEP_MS, TAG_WAKE, NULL, 0, NULL);
     if (rc != 0)
         tr_fail(self, tr_reason_error(rc, "send_after failed"));
     s->busy = true;
@@ -233,7 +232,7 @@ typedef struct rs_ctx {
     bench_done done;
     int64_t n;
     atomic_long incarnations; /* bumped by every worker init */
-    int64_t restarts;        /* restarts the client observed */
+    int64_t restarts;         /* restarts the client observed */
     int64_t failed_calls, lookups_retried;
     int status;
     bool bad;
@@ -307,8 +306,7 @@ static void rsc_crash(tr_self *self, rs_client *s, tr_pid worker) {
 }
 
 static void rsc_which(tr_self *self, rs_client *s) {
-    int rc = tr_request(self, s->sup, TR_SUP_WHICH_CHILDREN, NULL, 0, TR_INFINITY,
-                        &s->which_req);
+    int rc = tr_request(self, s->sup, TR_SUP_WHICH_CHILDREN, NULL, 0, TR_INFINITY, &s->which_req);
     if (rc != 0)
         rsc_finish(s, rc);
 }

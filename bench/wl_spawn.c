@@ -97,8 +97,7 @@ void wl_spawn_idle(double scale) {
     double teardown_ms = (bench_now_ns() - t1) / 1e6;
 
     long growth = after - before;
-    ok = ok && before > 0 && after > 0 && live == (size_t)n &&
-         atomic_load(&idle.stopped) == n;
+    ok = ok && before > 0 && after > 0 && live == (size_t)n && atomic_load(&idle.stopped) == n;
     char extra[160];
     snprintf(extra, sizeof extra,
              "bytes_per_actor=%.0f teardown_ms=%.3f rss_growth_mb=%.1f live=%zu",

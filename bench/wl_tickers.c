@@ -44,8 +44,8 @@ static int collector_call(tr_self *self, void *state, const tr_msg *m, tr_from f
     return TR_CONTINUE;
 }
 
-static const tr_behaviour ticker_b = {.name = "ticker", .state_size = sizeof(tk_state),
-                                      .init = tk_init, .handle_info = ticker_info};
+static const tr_behaviour ticker_b = {
+    .name = "ticker", .state_size = sizeof(tk_state), .init = tk_init, .handle_info = ticker_info};
 static const tr_behaviour collector_b = {.name = "collector",
                                          .state_size = sizeof(tk_state),
                                          .init = tk_init,
