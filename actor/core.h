@@ -135,6 +135,7 @@ typedef struct tr__sched {
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
     bool sleeping; /* under park_mu */
+    bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
 } tr__sched;
