@@ -514,14 +514,16 @@ int tr_runtime_stop(tr_runtime *rt) {
     return TR_OK;
 }
 
-int tr_runtime_shutdown(tr_runtime *rt) {
-    if (!rt)
+int tr_runtime_shutdown(tr_runtime **rtp) {
+    if (!rtp || !*rtp)
         return TR_OK;
+    tr_runtime *rt = *rtp;
     int err = tr_runtime_stop(rt);
     if (err)
         return err;
     tr__registry_fini(rt);
     runtime_free(rt);
+    *rtp = NULL;
     return TR_OK;
 }
 

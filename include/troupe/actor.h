@@ -232,16 +232,18 @@ TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
 /** tr_runtime_shutdown: stops every actor still alive (each terminate runs
  *  once, with reason shutdown, in reverse spawn order for the top-level
  *  actors; children of supervisors are stopped by their supervisor), stops
- *  the timers, joins the threads and frees everything. Messages still
- *  queued are dropped; pending blocking calls return TR_ECLOSED.
- *  Arguments: rt, from tr_runtime_start; NULL is a no-op.
- *  Ownership: rt is freed; do not use it afterwards.
- *  Errors: TR_EDEADLK when called from one of rt's scheduler threads (the
- *  runtime is left running). Calling it twice on the same pointer is not
- *  possible (it is freed); use tr_runtime_stop first when several threads
- *  may race to close it.
+ *  the timers, joins the threads, frees everything and sets *rt to NULL.
+ *  Messages still queued are dropped; pending blocking calls return
+ *  TR_ECLOSED.
+ *  Arguments: rt, the address of the variable tr_runtime_start filled;
+ *  rt NULL or *rt NULL is a no-op, so calling it twice is harmless.
+ *  Ownership: the runtime is freed; *rt becomes NULL.
+ *  Errors: TR_EDEADLK when called from one of the runtime's scheduler
+ *  threads (the runtime is left running, *rt unchanged). Other threads
+ *  that may still be calling into the runtime: tr_runtime_stop first (they
+ *  get TR_ECLOSED), join them, then shut down.
  *  Thread-safety: one thread, not a scheduler thread. */
-TR_API int tr_runtime_shutdown(tr_runtime *rt);
+TR_API int tr_runtime_shutdown(tr_runtime **rt);
 
 /** tr_runtime_stop: the first half of shutdown — stops every actor and the
  *  threads, but keeps the tr_runtime object so that other threads' calls
