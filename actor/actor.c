@@ -1222,7 +1222,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
     if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
-        tr__free(m); /* caller keeps owned data */
+        tr__msg_release(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
     }
