@@ -41,53 +41,102 @@ static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
 }
 
 /* Reserves a slot; returns its index (0 on failure: full or no memory). */
-static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
-    pthread_mutex_lock(&rt->table_mu);
-    uint32_t idx = 0;
-    if (!port && rt->n_actor_slots >= rt->max_actors) {
+/* One slot from the shared free list or the high-water mark; table_mu held.
+ * 0 when the table is full (*err) or a segment cannot be allocated. */
+static uint32_t table_take_locked(tr_runtime *rt, int *err) {
+    if (rt->n_free)
+        return rt->free_idx[--rt->n_free];
+    if (rt->high >= rt->n_segs * TR__SEG_SIZE) {
         *err = TR_EFULL;
-    } else if (rt->n_free) {
-        idx = rt->free_idx[--rt->n_free];
-    } else if (rt->high < rt->n_segs * TR__SEG_SIZE) {
-        idx = rt->high;
-        uint32_t seg = idx >> TR__SEG_BITS;
-        if (!rt->segs[seg]) {
-            tr__slot *s = (tr__slot *)tr__calloc(sizeof(tr__slot) * TR__SEG_SIZE);
-            if (!s) {
-                pthread_mutex_unlock(&rt->table_mu);
-                *err = TR_ENOMEM;
-                return 0;
-            }
-            for (uint32_t i = 0; i < TR__SEG_SIZE; i++)
-                s[i].w = (uint64_t)1 << 32; /* generation 1 */
-            tr_atomic_store_ptr((void **)&rt->segs[seg], s);
-        }
-        rt->high++;
-    } else {
-        *err = TR_EFULL;
+        return 0;
     }
-    if (idx && !port)
-        rt->n_actor_slots++;
-    pthread_mutex_unlock(&rt->table_mu);
+    uint32_t idx = rt->high;
+    uint32_t seg = idx >> TR__SEG_BITS;
+    if (!rt->segs[seg]) {
+        tr__slot *s = (tr__slot *)tr__calloc(sizeof(tr__slot) * TR__SEG_SIZE);
+        if (!s) {
+            *err = TR_ENOMEM;
+            return 0;
+        }
+        for (uint32_t i = 0; i < TR__SEG_SIZE; i++)
+            s[i].w = (uint64_t)1 << 32; /* generation 1 */
+        tr_atomic_store_ptr((void **)&rt->segs[seg], s);
+    }
+    rt->high++;
     return idx;
 }
 
-static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
-    pthread_mutex_lock(&rt->table_mu);
-    if (!port)
-        rt->n_actor_slots--;
+/* Puts a slot on the shared free list; table_mu held. */
+static void table_put_locked(tr_runtime *rt, uint32_t idx) {
     if (rt->n_free == rt->cap_free) {
         uint32_t cap = rt->cap_free ? rt->cap_free * 2 : 1024;
         uint32_t *p = (uint32_t *)tr__realloc(rt->free_idx, sizeof(uint32_t) * cap);
-        if (!p) {
-            /* Cannot remember the slot: leak it (it stays unusable). */
-            pthread_mutex_unlock(&rt->table_mu);
-            return;
-        }
+        if (!p)
+            return; /* cannot remember the slot: it stays unusable */
         rt->free_idx = p;
         rt->cap_free = cap;
     }
     rt->free_idx[rt->n_free++] = idx;
+}
+
+/* Reserves a slot; returns its index (0 on failure: full or no memory).
+ * Scheduler threads keep a small cache of free slots and trade with the
+ * shared list TR__SLOT_BATCH at a time, so spawning and exiting do not take
+ * the table mutex every time. */
+static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
+    if (!port) {
+        /* the actor limit, counted without the lock */
+        if (tr_atomic_faa_u32(&rt->n_actor_slots, 1) >= rt->max_actors) {
+            tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
+            *err = TR_EFULL;
+            return 0;
+        }
+    }
+    uint32_t idx = 0;
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->rt == rt) {
+        if (sc->n_slots == 0) {
+            pthread_mutex_lock(&rt->table_mu);
+            while (sc->n_slots < TR__SLOT_BATCH) {
+                int e2 = TR_OK;
+                uint32_t k = table_take_locked(rt, &e2);
+                if (!k) {
+                    if (sc->n_slots == 0)
+                        *err = e2;
+                    break;
+                }
+                sc->slots[sc->n_slots++] = k;
+            }
+            pthread_mutex_unlock(&rt->table_mu);
+        }
+        if (sc->n_slots)
+            idx = sc->slots[--sc->n_slots];
+    } else {
+        pthread_mutex_lock(&rt->table_mu);
+        idx = table_take_locked(rt, err);
+        pthread_mutex_unlock(&rt->table_mu);
+    }
+    if (!idx && !port)
+        tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
+    return idx;
+}
+
+static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
+    if (!port)
+        tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->rt == rt) {
+        sc->slots[sc->n_slots++] = idx;
+        if (sc->n_slots < 2 * TR__SLOT_BATCH)
+            return;
+        pthread_mutex_lock(&rt->table_mu);
+        while (sc->n_slots > TR__SLOT_BATCH)
+            table_put_locked(rt, sc->slots[--sc->n_slots]);
+        pthread_mutex_unlock(&rt->table_mu);
+        return;
+    }
+    pthread_mutex_lock(&rt->table_mu);
+    table_put_locked(rt, idx);
     pthread_mutex_unlock(&rt->table_mu);
 }
 
@@ -1173,7 +1222,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
     if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
-        tr__free(m); /* caller keeps owned data */
+        tr__msg_release(m); /* caller keeps owned data */
         tr__release(a);
         return TR_EFULL;
     }

@@ -128,6 +128,28 @@ static int fill_buf(tr_buf *out, const tr__msg *m) {
     return TR_OK;
 }
 
+/* A blocking thread's port, monitoring target (its DOWN ends the wait).
+ * NULL with *err on failure. */
+static tr_actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
+    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), err);
+    if (!pa)
+        return NULL;
+    *mref = 0;
+    *err = tr__port_monitor(pa, target, mref);
+    if (*err) {
+        tr__port_close(pa);
+        return NULL;
+    }
+    return pa;
+}
+
+/* Drops the monitor (if it did not fire) and closes the port. */
+static void watch_end(tr_actor *pa, uint64_t mref) {
+    if (mref)
+        tr__port_demonitor(pa, mref);
+    tr__port_close(pa);
+}
+
 int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size, tr_buf *reply,
             tr_duration_ms timeout_ms) {
     if (reply)
@@ -141,13 +163,10 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     if (to.id == 0)
         return TR_ENOPROC;
     int err = TR_OK;
-    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), &err);
+    uint64_t mref;
+    tr_actor *pa = watch_begin(rt, to, &mref, &err);
     if (!pa)
         return err;
-    uint64_t mref = 0;
-    err = tr__port_monitor(pa, to, &mref);
-    if (err)
-        goto done;
     uint64_t ref = tr__make_ref(rt);
     tr__msg *m = tr__msg_new(TR_MSG_CALL, tag, req, size);
     if (!m) {
@@ -195,9 +214,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         tr__msg_free(r); /* stray: a late DOWN or reply of nothing we wait for */
     }
 done:
-    if (mref)
-        tr__port_demonitor(pa, mref);
-    tr__port_close(pa);
+    watch_end(pa, mref);
     return err;
 }
 
@@ -207,36 +224,31 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
     int err = TR_OK;
-    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), &err);
+    uint64_t mref;
+    tr_actor *pa = watch_begin(rt, pid, &mref, &err);
     if (!pa)
         return err;
-    uint64_t mref = 0;
-    err = tr__port_monitor(pa, pid, &mref);
-    if (!err) {
-        int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
-        for (;;) {
-            bool closed = false;
-            tr__msg *r = port_wait(pa, deadline, &closed);
-            if (!r) {
-                err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
-                break;
-            }
-            if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
-                if (reason) {
-                    const tr_reason *why = tr_msg_reason(&r->pub);
-                    if (why)
-                        *reason = *why;
-                }
-                mref = 0;
-                tr__msg_free(r);
-                break;
-            }
-            tr__msg_free(r);
+    int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
+    for (;;) {
+        bool closed = false;
+        tr__msg *r = port_wait(pa, deadline, &closed);
+        if (!r) {
+            err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
+            break;
         }
+        if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
+            if (reason) {
+                const tr_reason *why = tr_msg_reason(&r->pub);
+                if (why)
+                    *reason = *why;
+            }
+            mref = 0;
+            tr__msg_free(r);
+            break;
+        }
+        tr__msg_free(r);
     }
-    if (mref)
-        tr__port_demonitor(pa, mref);
-    tr__port_close(pa);
+    watch_end(pa, mref);
     return err;
 }
 

@@ -123,6 +123,7 @@ typedef struct tr__slot {
 #define TR__SEG_SIZE (1u << TR__SEG_BITS)
 
 #define TR__RING_SIZE 4096
+#define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
 
 typedef struct tr__sched {
     tr_runtime *rt;
@@ -135,8 +136,11 @@ typedef struct tr__sched {
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
     bool sleeping; /* under park_mu */
+    bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
+    uint32_t n_slots; /* cached free pid-table slots (owner only) */
+    uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
 
 typedef struct tr__timers tr__timers;

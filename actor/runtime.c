@@ -65,6 +65,27 @@ static void cond_init_monotonic(pthread_cond_t *cv) {
 
 /* ---- waking -------------------------------------------------------------- */
 
+/* Wakes one parked thread, if any. The woken thread counts as spinning
+ * from here on (it will look for work, then park again behind the barrier),
+ * so a burst of wake-ups (timers firing together) wakes one thread, not
+ * all of them: as Go's wakep() hands its spinning state to the woken M. */
+static void wake_sleeper(tr_runtime *rt) {
+    for (unsigned i = 0; i < rt->n_sched; i++) {
+        tr__sched *s = &rt->scheds[i];
+        pthread_mutex_lock(&s->park_mu);
+        if (s->sleeping) {
+            s->sleeping = false;
+            s->woken = true;
+            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+            tr_atomic_faa_u32(&rt->n_spinning, 1);
+            pthread_cond_signal(&s->park_cv);
+            pthread_mutex_unlock(&s->park_mu);
+            return;
+        }
+        pthread_mutex_unlock(&s->park_mu);
+    }
+}
+
 static void wake_one(tr_runtime *rt) {
     /* Full barrier: the work we published is visible before we read
      * n_sleeping (pairs with the barrier in park()). */
@@ -73,18 +94,7 @@ static void wake_one(tr_runtime *rt) {
      * stops spinning, behind a full barrier): no wake-up needed. */
     if (tr_atomic_load_u32(&rt->n_spinning) != 0 || tr_atomic_load_u32(&rt->n_sleeping) == 0)
         return;
-    for (unsigned i = 0; i < rt->n_sched; i++) {
-        tr__sched *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->park_mu);
-        if (s->sleeping) {
-            s->sleeping = false;
-            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
-            pthread_cond_signal(&s->park_cv);
-            pthread_mutex_unlock(&s->park_mu);
-            return;
-        }
-        pthread_mutex_unlock(&s->park_mu);
-    }
+    wake_sleeper(rt);
 }
 
 static void wake_all(tr_runtime *rt) {
@@ -220,7 +230,9 @@ static bool any_work(tr__sched *s) {
     return false;
 }
 
-static void park(tr__sched *s) {
+/* Parks until woken. Returns true when a waker woke us (we count as
+ * spinning then), false when we did not sleep after all. */
+static bool park(tr__sched *s) {
     tr_runtime *rt = s->rt;
     ck_epoch_poll(&s->epoch);
     pthread_mutex_lock(&s->park_mu);
@@ -230,12 +242,14 @@ static void park(tr__sched *s) {
     /* Full barrier, then the last look (pairs with wake_one). */
     tr_atomic_fence();
     if (any_work(s) || tr_atomic_load_u32(&rt->quit)) {
+        bool woken = s->woken;
+        s->woken = false;
         if (s->sleeping) {
             s->sleeping = false;
             tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
         }
         pthread_mutex_unlock(&s->park_mu);
-        return;
+        return woken;
     }
     while (s->sleeping && !tr_atomic_load_u32(&rt->quit))
         pthread_cond_wait(&s->park_cv, &s->park_mu);
@@ -243,7 +257,10 @@ static void park(tr__sched *s) {
         s->sleeping = false;
         tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
     }
+    bool woken = s->woken;
+    s->woken = false;
     pthread_mutex_unlock(&s->park_mu);
+    return woken;
 }
 
 static void *sched_main(void *arg) {
@@ -285,8 +302,9 @@ static void *sched_main(void *arg) {
             tr__run(s, a);
             continue;
         }
-        park(s); /* leaves the spinning count before its last look */
-        spinning = false;
+        /* park leaves the spinning count before its last look; a waker
+         * that woke us put us back in it */
+        spinning = park(s);
     }
     if (spinning)
         tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
@@ -496,14 +514,16 @@ int tr_runtime_stop(tr_runtime *rt) {
     return TR_OK;
 }
 
-int tr_runtime_shutdown(tr_runtime *rt) {
-    if (!rt)
+int tr_runtime_shutdown(tr_runtime **rtp) {
+    if (!rtp || !*rtp)
         return TR_OK;
+    tr_runtime *rt = *rtp;
     int err = tr_runtime_stop(rt);
     if (err)
         return err;
     tr__registry_fini(rt);
     runtime_free(rt);
+    *rtp = NULL;
     return TR_OK;
 }
 

@@ -60,6 +60,19 @@ static inline void tr__free(void *p) {
 #endif
 }
 
+/* tr__free_sized: releases p, whose allocation asked for exactly size
+ * bytes (jemalloc's sized free skips the size lookup). NULL is fine. */
+static inline void tr__free_sized(void *p, size_t size) {
+    if (!p)
+        return;
+#ifdef TR_USE_LIBC_MALLOC
+    (void)size;
+    free(p);
+#else
+    sdallocx(p, size ? size : 1, 0);
+#endif
+}
+
 /* tr__strdup: a copy of s from the runtime's allocator; NULL on failure. */
 static inline char *tr__strdup(const char *s) {
     size_t n = strlen(s) + 1;

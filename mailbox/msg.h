@@ -25,8 +25,9 @@ enum {
 typedef struct tr__msg {
     tr_mq_node node;
     tr_msg pub;
-    uint8_t sys;      /* TR__SYS_* */
-    uint8_t via_link; /* SIG_EXIT: sent because a linked actor exited */
+    uint8_t sys;         /* TR__SYS_* */
+    uint8_t via_link;    /* SIG_EXIT: sent because a linked actor exited */
+    uint32_t alloc_size; /* bytes allocated, for the sized free */
     void (*dtor)(void *);
     void *owned; /* ownership-transfer payload, released with dtor */
     /* inline payload follows, 16-byte aligned */
@@ -36,9 +37,12 @@ typedef struct tr__msg {
 /* tr__msg_new: a message with room for size inline bytes, copied from data
  * when data is not NULL. NULL on allocation failure. */
 static inline tr__msg *tr__msg_new(uint32_t kind, uint32_t tag, const void *data, size_t size) {
+    if (size > UINT32_MAX - sizeof(tr__msg))
+        return NULL; /* larger than a message may be (callers report TR_ENOMEM) */
     tr__msg *m = (tr__msg *)tr__malloc(sizeof(tr__msg) + size);
     if (!m)
         return NULL;
+    m->alloc_size = (uint32_t)(sizeof(tr__msg) + size);
     m->pub.kind = kind;
     m->pub.tag = tag;
     m->pub.sender = TR_PID_NONE;
@@ -55,11 +59,16 @@ static inline tr__msg *tr__msg_new(uint32_t kind, uint32_t tag, const void *data
     return m;
 }
 
+/* tr__msg_release: frees the message block only (no destructor). */
+static inline void tr__msg_release(tr__msg *m) {
+    tr__free_sized(m, m->alloc_size);
+}
+
 /* tr__msg_free: runs the owned payload's destructor, then frees. */
 static inline void tr__msg_free(tr__msg *m) {
     if (m->dtor)
         m->dtor(m->owned);
-    tr__free(m);
+    tr__msg_release(m);
 }
 
 #endif

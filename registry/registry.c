@@ -285,35 +285,33 @@ size_t tr_registered_count(tr_runtime *rt) {
     return n;
 }
 
-int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
+/* Resolves a name for the *_named functions: TR_EINVAL for a bad name,
+ * TR_ENOTFOUND when nobody holds it. */
+static int resolve(tr_runtime *rt, const char *name, tr_pid *pid) {
     size_t len;
     if (!rt || check_name(name, &len) != TR_OK)
         return TR_EINVAL;
-    tr_pid pid = tr_whereis(rt, name);
-    if (pid.id == 0)
-        return TR_ENOTFOUND;
-    return tr_send(rt, pid, tag, data, size);
+    *pid = tr_whereis(rt, name);
+    return pid->id ? TR_OK : TR_ENOTFOUND;
+}
+
+int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
+    tr_pid pid;
+    int err = resolve(rt, name, &pid);
+    return err ? err : tr_send(rt, pid, tag, data, size);
 }
 
 int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
-    size_t len;
-    if (!rt || check_name(name, &len) != TR_OK)
-        return TR_EINVAL;
-    tr_pid pid = tr_whereis(rt, name);
-    if (pid.id == 0)
-        return TR_ENOTFOUND;
-    return tr_cast(rt, pid, tag, data, size);
+    tr_pid pid;
+    int err = resolve(rt, name, &pid);
+    return err ? err : tr_cast(rt, pid, tag, data, size);
 }
 
 int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req, size_t size,
                   tr_buf *reply, tr_duration_ms timeout_ms) {
-    size_t len;
     if (reply)
         memset(reply, 0, sizeof *reply);
-    if (!rt || check_name(name, &len) != TR_OK)
-        return TR_EINVAL;
-    tr_pid pid = tr_whereis(rt, name);
-    if (pid.id == 0)
-        return TR_ENOTFOUND;
-    return tr_call(rt, pid, tag, req, size, reply, timeout_ms);
+    tr_pid pid;
+    int err = resolve(rt, name, &pid);
+    return err ? err : tr_call(rt, pid, tag, req, size, reply, timeout_ms);
 }

@@ -537,25 +537,32 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
         jh.sender = sender;
         jh.tag = tag;
         size_t len = sizeof(jh) + size;
-        char *buf = tr__malloc(len);
+        /* Small jobs are built on the stack and copied once, into the
+         * message itself; larger ones go in a buffer the message owns. */
+        char small[256];
+        bool on_stack = len <= sizeof small;
+        char *buf = on_stack ? small : tr__malloc(len);
         if (!buf)
             return TR_ENOMEM;
         memcpy(buf, &jh, sizeof(jh));
         if (size)
             memcpy(buf + sizeof(jh), data, size);
         if (fifo_push(&s->out, (job_rec){from})) {
-            tr__free(buf);
+            if (!on_stack)
+                tr__free(buf);
             return TR_ENOMEM;
         }
         uint32_t wtag = from.rt ? POOL_TAG_JOB_CALL : POOL_TAG_JOB_CAST;
-        int rc = tr_cast_owned(rt, s->pid, wtag, buf, len, buf_free);
+        int rc = on_stack ? tr_cast(rt, s->pid, wtag, buf, len)
+                          : tr_cast_owned(rt, s->pid, wtag, buf, len, buf_free);
         if (rc == 0) {
             p->dispatched++;
             return 0;
         }
         /* undo the push (the newest entry) */
         s->out.len--;
-        tr__free(buf);
+        if (!on_stack)
+            tr__free(buf);
         if (rc != TR_ENOPROC)
             return rc;
         s->cast_failed = true; /* dead: its DOWN will come; try another */

@@ -159,7 +159,7 @@ static void test_round_robin(void **unused) {
     assert_int_equal(tr_call(rt, pool, 0xFFFF0299u, NULL, 0, NULL, 5000), TR_EINVAL);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
     assert_false(tr_is_alive(rt, pool));
-    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
     sem_destroy(&g.sem);
 }
 
@@ -199,7 +199,7 @@ static void test_least_loaded(void **unused) {
     assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
     assert_int_equal(idx, 0);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
     sem_destroy(&g.sem);
 }
 
@@ -323,7 +323,7 @@ static void test_scale_down_loses_nothing(void **unused) {
         assert_int_equal(idx, i);
     }
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
     sem_destroy(&g.sem);
 }
 
@@ -361,7 +361,7 @@ static void test_crash_mid_job(void **unused) {
     st = wait_stats(rt, pool, 6, 1);
     assert_int_equal(st.jobs_done, 6);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
     sem_destroy(&g.sem);
 }
 
@@ -388,7 +388,7 @@ static void test_start_errors(void **unused) {
     assert_int_equal(tr_pool_stop(rt, pool, 10000), TR_ENOPROC);
     /* a pool left running is stopped by the runtime */
     pool_start(rt, &g, 3, TR_POOL_LEAST_LOADED);
-    assert_int_equal(tr_runtime_shutdown(rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
     sem_destroy(&g.sem);
 }
 

@@ -19,16 +19,14 @@ typedef struct e_state {
     tr_from kept;
 } e_state;
 
-static int e_init(tr_self *self, void *state, const void *arg)
-{
+static int e_init(tr_self *self, void *state, const void *arg) {
     (void)self;
     e_state *s = state;
     s->index = arg ? *(const int64_t *)arg : -1;
     return TR_CONTINUE;
 }
 
-static int e_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int e_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     e_state *s = state;
     atomic_store(&g_on_sched, tr_on_scheduler(tr_self_runtime(self)) ? 1 : 2);
     if (m->tag == R_DEFER) {
@@ -40,20 +38,18 @@ static int e_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
     return TR_CONTINUE;
 }
 
-static int e_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int e_cast(tr_self *self, void *state, const tr_msg *m) {
     (void)state;
     if (m->tag == R_SHUTDOWN_INSIDE) {
         tr_runtime *rt = tr_self_runtime(self);
         atomic_store(&g_inside_stop_rc, tr_runtime_stop(rt));
-        atomic_store(&g_inside_shutdown_rc, tr_runtime_shutdown(rt));
+        atomic_store(&g_inside_shutdown_rc, tr_runtime_shutdown(&rt));
         atomic_store(&g_inside_done, 1);
     }
     return TR_CONTINUE;
 }
 
-static void e_terminate(tr_self *self, void *state, tr_reason reason)
-{
+static void e_terminate(tr_self *self, void *state, tr_reason reason) {
     e_state *s = state;
     atomic_fetch_add(&g_terms, 1);
     if (reason.kind == TR_EXIT_SHUTDOWN)
@@ -73,23 +69,20 @@ static const tr_behaviour k_echo = {
     .terminate = e_terminate,
 };
 
-static tr_pid spawn_echo(tr_runtime *rt, const int64_t *index)
-{
+static tr_pid spawn_echo(tr_runtime *rt, const int64_t *index) {
     tr_pid p;
     assert_rc(tr_spawn(rt, &k_echo, index, NULL, &p), 0);
     return p;
 }
 
-static void echo_once(tr_runtime *rt, tr_pid p)
-{
+static void echo_once(tr_runtime *rt, tr_pid p) {
     tr_buf b;
     assert_rc(tr_call(rt, p, R_ECHO, "ping", 5, &b, 5000), 0);
     assert_string_equal((char *)b.data, "ping");
     tr_buf_free(&b);
 }
 
-static void test_start_shutdown_1_2_4_threads(void **state)
-{
+static void test_start_shutdown_1_2_4_threads(void **state) {
     (void)state;
     const unsigned counts[] = {1, 2, 4};
     for (int i = 0; i < 3; i++) {
@@ -103,7 +96,7 @@ static void test_start_shutdown_1_2_4_threads(void **state)
         assert_int_equal(tr_runtime_actor_count(rt), 8);
         for (int k = 0; k < 8; k++)
             echo_once(rt, p[k]);
-        assert_rc(tr_runtime_shutdown(rt), 0);
+        assert_rc(tr_runtime_shutdown(&rt), 0);
     }
     /* Default options: online CPUs. */
     tr_runtime *rt = NULL;
@@ -111,18 +104,17 @@ static void test_start_shutdown_1_2_4_threads(void **state)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     assert_int_equal(tr_runtime_threads(rt), (unsigned)cpus);
     echo_once(rt, spawn_echo(rt, NULL));
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
 }
 
-static void test_many_start_shutdown_cycles(void **state)
-{
+static void test_many_start_shutdown_cycles(void **state) {
     (void)state;
     const int cycles = TU_SCALE(30, 10);
     for (int i = 0; i < cycles; i++) {
         tr_runtime *rt = tu_start(2);
         assert_non_null(rt);
         echo_once(rt, spawn_echo(rt, NULL));
-        assert_rc(tr_runtime_shutdown(rt), 0);
+        assert_rc(tr_runtime_shutdown(&rt), 0);
     }
     /* Two runtimes at once are independent. */
     tr_runtime *a = tu_start(1), *b = tu_start(1);
@@ -131,9 +123,9 @@ static void test_many_start_shutdown_cycles(void **state)
     tr_pid pa = spawn_echo(a, NULL);
     echo_once(a, pa);
     echo_once(b, spawn_echo(b, NULL));
-    assert_rc(tr_runtime_shutdown(b), 0);
+    assert_rc(tr_runtime_shutdown(&b), 0);
     echo_once(a, pa);
-    assert_rc(tr_runtime_shutdown(a), 0);
+    assert_rc(tr_runtime_shutdown(&a), 0);
 }
 
 typedef struct stopper {
@@ -142,16 +134,14 @@ typedef struct stopper {
     int rc;
 } stopper;
 
-static void *stop_thread(void *p)
-{
+static void *stop_thread(void *p) {
     stopper *s = p;
     pthread_barrier_wait(s->bar);
     s->rc = tr_runtime_stop(s->rt);
     return NULL;
 }
 
-static void test_stop_twice_harmless(void **state)
-{
+static void test_stop_twice_harmless(void **state) {
     (void)state;
     atomic_store(&g_terms, 0);
     tr_runtime *rt = tu_start(2);
@@ -162,7 +152,10 @@ static void test_stop_twice_harmless(void **state)
     assert_int_equal(atomic_load(&g_terms), 10);
     assert_rc(tr_runtime_stop(rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_int_equal(atomic_load(&g_terms), 10);
+    assert_null(rt);                        /* shutdown clears the caller's pointer */
+    assert_rc(tr_runtime_shutdown(&rt), 0); /* so a second shutdown is harmless */
     assert_int_equal(atomic_load(&g_terms), 10);
 
     /* Several threads racing to stop. */
@@ -185,19 +178,17 @@ static void test_stop_twice_harmless(void **state)
     }
     pthread_barrier_destroy(&bar);
     assert_int_equal(atomic_load(&g_terms), 10);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
 }
 
-static int64_t cpu_ms(void)
-{
+static int64_t cpu_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void test_idle_threads_park(void **state)
-{
+static void test_idle_threads_park(void **state) {
     (void)state;
     tr_runtime *rt = tu_start(4);
     assert_non_null(rt);
@@ -221,15 +212,14 @@ static void test_idle_threads_park(void **state)
     c0 = cpu_ms();
     tu_sleep_ms(500);
     int64_t idle2 = cpu_ms() - c0;
-    print_message("CPU time over 500 ms idle: %lld ms, after a burst %lld ms\n",
-                  (long long)idle1, (long long)idle2);
+    print_message("CPU time over 500 ms idle: %lld ms, after a burst %lld ms\n", (long long)idle1,
+                  (long long)idle2);
     assert_true(idle1 < 100);
     assert_true(idle2 < 100);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
 }
 
-static void test_shutdown_runs_every_terminate_once(void **state)
-{
+static void test_shutdown_runs_every_terminate_once(void **state) {
     (void)state;
     const int n = TU_SCALE(10000, 2000);
     atomic_store(&g_terms, 0);
@@ -240,7 +230,7 @@ static void test_shutdown_runs_every_terminate_once(void **state)
     for (int64_t i = 0; i < n; i++)
         (void)spawn_echo(rt, &i);
     assert_int_equal(tr_runtime_actor_count(rt), (size_t)n);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), n);
     assert_int_equal(atomic_load(&g_term_shutdown), n);
     for (int i = 0; i < n; i++)
@@ -252,8 +242,7 @@ static void test_shutdown_runs_every_terminate_once(void **state)
     g_term_by_index = NULL;
 }
 
-static void test_calls_after_stop_eclosed(void **state)
-{
+static void test_calls_after_stop_eclosed(void **state) {
     (void)state;
     tr_runtime *rt = tu_start(2);
     assert_non_null(rt);
@@ -289,7 +278,7 @@ static void test_calls_after_stop_eclosed(void **state)
     assert_true(arc == TR_ECLOSED || (arc == 0 && why.kind == TR_EXIT_NOPROC));
     assert_false(tr_is_alive(rt, p));
     assert_int_equal(tr_runtime_actor_count(rt), 0);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
 }
 
 typedef struct caller {
@@ -298,15 +287,13 @@ typedef struct caller {
     int rc;
 } caller;
 
-static void *defer_caller(void *p)
-{
+static void *defer_caller(void *p) {
     caller *c = p;
     c->rc = tr_call(c->rt, c->to, R_DEFER, NULL, 0, NULL, TR_INFINITY);
     return NULL;
 }
 
-static void *await_caller(void *p)
-{
+static void *await_caller(void *p) {
     caller *c = p;
     tr_reason r;
     c->rc = tr_await_exit(c->rt, c->to, TR_INFINITY, &r);
@@ -316,8 +303,7 @@ static void *await_caller(void *p)
 }
 
 /* Blocking calls pending at stop return (TR_ECLOSED), never hang. */
-static void test_pending_calls_released_by_stop(void **state)
-{
+static void test_pending_calls_released_by_stop(void **state) {
     (void)state;
     atomic_store(&g_deferred, 0);
     tr_runtime *rt = tu_start(2);
@@ -333,17 +319,15 @@ static void test_pending_calls_released_by_stop(void **state)
     assert_rc(tr_runtime_stop(rt), 0);
     pthread_join(th, NULL);
     pthread_join(tw, NULL);
-    print_message("pending call: %s, pending await: %s\n", tr_err_name(c.rc),
-                  tr_err_name(w.rc));
+    print_message("pending call: %s, pending await: %s\n", tr_err_name(c.rc), tr_err_name(w.rc));
     /* Documented: TR_ECLOSED. The server's own shutdown exit may be seen
      * first (TR_EEXITED); either way the caller is released. */
     assert_true(c.rc == TR_ECLOSED || c.rc == TR_EEXITED);
     assert_true(w.rc == TR_ECLOSED || w.rc == 0); /* 0: saw the shutdown exit */
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
 }
 
-static void test_blocking_calls_refused_on_scheduler(void **state)
-{
+static void test_blocking_calls_refused_on_scheduler(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_inside_done, 0);
     atomic_store(&g_on_sched, 0);
@@ -360,8 +344,7 @@ static void test_blocking_calls_refused_on_scheduler(void **state)
     echo_once(f->rt, spawn_echo(f->rt, NULL));
 }
 
-static void test_max_actors_efull(void **state)
-{
+static void test_max_actors_efull(void **state) {
     (void)state;
     tr_runtime_opts o = {.threads = 2, .max_actors = 16};
     tr_runtime *rt = NULL;
@@ -388,11 +371,10 @@ static void test_max_actors_efull(void **state)
     bool ok = TU_WAIT(tr_spawn(rt, &k_echo, NULL, NULL, &p[0]) == 0, 5000);
     assert_true(ok);
     echo_once(rt, p[0]);
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_shutdown_1_2_4_threads),
         cmocka_unit_test(test_many_start_shutdown_cycles),

@@ -206,7 +206,7 @@ static tr_runtime *rt_start(void) {
     return rt;
 }
 
-static void rt_stop(tr_runtime *rt) { assert_int_equal(tr_runtime_shutdown(rt), 0); }
+static void rt_stop(tr_runtime *rt) { assert_int_equal(tr_runtime_shutdown(&rt), 0); }
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

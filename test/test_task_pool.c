@@ -85,7 +85,7 @@ static int teardown(void **state) {
     __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
     if (fx->pool)
         assert_int_equal(tr_task_pool_free(fx->pool), 0);
-    assert_int_equal(tr_runtime_shutdown(fx->rt), 0);
+    assert_int_equal(tr_runtime_shutdown(&fx->rt), 0);
     free(fx);
     return 0;
 }

@@ -723,7 +723,7 @@ static inline int tu_teardown(void **state)
         return 0;
     for (int i = 0; i < TU_MAX_GATES; i++)
         tu_gate_open(&f->gate[i]);
-    int rc = tr_runtime_shutdown(f->rt);
+    int rc = tr_runtime_shutdown(&f->rt);
     for (int i = 0; i < TU_MAX_GATES; i++)
         tu_gate_destroy(&f->gate[i]);
     tu_log_free(f->log);

@@ -88,10 +88,14 @@ typedef struct tr_reason {
     char text[56];
 } tr_reason;
 
-/** tr_reason_normal / _shutdown / _kill: the reasons normal, shutdown and
- *  kill. Thread-safety: pure functions, any thread. */
+/** tr_reason_normal: the reason normal (OTP's `normal`). Never fails.
+ *  Thread-safety: pure, any thread. */
 TR_API tr_reason tr_reason_normal(void);
+/** tr_reason_shutdown: the reason shutdown (OTP's `shutdown`). Never fails.
+ *  Thread-safety: pure, any thread. */
 TR_API tr_reason tr_reason_shutdown(void);
+/** tr_reason_kill: the reason kill, for tr_exit (OTP's `kill`). Never
+ *  fails. Thread-safety: pure, any thread. */
 TR_API tr_reason tr_reason_kill(void);
 
 /** tr_reason_error: a crash reason with an error code and a text.
@@ -100,8 +104,8 @@ TR_API tr_reason tr_reason_kill(void);
  *  NULL gives ""). Thread-safety: pure, any thread. */
 TR_API tr_reason tr_reason_error(int code, const char *text);
 
-/** tr_reason_is_normal: true for normal (and only normal).
- *  Thread-safety: pure, any thread. */
+/** tr_reason_is_normal: true for normal (and only normal); false for NULL.
+ *  Never fails. Thread-safety: pure, any thread. */
 TR_API bool tr_reason_is_normal(const tr_reason *r);
 
 /** tr_reason_format: writes "normal", "shutdown", "killed", "noproc" or
@@ -228,16 +232,18 @@ TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
 /** tr_runtime_shutdown: stops every actor still alive (each terminate runs
  *  once, with reason shutdown, in reverse spawn order for the top-level
  *  actors; children of supervisors are stopped by their supervisor), stops
- *  the timers, joins the threads and frees everything. Messages still
- *  queued are dropped; pending blocking calls return TR_ECLOSED.
- *  Arguments: rt, from tr_runtime_start; NULL is a no-op.
- *  Ownership: rt is freed; do not use it afterwards.
- *  Errors: TR_EDEADLK when called from one of rt's scheduler threads (the
- *  runtime is left running). Calling it twice on the same pointer is not
- *  possible (it is freed); use tr_runtime_stop first when several threads
- *  may race to close it.
+ *  the timers, joins the threads, frees everything and sets *rt to NULL.
+ *  Messages still queued are dropped; pending blocking calls return
+ *  TR_ECLOSED.
+ *  Arguments: rt, the address of the variable tr_runtime_start filled;
+ *  rt NULL or *rt NULL is a no-op, so calling it twice is harmless.
+ *  Ownership: the runtime is freed; *rt becomes NULL.
+ *  Errors: TR_EDEADLK when called from one of the runtime's scheduler
+ *  threads (the runtime is left running, *rt unchanged). Other threads
+ *  that may still be calling into the runtime: tr_runtime_stop first (they
+ *  get TR_ECLOSED), join them, then shut down.
  *  Thread-safety: one thread, not a scheduler thread. */
-TR_API int tr_runtime_shutdown(tr_runtime *rt);
+TR_API int tr_runtime_shutdown(tr_runtime **rt);
 
 /** tr_runtime_stop: the first half of shutdown — stops every actor and the
  *  threads, but keeps the tr_runtime object so that other threads' calls
@@ -248,7 +254,8 @@ TR_API int tr_runtime_shutdown(tr_runtime *rt);
  *  Thread-safety: any thread that is not a scheduler thread. */
 TR_API int tr_runtime_stop(tr_runtime *rt);
 
-/** tr_runtime_threads: number of scheduler threads. Any thread. */
+/** tr_runtime_threads: number of scheduler threads (0 for rt NULL). Never
+ *  fails. Thread-safety: any thread. */
 TR_API unsigned tr_runtime_threads(const tr_runtime *rt);
 
 /** tr_runtime_actor_count: number of live actors (approximate while
@@ -256,7 +263,8 @@ TR_API unsigned tr_runtime_threads(const tr_runtime *rt);
 TR_API size_t tr_runtime_actor_count(const tr_runtime *rt);
 
 /** tr_on_scheduler: true when the calling thread is a scheduler thread of
- *  rt (blocking calls are refused there). Any thread. */
+ *  rt (blocking calls are refused there); false for rt NULL. Never fails.
+ *  Thread-safety: any thread. */
 TR_API bool tr_on_scheduler(const tr_runtime *rt);
 
 /* ------------------------------------------------------------------------ */
@@ -319,7 +327,9 @@ TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 
-/** tr_is_alive: true while pid names a live actor. Any thread. */
+/** tr_is_alive: true while pid names a live actor (is_process_alive/1);
+ *  false for a dead or never-existing pid, TR_PID_NONE or rt NULL. Never
+ *  fails. Thread-safety: any thread. */
 TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
 
 /** tr_await_exit: blocks the calling thread until pid has exited (it
@@ -335,9 +345,12 @@ TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, 
 /* Inside a callback                                                         */
 /* ------------------------------------------------------------------------ */
 
-/** tr_self_pid / tr_self_runtime: the running actor's pid and runtime.
- *  Thread-safety: the callback's thread. */
+/** tr_self_pid: the running actor's pid (self() in Erlang); TR_PID_NONE
+ *  for self NULL. Thread-safety: the callback's thread. */
 TR_API tr_pid tr_self_pid(const tr_self *self);
+/** tr_self_runtime: the running actor's runtime (not owned: do not shut it
+ *  down from a callback); NULL for self NULL. Thread-safety: the
+ *  callback's thread. */
 TR_API tr_runtime *tr_self_runtime(const tr_self *self);
 
 /** tr_trap_exit: sets trap_exit (process_flag(trap_exit, on)); returns the
@@ -395,7 +408,11 @@ TR_API int tr_cast(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, si
 TR_API int tr_cast_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
                          void (*dtor)(void *));
 
-/** tr_send_owned: the ownership-transfer form of tr_send. As tr_cast_owned. */
+/** tr_send_owned: the ownership-transfer form of tr_send (arrives in
+ *  handle_info). Ownership as tr_cast_owned: on 0 the runtime owns data and
+ *  calls dtor(data) after handle_info returns or when the message is
+ *  dropped; on error the caller still owns it. Errors: as tr_send.
+ *  Thread-safety: any thread. */
 TR_API int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
                          void (*dtor)(void *));
 
@@ -412,7 +429,8 @@ typedef struct tr_buf {
 } tr_buf;
 
 /** tr_buf_free: releases a reply buffer's data and zeroes it. NULL and
- *  empty buffers are fine. Thread-safety: any thread. */
+ *  empty buffers are fine; never fails. Thread-safety: any thread (one
+ *  thread per buffer). */
 TR_API void tr_buf_free(tr_buf *buf);
 
 /** tr_call: synchronous call (gen_server:call/3) from a thread that is not
@@ -493,7 +511,8 @@ TR_API int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms,
  *  Thread-safety: any thread. */
 TR_API int tr_cancel_timer(tr_runtime *rt, tr_timer timer);
 
-/** tr_now_ms: the runtime's monotonic clock in milliseconds. Any thread. */
+/** tr_now_ms: the runtime's monotonic clock (CLOCK_MONOTONIC) in
+ *  milliseconds. Never fails. Thread-safety: any thread. */
 TR_API int64_t tr_now_ms(void);
 
 /* ------------------------------------------------------------------------ */

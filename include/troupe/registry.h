@@ -28,21 +28,30 @@ TR_API int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *hol
  *  Errors: TR_EINVAL, TR_ENOTFOUND (not registered). Any thread. */
 TR_API int tr_unregister(tr_runtime *rt, const char *name);
 
-/** tr_whereis: the pid registered under name, or TR_PID_NONE (also for bad
- *  arguments). Lock-free. Any thread. */
+/** tr_whereis: the pid registered under name (erlang:whereis/1), or
+ *  TR_PID_NONE when nobody holds it and for bad arguments (never fails
+ *  otherwise). Lock-free. Thread-safety: any thread. */
 TR_API tr_pid tr_whereis(tr_runtime *rt, const char *name);
 
-/** tr_send_named / tr_cast_named / tr_call_named: tr_send, tr_cast and
- *  tr_call addressed by registered name. Extra error: TR_ENOTFOUND when no
- *  actor holds the name. Otherwise as the pid forms (same thread rules). */
+/** tr_send_named: tr_send to the actor registered under name (Name ! Msg).
+ *  Errors: TR_EINVAL (bad name), TR_ENOTFOUND (nobody holds it), then as
+ *  tr_send. Ownership: data is copied. Thread-safety: any thread. */
 TR_API int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
                          size_t size);
+/** tr_cast_named: tr_cast by registered name (gen_server:cast(Name, ...)).
+ *  Errors: TR_EINVAL, TR_ENOTFOUND, then as tr_cast. Ownership: data is
+ *  copied. Thread-safety: any thread. */
 TR_API int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
                          size_t size);
+/** tr_call_named: tr_call by registered name (gen_server:call(Name, ...)).
+ *  Errors: TR_EINVAL, TR_ENOTFOUND, then as tr_call. Ownership: as
+ *  tr_call (reply freed by the caller with tr_buf_free). Thread-safety:
+ *  any non-scheduler thread (TR_EDEADLK on a scheduler thread). */
 TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req,
                          size_t size, tr_buf *reply, tr_duration_ms timeout_ms);
 
-/** tr_registered_count: number of registered names. Any thread. */
+/** tr_registered_count: number of registered names (0 for rt NULL).
+ *  Never fails. Thread-safety: any thread. */
 TR_API size_t tr_registered_count(tr_runtime *rt);
 
 #ifdef __cplusplus

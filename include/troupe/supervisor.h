@@ -99,7 +99,8 @@ typedef struct tr_sup_spec {
 
 /** tr_supervisor_behaviour: the supervisor behaviour, for a child spec
  *  whose arg is a tr_sup_spec (a nested supervisor) or for tr_spawn.
- *  Returns a static object. Any thread. */
+ *  Returns a static object (never NULL, never freed); never fails.
+ *  Thread-safety: any thread. */
 TR_API const tr_behaviour *tr_supervisor_behaviour(void);
 
 /** tr_supervisor_start: spawns a supervisor and starts its children in
@@ -145,32 +146,40 @@ TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_
                                      tr_pid *out);
 
 /** tr_supervisor_terminate_child: stops the child by its shutdown rule and
- *  keeps its spec (supervisor:terminate_child/2). For simple_one_for_one,
- *  id is ignored and pid names the child; elsewhere pid is ignored.
- *  Errors: TR_ENOTFOUND (no such child). */
+ *  keeps its spec (supervisor:terminate_child/2); returns once it is gone.
+ *  For simple_one_for_one, id is ignored and pid names the child;
+ *  elsewhere pid is ignored. Errors: TR_ENOTFOUND (no such child), and the
+ *  common ones above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid pid);
 
 /** tr_supervisor_restart_child: starts a stopped child again from its spec
- *  (supervisor:restart_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING (it
- *  runs), TR_EINIT. */
+ *  (supervisor:restart_child/2); *out (may be NULL) gets its pid. Errors:
+ *  TR_ENOTFOUND, TR_ERUNNING (it runs), TR_EINIT, and the common ones
+ *  above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out);
 
 /** tr_supervisor_delete_child: removes a stopped child's spec
- *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING. */
+ *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING, and the
+ *  common ones above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id);
 
 /** tr_supervisor_which_children: copies up to max children (start order)
- *  into out and their total number into *n (supervisor:which_children/1).
- *  out may be NULL when max is 0. */
+ *  into out (caller-owned array of max entries) and their total number
+ *  into *n (supervisor:which_children/1). out may be NULL when max is 0;
+ *  n may be NULL. Errors: the common ones above (TR_EINVAL also for out
+ *  NULL with max > 0). Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_which_children(tr_runtime *rt, tr_pid sup, tr_child_info *out, size_t max,
                                         size_t *n);
 
-/** tr_supervisor_count_children: supervisor:count_children/1. */
+/** tr_supervisor_count_children: the counts of specs, running children,
+ *  supervisors and workers into *out (supervisor:count_children/1).
+ *  Errors: the common ones above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *out);
 
 /** tr_supervisor_stop: stops the supervisor with reason shutdown (its
  *  children stop first, in reverse start order) and waits for it to exit,
- *  up to timeout_ms (TR_INFINITY allowed). Errors: TR_ETIMEDOUT. */
+ *  up to timeout_ms (> 0 or TR_INFINITY). Errors: TR_ETIMEDOUT, and the
+ *  common ones above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms);
 
 /* Request tags understood by a supervisor's handle_call (for tr_request from
