@@ -889,11 +889,12 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
 }
 
 void tr__run(tr__sched *sched, tr_actor *a) {
-    (void)sched;
     tr__frame f;
     frame_push(&f, a);
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
+    if (sched)
+        sched->sends = 0;
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
     if (setjmp(f.jb) != 0) {
@@ -938,6 +939,8 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             terminate_v = true;
             goto stop;
         }
+        if (sched && sched->sends >= TR__TURN_SENDS)
+            break; /* sent a lot: let the receivers run */
     }
     /* Batch used up: back of the queue. */
     frame_pop(&f);
@@ -1229,6 +1232,9 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     m->dtor = dtor;
     int err = tr__push(a, m);
     tr__release(a);
+    tr__sched *sc = tr__tls_sched;
+    if (sc)
+        sc->sends++;
     return err;
 }
 

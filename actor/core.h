@@ -123,6 +123,10 @@ typedef struct tr__slot {
 #define TR__SEG_SIZE (1u << TR__SEG_BITS)
 
 #define TR__RING_SIZE 4096
+/* A turn also ends after this many sends: a flooding producer yields, so
+ * its receiver gets to run (on another thread, in parallel) before the
+ * backlog grows without bound. */
+#define TR__TURN_SENDS 4096
 #define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
 
 typedef struct tr__sched {
@@ -139,6 +143,7 @@ typedef struct tr__sched {
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
+    uint32_t sends;   /* messages this thread sent during the current turn */
     uint32_t n_slots; /* cached free pid-table slots (owner only) */
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
