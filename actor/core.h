@@ -62,34 +62,39 @@ typedef struct tr__reqstate {
  * 16-byte slot): what only matters while a callback runs lives in the
  * thread's tr__frame instead. */
 typedef struct tr_actor {
-    /* Offsets 0..15: written by producers (mailbox head, push count). */
+    /* 0..63, the producers' line: written by every sender (mailbox head,
+     * push count); the rest of it is read by senders or written only
+     * rarely (signals and links, under `lock`). */
     tr_mq_prod mq;
     uint32_t max_mailbox; /* 0 = unbounded; read by producers */
-    /* 16..63: read by producers, rarely written */
+    bool is_port;         /* set before the pid is published; read by anyone */
+    bool exiting;         /* under lock: exit processing has begun */
+    bool has_names;       /* under lock: registered under at least one name */
+    tr_spin lock;         /* links, signals, exiting, has_names */
+    tr__msg *sig_head, *sig_tail;
+    tr__link *links;
+    uint32_t n_links, cap_links;
+    /* 64..: the consumer's side (the thread holding the run token), and
+     * what it reads for every message */
+    tr_mq_cons mqc;
+    uint32_t has_sig; /* atomic: signal list non-empty (written rarely) */
+    uint32_t flags;   /* owner thread only */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
-    uint32_t has_sig; /* atomic: signal list non-empty */
-    tr_spin lock;     /* links, signals, exiting, has_names */
-    bool is_port;     /* set before the pid is published; read by anyone */
-    bool exiting;     /* under lock: exit processing has begun */
-    bool has_names;   /* under lock: registered under at least one name */
-    tr__msg *sig_head;
-    /* 64..: the consumer's side (the thread holding the run token) */
-    tr_mq_cons mqc;
-    uint32_t flags;            /* owner thread only */
     struct tr_actor *run_next; /* injection queue link */
-    tr__msg *sig_tail;
-    tr__link *links;
-    uint32_t n_links, cap_links;
-    uint64_t seq;  /* spawn order */
-    tr_pid parent; /* the actor that spawned it (NONE: a plain thread) */
+    uint64_t seq;              /* spawn order */
+    tr_pid parent;             /* the actor that spawned it (NONE: a plain thread) */
     union {
         tr__reqstate *rq; /* actors: allocated by the first tr_request */
         tr__port *port;   /* ports */
     } u;
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
+
+_Static_assert(offsetof(tr_actor, mqc) >= 64, "consumer side must not share the producers' line");
+_Static_assert(offsetof(tr_actor, n_links) + sizeof(uint32_t) * 2 <= 64,
+               "producers' line holds only producer-side fields");
 
 _Static_assert(offsetof(tr_actor, mqc) >= 64, "consumer side must not share the producers' line");
 
