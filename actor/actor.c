@@ -40,17 +40,17 @@ static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
     return &s[idx & (TR__SEG_SIZE - 1)];
 }
 
-/* Reserves a slot; returns its index (0 on failure: full or no memory). */
-/* One slot from the shared free list or the high-water mark; table_mu held.
- * 0 when the table is full (*err) or a segment cannot be allocated. */
-static uint32_t table_take_locked(tr_runtime *rt, int *err) {
-    if (rt->n_free)
-        return rt->free_idx[--rt->n_free];
-    if (rt->high >= rt->n_segs * TR__SEG_SIZE) {
+/* One slot of pool p from its free list or its high-water mark; table_mu
+ * held. 0 when the region is full (*err = TR_EFULL) or a segment cannot be
+ * allocated (TR_ENOMEM). */
+static uint32_t table_take_locked(tr_runtime *rt, tr__slotpool *p, int *err) {
+    if (p->n_free)
+        return p->free[--p->n_free];
+    if (p->high >= p->end) {
         *err = TR_EFULL;
         return 0;
     }
-    uint32_t idx = rt->high;
+    uint32_t idx = p->high;
     uint32_t seg = idx >> TR__SEG_BITS;
     if (!rt->segs[seg]) {
         tr__slot *s = (tr__slot *)tr__calloc(sizeof(tr__slot) * TR__SEG_SIZE);
@@ -62,82 +62,106 @@ static uint32_t table_take_locked(tr_runtime *rt, int *err) {
             s[i].w = (uint64_t)1 << 32; /* generation 1 */
         tr_atomic_store_ptr((void **)&rt->segs[seg], s);
     }
-    rt->high++;
+    p->high++;
     return idx;
 }
 
-/* Puts a slot on the shared free list; table_mu held. */
-static void table_put_locked(tr_runtime *rt, uint32_t idx) {
-    if (rt->n_free == rt->cap_free) {
-        uint32_t cap = rt->cap_free ? rt->cap_free * 2 : 1024;
-        uint32_t *p = (uint32_t *)tr__realloc(rt->free_idx, sizeof(uint32_t) * cap);
-        if (!p)
+/* Puts a slot back on pool p's free list; table_mu held. */
+static void table_put_locked(tr__slotpool *p, uint32_t idx) {
+    if (p->n_free == p->cap_free) {
+        uint32_t cap = p->cap_free ? p->cap_free * 2 : 1024;
+        uint32_t *f = (uint32_t *)tr__realloc(p->free, sizeof(uint32_t) * cap);
+        if (!f)
             return; /* cannot remember the slot: it stays unusable */
-        rt->free_idx = p;
-        rt->cap_free = cap;
+        p->free = f;
+        p->cap_free = cap;
     }
-    rt->free_idx[rt->n_free++] = idx;
+    p->free[p->n_free++] = idx;
+}
+
+/* Scheduler threads cache free actor slots when the table is large enough
+ * that a few hundred parked in a cache cannot starve another thread (near
+ * full, up to 2 * TR__SLOT_BATCH free slots per thread may sit in caches). */
+static inline tr__sched *slot_cache(tr_runtime *rt) {
+    tr__sched *sc = tr__tls_sched;
+    return sc && sc->rt == rt && rt->max_actors >= 65536 ? sc : NULL;
 }
 
 /* Reserves a slot; returns its index (0 on failure: full or no memory).
- * Scheduler threads keep a small cache of free slots and trade with the
- * shared list TR__SLOT_BATCH at a time, so spawning and exiting do not take
- * the table mutex every time. */
+ * Actors and ports have separate regions; the actor region's size is the
+ * actor limit. Scheduler threads trade actor slots with the shared list
+ * TR__SLOT_BATCH at a time, so spawning and exiting rarely take the mutex. */
 static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
-    if (!port) {
-        /* the actor limit, counted without the lock */
-        if (tr_atomic_faa_u32(&rt->n_actor_slots, 1) >= rt->max_actors) {
-            tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
-            *err = TR_EFULL;
-            return 0;
-        }
-    }
-    uint32_t idx = 0;
-    tr__sched *sc = tr__tls_sched;
-    if (sc && sc->rt == rt) {
-        if (sc->n_slots == 0) {
-            pthread_mutex_lock(&rt->table_mu);
-            while (sc->n_slots < TR__SLOT_BATCH) {
-                int e2 = TR_OK;
-                uint32_t k = table_take_locked(rt, &e2);
-                if (!k) {
-                    if (sc->n_slots == 0)
-                        *err = e2;
-                    break;
-                }
-                sc->slots[sc->n_slots++] = k;
-            }
-            pthread_mutex_unlock(&rt->table_mu);
-        }
-        if (sc->n_slots)
-            idx = sc->slots[--sc->n_slots];
-    } else {
+    tr__sched *sc = port ? NULL : slot_cache(rt);
+    if (!sc) {
         pthread_mutex_lock(&rt->table_mu);
-        idx = table_take_locked(rt, err);
+        uint32_t idx = table_take_locked(rt, port ? &rt->port_slots : &rt->actor_slots, err);
+        pthread_mutex_unlock(&rt->table_mu);
+        return idx;
+    }
+    if (sc->n_slots == 0) {
+        pthread_mutex_lock(&rt->table_mu);
+        while (sc->n_slots < TR__SLOT_BATCH) {
+            int e2 = TR_OK;
+            uint32_t k = table_take_locked(rt, &rt->actor_slots, &e2);
+            if (!k) {
+                if (sc->n_slots == 0)
+                    *err = e2;
+                break;
+            }
+            sc->slots[sc->n_slots++] = k;
+        }
         pthread_mutex_unlock(&rt->table_mu);
     }
-    if (!idx && !port)
-        tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
-    return idx;
+    return sc->n_slots ? sc->slots[--sc->n_slots] : 0;
 }
 
-static void table_free(tr_runtime *rt, uint32_t idx, bool port) {
-    if (!port)
-        tr_atomic_faa_u32(&rt->n_actor_slots, (uint32_t)-1);
-    tr__sched *sc = tr__tls_sched;
-    if (sc && sc->rt == rt) {
+static void table_free(tr_runtime *rt, uint32_t idx) {
+    bool port = idx >= rt->actor_slots.end; /* the ports' region follows the actors' */
+    tr__sched *sc = port ? NULL : slot_cache(rt);
+    if (sc) {
         sc->slots[sc->n_slots++] = idx;
         if (sc->n_slots < 2 * TR__SLOT_BATCH)
             return;
         pthread_mutex_lock(&rt->table_mu);
         while (sc->n_slots > TR__SLOT_BATCH)
-            table_put_locked(rt, sc->slots[--sc->n_slots]);
+            table_put_locked(&rt->actor_slots, sc->slots[--sc->n_slots]);
         pthread_mutex_unlock(&rt->table_mu);
         return;
     }
     pthread_mutex_lock(&rt->table_mu);
-    table_put_locked(rt, idx);
+    table_put_locked(port ? &rt->port_slots : &rt->actor_slots, idx);
     pthread_mutex_unlock(&rt->table_mu);
+}
+
+/* The counts: this thread's share when it is a scheduler thread of rt
+ * (plain stores, no shared cache line), the shared atomic otherwise. */
+static inline void count_add(tr_runtime *rt, uint64_t *shared, size_t field, int64_t d) {
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->rt == rt) {
+        uint64_t *mine = (uint64_t *)((char *)sc + field);
+        tr_atomic_store_u64(mine, *mine + (uint64_t)d);
+    } else {
+        tr_atomic_faa_u64(shared, (uint64_t)d);
+    }
+}
+
+static uint64_t count_sum(const tr_runtime *rt, const uint64_t *shared, size_t field) {
+    uint64_t n = tr_atomic_load_u64(shared);
+    for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
+        n += tr_atomic_load_u64((const uint64_t *)((const char *)&rt->scheds[i] + field));
+    return n;
+}
+
+#define COUNT_ALIVE(rt, d) count_add(rt, &(rt)->n_alive, offsetof(tr__sched, d_alive), d)
+#define COUNT_ALLOCATED(rt, d)                                                                     \
+    count_add(rt, &(rt)->n_allocated, offsetof(tr__sched, d_allocated), d)
+
+uint64_t tr__count_alive(const tr_runtime *rt) {
+    return count_sum(rt, &rt->n_alive, offsetof(tr__sched, d_alive));
+}
+uint64_t tr__count_allocated(const tr_runtime *rt) {
+    return count_sum(rt, &rt->n_allocated, offsetof(tr__sched, d_allocated));
 }
 
 tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
@@ -359,12 +383,12 @@ static void destroy(tr_actor *a) {
     if (gen == 0)
         gen = 1;
     tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
-    table_free(rt, idx, a->is_port);
+    table_free(rt, idx);
     if (a->is_port)
         tr__port_fini(a->u.port);
     tr__free(a->links);
     tr__free(a);
-    tr_atomic_faa_u64(&rt->n_allocated, (uint64_t)-1);
+    COUNT_ALLOCATED(rt, -1);
     if (tr__runtime_stopping(rt)) {
         pthread_mutex_lock(&rt->stop_mu);
         pthread_cond_broadcast(&rt->stop_cv);
@@ -536,7 +560,7 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     tr_runtime *rt = a->rt;
     retire_slot(a);
     if (!a->is_port)
-        tr_atomic_faa_u64(&rt->n_alive, (uint64_t)-1);
+        COUNT_ALIVE(rt, -1);
     tr_spin_lock(&a->lock);
     a->exiting = true;
     bool has_names = a->has_names;
@@ -651,17 +675,20 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->b = b;
     a->max_mailbox = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
-    a->seq = tr_atomic_faa_u64(&rt->seq, 1);
     if (link_to.id)
         a->parent = link_to;
     else if (tr__tls_current && tr__tls_current->rt == rt)
         a->parent = tr__tls_current->pid;
+    /* Spawn order matters only for top-level actors (shutdown stops them
+     * newest first): only they take a number from the shared counter. */
+    if (a->parent.id == 0)
+        a->seq = tr_atomic_faa_u64(&rt->seq, 1) + 1;
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
     tr_mq_init(&a->mq, &a->mqc, true);
-    tr_atomic_faa_u64(&rt->n_allocated, 1);
-    tr_atomic_faa_u64(&rt->n_alive, 1);
+    COUNT_ALLOCATED(rt, 1);
+    COUNT_ALIVE(rt, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     /* Publish: generation | ALIVE | one self reference. */
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
@@ -1005,35 +1032,36 @@ static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
 
 void tr__shutdown_all(tr_runtime *rt) {
     pthread_mutex_lock(&rt->table_mu);
-    uint32_t high = rt->high;
+    uint32_t ranges[2][2] = {{1, rt->actor_slots.high}, {rt->actor_slots.end, rt->port_slots.high}};
     pthread_mutex_unlock(&rt->table_mu);
     size_t cap = 1024, n = 0;
     pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
     if (!v)
         return;
-    for (uint32_t i = 1; i < high; i++) {
-        tr__slot *s = slot_at(rt, i);
-        if (!s)
-            continue;
-        uint64_t w = tr_atomic_load_u64(&s->w);
-        if (!(w & TR__SLOT_ALIVE))
-            continue;
-        tr_pid pid = {((w >> 32) << 32) | i};
-        tr_actor *a = tr__acquire(rt, pid);
-        if (!a)
-            continue;
-        if (n == cap) {
-            pid_seq *p = (pid_seq *)tr__realloc(v, sizeof(pid_seq) * cap * 2);
-            if (!p) {
-                tr__release(a);
-                break;
+    for (int r = 0; r < 2; r++)
+        for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
+            tr__slot *s = slot_at(rt, i);
+            if (!s)
+                continue;
+            uint64_t w = tr_atomic_load_u64(&s->w);
+            if (!(w & TR__SLOT_ALIVE))
+                continue;
+            tr_pid pid = {((w >> 32) << 32) | i};
+            tr_actor *a = tr__acquire(rt, pid);
+            if (!a)
+                continue;
+            if (n == cap) {
+                pid_seq *p = (pid_seq *)tr__realloc(v, sizeof(pid_seq) * cap * 2);
+                if (!p) {
+                    tr__release(a);
+                    break;
+                }
+                v = p;
+                cap *= 2;
             }
-            v = p;
-            cap *= 2;
+            v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
+            tr__release(a);
         }
-        v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
-        tr__release(a);
-    }
     qsort(v, n, sizeof *v, by_seq_desc);
     /* Top-level actors one at a time, newest first, each given up to 5 s:
      * what was started first (a logger, a registry of services) stops
@@ -1296,7 +1324,7 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
     a->flags = TR__F_PORT | TR__F_TERMINATED;
     a->is_port = true;
     tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
-    tr_atomic_faa_u64(&rt->n_allocated, 1);
+    COUNT_ALLOCATED(rt, 1);
     tr_atomic_store_ptr((void **)&s->actor, a);
     tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
     return a;

@@ -148,10 +148,17 @@ typedef struct tr__sched {
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
-    uint32_t sends;   /* messages this thread sent during the current turn */
-    uint32_t n_slots; /* cached free pid-table slots (owner only) */
+    uint32_t sends;                /* messages this thread sent during the current turn */
+    uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
+    uint32_t n_slots;              /* cached free actor slots (owner only) */
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
+
+typedef struct tr__slotpool {
+    uint32_t *free;
+    uint32_t n_free, cap_free;
+    uint32_t high, end; /* next never-used index; one past the region */
+} tr__slotpool;
 
 typedef struct tr__timers tr__timers;
 typedef struct tr__registry tr__registry;
@@ -165,15 +172,17 @@ struct tr_runtime {
     tr__slot **segs; /* n_segs pointers, allocated lazily */
     uint32_t n_segs;
     pthread_mutex_t table_mu;
-    uint32_t *free_idx;
-    uint32_t n_free, cap_free;
-    uint32_t high;          /* slots handed out so far (index 0 unused) */
-    uint32_t n_actor_slots; /* slots held by actors (not ports); <= max_actors */
-    uint64_t n_alive;       /* atomic: live actors (not ports) */
-    uint64_t n_allocated;   /* atomic: actor structs not yet destroyed (ports too) */
-    uint64_t seq;           /* atomic: spawn order */
-    uint64_t ref_counter;   /* atomic */
-    uint64_t rand_state;    /* atomic */
+    /* Actors take slots 1..max_actors, blocking callers' ports the 65536
+     * after them: each region has its own free list and high-water mark,
+     * so the actor limit needs no counter. */
+    tr__slotpool actor_slots, port_slots;
+    /* Counts kept per scheduler thread (tr__sched.d_*) plus these for other
+     * threads; tr__count_* sum them. */
+    uint64_t n_alive;     /* atomic: live actors (not ports) */
+    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (ports too) */
+    uint64_t seq;         /* atomic: spawn order */
+    uint64_t ref_counter; /* atomic */
+    uint64_t rand_state;  /* atomic */
     /* injection queue */
     pthread_mutex_t inj_mu;
     tr_actor *inj_head, *inj_tail;
@@ -237,6 +246,10 @@ void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid);
 /* ---- epoch records for threads outside the scheduler ---- */
 ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
 void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
+
+/* ---- counts (actor.c) ---- */
+uint64_t tr__count_alive(const tr_runtime *rt);
+uint64_t tr__count_allocated(const tr_runtime *rt);
 
 /* ---- misc ---- */
 int64_t tr__now_ms(void);

@@ -372,7 +372,8 @@ static void runtime_free(tr_runtime *rt) {
             tr__free(rt->segs[i]);
         tr__free(rt->segs);
     }
-    tr__free(rt->free_idx);
+    tr__free(rt->actor_slots.free);
+    tr__free(rt->port_slots.free);
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj_mu);
     pthread_mutex_destroy(&rt->stop_mu);
@@ -386,7 +387,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     tr_runtime_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.threads > 1024)
+    if (o.threads > 1024 || o.max_actors > (1u << 30))
         return TR_EINVAL;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -402,11 +403,13 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->n_sched = o.threads;
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
-    /* Room for max_actors actors plus up to 65536 blocking callers' ports
-     * (a port is a pid too, but does not count as an actor). */
-    rt->n_segs =
-        (uint32_t)(((uint64_t)o.max_actors + 1 + TR__SEG_SIZE + TR__SEG_SIZE - 1) / TR__SEG_SIZE);
-    rt->high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
+    /* Slots 1..max_actors for actors, then 65536 for blocking callers'
+     * ports (a port is a pid too, but does not count as an actor). */
+    rt->actor_slots.high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
+    rt->actor_slots.end = o.max_actors + 1;
+    rt->port_slots.high = rt->actor_slots.end;
+    rt->port_slots.end = rt->actor_slots.end + TR__SEG_SIZE;
+    rt->n_segs = (rt->port_slots.end + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
     pthread_mutex_init(&rt->inj_mu, NULL);
@@ -484,16 +487,16 @@ int tr_runtime_stop(tr_runtime *rt) {
         pthread_mutex_lock(&rt->stop_mu);
         struct timespec ts;
         tr__abstime(&ts, 100);
-        if (tr_atomic_load_u64(&rt->n_allocated) != 0)
+        if (tr__count_allocated(rt) != 0)
             pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
         pthread_mutex_unlock(&rt->stop_mu);
-        if (tr_atomic_load_u64(&rt->n_allocated) == 0)
+        if (tr__count_allocated(rt) == 0)
             break;
         if (tr__now_ms() > deadline && !warned) {
             fprintf(stderr,
                     "troupe: runtime stop: %llu actor(s) still running after 10 s "
                     "(a callback that never returns?); their memory is leaked\n",
-                    (unsigned long long)tr_atomic_load_u64(&rt->n_allocated));
+                    (unsigned long long)tr__count_allocated(rt));
             warned = true;
             break;
         }
@@ -532,7 +535,7 @@ unsigned tr_runtime_threads(const tr_runtime *rt) {
 }
 
 size_t tr_runtime_actor_count(const tr_runtime *rt) {
-    return rt ? (size_t)tr_atomic_load_u64(&rt->n_alive) : 0;
+    return rt ? (size_t)tr__count_alive(rt) : 0;
 }
 
 bool tr__runtime_stopping(const tr_runtime *rt) {

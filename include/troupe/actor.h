@@ -215,7 +215,7 @@ typedef struct tr_behaviour {
 /** Runtime options. Zero-initialize, then set what you need. */
 typedef struct tr_runtime_opts {
     unsigned threads;    /* scheduler threads; 0 = online CPUs */
-    unsigned max_actors; /* actor table capacity; 0 = 4,194,304 */
+    unsigned max_actors; /* most live actors; 0 = 4,194,304; at most 2^30 */
     unsigned batch;      /* messages per actor turn; 0 = 64 */
 } tr_runtime_opts;
 
@@ -223,7 +223,8 @@ typedef struct tr_runtime_opts {
  *  timer thread.
  *  Arguments: opts may be NULL (all defaults); out receives the runtime.
  *  Ownership: the caller owns *out and releases it with tr_runtime_shutdown.
- *  Errors: TR_EINVAL (out NULL, threads > 1024), TR_ENOMEM (allocation or
+ *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30),
+ *  TR_ENOMEM (allocation or
  *  thread creation failed; nothing is left behind).
  *  Thread-safety: any thread that is not a scheduler thread of another
  *  runtime. */
