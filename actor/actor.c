@@ -164,6 +164,23 @@ uint64_t tr__count_allocated(const tr_runtime *rt) {
     return count_sum(rt, &rt->n_allocated, offsetof(tr__sched, d_allocated));
 }
 
+/* Lookups. On a scheduler thread inside its epoch section (the normal case
+ * in callbacks), a lookup takes no reference: it only reads the slot, and
+ * the actor's memory is freed only after every section that could have
+ * seen it has ended (destruction is deferred through ck_epoch). Elsewhere
+ * (plain threads, TSan builds, epoch callbacks) a lookup takes a reference
+ * on the slot with a CAS. tr__acquire/tr__release pairs run on one thread
+ * with no section boundary between them. */
+static inline bool borrow_mode(const tr_runtime *rt) {
+#ifdef TR_TSAN
+    (void)rt;
+    return false; /* TSan cannot see ck_epoch's ordering: references only */
+#else
+    tr__sched *sc = tr__tls_sched;
+    return sc && sc->rt == rt && sc->in_section;
+#endif
+}
+
 tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
     if (pid.id == 0)
         return NULL;
@@ -171,6 +188,11 @@ tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
     if (!s)
         return NULL;
     uint64_t w = tr_atomic_load_u64(&s->w);
+    if (borrow_mode(rt)) {
+        if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
+            return NULL;
+        return (tr_actor *)tr_atomic_load_ptr((void *const *)&s->actor);
+    }
     for (;;) {
         if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
             return NULL;
@@ -183,11 +205,110 @@ tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
 
 static void destroy(tr_actor *a);
 
-void tr__release(tr_actor *a) {
+static void destroy_cb(ck_epoch_entry_t *e) {
+    destroy((tr_actor *)((char *)e - offsetof(tr_actor, ep)));
+}
+
+/* The last reference is gone and the actor has exited: destroy it once no
+ * thread can still be using it. */
+static void defer_destroy(tr_actor *a) {
+#ifdef TR_TSAN
+    destroy(a); /* no borrowed lookups in TSan builds */
+#else
+    tr_runtime *rt = a->rt;
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->rt == rt) {
+        ck_epoch_call_strict(&sc->epoch, &a->ep, destroy_cb);
+        return;
+    }
+    if (tr_atomic_load_u32(&rt->stopped)) {
+        destroy(a); /* no scheduler thread is left to hold a borrowed lookup */
+        return;
+    }
+    pthread_mutex_lock(&rt->grave_mu);
+    a->run_next = rt->grave;
+    rt->grave = a;
+    uint32_t n = tr_atomic_faa_u32(&rt->n_grave, 1) + 1;
+    pthread_mutex_unlock(&rt->grave_mu);
+    if (n > 1024)
+        tr__grave_drain_sync(rt); /* schedulers are slow to take them: bound the pile */
+    else
+        tr__wake_one(rt); /* a parked scheduler takes them (free if one spins) */
+#endif
+}
+
+/* Drops a real reference (the self reference, or one taken by a lookup
+ * outside borrow mode). */
+static void unref(tr_actor *a) {
     tr__slot *s = slot_at(a->rt, pid_index(a->pid));
     uint64_t old = tr_atomic_faa_u64(&s->w, (uint64_t)-1);
     if ((old & TR__SLOT_REFS) == 1 && !(old & TR__SLOT_ALIVE))
+        defer_destroy(a);
+}
+
+void tr__release(tr_actor *a) {
+    if (borrow_mode(a->rt))
+        return;
+    unref(a);
+}
+
+static tr_actor *grave_take(tr_runtime *rt) {
+    if (!tr_atomic_load_u32(&rt->n_grave))
+        return NULL;
+    pthread_mutex_lock(&rt->grave_mu);
+    tr_actor *list = rt->grave;
+    rt->grave = NULL;
+    tr_atomic_store_u32(&rt->n_grave, 0);
+    pthread_mutex_unlock(&rt->grave_mu);
+    return list;
+}
+
+void tr__grave_to_epoch(tr__sched *sc) {
+    tr_actor *a = grave_take(sc->rt);
+    while (a) {
+        tr_actor *next = a->run_next;
+        ck_epoch_call_strict(&sc->epoch, &a->ep, destroy_cb);
+        a = next;
+    }
+}
+
+void tr__grave_drain_sync(tr_runtime *rt) {
+    tr_actor *a = grave_take(rt);
+    if (!a)
+        return;
+    bool borrowed;
+    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
+    if (rec) {
+        ck_epoch_synchronize(rec);
+        tr__epoch_leave(rt, rec, borrowed);
+    } else {
+        /* no record (out of memory): keep them for a scheduler thread */
+        while (a) {
+            tr_actor *next = a->run_next;
+            pthread_mutex_lock(&rt->grave_mu);
+            a->run_next = rt->grave;
+            rt->grave = a;
+            tr_atomic_faa_u32(&rt->n_grave, 1);
+            pthread_mutex_unlock(&rt->grave_mu);
+            a = next;
+        }
+        return;
+    }
+    while (a) {
+        tr_actor *next = a->run_next;
         destroy(a);
+        a = next;
+    }
+}
+
+void tr__grave_drain_final(tr_runtime *rt) {
+    tr_actor *a;
+    while ((a = grave_take(rt)) != NULL)
+        while (a) {
+            tr_actor *next = a->run_next;
+            destroy(a);
+            a = next;
+        }
 }
 
 /* Clears ALIVE: from now on lookups fail. The caller still holds its ref. */
@@ -611,7 +732,7 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     tr__free(links);
     tr__reqs_fini(a);
     a->flags |= TR__F_DEAD;
-    tr__release(a); /* the self reference */
+    unref(a); /* the self reference */
 }
 
 /* Enters a callback frame for a on this thread. */

@@ -89,6 +89,7 @@ typedef struct tr_actor {
         tr__reqstate *rq; /* actors: allocated by the first tr_request */
         tr__port *port;   /* ports */
     } u;
+    ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
 
@@ -140,7 +141,8 @@ typedef struct tr__sched {
     pthread_t thread;
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
-    tr_actor *next; /* atomic: woken by this thread's last send; runs next here */
+    tr_actor *next;  /* atomic: woken by this thread's last send; runs next here */
+    bool in_section; /* owner only: inside an epoch section (lookups take no reference) */
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
@@ -186,6 +188,11 @@ struct tr_runtime {
     /* injection queue */
     pthread_mutex_t inj_mu;
     tr_actor *inj_head, *inj_tail;
+    /* Actors whose last reference a plain thread dropped: destroyed by a
+     * scheduler thread (or the stopping thread) after a grace period. */
+    pthread_mutex_t grave_mu;
+    tr_actor *grave;
+    uint32_t n_grave;    /* atomic hint */
     uint32_t inj_len;    /* atomic hint */
     uint32_t n_sleeping; /* atomic */
     uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
@@ -211,6 +218,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
 void tr__schedule(tr_actor *a);
+void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */
 void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
@@ -246,6 +254,11 @@ void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid);
 /* ---- epoch records for threads outside the scheduler ---- */
 ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
 void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
+
+/* ---- deferred destruction (actor.c) ---- */
+void tr__grave_to_epoch(tr__sched *s);      /* scheduler thread: hand the graveyard to its record */
+void tr__grave_drain_sync(tr_runtime *rt);  /* plain thread: wait a grace period, destroy */
+void tr__grave_drain_final(tr_runtime *rt); /* no scheduler threads left: destroy */
 
 /* ---- counts (actor.c) ---- */
 uint64_t tr__count_alive(const tr_runtime *rt);

@@ -97,6 +97,10 @@ static void wake_one(tr_runtime *rt) {
     wake_sleeper(rt);
 }
 
+void tr__wake_one(tr_runtime *rt) {
+    wake_one(rt);
+}
+
 static void wake_all(tr_runtime *rt) {
     for (unsigned i = 0; i < rt->n_sched; i++) {
         tr__sched *s = &rt->scheds[i];
@@ -230,11 +234,13 @@ static bool any_work(tr__sched *s) {
     return false;
 }
 
+static void quiesce(tr__sched *s);
+
 /* Parks until woken. Returns true when a waker woke us (we count as
  * spinning then), false when we did not sleep after all. */
 static bool park(tr__sched *s) {
     tr_runtime *rt = s->rt;
-    ck_epoch_poll(&s->epoch);
+    quiesce(s); /* never sleep inside a section: it would stall reclamation */
     pthread_mutex_lock(&s->park_mu);
     s->sleeping = true;
     tr_atomic_faa_u32(&rt->n_sleeping, 1);
@@ -251,8 +257,20 @@ static bool park(tr__sched *s) {
         pthread_mutex_unlock(&s->park_mu);
         return woken;
     }
-    while (s->sleeping && !tr_atomic_load_u32(&rt->quit))
-        pthread_cond_wait(&s->park_cv, &s->park_mu);
+    while (s->sleeping && !tr_atomic_load_u32(&rt->quit)) {
+        if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr_atomic_load_u32(&rt->n_grave)) {
+            pthread_cond_wait(&s->park_cv, &s->park_mu);
+            continue;
+        }
+        /* Destructions are waiting for a grace period: look again soon. */
+        struct timespec ts;
+        tr__abstime(&ts, 2);
+        if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&s->park_mu);
+            quiesce(s);
+            pthread_mutex_lock(&s->park_mu);
+        }
+    }
     if (s->sleeping) {
         s->sleeping = false;
         tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
@@ -261,6 +279,41 @@ static bool park(tr__sched *s) {
     s->woken = false;
     pthread_mutex_unlock(&s->park_mu);
     return woken;
+}
+
+/* The epoch section a scheduler thread holds across consecutive runs, so
+ * that lookups inside callbacks take no reference (actor.c). */
+static inline void section_enter(tr__sched *s) {
+#ifndef TR_TSAN
+    if (!s->in_section) {
+        ck_epoch_begin(&s->epoch, NULL);
+        s->in_section = true;
+    }
+#else
+    (void)s;
+#endif
+}
+
+/* Leaves the section and lets deferred destruction make progress: the
+ * graveyard goes to this thread's record, and callbacks whose grace period
+ * has passed run (outside any section). */
+static void quiesce(tr__sched *s) {
+    if (s->in_section) {
+        s->in_section = false;
+        ck_epoch_end(&s->epoch, NULL);
+    }
+    tr__grave_to_epoch(s);
+    ck_epoch_poll(&s->epoch);
+}
+
+static void run_one(tr__sched *s, tr_actor *a) {
+    TR_TSAN_ACQUIRE(a);
+    section_enter(s);
+    tr__run(s, a);
+    if (++s->runs_since_poll >= POLL_EVERY) {
+        s->runs_since_poll = 0;
+        quiesce(s);
+    }
 }
 
 static void *sched_main(void *arg) {
@@ -277,12 +330,7 @@ static void *sched_main(void *arg) {
                 tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
             }
             idle = 0;
-            TR_TSAN_ACQUIRE(a);
-            tr__run(s, a);
-            if (++s->runs_since_poll >= POLL_EVERY) {
-                s->runs_since_poll = 0;
-                ck_epoch_poll(&s->epoch);
-            }
+            run_one(s, a);
             continue;
         }
         if (!spinning) {
@@ -298,8 +346,7 @@ static void *sched_main(void *arg) {
         if (a) {
             spinning = false;
             tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
-            TR_TSAN_ACQUIRE(a);
-            tr__run(s, a);
+            run_one(s, a);
             continue;
         }
         /* park leaves the spinning count before its last look; a waker
@@ -308,6 +355,10 @@ static void *sched_main(void *arg) {
     }
     if (spinning)
         tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+    if (s->in_section) {
+        s->in_section = false;
+        ck_epoch_end(&s->epoch, NULL);
+    }
     /* Drop what is left in the local ring: runtime_stop already stopped
      * every actor; leftovers are dead actors' tokens. */
     tr__tls_sched = NULL;
@@ -376,6 +427,7 @@ static void runtime_free(tr_runtime *rt) {
     tr__free(rt->port_slots.free);
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj_mu);
+    pthread_mutex_destroy(&rt->grave_mu);
     pthread_mutex_destroy(&rt->stop_mu);
     pthread_cond_destroy(&rt->stop_cv);
     tr__free(rt);
@@ -413,6 +465,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
     pthread_mutex_init(&rt->inj_mu, NULL);
+    pthread_mutex_init(&rt->grave_mu, NULL);
     pthread_mutex_init(&rt->stop_mu, NULL);
     cond_init_monotonic(&rt->stop_cv);
     ck_epoch_init(&rt->epoch);
@@ -484,6 +537,7 @@ int tr_runtime_stop(tr_runtime *rt) {
     bool warned = false;
     for (;;) {
         tr__shutdown_all(rt);
+        tr__grave_drain_sync(rt);
         pthread_mutex_lock(&rt->stop_mu);
         struct timespec ts;
         tr__abstime(&ts, 100);
@@ -510,6 +564,7 @@ int tr_runtime_stop(tr_runtime *rt) {
     ck_epoch_barrier(&rt->scheds[0].epoch);
     for (unsigned i = 0; i < rt->n_sched; i++)
         ck_epoch_barrier(&rt->scheds[i].epoch);
+    tr__grave_drain_final(rt);
     pthread_mutex_lock(&rt->stop_mu);
     tr_atomic_store_u32(&rt->stopped, 1);
     pthread_cond_broadcast(&rt->stop_cv);
@@ -524,6 +579,7 @@ int tr_runtime_shutdown(tr_runtime **rtp) {
     int err = tr_runtime_stop(rt);
     if (err)
         return err;
+    tr__grave_drain_final(rt);
     tr__registry_fini(rt);
     runtime_free(rt);
     *rtp = NULL;

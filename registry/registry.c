@@ -6,6 +6,7 @@
  * freed only after an epoch grace period (ck_epoch_synchronize), so a
  * reader never touches freed memory.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include <ck_hs.h>
@@ -15,6 +16,7 @@
 #include "actor/core.h"
 
 typedef struct reg_entry {
+    ck_epoch_entry_t ep; /* deferred free */
     tr_pid pid;
     size_t len;
     char name[TR_NAME_MAX + 1];
@@ -24,8 +26,13 @@ typedef struct reg_entry {
  * the grace period. ck_malloc carries no context, so the writer publishes
  * its registry in a thread-local for the duration of the operation. */
 typedef struct deferred {
+    ck_epoch_entry_t ep; /* deferred free on a scheduler thread */
     struct deferred *next;
 } deferred;
+
+/* Room in front of every map allocation for its `deferred` header. */
+#define MAP_HDR 32
+_Static_assert(sizeof(deferred) <= MAP_HDR, "map header");
 
 struct tr__registry {
     pthread_mutex_t mu;
@@ -36,15 +43,14 @@ struct tr__registry {
 static __thread tr__registry *tls_writer;
 
 static void *hs_malloc(size_t n) {
-    /* room in front for the deferred-free link */
-    char *p = (char *)tr__malloc(n + 16);
-    return p ? p + 16 : NULL;
+    char *p = (char *)tr__malloc(n + MAP_HDR);
+    return p ? p + MAP_HDR : NULL;
 }
 static void hs_free(void *p, size_t n, bool defer) {
     (void)n;
     if (!p)
         return;
-    char *base = (char *)p - 16;
+    char *base = (char *)p - MAP_HDR;
     if (defer && tls_writer) {
         deferred *d = (deferred *)base;
         d->next = tls_writer->garbage;
@@ -109,29 +115,56 @@ static void writer_begin(tr__registry *r) {
     tls_writer = r;
 }
 
-/* Writer side: wait for readers that may still see `dead` entries and old
- * maps, free them, unlock. */
+static void entry_free_cb(ck_epoch_entry_t *e) {
+    reg_entry *entry = (reg_entry *)((char *)e - offsetof(reg_entry, ep));
+    TR_TSAN_ACQUIRE(entry); /* readers released it after use */
+    tr__free(entry);
+}
+
+static void map_free_cb(ck_epoch_entry_t *e) {
+    tr__free((char *)e - offsetof(deferred, ep));
+}
+
+/* Writer side: frees `dead` entries and replaced maps once no reader can
+ * still see them, and unlocks. A scheduler thread may be inside its epoch
+ * section (it holds one across callbacks), so there it defers the frees to
+ * its record. A plain thread unlocks first, then waits for the grace period
+ * itself: waiting while holding the mutex could deadlock with a scheduler
+ * thread that, inside its section, waits for the mutex. */
 static void writer_end(tr_runtime *rt, tr__registry *r, reg_entry **dead, size_t n_dead) {
     tls_writer = NULL;
-    if (n_dead || r->garbage) {
-        bool borrowed;
-        ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
-        if (rec) {
-            ck_epoch_synchronize(rec);
-            tr__epoch_leave(rt, rec, borrowed);
-            for (size_t i = 0; i < n_dead; i++) {
-                TR_TSAN_ACQUIRE(dead[i]); /* readers released it after use */
-                tr__free(dead[i]);
-            }
-            while (r->garbage) {
-                deferred *d = r->garbage;
-                r->garbage = d->next;
-                tr__free(d);
-            }
+    deferred *garbage = r->garbage;
+    r->garbage = NULL;
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->rt == rt) {
+        for (size_t i = 0; i < n_dead; i++)
+            ck_epoch_call_strict(&sc->epoch, &dead[i]->ep, entry_free_cb);
+        while (garbage) {
+            deferred *d = garbage;
+            garbage = d->next;
+            ck_epoch_call_strict(&sc->epoch, &d->ep, map_free_cb);
         }
-        /* without a record (no memory) the entries are leaked, never freed early */
+        pthread_mutex_unlock(&r->mu);
+        return;
     }
     pthread_mutex_unlock(&r->mu);
+    if (!n_dead && !garbage)
+        return;
+    bool borrowed;
+    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
+    if (!rec)
+        return; /* no record (no memory): leak them, never free early */
+    ck_epoch_synchronize(rec);
+    tr__epoch_leave(rt, rec, borrowed);
+    for (size_t i = 0; i < n_dead; i++) {
+        TR_TSAN_ACQUIRE(dead[i]); /* readers released it after use */
+        tr__free(dead[i]);
+    }
+    while (garbage) {
+        deferred *d = garbage;
+        garbage = d->next;
+        tr__free(d);
+    }
 }
 
 static int check_name(const char *name, size_t *len) {
