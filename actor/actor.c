@@ -2,14 +2,15 @@
  * monitors, and the send family.
  *
  * Lifetime. A slot of the pid table holds a word: generation | ALIVE |
- * refcount. Looking a pid up takes a reference with a CAS that succeeds only
- * while the generation matches and ALIVE is set, so a stale pid never
- * reaches a new actor and an actor's memory outlives every sender that
- * found it. The actor holds one reference on itself while alive; exiting
- * clears ALIVE (no new lookups succeed) and drops it; whoever drops the
- * last reference destroys the actor: drains its mailbox (answering calls
- * that will never be handled with TR_EEXITED), frees it and bumps the
- * generation.
+ * refcount. A lookup succeeds only while the generation matches and ALIVE is
+ * set, so a stale pid never reaches a new actor. On a scheduler thread
+ * (inside its epoch section) a lookup only reads the slot; elsewhere it
+ * takes a reference with a CAS. The actor holds one reference on itself
+ * while alive; exiting clears ALIVE (no new lookups succeed) and drops it;
+ * when the last reference goes, the actor is destroyed after an epoch grace
+ * period (defer_destroy): its mailbox drained (calls that will never be
+ * handled are answered with TR_EEXITED), its memory freed, the generation
+ * bumped.
  *
  * A dead actor keeps its run token forever (never marks its mailbox empty),
  * so late pushes never schedule it.
