@@ -388,7 +388,9 @@ static tr_child_spec slot_spec(pool_state *p, pslot *s) {
     return cs;
 }
 
-static bool slot_alive(const pslot *s) { return !tr_pid_is_none(s->pid) && !s->cast_failed; }
+static bool slot_alive(const pslot *s) {
+    return !tr_pid_is_none(s->pid) && !s->cast_failed;
+}
 
 /* Pops the jobs the worker finished. */
 static void slot_sync(pslot *s) {
@@ -495,10 +497,12 @@ static pslot *choose(pool_state *p) {
     return NULL;
 }
 
-static void buf_free(void *p) { tr__free(p); }
+static void buf_free(void *p) {
+    tr__free(p);
+}
 
-static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
-                         const void *data, size_t size) {
+static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t tag, const void *data,
+                         size_t size) {
     pending_job *j = tr__malloc(sizeof(*j));
     void *copy = tr__malloc(size);
     if (!j || !copy) {
@@ -643,8 +647,8 @@ static void grow_step(tr_self *self, pool_state *p) {
         return;
     }
     tr_child_spec cs = slot_spec(p, s);
-    int rc = tr_request(self, p->sup, TR_SUP_START_CHILD, &cs, sizeof(cs), TR_INFINITY,
-                        &p->grow_req);
+    int rc =
+        tr_request(self, p->sup, TR_SUP_START_CHILD, &cs, sizeof(cs), TR_INFINITY, &p->grow_req);
     if (rc) {
         slot_free(p, s, true);
         resize_done(self, p, rc);
@@ -808,8 +812,7 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
         return;
     const tr_reason *r = tr_msg_reason(msg);
     tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
-    if (reason.kind == TR_EXIT_KILLED &&
-        tr_atomic_load_u64(&s->ctr->released) != msg->sender.id)
+    if (reason.kind == TR_EXIT_KILLED && tr_atomic_load_u64(&s->ctr->released) != msg->sender.id)
         sh_release(p->sh); /* killed: its terminate did not run */
     char text[96];
     tr_reason_format(&reason, text, sizeof(text));
@@ -831,8 +834,7 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
                    reason.kind == TR_EXIT_NOPROC;
     if (s->draining) {
         /* Succeeds only if the supervisor does not restart it. */
-        tr_request(self, p->sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), TR_INFINITY,
-                   &s->del_req);
+        tr_request(self, p->sup, TR_SUP_DELETE_CHILD, &ref, sizeof(ref), TR_INFINITY, &s->del_req);
     } else if (stopped) {
         /* transient: the supervisor leaves it stopped; an active worker
          * must run, so restart it (TR_ERUNNING if it already was) */

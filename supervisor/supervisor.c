@@ -50,10 +50,10 @@ typedef enum op_kind { OP_TERMINATE, OP_RESTART_GROUP, OP_SHUTDOWN } op_kind;
 typedef struct sup_op {
     op_kind kind;
     bool has_from;
-    tr_from from;     /* OP_TERMINATE: the caller to answer */
-    uint32_t tag;     /* OP_TERMINATE: request tag for the reply */
+    tr_from from;      /* OP_TERMINATE: the caller to answer */
+    uint32_t tag;      /* OP_TERMINATE: request tag for the reply */
     bool remove_after; /* OP_TERMINATE: delete the child when stopped */
-    tr_reason reason; /* OP_SHUTDOWN: the supervisor's exit reason */
+    tr_reason reason;  /* OP_SHUTDOWN: the supervisor's exit reason */
     uint64_t *serials; /* children to stop, in stop order */
     size_t n, next;
     struct sup_op *next_op;
@@ -291,7 +291,9 @@ static bool note_restart(sup_state *st) {
     return st->rs_len > (size_t)st->flags.intensity;
 }
 
-static bool backoff_on(const sup_state *st) { return st->flags.backoff_initial_ms > 0; }
+static bool backoff_on(const sup_state *st) {
+    return st->flags.backoff_initial_ms > 0;
+}
 
 static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, sup_child *c) {
     tr_duration_ms d = c->backoff_next > 0 ? c->backoff_next : st->flags.backoff_initial_ms;
@@ -341,8 +343,8 @@ static void call_reply_err(tr_from from, int err) {
     tr_reply_error(from, err, tr_strerror(err));
 }
 
-static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data,
-                        size_t size, tr_from from);
+static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data, size_t size,
+                        tr_from from);
 static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason);
 static void start_missing(tr_self *self, sup_state *st);
 
@@ -566,8 +568,8 @@ static void child_exited(tr_self *self, sup_state *st, sup_child *c, const tr_re
         return;
     }
     if (backoff_on(st)) {
-        tr_duration_ms reset = st->flags.backoff_max_ms > 0 ? st->flags.backoff_max_ms
-                                                            : SUP_BACKOFF_RESET_MS;
+        tr_duration_ms reset =
+            st->flags.backoff_max_ms > 0 ? st->flags.backoff_max_ms : SUP_BACKOFF_RESET_MS;
         if (tr_now_ms() - c->started_ms >= reset)
             c->backoff_next = 0;
     }
@@ -822,8 +824,8 @@ static void mgmt_set_intensity(sup_state *st, uint32_t tag, const void *data, si
     tr_reply(from, tag, NULL, 0);
 }
 
-static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data,
-                        size_t size, tr_from from) {
+static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data, size_t size,
+                        tr_from from) {
     switch (tag) {
     case TR_SUP_START_CHILD:
         mgmt_start_child(self, st, tag, data, size, from);
@@ -892,8 +894,7 @@ static void init_unwind(tr_self *self, sup_state *st) {
             continue;
         }
         tr_exit(rt, c->pid, tr_reason_shutdown());
-        if (can_wait &&
-            tr_await_exit(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
+        if (can_wait && tr_await_exit(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
             tr_exit(rt, c->pid, tr_reason_kill());
             tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
         }
@@ -1073,7 +1074,9 @@ static const tr_behaviour sup_behaviour = {
     .terminate = sup_terminate,
 };
 
-const tr_behaviour *tr_supervisor_behaviour(void) { return &sup_behaviour; }
+const tr_behaviour *tr_supervisor_behaviour(void) {
+    return &sup_behaviour;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Blocking API                                                              */
@@ -1089,7 +1092,7 @@ int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out) {
 }
 
 static int sup_req(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,
-                    tr_buf *reply) {
+                   tr_buf *reply) {
     if (!rt)
         return TR_EINVAL;
     return tr_call(rt, sup, tag, req, size, reply, TR_INFINITY);
@@ -1106,8 +1109,7 @@ static int reply_pid_out(int rc, tr_buf *reply, tr_pid *out) {
     return rc;
 }
 
-int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
-                              tr_pid *out) {
+int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec, tr_pid *out) {
     tr_buf reply = {0};
     int rc = sup_req(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
     return reply_pid_out(rc, &reply, out);

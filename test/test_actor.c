@@ -8,15 +8,15 @@
 /* ------------------------------------------------------------------------ */
 
 enum {
-    C_INC = 1,  /* cast: count++ */
-    C_SEQ,      /* cast or send: data uint64 sequence, must be next */
-    C_STOP,     /* cast: tr_stop(normal) */
-    C_FAIL,     /* cast: tr_fail(error(42, "boom")) */
-    C_GATE,     /* cast: data tu_gate *: block until open */
-    C_SENDTO,   /* cast: data tr_pid: tr_send(pid, C_HELLO, "hi") */
-    C_OWNED,    /* cast_owned / send_owned: remember pointer and dtor count */
-    C_STRAY,    /* must never arrive */
-    C_GET,      /* call: reply cnt_info */
+    C_INC = 1, /* cast: count++ */
+    C_SEQ,     /* cast or send: data uint64 sequence, must be next */
+    C_STOP,    /* cast: tr_stop(normal) */
+    C_FAIL,    /* cast: tr_fail(error(42, "boom")) */
+    C_GATE,    /* cast: data tu_gate *: block until open */
+    C_SENDTO,  /* cast: data tr_pid: tr_send(pid, C_HELLO, "hi") */
+    C_OWNED,   /* cast_owned / send_owned: remember pointer and dtor count */
+    C_STRAY,   /* must never arrive */
+    C_GET,     /* call: reply cnt_info */
     C_HELLO,
 };
 
@@ -52,14 +52,12 @@ static atomic_int g_stray;
 static atomic_int g_dtor_calls;
 static atomic_int g_terminates;
 
-static void owned_dtor(void *p)
-{
+static void owned_dtor(void *p) {
     atomic_fetch_add(&g_dtor_calls, 1);
     free(p);
 }
 
-static int cnt_init(tr_self *self, void *state, const void *arg)
-{
+static int cnt_init(tr_self *self, void *state, const void *arg) {
     cnt_state *s = state;
     const unsigned char *bytes = state;
     bool zero = true;
@@ -75,8 +73,7 @@ static int cnt_init(tr_self *self, void *state, const void *arg)
     return TR_CONTINUE;
 }
 
-static void check_seq(cnt_state *s, const tr_msg *m)
-{
+static void check_seq(cnt_state *s, const tr_msg *m) {
     uint64_t seq;
     if (m->size != sizeof seq) {
         s->info.seq_errors++;
@@ -88,15 +85,13 @@ static void check_seq(cnt_state *s, const tr_msg *m)
     s->info.seq_next = seq + 1;
 }
 
-static void record_owned(cnt_state *s, const tr_msg *m)
-{
+static void record_owned(cnt_state *s, const tr_msg *m) {
     s->info.owned_ptr = (uint64_t)(uintptr_t)m->data;
     s->info.owned_dtor_calls = atomic_load(&g_dtor_calls);
     s->info.owned_kind = m->kind;
 }
 
-static int cnt_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int cnt_cast(tr_self *self, void *state, const tr_msg *m) {
     cnt_state *s = state;
     s->info.cb_on_sched = tr_on_scheduler(tr_self_runtime(self));
     switch (m->tag) {
@@ -134,8 +129,7 @@ static int cnt_cast(tr_self *self, void *state, const tr_msg *m)
     return TR_CONTINUE;
 }
 
-static int cnt_info_cb(tr_self *self, void *state, const tr_msg *m)
-{
+static int cnt_info_cb(tr_self *self, void *state, const tr_msg *m) {
     cnt_state *s = state;
     (void)self;
     s->info.infos++;
@@ -148,8 +142,7 @@ static int cnt_info_cb(tr_self *self, void *state, const tr_msg *m)
     return TR_CONTINUE;
 }
 
-static int cnt_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int cnt_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     cnt_state *s = state;
     (void)self;
     if (m->tag == C_STRAY)
@@ -158,8 +151,7 @@ static int cnt_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
     return TR_CONTINUE;
 }
 
-static void cnt_terminate(tr_self *self, void *state, tr_reason reason)
-{
+static void cnt_terminate(tr_self *self, void *state, tr_reason reason) {
     cnt_state *s = state;
     atomic_fetch_add(&g_terminates, 1);
     tu_event e;
@@ -183,16 +175,14 @@ static const tr_behaviour k_counter = {
     .terminate = cnt_terminate,
 };
 
-static tr_pid spawn_counter(tr_runtime *rt, tu_log *log, int64_t value)
-{
+static tr_pid spawn_counter(tr_runtime *rt, tu_log *log, int64_t value) {
     cnt_arg a = {value, log};
     tr_pid p = TR_PID_NONE;
     assert_rc(tr_spawn(rt, &k_counter, &a, NULL, &p), 0);
     return p;
 }
 
-static cnt_info get_info(tr_runtime *rt, tr_pid p)
-{
+static cnt_info get_info(tr_runtime *rt, tr_pid p) {
     tr_buf b;
     assert_rc(tr_call(rt, p, C_GET, NULL, 0, &b, 5000), 0);
     assert_int_equal(b.tag, C_GET);
@@ -203,8 +193,7 @@ static cnt_info get_info(tr_runtime *rt, tr_pid p)
     return i;
 }
 
-static void cast0(tr_runtime *rt, tr_pid p, uint32_t tag)
-{
+static void cast0(tr_runtime *rt, tr_pid p, uint32_t tag) {
     assert_rc(tr_cast(rt, p, tag, NULL, 0), 0);
 }
 
@@ -212,8 +201,7 @@ static void cast0(tr_runtime *rt, tr_pid p, uint32_t tag)
 /* Spawn and init                                                            */
 /* ------------------------------------------------------------------------ */
 
-static void test_spawn_init_arg_state_zeroed(void **state)
-{
+static void test_spawn_init_arg_state_zeroed(void **state) {
     tu_fix *f = *state;
     g_spawner = pthread_self();
     size_t before = tr_runtime_actor_count(f->rt);
@@ -244,15 +232,13 @@ static void test_spawn_init_arg_state_zeroed(void **state)
 
 /* A behaviour with state_size 0 gets NULL state; all defaults but init. */
 static atomic_int g_null_state_ok;
-static int nullstate_init(tr_self *self, void *state, const void *arg)
-{
+static int nullstate_init(tr_self *self, void *state, const void *arg) {
     (void)self;
     (void)arg;
     atomic_store(&g_null_state_ok, state == NULL ? 1 : 2);
     return TR_CONTINUE;
 }
-static int nullstate_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int nullstate_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     (void)self;
     (void)m;
     int v = state == NULL ? 1 : 2;
@@ -262,8 +248,7 @@ static int nullstate_call(tr_self *self, void *state, const tr_msg *m, tr_from f
 static const tr_behaviour k_nullstate = {
     .name = "nullstate", .init = nullstate_init, .handle_call = nullstate_call};
 
-static void test_state_size_zero_gives_null(void **state)
-{
+static void test_state_size_zero_gives_null(void **state) {
     tu_fix *f = *state;
     tr_pid p;
     assert_rc(tr_spawn(f->rt, &k_nullstate, NULL, NULL, &p), 0);
@@ -278,16 +263,14 @@ static void test_state_size_zero_gives_null(void **state)
 /* init refuses: by tr_stop or by tr_fail. */
 static atomic_int g_bad_term;
 static _Atomic uint64_t g_bad_pid;
-static int bad_init(tr_self *self, void *state, const void *arg)
-{
+static int bad_init(tr_self *self, void *state, const void *arg) {
     (void)state;
     atomic_store(&g_bad_pid, tr_self_pid(self).id);
     if (arg && *(const int *)arg == 1)
         tr_fail(self, tr_reason_error(5, "init crashed"));
     return tr_stop(self, tr_reason_error(6, "refused"));
 }
-static void bad_terminate(tr_self *self, void *state, tr_reason r)
-{
+static void bad_terminate(tr_self *self, void *state, tr_reason r) {
     (void)self;
     (void)state;
     (void)r;
@@ -296,8 +279,7 @@ static void bad_terminate(tr_self *self, void *state, tr_reason r)
 static const tr_behaviour k_bad = {
     .name = "bad", .state_size = 64, .init = bad_init, .terminate = bad_terminate};
 
-static void check_init_failure(tr_runtime *rt, int mode)
-{
+static void check_init_failure(tr_runtime *rt, int mode) {
     atomic_store(&g_bad_term, 0);
     atomic_store(&g_bad_pid, 0);
     size_t before = tr_runtime_actor_count(rt);
@@ -323,14 +305,12 @@ static void check_init_failure(tr_runtime *rt, int mode)
     assert_rc(tr_send(rt, ghost, 1, NULL, 0), TR_ENOPROC);
 }
 
-static void test_init_stop_gives_einit(void **state)
-{
+static void test_init_stop_gives_einit(void **state) {
     tu_fix *f = *state;
     check_init_failure(f->rt, 0);
 }
 
-static void test_init_fail_gives_einit(void **state)
-{
+static void test_init_fail_gives_einit(void **state) {
     tu_fix *f = *state;
     check_init_failure(f->rt, 1);
 }
@@ -339,8 +319,7 @@ static void test_init_fail_gives_einit(void **state)
 /* terminate exactly once                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void test_terminate_once_on_stop(void **state)
-{
+static void test_terminate_once_on_stop(void **state) {
     tu_fix *f = *state;
     size_t before = tr_runtime_actor_count(f->rt);
     tr_pid p = spawn_counter(f->rt, f->log, 1);
@@ -357,12 +336,12 @@ static void test_terminate_once_on_stop(void **state)
     assert_reason_kind(e.reason, TR_EXIT_NORMAL);
     assert_int_equal(e.status, 1); /* the INC was handled before */
     assert_false(tr_is_alive(f->rt, p));
-    assert_true(TU_WAIT(tr_runtime_actor_count(f->rt) == before + 1, 2000)); /* the watcher remains */
+    assert_true(
+        TU_WAIT(tr_runtime_actor_count(f->rt) == before + 1, 2000)); /* the watcher remains */
     assert_rc(tr_cast(f->rt, p, C_INC, NULL, 0), TR_ENOPROC);
 }
 
-static void test_terminate_once_on_fail(void **state)
-{
+static void test_terminate_once_on_fail(void **state) {
     tu_fix *f = *state;
     tr_pid p = spawn_counter(f->rt, f->log, 2);
     tu_watch w = tu_watch_start(f->rt, f->log, p);
@@ -382,8 +361,7 @@ static void test_terminate_once_on_fail(void **state)
     assert_false(tr_is_alive(f->rt, p));
 }
 
-static void test_terminate_on_runtime_shutdown(void **state)
-{
+static void test_terminate_on_runtime_shutdown(void **state) {
     (void)state;
     tr_runtime *rt = tu_start(2);
     assert_non_null(rt);
@@ -408,8 +386,7 @@ static void test_terminate_on_runtime_shutdown(void **state)
 }
 
 /* Top-level actors are stopped in reverse spawn order (documented). */
-static void test_shutdown_reverse_spawn_order(void **state)
-{
+static void test_shutdown_reverse_spawn_order(void **state) {
     (void)state;
     tr_runtime *rt = tu_start(2);
     assert_non_null(rt);
@@ -426,8 +403,7 @@ static void test_shutdown_reverse_spawn_order(void **state)
     tu_log_free(log);
 }
 
-static void test_stop_after_queued_messages(void **state)
-{
+static void test_stop_after_queued_messages(void **state) {
     tu_fix *f = *state;
     const int n = TU_SCALE(5000, 1000);
     tr_pid p = spawn_counter(f->rt, f->log, 3);
@@ -448,8 +424,7 @@ static void test_stop_after_queued_messages(void **state)
 /* Pids                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static void test_stale_pid_generation(void **state)
-{
+static void test_stale_pid_generation(void **state) {
     tu_fix *f = *state;
     const int batch = TU_SCALE(1000, 300);
     atomic_store(&g_stray, 0);
@@ -488,8 +463,7 @@ static void test_stale_pid_generation(void **state)
     free(ps);
 }
 
-static void test_is_alive(void **state)
-{
+static void test_is_alive(void **state) {
     tu_fix *f = *state;
     tr_pid p = spawn_counter(f->rt, NULL, 0);
     assert_true(tr_is_alive(f->rt, p));
@@ -505,8 +479,7 @@ static void test_is_alive(void **state)
 /* Messages                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void test_cast_order_then_call(void **state)
-{
+static void test_cast_order_then_call(void **state) {
     tu_fix *f = *state;
     tr_pid p = spawn_counter(f->rt, NULL, 0);
     cast0(f->rt, p, C_INC);
@@ -515,8 +488,7 @@ static void test_cast_order_then_call(void **state)
     assert_int_equal(get_info(f->rt, p).count, 3);
 }
 
-static void test_per_sender_fifo_mixed_send_cast(void **state)
-{
+static void test_per_sender_fifo_mixed_send_cast(void **state) {
     tu_fix *f = *state;
     const uint64_t n = TU_SCALE(50000, 5000);
     tr_pid p = spawn_counter(f->rt, NULL, 0);
@@ -532,8 +504,7 @@ static void test_per_sender_fifo_mixed_send_cast(void **state)
 }
 
 /* An actor sending to another: the receiver sees the sender's pid. */
-static void test_send_kinds_and_sender(void **state)
-{
+static void test_send_kinds_and_sender(void **state) {
     tu_fix *f = *state;
     tr_pid probe = tu_probe(f->rt, f->log, false);
     tr_pid c = spawn_counter(f->rt, NULL, 0);
@@ -576,8 +547,7 @@ static void test_send_kinds_and_sender(void **state)
     assert_int_equal(tu_log_count(f->log, probe, TU_EV_CAST, TU_ANY), 1);
 }
 
-static void test_cast_owned_delivered_dtor_once(void **state)
-{
+static void test_cast_owned_delivered_dtor_once(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_dtor_calls, 0);
     tr_pid p = spawn_counter(f->rt, NULL, 0);
@@ -608,8 +578,7 @@ static void test_cast_owned_delivered_dtor_once(void **state)
     assert_int_equal(atomic_load(&g_dtor_calls), 2);
 }
 
-static void test_cast_owned_to_dead_actor_keeps_ownership(void **state)
-{
+static void test_cast_owned_to_dead_actor_keeps_ownership(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_dtor_calls, 0);
     tr_pid p = spawn_counter(f->rt, NULL, 0);
@@ -629,16 +598,14 @@ typedef struct opener_arg {
     tu_gate *g;
     int delay_ms;
 } opener_arg;
-static void *opener(void *p)
-{
+static void *opener(void *p) {
     opener_arg *a = p;
     tu_sleep_ms(a->delay_ms);
     tu_gate_open(a->g);
     return NULL;
 }
 
-static void test_owned_dropped_at_shutdown_dtor_once(void **state)
-{
+static void test_owned_dropped_at_shutdown_dtor_once(void **state) {
     (void)state;
     atomic_store(&g_dtor_calls, 0);
     tr_runtime *rt = tu_start(2);
@@ -673,8 +640,7 @@ static void test_owned_dropped_at_shutdown_dtor_once(void **state)
 /* ------------------------------------------------------------------------ */
 
 static atomic_int g_bare_terms;
-static void bare_terminate(tr_self *self, void *state, tr_reason r)
-{
+static void bare_terminate(tr_self *self, void *state, tr_reason r) {
     (void)self;
     (void)state;
     (void)r;
@@ -682,8 +648,7 @@ static void bare_terminate(tr_self *self, void *state, tr_reason r)
 }
 static const tr_behaviour k_bare = {.name = "bare", .terminate = bare_terminate};
 
-static void test_default_handle_call_crashes_caller_gets_error(void **state)
-{
+static void test_default_handle_call_crashes_caller_gets_error(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_bare_terms, 0);
     tr_pid w = tu_probe(f->rt, f->log, false);
@@ -707,8 +672,7 @@ static void test_default_handle_call_crashes_caller_gets_error(void **state)
     assert_int_equal(atomic_load(&g_bare_terms), 1);
 }
 
-static void test_default_handle_cast_crashes_info_drops(void **state)
-{
+static void test_default_handle_cast_crashes_info_drops(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_bare_terms, 0);
     tr_pid s;
@@ -732,8 +696,7 @@ static void test_default_handle_cast_crashes_info_drops(void **state)
 /* Mailbox length and bounded mailboxes                                      */
 /* ------------------------------------------------------------------------ */
 
-static void test_mailbox_len(void **state)
-{
+static void test_mailbox_len(void **state) {
     tu_fix *f = *state;
     tr_pid p = spawn_counter(f->rt, NULL, 0);
     assert_int_equal(tr_mailbox_len(f->rt, p), 0);
@@ -753,8 +716,7 @@ static void test_mailbox_len(void **state)
     assert_rc(tr_mailbox_len(f->rt, p), TR_ENOPROC);
 }
 
-static void test_bounded_mailbox_efull(void **state)
-{
+static void test_bounded_mailbox_efull(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_dtor_calls, 0);
     cnt_arg a = {0, NULL};
@@ -775,13 +737,12 @@ static void test_bounded_mailbox_efull(void **state)
     assert_int_equal(tr_mailbox_len(f->rt, p), 4);
     tu_gate_open(g);
     assert_true(TU_WAIT(tr_mailbox_len(f->rt, p) == 0, 5000));
-    assert_int_equal(get_info(f->rt, p).count, 4); /* the refused one never arrived */
+    assert_int_equal(get_info(f->rt, p).count, 4);   /* the refused one never arrived */
     assert_rc(tr_cast(f->rt, p, C_INC, NULL, 0), 0); /* room again */
     assert_int_equal(get_info(f->rt, p).count, 5);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_spawn_init_arg_state_zeroed),
         TU_TEST(test_state_size_zero_gives_null),

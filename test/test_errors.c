@@ -24,8 +24,7 @@ static const err_row k_rows[] = {TR_ERRNO_MAP(ROW)};
 #undef ROW
 #define N_ROWS (sizeof k_rows / sizeof k_rows[0])
 
-static void test_every_code_has_text_and_name(void **state)
-{
+static void test_every_code_has_text_and_name(void **state) {
     (void)state;
     assert_int_equal(N_ROWS, 18);
     for (size_t i = 0; i < N_ROWS; i++) {
@@ -41,8 +40,7 @@ static void test_every_code_has_text_and_name(void **state)
     }
 }
 
-static void test_enum_values_match_table(void **state)
-{
+static void test_enum_values_match_table(void **state) {
     (void)state;
     assert_int_equal(TR_OK, 0);
     assert_int_equal(TR_EINVAL, -1);
@@ -56,13 +54,11 @@ static void test_enum_values_match_table(void **state)
         for (size_t j = i + 1; j < N_ROWS; j++) {
             assert_int_not_equal(k_rows[i].code, k_rows[j].code);
             assert_string_not_equal(tr_err_name(k_rows[i].code), tr_err_name(k_rows[j].code));
-            assert_string_not_equal(tr_strerror(k_rows[i].code),
-                                    tr_strerror(k_rows[j].code));
+            assert_string_not_equal(tr_strerror(k_rows[i].code), tr_strerror(k_rows[j].code));
         }
 }
 
-static void test_unknown_codes(void **state)
-{
+static void test_unknown_codes(void **state) {
     (void)state;
     const int unknown[] = {-19, -100, -1000, 1, 2, 42, 1000, INT_MIN, INT_MAX, INT_MIN + 1};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
@@ -80,8 +76,7 @@ static void test_unknown_codes(void **state)
 /* Exit reasons                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void test_reasons(void **state)
-{
+static void test_reasons(void **state) {
     (void)state;
     char buf[128];
     tr_reason n = tr_reason_normal(), s = tr_reason_shutdown(), k = tr_reason_kill();
@@ -116,8 +111,7 @@ static void test_reasons(void **state)
     assert_false(tr_reason_is_normal(&noproc));
 }
 
-static void test_reason_text_truncated(void **state)
-{
+static void test_reason_text_truncated(void **state) {
     (void)state;
     char longtext[200];
     memset(longtext, 'x', sizeof longtext - 1);
@@ -140,8 +134,7 @@ static void test_reason_text_truncated(void **state)
     assert_int_equal(untouched, '#');
 }
 
-static void test_msg_reason(void **state)
-{
+static void test_msg_reason(void **state) {
     (void)state;
     tr_reason r = tr_reason_error(3, "x");
     tr_msg m;
@@ -162,8 +155,7 @@ static void test_msg_reason(void **state)
 /* Bad arguments: TR_EINVAL, not a crash                                     */
 /* ------------------------------------------------------------------------ */
 
-static void test_runtime_bad_args(void **state)
-{
+static void test_runtime_bad_args(void **state) {
     (void)state;
     tr_runtime *rt = (tr_runtime *)(uintptr_t)0x1; /* must stay untouched */
     assert_rc(tr_runtime_start(NULL, NULL), TR_EINVAL);
@@ -179,14 +171,12 @@ static void test_runtime_bad_args(void **state)
 
 static void dtor_count(void *p);
 static atomic_int g_dtor_calls;
-static void dtor_count(void *p)
-{
+static void dtor_count(void *p) {
     (void)p;
     atomic_fetch_add(&g_dtor_calls, 1);
 }
 
-static void test_thread_side_bad_args(void **state)
-{
+static void test_thread_side_bad_args(void **state) {
     tu_fix *f = *state;
     tr_runtime *rt = f->rt;
     tr_pid p = tu_probe(rt, NULL, false);
@@ -282,11 +272,20 @@ static void test_thread_side_bad_args(void **state)
 
 /* Inside a callback: the functions that take tr_self, with bad arguments.
  * The actor records the codes; the test thread checks them. */
-enum { CB_LINK_NONE, CB_LINK_SELF, CB_UNLINK_NONE, CB_DEMON_UNKNOWN, CB_DEMON_ZERO,
-       CB_REQ_T0, CB_REQ_TNEG, CB_REQ_NULLDATA, CB_SPAWNLINK_NULLB, CB_N };
+enum {
+    CB_LINK_NONE,
+    CB_LINK_SELF,
+    CB_UNLINK_NONE,
+    CB_DEMON_UNKNOWN,
+    CB_DEMON_ZERO,
+    CB_REQ_T0,
+    CB_REQ_TNEG,
+    CB_REQ_NULLDATA,
+    CB_SPAWNLINK_NULLB,
+    CB_N
+};
 
-static int checker_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int checker_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     (void)state;
     (void)m;
     int32_t rc[CB_N];
@@ -306,8 +305,7 @@ static int checker_call(tr_self *self, void *state, const tr_msg *m, tr_from fro
 }
 
 static atomic_int g_checker_infos;
-static int checker_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int checker_info(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     (void)state;
     (void)m;
@@ -321,8 +319,7 @@ static const tr_behaviour k_checker = {
     .handle_info = checker_info,
 };
 
-static void test_callback_side_bad_args(void **state)
-{
+static void test_callback_side_bad_args(void **state) {
     tu_fix *f = *state;
     tr_pid c;
     atomic_store(&g_checker_infos, 0);
@@ -352,8 +349,7 @@ static void test_callback_side_bad_args(void **state)
 
 /* tr_fail outside a callback aborts the process (documented). Run it in a
  * child process that has no runtime. */
-static void test_fail_outside_callback_aborts(void **state)
-{
+static void test_fail_outside_callback_aborts(void **state) {
     (void)state;
     fflush(NULL);
     pid_t child = fork();
@@ -370,8 +366,7 @@ static void test_fail_outside_callback_aborts(void **state)
     assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_has_text_and_name),
         cmocka_unit_test(test_enum_values_match_table),

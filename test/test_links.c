@@ -5,8 +5,7 @@
  * unless it traps exits, so terminate is not what these tests check). */
 #include "testutil.h"
 
-static tu_event wait_exit_msg(tu_log *log, tr_pid who, size_t idx)
-{
+static tu_event wait_exit_msg(tu_log *log, tr_pid who, size_t idx) {
     assert_true(tu_log_wait(log, who, TU_EV_INFO, TR_MSG_EXIT, idx + 1, 10000));
     tu_event e;
     assert_true(tu_log_get(log, who, TU_EV_INFO, TR_MSG_EXIT, idx, &e));
@@ -15,14 +14,12 @@ static tu_event wait_exit_msg(tu_log *log, tr_pid who, size_t idx)
 }
 
 /* Waits for every signal already sent to p to have been handled. */
-static void settle(tr_runtime *rt, tr_pid p)
-{
+static void settle(tr_runtime *rt, tr_pid p) {
     tu_sleep_ms(50);
     tu_ping(rt, p);
 }
 
-static void test_link_is_bidirectional(void **state)
-{
+static void test_link_is_bidirectional(void **state) {
     tu_fix *f = *state;
     /* Linked from A's side; A crashes: trapping B hears of it. */
     tr_pid a = tu_probe(f->rt, f->log, false);
@@ -47,8 +44,7 @@ static void test_link_is_bidirectional(void **state)
     assert_true(tr_is_alive(f->rt, c));
 }
 
-static void test_abnormal_exit_kills_linked(void **state)
-{
+static void test_abnormal_exit_kills_linked(void **state) {
     tu_fix *f = *state;
     /* A - B - C in a chain; C crashes; A and B die with C's reason. */
     tr_pid a = tu_probe(f->rt, f->log, false);
@@ -73,8 +69,7 @@ static void test_abnormal_exit_kills_linked(void **state)
     assert_true(tr_is_alive(f->rt, wa.watcher));
 }
 
-static void test_trap_exit_gets_exit_message(void **state)
-{
+static void test_trap_exit_gets_exit_message(void **state) {
     tu_fix *f = *state;
     /* trap_exit set at run time with tr_trap_exit. */
     tr_pid a = tu_probe(f->rt, f->log, false);
@@ -103,8 +98,7 @@ static void test_trap_exit_gets_exit_message(void **state)
     assert_true(tr_is_alive(f->rt, a));
 }
 
-static void test_normal_exit_does_not_propagate(void **state)
-{
+static void test_normal_exit_does_not_propagate(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     tr_pid b = tu_probe(f->rt, f->log, false);
@@ -127,8 +121,7 @@ static void test_normal_exit_does_not_propagate(void **state)
     assert_reason_kind(r, TR_EXIT_SHUTDOWN);
 }
 
-static void test_kill_cannot_be_trapped(void **state)
-{
+static void test_kill_cannot_be_trapped(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, true);       /* the target, trapping */
     tr_pid trapper = tu_probe(f->rt, f->log, true); /* linked, trapping */
@@ -153,8 +146,7 @@ static void test_kill_cannot_be_trapped(void **state)
 }
 
 /* kill overtakes queued messages. */
-static void test_kill_overtakes_flooded_mailbox(void **state)
-{
+static void test_kill_overtakes_flooded_mailbox(void **state) {
     tu_fix *f = *state;
     const int n = 1000;
     tr_pid a = tu_probe(f->rt, f->log, true);
@@ -171,8 +163,7 @@ static void test_kill_overtakes_flooded_mailbox(void **state)
     assert_true(handled < (size_t)n);
 }
 
-static void test_exit_shutdown_and_normal(void **state)
-{
+static void test_exit_shutdown_and_normal(void **state) {
     tu_fix *f = *state;
     /* Not trapping: dies with shutdown. */
     tr_pid a = tu_probe(f->rt, f->log, false);
@@ -209,8 +200,7 @@ static void test_exit_shutdown_and_normal(void **state)
     assert_rc(tr_exit(f->rt, d, tr_reason_shutdown()), TR_ENOPROC);
 }
 
-static void test_link_to_dead_pid_noproc(void **state)
-{
+static void test_link_to_dead_pid_noproc(void **state) {
     tu_fix *f = *state;
     tr_pid dead = tu_probe(f->rt, f->log, false);
     tu_stop(f->rt, dead, tr_reason_normal());
@@ -232,8 +222,7 @@ static void test_link_to_dead_pid_noproc(void **state)
     assert_reason_kind(r, TR_EXIT_NOPROC);
 }
 
-static void test_unlink_no_exit(void **state)
-{
+static void test_unlink_no_exit(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, true);
     tr_pid b = tu_probe(f->rt, f->log, false);
@@ -259,8 +248,7 @@ static void test_unlink_no_exit(void **state)
     assert_rc(tu_unlink(f->rt, c, e), 0);
 }
 
-static void test_link_twice_is_one_link(void **state)
-{
+static void test_link_twice_is_one_link(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, true);
     tr_pid b = tu_probe(f->rt, f->log, false);
@@ -282,8 +270,7 @@ static void test_link_twice_is_one_link(void **state)
     assert_int_equal(tu_log_count(f->log, a, TU_EV_INFO, TR_MSG_EXIT), 1);
 }
 
-static void test_spawn_opts_link_to(void **state)
-{
+static void test_spawn_opts_link_to(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, true);
     tu_probe_arg pa = {f->log};
@@ -306,16 +293,14 @@ static void test_spawn_opts_link_to(void **state)
 }
 
 /* init that refuses. */
-static int refuse_init(tr_self *self, void *state, const void *arg)
-{
+static int refuse_init(tr_self *self, void *state, const void *arg) {
     (void)state;
     (void)arg;
     return tr_stop(self, tr_reason_error(99, "no"));
 }
 static const tr_behaviour k_refuse = {.name = "refuse", .init = refuse_init};
 
-static void test_spawn_link_from_callback(void **state)
-{
+static void test_spawn_link_from_callback(void **state) {
     tu_fix *f = *state;
     tr_pid parent = tu_probe(f->rt, f->log, false);
     tu_watch wp = tu_watch_start(f->rt, f->log, parent);
@@ -339,8 +324,7 @@ static void test_spawn_link_from_callback(void **state)
     assert_int_equal(r.code, 5);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_link_is_bidirectional),
         TU_TEST(test_abnormal_exit_kills_linked),

@@ -17,8 +17,8 @@ typedef struct seq_msg {
 
 typedef struct verdict {
     uint64_t total;
-    uint64_t errors;      /* out of order, duplicate, bad size or producer */
-    uint64_t bad_sender;  /* msg->sender not the expected producer */
+    uint64_t errors;     /* out of order, duplicate, bad size or producer */
+    uint64_t bad_sender; /* msg->sender not the expected producer */
     uint64_t next[PRODUCERS];
 } verdict;
 
@@ -28,8 +28,7 @@ typedef struct sink_state {
     bool check_sender;
 } sink_state;
 
-static void sink_take(sink_state *s, const tr_msg *m)
-{
+static void sink_take(sink_state *s, const tr_msg *m) {
     seq_msg sm;
     if (m->size != sizeof sm) {
         s->v.errors++;
@@ -48,24 +47,21 @@ static void sink_take(sink_state *s, const tr_msg *m)
     s->v.total++;
 }
 
-static int sink_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int sink_cast(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     if (m->tag == M_SEQ)
         sink_take(state, m);
     return TR_CONTINUE;
 }
 
-static int sink_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int sink_info(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     if (m->tag == M_SEQ)
         sink_take(state, m);
     return TR_CONTINUE;
 }
 
-static int sink_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int sink_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     sink_state *s = state;
     (void)self;
     if (m->tag == M_SETUP && m->size == sizeof s->producers) {
@@ -82,8 +78,7 @@ static const tr_behaviour k_sink = {.name = "sink",
                                     .handle_cast = sink_cast,
                                     .handle_info = sink_info};
 
-static verdict get_verdict(tr_runtime *rt, tr_pid sink)
-{
+static verdict get_verdict(tr_runtime *rt, tr_pid sink) {
     tr_buf b;
     assert_rc(tr_call(rt, sink, M_VERDICT, NULL, 0, &b, 30000), 0);
     assert_int_equal(b.size, sizeof(verdict));
@@ -106,8 +101,7 @@ typedef struct producer {
     uint64_t failed;
 } producer;
 
-static void *producer_thread(void *p)
-{
+static void *producer_thread(void *p) {
     producer *a = p;
     pthread_barrier_wait(a->bar);
     for (uint64_t i = 0; i < a->n; i++) {
@@ -120,8 +114,7 @@ static void *producer_thread(void *p)
     return NULL;
 }
 
-static void test_threads_to_one_actor(void **state)
-{
+static void test_threads_to_one_actor(void **state) {
     tu_fix *f = *state;
     const uint64_t n = TU_SCALE(100000, 10000);
     tr_pid sink;
@@ -166,8 +159,7 @@ typedef struct prod_state {
     uint64_t failed;
 } prod_state;
 
-static void prod_chunk(tr_self *self, prod_state *s)
-{
+static void prod_chunk(tr_self *self, prod_state *s) {
     tr_runtime *rt = tr_self_runtime(self);
     for (int k = 0; k < 500 && s->sent < s->go.n; k++, s->sent++) {
         seq_msg m = {s->go.id, 0, s->sent};
@@ -178,8 +170,7 @@ static void prod_chunk(tr_self *self, prod_state *s)
         tr_cast(rt, tr_self_pid(self), M_MORE, NULL, 0); /* yield, then go on */
 }
 
-static int prod_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int prod_cast(tr_self *self, void *state, const tr_msg *m) {
     prod_state *s = state;
     if (m->tag == M_GO && m->size == sizeof s->go) {
         memcpy(&s->go, m->data, sizeof s->go);
@@ -190,8 +181,7 @@ static int prod_cast(tr_self *self, void *state, const tr_msg *m)
     return TR_CONTINUE;
 }
 
-static int prod_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int prod_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     prod_state *s = state;
     (void)self;
     (void)m;
@@ -205,8 +195,7 @@ static const tr_behaviour k_prod = {.name = "producer",
                                     .handle_call = prod_call,
                                     .handle_cast = prod_cast};
 
-static void test_actors_to_one_sink(void **state)
-{
+static void test_actors_to_one_sink(void **state) {
     tu_fix *f = *state;
     const uint64_t n = TU_SCALE(100000, 10000);
     tr_pid sink, prods[PRODUCERS];
@@ -268,8 +257,7 @@ typedef struct m2m_arg {
     uint64_t failed;
 } m2m_arg;
 
-static void *m2m_thread(void *p)
-{
+static void *m2m_thread(void *p) {
     m2m_arg *a = p;
     pthread_barrier_wait(a->bar);
     for (uint64_t i = 0; i < a->per_sink; i++)
@@ -281,8 +269,7 @@ static void *m2m_thread(void *p)
     return NULL;
 }
 
-static void test_many_threads_many_actors(void **state)
-{
+static void test_many_threads_many_actors(void **state) {
     tu_fix *f = *state;
     const uint64_t per_sink = TU_SCALE(2000, 200);
     tr_pid sinks[M2M_ACTORS];
@@ -318,8 +305,7 @@ typedef struct rally_state {
     int hops_left;
 } rally_state;
 
-static int rally_init(tr_self *self, void *state, const void *arg)
-{
+static int rally_init(tr_self *self, void *state, const void *arg) {
     rally_state *s = state;
     (void)self;
     if (arg)
@@ -327,8 +313,7 @@ static int rally_init(tr_self *self, void *state, const void *arg)
     return TR_CONTINUE;
 }
 
-static int rally_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int rally_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     rally_state *s = state;
     tr_runtime *rt = tr_self_runtime(self);
     if (m->tag == M_RALLY) {
@@ -344,8 +329,7 @@ static int rally_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
     return TR_CONTINUE;
 }
 
-static int rally_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int rally_info(tr_self *self, void *state, const tr_msg *m) {
     rally_state *s = state;
     tr_runtime *rt = tr_self_runtime(self);
     if (m->kind == TR_MSG_TIMER) {
@@ -369,8 +353,7 @@ static const tr_behaviour k_rally = {.name = "rally",
 
 static const int64_t k_gaps_us[] = {0, 20, 200, 1000, 3000};
 
-static void test_lost_wakeup_thread_calls(void **state)
-{
+static void test_lost_wakeup_thread_calls(void **state) {
     tu_fix *f = *state;
     const int rounds = TU_SCALE(2000, 500);
     tr_pid a;
@@ -390,13 +373,11 @@ static void test_lost_wakeup_thread_calls(void **state)
         }
         tr_buf_free(&b);
     }
-    print_message("%d calls with idle gaps: worst round trip %lld us\n", rounds,
-                  (long long)worst);
+    print_message("%d calls with idle gaps: worst round trip %lld us\n", rounds, (long long)worst);
     assert_int_equal(failures, 0);
 }
 
-static void test_lost_wakeup_actor_rally(void **state)
-{
+static void test_lost_wakeup_actor_rally(void **state) {
     tu_fix *f = *state;
     const int rounds = TU_SCALE(1000, 200);
     tr_pid b, a;
@@ -413,8 +394,7 @@ static void test_lost_wakeup_actor_rally(void **state)
     assert_int_equal(failures, 0);
 }
 
-static void test_lost_wakeup_timer_rounds(void **state)
-{
+static void test_lost_wakeup_timer_rounds(void **state) {
     tu_fix *f = *state;
     const int rounds = TU_SCALE(300, 100);
     tr_pid a;
@@ -429,15 +409,11 @@ static void test_lost_wakeup_timer_rounds(void **state)
     assert_int_equal(failures, 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        TU_TEST(test_threads_to_one_actor),
-        TU_TEST4(test_actors_to_one_sink),
-        TU_TEST4(test_many_threads_many_actors),
-        TU_TEST(test_lost_wakeup_thread_calls),
-        TU_TEST4(test_lost_wakeup_actor_rally),
-        TU_TEST(test_lost_wakeup_timer_rounds),
+        TU_TEST(test_threads_to_one_actor),      TU_TEST4(test_actors_to_one_sink),
+        TU_TEST4(test_many_threads_many_actors), TU_TEST(test_lost_wakeup_thread_calls),
+        TU_TEST4(test_lost_wakeup_actor_rally),  TU_TEST(test_lost_wakeup_timer_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

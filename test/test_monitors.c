@@ -1,8 +1,7 @@
 /* Monitors (erlang:monitor/demonitor) and tr_await_exit. */
 #include "testutil.h"
 
-static tu_event wait_down(tu_log *log, tr_pid who, size_t idx)
-{
+static tu_event wait_down(tu_log *log, tr_pid who, size_t idx) {
     assert_true(tu_log_wait(log, who, TU_EV_INFO, TR_MSG_DOWN, idx + 1, 10000));
     tu_event e;
     assert_true(tu_log_get(log, who, TU_EV_INFO, TR_MSG_DOWN, idx, &e));
@@ -10,14 +9,12 @@ static tu_event wait_down(tu_log *log, tr_pid who, size_t idx)
     return e;
 }
 
-static void settle(tr_runtime *rt, tr_pid p)
-{
+static void settle(tr_runtime *rt, tr_pid p) {
     tu_sleep_ms(50);
     tu_ping(rt, p);
 }
 
-static void test_one_down_with_reason(void **state)
-{
+static void test_one_down_with_reason(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -37,8 +34,7 @@ static void test_one_down_with_reason(void **state)
     assert_int_equal(tu_log_count(f->log, w, TU_EV_INFO, TR_MSG_EXIT), 0);
 }
 
-static void test_two_monitors_two_downs_normal_exit(void **state)
-{
+static void test_two_monitors_two_downs_normal_exit(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -55,8 +51,7 @@ static void test_two_monitors_two_downs_normal_exit(void **state)
     assert_int_equal(tu_log_count(f->log, w, TU_EV_INFO, TR_MSG_DOWN), 2);
 }
 
-static void test_down_killed(void **state)
-{
+static void test_down_killed(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, true);
@@ -67,8 +62,7 @@ static void test_down_killed(void **state)
     assert_reason_kind(e.reason, TR_EXIT_KILLED);
 }
 
-static void test_down_noproc_for_dead_target(void **state)
-{
+static void test_down_noproc_for_dead_target(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -89,8 +83,7 @@ static void test_down_noproc_for_dead_target(void **state)
     assert_int_equal(tu_log_count(f->log, w, TU_EV_INFO, TR_MSG_DOWN), 2);
 }
 
-static void test_demonitor_no_down(void **state)
-{
+static void test_demonitor_no_down(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -105,8 +98,7 @@ static void test_demonitor_no_down(void **state)
 }
 
 /* demonitor in the same callback that then kills the target. */
-static void test_demonitor_then_target_exits_at_once(void **state)
-{
+static void test_demonitor_then_target_exits_at_once(void **state) {
     tu_fix *f = *state;
     const int rounds = TU_SCALE(200, 50);
     tr_pid w = tu_probe(f->rt, f->log, false);
@@ -128,8 +120,7 @@ static void test_demonitor_then_target_exits_at_once(void **state)
 }
 
 /* demonitor drops a DOWN that is already queued (flush). */
-static void test_demonitor_flushes_queued_down(void **state)
-{
+static void test_demonitor_flushes_queued_down(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -151,8 +142,7 @@ static void test_demonitor_flushes_queued_down(void **state)
     assert_int_equal(tu_log_count(f->log, w, TU_EV_INFO, TR_MSG_DOWN), 0);
 }
 
-static void test_demonitor_after_down_enotfound(void **state)
-{
+static void test_demonitor_after_down_enotfound(void **state) {
     tu_fix *f = *state;
     tr_pid w = tu_probe(f->rt, f->log, false);
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -175,23 +165,20 @@ typedef struct awaiter {
     atomic_int started;
 } awaiter;
 
-static void *await_thread(void *p)
-{
+static void *await_thread(void *p) {
     awaiter *a = p;
     atomic_store(&a->started, 1);
     a->rc = tr_await_exit(a->rt, a->pid, a->timeout, &a->reason);
     return NULL;
 }
 
-static void test_await_exit_from_threads(void **state)
-{
+static void test_await_exit_from_threads(void **state) {
     tu_fix *f = *state;
     tr_pid t = tu_probe(f->rt, f->log, false);
     awaiter a[3];
     pthread_t th[3];
     for (int i = 0; i < 3; i++) {
-        a[i] = (awaiter){.rt = f->rt, .pid = t, .timeout = i == 0 ? TR_INFINITY : 20000,
-                         .rc = 1};
+        a[i] = (awaiter){.rt = f->rt, .pid = t, .timeout = i == 0 ? TR_INFINITY : 20000, .rc = 1};
         pthread_create(&th[i], NULL, await_thread, &a[i]);
     }
     for (int i = 0; i < 3; i++)
@@ -207,8 +194,7 @@ static void test_await_exit_from_threads(void **state)
     }
 }
 
-static void test_await_exit_timeout_and_dead(void **state)
-{
+static void test_await_exit_timeout_and_dead(void **state) {
     tu_fix *f = *state;
     tr_pid t = tu_probe(f->rt, f->log, false);
     tr_reason r;
@@ -223,8 +209,7 @@ static void test_await_exit_timeout_and_dead(void **state)
     assert_reason_kind(r, TR_EXIT_NOPROC);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_one_down_with_reason),
         TU_TEST(test_two_monitors_two_downs_normal_exit),

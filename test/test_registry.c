@@ -2,8 +2,7 @@
  * removal on exit, call/cast/send by name, bad names. */
 #include "testutil.h"
 
-static void test_register_whereis_unregister(void **state)
-{
+static void test_register_whereis_unregister(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     size_t before = tr_registered_count(f->rt);
@@ -30,8 +29,7 @@ static void test_register_whereis_unregister(void **state)
     assert_pid_equal(tr_whereis(f->rt, "alpha"), b);
 }
 
-static void test_duplicate_eexist_names_holder(void **state)
-{
+static void test_duplicate_eexist_names_holder(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     tr_pid b = tu_probe(f->rt, f->log, false);
@@ -46,8 +44,7 @@ static void test_duplicate_eexist_names_holder(void **state)
     assert_pid_equal(tr_whereis(f->rt, "taken"), a);
 }
 
-static void test_name_removed_on_exit(void **state)
-{
+static void test_name_removed_on_exit(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     size_t before = tr_registered_count(f->rt);
@@ -75,8 +72,7 @@ static void test_name_removed_on_exit(void **state)
     assert_pid_equal(tr_whereis(f->rt, "mortal"), d);
 }
 
-static void test_register_dead_pid(void **state)
-{
+static void test_register_dead_pid(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     tu_stop(f->rt, a, tr_reason_normal());
@@ -87,8 +83,7 @@ static void test_register_dead_pid(void **state)
     assert_true(rc == TR_EINVAL || rc == TR_ENOPROC);
 }
 
-static void test_call_cast_send_by_name(void **state)
-{
+static void test_call_cast_send_by_name(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     assert_rc(tr_register(f->rt, "svc", a, NULL), 0);
@@ -119,8 +114,7 @@ static void test_call_cast_send_by_name(void **state)
     assert_rc(tr_send_named(f->rt, "nope", 1, NULL, 0), TR_ENOTFOUND);
 }
 
-static void test_one_actor_several_names(void **state)
-{
+static void test_one_actor_several_names(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     size_t before = tr_registered_count(f->rt);
@@ -140,8 +134,7 @@ static void test_one_actor_several_names(void **state)
     assert_int_equal(tr_registered_count(f->rt), before);
 }
 
-static void test_invalid_names(void **state)
-{
+static void test_invalid_names(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     char longest[TR_NAME_MAX + 1];
@@ -187,16 +180,14 @@ typedef struct racer {
     tr_pid holder;
 } racer;
 
-static void *race_thread(void *p)
-{
+static void *race_thread(void *p) {
     racer *r = p;
     pthread_barrier_wait(r->bar);
     r->rc = tr_register(r->rt, "contested", r->me, &r->holder);
     return NULL;
 }
 
-static void test_register_race(void **state)
-{
+static void test_register_race(void **state) {
     tu_fix *f = *state;
     const int rounds = TU_SCALE(50, 10);
     for (int round = 0; round < rounds; round++) {
@@ -235,15 +226,13 @@ static void test_register_race(void **state)
 
 /* An actor registering itself in init; call_named inside a callback. */
 static atomic_int g_named_call_rc;
-static int selfname_init(tr_self *self, void *state, const void *arg)
-{
+static int selfname_init(tr_self *self, void *state, const void *arg) {
     (void)state;
     return tr_register(tr_self_runtime(self), (const char *)arg, tr_self_pid(self), NULL) == 0
                ? TR_CONTINUE
                : tr_stop(self, tr_reason_error(1, "name taken"));
 }
-static int selfname_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int selfname_cast(tr_self *self, void *state, const tr_msg *m) {
     (void)state;
     (void)m;
     atomic_store(&g_named_call_rc,
@@ -253,8 +242,7 @@ static int selfname_cast(tr_self *self, void *state, const tr_msg *m)
 static const tr_behaviour k_selfname = {
     .name = "selfname", .init = selfname_init, .handle_cast = selfname_cast};
 
-static void test_register_in_init_and_call_named_in_callback(void **state)
-{
+static void test_register_in_init_and_call_named_in_callback(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_named_call_rc, 1);
     tr_pid a;
@@ -268,8 +256,7 @@ static void test_register_in_init_and_call_named_in_callback(void **state)
     assert_rc(atomic_load(&g_named_call_rc), TR_EDEADLK);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_register_whereis_unregister),
         TU_TEST(test_duplicate_eexist_names_holder),

@@ -65,16 +65,16 @@ static int log_count(evlog *l) {
 typedef struct tw_arg {
     const char *name;
     evlog *log;
-    int fail_init;     /* init refuses */
-    int ignore_exits;  /* traps exits and ignores EXIT (and shutdown) */
+    int fail_init;    /* init refuses */
+    int ignore_exits; /* traps exits and ignores EXIT (and shutdown) */
 } tw_arg;
 
 typedef struct tw_state {
     const tw_arg *arg;
 } tw_state;
 
-#define TAG_EXIT 1  /* cast: int32 exit kind; stop with that reason */
-#define TAG_PING 2  /* call: reply with the name */
+#define TAG_EXIT 1 /* cast: int32 exit kind; stop with that reason */
+#define TAG_PING 2 /* call: reply with the name */
 
 static int tw_init(tr_self *self, void *state, const void *arg) {
     tw_state *st = state;
@@ -206,7 +206,9 @@ static tr_runtime *rt_start(void) {
     return rt;
 }
 
-static void rt_stop(tr_runtime *rt) { assert_int_equal(tr_runtime_shutdown(&rt), 0); }
+static void rt_stop(tr_runtime *rt) {
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
+}
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -269,8 +271,8 @@ static void test_restart_matrix(void **unused) {
             tr_pid old = child_pid(rt, sup, "c");
             assert_false(tr_pid_is_none(old));
             make_exit(rt, old, kinds[k]);
-            bool restart = types[t] == TR_PERMANENT ||
-                           (types[t] == TR_TRANSIENT && kinds[k] == TR_EXIT_ERROR);
+            bool restart =
+                types[t] == TR_PERMANENT || (types[t] == TR_TRANSIENT && kinds[k] == TR_EXIT_ERROR);
             tr_child_info ci;
             if (restart) {
                 tr_pid now = wait_new_pid(rt, sup, "c", old);
@@ -351,17 +353,15 @@ static void test_escalation_to_parent(void **unused) {
     tr_runtime *rt = rt_start();
     tw_arg w = {.name = "w"};
     tr_child_spec inner_child = child("w", &w, TR_PERMANENT);
-    tr_sup_spec inner = {.flags = {.intensity = 0, .period_ms = 5000},
-                         .children = &inner_child,
-                         .n_children = 1};
+    tr_sup_spec inner = {
+        .flags = {.intensity = 0, .period_ms = 5000}, .children = &inner_child, .n_children = 1};
     tr_child_spec outer_child = {.id = "inner",
                                  .behaviour = tr_supervisor_behaviour(),
                                  .arg = &inner,
                                  .restart = TR_PERMANENT,
                                  .type = TR_SUPERVISOR};
-    tr_sup_spec outer = {.flags = {.intensity = 5, .period_ms = 5000},
-                         .children = &outer_child,
-                         .n_children = 1};
+    tr_sup_spec outer = {
+        .flags = {.intensity = 5, .period_ms = 5000}, .children = &outer_child, .n_children = 1};
     tr_pid top;
     assert_int_equal(tr_supervisor_start(rt, &outer, &top), 0);
     tr_child_info ci;
@@ -469,8 +469,8 @@ static void test_bad_specs_and_init_failure(void **unused) {
     tr_child_spec dup[2] = {child("A", &a, TR_PERMANENT), child("A", &a, TR_PERMANENT)};
     tr_sup_spec spec = {.children = dup, .n_children = 2};
     assert_int_equal(tr_supervisor_start(rt, &spec, NULL), TR_EINVAL);
-    tr_sup_spec sofo2 = {.flags = {.strategy = TR_SIMPLE_ONE_FOR_ONE}, .children = dup,
-                         .n_children = 2};
+    tr_sup_spec sofo2 = {
+        .flags = {.strategy = TR_SIMPLE_ONE_FOR_ONE}, .children = dup, .n_children = 2};
     assert_int_equal(tr_supervisor_start(rt, &sofo2, NULL), TR_EINVAL);
     assert_int_equal(tr_supervisor_start(rt, NULL, NULL), TR_EINVAL);
 
@@ -522,10 +522,10 @@ static void test_simple_one_for_one(void **unused) {
     tr_runtime *rt = rt_start();
     tw_arg t = {.name = "tmpl"}, other = {.name = "other"};
     tr_child_spec tmpl = child("worker", &t, TR_PERMANENT);
-    tr_sup_spec spec = {.flags = {.strategy = TR_SIMPLE_ONE_FOR_ONE, .intensity = 5,
-                                  .period_ms = 5000},
-                        .children = &tmpl,
-                        .n_children = 1};
+    tr_sup_spec spec = {
+        .flags = {.strategy = TR_SIMPLE_ONE_FOR_ONE, .intensity = 5, .period_ms = 5000},
+        .children = &tmpl,
+        .n_children = 1};
     tr_pid sup, p[3];
     assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
     tr_child_counts cc;

@@ -3,16 +3,14 @@
  * resolution), not later than delay + 500 ms. */
 #include "testutil.h"
 
-static tu_event wait_timer(tu_log *log, tr_pid who, size_t idx, int64_t timeout_ms)
-{
+static tu_event wait_timer(tu_log *log, tr_pid who, size_t idx, int64_t timeout_ms) {
     assert_true(tu_log_wait(log, who, TU_EV_INFO, TR_MSG_TIMER, idx + 1, timeout_ms));
     tu_event e;
     assert_true(tu_log_get(log, who, TU_EV_INFO, TR_MSG_TIMER, idx, &e));
     return e;
 }
 
-static void test_send_after_delivers(void **state)
-{
+static void test_send_after_delivers(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     const int64_t delay = 100;
@@ -38,8 +36,7 @@ static void test_send_after_delivers(void **state)
     assert_int_equal(tu_log_count(f->log, a, TU_EV_INFO, TR_MSG_TIMER), 1);
 }
 
-static void test_send_after_zero_and_null_id(void **state)
-{
+static void test_send_after_zero_and_null_id(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     assert_rc(tr_send_after(f->rt, a, 0, 1, NULL, 0, NULL), 0);
@@ -49,8 +46,7 @@ static void test_send_after_zero_and_null_id(void **state)
     assert_true(e.ref != 0);
 }
 
-static void test_timers_fire_in_delay_order(void **state)
-{
+static void test_timers_fire_in_delay_order(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     const uint32_t delays[] = {250, 50, 150, 10, 200};
@@ -66,8 +62,7 @@ static void test_timers_fire_in_delay_order(void **state)
     }
 }
 
-static void test_cancel_before_firing(void **state)
-{
+static void test_cancel_before_firing(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     tr_timer t = 0, keep = 0;
@@ -85,8 +80,7 @@ static void test_cancel_before_firing(void **state)
 
 /* A timer whose target died is discarded, also when its slot is reused. */
 static atomic_int g_timer_hits;
-static int hit_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int hit_info(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     (void)state;
     if (m->kind == TR_MSG_TIMER)
@@ -95,8 +89,7 @@ static int hit_info(tr_self *self, void *state, const tr_msg *m)
 }
 static const tr_behaviour k_hit = {.name = "hit", .handle_info = hit_info};
 
-static void test_timer_to_dead_actor_discarded(void **state)
-{
+static void test_timer_to_dead_actor_discarded(void **state) {
     tu_fix *f = *state;
     const int n = TU_SCALE(500, 200);
     atomic_store(&g_timer_hits, 0);
@@ -126,8 +119,7 @@ static void test_timer_to_dead_actor_discarded(void **state)
     free(ps);
 }
 
-static void test_send_interval_ticks_until_cancel(void **state)
-{
+static void test_send_interval_ticks_until_cancel(void **state) {
     tu_fix *f = *state;
     tr_pid a = tu_probe(f->rt, f->log, false);
     const int64_t period = 50;
@@ -159,15 +151,13 @@ static void test_send_interval_ticks_until_cancel(void **state)
 }
 
 /* A timer armed from inside a callback, to self. */
-static int selftimer_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static int selftimer_cast(tr_self *self, void *state, const tr_msg *m) {
     (void)state;
     (void)m;
     tr_send_after(tr_self_runtime(self), tr_self_pid(self), 20, 42, NULL, 0, NULL);
     return TR_CONTINUE;
 }
-static int selftimer_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int selftimer_info(tr_self *self, void *state, const tr_msg *m) {
     (void)self;
     (void)state;
     if (m->kind == TR_MSG_TIMER && m->tag == 42)
@@ -177,8 +167,7 @@ static int selftimer_info(tr_self *self, void *state, const tr_msg *m)
 static const tr_behaviour k_selftimer = {
     .name = "selftimer", .handle_cast = selftimer_cast, .handle_info = selftimer_info};
 
-static void test_timer_from_callback(void **state)
-{
+static void test_timer_from_callback(void **state) {
     tu_fix *f = *state;
     atomic_store(&g_timer_hits, 0);
     tr_pid a;
@@ -199,8 +188,7 @@ typedef struct many_state {
 
 static atomic_llong g_many_fired;
 
-static int many_info(tr_self *self, void *state, const tr_msg *m)
-{
+static int many_info(tr_self *self, void *state, const tr_msg *m) {
     many_state *s = state;
     (void)self;
     if (m->kind == TR_MSG_TIMER) {
@@ -218,8 +206,7 @@ static int many_info(tr_self *self, void *state, const tr_msg *m)
     return TR_CONTINUE;
 }
 
-static int many_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static int many_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     (void)self;
     (void)m;
     tr_reply(from, 0, state, sizeof(many_state));
@@ -231,14 +218,12 @@ static const tr_behaviour k_many = {.name = "many",
                                     .handle_call = many_call,
                                     .handle_info = many_info};
 
-static int cmp_u64(const void *a, const void *b)
-{
+static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static void test_many_timers_all_fire(void **state)
-{
+static void test_many_timers_all_fire(void **state) {
     tu_fix *f = *state;
     const int n = 10000, actors = 10;
     atomic_store(&g_many_fired, 0);
@@ -279,8 +264,7 @@ static void test_many_timers_all_fire(void **state)
 }
 
 /* Cancel half of many pending timers: exactly the other half fires. */
-static void test_many_timers_cancel_half(void **state)
-{
+static void test_many_timers_cancel_half(void **state) {
     tu_fix *f = *state;
     const int n = TU_SCALE(4000, 1000);
     atomic_store(&g_many_fired, 0);
@@ -301,17 +285,12 @@ static void test_many_timers_cancel_half(void **state)
     free(ids);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        TU_TEST(test_send_after_delivers),
-        TU_TEST(test_send_after_zero_and_null_id),
-        TU_TEST(test_timers_fire_in_delay_order),
-        TU_TEST(test_cancel_before_firing),
-        TU_TEST(test_timer_to_dead_actor_discarded),
-        TU_TEST(test_send_interval_ticks_until_cancel),
-        TU_TEST(test_timer_from_callback),
-        TU_TEST(test_many_timers_all_fire),
+        TU_TEST(test_send_after_delivers),           TU_TEST(test_send_after_zero_and_null_id),
+        TU_TEST(test_timers_fire_in_delay_order),    TU_TEST(test_cancel_before_firing),
+        TU_TEST(test_timer_to_dead_actor_discarded), TU_TEST(test_send_interval_ticks_until_cancel),
+        TU_TEST(test_timer_from_callback),           TU_TEST(test_many_timers_all_fire),
         TU_TEST(test_many_timers_cancel_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

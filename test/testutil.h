@@ -54,41 +54,42 @@
 /* Time                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static inline int64_t tu_now_us(void)
-{
+static inline int64_t tu_now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static inline int64_t tu_now_ms(void) { return tu_now_us() / 1000; }
+static inline int64_t tu_now_ms(void) {
+    return tu_now_us() / 1000;
+}
 
-static inline void tu_sleep_us(int64_t us)
-{
+static inline void tu_sleep_us(int64_t us) {
     struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
 
-static inline void tu_sleep_ms(int64_t ms) { tu_sleep_us(ms * 1000); }
+static inline void tu_sleep_ms(int64_t ms) {
+    tu_sleep_us(ms * 1000);
+}
 
 /* Polls cond (every 1 ms) until it holds or timeout_ms passes; yields
  * whether it held. Test-thread only. */
-#define TU_WAIT(cond, timeout_ms)                                                        \
-    __extension__({                                                                      \
-        int64_t tu__end = tu_now_ms() + (timeout_ms);                                    \
-        bool tu__ok;                                                                     \
-        while (!(tu__ok = (cond)) && tu_now_ms() < tu__end)                              \
-            tu_sleep_ms(1);                                                              \
-        tu__ok;                                                                          \
+#define TU_WAIT(cond, timeout_ms)                                                                  \
+    __extension__({                                                                                \
+        int64_t tu__end = tu_now_ms() + (timeout_ms);                                              \
+        bool tu__ok;                                                                               \
+        while (!(tu__ok = (cond)) && tu_now_ms() < tu__end)                                        \
+            tu_sleep_ms(1);                                                                        \
+        tu__ok;                                                                                    \
     })
 
 /* ------------------------------------------------------------------------ */
 /* Runtime helpers                                                           */
 /* ------------------------------------------------------------------------ */
 
-static inline tr_runtime *tu_start(unsigned threads)
-{
+static inline tr_runtime *tu_start(unsigned threads) {
     tr_runtime_opts o;
     memset(&o, 0, sizeof o);
     o.threads = threads;
@@ -101,8 +102,7 @@ static inline tr_runtime *tu_start(unsigned threads)
     return rt;
 }
 
-static inline bool tu_reason_eq(const tr_reason *a, const tr_reason *b)
-{
+static inline bool tu_reason_eq(const tr_reason *a, const tr_reason *b) {
     if (a->kind != b->kind)
         return false;
     if (a->kind != TR_EXIT_ERROR)
@@ -110,25 +110,24 @@ static inline bool tu_reason_eq(const tr_reason *a, const tr_reason *b)
     return a->code == b->code && strcmp(a->text, b->text) == 0;
 }
 
-#define assert_reason_kind(r, k)                                                         \
-    do {                                                                                 \
-        char tu__buf[96];                                                                \
-        if ((r).kind != (k)) {                                                           \
-            print_error("reason is %s (kind %d), expected kind %d\n",                    \
-                        tr_reason_format(&(r), tu__buf, sizeof tu__buf), (int)(r).kind,  \
-                        (int)(k));                                                       \
-            fail();                                                                      \
-        }                                                                                \
+#define assert_reason_kind(r, k)                                                                   \
+    do {                                                                                           \
+        char tu__buf[96];                                                                          \
+        if ((r).kind != (k)) {                                                                     \
+            print_error("reason is %s (kind %d), expected kind %d\n",                              \
+                        tr_reason_format(&(r), tu__buf, sizeof tu__buf), (int)(r).kind, (int)(k)); \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define assert_rc(expr, expected)                                                        \
-    do {                                                                                 \
-        int tu__rc = (int)(expr);                                                        \
-        if (tu__rc != (int)(expected)) {                                                 \
-            print_error("%s returned %d (%s), expected %s\n", #expr, tu__rc,             \
-                        tr_err_name(tu__rc), tr_err_name((int)(expected)));              \
-            fail();                                                                      \
-        }                                                                                \
+#define assert_rc(expr, expected)                                                                  \
+    do {                                                                                           \
+        int tu__rc = (int)(expr);                                                                  \
+        if (tu__rc != (int)(expected)) {                                                           \
+            print_error("%s returned %d (%s), expected %s\n", #expr, tu__rc, tr_err_name(tu__rc),  \
+                        tr_err_name((int)(expected)));                                             \
+            fail();                                                                                \
+        }                                                                                          \
     } while (0)
 
 #define assert_pid_equal(a, b) assert_true(tr_pid_eq((a), (b)))
@@ -172,16 +171,14 @@ typedef struct tu_log {
     tu_event ev[TU_LOG_MAX];
 } tu_log;
 
-static inline tu_log *tu_log_new(void)
-{
+static inline tu_log *tu_log_new(void) {
     tu_log *l = calloc(1, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     return l;
 }
 
-static inline void tu_log_free(tu_log *l)
-{
+static inline void tu_log_free(tu_log *l) {
     if (!l)
         return;
     pthread_mutex_destroy(&l->mu);
@@ -189,8 +186,7 @@ static inline void tu_log_free(tu_log *l)
     free(l);
 }
 
-static inline void tu_log_add(tu_log *l, const tu_event *e)
-{
+static inline void tu_log_add(tu_log *l, const tu_event *e) {
     if (!l)
         return;
     pthread_mutex_lock(&l->mu);
@@ -205,8 +201,7 @@ static inline void tu_log_add(tu_log *l, const tu_event *e)
     pthread_mutex_unlock(&l->mu);
 }
 
-static inline void tu_log_msg(tu_log *l, int what, tr_self *self, const tr_msg *m)
-{
+static inline void tu_log_msg(tu_log *l, int what, tr_self *self, const tr_msg *m) {
     tu_event e;
     memset(&e, 0, sizeof e);
     e.what = what;
@@ -229,8 +224,7 @@ static inline void tu_log_msg(tu_log *l, int what, tr_self *self, const tr_msg *
     tu_log_add(l, &e);
 }
 
-static inline bool tu_ev_match(const tu_event *e, tr_pid self, int what, int kind)
-{
+static inline bool tu_ev_match(const tu_event *e, tr_pid self, int what, int kind) {
     if (!tr_pid_is_none(self) && !tr_pid_eq(e->self, self))
         return false;
     if (what != TU_ANY && e->what != what)
@@ -242,8 +236,7 @@ static inline bool tu_ev_match(const tu_event *e, tr_pid self, int what, int kin
 
 /* Number of events of `self` (TR_PID_NONE: any actor) with `what` and
  * message `kind` (TU_ANY: any). */
-static inline size_t tu_log_count(tu_log *l, tr_pid self, int what, int kind)
-{
+static inline size_t tu_log_count(tu_log *l, tr_pid self, int what, int kind) {
     size_t c = 0;
     pthread_mutex_lock(&l->mu);
     for (size_t i = 0; i < l->n; i++)
@@ -255,8 +248,7 @@ static inline size_t tu_log_count(tu_log *l, tr_pid self, int what, int kind)
 
 /* The idx-th matching event into *out; false when there is none. */
 static inline bool tu_log_get(tu_log *l, tr_pid self, int what, int kind, size_t idx,
-                              tu_event *out)
-{
+                              tu_event *out) {
     bool found = false;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
@@ -276,8 +268,7 @@ static inline bool tu_log_get(tu_log *l, tr_pid self, int what, int kind, size_t
 
 /* Waits until at least n matching events exist, up to timeout_ms. */
 static inline bool tu_log_wait(tu_log *l, tr_pid self, int what, int kind, size_t n,
-                               int64_t timeout_ms)
-{
+                               int64_t timeout_ms) {
     int64_t end = tu_now_ms() + timeout_ms;
     for (;;) {
         if (tu_log_count(l, self, what, kind) >= n)
@@ -308,23 +299,20 @@ typedef struct tu_gate {
     bool open;
 } tu_gate;
 
-static inline void tu_gate_init(tu_gate *g)
-{
+static inline void tu_gate_init(tu_gate *g) {
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     g->entered = 0;
     g->open = false;
 }
 
-static inline void tu_gate_destroy(tu_gate *g)
-{
+static inline void tu_gate_destroy(tu_gate *g) {
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
 }
 
 /* Callback side: announce entry, then wait until the gate opens. */
-static inline void tu_gate_block(tu_gate *g)
-{
+static inline void tu_gate_block(tu_gate *g) {
     pthread_mutex_lock(&g->mu);
     g->entered++;
     pthread_cond_broadcast(&g->cv);
@@ -333,8 +321,7 @@ static inline void tu_gate_block(tu_gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-static inline bool tu_gate_wait_entered(tu_gate *g, int n, int64_t timeout_ms)
-{
+static inline bool tu_gate_wait_entered(tu_gate *g, int n, int64_t timeout_ms) {
     int64_t end = tu_now_ms() + timeout_ms;
     bool ok;
     pthread_mutex_lock(&g->mu);
@@ -352,8 +339,7 @@ static inline bool tu_gate_wait_entered(tu_gate *g, int n, int64_t timeout_ms)
     return ok;
 }
 
-static inline void tu_gate_open(tu_gate *g)
-{
+static inline void tu_gate_open(tu_gate *g) {
     pthread_mutex_lock(&g->mu);
     g->open = true;
     pthread_cond_broadcast(&g->cv);
@@ -417,8 +403,7 @@ typedef struct tu_probe_state {
     tu_log *log;
 } tu_probe_state;
 
-static inline int tu_probe_init(tr_self *self, void *state, const void *arg)
-{
+static inline int tu_probe_init(tr_self *self, void *state, const void *arg) {
     tu_probe_state *s = state;
     const tu_probe_arg *a = arg;
     s->log = a ? a->log : NULL;
@@ -426,14 +411,12 @@ static inline int tu_probe_init(tr_self *self, void *state, const void *arg)
     return TR_CONTINUE;
 }
 
-static inline void tu_probe_reply(tr_from from, int64_t rc, uint64_t extra)
-{
+static inline void tu_probe_reply(tr_from from, int64_t rc, uint64_t extra) {
     tu_cmd_result r = {rc, extra};
     tr_reply(from, 0, &r, sizeof r);
 }
 
-static inline int tu_probe_call(tr_self *self, void *state, const tr_msg *m, tr_from from)
-{
+static inline int tu_probe_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     tu_probe_state *s = state;
     switch (m->tag) {
     case TU_PING:
@@ -500,8 +483,7 @@ static inline int tu_probe_call(tr_self *self, void *state, const tr_msg *m, tr_
     }
 }
 
-static inline int tu_probe_cast(tr_self *self, void *state, const tr_msg *m)
-{
+static inline int tu_probe_cast(tr_self *self, void *state, const tr_msg *m) {
     tu_probe_state *s = state;
     switch (m->tag) {
     case TU_STOP: {
@@ -538,15 +520,13 @@ static inline int tu_probe_cast(tr_self *self, void *state, const tr_msg *m)
     }
 }
 
-static inline int tu_probe_info(tr_self *self, void *state, const tr_msg *m)
-{
+static inline int tu_probe_info(tr_self *self, void *state, const tr_msg *m) {
     tu_probe_state *s = state;
     tu_log_msg(s->log, TU_EV_INFO, self, m);
     return TR_CONTINUE;
 }
 
-static inline void tu_probe_terminate(tr_self *self, void *state, tr_reason reason)
-{
+static inline void tu_probe_terminate(tr_self *self, void *state, tr_reason reason) {
     tu_probe_state *s = state;
     tu_event e;
     memset(&e, 0, sizeof e);
@@ -557,8 +537,7 @@ static inline void tu_probe_terminate(tr_self *self, void *state, tr_reason reas
     tu_log_add(s->log, &e);
 }
 
-static inline const tr_behaviour *tu_probe_behaviour(void)
-{
+static inline const tr_behaviour *tu_probe_behaviour(void) {
     static const tr_behaviour b = {
         .name = "probe",
         .state_size = sizeof(tu_probe_state),
@@ -572,8 +551,7 @@ static inline const tr_behaviour *tu_probe_behaviour(void)
 }
 
 /* Spawns a probe logging into log; asserts success. */
-static inline tr_pid tu_probe(tr_runtime *rt, tu_log *log, bool trap_exit)
-{
+static inline tr_pid tu_probe(tr_runtime *rt, tu_log *log, bool trap_exit) {
     tu_probe_arg a = {log};
     tr_spawn_opts o;
     memset(&o, 0, sizeof o);
@@ -586,9 +564,8 @@ static inline tr_pid tu_probe(tr_runtime *rt, tu_log *log, bool trap_exit)
 
 /* Runs a probe command (a call); asserts the call itself succeeded and
  * returns the command's result (extra, if not NULL, gets the extra). */
-static inline int64_t tu_cmd(tr_runtime *rt, tr_pid p, uint32_t cmd, const void *arg,
-                             size_t size, uint64_t *extra)
-{
+static inline int64_t tu_cmd(tr_runtime *rt, tr_pid p, uint32_t cmd, const void *arg, size_t size,
+                             uint64_t *extra) {
     tr_buf b;
     memset(&b, 0, sizeof b);
     int rc = tr_call(rt, p, cmd, arg, size, &b, 5000);
@@ -605,50 +582,42 @@ static inline int64_t tu_cmd(tr_runtime *rt, tr_pid p, uint32_t cmd, const void 
     return r.rc;
 }
 
-static inline int tu_link(tr_runtime *rt, tr_pid p, tr_pid target)
-{
+static inline int tu_link(tr_runtime *rt, tr_pid p, tr_pid target) {
     return (int)tu_cmd(rt, p, TU_LINK, &target, sizeof target, NULL);
 }
 
-static inline int tu_unlink(tr_runtime *rt, tr_pid p, tr_pid target)
-{
+static inline int tu_unlink(tr_runtime *rt, tr_pid p, tr_pid target) {
     return (int)tu_cmd(rt, p, TU_UNLINK, &target, sizeof target, NULL);
 }
 
-static inline uint64_t tu_monitor(tr_runtime *rt, tr_pid p, tr_pid target)
-{
+static inline uint64_t tu_monitor(tr_runtime *rt, tr_pid p, tr_pid target) {
     uint64_t ref = 0;
     assert_rc(tu_cmd(rt, p, TU_MONITOR, &target, sizeof target, &ref), 0);
     assert_true(ref != 0);
     return ref;
 }
 
-static inline void tu_ping(tr_runtime *rt, tr_pid p)
-{
+static inline void tu_ping(tr_runtime *rt, tr_pid p) {
     uint64_t id = 0;
     assert_rc(tu_cmd(rt, p, TU_PING, NULL, 0, &id), 0);
     assert_true(id == p.id);
 }
 
-static inline void tu_stop(tr_runtime *rt, tr_pid p, tr_reason r)
-{
+static inline void tu_stop(tr_runtime *rt, tr_pid p, tr_reason r) {
     assert_rc(tr_cast(rt, p, TU_STOP, &r, sizeof r), 0);
 }
 
-static inline void tu_fail(tr_runtime *rt, tr_pid p, tr_reason r)
-{
+static inline void tu_fail(tr_runtime *rt, tr_pid p, tr_reason r) {
     assert_rc(tr_cast(rt, p, TU_FAIL, &r, sizeof r), 0);
 }
 
-static inline void tu_hold(tr_runtime *rt, tr_pid p, tu_gate *g)
-{
+static inline void tu_hold(tr_runtime *rt, tr_pid p, tu_gate *g) {
     assert_rc(tr_cast(rt, p, TU_GATE, &g, sizeof g), 0);
     assert_true(tu_gate_wait_entered(g, 1, 5000));
 }
 
 /* Awaits p's exit from the test thread; returns the reason. */
-static inline tr_reason tu_await(tr_runtime *rt, tr_pid p)
-{
+static inline tr_reason tu_await(tr_runtime *rt, tr_pid p) {
     tr_reason r;
     memset(&r, 0, sizeof r);
     assert_rc(tr_await_exit(rt, p, 10000, &r), 0);
@@ -664,8 +633,7 @@ typedef struct tu_watch {
     uint64_t ref;
 } tu_watch;
 
-static inline tu_watch tu_watch_start(tr_runtime *rt, tu_log *log, tr_pid target)
-{
+static inline tu_watch tu_watch_start(tr_runtime *rt, tu_log *log, tr_pid target) {
     tu_watch w;
     w.log = log;
     w.watcher = tu_probe(rt, log, false);
@@ -674,8 +642,7 @@ static inline tu_watch tu_watch_start(tr_runtime *rt, tu_log *log, tr_pid target
 }
 
 /* Waits for the watcher's DOWN; returns its reason. */
-static inline tr_reason tu_watch_wait(tu_watch *w)
-{
+static inline tr_reason tu_watch_wait(tu_watch *w) {
     assert_true(tu_log_wait(w->log, w->watcher, TU_EV_INFO, TR_MSG_DOWN, 1, 10000));
     tu_event e;
     assert_true(tu_log_get(w->log, w->watcher, TU_EV_INFO, TR_MSG_DOWN, 0, &e));
@@ -696,8 +663,7 @@ typedef struct tu_fix {
     tu_gate gate[TU_MAX_GATES];
 } tu_fix;
 
-static inline int tu_fix_setup_n(void **state, unsigned threads)
-{
+static inline int tu_fix_setup_n(void **state, unsigned threads) {
     tu_fix *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
@@ -713,11 +679,14 @@ static inline int tu_fix_setup_n(void **state, unsigned threads)
     return 0;
 }
 
-static inline int tu_setup2(void **state) { return tu_fix_setup_n(state, 2); }
-static inline int tu_setup4(void **state) { return tu_fix_setup_n(state, 4); }
+static inline int tu_setup2(void **state) {
+    return tu_fix_setup_n(state, 2);
+}
+static inline int tu_setup4(void **state) {
+    return tu_fix_setup_n(state, 4);
+}
 
-static inline int tu_teardown(void **state)
-{
+static inline int tu_teardown(void **state) {
     tu_fix *f = *state;
     if (!f)
         return 0;
