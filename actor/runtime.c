@@ -163,6 +163,13 @@ void tr__schedule(tr_actor *a) {
          * message is hot in this core's cache. The actor it displaces goes
          * to the ring, where idle threads can steal it. */
         TR_TSAN_RELEASE(a);
+        /* Only this thread puts actors in its slot; thieves only take them
+         * out (exchange with NULL). So an empty slot can be filled with a
+         * plain release store; an occupied one needs the exchange. */
+        if (!tr_atomic_load_ptr((void *const *)&s->next)) {
+            tr_atomic_store_ptr((void **)&s->next, a);
+            return;
+        }
         tr_actor *old = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, a);
         if (old)
             push_ring(rt, s, old);
