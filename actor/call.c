@@ -150,6 +150,25 @@ static void watch_end(tr_actor *pa, uint64_t mref) {
     tr__port_close(pa);
 }
 
+/* Waits on the port for the REPLY to request `ref` (0: none expected) or
+ * the DOWN of monitor `mref`, dropping anything else (late replies of
+ * earlier requests). NULL with *err = TR_ETIMEDOUT or TR_ECLOSED. */
+static tr__msg *port_wait_for(tr_actor *pa, int64_t deadline, uint64_t ref, uint64_t mref,
+                              int *err) {
+    for (;;) {
+        bool closed = false;
+        tr__msg *r = port_wait(pa, deadline, &closed);
+        if (!r) {
+            *err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
+            return NULL;
+        }
+        if ((ref && r->pub.kind == TR_MSG_REPLY && r->pub.ref == ref) ||
+            (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref))
+            return r;
+        tr__msg_free(r);
+    }
+}
+
 int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size, tr_buf *reply,
             tr_duration_ms timeout_ms) {
     if (reply)
@@ -179,40 +198,27 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     if (err)
         goto done;
     int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
-    for (;;) {
-        bool closed = false;
-        tr__msg *r = port_wait(pa, deadline, &closed);
-        if (!r) {
-            err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
-            break;
-        }
-        if (r->pub.kind == TR_MSG_REPLY && r->pub.ref == ref) {
-            err = r->pub.status;
-            if (err > 0)
-                err = TR_EREMOTE;
-            int e2 = TR_OK;
-            if (err == TR_OK || r->pub.size)
-                e2 = fill_buf(reply, r);
-            if (err == TR_OK)
-                err = e2;
-            if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
-                tr_buf_free(reply);
-            if (err == TR_EEXITED && tr__runtime_stopping(rt))
-                err = TR_ECLOSED;
-            tr__msg_free(r);
-            break;
-        }
-        if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
-            const tr_reason *why = tr_msg_reason(&r->pub);
-            err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
-            if (err == TR_EEXITED && tr__runtime_stopping(rt))
-                err = TR_ECLOSED; /* the server was stopped by the shutdown */
-            mref = 0;
-            tr__msg_free(r);
-            break;
-        }
-        tr__msg_free(r); /* stray: a late DOWN or reply of nothing we wait for */
+    tr__msg *r = port_wait_for(pa, deadline, ref, mref, &err);
+    if (r && r->pub.kind == TR_MSG_REPLY) {
+        err = r->pub.status;
+        if (err > 0)
+            err = TR_EREMOTE;
+        int e2 = TR_OK;
+        if (err == TR_OK || r->pub.size)
+            e2 = fill_buf(reply, r);
+        if (err == TR_OK)
+            err = e2;
+        if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
+            tr_buf_free(reply);
+    } else if (r) { /* the server's DOWN */
+        const tr_reason *why = tr_msg_reason(&r->pub);
+        err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
+        mref = 0;
     }
+    if (r)
+        tr__msg_free(r);
+    if (err == TR_EEXITED && tr__runtime_stopping(rt))
+        err = TR_ECLOSED; /* the server was stopped by the shutdown */
 done:
     watch_end(pa, mref);
     return err;
@@ -229,23 +235,12 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     if (!pa)
         return err;
     int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
-    for (;;) {
-        bool closed = false;
-        tr__msg *r = port_wait(pa, deadline, &closed);
-        if (!r) {
-            err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
-            break;
-        }
-        if (r->pub.kind == TR_MSG_DOWN && r->pub.ref == mref) {
-            if (reason) {
-                const tr_reason *why = tr_msg_reason(&r->pub);
-                if (why)
-                    *reason = *why;
-            }
-            mref = 0;
-            tr__msg_free(r);
-            break;
-        }
+    tr__msg *r = port_wait_for(pa, deadline, 0, mref, &err);
+    if (r) {
+        const tr_reason *why = tr_msg_reason(&r->pub);
+        if (reason && why)
+            *reason = *why;
+        mref = 0;
         tr__msg_free(r);
     }
     watch_end(pa, mref);
