@@ -385,10 +385,6 @@ char *tr_reason_format(const tr_reason *r, char *buf, size_t size) {
     return buf;
 }
 
-void tr__reason_text(tr_reason r, char *buf, size_t size) {
-    tr_reason_format(&r, buf, size);
-}
-
 const tr_reason *tr_msg_reason(const tr_msg *msg) {
     if (!msg || (msg->kind != TR_MSG_EXIT && msg->kind != TR_MSG_DOWN) ||
         msg->size != sizeof(tr_reason))
@@ -403,7 +399,9 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 int tr__push(tr_actor *a, tr__msg *m) {
     if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
-        tr__msg_free(m);
+        /* Refused, so not taken over: the block goes, an owned payload stays
+         * the sender's (its destructor does not run). */
+        tr__msg_release(m);
         return TR_EFULL;
     }
     if (tr_mq_push_mpsc(&a->mq, &m->node))
@@ -662,14 +660,6 @@ int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref) {
 int tr__port_demonitor(tr_actor *port, uint64_t ref) {
     return demonitor_pair(port, ref);
 }
-bool tr__port_owns_monitor(tr_actor *port, uint64_t ref) {
-    tr_spin_lock(&port->lock);
-    bool f = links_find_locked(port, TR__L_MONITORING, ref, NULL);
-    if (f)
-        links_remove_locked(port, TR__L_MONITORING, TR_PID_NONE, ref);
-    tr_spin_unlock(&port->lock);
-    return f;
-}
 
 /* ------------------------------------------------------------------------ */
 /* exit                                                                      */
@@ -732,7 +722,6 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     }
     tr__free(links);
     tr__reqs_fini(a);
-    a->flags |= TR__F_DEAD;
     unref(a); /* the self reference */
 }
 
@@ -1374,13 +1363,8 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
-        tr__msg_release(m); /* caller keeps owned data */
-        tr__release(a);
-        return TR_EFULL;
-    }
     m->dtor = dtor;
-    int err = tr__push(a, m);
+    int err = tr__push(a, m); /* on TR_EFULL the caller keeps owned data */
     tr__release(a);
     tr__sched *sc = tr__tls_sched;
     if (sc)
@@ -1443,7 +1427,7 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
     uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
-    a->flags = TR__F_PORT | TR__F_TERMINATED;
+    a->flags = TR__F_TERMINATED;
     a->is_port = true;
     tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
     COUNT_ALLOCATED(rt, 1);

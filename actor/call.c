@@ -26,7 +26,6 @@ bool tr__port_markempty(tr_actor *a);
 bool tr__port_take_shutdown(tr_actor *a);
 int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref);
 int tr__port_demonitor(tr_actor *port, uint64_t ref);
-bool tr__port_owns_monitor(tr_actor *port, uint64_t ref);
 void tr__note_reply(tr_runtime *rt, tr_from from);
 
 void tr__port_signal(tr_actor *a) {

@@ -19,10 +19,8 @@
 
 /* actor flags (owner-written unless noted) */
 enum {
-    TR__F_PORT = 1u << 0,       /* a blocking thread's reply port, not an actor */
     TR__F_TRAP_EXIT = 1u << 1,  /* process_flag(trap_exit, true) */
     TR__F_TERMINATED = 1u << 3, /* terminate has run */
-    TR__F_DEAD = 1u << 5        /* exit processing done; keeps the token forever */
 };
 
 /* An entry of an actor's link/monitor list. */
@@ -267,6 +265,5 @@ uint64_t tr__count_allocated(const tr_runtime *rt);
 /* ---- misc ---- */
 int64_t tr__now_ms(void);
 void tr__abstime(struct timespec *ts, tr_duration_ms ms);
-void tr__reason_text(tr_reason r, char *buf, size_t size);
 
 #endif
