@@ -163,7 +163,8 @@ TR_API int tr_future_await(tr_future *future, tr_duration_ms timeout_ms, tr_buf 
 TR_API int tr_future_status(const tr_future *future);
 
 /** tr_future_id: a number naming the future, unique within the process
- *  (also carried in tr_future_reply.id). 0 for NULL. Any thread. */
+ *  (also carried in tr_future_reply.id). 0 for NULL; never fails.
+ *  Thread-safety: any thread. */
 TR_API uint64_t tr_future_id(const tr_future *future);
 
 /** The payload of the message tr_future_notify sends: kind TR_MSG_INFO,
@@ -192,7 +193,8 @@ typedef struct tr_future_reply {
 TR_API int tr_future_notify(tr_future *future, tr_pid pid, uint32_t tag);
 
 /** tr_future_reply_of: the tr_future_reply carried by a message sent by
- *  tr_future_notify, or NULL when msg is not one (wrong size). Borrowed
+ *  tr_future_notify, or NULL when msg is not one (wrong size; never fails
+ *  otherwise). Borrowed
  *  like the message: valid during the callback.
  *  Thread-safety: the callback's thread. */
 TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg);
@@ -200,7 +202,8 @@ TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg);
 /** tr_future_free: releases the caller's reference to the future. A task
  *  still pending keeps running and its outcome is dropped (a registered
  *  notification is still sent; its `future` field must then not be
- *  dereferenced). NULL is a no-op. Do not use the future afterwards.
+ *  dereferenced). NULL is a no-op; never fails. Do not use the future
+ *  afterwards.
  *  Thread-safety: any thread, once per future, not concurrently with an
  *  await of the same future. */
 TR_API void tr_future_free(tr_future *future);
@@ -237,11 +240,12 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
 TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms);
 
 /** tr_task_pool_pending_count: tasks submitted and not yet completed
- *  (queued or running). 0 for NULL. Any thread. */
+ *  (queued or running). 0 for NULL; never fails. Thread-safety: any
+ *  thread. */
 TR_API size_t tr_task_pool_pending_count(const tr_task_pool *pool);
 
-/** tr_task_pool_workers: the pool's number of workers. 0 for NULL. Any
- *  thread. */
+/** tr_task_pool_workers: the pool's number of workers. 0 for NULL; never
+ *  fails. Thread-safety: any thread. */
 TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool);
 
 /* ------------------------------------------------------------------------ */
@@ -271,7 +275,8 @@ TR_API int tr_task_error(tr_task *task, int code, const char *text);
 TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text);
 
 /** tr_task_self: the worker actor running the task (for tr_self_pid,
- *  tr_send, tr_fail...). Valid during the task function. Thread-safety:
+ *  tr_send, tr_fail...). Valid during the task function; NULL for task
+ *  NULL (never fails otherwise). Thread-safety:
  *  the task's thread. */
 TR_API tr_self *tr_task_self(tr_task *task);
 
