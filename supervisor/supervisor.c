@@ -717,22 +717,32 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
     ops_run(self, st);
 }
 
-static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
-                               size_t size, tr_from from) {
-    tr_runtime *rt = tr_self_runtime(self);
+/* The stopped child a RESTART or DELETE request names, or NULL after
+ * answering the error: TR_EINVAL (bad payload, or simple_one_for_one),
+ * TR_ENOTFOUND, TR_ERUNNING. */
+static sup_child *stopped_child(sup_state *st, const void *data, size_t size, tr_from from) {
     if (size != sizeof(tr_sup_child_ref) || st->sofo) {
         call_reply_err(from, TR_EINVAL);
-        return;
+        return NULL;
     }
     sup_child *c = ref_child(st, data, size);
     if (!c) {
         call_reply_err(from, TR_ENOTFOUND);
-        return;
+        return NULL;
     }
     if (!tr_pid_is_none(c->pid)) {
         call_reply_err(from, TR_ERUNNING);
-        return;
+        return NULL;
     }
+    return c;
+}
+
+static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
+                               size_t size, tr_from from) {
+    tr_runtime *rt = tr_self_runtime(self);
+    sup_child *c = stopped_child(st, data, size, from);
+    if (!c)
+        return;
     if (c->backoff_pending) {
         tr_cancel_timer(rt, c->backoff_timer);
         c->backoff_pending = false;
@@ -748,19 +758,9 @@ static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const
 
 static void mgmt_delete_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
                               size_t size, tr_from from) {
-    if (size != sizeof(tr_sup_child_ref) || st->sofo) {
-        call_reply_err(from, TR_EINVAL);
+    sup_child *c = stopped_child(st, data, size, from);
+    if (!c)
         return;
-    }
-    sup_child *c = ref_child(st, data, size);
-    if (!c) {
-        call_reply_err(from, TR_ENOTFOUND);
-        return;
-    }
-    if (!tr_pid_is_none(c->pid)) {
-        call_reply_err(from, TR_ERUNNING);
-        return;
-    }
     kids_remove(tr_self_runtime(self), st, c);
     tr_reply(from, tag, NULL, 0);
 }
