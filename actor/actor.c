@@ -253,6 +253,14 @@ void tr__release(tr_actor *a) {
     unref(a);
 }
 
+/* As tr__release, for a caller that knows a's runtime: does not read a->rt,
+ * whose cache line the receiver's thread keeps writing. */
+static inline void release_in(tr_runtime *rt, tr_actor *a) {
+    if (borrow_mode(rt))
+        return;
+    unref(a);
+}
+
 static tr_actor *grave_take(tr_runtime *rt) {
     if (!tr_atomic_load_u32(&rt->n_grave))
         return NULL;
@@ -396,7 +404,54 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* pushing                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Gathering sends. During an actor's turn, messages to other actors of the
+ * runtime (unbounded mailboxes, not ports) wait in the thread's outbox, in
+ * one chain per receiver, and go with one exchange when the chain is
+ * TR__OB_CHAIN long, when the outbox needs room, and when the turn ends
+ * (tr__ob_flush). Order between one sender and one receiver is kept: every
+ * push from the turn to that receiver goes through the same chain. */
+static void ob_push(tr__obox *b);
+
+static void ob_append(tr__sched *sc, tr__obox *b, tr__msg *m) {
+    m->node.next = NULL;
+    b->tail->next = &m->node;
+    b->tail = &m->node;
+    if (++b->n >= TR__OB_CHAIN) {
+        ob_push(b);
+        *b = sc->ob[--sc->ob_n]; /* order between receivers is free */
+    }
+}
+
+/* a is not in the outbox yet. */
+static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
+    m->node.next = NULL;
+    tr__obox *b;
+    if (sc->ob_n == TR__OB_SLOTS) {
+        ob_push(&sc->ob[0]);
+        sc->ob[0] = sc->ob[--sc->ob_n];
+    }
+    b = &sc->ob[sc->ob_n++];
+    b->a = a;
+    b->head = b->tail = &m->node;
+    b->n = 1;
+    /* Outside borrow mode the caller's reference ends with its send: keep
+     * one of our own until the chain is pushed. */
+    b->ref = !borrow_mode(a->rt);
+    if (b->ref)
+        tr_atomic_faa_u64(&slot_at(a->rt, pid_index(a->pid))->w, 1);
+}
+
 int tr__push(tr_actor *a, tr__msg *m) {
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->ob_on) {
+        /* A receiver this turn already gathers for: append without reading
+         * the receiver (its producers' line may be bouncing). */
+        for (unsigned i = sc->ob_n; i-- > 0;)
+            if (sc->ob[i].a == a) {
+                ob_append(sc, &sc->ob[i], m);
+                return TR_OK;
+            }
+    }
     if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         /* Refused, so not taken over: the block goes, an owned payload stays
@@ -404,9 +459,27 @@ int tr__push(tr_actor *a, tr__msg *m) {
         tr__msg_release(m);
         return TR_EFULL;
     }
+    if (sc && sc->ob_on && !a->max_mailbox && !a->is_port && a->rt == sc->rt) {
+        ob_add(sc, a, m);
+        return TR_OK;
+    }
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
+}
+
+static void ob_push(tr__obox *b) {
+    tr_actor *a = b->a;
+    if (tr_mq_push_chain_mpsc(&a->mq, b->head, b->tail, b->n))
+        tr__schedule(a);
+    if (b->ref)
+        unref(a);
+}
+
+void tr__ob_flush(tr__sched *sc) {
+    for (unsigned i = 0; i < sc->ob_n; i++)
+        ob_push(&sc->ob[i]);
+    sc->ob_n = 0;
 }
 
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
@@ -417,7 +490,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
                                                                             : TR_ENOPROC;
     }
     int err = tr__push(a, m);
-    tr__release(a);
+    release_in(rt, a);
     return err;
 }
 
@@ -432,7 +505,7 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr_atomic_store_u32(&a->has_sig, 1);
     tr_spin_unlock(&a->lock);
     /* Make sure the actor runs and sees the signal. */
-    tr__msg *wake = tr__msg_new(TR_MSG_INFO, 0, NULL, 0);
+    tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
@@ -444,7 +517,7 @@ void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, b
     tr_actor *a = tr__acquire(rt, to);
     if (!a)
         return;
-    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &r, sizeof r);
+    tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &r, sizeof r);
     if (sig) {
         sig->sys = TR__SYS_SIG_EXIT;
         sig->via_link = via_link;
@@ -459,7 +532,7 @@ static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *w
     if (m->pub.kind != TR_MSG_CALL || m->pub.sender.id == 0)
         return;
     size_t n = strlen(why) + 1;
-    tr__msg *r = tr__msg_new(TR_MSG_REPLY, m->pub.tag, why, n);
+    tr__msg *r = tr__msg_new(tr__mc_here(rt), TR_MSG_REPLY, m->pub.tag, why, n);
     if (!r)
         return;
     r->pub.ref = m->pub.ref;
@@ -562,7 +635,7 @@ static bool links_find_locked(tr_actor *a, uint32_t kind, uint64_t ref, tr_pid *
 }
 
 static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_reason r) {
-    tr__msg *m = tr__msg_new(TR_MSG_DOWN, 0, &r, sizeof r);
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_DOWN, 0, &r, sizeof r);
     if (!m)
         return;
     m->pub.ref = ref;
@@ -1026,13 +1099,22 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
     return f->stop_pending;
 }
 
+static void turn_end(tr__sched *sched) {
+    if (sched) {
+        tr__ob_flush(sched);
+        sched->ob_on = false;
+    }
+}
+
 void tr__run(tr__sched *sched, tr_actor *a) {
     tr__frame f;
     frame_push(&f, a);
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
-    if (sched)
+    if (sched) {
         sched->sends = 0;
+        sched->ob_on = true;
+    }
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
     if (setjmp(f.jb) != 0) {
@@ -1082,14 +1164,17 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     }
     /* Batch used up: back of the queue. */
     frame_pop(&f);
+    turn_end(sched);
     tr__schedule_yield(a);
     return;
 stop:
     frame_pop(&f);
     die(a, why, terminate_v);
+    turn_end(sched);
     return;
 out:
     frame_pop(&f);
+    turn_end(sched);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1111,7 +1196,7 @@ static void push_shutdown(tr_runtime *rt, tr_pid pid) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return;
-    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, NULL, 0);
+    tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, NULL, 0);
     if (sig) {
         sig->sys = TR__SYS_SIG_SHUTDOWN;
         tr__push_signal(a, sig);
@@ -1251,7 +1336,7 @@ int tr_link(tr_self *self, tr_pid pid) {
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
         tr_reason r = mk_reason(TR_EXIT_NOPROC);
-        tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &r, sizeof r);
+        tr__msg *sig = tr__msg_new(tr__mc_here(a->rt), TR_MSG_EXIT, 0, &r, sizeof r);
         if (!sig)
             return TR_ENOMEM;
         sig->sys = TR__SYS_SIG_EXIT;
@@ -1305,7 +1390,7 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    tr__msg *sig = tr__msg_new(TR_MSG_EXIT, 0, &reason, sizeof reason);
+    tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &reason, sizeof reason);
     if (!sig) {
         tr__release(a);
         return TR_ENOMEM;
@@ -1351,21 +1436,22 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     tr_actor *a = tr__acquire(rt, to);
     if (!a)
         return TR_ENOPROC;
-    tr__msg *m = tr__msg_new(kind, tag, owned ? NULL : data, owned ? 0 : size);
+    tr__owned o = {owned, dtor};
+    tr__msg *m = owned ? tr__msg_new(tr__mc_here(rt), kind, tag, &o, sizeof o)
+                       : tr__msg_new(tr__mc_here(rt), kind, tag, data, size);
     if (!m) {
         tr__release(a);
         return TR_ENOMEM;
     }
     if (owned) {
-        m->owned = owned;
+        m->owned = 1;
         m->pub.data = owned;
         m->pub.size = size;
     }
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
-    m->dtor = dtor;
     int err = tr__push(a, m); /* on TR_EFULL the caller keeps owned data */
-    tr__release(a);
+    release_in(rt, a);
     tr__sched *sc = tr__tls_sched;
     if (sc)
         sc->sends++;

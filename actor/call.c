@@ -186,7 +186,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     if (!pa)
         return err;
     uint64_t ref = tr__make_ref(rt);
-    tr__msg *m = tr__msg_new(TR_MSG_CALL, tag, req, size);
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_CALL, tag, req, size);
     if (!m) {
         err = TR_ENOMEM;
         goto done;
@@ -255,7 +255,7 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
     if (to.id == 0)
         return TR_ENOPROC;
     uint64_t ref = tr__make_ref(rt);
-    tr__msg *m = tr__msg_new(TR_MSG_CALL, tag, req, size);
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_CALL, tag, req, size);
     if (!m)
         return TR_ENOMEM;
     m->pub.sender = a->pid;
@@ -285,7 +285,7 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
     tr__note_reply(from.rt, from);
     if (from.pid.id == 0)
         return TR_OK; /* nobody waits (a cast forwarded as a call) */
-    tr__msg *m = tr__msg_new(TR_MSG_REPLY, tag, data, size);
+    tr__msg *m = tr__msg_new(tr__mc_here(from.rt), TR_MSG_REPLY, tag, data, size);
     if (!m)
         return TR_ENOMEM;
     m->pub.ref = from.ref;

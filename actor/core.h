@@ -132,6 +132,17 @@ typedef struct tr__slot {
  * backlog grows without bound. */
 #define TR__TURN_SENDS 4096
 #define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
+#define TR__OB_SLOTS 8     /* receivers an actor's turn gathers messages for */
+#define TR__OB_CHAIN 64    /* messages gathered for one receiver before they go */
+
+/* Messages an actor sends during its turn, per receiver, waiting to be
+ * pushed as one chain (one exchange instead of one per message). */
+typedef struct tr__obox {
+    tr_actor *a;
+    tr_mq_node *head, *tail;
+    uint32_t n;
+    bool ref; /* holds a slot reference on a (lookups outside borrow mode) */
+} tr__obox;
 
 typedef struct tr__sched {
     tr_runtime *rt;
@@ -151,6 +162,9 @@ typedef struct tr__sched {
     uint32_t sends;                /* messages this thread sent during the current turn */
     uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
     uint32_t n_slots;              /* cached free actor slots (owner only) */
+    bool ob_on;                    /* inside an actor's turn: sends are gathered */
+    unsigned ob_n;                 /* receivers in ob[] */
+    tr__obox ob[TR__OB_SLOTS];
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
 
@@ -168,6 +182,7 @@ struct tr_runtime {
     unsigned batch;
     uint32_t max_actors;
     tr__sched *scheds;
+    tr__mcache *mcaches; /* one message block cache per scheduler thread */
     /* actor table */
     tr__slot **segs; /* n_segs pointers, allocated lazily */
     uint32_t n_segs;
@@ -209,11 +224,19 @@ extern __thread tr__sched *tr__tls_sched;
 extern __thread tr_actor *tr__tls_current; /* == tr__tls_frame->a, or NULL */
 extern __thread tr__frame *tr__tls_frame;
 
+/* The calling thread's message block cache, if it is a scheduler thread of
+ * rt (messages for another runtime's actors come from jemalloc). */
+static inline tr__mcache *tr__mc_here(const tr_runtime *rt) {
+    tr__mcache *c = tr__tls_mcache;
+    return c && c->base == rt->mcaches ? c : NULL;
+}
+
 /* ---- table (actor.c) ---- */
 tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid); /* ref; NULL if dead */
 void tr__release(tr_actor *a);
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
+void tr__ob_flush(tr__sched *sc);                       /* pushes the messages gathered this turn */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
 void tr__schedule(tr_actor *a);
 void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */

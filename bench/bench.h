@@ -48,7 +48,9 @@ int64_t bench_cpu_ns(void);
 int64_t bench_scaled(double def, double scale);
 
 /* Starts a runtime with default options (threads = online CPUs); exits the
- * process with a FAIL line for `workload` if that fails. */
+ * process with a FAIL line for `workload` if that fails. For profiling,
+ * BENCH_THREADS=n and BENCH_BATCH=n override the thread count and the
+ * messages per turn (bench/compare sets neither). */
 tr_runtime *bench_runtime(const char *workload);
 
 /* A one-shot completion posted from an actor and awaited by main. */

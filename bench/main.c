@@ -60,7 +60,16 @@ int64_t bench_scaled(double def, double scale) {
 
 tr_runtime *bench_runtime(const char *workload) {
     tr_runtime *rt = NULL;
-    int rc = tr_runtime_start(NULL, &rt);
+    /* BENCH_THREADS=n: n scheduler threads instead of one per CPU (for
+     * profiling; bench/compare never sets it). */
+    tr_runtime_opts o = {0};
+    const char *t = getenv("BENCH_THREADS");
+    if (t && atoi(t) > 0)
+        o.threads = (unsigned)atoi(t);
+    const char *bb = getenv("BENCH_BATCH");
+    if (bb && atoi(bb) > 0)
+        o.batch = (unsigned)atoi(bb);
+    int rc = tr_runtime_start(&o, &rt);
     if (rc != 0) {
         bench_err(workload, "tr_runtime_start", rc);
         bench_result(workload, 0, 0, 0, false, "error=runtime_start");

@@ -40,6 +40,20 @@ static inline void *tr__calloc(size_t size) {
 #endif
 }
 
+/* tr__aligned_calloc: size bytes, zeroed, aligned to align (a power of two,
+ * at least sizeof(void *)); NULL on failure. Freed with tr__free. */
+static inline void *tr__aligned_calloc(size_t align, size_t size) {
+    size = (size + align - 1) & ~(align - 1);
+#ifdef TR_USE_LIBC_MALLOC
+    void *p = aligned_alloc(align, size ? size : align);
+    if (p)
+        memset(p, 0, size);
+    return p;
+#else
+    return mallocx(size ? size : align, MALLOCX_ALIGN(align) | MALLOCX_ZERO);
+#endif
+}
+
 /* tr__realloc: as realloc; p may be NULL. */
 static inline void *tr__realloc(void *p, size_t size) {
 #ifdef TR_USE_LIBC_MALLOC

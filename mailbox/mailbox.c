@@ -21,15 +21,25 @@ uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c) {
     return tr_atomic_load_u32(&p->pushed) - popped;
 }
 
-static inline bool push(tr_mq_prod *q, tr_mq_node *n) {
-    /* Relaxed is enough: the release store below publishes n->next. */
-    n->next = NULL;
+static inline bool push_chain(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last) {
+    /* Relaxed is enough: the exchange below publishes the chain's links. */
+    last->next = NULL;
     /* Exchange (acq_rel): serializes producers; each gets the node before it. */
-    uintptr_t prev = (uintptr_t)tr_atomic_fas_ptr((void **)&q->head, n);
+    uintptr_t prev = (uintptr_t)tr_atomic_fas_ptr((void **)&q->head, last);
     tr_mq_node *p = (tr_mq_node *)(prev & ~EMPTY_BIT);
-    /* Release: the consumer that loads p->next with acquire sees n's payload. */
-    tr_atomic_store_ptr((void **)&p->next, n);
+    /* Release: the consumer that loads p->next with acquire sees the chain's
+     * payloads. */
+    tr_atomic_store_ptr((void **)&p->next, first);
     return (prev & EMPTY_BIT) != 0;
+}
+
+static inline bool push(tr_mq_prod *q, tr_mq_node *n) {
+    return push_chain(q, n, n);
+}
+
+bool tr_mq_push_chain_mpsc(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last, uint32_t n) {
+    tr_atomic_faa_u32(&q->pushed, n);
+    return push_chain(q, first, last);
 }
 
 bool tr_mq_push_mpsc(tr_mq_prod *q, tr_mq_node *n) {
@@ -67,6 +77,9 @@ tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
         return NULL;
     c->tail = next;
 got:
+    /* The next message's block was written on another core: fetch it while
+     * this one is handled. */
+    __builtin_prefetch(c->tail);
     /* Store with release so other threads reading the depth see it; only
      * this thread writes it. */
     tr_atomic_store_u32(&c->popped, c->popped + 1);

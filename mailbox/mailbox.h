@@ -53,6 +53,11 @@ uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c);
  * marked empty before: the caller now owns the token and must schedule. */
 bool tr_mq_push_mpsc(tr_mq_prod *p, tr_mq_node *n);
 
+/* tr_mq_push_chain_mpsc: appends first..last (n nodes already linked in
+ * order through next) with one exchange (any thread). Returns was_empty as
+ * tr_mq_push_mpsc. */
+bool tr_mq_push_chain_mpsc(tr_mq_prod *p, tr_mq_node *first, tr_mq_node *last, uint32_t n);
+
 /* tr_mq_pop_spsc: takes the oldest node, or NULL when there is none yet (or a
  * push is half-done). Token holder only. */
 tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *p, tr_mq_cons *c);

@@ -3,7 +3,8 @@
  * One allocation per message: the queue node first (intrusive, as Pony's
  * pony_msg_t), the public view, then the payload bytes inline — or, for an
  * ownership-transfer send, a pointer to the caller's buffer and its
- * destructor.
+ * destructor. Blocks come from the sending scheduler thread's cache
+ * (mcache.h) or, on other threads, from jemalloc.
  */
 #ifndef TROUPE_MAILBOX_MSG_H
 #define TROUPE_MAILBOX_MSG_H
@@ -12,6 +13,7 @@
 
 #include "mailbox/alloc.h"
 #include "mailbox/mailbox.h"
+#include "mailbox/mcache.h"
 
 /* Internal message kinds beyond tr_msg_kind (never seen by callbacks). */
 enum {
@@ -27,22 +29,48 @@ typedef struct tr__msg {
     tr_msg pub;
     uint8_t sys;         /* TR__SYS_* */
     uint8_t via_link;    /* SIG_EXIT: sent because a linked actor exited */
+    uint8_t cls;         /* size class in `owner`'s cache, or TR__MC_NONE */
+    uint8_t owned;       /* ownership transfer: bytes hold a tr__owned */
     uint32_t alloc_size; /* bytes allocated, for the sized free */
-    void (*dtor)(void *);
-    void *owned; /* ownership-transfer payload, released with dtor */
+    tr__mcache *owner;   /* the cache the block returns to (NULL: jemalloc) */
     /* inline payload follows, 16-byte aligned */
     _Alignas(16) unsigned char bytes[];
 } tr__msg;
 
+/* The inline bytes of an ownership-transfer message: the caller's buffer
+ * (also pub.data) and its destructor. */
+typedef struct tr__owned {
+    void *data;
+    void (*dtor)(void *);
+} tr__owned;
+
 /* tr__msg_new: a message with room for size inline bytes, copied from data
- * when data is not NULL. NULL on allocation failure. */
-static inline tr__msg *tr__msg_new(uint32_t kind, uint32_t tag, const void *data, size_t size) {
+ * when data is not NULL. mc is the calling scheduler thread's block cache
+ * when the message goes to an actor of that thread's runtime, else NULL.
+ * NULL on allocation failure. */
+static inline tr__msg *tr__msg_new(tr__mcache *mc, uint32_t kind, uint32_t tag, const void *data,
+                                   size_t size) {
     if (size > UINT32_MAX - sizeof(tr__msg))
         return NULL; /* larger than a message may be (callers report TR_ENOMEM) */
-    tr__msg *m = (tr__msg *)tr__malloc(sizeof(tr__msg) + size);
+    size_t total = sizeof(tr__msg) + size;
+    unsigned k = TR__MC_NONE;
+    tr__msg *m;
+#ifndef TR__MC_OFF
+    if (mc && (k = tr__mc_class(total)) != TR__MC_NONE) {
+        m = (tr__msg *)tr__mc_alloc(mc, k);
+        total = tr__mc_class_size(k);
+    } else
+#endif
+    {
+        k = TR__MC_NONE;
+        mc = NULL;
+        m = (tr__msg *)tr__malloc(total);
+    }
     if (!m)
         return NULL;
-    m->alloc_size = (uint32_t)(sizeof(tr__msg) + size);
+    m->alloc_size = (uint32_t)total;
+    m->owner = mc;
+    m->cls = (uint8_t)k;
     m->pub.kind = kind;
     m->pub.tag = tag;
     m->pub.sender = TR_PID_NONE;
@@ -54,20 +82,27 @@ static inline tr__msg *tr__msg_new(uint32_t kind, uint32_t tag, const void *data
         memcpy(m->bytes, data, size);
     m->sys = TR__SYS_NONE;
     m->via_link = 0;
-    m->dtor = NULL;
-    m->owned = NULL;
+    m->owned = 0;
     return m;
 }
 
-/* tr__msg_release: frees the message block only (no destructor). */
+/* tr__msg_release: frees the message block only (no destructor). Any
+ * thread. */
 static inline void tr__msg_release(tr__msg *m) {
-    tr__free_sized(m, m->alloc_size);
+    if (m->owner)
+        tr__mc_free(m->owner, m->cls, m);
+    else
+        tr__free_sized(m, m->alloc_size);
 }
 
 /* tr__msg_free: runs the owned payload's destructor, then frees. */
 static inline void tr__msg_free(tr__msg *m) {
-    if (m->dtor)
-        m->dtor(m->owned);
+    if (m->owned) {
+        tr__owned o;
+        memcpy(&o, m->bytes, sizeof o);
+        if (o.dtor)
+            o.dtor(o.data);
+    }
     tr__msg_release(m);
 }
 

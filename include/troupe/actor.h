@@ -390,6 +390,9 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
 /** tr_send: sends a plain message (Pid ! Msg) that arrives in handle_info
  *  with kind TR_MSG_INFO. The size bytes at data are copied; the caller
  *  keeps data. Messages from one sender to one receiver arrive in order.
+ *  Sent from a callback, the message is queued to the receiver by the end
+ *  of the sender's turn at the latest (sends are pushed in chains, one per
+ *  receiver); from any other thread, at once.
  *  Arguments: tag, application-defined; data may be NULL when size is 0.
  *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
  *  or never-existing pid: nothing is queued), TR_EFULL (bounded mailbox
