@@ -22,6 +22,7 @@ __thread tr_actor *tr__tls_current;
 __thread tr__frame *tr__tls_frame;
 
 #define SPIN_ROUNDS 200
+#define SPIN_MIN 12
 #define POLL_EVERY 64
 
 int64_t tr__now_ms(void) {
@@ -331,6 +332,11 @@ static void *sched_main(void *arg) {
     tr__tls_sched = s;
     tr__tls_mcache = &rt->mcaches[s->index];
     unsigned idle = 0;
+    /* Adaptive spin: a spin phase that found work keeps the full length; one
+     * that ended in parking halves the next (work that comes back within
+     * microseconds keeps a thread awake; sparse work, like timers far
+     * apart, costs little spinning). */
+    unsigned spin_limit = SPIN_ROUNDS;
     bool spinning = false;
     while (!tr_atomic_load_u32(&rt->quit)) {
         tr_actor *a = next_actor(s);
@@ -339,6 +345,8 @@ static void *sched_main(void *arg) {
                 spinning = false;
                 tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
             }
+            if (idle > 0)
+                spin_limit = SPIN_ROUNDS; /* the spin paid off */
             idle = 0;
             run_one(s, a);
             continue;
@@ -347,12 +355,14 @@ static void *sched_main(void *arg) {
             spinning = true;
             tr_atomic_faa_u32(&rt->n_spinning, 1);
         }
-        if (++idle < SPIN_ROUNDS) {
+        if (++idle < spin_limit) {
             tr_atomic_pause();
             continue;
         }
         idle = 0;
-        a = getenv("NOSTEALNEXT") ? NULL : steal_next(s);
+        if (spin_limit > SPIN_MIN)
+            spin_limit /= 2;
+        a = steal_next(s);
         if (a) {
             spinning = false;
             tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);

@@ -1,10 +1,11 @@
 /* troupe — timers.
  *
- * One timer thread per runtime keeps a binary min-heap of deadlines and
+ * One timer thread per runtime keeps a 4-ary min-heap of deadlines and
  * sleeps on a condition variable until the earliest one (1 ms resolution,
  * CLOCK_MONOTONIC). No thread is blocked per timer. Timer ids are slot
  * index + generation in a table, so cancelling a fired or reused timer is
- * detected; cancellation removes the entry from the heap (O(log n)).
+ * detected; cancellation removes the entry from the heap (O(log n)). A
+ * periodic timer that fires gets its next deadline in place (one sift).
  */
 #include <errno.h>
 #include <string.h>
@@ -25,6 +26,14 @@ typedef struct entry {
     uint32_t heap_pos; /* index in heap, or UINT32_MAX when not pending */
 } entry;
 
+/* A heap node carries its deadline, so sifting reads only the heap array
+ * (four children share a cache line) and writes each moved entry's
+ * heap_pos. */
+typedef struct hnode {
+    int64_t when;
+    uint32_t idx;
+} hnode;
+
 struct tr__timers {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -34,71 +43,78 @@ struct tr__timers {
     uint32_t n_e, cap_e;
     uint32_t *free_e;
     uint32_t n_free;
-    uint32_t *heap; /* entry indexes */
+    hnode *heap; /* 4-ary min-heap on when */
     uint32_t n_heap, cap_heap;
 };
 
 #define NOT_PENDING UINT32_MAX
 
-static inline bool less(tr__timers *t, uint32_t a, uint32_t b) {
-    return t->e[t->heap[a]].when < t->e[t->heap[b]].when;
+#define ARITY 4
+
+static inline void hset(tr__timers *t, uint32_t pos, hnode n) {
+    t->heap[pos] = n;
+    t->e[n.idx].heap_pos = pos;
 }
-static inline void hswap(tr__timers *t, uint32_t a, uint32_t b) {
-    uint32_t x = t->heap[a];
-    t->heap[a] = t->heap[b];
-    t->heap[b] = x;
-    t->e[t->heap[a]].heap_pos = a;
-    t->e[t->heap[b]].heap_pos = b;
-}
-static void up(tr__timers *t, uint32_t i) {
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!less(t, i, p))
+static void up(tr__timers *t, uint32_t pos) {
+    hnode n = t->heap[pos];
+    while (pos > 0) {
+        uint32_t p = (pos - 1) / ARITY;
+        if (t->heap[p].when <= n.when)
             break;
-        hswap(t, i, p);
-        i = p;
+        hset(t, pos, t->heap[p]);
+        pos = p;
     }
+    hset(t, pos, n);
 }
-static void down(tr__timers *t, uint32_t i) {
+static void down(tr__timers *t, uint32_t pos) {
+    hnode n = t->heap[pos];
     for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->n_heap && less(t, l, m))
-            m = l;
-        if (r < t->n_heap && less(t, r, m))
-            m = r;
-        if (m == i)
+        uint32_t c = ARITY * pos + 1;
+        if (c >= t->n_heap)
             break;
-        hswap(t, i, m);
-        i = m;
+        uint32_t end = c + ARITY < t->n_heap ? c + ARITY : t->n_heap;
+        uint32_t best = c;
+        for (uint32_t j = c + 1; j < end; j++)
+            if (t->heap[j].when < t->heap[best].when)
+                best = j;
+        if (t->heap[best].when >= n.when)
+            break;
+        hset(t, pos, t->heap[best]);
+        pos = best;
     }
+    hset(t, pos, n);
 }
 static int heap_push(tr__timers *t, uint32_t idx) {
     if (t->n_heap == t->cap_heap) {
         uint32_t cap = t->cap_heap ? t->cap_heap * 2 : 256;
-        uint32_t *p = (uint32_t *)tr__realloc(t->heap, sizeof(uint32_t) * cap);
+        hnode *p = (hnode *)tr__realloc(t->heap, sizeof(hnode) * cap);
         if (!p)
             return TR_ENOMEM;
         t->heap = p;
         t->cap_heap = cap;
     }
-    t->heap[t->n_heap] = idx;
-    t->e[idx].heap_pos = t->n_heap;
+    t->heap[t->n_heap] = (hnode){t->e[idx].when, idx};
     t->n_heap++;
     up(t, t->n_heap - 1);
     return TR_OK;
 }
 static void heap_remove(tr__timers *t, uint32_t pos) {
     uint32_t last = t->n_heap - 1;
-    t->e[t->heap[pos]].heap_pos = NOT_PENDING;
+    t->e[t->heap[pos].idx].heap_pos = NOT_PENDING;
+    t->n_heap--;
     if (pos != last) {
         t->heap[pos] = t->heap[last];
-        t->e[t->heap[pos]].heap_pos = pos;
-        t->n_heap--;
-        down(t, pos);
-        up(t, pos);
-    } else {
-        t->n_heap--;
+        if (pos > 0 && t->heap[pos].when < t->heap[(pos - 1) / ARITY].when)
+            up(t, pos);
+        else
+            down(t, pos);
     }
+}
+/* The top entry's next period: new deadline in place, then sift down. */
+static void heap_retime_top(tr__timers *t, int64_t when) {
+    t->heap[0].when = when;
+    t->e[t->heap[0].idx].when = when;
+    down(t, 0);
 }
 
 static void entry_free(tr__timers *t, uint32_t idx) {
@@ -124,17 +140,16 @@ static void *timer_main(void *arg) {
             continue;
         }
         int64_t now = tr__now_ms();
-        entry *top = &t->e[t->heap[0]];
-        if (top->when > now) {
+        int64_t top_when = t->heap[0].when;
+        if (top_when > now) {
             struct timespec ts;
-            tr__abstime(&ts, top->when - now);
+            tr__abstime(&ts, top_when - now);
             pthread_cond_timedwait(&t->cv, &t->mu, &ts);
             continue;
         }
         /* Fire the earliest entry. */
-        uint32_t idx = t->heap[0];
+        uint32_t idx = t->heap[0].idx;
         entry *e = &t->e[idx];
-        heap_remove(t, 0);
         tr__msg *m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
         tr_pid to = e->to;
         uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
@@ -147,10 +162,9 @@ static void *timer_main(void *arg) {
             int64_t next = e->when + e->period;
             if (next <= now)
                 next = now + e->period - ((now - e->when) % e->period);
-            e->when = next;
-            if (heap_push(t, idx) != TR_OK)
-                entry_free(t, idx);
+            heap_retime_top(t, next);
         } else {
+            heap_remove(t, 0);
             entry_free(t, idx);
         }
         pthread_mutex_unlock(&t->mu);
