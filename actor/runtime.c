@@ -22,7 +22,7 @@ __thread tr_actor *tr__tls_current;
 __thread tr__frame *tr__tls_frame;
 
 #define SPIN_ROUNDS 200
-#define SPIN_MIN 12
+#define SPIN_MIN 100
 #define POLL_EVERY 64
 
 int64_t tr__now_ms(void) {
