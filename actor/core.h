@@ -132,6 +132,7 @@ typedef struct tr__slot {
  * backlog grows without bound. */
 #define TR__TURN_SENDS 4096
 #define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
+#define TR__REF_BLOCK 1024 /* refs a scheduler thread takes from the shared counter */
 #define TR__OB_SLOTS 8     /* receivers an actor's turn gathers messages for */
 #define TR__OB_CHAIN 64    /* messages gathered for one receiver before they go */
 
@@ -162,6 +163,7 @@ typedef struct tr__sched {
     uint32_t sends;                /* messages this thread sent during the current turn */
     uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
     uint32_t n_slots;              /* cached free actor slots (owner only) */
+    uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
     bool ob_on;                    /* inside an actor's turn: sends are gathered */
     unsigned ob_n;                 /* receivers in ob[] */
     tr__obox ob[TR__OB_SLOTS];

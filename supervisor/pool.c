@@ -54,11 +54,14 @@
 /* Memory shared with the workers                                            */
 /* ------------------------------------------------------------------------ */
 
+/* One cache line per slot: workers on different threads would otherwise
+ * write the same line for every job. */
 typedef struct pool_ctr {
-    uint64_t done;     /* jobs finished by this slot's workers (atomic) */
-    uint64_t released; /* pid id of the last worker whose terminate dropped its
-                          reference (atomic): a killed one's DOWN tells the pool
-                          whether to drop it instead */
+    _Alignas(64) uint64_t done; /* jobs finished by this slot's workers (atomic; only the
+                                   slot's one live worker writes it) */
+    uint64_t released;          /* pid id of the last worker whose terminate dropped its
+                                   reference (atomic): a killed one's DOWN tells the pool
+                                   whether to drop it instead */
     struct pool_ctr *prev, *next;
 } pool_ctr;
 
@@ -190,8 +193,9 @@ static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
             m.kind = TR_MSG_CAST;
             rc = user_cast(self, h, &m);
         }
-        /* release: the pool reading the counter sees the job's effects */
-        tr_atomic_faa_u64(&h->ctr->done, 1);
+        /* One writer (this slot's live worker): a release store, no locked
+         * add. The pool reading the counter sees the job's effects. */
+        tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
         return rc;
     }
     if (from_pool && msg->tag == POOL_TAG_DRAIN)
@@ -354,7 +358,7 @@ static void slot_free(pool_state *p, pslot *s, bool free_ctr) {
 
 static pslot *slot_new(tr_self *self, pool_state *p, unsigned index) {
     pslot *s = tr__calloc(sizeof(*s));
-    pool_ctr *c = tr__calloc(sizeof(*c));
+    pool_ctr *c = tr__aligned_calloc(64, sizeof(*c));
     if (!s || !c) {
         tr__free(s);
         tr__free(c);
