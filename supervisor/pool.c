@@ -533,6 +533,8 @@ static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t ta
 /* Sends a job to a worker, or queues it in the pool while none is alive.
  * Returns 0 when the job is accepted (sent or queued); on error the
  * caller is told nothing yet. */
+#define SYNC_EVERY 64
+
 static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
                     const void *data, size_t size) {
     tr_runtime *rt = tr_self_runtime(self);
@@ -555,6 +557,11 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
         memcpy(buf, &jh, sizeof(jh));
         if (size)
             memcpy(buf + sizeof(jh), data, size);
+        /* Round-robin never looks at loads: drop the records of jobs the
+         * worker has finished now and then, so the FIFO holds about what
+         * is in flight, not every job ever dispatched. */
+        if (s->out.len >= SYNC_EVERY && s->out.len % SYNC_EVERY == 0)
+            slot_sync(s);
         if (fifo_push(&s->out, (job_rec){from})) {
             if (!on_stack)
                 tr__free(buf);
