@@ -474,7 +474,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     if (o.max_actors == 0)
         o.max_actors = 4u << 20;
     if (o.batch == 0)
-        o.batch = 64;
+        o.batch = 256; /* an Erlang slice (4,000 reductions) is a few hundred messages */
     tr_runtime *rt = (tr_runtime *)tr__calloc(sizeof *rt);
     if (!rt)
         return TR_ENOMEM;

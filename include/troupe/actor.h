@@ -216,7 +216,7 @@ typedef struct tr_behaviour {
 typedef struct tr_runtime_opts {
     unsigned threads;    /* scheduler threads; 0 = online CPUs */
     unsigned max_actors; /* most live actors; 0 = 4,194,304; at most 2^30 */
-    unsigned batch;      /* messages per actor turn; 0 = 64 */
+    unsigned batch;      /* messages per actor turn; 0 = 256 */
 } tr_runtime_opts;
 
 /** tr_runtime_start: creates a runtime and starts its scheduler threads and
