@@ -80,6 +80,7 @@ got:
     /* The next message's block was written on another core: fetch it while
      * this one is handled. */
     __builtin_prefetch(c->tail);
+    __builtin_prefetch((char *)c->tail + 64); /* a message's header and payload span two lines */
     /* Store with release so other threads reading the depth see it; only
      * this thread writes it. */
     tr_atomic_store_u32(&c->popped, c->popped + 1);
