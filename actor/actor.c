@@ -529,8 +529,8 @@ void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, b
 
 /* An undelivered call: tell its caller the server is gone. */
 static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *why) {
-    if (m->pub.kind != TR_MSG_CALL || m->pub.sender.id == 0)
-        return;
+    if (m->pub.kind != TR_MSG_CALL || m->pub.sender.id == 0 || m->sys == TR__SYS_FWD)
+        return; /* not a call, nobody waits, or its forwarder answers for it */
     size_t n = strlen(why) + 1;
     tr__msg *r = tr__msg_new(tr__mc_here(rt), TR_MSG_REPLY, m->pub.tag, why, n);
     if (!r)
@@ -803,6 +803,7 @@ static inline void frame_push(tr__frame *f, tr_actor *a) {
     f->prev = tr__tls_frame;
     f->a = a;
     f->cur_msg = NULL;
+    f->msg_taken = false;
     f->cur_call_ref = 0;
     f->cur_call_replied = false;
     f->stop_pending = false;
@@ -1027,7 +1028,8 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
     case TR_MSG_CALL: {
         if (!b->handle_call)
             crash(f, TR_EINVAL, "unexpected call");
-        f->cur_call_ref = msg->ref;
+        /* A forwarded call is its forwarder's to answer for on failure. */
+        f->cur_call_ref = m->sys == TR__SYS_FWD ? 0 : msg->ref;
         f->cur_call_replied = false;
         tr_from from = {a->rt, msg->sender, msg->ref};
         rc = b->handle_call((tr_self *)a, state, msg, from);
@@ -1153,7 +1155,10 @@ void tr__run(tr__sched *sched, tr_actor *a) {
         f.cur_msg = m;
         bool stop = dispatch(&f, a, m);
         f.cur_msg = NULL;
-        tr__msg_free(m);
+        if (f.msg_taken)
+            f.msg_taken = false; /* forwarded: another mailbox has it */
+        else
+            tr__msg_free(m);
         if (stop) {
             why = f.stop_reason;
             terminate_v = true;
@@ -1412,6 +1417,37 @@ bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
     bool port = a->is_port;
     tr__release(a);
     return !port;
+}
+
+int tr__forward_call(tr_self *self, tr_pid to) {
+    tr_actor *a = (tr_actor *)self;
+    tr__frame *f = tr__tls_frame;
+    if (!a || !f || f->a != a || !f->cur_msg || f->cur_msg->pub.kind != TR_MSG_CALL)
+        return TR_EINVAL;
+    tr_runtime *rt = a->rt;
+    tr_actor *t = tr__acquire(rt, to);
+    if (!t)
+        return TR_ENOPROC;
+    if (t->max_mailbox || t->is_port) {
+        release_in(rt, t); /* a refused push would free the block */
+        return TR_EBUSY;
+    }
+    tr__msg *m = f->cur_msg;
+    m->sys = TR__SYS_FWD;
+    f->cur_msg = NULL;
+    f->msg_taken = true;
+    f->cur_call_replied = true; /* no bounce here if this callback fails */
+    tr__push(t, m);             /* unbounded: cannot fail */
+    release_in(rt, t);
+    tr__sched *sc = tr__tls_sched;
+    if (sc)
+        sc->sends++;
+    return TR_OK;
+}
+
+bool tr__msg_forwarded(const tr_msg *msg) {
+    const tr__msg *m = (const tr__msg *)((const char *)msg - offsetof(tr__msg, pub));
+    return m->sys == TR__SYS_FWD;
 }
 
 long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {

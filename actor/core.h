@@ -109,6 +109,7 @@ typedef struct tr__frame {
     tr_actor *a;
     jmp_buf jb; /* tr_fail unwinds to here */
     tr__msg *cur_msg;
+    bool msg_taken; /* cur_msg was forwarded: not freed after the callback */
     uint64_t cur_call_ref;
     bool cur_call_replied;
     bool stop_pending;

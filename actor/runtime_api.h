@@ -18,6 +18,17 @@ tr_pid tr__self_parent(const tr_self *self);
 bool tr__runtime_stopping(const tr_runtime *rt);
 /* The actor running on the calling thread, or NULL outside callbacks. */
 tr_self *tr__current(void);
+/* From handle_call: hands the call being handled, as it is (same block,
+ * sender, ref, tag and payload), to `to`, which gets it as a call from the
+ * original caller and replies to it directly. The forwarder then answers for
+ * it: if `to` dies before replying, the runtime sends the caller nothing
+ * (the pool sends TR_ECRASHED). The forwarded message is not freed when the
+ * callback returns. tr__msg_forwarded tells the receiver's callback.
+ * Errors: TR_EINVAL (not inside handle_call), TR_ENOPROC (to is dead),
+ * TR_EBUSY (to has a bounded mailbox: copy instead); on error nothing was
+ * sent and the call is still the forwarder's. */
+int tr__forward_call(tr_self *self, tr_pid to);
+bool tr__msg_forwarded(const tr_msg *msg);
 /* A process-unique reference (monitor refs, request ids). Any thread. */
 uint64_t tr__make_ref(tr_runtime *rt);
 /* A fast per-runtime pseudo-random number (jitter). Any thread. */

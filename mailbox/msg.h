@@ -18,10 +18,12 @@
 /* Internal message kinds beyond tr_msg_kind (never seen by callbacks). */
 enum {
     TR__SYS_NONE = 0,
-    TR__SYS_WAKE,        /* no-op: makes the actor run (signals were queued) */
-    TR__SYS_REQ_TIMEOUT, /* a tr_request's timeout fired; ref = request id */
-    TR__SYS_SIG_EXIT,    /* exit signal (in the signal list, not the mailbox) */
-    TR__SYS_SIG_SHUTDOWN /* runtime shutdown: stop with shutdown, run terminate */
+    TR__SYS_WAKE,         /* no-op: makes the actor run (signals were queued) */
+    TR__SYS_REQ_TIMEOUT,  /* a tr_request's timeout fired; ref = request id */
+    TR__SYS_SIG_EXIT,     /* exit signal (in the signal list, not the mailbox) */
+    TR__SYS_SIG_SHUTDOWN, /* runtime shutdown: stop with shutdown, run terminate */
+    TR__SYS_FWD           /* a call handed on by tr__forward_call: whoever forwarded it
+                             answers for it if the receiver fails (no bounce) */
 };
 
 typedef struct tr__msg {

@@ -169,7 +169,13 @@ static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
 }
 
 static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
-    return user_call(self, state, msg, from);
+    if (!tr__msg_forwarded(msg))
+        return user_call(self, state, msg, from); /* called directly */
+    /* A job the pool handed on as it came (tr__forward_call). */
+    worker_hdr *h = state;
+    int rc = user_call(self, h, msg, from);
+    tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
+    return rc;
 }
 
 static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
@@ -536,12 +542,31 @@ static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t ta
 #define SYNC_EVERY 64
 
 static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
-                    const void *data, size_t size) {
+                    const void *data, size_t size, bool current) {
     tr_runtime *rt = tr_self_runtime(self);
     for (;;) {
         pslot *s = choose(p);
         if (!s)
             return queue_pending(p, from, sender, tag, data, size);
+        if (current && from.rt) {
+            /* The call being handled goes to the worker as it is: no new
+             * message, no copy; the worker replies to the caller. */
+            if (s->out.len >= SYNC_EVERY && s->out.len % SYNC_EVERY == 0)
+                slot_sync(s);
+            if (fifo_push(&s->out, (job_rec){from}))
+                return TR_ENOMEM;
+            int rc = tr__forward_call(self, s->pid);
+            if (rc == 0) {
+                p->dispatched++;
+                return 0;
+            }
+            s->out.len--; /* undo the push (the newest entry) */
+            if (rc == TR_ENOPROC) {
+                s->cast_failed = true; /* dead: its DOWN will come; try another */
+                continue;
+            }
+            current = false; /* bounded mailbox: send a copy below */
+        }
         job_hdr jh = {0};
         jh.from = from;
         jh.sender = sender;
@@ -596,7 +621,7 @@ static void flush_pending(tr_self *self, pool_state *p) {
         p->pend_head = j->next;
         if (!p->pend_head)
             p->pend_tail = NULL;
-        int rc = dispatch(self, p, j->from, j->sender, j->tag, j->data, j->size);
+        int rc = dispatch(self, p, j->from, j->sender, j->tag, j->data, j->size, false);
         if (rc && j->from.rt)
             tr_reply_error(j->from, rc, tr_strerror(rc));
         tr__free(j->data);
@@ -1022,7 +1047,7 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
         tr_reply_error(from, TR_EINVAL, "reserved tag");
         return TR_CONTINUE;
     }
-    int rc = dispatch(self, p, from, msg->sender, msg->tag, msg->data, msg->size);
+    int rc = dispatch(self, p, from, msg->sender, msg->tag, msg->data, msg->size, true);
     if (rc)
         tr_reply_error(from, rc, tr_strerror(rc));
     return TR_CONTINUE;
@@ -1036,7 +1061,7 @@ static int pool_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
     }
     if (msg->tag >= POOL_RESERVED_TAGS || p->stopping)
         return TR_CONTINUE; /* a cast cannot be answered: dropped */
-    dispatch(self, p, (tr_from){0}, msg->sender, msg->tag, msg->data, msg->size);
+    dispatch(self, p, (tr_from){0}, msg->sender, msg->tag, msg->data, msg->size, false);
     return TR_CONTINUE;
 }
 
