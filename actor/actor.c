@@ -404,6 +404,15 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* pushing                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* max_mailbox and is_port never change after the pid is published, but
+ * they share an 8-byte word with fields written under the lock (exiting,
+ * has_names): separate relaxed loads keep the compiler from reading them
+ * as one word (which ThreadSanitizer reports as a race with those writes). */
+static inline bool bounded_or_port(const tr_actor *a) {
+    return __atomic_load_n(&a->max_mailbox, __ATOMIC_RELAXED) != 0 ||
+           __atomic_load_n(&a->is_port, __ATOMIC_RELAXED);
+}
+
 /* Gathering sends. During an actor's turn, messages to other actors of the
  * runtime (unbounded mailboxes, not ports) wait in the thread's outbox, in
  * one chain per receiver, and go with one exchange when the chain is
@@ -459,7 +468,7 @@ int tr__push(tr_actor *a, tr__msg *m) {
         tr__msg_release(m);
         return TR_EFULL;
     }
-    if (sc && sc->ob_on && !a->max_mailbox && !a->is_port && a->rt == sc->rt) {
+    if (sc && sc->ob_on && !bounded_or_port(a) && a->rt == sc->rt) {
         ob_add(sc, a, m);
         return TR_OK;
     }
@@ -1428,7 +1437,7 @@ int tr__forward_call(tr_self *self, tr_pid to) {
     tr_actor *t = tr__acquire(rt, to);
     if (!t)
         return TR_ENOPROC;
-    if (t->max_mailbox || t->is_port) {
+    if (bounded_or_port(t)) {
         release_in(rt, t); /* a refused push would free the block */
         return TR_EBUSY;
     }

@@ -491,9 +491,11 @@ TR_API int tr_reply_error(tr_from from, int err, const char *text);
 typedef uint64_t tr_timer;
 
 /** tr_send_after: after delay_ms milliseconds, delivers a TR_MSG_TIMER with
- *  this tag and a copy of data to `to` (erlang:send_after/3). Resolution
- *  1 ms; timers do not occupy a thread each. A timer whose target is dead
- *  when it fires is discarded.
+ *  this tag and a copy of data to `to` (erlang:send_after/3). Never
+ *  earlier than delay_ms; later by the wake-up latency plus a slack of
+ *  1/512 of the delay, at most 1 ms (timers that fall close together share
+ *  one wake-up). Timers do not occupy a thread each. A timer whose target
+ *  is dead when it fires is discarded.
  *  Arguments: delay_ms >= 0; timer may be NULL, else receives the id (also
  *  in the message's ref).
  *  Errors: TR_EINVAL, TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
