@@ -379,10 +379,10 @@ static void *sched_main(void *arg) {
         s->in_section = false;
         ck_epoch_end(&s->epoch, NULL);
     }
-    /* Drop what is left in the local ring: runtime_stop already stopped
-     * every actor; leftovers are dead actors' tokens. */
-    tr__mc_flush(tr__tls_mcache);
+    tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home */
     tr__tls_mcache = NULL;
+    /* What is left in the local ring is dropped: runtime_stop already
+     * stopped every actor; leftovers are dead actors' tokens. */
     tr__tls_sched = NULL;
     return NULL;
 }

@@ -168,13 +168,20 @@ static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
     return u->handle_cast(self, user_state(h), msg);
 }
 
+/* Counts a finished job for the pool. One writer (the slot's live worker):
+ * a release store, no locked add; the pool reading the counter sees the
+ * job's effects. */
+static void job_done(worker_hdr *h) {
+    tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
+}
+
 static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
     if (!tr__msg_forwarded(msg))
         return user_call(self, state, msg, from); /* called directly */
     /* A job the pool handed on as it came (tr__forward_call). */
     worker_hdr *h = state;
     int rc = user_call(self, h, msg, from);
-    tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
+    job_done(h);
     return rc;
 }
 
@@ -199,9 +206,7 @@ static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
             m.kind = TR_MSG_CAST;
             rc = user_cast(self, h, &m);
         }
-        /* One writer (this slot's live worker): a release store, no locked
-         * add. The pool reading the counter sees the job's effects. */
-        tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
+        job_done(h);
         return rc;
     }
     if (from_pool && msg->tag == POOL_TAG_DRAIN)
@@ -536,11 +541,21 @@ static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t ta
     return 0;
 }
 
+/* Records a job sent to s (for TR_ECRASHED if its worker dies). Round-robin
+ * never looks at loads, so the records of jobs the worker has finished are
+ * dropped every SYNC_EVERY jobs: the FIFO holds about what is in flight,
+ * not every job ever dispatched. 0 or TR_ENOMEM. */
+#define SYNC_EVERY 64
+
+static int slot_track(pslot *s, tr_from from) {
+    if (s->out.len >= SYNC_EVERY && s->out.len % SYNC_EVERY == 0)
+        slot_sync(s);
+    return fifo_push(&s->out, (job_rec){from});
+}
+
 /* Sends a job to a worker, or queues it in the pool while none is alive.
  * Returns 0 when the job is accepted (sent or queued); on error the
  * caller is told nothing yet. */
-#define SYNC_EVERY 64
-
 static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, uint32_t tag,
                     const void *data, size_t size, bool current) {
     tr_runtime *rt = tr_self_runtime(self);
@@ -551,9 +566,7 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
         if (current && from.rt) {
             /* The call being handled goes to the worker as it is: no new
              * message, no copy; the worker replies to the caller. */
-            if (s->out.len >= SYNC_EVERY && s->out.len % SYNC_EVERY == 0)
-                slot_sync(s);
-            if (fifo_push(&s->out, (job_rec){from}))
+            if (slot_track(s, from))
                 return TR_ENOMEM;
             int rc = tr__forward_call(self, s->pid);
             if (rc == 0) {
@@ -582,12 +595,7 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
         memcpy(buf, &jh, sizeof(jh));
         if (size)
             memcpy(buf + sizeof(jh), data, size);
-        /* Round-robin never looks at loads: drop the records of jobs the
-         * worker has finished now and then, so the FIFO holds about what
-         * is in flight, not every job ever dispatched. */
-        if (s->out.len >= SYNC_EVERY && s->out.len % SYNC_EVERY == 0)
-            slot_sync(s);
-        if (fifo_push(&s->out, (job_rec){from})) {
+        if (slot_track(s, from)) {
             if (!on_stack)
                 tr__free(buf);
             return TR_ENOMEM;
