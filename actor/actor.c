@@ -35,7 +35,7 @@ static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
     uint32_t seg = idx >> TR__SEG_BITS;
     if (seg >= rt->n_segs)
         return NULL;
-    tr__slot *s = (tr__slot *)tr_atomic_load_ptr((void *const *)&rt->segs[seg]);
+    tr__slot *s = (tr__slot *)tr__load_acq_ptr((void *const *)&rt->segs[seg]);
     if (!s)
         return NULL;
     return &s[idx & (TR__SEG_SIZE - 1)];
@@ -61,7 +61,7 @@ static uint32_t table_take_locked(tr_runtime *rt, tr__slotpool *p, int *err) {
         }
         for (uint32_t i = 0; i < TR__SEG_SIZE; i++)
             s[i].w = (uint64_t)1 << 32; /* generation 1 */
-        tr_atomic_store_ptr((void **)&rt->segs[seg], s);
+        tr__store_rel_ptr((void **)&rt->segs[seg], s);
     }
     p->high++;
     return idx;
@@ -141,16 +141,16 @@ static inline void count_add(tr_runtime *rt, uint64_t *shared, size_t field, int
     tr__sched *sc = tr__tls_sched;
     if (sc && sc->rt == rt) {
         uint64_t *mine = (uint64_t *)((char *)sc + field);
-        tr_atomic_store_u64(mine, *mine + (uint64_t)d);
+        tr__store_rel_u64(mine, *mine + (uint64_t)d);
     } else {
-        tr_atomic_faa_u64(shared, (uint64_t)d);
+        tr__faa_acqrel_u64(shared, (uint64_t)d);
     }
 }
 
 static uint64_t count_sum(const tr_runtime *rt, const uint64_t *shared, size_t field) {
-    uint64_t n = tr_atomic_load_u64(shared);
+    uint64_t n = tr__load_acq_u64(shared);
     for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
-        n += tr_atomic_load_u64((const uint64_t *)((const char *)&rt->scheds[i] + field));
+        n += tr__load_acq_u64((const uint64_t *)((const char *)&rt->scheds[i] + field));
     return n;
 }
 
@@ -188,20 +188,20 @@ tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
     tr__slot *s = slot_at(rt, pid_index(pid));
     if (!s)
         return NULL;
-    uint64_t w = tr_atomic_load_u64(&s->w);
+    uint64_t w = tr__load_acq_u64(&s->w);
     if (borrow_mode(rt)) {
         if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
             return NULL;
-        return (tr_actor *)tr_atomic_load_ptr((void *const *)&s->actor);
+        return (tr_actor *)tr__load_acq_ptr((void *const *)&s->actor);
     }
     for (;;) {
         if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
             return NULL;
-        if (tr_atomic_cas_u64(&s->w, w, w + 1))
+        if (tr__cas_acqrel_u64(&s->w, w, w + 1))
             break;
-        w = tr_atomic_load_u64(&s->w);
+        w = tr__load_acq_u64(&s->w);
     }
-    return (tr_actor *)tr_atomic_load_ptr((void *const *)&s->actor);
+    return (tr_actor *)tr__load_acq_ptr((void *const *)&s->actor);
 }
 
 static void destroy(tr_actor *a);
@@ -222,14 +222,14 @@ static void defer_destroy(tr_actor *a) {
         ck_epoch_call_strict(&sc->epoch, &a->ep, destroy_cb);
         return;
     }
-    if (tr_atomic_load_u32(&rt->stopped)) {
+    if (tr__load_acq_u32(&rt->stopped)) {
         destroy(a); /* no scheduler thread is left to hold a borrowed lookup */
         return;
     }
     pthread_mutex_lock(&rt->grave_mu);
     a->run_next = rt->grave;
     rt->grave = a;
-    uint32_t n = tr_atomic_faa_u32(&rt->n_grave, 1) + 1;
+    uint32_t n = tr__faa_acqrel_u32(&rt->n_grave, 1) + 1;
     pthread_mutex_unlock(&rt->grave_mu);
     if (n > 1024)
         tr__grave_drain_sync(rt); /* schedulers are slow to take them: bound the pile */
@@ -242,7 +242,7 @@ static void defer_destroy(tr_actor *a) {
  * outside borrow mode). */
 static void unref(tr_actor *a) {
     tr__slot *s = slot_at(a->rt, pid_index(a->pid));
-    uint64_t old = tr_atomic_faa_u64(&s->w, (uint64_t)-1);
+    uint64_t old = tr__faa_acqrel_u64(&s->w, (uint64_t)-1);
     if ((old & TR__SLOT_REFS) == 1 && !(old & TR__SLOT_ALIVE))
         defer_destroy(a);
 }
@@ -262,12 +262,12 @@ static inline void release_in(tr_runtime *rt, tr_actor *a) {
 }
 
 static tr_actor *grave_take(tr_runtime *rt) {
-    if (!tr_atomic_load_u32(&rt->n_grave))
+    if (!tr__load_acq_u32(&rt->n_grave))
         return NULL;
     pthread_mutex_lock(&rt->grave_mu);
     tr_actor *list = rt->grave;
     rt->grave = NULL;
-    tr_atomic_store_u32(&rt->n_grave, 0);
+    tr__store_rel_u32(&rt->n_grave, 0);
     pthread_mutex_unlock(&rt->grave_mu);
     return list;
 }
@@ -297,7 +297,7 @@ void tr__grave_drain_sync(tr_runtime *rt) {
             pthread_mutex_lock(&rt->grave_mu);
             a->run_next = rt->grave;
             rt->grave = a;
-            tr_atomic_faa_u32(&rt->n_grave, 1);
+            tr__faa_acqrel_u32(&rt->n_grave, 1);
             pthread_mutex_unlock(&rt->grave_mu);
             a = next;
         }
@@ -323,9 +323,9 @@ void tr__grave_drain_final(tr_runtime *rt) {
 /* Clears ALIVE: from now on lookups fail. The caller still holds its ref. */
 static void retire_slot(tr_actor *a) {
     tr__slot *s = slot_at(a->rt, pid_index(a->pid));
-    uint64_t w = tr_atomic_load_u64(&s->w);
-    while (!tr_atomic_cas_u64(&s->w, w, w & ~TR__SLOT_ALIVE))
-        w = tr_atomic_load_u64(&s->w);
+    uint64_t w = tr__load_acq_u64(&s->w);
+    while (!tr__cas_acqrel_u64(&s->w, w, w & ~TR__SLOT_ALIVE))
+        w = tr__load_acq_u64(&s->w);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -447,7 +447,7 @@ static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
      * one of our own until the chain is pushed. */
     b->ref = !borrow_mode(a->rt);
     if (b->ref)
-        tr_atomic_faa_u64(&slot_at(a->rt, pid_index(a->pid))->w, 1);
+        tr__faa_acqrel_u64(&slot_at(a->rt, pid_index(a->pid))->w, 1);
 }
 
 int tr__push(tr_actor *a, tr__msg *m) {
@@ -495,7 +495,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
     tr_actor *a = tr__acquire(rt, to);
     if (!a) {
         tr__msg_free(m);
-        return tr__runtime_stopping(rt) && tr_atomic_load_u32(&rt->stopped) ? TR_ECLOSED
+        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED
                                                                             : TR_ENOPROC;
     }
     int err = tr__push(a, m);
@@ -505,14 +505,14 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
 
 void tr__push_signal(tr_actor *a, tr__msg *sig) {
     sig->node.next = NULL;
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     if (a->sig_tail)
         a->sig_tail->node.next = &sig->node;
     else
         a->sig_head = sig;
     a->sig_tail = sig;
-    tr_atomic_store_u32(&a->has_sig, 1);
-    tr_spin_unlock(&a->lock);
+    tr__store_rel_u32(&a->has_sig, 1);
+    tr__spin_unlock(&a->lock);
     /* Make sure the actor runs and sees the signal. */
     tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
@@ -560,10 +560,10 @@ static void drain(tr_actor *a) {
         bounce_call(a->rt, m, a->pid, "server exited");
         tr__msg_free(m);
     }
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
-    tr_spin_unlock(&a->lock);
+    tr__spin_unlock(&a->lock);
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;
         tr__msg_free(s);
@@ -580,11 +580,11 @@ static void destroy(tr_actor *a) {
     drain(a);
     uint32_t idx = pid_index(a->pid);
     tr__slot *s = slot_at(rt, idx);
-    tr_atomic_store_ptr((void **)&s->actor, NULL);
+    tr__store_rel_ptr((void **)&s->actor, NULL);
     uint32_t gen = pid_gen(a->pid) + 1;
     if (gen == 0)
         gen = 1;
-    tr_atomic_store_u64(&s->w, (uint64_t)gen << 32);
+    tr__store_rel_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx);
     if (a->is_port)
         tr__port_fini(a->u.port);
@@ -659,18 +659,18 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     if (!t)
         return TR_ENOPROC;
     int err = TR_OK;
-    tr_spin_lock(&t->lock);
+    tr__spin_lock(&t->lock);
     if (t->exiting)
         err = TR_ENOPROC;
     else
         err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
-    tr_spin_unlock(&t->lock);
+    tr__spin_unlock(&t->lock);
     tr__release(t);
     if (err)
         return err;
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     err = links_add_locked(a, TR__L_LINK, target, 0, fresh);
-    tr_spin_unlock(&a->lock);
+    tr__spin_unlock(&a->lock);
     return err;
 }
 
@@ -678,9 +678,9 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
 static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
-    tr_spin_lock(&w->lock);
+    tr__spin_lock(&w->lock);
     int err = links_add_locked(w, TR__L_MONITORING, target, ref, true);
-    tr_spin_unlock(&w->lock);
+    tr__spin_unlock(&w->lock);
     if (err)
         return err;
     if (ref_out)
@@ -688,18 +688,18 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_actor *t = tr__acquire(rt, target);
     bool dead = true;
     if (t) {
-        tr_spin_lock(&t->lock);
+        tr__spin_lock(&t->lock);
         if (!t->exiting) {
             err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true);
             dead = false;
         }
-        tr_spin_unlock(&t->lock);
+        tr__spin_unlock(&t->lock);
         tr__release(t);
     }
     if (err) {
-        tr_spin_lock(&w->lock);
+        tr__spin_lock(&w->lock);
         links_remove_locked(w, TR__L_MONITORING, target, ref);
-        tr_spin_unlock(&w->lock);
+        tr__spin_unlock(&w->lock);
         return err;
     }
     if (dead) {
@@ -711,18 +711,18 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
 
 static int demonitor_pair(tr_actor *w, uint64_t ref) {
     tr_pid target;
-    tr_spin_lock(&w->lock);
+    tr__spin_lock(&w->lock);
     bool found = links_find_locked(w, TR__L_MONITORING, ref, &target);
     if (found)
         links_remove_locked(w, TR__L_MONITORING, target, ref);
-    tr_spin_unlock(&w->lock);
+    tr__spin_unlock(&w->lock);
     if (!found)
         return TR_ENOTFOUND;
     tr_actor *t = tr__acquire(w->rt, target);
     if (t) {
-        tr_spin_lock(&t->lock);
+        tr__spin_lock(&t->lock);
         links_remove_locked(t, TR__L_MONITORED_BY, w->pid, ref);
-        tr_spin_unlock(&t->lock);
+        tr__spin_unlock(&t->lock);
         tr__release(t);
     }
     return TR_OK;
@@ -755,14 +755,14 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
     retire_slot(a);
     if (!a->is_port)
         COUNT_ALIVE(rt, -1);
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     a->exiting = true;
     bool has_names = a->has_names;
     tr__link *links = a->links;
     uint32_t n = a->n_links;
     a->links = NULL;
     a->n_links = a->cap_links = 0;
-    tr_spin_unlock(&a->lock);
+    tr__spin_unlock(&a->lock);
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
      * restarting us) finds the names free. */
@@ -780,9 +780,9 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
             else {
                 tr_actor *o = tr__acquire(rt, l->pid);
                 if (o) {
-                    tr_spin_lock(&o->lock);
+                    tr__spin_lock(&o->lock);
                     links_remove_locked(o, TR__L_LINK, a->pid, 0);
-                    tr_spin_unlock(&o->lock);
+                    tr__spin_unlock(&o->lock);
                     tr__release(o);
                 }
             }
@@ -793,9 +793,9 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         case TR__L_MONITORING: {
             tr_actor *t = tr__acquire(rt, l->pid);
             if (t) {
-                tr_spin_lock(&t->lock);
+                tr__spin_lock(&t->lock);
                 links_remove_locked(t, TR__L_MONITORED_BY, a->pid, l->ref);
-                tr_spin_unlock(&t->lock);
+                tr__spin_unlock(&t->lock);
                 tr__release(t);
             }
             break;
@@ -864,7 +864,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         return err;
     }
     tr__slot *s = slot_at(rt, idx);
-    uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
+    uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->b = b;
@@ -876,16 +876,16 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     /* Spawn order matters only for top-level actors (shutdown stops them
      * newest first): only they take a number from the shared counter. */
     if (a->parent.id == 0)
-        a->seq = tr_atomic_faa_u64(&rt->seq, 1) + 1;
+        a->seq = tr__faa_acqrel_u64(&rt->seq, 1) + 1;
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
     tr_mq_init(&a->mq, &a->mqc, true);
     COUNT_ALLOCATED(rt, 1);
     COUNT_ALIVE(rt, 1);
-    tr_atomic_store_ptr((void **)&s->actor, a);
+    tr__store_rel_ptr((void **)&s->actor, a);
     /* Publish: generation | ALIVE | one self reference. */
-    tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
+    tr__store_rel_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
 
     if (link_to.id) {
         err = link_pair(a, link_to, true);
@@ -951,15 +951,15 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
 static tr__msg *take_signal(tr_actor *a) {
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     if (s) {
         a->sig_head = (tr__msg *)s->node.next;
         if (!a->sig_head)
             a->sig_tail = NULL;
     }
-    tr_atomic_store_u32(&a->has_sig, a->sig_head != NULL);
-    tr_spin_unlock(&a->lock);
+    tr__store_rel_u32(&a->has_sig, a->sig_head != NULL);
+    tr__spin_unlock(&a->lock);
     return s;
 }
 
@@ -978,9 +978,9 @@ static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *term
             memcpy(&r, s->bytes, sizeof r);
             bool deliver = true;
             if (s->via_link) {
-                tr_spin_lock(&a->lock);
+                tr__spin_lock(&a->lock);
                 deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
-                tr_spin_unlock(&a->lock);
+                tr__spin_unlock(&a->lock);
             }
             if (!deliver) {
                 /* unlinked meanwhile: the signal is void */
@@ -1059,11 +1059,11 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
             rc = b->handle_info((tr_self *)a, state, msg);
         break;
     case TR_MSG_DOWN: {
-        tr_spin_lock(&a->lock);
+        tr__spin_lock(&a->lock);
         bool mine = links_find_locked(a, TR__L_MONITORING, msg->ref, NULL);
         if (mine)
             links_remove_locked(a, TR__L_MONITORING, TR_PID_NONE, msg->ref);
-        tr_spin_unlock(&a->lock);
+        tr__spin_unlock(&a->lock);
         if (!mine)
             return false; /* demonitored */
         tr_pid server;
@@ -1147,17 +1147,17 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     }
     while (n < batch) {
         bool term = true;
-        if (tr_atomic_load_u32(&a->has_sig) && handle_signals(&f, a, &why, &term)) {
+        if (tr__load_acq_u32(&a->has_sig) && handle_signals(&f, a, &why, &term)) {
             terminate_v = term;
             goto stop;
         }
         tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
         if (!m) {
-            if (tr_atomic_load_u32(&a->has_sig))
+            if (tr__load_acq_u32(&a->has_sig))
                 continue;
             if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
-            tr_atomic_pause(); /* a push is half-done */
+            tr__cpu_relax(); /* a push is half-done */
             continue;
         }
         n = n + 1;
@@ -1226,7 +1226,7 @@ static bool slot_alive(tr_runtime *rt, tr_pid pid) {
     tr__slot *s = slot_at(rt, pid_index(pid));
     if (!s)
         return false;
-    uint64_t w = tr_atomic_load_u64(&s->w);
+    uint64_t w = tr__load_acq_u64(&s->w);
     return (uint32_t)(w >> 32) == pid_gen(pid) && (w & TR__SLOT_ALIVE);
 }
 
@@ -1253,7 +1253,7 @@ void tr__shutdown_all(tr_runtime *rt) {
             tr__slot *s = slot_at(rt, i);
             if (!s)
                 continue;
-            uint64_t w = tr_atomic_load_u64(&s->w);
+            uint64_t w = tr__load_acq_u64(&s->w);
             if (!(w & TR__SLOT_ALIVE))
                 continue;
             tr_pid pid = {((w >> 32) << 32) | i};
@@ -1365,14 +1365,14 @@ int tr_unlink(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0)
         return TR_EINVAL;
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     links_remove_locked(a, TR__L_LINK, pid, 0);
-    tr_spin_unlock(&a->lock);
+    tr__spin_unlock(&a->lock);
     tr_actor *t = tr__acquire(a->rt, pid);
     if (t) {
-        tr_spin_lock(&t->lock);
+        tr__spin_lock(&t->lock);
         links_remove_locked(t, TR__L_LINK, a->pid, 0);
-        tr_spin_unlock(&t->lock);
+        tr__spin_unlock(&t->lock);
         tr__release(t);
     }
     return TR_OK;
@@ -1399,7 +1399,7 @@ int tr_demonitor(tr_self *self, uint64_t ref) {
 int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     if (!rt || pid.id == 0)
         return TR_EINVAL;
-    if (tr_atomic_load_u32(&rt->stopped))
+    if (tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
@@ -1474,7 +1474,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
                        size_t size, void *owned, void (*dtor)(void *)) {
     if (!rt || (size && !data))
         return TR_EINVAL;
-    if (tr_atomic_load_u32(&rt->stopped))
+    if (tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
     if (to.id == 0)
         return TR_ENOPROC;
@@ -1555,15 +1555,15 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
     a->u.port = (tr__port *)((char *)a + TR__ACTOR_HDR);
     tr__port_init(a->u.port);
     tr__slot *s = slot_at(rt, idx);
-    uint32_t gen = (uint32_t)(tr_atomic_load_u64(&s->w) >> 32);
+    uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid.id = ((uint64_t)gen << 32) | idx;
     a->flags = TR__F_TERMINATED;
     a->is_port = true;
     tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
     COUNT_ALLOCATED(rt, 1);
-    tr_atomic_store_ptr((void **)&s->actor, a);
-    tr_atomic_store_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
+    tr__store_rel_ptr((void **)&s->actor, a);
+    tr__store_rel_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
     return a;
 }
 
@@ -1581,13 +1581,13 @@ bool tr__port_markempty(tr_actor *a) {
 }
 
 bool tr__port_take_shutdown(tr_actor *a) {
-    if (!tr_atomic_load_u32(&a->has_sig))
+    if (!tr__load_acq_u32(&a->has_sig))
         return false;
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
-    tr_atomic_store_u32(&a->has_sig, 0);
-    tr_spin_unlock(&a->lock);
+    tr__store_rel_u32(&a->has_sig, 0);
+    tr__spin_unlock(&a->lock);
     bool shutdown = false;
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;

@@ -68,7 +68,7 @@ typedef struct tr_actor {
     bool is_port;         /* set before the pid is published; read by anyone */
     bool exiting;         /* under lock: exit processing has begun */
     bool has_names;       /* under lock: registered under at least one name */
-    tr_spin lock;         /* links, signals, exiting, has_names */
+    tr__spin lock;         /* links, signals, exiting, has_names */
     tr__msg *sig_head, *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;

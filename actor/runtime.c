@@ -45,12 +45,12 @@ void tr__abstime(struct timespec *ts, tr_duration_ms ms) {
     }
 }
 
-void tr_spin_lock_slow(tr_spin *s) {
+void tr__spin_lock_slow(tr__spin *s) {
     for (unsigned i = 0;; i++) {
-        if (tr_atomic_load_u32(&s->v) == 0 && tr_atomic_cas_u32(&s->v, 0, 1))
+        if (tr__load_acq_u32(&s->v) == 0 && tr__cas_acqrel_u32(&s->v, 0, 1))
             return;
         if (i < 64)
-            tr_atomic_pause();
+            tr__cpu_relax();
         else
             sched_yield();
     }
@@ -77,8 +77,8 @@ static void wake_sleeper(tr_runtime *rt) {
         if (s->sleeping) {
             s->sleeping = false;
             s->woken = true;
-            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
-            tr_atomic_faa_u32(&rt->n_spinning, 1);
+            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
+            tr__faa_acqrel_u32(&rt->n_spinning, 1);
             pthread_cond_signal(&s->park_cv);
             pthread_mutex_unlock(&s->park_mu);
             return;
@@ -90,10 +90,10 @@ static void wake_sleeper(tr_runtime *rt) {
 static void wake_one(tr_runtime *rt) {
     /* Full barrier: the work we published is visible before we read
      * n_sleeping (pairs with the barrier in park()). */
-    tr_atomic_fence();
+    tr__fence_seqcst();
     /* A spinning scheduler will find the work (it looks again after it
      * stops spinning, behind a full barrier): no wake-up needed. */
-    if (tr_atomic_load_u32(&rt->n_spinning) != 0 || tr_atomic_load_u32(&rt->n_sleeping) == 0)
+    if (tr__load_acq_u32(&rt->n_spinning) != 0 || tr__load_acq_u32(&rt->n_sleeping) == 0)
         return;
     wake_sleeper(rt);
 }
@@ -108,7 +108,7 @@ static void wake_all(tr_runtime *rt) {
         pthread_mutex_lock(&s->park_mu);
         if (s->sleeping) {
             s->sleeping = false;
-            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
         }
         pthread_cond_signal(&s->park_cv);
         pthread_mutex_unlock(&s->park_mu);
@@ -125,12 +125,12 @@ static void inject(tr_runtime *rt, tr_actor *a) {
     else
         rt->inj_head = a;
     rt->inj_tail = a;
-    tr_atomic_faa_u32(&rt->inj_len, 1);
+    tr__faa_acqrel_u32(&rt->inj_len, 1);
     pthread_mutex_unlock(&rt->inj_mu);
 }
 
 static tr_actor *take_injected(tr_runtime *rt) {
-    if (tr_atomic_load_u32(&rt->inj_len) == 0)
+    if (tr__load_acq_u32(&rt->inj_len) == 0)
         return NULL;
     pthread_mutex_lock(&rt->inj_mu);
     tr_actor *a = rt->inj_head;
@@ -138,7 +138,7 @@ static tr_actor *take_injected(tr_runtime *rt) {
         rt->inj_head = a->run_next;
         if (!rt->inj_head)
             rt->inj_tail = NULL;
-        tr_atomic_faa_u32(&rt->inj_len, (uint32_t)-1);
+        tr__faa_acqrel_u32(&rt->inj_len, (uint32_t)-1);
     }
     pthread_mutex_unlock(&rt->inj_mu);
     return a;
@@ -167,11 +167,11 @@ void tr__schedule(tr_actor *a) {
         /* Only this thread puts actors in its slot; thieves only take them
          * out (exchange with NULL). So an empty slot can be filled with a
          * plain release store; an occupied one needs the exchange. */
-        if (!tr_atomic_load_ptr((void *const *)&s->next)) {
-            tr_atomic_store_ptr((void **)&s->next, a);
+        if (!tr__load_acq_ptr((void *const *)&s->next)) {
+            tr__store_rel_ptr((void **)&s->next, a);
             return;
         }
-        tr_actor *old = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, a);
+        tr_actor *old = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
         if (old)
             push_ring(rt, s, old);
         return;
@@ -207,9 +207,9 @@ static tr_actor *steal_next(tr__sched *s) {
     tr_runtime *rt = s->rt;
     for (unsigned k = 0; k < rt->n_sched; k++) {
         tr__sched *v = &rt->scheds[k];
-        if (v == s || !tr_atomic_load_ptr((void *const *)&v->next))
+        if (v == s || !tr__load_acq_ptr((void *const *)&v->next))
             continue;
-        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&v->next, NULL);
+        tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
         if (a)
             return a;
     }
@@ -218,8 +218,8 @@ static tr_actor *steal_next(tr__sched *s) {
 
 static tr_actor *next_actor(tr__sched *s) {
     void *p;
-    if (tr_atomic_load_ptr((void *const *)&s->next)) {
-        tr_actor *a = (tr_actor *)tr_atomic_fas_ptr((void **)&s->next, NULL);
+    if (tr__load_acq_ptr((void *const *)&s->next)) {
+        tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
         if (a)
             return a;
     }
@@ -233,11 +233,11 @@ static tr_actor *next_actor(tr__sched *s) {
 
 static bool any_work(tr__sched *s) {
     tr_runtime *rt = s->rt;
-    if (tr_atomic_load_u32(&rt->inj_len) != 0)
+    if (tr__load_acq_u32(&rt->inj_len) != 0)
         return true;
     for (unsigned i = 0; i < rt->n_sched; i++)
         if (ck_ring_size(&rt->scheds[i].ring) != 0 ||
-            tr_atomic_load_ptr((void *const *)&rt->scheds[i].next))
+            tr__load_acq_ptr((void *const *)&rt->scheds[i].next))
             return true;
     return false;
 }
@@ -252,22 +252,22 @@ static bool park(tr__sched *s) {
     tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
     pthread_mutex_lock(&s->park_mu);
     s->sleeping = true;
-    tr_atomic_faa_u32(&rt->n_sleeping, 1);
-    tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+    tr__faa_acqrel_u32(&rt->n_sleeping, 1);
+    tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
     /* Full barrier, then the last look (pairs with wake_one). */
-    tr_atomic_fence();
-    if (any_work(s) || tr_atomic_load_u32(&rt->quit)) {
+    tr__fence_seqcst();
+    if (any_work(s) || tr__load_acq_u32(&rt->quit)) {
         bool woken = s->woken;
         s->woken = false;
         if (s->sleeping) {
             s->sleeping = false;
-            tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
         }
         pthread_mutex_unlock(&s->park_mu);
         return woken;
     }
-    while (s->sleeping && !tr_atomic_load_u32(&rt->quit)) {
-        if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr_atomic_load_u32(&rt->n_grave)) {
+    while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
+        if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
             pthread_cond_wait(&s->park_cv, &s->park_mu);
             continue;
         }
@@ -283,7 +283,7 @@ static bool park(tr__sched *s) {
     }
     if (s->sleeping) {
         s->sleeping = false;
-        tr_atomic_faa_u32(&rt->n_sleeping, (uint32_t)-1);
+        tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
     }
     bool woken = s->woken;
     s->woken = false;
@@ -338,12 +338,12 @@ static void *sched_main(void *arg) {
      * apart, costs little spinning). */
     unsigned spin_limit = SPIN_ROUNDS;
     bool spinning = false;
-    while (!tr_atomic_load_u32(&rt->quit)) {
+    while (!tr__load_acq_u32(&rt->quit)) {
         tr_actor *a = next_actor(s);
         if (a) {
             if (spinning) {
                 spinning = false;
-                tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+                tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
             }
             if (idle > 0)
                 spin_limit = SPIN_ROUNDS; /* the spin paid off */
@@ -353,10 +353,10 @@ static void *sched_main(void *arg) {
         }
         if (!spinning) {
             spinning = true;
-            tr_atomic_faa_u32(&rt->n_spinning, 1);
+            tr__faa_acqrel_u32(&rt->n_spinning, 1);
         }
         if (++idle < spin_limit) {
-            tr_atomic_pause();
+            tr__cpu_relax();
             continue;
         }
         idle = 0;
@@ -365,7 +365,7 @@ static void *sched_main(void *arg) {
         a = steal_next(s);
         if (a) {
             spinning = false;
-            tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+            tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
             run_one(s, a);
             continue;
         }
@@ -374,7 +374,7 @@ static void *sched_main(void *arg) {
         spinning = park(s);
     }
     if (spinning)
-        tr_atomic_faa_u32(&rt->n_spinning, (uint32_t)-1);
+        tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
     if (s->in_section) {
         s->in_section = false;
         ck_epoch_end(&s->epoch, NULL);
@@ -534,7 +534,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         if (pthread_create(&rt->scheds[started].thread, NULL, sched_main, &rt->scheds[started]))
             break;
     if (started < rt->n_sched) {
-        tr_atomic_store_u32(&rt->quit, 1);
+        tr__store_rel_u32(&rt->quit, 1);
         wake_all(rt);
         for (unsigned i = 0; i < started; i++)
             pthread_join(rt->scheds[i].thread, NULL);
@@ -552,10 +552,10 @@ int tr_runtime_stop(tr_runtime *rt) {
         return TR_EINVAL;
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
-    if (!tr_atomic_cas_u32(&rt->stopping, 0, 1)) {
+    if (!tr__cas_acqrel_u32(&rt->stopping, 0, 1)) {
         /* Someone else stops it; wait until done so the caller may free. */
         pthread_mutex_lock(&rt->stop_mu);
-        while (!tr_atomic_load_u32(&rt->stopped))
+        while (!tr__load_acq_u32(&rt->stopped))
             pthread_cond_wait(&rt->stop_cv, &rt->stop_mu);
         pthread_mutex_unlock(&rt->stop_mu);
         return TR_OK;
@@ -585,7 +585,7 @@ int tr_runtime_stop(tr_runtime *rt) {
     }
     /* 2. Timers, then scheduler threads. */
     tr__timers_stop(rt);
-    tr_atomic_store_u32(&rt->quit, 1);
+    tr__store_rel_u32(&rt->quit, 1);
     wake_all(rt);
     for (unsigned i = 0; i < rt->n_sched; i++)
         pthread_join(rt->scheds[i].thread, NULL);
@@ -594,7 +594,7 @@ int tr_runtime_stop(tr_runtime *rt) {
         ck_epoch_barrier(&rt->scheds[i].epoch);
     tr__grave_drain_final(rt);
     pthread_mutex_lock(&rt->stop_mu);
-    tr_atomic_store_u32(&rt->stopped, 1);
+    tr__store_rel_u32(&rt->stopped, 1);
     pthread_cond_broadcast(&rt->stop_cv);
     pthread_mutex_unlock(&rt->stop_mu);
     return TR_OK;
@@ -623,7 +623,7 @@ size_t tr_runtime_actor_count(const tr_runtime *rt) {
 }
 
 bool tr__runtime_stopping(const tr_runtime *rt) {
-    return tr_atomic_load_u32(&rt->stopping) != 0;
+    return tr__load_acq_u32(&rt->stopping) != 0;
 }
 
 uint64_t tr__make_ref(tr_runtime *rt) {
@@ -632,16 +632,16 @@ uint64_t tr__make_ref(tr_runtime *rt) {
     tr__sched *s = tr__tls_sched;
     if (s && s->rt == rt) {
         if (s->ref_next == s->ref_end) {
-            s->ref_next = tr_atomic_faa_u64(&rt->ref_counter, TR__REF_BLOCK) + 1;
+            s->ref_next = tr__faa_acqrel_u64(&rt->ref_counter, TR__REF_BLOCK) + 1;
             s->ref_end = s->ref_next + TR__REF_BLOCK;
         }
         return s->ref_next++;
     }
-    return tr_atomic_faa_u64(&rt->ref_counter, 1) + 1;
+    return tr__faa_acqrel_u64(&rt->ref_counter, 1) + 1;
 }
 
 uint64_t tr__random(tr_runtime *rt) {
-    uint64_t x = tr_atomic_faa_u64(&rt->rand_state, 0x9E3779B97F4A7C15ull) + 0x9E3779B97F4A7C15ull;
+    uint64_t x = tr__faa_acqrel_u64(&rt->rand_state, 0x9E3779B97F4A7C15ull) + 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);

@@ -253,7 +253,7 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
                     uint32_t kind, uint8_t sys, uint32_t tag, uint64_t ref, const void *data,
                     size_t size, tr_timer *out) {
     tr__timers *t = rt->timers;
-    if (!t || tr_atomic_load_u32(&rt->stopped))
+    if (!t || tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
     void *copy = NULL;
     if (size) {

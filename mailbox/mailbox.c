@@ -17,19 +17,19 @@ void tr_mq_init(tr_mq_prod *p, tr_mq_cons *c, bool held) {
 
 uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c) {
     /* popped first: a pop counted here was pushed before (no underflow) */
-    uint32_t popped = tr_atomic_load_u32(&c->popped);
-    return tr_atomic_load_u32(&p->pushed) - popped;
+    uint32_t popped = tr__load_acq_u32(&c->popped);
+    return tr__load_acq_u32(&p->pushed) - popped;
 }
 
 static inline bool push_chain(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last) {
     /* Relaxed is enough: the exchange below publishes the chain's links. */
     last->next = NULL;
     /* Exchange (acq_rel): serializes producers; each gets the node before it. */
-    uintptr_t prev = (uintptr_t)tr_atomic_fas_ptr((void **)&q->head, last);
+    uintptr_t prev = (uintptr_t)tr__xchg_acqrel_ptr((void **)&q->head, last);
     tr_mq_node *p = (tr_mq_node *)(prev & ~EMPTY_BIT);
     /* Release: the consumer that loads p->next with acquire sees the chain's
      * payloads. */
-    tr_atomic_store_ptr((void **)&p->next, first);
+    tr__store_rel_ptr((void **)&p->next, first);
     return (prev & EMPTY_BIT) != 0;
 }
 
@@ -38,26 +38,26 @@ static inline bool push(tr_mq_prod *q, tr_mq_node *n) {
 }
 
 bool tr_mq_push_chain_mpsc(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last, uint32_t n) {
-    tr_atomic_faa_u32(&q->pushed, n);
+    tr__faa_acqrel_u32(&q->pushed, n);
     return push_chain(q, first, last);
 }
 
 bool tr_mq_push_mpsc(tr_mq_prod *q, tr_mq_node *n) {
     /* Counted before it is visible, so depth never goes below zero. */
-    tr_atomic_faa_u32(&q->pushed, 1);
+    tr__faa_acqrel_u32(&q->pushed, 1);
     return push(q, n);
 }
 
 tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
     tr_mq_node *tail = c->tail;
     /* Acquire: pairs with the release in push; the node's contents are visible. */
-    tr_mq_node *next = tr_atomic_load_ptr((void *const *)&tail->next);
+    tr_mq_node *next = tr__load_acq_ptr((void *const *)&tail->next);
     if (tail == &c->stub) {
         if (next == NULL)
             return NULL;
         c->tail = next;
         tail = next;
-        next = tr_atomic_load_ptr((void *const *)&next->next);
+        next = tr__load_acq_ptr((void *const *)&next->next);
     }
     if (next != NULL) {
         c->tail = next;
@@ -65,14 +65,14 @@ tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
     }
     /* tail is the newest node we can see. If a producer already swapped head
      * past it, its link is not written yet: come back later. */
-    tr_mq_node *head = tr_atomic_load_ptr((void *const *)&q->head);
+    tr_mq_node *head = tr__load_acq_ptr((void *const *)&q->head);
     if (tail != head)
         return NULL;
     /* tail is the last node: put the stub behind it so tail can leave (not
      * a message: not counted). The empty bit is clear while we hold the
      * token, so this push cannot report was_empty. */
     push(q, &c->stub);
-    next = tr_atomic_load_ptr((void *const *)&tail->next);
+    next = tr__load_acq_ptr((void *const *)&tail->next);
     if (next == NULL)
         return NULL;
     c->tail = next;
@@ -83,15 +83,15 @@ got:
     __builtin_prefetch((char *)c->tail + 64); /* a message's header and payload span two lines */
     /* Store with release so other threads reading the depth see it; only
      * this thread writes it. */
-    tr_atomic_store_u32(&c->popped, c->popped + 1);
+    tr__store_rel_u32(&c->popped, c->popped + 1);
     return tail;
 }
 
 bool tr_mq_markempty_spsc(tr_mq_prod *q, tr_mq_cons *c) {
     tr_mq_node *stub = &c->stub;
-    if (c->tail != stub || tr_atomic_load_ptr((void *const *)&stub->next) != NULL)
+    if (c->tail != stub || tr__load_acq_ptr((void *const *)&stub->next) != NULL)
         return false;
     /* CAS (acq_rel): succeeds only if no producer swapped head since the stub
      * went in; a later push then sees the bit and schedules the actor. */
-    return tr_atomic_cas_ptr((void **)&q->head, stub, (void *)((uintptr_t)stub | EMPTY_BIT));
+    return tr__cas_acqrel_ptr((void **)&q->head, stub, (void *)((uintptr_t)stub | EMPTY_BIT));
 }

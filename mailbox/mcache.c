@@ -61,13 +61,13 @@ static void give_back(tr__mcache *owner, unsigned k, tr__mlist *l) {
     head->count = l->count;
     l->tail->next = NULL;
     tr__mfree **top = &owner->remote[k];
-    tr__mfree *old = tr_atomic_load_ptr((void *const *)top);
+    tr__mfree *old = tr__load_acq_ptr((void *const *)top);
     for (;;) {
         head->next_batch = old;
         /* release: the owner that takes the batch sees its links */
-        if (tr_atomic_cas_ptr((void **)top, old, head))
+        if (tr__cas_acqrel_ptr((void **)top, old, head))
             break;
-        old = tr_atomic_load_ptr((void *const *)top);
+        old = tr__load_acq_ptr((void *const *)top);
     }
     *l = (tr__mlist){0};
 }
@@ -86,7 +86,7 @@ void tr__mc_flush(tr__mcache *c) {
 }
 
 void *tr__mc_refill(tr__mcache *c, unsigned k) {
-    tr__mfree *b = tr_atomic_fas_ptr((void **)&c->remote[k], NULL);
+    tr__mfree *b = tr__xchg_acqrel_ptr((void **)&c->remote[k], NULL);
     if (!b)
         return tr__malloc(tr__mc_class_size(k));
     /* Splice the batches into the (empty) local list, up to its bound; the

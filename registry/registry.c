@@ -225,11 +225,11 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
     /* Under the actor's lock: either its exit processing has not begun and
      * will see has_names (and remove the name after we unlock the registry),
      * or it has begun and we refuse. */
-    tr_spin_lock(&a->lock);
+    tr__spin_lock(&a->lock);
     bool exiting = a->exiting;
     if (!exiting)
         a->has_names = true;
-    tr_spin_unlock(&a->lock);
+    tr__spin_unlock(&a->lock);
     tr__release(a);
     if (exiting) {
         writer_end(rt, r, NULL, 0);

@@ -86,7 +86,7 @@ static void sh_free(pool_shared *sh) {
 }
 
 static void sh_release(pool_shared *sh) {
-    if (tr_atomic_faa_u32(&sh->refs, (uint32_t)-1) == 1)
+    if (tr__faa_acqrel_u32(&sh->refs, (uint32_t)-1) == 1)
         sh_free(sh);
 }
 
@@ -148,7 +148,7 @@ static int w_init(tr_self *self, void *state, const void *arg) {
      * behaviour that does not trap, exit signals keep their meaning
      * (w_handle_info stops without the user's terminate, as the core). */
     h->user_traps = tr_trap_exit(self, true);
-    tr_atomic_faa_u32(&h->sh->refs, 1);
+    tr__faa_acqrel_u32(&h->sh->refs, 1);
     pool_reg reg = {a->serial, tr_self_pid(self)};
     tr_cast(tr_self_runtime(self), h->pool, POOL_TAG_REGISTER, &reg, sizeof(reg));
     return TR_CONTINUE;
@@ -172,7 +172,7 @@ static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
  * a release store, no locked add; the pool reading the counter sees the
  * job's effects. */
 static void job_done(worker_hdr *h) {
-    tr_atomic_store_u64(&h->ctr->done, tr_atomic_load_relaxed_u64(&h->ctr->done) + 1);
+    tr__store_rel_u64(&h->ctr->done, tr__load_rlx_u64(&h->ctr->done) + 1);
 }
 
 static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
@@ -234,7 +234,7 @@ static void w_terminate(tr_self *self, void *state, tr_reason reason) {
     pool_shared *sh = h->sh;
     if (sh->user->terminate && !h->untrapped_exit)
         sh->user->terminate(self, user_state(h), reason);
-    tr_atomic_store_u64(&h->ctr->released, tr_self_pid(self).id);
+    tr__store_rel_u64(&h->ctr->released, tr_self_pid(self).id);
     sh_release(sh);
 }
 
@@ -409,7 +409,7 @@ static bool slot_alive(const pslot *s) {
 
 /* Pops the jobs the worker finished. */
 static void slot_sync(pslot *s) {
-    uint64_t d = tr_atomic_load_u64(&s->ctr->done);
+    uint64_t d = tr__load_acq_u64(&s->ctr->done);
     while (s->done_seen < d && s->out.len > 0) {
         fifo_pop(&s->out);
         s->done_seen++;
@@ -757,7 +757,7 @@ static void drain_remove(pool_state *p, pslot *s) {
             break;
         }
     }
-    p->removed_done += tr_atomic_load_u64(&s->ctr->done);
+    p->removed_done += tr__load_acq_u64(&s->ctr->done);
     p->removed_failed += s->jobs_failed;
     p->removed_restarts += s->restarts;
     slot_free(p, s, true);
@@ -786,7 +786,7 @@ static void reply_stats(pool_state *p, tr_from from) {
         for (unsigned i = 0; i < n; i++) {
             pslot *s = v[i];
             slot_sync(s);
-            uint64_t done = tr_atomic_load_u64(&s->ctr->done);
+            uint64_t done = tr__load_acq_u64(&s->ctr->done);
             st.jobs_done += done;
             st.jobs_failed += s->jobs_failed;
             st.restarts += s->restarts;
@@ -856,7 +856,7 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
         return;
     const tr_reason *r = tr_msg_reason(msg);
     tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
-    if (reason.kind == TR_EXIT_KILLED && tr_atomic_load_u64(&s->ctr->released) != msg->sender.id)
+    if (reason.kind == TR_EXIT_KILLED && tr__load_acq_u64(&s->ctr->released) != msg->sender.id)
         sh_release(p->sh); /* killed: its terminate did not run */
     char text[96];
     tr_reason_format(&reason, text, sizeof(text));

@@ -90,11 +90,11 @@ struct tr_task {
 /* ------------------------------------------------------------------------ */
 
 static void pool_ref(tr_task_pool *p) {
-    tr_atomic_faa_u32(&p->refs, 1);
+    tr__faa_acqrel_u32(&p->refs, 1);
 }
 
 static void pool_unref(tr_task_pool *p) {
-    if (tr_atomic_faa_u32(&p->refs, (uint32_t)-1) != 1)
+    if (tr__faa_acqrel_u32(&p->refs, (uint32_t)-1) != 1)
         return;
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
@@ -102,11 +102,11 @@ static void pool_unref(tr_task_pool *p) {
 }
 
 static void future_ref(tr_future *f) {
-    tr_atomic_faa_u32(&f->refs, 1);
+    tr__faa_acqrel_u32(&f->refs, 1);
 }
 
 static void future_unref(tr_future *f) {
-    if (tr_atomic_faa_u32(&f->refs, (uint32_t)-1) != 1)
+    if (tr__faa_acqrel_u32(&f->refs, (uint32_t)-1) != 1)
         return;
     tr__free(f->arg);
     tr__free(f->data);
@@ -206,7 +206,7 @@ static bool future_complete(tr_future *f, int status, void *data, size_t size) {
         send_notification(f->rt, to, tag, f, status, f->data, f->size);
 
     pthread_mutex_lock(&p->mu);
-    tr_atomic_store_u64(&p->pending, p->pending - 1);
+    tr__store_rel_u64(&p->pending, p->pending - 1);
     if (p->pending == 0)
         pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -663,7 +663,7 @@ TR_API int tr_task_pool_free(tr_task_pool *pool) {
 TR_API size_t tr_task_pool_pending_count(const tr_task_pool *pool) {
     if (!pool)
         return 0;
-    return (size_t)tr_atomic_load_u64(&pool->pending);
+    return (size_t)tr__load_acq_u64(&pool->pending);
 }
 
 TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
@@ -715,7 +715,7 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
     else if (pool->max_pending && pool->pending >= pool->max_pending)
         rc = TR_EFULL;
     else
-        tr_atomic_store_u64(&pool->pending, pool->pending + 1);
+        tr__store_rel_u64(&pool->pending, pool->pending + 1);
     pthread_mutex_unlock(&pool->mu);
     if (rc != 0) {
         f->refs = 1;
