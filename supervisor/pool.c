@@ -18,7 +18,10 @@
  *
  * Scale-down: removed workers are "draining": they get no new job and a
  * DRAIN cast that arrives after every job the pool sent them (one sender,
- * FIFO); the wrapper then stops with reason normal. Workers are transient,
+ * FIFO: a forwarded call and a cast from the pool take the same path, and
+ * the runtime pushes a turn's gathered sends before the pool's next turn
+ * can start). Both the drain and the FIFO of unfinished jobs rely on that
+ * order. The wrapper then stops with reason normal. Workers are transient,
  * so the supervisor does not restart them; the pool then deletes their
  * spec. An active worker that exits normally is restarted by the pool
  * (restart_child).

@@ -63,9 +63,12 @@ TR_API int tr_pool_worker_index(const tr_self *self);
 
 /** tr_pool_resize: sets the number of workers (1..TR_POOL_MAX_WORKERS).
  *  Growing starts workers at the next indexes; shrinking removes the
- *  highest indexes, which stop dispatching at once, finish their queued
- *  jobs, then stop (the call returns once they are told; it does not wait
- *  for their queues). Round-robin starts again at worker 0.
+ *  highest indexes, which get no new job at once, run every job already
+ *  queued to them (each caller gets the worker's own reply), then stop with
+ *  reason normal (the call returns once they are told; it does not wait
+ *  for their queues). A removed worker that crashes before its queue is
+ *  done answers its unfinished jobs with TR_ECRASHED, as any worker; if the
+ *  pool stops meanwhile, TR_EEXITED. Round-robin starts again at worker 0.
  *  Errors: TR_EINVAL, TR_EINIT (a new worker's init failed: the pool keeps
  *  the workers that started), TR_ENOPROC, TR_EDEADLK, TR_ECLOSED.
  *  Thread-safety: any non-scheduler thread (actors: tr_request with
