@@ -362,6 +362,45 @@ static void test_scale_down_loses_nothing(void **unused) {
     }
 }
 
+/* A row of the statistics counts every worker its index has had: one
+ * removed by a scale-down and the one a later grow started there. */
+static void test_jobs_done_across_incarnations(void **unused) {
+    (void)unused;
+    tr_runtime *rt = rt_start(2);
+    gate g;
+    sem_init(&g.sem, 0, 0);
+    tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
+    int idx = -1;
+    for (int i = 0; i < 8; i++) /* two jobs per worker */
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+    wait_stats(rt, pool, 8, 0);
+    tr_pool_worker_stats rows[4];
+    size_t n = 0;
+    assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 4, &n), 0);
+    tr_pid old3 = rows[3].pid;
+    assert_int_equal(tr_pool_resize(rt, pool, 2), 0); /* workers 2 and 3 drain and stop */
+    assert_true(TU_WAIT(!tr_is_alive(rt, old3), 10000));
+    assert_int_equal(tr_pool_resize(rt, pool, 4), 0); /* new workers at 2 and 3 */
+    for (int i = 0; i < 4; i++) {                     /* one job each */
+        assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
+        assert_int_equal(idx, i);
+    }
+    tr_pool_stats st = wait_stats(rt, pool, 12, 0);
+    assert_int_equal(st.jobs_done, 12);
+    assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 4, &n), 0);
+    assert_int_equal(n, 4);
+    assert_false(tr_pid_eq(rows[3].pid, old3));
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(rows[i].index, i);
+        assert_int_equal(rows[i].jobs_done, 3); /* 2 before the removal, 1 after */
+        assert_int_equal(rows[i].jobs_failed, 0);
+        assert_int_equal(rows[i].restarts, 0);
+    }
+    assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
+    assert_int_equal(tr_runtime_shutdown(&rt), 0);
+    sem_destroy(&g.sem);
+}
+
 static void test_crash_mid_job(void **unused) {
     (void)unused;
     tr_runtime *rt = rt_start(2);
@@ -591,6 +630,7 @@ int main(void) {
         cmocka_unit_test(test_round_robin),
         cmocka_unit_test(test_least_loaded),
         cmocka_unit_test(test_scale_down_loses_nothing),
+        cmocka_unit_test(test_jobs_done_across_incarnations),
         cmocka_unit_test(test_crash_mid_job),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_resize_under_load_round_robin),

@@ -78,11 +78,14 @@ TR_API int tr_pool_resize(tr_runtime *rt, tr_pid pool, unsigned size);
 /** Statistics of one worker. */
 typedef struct tr_pool_worker_stats {
     unsigned index;
-    tr_pid pid;           /* TR_PID_NONE while restarting */
-    uint64_t jobs_done;   /* calls and casts its handlers finished (all incarnations) */
+    tr_pid pid; /* TR_PID_NONE while restarting */
+    /* jobs_done, jobs_failed, restarts: over every worker the index has had
+     * (restarts, and workers removed by a scale-down before a grow re-added
+     * the index) */
+    uint64_t jobs_done;   /* calls and casts its handlers finished */
     uint64_t jobs_failed; /* jobs that got TR_ECRASHED because it crashed */
     uint32_t restarts;
-    uint32_t queued; /* jobs dispatched to it and not finished */
+    uint32_t queued; /* jobs dispatched to its current worker and not finished */
 } tr_pool_worker_stats;
 
 /** Statistics of the pool. */
