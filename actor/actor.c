@@ -1155,6 +1155,12 @@ void tr__run(tr__sched *sched, tr_actor *a) {
         if (!m) {
             if (tr__load_acq_u32(&a->has_sig))
                 continue;
+            /* This turn's gathered sends go before the token: once it is
+             * back, the actor can run on another thread at once, and its
+             * next sends must not overtake these (one sender, one receiver:
+             * FIFO; a pool's DRAIN must not pass the jobs sent before it). */
+            if (sched)
+                tr__ob_flush(sched);
             if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
             tr__cpu_relax(); /* a push is half-done */

@@ -18,7 +18,10 @@
  *
  * Scale-down: removed workers are "draining": they get no new job and a
  * DRAIN cast that arrives after every job the pool sent them (one sender,
- * FIFO); the wrapper then stops with reason normal. Workers are transient,
+ * FIFO: a forwarded call and a cast from the pool take the same path, and
+ * the runtime pushes a turn's gathered sends before the pool's next turn
+ * can start). Both the drain and the FIFO of unfinished jobs rely on that
+ * order. The wrapper then stops with reason normal. Workers are transient,
  * so the supervisor does not restart them; the pool then deletes their
  * spec. An active worker that exits normally is restarted by the pool
  * (restart_child).
@@ -324,6 +327,13 @@ typedef struct resize_req {
     struct resize_req *next;
 } resize_req;
 
+/* What the removed workers of one index did (a row of the statistics
+ * covers every worker that has had its index). */
+typedef struct ix_hist {
+    uint64_t done, failed;
+    uint32_t restarts;
+} ix_hist;
+
 typedef struct pool_state {
     pool_shared *sh;
     tr_pid sup;
@@ -339,6 +349,8 @@ typedef struct pool_state {
     uint64_t next_serial;
     uint64_t dispatched;
     uint64_t removed_done, removed_failed, removed_restarts;
+    ix_hist *ix; /* per index, removed workers' counters */
+    unsigned cap_ix;
     pending_job *pend_head, *pend_tail;
     /* resizes run one at a time */
     resize_req *rz_head, *rz_tail;
@@ -480,6 +492,23 @@ static int vec_push(pslot ***v, unsigned *n, unsigned *cap, pslot *s) {
         *cap = c;
     }
     (*v)[(*n)++] = s;
+    return 0;
+}
+
+/* Room for the history of indexes 0..n-1 (allocated when an index is
+ * created, so that removing a worker never needs memory). */
+static int ix_reserve(pool_state *p, unsigned n) {
+    if (n <= p->cap_ix)
+        return 0;
+    unsigned c = p->cap_ix ? p->cap_ix : 8;
+    while (c < n)
+        c *= 2;
+    ix_hist *v = tr__realloc(p->ix, c * sizeof(*v));
+    if (!v)
+        return TR_ENOMEM;
+    memset(v + p->cap_ix, 0, (c - p->cap_ix) * sizeof(*v));
+    p->ix = v;
+    p->cap_ix = c;
     return 0;
 }
 
@@ -685,7 +714,7 @@ static void grow_step(tr_self *self, pool_state *p) {
         resize_done(self, p, 0);
         return;
     }
-    pslot *s = slot_new(self, p, p->n_act);
+    pslot *s = ix_reserve(p, p->n_act + 1) ? NULL : slot_new(self, p, p->n_act);
     if (!s) {
         resize_done(self, p, TR_ENOMEM);
         return;
@@ -757,9 +786,15 @@ static void drain_remove(pool_state *p, pslot *s) {
             break;
         }
     }
-    p->removed_done += tr__load_acq_u64(&s->ctr->done);
+    uint64_t done = tr__load_acq_u64(&s->ctr->done);
+    p->removed_done += done;
     p->removed_failed += s->jobs_failed;
     p->removed_restarts += s->restarts;
+    if (s->index < p->cap_ix) { /* always: reserved when the index was created */
+        p->ix[s->index].done += done;
+        p->ix[s->index].failed += s->jobs_failed;
+        p->ix[s->index].restarts += s->restarts;
+    }
     slot_free(p, s, true);
 }
 
@@ -798,6 +833,20 @@ static void reply_stats(pool_state *p, tr_from from) {
                 w.jobs_failed = s->jobs_failed;
                 w.restarts = s->restarts;
                 w.queued = (uint32_t)(s->out.len + s->zout.len);
+                /* earlier workers at this index: removed, or still draining */
+                if (s->index < p->cap_ix) {
+                    w.jobs_done += p->ix[s->index].done;
+                    w.jobs_failed += p->ix[s->index].failed;
+                    w.restarts += p->ix[s->index].restarts;
+                }
+                for (unsigned j = 0; j < p->n_drain; j++) {
+                    pslot *d = p->drain[j];
+                    if (d->index == s->index) {
+                        w.jobs_done += tr__load_acq_u64(&d->ctr->done);
+                        w.jobs_failed += d->jobs_failed;
+                        w.restarts += d->restarts;
+                    }
+                }
                 memcpy(buf + sizeof(st) + i * sizeof(w), &w, sizeof(w));
             }
         }
@@ -922,6 +971,9 @@ static void pool_free(pool_state *p, bool release_shared) {
     p->growing = NULL;
     tr__free(p->act);
     tr__free(p->drain);
+    tr__free(p->ix);
+    p->ix = NULL;
+    p->cap_ix = 0;
     p->act = p->drain = NULL;
     p->n_act = p->n_drain = 0;
     while (p->rz_head) {
@@ -970,7 +1022,7 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
     p->default_intensity = o->period_ms == 0;
 
     tr_child_spec *specs = tr__calloc(o->size * sizeof(*specs));
-    int rc = specs ? 0 : TR_ENOMEM;
+    int rc = specs && ix_reserve(p, o->size) == 0 ? 0 : TR_ENOMEM;
     for (unsigned i = 0; rc == 0 && i < o->size; i++) {
         pslot *s = slot_new(self, p, i);
         if (!s || vec_push(&p->act, &p->n_act, &p->cap_act, s)) {

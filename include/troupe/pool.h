@@ -63,9 +63,12 @@ TR_API int tr_pool_worker_index(const tr_self *self);
 
 /** tr_pool_resize: sets the number of workers (1..TR_POOL_MAX_WORKERS).
  *  Growing starts workers at the next indexes; shrinking removes the
- *  highest indexes, which stop dispatching at once, finish their queued
- *  jobs, then stop (the call returns once they are told; it does not wait
- *  for their queues). Round-robin starts again at worker 0.
+ *  highest indexes, which get no new job at once, run every job already
+ *  queued to them (each caller gets the worker's own reply), then stop with
+ *  reason normal (the call returns once they are told; it does not wait
+ *  for their queues). A removed worker that crashes before its queue is
+ *  done answers its unfinished jobs with TR_ECRASHED, as any worker; if the
+ *  pool stops meanwhile, TR_EEXITED. Round-robin starts again at worker 0.
  *  Errors: TR_EINVAL, TR_EINIT (a new worker's init failed: the pool keeps
  *  the workers that started), TR_ENOPROC, TR_EDEADLK, TR_ECLOSED.
  *  Thread-safety: any non-scheduler thread (actors: tr_request with
@@ -75,11 +78,14 @@ TR_API int tr_pool_resize(tr_runtime *rt, tr_pid pool, unsigned size);
 /** Statistics of one worker. */
 typedef struct tr_pool_worker_stats {
     unsigned index;
-    tr_pid pid;           /* TR_PID_NONE while restarting */
-    uint64_t jobs_done;   /* calls and casts its handlers finished (all incarnations) */
+    tr_pid pid; /* TR_PID_NONE while restarting */
+    /* jobs_done, jobs_failed, restarts: over every worker the index has had
+     * (restarts, and workers removed by a scale-down before a grow re-added
+     * the index) */
+    uint64_t jobs_done;   /* calls and casts its handlers finished */
     uint64_t jobs_failed; /* jobs that got TR_ECRASHED because it crashed */
     uint32_t restarts;
-    uint32_t queued; /* jobs dispatched to it and not finished */
+    uint32_t queued; /* jobs dispatched to its current worker and not finished */
 } tr_pool_worker_stats;
 
 /** Statistics of the pool. */
