@@ -666,7 +666,7 @@ TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
 
 TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
                           tr_future **out) {
-    if (!pool || !fn || !out || (!arg && arg_size > 0))
+    if (!pool || !fn || !out || (!arg && arg_size > 0) || arg_size > TR__SIZE_MAX)
         return TR_EINVAL;
     tr_future *f = tr__calloc(sizeof *f);
     if (!f)

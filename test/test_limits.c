@@ -186,6 +186,10 @@ static void test_timer_payload_too_big_refused_at_call(void **state) {
     assert_true(rc == TR_EINVAL || rc == TR_ENOMEM);
     rc = tr_send(f->rt, p, TAG_A, data, big);
     assert_true(rc == TR_EINVAL || rc == TR_ENOMEM);
+    rc = tr_cast(f->rt, p, TAG_A, data, SIZE_MAX);
+    assert_true(rc == TR_EINVAL || rc == TR_ENOMEM);
+    rc = tr_call(f->rt, p, TAG_A, data, big, NULL, 10000);
+    assert_true(rc == TR_EINVAL || rc == TR_ENOMEM);
     munmap(data, big);
     wait_marker(f->rt, p, cp);
     assert_int_equal(atomic_load(&cp->ticks[TAG_A]), 0);
@@ -396,6 +400,16 @@ static void test_huge_arg_size_refused(void **state) {
     rc = tr_pool_start(f->rt, &po, &pool);
     if (rc != TR_EINVAL && rc != TR_ENOMEM)
         fail_msg("pool worker_arg_size SIZE_MAX: tr_pool_start gave %s", tr_err_name(rc));
+
+    /* A task's argument. */
+    tr_task_pool *tp;
+    assert_rc(tr_task_pool_start(f->rt, &(tr_task_pool_opts){.workers = 1}, &tp), 0);
+    tr_future *fu = NULL;
+    rc = tr_task_submit(tp, square_task, arg, SIZE_MAX, &fu);
+    if (rc != TR_EINVAL && rc != TR_ENOMEM)
+        fail_msg("tr_task_submit arg_size SIZE_MAX: gave %s", tr_err_name(rc));
+    assert_null(fu);
+    assert_rc(tr_task_pool_free(tp), 0);
 
     /* simple_one_for_one: the per-child arg, and the template's. */
     tr_child_spec tmpl = {.behaviour = &k_echo};

@@ -45,8 +45,9 @@ extern "C" {
  *
  *  Huge sizes, likewise: a size that no allocation could hold (more than
  *  PTRDIFF_MAX / 2 bytes, such as SIZE_MAX), or a count times an element
- *  size that overflows, gives TR_EINVAL at the call; a size that could
- *  exist but cannot be allocated gives TR_ENOMEM at the call. A payload
+ *  size that overflows, gives TR_EINVAL at the call (or the error of a
+ *  smaller limit the function documents); a size that could exist but
+ *  cannot be allocated gives TR_ENOMEM at the call. A payload
  *  copied into a message (sends, casts, calls, replies, timers; not the
  *  _owned sends) is at most 4 GiB less a small header; a larger one gives
  *  TR_ENOMEM at the call. */

@@ -124,11 +124,12 @@ TR_API int tr_task_pool_free(tr_task_pool *pool);
 /** tr_task_submit: queues fn(arg) on the pool and returns a future for its
  *  result at once (Elixir Task.async/1 on a pool).
  *  Arguments: fn, the task function; arg/arg_size, bytes copied by the
- *  pool (the caller keeps arg; arg may be NULL when arg_size is 0; one that
- *  cannot be allocated gives TR_ENOMEM here); out receives the future.
+ *  pool (the caller keeps arg; arg may be NULL when arg_size is 0); out
+ *  receives the future.
  *  Ownership: the caller owns *out and releases it with tr_future_free,
  *  whether or not it awaited it; the task runs either way.
- *  Errors: TR_EINVAL (NULL pool/fn/out, arg NULL with arg_size > 0),
+ *  Errors: TR_EINVAL (NULL pool/fn/out, arg NULL with arg_size > 0,
+ *  arg_size over PTRDIFF_MAX / 2),
  *  TR_ECLOSED (pool shutting down or runtime stopping), TR_EFULL
  *  (max_pending reached), TR_ENOMEM. On error no future exists and fn is
  *  never called.
