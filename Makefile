@@ -2,7 +2,8 @@
 #   make demo   set up (Debian packages, configure, build) and run the main demo
 #   make test   set up the same way and run the whole test suite
 # Also: make build, make tsan (tests under ThreadSanitizer), make asan,
-#       make bench, make install PREFIX=...
+#       make ubsan (UndefinedBehaviorSanitizer), make bench,
+#       make install PREFIX=...
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -11,7 +12,7 @@ PREFIX     ?= /usr/local
 DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps configure build demo test tsan asan bench install clean
+.PHONY: setup deps configure build demo test tsan asan ubsan bench install clean
 
 # Install the Debian packages that are missing (apt, with sudo when not root).
 deps:
@@ -45,6 +46,9 @@ tsan:
 asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DTROUPE_SANITIZER=address -DTROUPE_BUILD_BENCH=OFF"
 
+ubsan:
+	$(MAKE) test BUILD=build-ubsan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS="-DTROUPE_SANITIZER=undefined -DTROUPE_BUILD_BENCH=OFF"
+
 bench:
 	$(MAKE) build BUILD=build-release BUILD_TYPE=Release
 
@@ -52,4 +56,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-tsan build-asan build-release
+	rm -rf build build-tsan build-asan build-ubsan build-release

@@ -852,6 +852,8 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
                  size_t max_mailbox, tr_pid *out) {
     if (!rt || !b)
         return TR_EINVAL;
+    if (b->state_size > TR__SIZE_MAX)
+        return TR_EINVAL; /* no allocation can hold it (the sum below could wrap) */
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
     tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);

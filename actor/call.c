@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "actor/core.h"
+#include "actor/deadline.h"
 
 struct tr__port {
     pthread_mutex_t mu;
@@ -55,7 +56,8 @@ void tr__port_fini(tr__port *p) {
 }
 
 /* Waits for the next message on the port. Returns NULL on timeout (deadline
- * < 0: none) or when the runtime shuts down (*closed set). */
+ * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
+ * (*closed set). */
 static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
     tr__port *p = a->u.port;
     for (;;) {
@@ -78,16 +80,14 @@ static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
                 continue; /* a push is half-done or just landed */
             }
             while (!p->signaled) {
-                if (deadline < 0) {
+                tr_duration_ms left = tr__remaining_ms(deadline);
+                struct timespec ts;
+                if (left == 0)
+                    break;
+                if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
                     pthread_cond_wait(&p->cv, &p->mu);
-                } else {
-                    int64_t left = deadline - tr__now_ms();
-                    if (left <= 0)
-                        break;
-                    struct timespec ts;
-                    tr__abstime(&ts, left);
+                else
                     pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-                }
             }
             if (!p->signaled) {
                 pthread_mutex_unlock(&p->mu);
@@ -196,7 +196,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     err = tr__deliver(rt, to, m);
     if (err)
         goto done;
-    int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
+    int64_t deadline = tr__deadline_ms(timeout_ms);
     tr__msg *r = port_wait_for(pa, deadline, ref, mref, &err);
     if (r && r->pub.kind == TR_MSG_REPLY) {
         err = r->pub.status;
@@ -233,7 +233,7 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     tr_actor *pa = watch_begin(rt, pid, &mref, &err);
     if (!pa)
         return err;
-    int64_t deadline = timeout_ms == TR_INFINITY ? -1 : tr__now_ms() + timeout_ms;
+    int64_t deadline = tr__deadline_ms(timeout_ms);
     tr__msg *r = port_wait_for(pa, deadline, 0, mref, &err);
     if (r) {
         const tr_reason *why = tr_msg_reason(&r->pub);

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 
 #include "actor/core.h"
+#include "actor/deadline.h"
 
 /* Deadlines are in microseconds of CLOCK_MONOTONIC, so a timer fires no
  * earlier than asked (a millisecond clock would let it fire up to 1 ms
@@ -20,12 +21,18 @@
  * at 1 ms (as the kernel gives poll/select timeouts a slack proportional
  * to the timeout): the timer thread wakes at the earliest deadline plus
  * that timer's slack and fires everything due by then, so timers close
- * together cost one wake-up, while short timers stay tight (10 ms: 20 us). */
+ * together cost one wake-up, while short timers stay tight (10 ms: 20 us).
+ *
+ * Durations go through deadline.h's saturating arithmetic: a delay or
+ * period past what microseconds of the clock can hold (about 292,000
+ * years) gives the deadline TR__NEVER, and such a timer never fires (it
+ * stays pending until cancelled or the runtime shuts down). */
 #define SLACK_MAX_US 1000
 
 static int64_t slack_us(tr_duration_ms d) {
-    int64_t s = (int64_t)d * 1000 / 512;
-    return s < SLACK_MAX_US ? s : SLACK_MAX_US;
+    if (d >= 512) /* d * 1000 / 512 >= SLACK_MAX_US; and d * 1000 may overflow */
+        return SLACK_MAX_US;
+    return d > 0 ? d * 1000 / 512 : 0;
 }
 
 static int64_t now_us(void) {
@@ -165,8 +172,13 @@ static void *timer_main(void *arg) {
         int64_t top_when = t->heap[0].when;
         if (top_when > now) {
             /* Sleep until the deadline itself (absolute, CLOCK_MONOTONIC):
-             * a timer never fires early. */
-            int64_t wake = top_when + t->e[t->heap[0].idx].slack;
+             * a timer never fires early. A deadline that never comes: sleep
+             * until a new timer or quit signals. */
+            int64_t wake = tr__sat_add(top_when, t->e[t->heap[0].idx].slack);
+            if (wake == TR__NEVER) {
+                pthread_cond_wait(&t->cv, &t->mu);
+                continue;
+            }
             struct timespec ts = {.tv_sec = wake / 1000000, .tv_nsec = (wake % 1000000) * 1000};
             pthread_cond_timedwait(&t->cv, &t->mu, &ts);
             continue;
@@ -183,9 +195,9 @@ static void *timer_main(void *arg) {
             m->pub.ref = e->sys == TR__SYS_REQ_TIMEOUT ? e->ref : id;
         }
         if (periodic) {
-            int64_t period = (int64_t)e->period * 1000;
-            int64_t next = e->when + period;
-            if (next <= now)
+            int64_t period = tr__sat_mul(e->period, 1000);
+            int64_t next = tr__sat_add(e->when, period);
+            if (next <= now) /* then period <= now - when: no overflow below */
                 next = now + period - ((now - e->when) % period);
             heap_retime_top(t, next);
         } else {
@@ -255,6 +267,10 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
     tr__timers *t = rt->timers;
     if (!t || tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
+    /* The message is made when the timer fires: refuse now a payload that
+     * no message can hold (as tr_send does), before copying anything. */
+    if (size > TR__MSG_MAX_PAYLOAD)
+        return TR_ENOMEM;
     void *copy = NULL;
     if (size) {
         copy = tr__malloc(size);
@@ -289,7 +305,7 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         t->e[idx].gen = 1;
     }
     entry *e = &t->e[idx];
-    e->when = now_us() + (int64_t)(delay < 0 ? 0 : delay) * 1000;
+    e->when = tr__sat_add(now_us(), tr__sat_mul(delay, 1000)); /* TR__NEVER: never fires */
     e->slack = slack_us(period > 0 ? period : delay);
     e->period = period;
     e->to = to;

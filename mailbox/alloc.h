@@ -9,7 +9,9 @@
 #ifndef TROUPE_MAILBOX_ALLOC_H
 #define TROUPE_MAILBOX_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,26 @@
 #ifndef TR_USE_LIBC_MALLOC
 #include <jemalloc/jemalloc.h>
 #endif
+
+/* TR__SIZE_MAX: the largest size troupe tries to allocate for a size the
+ * caller gives (state_size, arg_size, counts times element sizes). Larger
+ * ones cannot be allocated on any platform (malloc refuses more than
+ * PTRDIFF_MAX) and are refused with TR_EINVAL at the call; half of
+ * PTRDIFF_MAX leaves room to add the runtime's own headers without
+ * overflow. Smaller ones that fail to allocate give TR_ENOMEM. */
+#define TR__SIZE_MAX ((size_t)PTRDIFF_MAX / 2)
+
+/* tr__size_add: *out = a + b; false when that overflows or exceeds
+ * TR__SIZE_MAX. */
+static inline bool tr__size_add(size_t a, size_t b, size_t *out) {
+    return !__builtin_add_overflow(a, b, out) && *out <= TR__SIZE_MAX;
+}
+
+/* tr__size_mul: *out = a * b; false when that overflows or exceeds
+ * TR__SIZE_MAX. */
+static inline bool tr__size_mul(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out) && *out <= TR__SIZE_MAX;
+}
 
 /* tr__malloc: size bytes, uninitialized; NULL on failure (size 0 gives a
  * valid unique pointer). */
@@ -43,6 +65,8 @@ static inline void *tr__calloc(size_t size) {
 /* tr__aligned_calloc: size bytes, zeroed, aligned to align (a power of two,
  * at least sizeof(void *)); NULL on failure. Freed with tr__free. */
 static inline void *tr__aligned_calloc(size_t align, size_t size) {
+    if (size > TR__SIZE_MAX)
+        return NULL;
     size = (size + align - 1) & ~(align - 1);
 #ifdef TR_USE_LIBC_MALLOC
     void *p = aligned_alloc(align, size ? size : align);

@@ -46,13 +46,17 @@ typedef struct tr__owned {
     void (*dtor)(void *);
 } tr__owned;
 
+/* The largest payload a message can carry (its block size is a uint32_t):
+ * 4 GiB less the header. Larger sends fail with TR_ENOMEM at the call. */
+#define TR__MSG_MAX_PAYLOAD ((size_t)UINT32_MAX - sizeof(tr__msg))
+
 /* tr__msg_new: a message with room for size inline bytes, copied from data
  * when data is not NULL. mc is the calling scheduler thread's block cache
  * when the message goes to an actor of that thread's runtime, else NULL.
  * NULL on allocation failure. */
 static inline tr__msg *tr__msg_new(tr__mcache *mc, uint32_t kind, uint32_t tag, const void *data,
                                    size_t size) {
-    if (size > UINT32_MAX - sizeof(tr__msg))
+    if (size > TR__MSG_MAX_PAYLOAD)
         return NULL; /* larger than a message may be (callers report TR_ENOMEM) */
     size_t total = sizeof(tr__msg) + size;
     unsigned k = TR__MC_NONE;

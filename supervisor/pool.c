@@ -956,8 +956,11 @@ static void on_reply(tr_self *self, pool_state *p, const tr_msg *msg) {
 /* ------------------------------------------------------------------------ */
 
 static bool opts_valid(const tr_pool_opts *o) {
+    /* Sizes no allocation can hold are invalid (the worker's state also
+     * carries the pool's header: the sum must not wrap). */
     return o && o->worker && o->size >= 1 && o->size <= TR_POOL_MAX_WORKERS &&
-           (o->worker_arg_size == 0 || o->worker_arg) &&
+           (o->worker_arg_size == 0 || o->worker_arg) && o->worker_arg_size <= TR__SIZE_MAX &&
+           o->worker->state_size <= TR__SIZE_MAX - WORKER_HDR_SIZE &&
            ((int)o->strategy == TR_POOL_ROUND_ROBIN || (int)o->strategy == TR_POOL_LEAST_LOADED) &&
            o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0;
 }

@@ -18,6 +18,7 @@
 
 #include <troupe/supervisor.h>
 
+#include "actor/deadline.h"
 #include "actor/runtime_api.h"
 #include "mailbox/alloc.h"
 #include "supervisor/sup_private.h"
@@ -110,6 +111,9 @@ static int validate_child(const tr_child_spec *c, bool need_id) {
     if ((int)c->type != (int)TR_WORKER && (int)c->type != (int)TR_SUPERVISOR)
         return TR_EINVAL;
     if (c->arg_size > 0 && !c->arg)
+        return TR_EINVAL;
+    /* Sizes no allocation can hold: refused here, not as TR_EINIT later. */
+    if (c->arg_size > TR__SIZE_MAX || c->behaviour->state_size > TR__SIZE_MAX)
         return TR_EINVAL;
     return 0;
 }
@@ -295,14 +299,19 @@ static bool backoff_on(const sup_state *st) {
     return st->flags.backoff_initial_ms > 0;
 }
 
+/* The next restart delay, in saturating arithmetic: a delay past the
+ * clock's range stays INT64_MAX, and its timer never fires. */
 static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, sup_child *c) {
     tr_duration_ms d = c->backoff_next > 0 ? c->backoff_next : st->flags.backoff_initial_ms;
-    tr_duration_ms next = d * 2;
+    tr_duration_ms next = tr__sat_mul(d, 2);
     if (st->flags.backoff_max_ms > 0 && next > st->flags.backoff_max_ms)
         next = st->flags.backoff_max_ms;
     c->backoff_next = next;
-    if (st->flags.backoff_jitter_pct > 0)
-        d += d * (tr_duration_ms)(tr__random(rt) % (st->flags.backoff_jitter_pct + 1)) / 100;
+    if (st->flags.backoff_jitter_pct > 0) {
+        /* d * pct / 100 without forming d * pct (pct <= 100) */
+        int64_t pct = (int64_t)(tr__random(rt) % (st->flags.backoff_jitter_pct + 1));
+        d = tr__sat_add(d, d / 100 * pct + d % 100 * pct / 100);
+    }
     return d;
 }
 
@@ -616,7 +625,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
     }
     sup_child *c;
     if (st->sofo) {
-        if (spec && spec->arg_size > 0 && !spec->arg) {
+        if (spec && ((spec->arg_size > 0 && !spec->arg) || spec->arg_size > TR__SIZE_MAX)) {
             call_reply_err(from, TR_EINVAL);
             return;
         }

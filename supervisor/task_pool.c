@@ -27,6 +27,7 @@
 
 #include <troupe/task_pool.h>
 
+#include "actor/deadline.h"
 #include "actor/runtime_api.h"
 #include "mailbox/alloc.h"
 #include "mailbox/atomic.h"
@@ -123,19 +124,6 @@ static int cond_init_monotonic(pthread_cond_t *cv) {
     int rc = pthread_cond_init(cv, &a);
     pthread_condattr_destroy(&a);
     return rc == 0 ? 0 : TR_ENOMEM;
-}
-
-/* Absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
-static struct timespec deadline_after(tr_duration_ms timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 static bool valid_timeout(tr_duration_ms t) {
@@ -606,11 +594,13 @@ TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
         return TR_EINVAL;
     if (on_actor_thread())
         return TR_EDEADLK;
-    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    /* A timeout past time_t's range waits as TR_INFINITY does. */
+    struct timespec dl;
+    bool timed = timeout_ms != TR_INFINITY && tr__abstime_after(&dl, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&pool->mu);
     while (pool->pending > 0) {
-        if (timeout_ms == TR_INFINITY) {
+        if (!timed) {
             pthread_cond_wait(&pool->cv, &pool->mu);
         } else if (pthread_cond_timedwait(&pool->cv, &pool->mu, &dl) != 0 && pool->pending > 0) {
             rc = TR_ETIMEDOUT;
@@ -676,7 +666,7 @@ TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
 
 TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
                           tr_future **out) {
-    if (!pool || !fn || !out || (!arg && arg_size > 0))
+    if (!pool || !fn || !out || (!arg && arg_size > 0) || arg_size > TR__SIZE_MAX)
         return TR_EINVAL;
     tr_future *f = tr__calloc(sizeof *f);
     if (!f)
@@ -757,10 +747,11 @@ TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *resu
         return TR_EINVAL;
     if (on_actor_thread())
         return TR_EDEADLK;
-    struct timespec dl = deadline_after(timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec dl;
+    bool timed = timeout_ms != TR_INFINITY && tr__abstime_after(&dl, timeout_ms);
     pthread_mutex_lock(&f->mu);
     while (f->status == TR_FUTURE_PENDING) {
-        if (timeout_ms == TR_INFINITY) {
+        if (!timed) {
             pthread_cond_wait(&f->cv, &f->mu);
         } else if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) != 0 &&
                    f->status == TR_FUTURE_PENDING) {
@@ -836,6 +827,12 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
                             size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
     if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !valid_timeout(timeout_ms))
         return TR_EINVAL;
+    /* The inputs array, the results array and the futures' table must
+     * each fit in memory: counts that overflow are invalid. */
+    size_t bytes;
+    if (!tr__size_mul(n, elem_size, &bytes) || !tr__size_mul(n, sizeof(tr_buf), &bytes) ||
+        !tr__size_mul(n, sizeof(tr_future *), &bytes))
+        return TR_EINVAL;
     if (on_actor_thread())
         return TR_EDEADLK;
     if (results)
@@ -853,15 +850,16 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
         if (submit_err != 0)
             break;
     }
-    int64_t deadline = timeout_ms == TR_INFINITY ? INT64_MAX : tr_now_ms() + timeout_ms;
+    int64_t deadline = tr__deadline_ms(timeout_ms);
     int first = 0;
     for (size_t i = 0; i < n; i++) {
         int code;
         if (i >= submitted) {
             code = submit_err;
         } else {
-            int64_t left = deadline == INT64_MAX ? TR_INFINITY : deadline - tr_now_ms();
-            if (left != TR_INFINITY && left < 1)
+            /* TR_INFINITY only for TR__NEVER: a finite timeout ends. */
+            tr_duration_ms left = tr__remaining_ms(deadline);
+            if (left == 0)
                 left = 1; /* still collect what is complete */
             code = tr_future_await(fs[i], left, results ? &results[i] : NULL);
             tr_future_free(fs[i]);

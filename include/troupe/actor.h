@@ -32,7 +32,25 @@ extern "C" {
 /* Basic types                                                               */
 /* ------------------------------------------------------------------------ */
 
-/** A duration in milliseconds. */
+/** A duration in milliseconds.
+ *
+ *  Huge durations: every timeout, delay and period the API takes goes
+ *  through checked arithmetic, never a wrapping sum. One past the clock's
+ *  range (deadlines are kept in microseconds of CLOCK_MONOTONIC, about
+ *  292,000 years; INT64_MAX is the usual way to ask for it) saturates: a
+ *  timer with it never fires (it stays pending until cancelled), and a wait
+ *  with it waits as with TR_INFINITY. A finite timeout always ends.
+ *  Negative durations other than TR_INFINITY give TR_EINVAL (and so does
+ *  TR_INFINITY where a function does not take it).
+ *
+ *  Huge sizes, likewise: a size that no allocation could hold (more than
+ *  PTRDIFF_MAX / 2 bytes, such as SIZE_MAX), or a count times an element
+ *  size that overflows, gives TR_EINVAL at the call (or the error of a
+ *  smaller limit the function documents); a size that could exist but
+ *  cannot be allocated gives TR_ENOMEM at the call. A payload
+ *  copied into a message (sends, casts, calls, replies, timers; not the
+ *  _owned sends) is at most 4 GiB less a small header; a larger one gives
+ *  TR_ENOMEM at the call. */
 typedef int64_t tr_duration_ms;
 
 /** No timeout: wait forever. */
@@ -179,7 +197,8 @@ typedef struct tr_from {
  *  actor, and must not block.
  *
  *  - state_size: bytes of state the runtime allocates (zeroed) with the
- *    actor and passes to every callback; 0 gives NULL state.
+ *    actor and passes to every callback; 0 gives NULL state. More than
+ *    PTRDIFF_MAX / 2 makes tr_spawn fail with TR_EINVAL.
  *  - init(self, state, arg): runs inside tr_spawn, before it returns.
  *    Return TR_CONTINUE, or tr_stop()/tr_fail() to refuse: spawn then
  *    returns TR_EINIT and nothing is left behind (terminate is not called,
@@ -287,8 +306,9 @@ typedef struct tr_spawn_opts {
  *  Arguments: rt; b (borrowed: must outlive the actor); arg passed to init
  *  as is (borrowed for the duration of init); opts may be NULL; out may be
  *  NULL, else receives the pid.
- *  Errors: TR_EINVAL (rt or b NULL), TR_ECLOSED (runtime stopping),
- *  TR_EFULL (actor table full), TR_ENOMEM, TR_EINIT (init stopped or
+ *  Errors: TR_EINVAL (rt or b NULL, b->state_size over PTRDIFF_MAX / 2:
+ *  init is not called), TR_ECLOSED (runtime stopping), TR_EFULL (actor
+ *  table full), TR_ENOMEM (the state cannot be allocated), TR_EINIT (init stopped or
  *  failed: the actor is gone, its links got the exit signal, terminate was
  *  not called; *out is left unchanged), TR_ENOPROC (opts->link_to is dead).
  *  Thread-safety: any thread. */
@@ -335,7 +355,8 @@ TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
 
 /** tr_await_exit: blocks the calling thread until pid has exited (it
  *  monitors pid, as a thread cannot hold a monitor otherwise), up to
- *  timeout_ms (> 0 or TR_INFINITY). reason (may be NULL) receives the exit
+ *  timeout_ms (> 0 or TR_INFINITY; a timeout past the clock's range waits
+ *  as TR_INFINITY, see tr_duration_ms). reason (may be NULL) receives the exit
  *  reason; an actor already dead gives 0 and reason noproc.
  *  Errors: TR_EINVAL, TR_ETIMEDOUT, TR_EDEADLK (scheduler thread),
  *  TR_ECLOSED (runtime stopped while waiting), TR_ENOMEM.
@@ -396,7 +417,8 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  *  Arguments: tag, application-defined; data may be NULL when size is 0.
  *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
  *  or never-existing pid: nothing is queued), TR_EFULL (bounded mailbox
- *  full), TR_ENOMEM, TR_ECLOSED.
+ *  full), TR_ENOMEM (also for a payload over the message limit, 4 GiB less
+ *  a small header), TR_ECLOSED.
  *  Thread-safety: any thread. */
 TR_API int tr_send(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
 
@@ -445,7 +467,8 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  is discarded), else receives the reply (caller frees with tr_buf_free;
  *  on error it is zeroed, except for TR_EREMOTE/TR_ECRASHED where data
  *  holds the server's NUL-terminated error text); timeout_ms > 0 or
- *  TR_INFINITY.
+ *  TR_INFINITY (a timeout past the clock's range, such as INT64_MAX,
+ *  waits as TR_INFINITY; see tr_duration_ms).
  *  Errors: TR_EINVAL (bad arguments, timeout 0 or < -1), TR_EDEADLK (on a
  *  scheduler thread: use tr_request), TR_ENOPROC (to is dead),
  *  TR_ETIMEDOUT (no reply in time; a late reply is dropped, and the server
@@ -462,7 +485,8 @@ TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, siz
  *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
  *  if the server exits before replying to a request it had received, or
  *  the server's tr_reply_error code. Later replies are dropped.
- *  Arguments: timeout_ms > 0 or TR_INFINITY; req_id may be NULL.
+ *  Arguments: timeout_ms > 0 or TR_INFINITY (a timeout past the clock's
+ *  range never fires, as TR_INFINITY); req_id may be NULL.
  *  Errors: TR_EINVAL, TR_ENOPROC (to is dead: no REPLY will come),
  *  TR_EFULL, TR_ENOMEM. Thread-safety: the callback's thread. */
 TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
@@ -496,16 +520,23 @@ typedef uint64_t tr_timer;
  *  1/512 of the delay, at most 1 ms (timers that fall close together share
  *  one wake-up). Timers do not occupy a thread each. A timer whose target
  *  is dead when it fires is discarded.
- *  Arguments: delay_ms >= 0; timer may be NULL, else receives the id (also
- *  in the message's ref).
- *  Errors: TR_EINVAL, TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
+ *  Arguments: delay_ms >= 0 (a delay past the clock's range, such as
+ *  INT64_MAX, saturates: the timer never fires and stays pending until
+ *  cancelled or the runtime shuts down); data/size copied at the call;
+ *  timer may be NULL, else receives the id (also in the message's ref).
+ *  Errors: TR_EINVAL (rt NULL, delay_ms < 0, data NULL with size > 0, to
+ *  TR_PID_NONE), TR_ENOMEM (no memory, or a payload over the message
+ *  limit, 4 GiB less a small header: refused here, never dropped when the
+ *  timer fires), TR_ECLOSED. Thread-safety: any thread. */
 TR_API int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uint32_t tag,
                          const void *data, size_t size, tr_timer *timer);
 
 /** tr_send_interval: as tr_send_after, but fires every period_ms (> 0)
  *  until cancelled or until the target is dead (timer:send_interval/3).
  *  Ticks that fall behind are not bunched up: the next tick is scheduled
- *  from the intended time. Errors as tr_send_after. Any thread. */
+ *  from the intended time. A period past the clock's range never fires
+ *  (as tr_send_after). Errors as tr_send_after (TR_EINVAL also for
+ *  period_ms <= 0). Any thread. */
 TR_API int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32_t tag,
                             const void *data, size_t size, tr_timer *timer);
 

@@ -34,11 +34,13 @@ typedef enum tr_pool_strategy {
 /** Pool options. Zero-initialize, then set worker and size.
  *  - worker/worker_arg/worker_arg_size: the workers' behaviour and init
  *    argument (copied when worker_arg_size > 0; else passed as is and kept
- *    alive by the caller).
+ *    alive by the caller). worker_arg_size, or the worker's state_size, over
+ *    PTRDIFF_MAX / 2 is invalid.
  *  - size: initial workers, 1..TR_POOL_MAX_WORKERS.
  *  - intensity/period_ms: the workers' supervisor's restart intensity;
  *    0/0 gives 10 restarts per worker within 1000 ms.
- *  - worker_shutdown_ms: shutdown rule for workers; 0 = 5000 ms. */
+ *  - worker_shutdown_ms: shutdown rule for workers; 0 = 5000 ms; one past
+ *    the clock's range waits as TR_INFINITY; negative is invalid. */
 typedef struct tr_pool_opts {
     const tr_behaviour *worker;
     const void *worker_arg;
@@ -51,7 +53,8 @@ typedef struct tr_pool_opts {
 } tr_pool_opts;
 
 /** tr_pool_start: starts a pool; returns after all workers ran init.
- *  Errors: TR_EINVAL (NULL, size 0 or too big, no behaviour), TR_EINIT (a
+ *  Errors: TR_EINVAL (NULL, size 0 or too big, no behaviour, negative
+ *  durations, worker_arg_size or state_size over PTRDIFF_MAX / 2), TR_EINIT (a
  *  worker's init failed), TR_ENOMEM, TR_ECLOSED. *out receives the pool's
  *  pid. Thread-safety: any thread. */
 TR_API int tr_pool_start(tr_runtime *rt, const tr_pool_opts *opts, tr_pid *out);
@@ -108,7 +111,8 @@ TR_API int tr_pool_get_stats(tr_runtime *rt, tr_pid pool, tr_pool_stats *stats,
 
 /** tr_pool_stop: stops the pool: workers stop with reason shutdown (jobs
  *  still queued get TR_EEXITED replies), then the supervisor and the pool
- *  actor exit. Waits up to timeout_ms for the pool to be gone.
+ *  actor exit. Waits up to timeout_ms (> 0 or TR_INFINITY; past the clock's
+ *  range waits as TR_INFINITY) for the pool to be gone.
  *  Errors: TR_EINVAL, TR_ENOPROC, TR_ETIMEDOUT, TR_EDEADLK, TR_ECLOSED.
  *  Thread-safety: any non-scheduler thread. */
 TR_API int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms);

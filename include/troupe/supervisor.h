@@ -43,9 +43,12 @@ typedef enum tr_child_type { TR_WORKER = 0, TR_SUPERVISOR } tr_child_type;
  *  - behaviour/arg: what to spawn. arg_size > 0: the supervisor keeps a
  *    copy of those bytes and passes the copy to every init; arg_size 0: arg
  *    is passed as is (the caller keeps it alive while the child may be
- *    restarted).
+ *    restarted). arg_size, or the behaviour's state_size, over
+ *    PTRDIFF_MAX / 2 is invalid (TR_EINVAL).
  *  - restart: permanent, transient or temporary.
- *  - shutdown_ms: TR_BRUTAL_KILL (0), a timeout in ms (> 0) or TR_INFINITY.
+ *  - shutdown_ms: TR_BRUTAL_KILL (0), a timeout in ms (> 0) or TR_INFINITY
+ *    (one past the clock's range waits as TR_INFINITY); other negative
+ *    values are invalid.
  *    Zero-initialized means brutal_kill; OTP's default for workers is
  *    5000, so set it.
  *  - type: worker or supervisor (a supervisor child gets shutdown_ms
@@ -78,7 +81,9 @@ typedef enum tr_strategy {
  *    at backoff_max_ms (0 = no cap), plus a random jitter of up to
  *    backoff_jitter_pct percent. The delay returns to the initial value
  *    after the child has run for backoff_max_ms (or 5 s when no cap)
- *    without exiting. */
+ *    without exiting. The doubling and the jitter saturate: a delay past
+ *    the clock's range (INT64_MAX, say) means the child is not restarted.
+ *    Negative values, or a jitter over 100, are invalid (TR_EINVAL). */
 typedef struct tr_sup_flags {
     tr_strategy strategy;
     int intensity;
@@ -109,7 +114,8 @@ TR_API const tr_behaviour *tr_supervisor_behaviour(void);
  *  tr_supervisor_behaviour(), for a linked one).
  *  Arguments: spec (copied); out may be NULL.
  *  Errors: TR_EINVAL (NULL, malformed spec: duplicate or bad id, missing
- *  behaviour, bad restart/shutdown values, simple_one_for_one without
+ *  behaviour, bad restart/shutdown values, arg_size or state_size over
+ *  PTRDIFF_MAX / 2, negative flags, simple_one_for_one without
  *  exactly one template), TR_EINIT (a child's init failed: the children
  *  already started are stopped in reverse order, nothing is left),
  *  TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
@@ -141,7 +147,8 @@ typedef struct tr_child_counts {
  *  (the template is used) or give an arg (and arg_size) for this child
  *  only; other fields are taken from the template.
  *  Errors: TR_EEXIST (id taken), TR_EINIT (init failed; the spec is not
- *  kept), TR_EINVAL (malformed spec). *out (may be NULL) gets the pid. */
+ *  kept), TR_EINVAL (malformed spec, arg_size over PTRDIFF_MAX / 2),
+ *  TR_ENOMEM (arg could not be copied). *out (may be NULL) gets the pid. */
 TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
                                      tr_pid *out);
 
@@ -178,7 +185,8 @@ TR_API int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_cou
 
 /** tr_supervisor_stop: stops the supervisor with reason shutdown (its
  *  children stop first, in reverse start order) and waits for it to exit,
- *  up to timeout_ms (> 0 or TR_INFINITY). Errors: TR_ETIMEDOUT, and the
+ *  up to timeout_ms (> 0 or TR_INFINITY; past the clock's range waits as
+ *  TR_INFINITY). Errors: TR_EINVAL (bad timeout), TR_ETIMEDOUT, and the
  *  common ones above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms);
 

@@ -98,8 +98,9 @@ TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_
  *  workers and waits for them to exit. Calling it again (or from several
  *  threads) is harmless: it waits for the same end and returns 0.
  *  Arguments: timeout_ms, the longest wait for the drain (> 0 or
- *  TR_INFINITY); on TR_ETIMEDOUT the pool still refuses new tasks, the
- *  pending ones keep running, and shutdown may be called again.
+ *  TR_INFINITY; past the clock's range waits as TR_INFINITY); on
+ *  TR_ETIMEDOUT the pool still refuses new tasks, the pending ones keep
+ *  running, and shutdown may be called again.
  *  Errors: TR_EINVAL (pool NULL, bad timeout), TR_ETIMEDOUT, TR_EDEADLK
  *  (called on a scheduler thread: it blocks). If the runtime stopped
  *  first, the pending futures were already failed with TR_ECLOSED and
@@ -127,7 +128,8 @@ TR_API int tr_task_pool_free(tr_task_pool *pool);
  *  receives the future.
  *  Ownership: the caller owns *out and releases it with tr_future_free,
  *  whether or not it awaited it; the task runs either way.
- *  Errors: TR_EINVAL (NULL pool/fn/out, arg NULL with arg_size > 0),
+ *  Errors: TR_EINVAL (NULL pool/fn/out, arg NULL with arg_size > 0,
+ *  arg_size over PTRDIFF_MAX / 2),
  *  TR_ECLOSED (pool shutting down or runtime stopping), TR_EFULL
  *  (max_pending reached), TR_ENOMEM. On error no future exists and fn is
  *  never called.
@@ -139,7 +141,8 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
 /** tr_future_await: blocks the calling thread until the future completes
  *  or timeout_ms passes (Elixir Task.await/2, whose default is 5000 ms;
  *  TR_DEFAULT_TIMEOUT is the same).
- *  Arguments: timeout_ms > 0 or TR_INFINITY; result may be NULL, else
+ *  Arguments: timeout_ms > 0 or TR_INFINITY (past the clock's range waits
+ *  as TR_INFINITY); result may be NULL, else
  *  receives a copy of the task's result bytes on success, or the error's
  *  NUL-terminated text (its data, size including the NUL) when the task
  *  failed; the caller frees it with tr_buf_free. On TR_ETIMEDOUT, TR_EINVAL
@@ -217,12 +220,15 @@ TR_API void tr_future_free(tr_future *future);
  *  tr_future_await gives it (the caller frees each with tr_buf_free; may
  *  be NULL to discard them); codes, an array of n ints receiving each
  *  task's status (may be NULL); timeout_ms, for the whole map (> 0 or
- *  TR_INFINITY).
+ *  TR_INFINITY; past the clock's range waits as TR_INFINITY). A finite
+ *  timeout always ends: after it, each task still pending is given 1 ms
+ *  to complete, then gets TR_ETIMEDOUT.
  *  Returns 0 when every task succeeded; otherwise the status of the first
  *  failed task in input order (all n results are still filled).
  *  Errors: TR_EINVAL (NULL pool/fn, inputs NULL with n > 0 and elem_size
- *  > 0, bad timeout), TR_EDEADLK (scheduler thread), TR_ETIMEDOUT (the
- *  deadline passed: the tasks not yet complete get code TR_ETIMEDOUT and
+ *  > 0, n * elem_size or n * sizeof(tr_buf) over PTRDIFF_MAX / 2 (nothing
+ *  is submitted), bad timeout), TR_EDEADLK (scheduler thread),
+ *  TR_ETIMEDOUT (the deadline passed: the tasks not yet complete get code TR_ETIMEDOUT and
  *  empty results, and keep running), TR_ECLOSED/TR_EFULL/TR_ENOMEM from
  *  submission (then no task ran past those already submitted, which are
  *  still awaited, and the rest get that code). n == 0 returns 0.
@@ -231,8 +237,9 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
                             size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms);
 
 /** tr_task_pool_drain: blocks until no task of the pool is pending
- *  (submitted and not completed), or timeout_ms passes. New tasks may be
- *  submitted meanwhile (by other threads); drain returns at a moment when
+ *  (submitted and not completed), or timeout_ms passes (> 0 or
+ *  TR_INFINITY; past the clock's range waits as TR_INFINITY). New tasks
+ *  may be submitted meanwhile (by other threads); drain returns at a moment when
  *  the count is 0.
  *  Errors: TR_EINVAL (pool NULL, bad timeout), TR_ETIMEDOUT, TR_EDEADLK
  *  (scheduler thread).
