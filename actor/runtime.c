@@ -401,8 +401,10 @@ ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
     }
     *borrowed = true;
     ck_epoch_record_t *r = ck_epoch_recycle(&rt->epoch, NULL);
-    if (r)
+    if (r) {
+        TR_TSAN_ACQUIRE(r); /* from the thread that unregistered it */
         return r;
+    }
     r = (ck_epoch_record_t *)tr__calloc(sizeof *r);
     if (!r)
         return NULL;
@@ -412,8 +414,10 @@ ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
 
 void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
     (void)rt;
-    if (borrowed && rec)
+    if (borrowed && rec) {
+        TR_TSAN_RELEASE(rec); /* to the thread that recycles it */
         ck_epoch_unregister(rec);
+    }
 }
 
 /* ---- start / stop --------------------------------------------------------- */

@@ -72,6 +72,11 @@ static unsigned long hs_hash(const void *obj, unsigned long seed) {
 }
 static bool hs_compare(const void *a, const void *b) {
     const reg_entry *x = (const reg_entry *)a, *y = (const reg_entry *)b;
+    /* ck_hs calls this on a published entry before ck_hs_get returns it:
+     * the reader's side of tr_register's release (TSan cannot see ck_hs's
+     * own ordering). */
+    TR_TSAN_ACQUIRE(x);
+    TR_TSAN_ACQUIRE(y);
     return x->len == y->len && memcmp(x->name, y->name, x->len) == 0;
 }
 
