@@ -145,7 +145,7 @@ typedef struct mpsc {
     tr_mq_prod p;
     tr_mq_cons c;
     item *items[PRODUCERS];
-    sem_t token;              /* posted by the producer whose push saw was_empty */
+    sem_t token;                   /* posted by the producer whose push saw was_empty */
     atomic_uint_fast64_t grants;   /* pushes that reported was_empty */
     atomic_uint_fast64_t releases; /* markempty successes, + 1 for the initial state */
     atomic_uint_fast64_t double_grants;
@@ -281,8 +281,7 @@ static void test_mq_many_producers(void **state) {
 
     print_message("mailbox: %llu nodes, %llu token hand-offs, %llu half-done pushes seen, "
                   "%llu observer reads\n",
-                  (unsigned long long)got, (unsigned long long)turns,
-                  (unsigned long long)stalls,
+                  (unsigned long long)got, (unsigned long long)turns, (unsigned long long)stalls,
                   (unsigned long long)atomic_load(&q->observer_reads));
     assert_int_equal(errors, 0);
     assert_int_equal(got, total);
