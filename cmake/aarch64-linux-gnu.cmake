@@ -19,6 +19,10 @@
 # - otherwise the system's arm64 multiarch directories
 #   (/usr/lib/aarch64-linux-gnu, from apt-get install <pkg>:arm64).
 #
+# Under qemu-user on an x86-64 host, guest memory accesses keep the host's
+# strong (TSO) ordering: the run shows the arm64 build works, not that its
+# memory orders are sufficient on real arm64 hardware.
+#
 # ctest runs every test through CMAKE_CROSSCOMPILING_EMULATOR: qemu-aarch64
 # with the cross C library's root as its -L prefix, and LD_LIBRARY_PATH
 # pointing the guest's loader at that same C library. (Without it, the
