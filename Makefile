@@ -3,7 +3,8 @@
 #   make test   set up the same way and run the whole test suite
 # Also: make build, make tsan (tests under ThreadSanitizer), make asan,
 #       make ubsan (UndefinedBehaviorSanitizer), make bench,
-#       make install PREFIX=...
+#       make install PREFIX=...,
+#       make aarch64 (cross build for arm64, test suite under qemu-user)
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,7 +13,19 @@ PREFIX     ?= /usr/local
 DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps configure build demo test tsan asan ubsan bench install clean
+# aarch64 cross build: host packages (apt), and the arm64 builds of the
+# libraries, downloaded with apt-get download and unpacked into a sysroot
+# under the build directory. They are not installed as :arm64 packages
+# because Debian's libck0/libck-dev and libjemalloc-dev are not Multi-Arch
+# co-installable: installing the arm64 ones removes the amd64 ones.
+A64_BUILD      ?= build-aarch64
+A64_SYSROOT    := $(abspath $(A64_BUILD))/sysroot
+A64_HOST_PKGS  := cmake make pkg-config gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+                  libstdc++6-arm64-cross qemu-user
+A64_ARM64_PKGS := libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev libcmocka0
+A64_CTEST_ARGS ?=
+
+.PHONY: setup deps configure build demo test tsan asan ubsan bench install clean aarch64 aarch64-deps
 
 # Install the Debian packages that are missing (apt, with sudo when not root).
 deps:
@@ -55,5 +68,40 @@ bench:
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# The arm64 toolchain and qemu-user (apt, with sudo when not root), the arm64
+# package list (dpkg --add-architecture arm64), and the unpacked sysroot.
+aarch64-deps:
+	@missing=""; for p in $(A64_HOST_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "troupe: installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if ! dpkg --print-foreign-architectures | grep -qx arm64; then \
+	  echo "troupe: dpkg --add-architecture arm64"; \
+	  $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; \
+	fi
+	@if [ ! -f "$(A64_SYSROOT)/.unpacked" ]; then \
+	  pkgs=""; for p in $(A64_ARM64_PKGS); do pkgs="$$pkgs $$p:arm64"; done; \
+	  echo "troupe: unpacking$$pkgs into $(A64_SYSROOT)"; \
+	  rm -rf "$(A64_SYSROOT)" "$(A64_BUILD)/debs" && mkdir -p "$(A64_BUILD)/debs" && \
+	  { (cd "$(A64_BUILD)/debs" && apt-get download -qq $$pkgs 2>/dev/null) || \
+	    { $(SUDO) apt-get update -qq && (cd "$(A64_BUILD)/debs" && apt-get download -qq $$pkgs); }; } && \
+	  for d in "$(A64_BUILD)"/debs/*.deb; do dpkg-deb -x "$$d" "$(A64_SYSROOT)" || exit 1; done && \
+	  touch "$(A64_SYSROOT)/.unpacked"; \
+	fi
+
+# Cross-compile for aarch64 (build-aarch64/) and run the whole test suite
+# under qemu-user (cmake/aarch64-linux-gnu.cmake). A64_CTEST_ARGS passes
+# extra ctest arguments (e.g. -R or -E to pick tests).
+aarch64: aarch64-deps
+	cmake -S . -B $(A64_BUILD) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake \
+	  -DTROUPE_AARCH64_SYSROOT=$(A64_SYSROOT) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DTROUPE_BUILD_BENCH=OFF
+	cmake --build $(A64_BUILD) -j $(JOBS)
+	cd $(A64_BUILD) && ctest --output-on-failure -j $(JOBS) $(A64_CTEST_ARGS)
+
 clean:
-	rm -rf build build-tsan build-asan build-ubsan build-release
+	rm -rf build build-tsan build-asan build-ubsan build-release build-aarch64
