@@ -75,8 +75,14 @@ typedef struct tr_actor {
     /* 64..: the consumer's side (the thread holding the run token), and
      * what it reads for every message */
     tr_mq_cons mqc;
-    uint32_t has_sig; /* atomic: signal list non-empty (written rarely) */
-    uint32_t flags;   /* owner thread only */
+    uint32_t has_sig;   /* atomic: signal list non-empty (written rarely) */
+    uint32_t flags;     /* owner thread only */
+    uint32_t killed;    /* atomic: a kill took effect (under lock with exiting; read by the
+                           owner's callbacks: their later sends are dropped) */
+    uint32_t sig_seq;   /* under lock: number of the last signal queued (0: none) */
+    uint32_t sig_taken; /* owner only: number of the last signal taken from the list */
+    tr__msg *deferred;  /* owner only: trapped exit signals waiting for their place in the
+                           mailbox (their marker), oldest first */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
@@ -241,6 +247,12 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
 void tr__ob_flush(tr__sched *sc);                       /* pushes the messages gathered this turn */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
+/* The running actor on this thread has been killed: its sends are dropped
+ * (TR_EKILLED). */
+static inline bool tr__self_killed_here(void) {
+    tr_actor *cur = tr__tls_current;
+    return cur && tr__load_acq_u32(&cur->killed);
+}
 void tr__schedule(tr_actor *a);
 void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */
 void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
