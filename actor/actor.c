@@ -808,7 +808,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
     a->n_links = a->cap_links = 0;
     tr__spin_unlock(&a->lock);
     retire_slot(a);
-    if (!a->is_port)
+    if (!__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
         COUNT_ALIVE(rt, -1);
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
@@ -1565,7 +1565,7 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
      * cannot be preempted): the pid dies for everyone else at once; the
      * owner, when its callback returns, finds the signal, sends nothing
      * more and finishes the exit (exit_finish: cleanup, memory). */
-    if (reason.kind == TR_EXIT_KILL && !a->is_port)
+    if (reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
         exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
     tr__release(a);
     return TR_OK;

@@ -83,19 +83,36 @@ static int slow_cast(tr_self *self, void *state, const tr_msg *msg) {
 
 static const tr_behaviour slow_cast_b = {.name = "slow_cast", .handle_cast = slow_cast};
 
-typedef struct awaiter {
-    tr_runtime *rt;
-    tr_pid pid;
-    int rc;
-    tr_reason reason;
-    int64_t at_ms;
-} awaiter;
+/* A watcher actor: monitors a pid from its init (in place when tr_spawn
+ * returns) and records the DOWN. */
+static atomic_int watch_got, watch_kind;
+static _Atomic int64_t watch_at_ms;
 
-static void *await_main(void *p) {
-    awaiter *w = p;
-    w->rc = tr_await_exit(w->rt, w->pid, 10000, &w->reason);
-    w->at_ms = tu_now_ms();
-    return NULL;
+static int watch_init(tr_self *self, void *state, const void *arg) {
+    (void)state;
+    if (tr_monitor(self, *(const tr_pid *)arg, NULL) != 0)
+        return tr_stop(self, tr_reason_error(1, "monitor"));
+    return TR_CONTINUE;
+}
+
+static int watch_info(tr_self *self, void *state, const tr_msg *msg) {
+    (void)self;
+    (void)state;
+    if (msg->kind != TR_MSG_DOWN)
+        return TR_CONTINUE;
+    atomic_store(&watch_at_ms, tu_now_ms());
+    atomic_store(&watch_kind, tr_msg_reason(msg)->kind);
+    atomic_store(&watch_got, 1);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour watch_b = {
+    .name = "watch", .init = watch_init, .handle_info = watch_info};
+
+static void watch_start(tr_runtime *rt, tr_pid p) {
+    atomic_store(&watch_got, 0);
+    atomic_store(&watch_kind, -1);
+    assert_rc(tr_spawn(rt, &watch_b, &p, NULL, NULL), 0);
 }
 
 static tr_pid only_child(tr_runtime *rt, tr_pid sup) {
@@ -127,21 +144,17 @@ static void stop_with_stuck_child(const tr_behaviour *b, bool via_cast) {
         assert_rc(tr_cast(rt, child, TAG_SLOW, NULL, 0), 0);
         assert_true(TU_WAIT(atomic_load(&slow_inside), 5000));
     }
-    awaiter w = {.rt = rt, .pid = child};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, await_main, &w), 0);
-    tu_sleep_ms(20); /* the awaiter's monitor is in place (DOWN noproc otherwise) */
+    watch_start(rt, child);
 
     int64_t t0 = tu_now_ms();
     assert_rc(tr_supervisor_stop(rt, sup, 10000), 0);
     int64_t took = tu_now_ms() - t0;
-    pthread_join(th, NULL);
+    assert_true(TU_WAIT(atomic_load(&watch_got), 10000));
     print_message("stop took %lld ms, child down after %lld ms\n", (long long)took,
-                  (long long)(w.at_ms - t0));
+                  (long long)(atomic_load(&watch_at_ms) - t0));
     assert_true(took < 1500);
-    assert_rc(w.rc, 0);
-    assert_reason_kind(w.reason, TR_EXIT_KILLED);
-    assert_true(w.at_ms - t0 < 1500);
+    assert_int_equal(atomic_load(&watch_kind), TR_EXIT_KILLED);
+    assert_true(atomic_load(&watch_at_ms) - t0 < 1500);
     assert_false(tr_is_alive(rt, child));
     assert_int_equal(atomic_load(&slow_done), 0); /* still inside the callback */
 
@@ -180,10 +193,7 @@ static void test_kill_running_actor(void **unused) {
     assert_rc(tr_cast(rt, p, TAG_SLOW, NULL, 0), 0);
     assert_rc(tr_cast(rt, p, TAG_SLOW, NULL, 0), 0); /* never handled */
     assert_true(TU_WAIT(atomic_load(&slow_inside), 5000));
-    awaiter w = {.rt = rt, .pid = p};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, await_main, &w), 0);
-    tu_sleep_ms(20);
+    watch_start(rt, p);
     int64_t t0 = tu_now_ms();
     size_t before = tr_runtime_actor_count(rt);
     assert_rc(tr_exit(rt, p, tr_reason_kill()), 0);
@@ -191,10 +201,9 @@ static void test_kill_running_actor(void **unused) {
     assert_int_equal(tr_runtime_actor_count(rt), before - 1);
     assert_rc(tr_cast(rt, p, 1, NULL, 0), TR_ENOPROC);
     assert_rc(tr_exit(rt, p, tr_reason_kill()), TR_ENOPROC);
-    pthread_join(th, NULL);
-    assert_rc(w.rc, 0);
-    assert_reason_kind(w.reason, TR_EXIT_KILLED);
-    assert_true(w.at_ms - t0 < 1000);
+    assert_true(TU_WAIT(atomic_load(&watch_got), 10000));
+    assert_int_equal(atomic_load(&watch_kind), TR_EXIT_KILLED);
+    assert_true(atomic_load(&watch_at_ms) - t0 < 1000);
     assert_true(TU_WAIT(atomic_load(&slow_done), 10000));
     tu_sleep_ms(50);
     assert_rc(atomic_load(&late_send_rc), TR_EKILLED);
@@ -328,19 +337,103 @@ static void test_kill_overtakes_trapping_actor(void **unused) {
     for (int i = 1; i < N_CASTS; i++)
         assert_rc(tr_cast(rt, srv, TAG_COUNT, NULL, 0), 0);
     assert_true(TU_WAIT(atomic_load(&gate_entered), 5000));
-    tr_reason why;
-    awaiter w = {.rt = rt, .pid = srv};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, await_main, &w), 0);
-    tu_sleep_ms(20);
+    watch_start(rt, srv);
     assert_rc(tr_exit(rt, srv, tr_reason_kill()), 0);
-    pthread_join(th, NULL);
-    assert_rc(w.rc, 0);
-    why = w.reason;
-    assert_reason_kind(why, TR_EXIT_KILLED);
+    assert_true(TU_WAIT(atomic_load(&watch_got), 5000)); /* before the gate opens */
+    assert_int_equal(atomic_load(&watch_kind), TR_EXIT_KILLED);
     atomic_store(&gate_open, 1);
     tr_runtime_shutdown(&rt);
     assert_int_equal(atomic_load(&casts_at_exit), -1); /* no EXIT message */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pool workers killed in the middle of jobs                                 */
+/* ------------------------------------------------------------------------ */
+
+#define KW_WORKERS 4
+static _Atomic uint64_t kw_pids[KW_WORKERS];
+
+static int kw_init(tr_self *self, void *state, const void *arg) {
+    (void)state;
+    (void)arg;
+    int i = tr_pool_worker_index(self);
+    if (i >= 0 && i < KW_WORKERS)
+        atomic_store(&kw_pids[i], tr_self_pid(self).id);
+    return TR_CONTINUE;
+}
+
+static int kw_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
+    (void)self;
+    (void)state;
+    tu_sleep_us(200); /* a job long enough to be killed in */
+    tr_reply(from, 0, msg->data, msg->size);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour kw_b = {.name = "kw", .init = kw_init, .handle_call = kw_call};
+
+typedef struct kw_client {
+    tr_runtime *rt;
+    tr_pid pool;
+    int64_t until_ms;
+    int ok, crashed, other, last_other;
+} kw_client;
+
+static void *kw_client_main(void *p) {
+    kw_client *c = p;
+    for (int i = 0; tu_now_ms() < c->until_ms; i++) {
+        tr_buf reply = {0};
+        int rc = tr_call(c->rt, c->pool, 1, &i, sizeof i, &reply, 5000);
+        if (rc == 0 && reply.size == sizeof i && memcmp(reply.data, &i, sizeof i) == 0)
+            c->ok++;
+        else if (rc == TR_ECRASHED)
+            c->crashed++;
+        else {
+            c->other++;
+            c->last_other = rc;
+        }
+        tr_buf_free(&reply);
+    }
+    return NULL;
+}
+
+/* Workers killed at random while clients call the pool: every call gets
+ * its reply or TR_ECRASHED (the reply of a killed job is dropped, the pool
+ * answers for it on the DOWN), never a timeout; the pool then stops. */
+static void test_pool_workers_killed_mid_job(void **unused) {
+    (void)unused;
+    tr_runtime *rt = start_rt();
+    tr_pool_opts po = {.worker = &kw_b,
+                       .size = KW_WORKERS,
+                       .intensity = 1000000,
+                       .period_ms = 1000,
+                       .worker_shutdown_ms = 1000};
+    tr_pid pool;
+    assert_rc(tr_pool_start(rt, &po, &pool), 0);
+    kw_client cl[2];
+    pthread_t th[2];
+    int64_t until = tu_now_ms() + TU_SCALE(1500, 1000);
+    for (int i = 0; i < 2; i++) {
+        cl[i] = (kw_client){.rt = rt, .pool = pool, .until_ms = until};
+        assert_int_equal(pthread_create(&th[i], NULL, kw_client_main, &cl[i]), 0);
+    }
+    int kills = 0;
+    for (unsigned k = 0; tu_now_ms() < until; k++) {
+        tr_pid w = {atomic_load(&kw_pids[k % KW_WORKERS])};
+        if (tr_exit(rt, w, tr_reason_kill()) == 0)
+            kills++;
+        tu_sleep_ms(3);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    int ok = cl[0].ok + cl[1].ok, crashed = cl[0].crashed + cl[1].crashed;
+    print_message("%d kills, %d replies, %d crashed\n", kills, ok, crashed);
+    assert_int_equal(cl[0].other, 0);
+    assert_int_equal(cl[1].other, 0);
+    assert_true(kills > 10);
+    assert_true(ok > 0);
+    assert_rc(tr_pool_stop(rt, pool, 10000), 0);
+    tr_runtime_shutdown(&rt);
 }
 
 int main(void) {
@@ -351,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_exit_signal_after_casts_from_thread),
         cmocka_unit_test(test_exit_signal_after_casts_from_actor),
         cmocka_unit_test(test_kill_overtakes_trapping_actor),
+        cmocka_unit_test(test_pool_workers_killed_mid_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
