@@ -515,20 +515,21 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
     tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     sig->node.next = NULL;
     tr__spin_lock(&a->lock);
-    uint32_t seq = 0;
+    uint32_t w = tr__load_acq_u32(&a->has_sig);
+    uint32_t seq = w >> TR__SIG_SEQ_SHIFT;
     if (wake) {
-        seq = a->sig_seq + 1;
+        seq = (seq + 1) & (UINT32_MAX >> TR__SIG_SEQ_SHIFT);
         if (seq == 0)
             seq = 1;
-        a->sig_seq = seq;
     }
-    sig->pub.ref = seq; /* 0: no marker, the signal acts at once */
+    sig->pub.ref = wake ? seq : 0; /* 0: no marker, the signal acts at once */
     if (a->sig_tail)
         a->sig_tail->node.next = &sig->node;
     else
         a->sig_head = sig;
     a->sig_tail = sig;
-    tr__store_rel_u32(&a->has_sig, 1);
+    tr__store_rel_u32(&a->has_sig,
+                      (seq << TR__SIG_SEQ_SHIFT) | (w & TR__SIG_KILLED) | TR__SIG_PENDING);
     tr__spin_unlock(&a->lock);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
@@ -800,7 +801,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
     }
     a->exiting = true;
     if (kill)
-        tr__store_rel_u32(&a->killed, 1);
+        tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_KILLED);
     bool has_names = a->has_names;
     tr__link *links = a->links;
     uint32_t n = a->n_links;
@@ -907,7 +908,7 @@ static void run_terminate(tr_actor *a, tr_reason reason) {
 /* Used by the run loop: stop the actor (owner thread). No terminate once a
  * kill took effect (it may have come while terminate was due). */
 static void die(tr_actor *a, tr_reason reason, bool terminate) {
-    if (terminate && !tr__load_acq_u32(&a->killed))
+    if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     exit_actor(a, reason, false);
 }
@@ -1028,14 +1029,15 @@ static tr__msg *take_signal(tr_actor *a) {
         if (!a->sig_head)
             a->sig_tail = NULL;
     }
-    tr__store_rel_u32(&a->has_sig, a->sig_head != NULL);
+    uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
+    tr__store_rel_u32(&a->has_sig, a->sig_head ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }
 
 /* A kill from outside took effect: stop now, without terminate. */
 static bool stop_if_killed(tr_actor *a, tr_reason *why, bool *terminate) {
-    if (!tr__load_acq_u32(&a->killed))
+    if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         return false;
     *why = mk_reason(TR_EXIT_KILLED);
     *terminate = false;
@@ -1107,8 +1109,6 @@ static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why,
 static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
-        if (s->pub.ref)
-            a->sig_taken = (uint32_t)s->pub.ref;
         if (stop_if_killed(a, why, terminate)) {
             tr__msg_free(s);
             return true;
@@ -1131,9 +1131,9 @@ static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *term
  * held back, takes effect now, behind the messages its sender sent before
  * it. Returns true when the actor must stop. */
 static bool take_marker(tr__frame *f, tr_actor *a, uint32_t seq, tr_reason *why, bool *terminate) {
-    /* Its signal is in the list or taken already (queued before the
-     * marker was pushed). */
-    if ((int32_t)(seq - a->sig_taken) > 0 && handle_signals(f, a, why, terminate))
+    /* Its signal was queued before the marker was pushed: in the list
+     * (pending) or taken already. */
+    if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) && handle_signals(f, a, why, terminate))
         return true;
     for (tr__msg **p = &a->deferred; *p; p = (tr__msg **)&(*p)->node.next) {
         tr__msg *s = *p;
@@ -1278,14 +1278,14 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     }
     while (n < batch) {
         bool term = true;
-        if (tr__load_acq_u32(&a->has_sig) &&
+        if ((tr__load_acq_u32(&a->has_sig) & (TR__SIG_PENDING | TR__SIG_KILLED)) &&
             (stop_if_killed(a, &why, &term) || handle_signals(&f, a, &why, &term))) {
             terminate_v = term;
             goto stop;
         }
         tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
         if (!m) {
-            if (tr__load_acq_u32(&a->has_sig))
+            if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
                 continue;
             if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
@@ -1488,7 +1488,7 @@ int tr_link(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
-    if (tr__load_acq_u32(&a->killed))
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
     int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
@@ -1526,7 +1526,7 @@ int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0)
         return TR_EINVAL;
-    if (tr__load_acq_u32(&a->killed))
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
     return monitor_pair(a, pid, ref);
 }
@@ -1587,7 +1587,7 @@ int tr__forward_call(tr_self *self, tr_pid to) {
     tr__frame *f = tr__tls_frame;
     if (!a || !f || f->a != a || !f->cur_msg || f->cur_msg->pub.kind != TR_MSG_CALL)
         return TR_EINVAL;
-    if (tr__load_acq_u32(&a->killed))
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
     tr_runtime *rt = a->rt;
     tr_actor *t = tr__acquire(rt, to);
@@ -1749,12 +1749,12 @@ bool tr__port_markempty(tr_actor *a) {
 }
 
 bool tr__port_take_shutdown(tr_actor *a) {
-    if (!tr__load_acq_u32(&a->has_sig))
+    if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING))
         return false;
     tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
-    tr__store_rel_u32(&a->has_sig, 0);
+    tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
     tr__spin_unlock(&a->lock);
     bool shutdown = false;
     while (s) {

@@ -23,6 +23,11 @@ enum {
     TR__F_TERMINATED = 1u << 3, /* terminate has run */
 };
 
+/* tr_actor.has_sig: one word, so that the actor stays small. */
+#define TR__SIG_PENDING 1u  /* the signal list holds signals not looked at yet */
+#define TR__SIG_KILLED 2u   /* a kill took effect: the owner's later sends are dropped */
+#define TR__SIG_SEQ_SHIFT 2 /* above: the number of the last signal queued (wraps) */
+
 /* An entry of an actor's link/monitor list. */
 enum { TR__L_LINK = 1, TR__L_MONITORED_BY, TR__L_MONITORING };
 typedef struct tr__link {
@@ -75,14 +80,10 @@ typedef struct tr_actor {
     /* 64..: the consumer's side (the thread holding the run token), and
      * what it reads for every message */
     tr_mq_cons mqc;
-    uint32_t has_sig;   /* atomic: signal list non-empty (written rarely) */
-    uint32_t flags;     /* owner thread only */
-    uint32_t killed;    /* atomic: a kill took effect (under lock with exiting; read by the
-                           owner's callbacks: their later sends are dropped) */
-    uint32_t sig_seq;   /* under lock: number of the last signal queued (0: none) */
-    uint32_t sig_taken; /* owner only: number of the last signal taken from the list */
-    tr__msg *deferred;  /* owner only: trapped exit signals waiting for their place in the
-                           mailbox (their marker), oldest first */
+    uint32_t has_sig;  /* atomic, written under lock (rarely): TR__SIG_* bits */
+    uint32_t flags;    /* owner thread only */
+    tr__msg *deferred; /* owner only: trapped exit signals waiting for their place in the
+                          mailbox (their marker), oldest first */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
@@ -251,7 +252,7 @@ void tr__push_signal(tr_actor *a, tr__msg *sig);
  * (TR_EKILLED). */
 static inline bool tr__self_killed_here(void) {
     tr_actor *cur = tr__tls_current;
-    return cur && tr__load_acq_u32(&cur->killed);
+    return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
 }
 void tr__schedule(tr_actor *a);
 void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */
