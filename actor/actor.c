@@ -495,7 +495,8 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
     tr_actor *a = tr__acquire(rt, to);
     if (!a) {
         tr__msg_free(m);
-        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
+        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED
+                                                                            : TR_ENOPROC;
     }
     int err = tr__push(a, m);
     release_in(rt, a);
