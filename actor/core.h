@@ -80,10 +80,8 @@ typedef struct tr_actor {
     /* 64..: the consumer's side (the thread holding the run token), and
      * what it reads for every message */
     tr_mq_cons mqc;
-    uint32_t has_sig;  /* atomic, written under lock (rarely): TR__SIG_* bits */
-    uint32_t flags;    /* owner thread only */
-    tr__msg *deferred; /* owner only: trapped exit signals waiting for their place in the
-                          mailbox (their marker), oldest first */
+    uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
+    uint32_t flags;   /* owner thread only */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
@@ -95,6 +93,8 @@ typedef struct tr_actor {
         tr__port *port;   /* ports */
     } u;
     ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
+    tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
+                            mailbox (their marker), oldest first (rarely used: last) */
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
 
