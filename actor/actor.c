@@ -503,20 +503,49 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
     return err;
 }
 
+/* Signal order. A signal goes to the signal list (seen before the next
+ * message: the immediate effect of kill, and of exits on an actor that does
+ * not trap them) and a marker carrying its number goes to the mailbox,
+ * after what the sender's turn gathered for the receiver (its outbox), so
+ * the marker sits behind every message that sender sent before. An actor that
+ * traps exits holds a trappable signal back until its marker comes up
+ * (handle_signals, take_marker): the EXIT message keeps its place, as
+ * signals between two Erlang processes keep their order. */
 void tr__push_signal(tr_actor *a, tr__msg *sig) {
+    /* The marker also makes sure the actor runs and sees the signal. */
+    tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     sig->node.next = NULL;
     tr__spin_lock(&a->lock);
+    uint32_t w = tr__load_acq_u32(&a->has_sig);
+    uint32_t seq = w >> TR__SIG_SEQ_SHIFT;
+    if (wake) {
+        seq = (seq + 1) & (UINT32_MAX >> TR__SIG_SEQ_SHIFT);
+        if (seq == 0)
+            seq = 1;
+    }
+    sig->pub.ref = wake ? seq : 0; /* 0: no marker, the signal acts at once */
     if (a->sig_tail)
         a->sig_tail->node.next = &sig->node;
     else
         a->sig_head = sig;
     a->sig_tail = sig;
-    tr__store_rel_u32(&a->has_sig, 1);
+    tr__store_rel_u32(&a->has_sig,
+                      (seq << TR__SIG_SEQ_SHIFT) | (w & TR__SIG_KILLED) | TR__SIG_PENDING);
     tr__spin_unlock(&a->lock);
-    /* Make sure the actor runs and sees the signal. */
-    tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     if (wake) {
         wake->sys = TR__SYS_WAKE;
+        wake->pub.ref = seq;
+        /* Behind what this turn gathered for a, but not held back with the
+         * rest of the outbox: whoever learns of the signal next (a DOWN
+         * sent right after an exit's EXIT) finds the marker queued. */
+        tr__sched *sc = tr__tls_sched;
+        if (sc && sc->ob_on)
+            for (unsigned i = sc->ob_n; i-- > 0;)
+                if (sc->ob[i].a == a) {
+                    ob_push(&sc->ob[i]);
+                    sc->ob[i] = sc->ob[--sc->ob_n]; /* order between receivers is free */
+                    break;
+                }
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -665,12 +694,20 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     else
         err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
     tr__spin_unlock(&t->lock);
-    tr__release(t);
-    if (err)
+    if (err) {
+        tr__release(t);
         return err;
+    }
     tr__spin_lock(&a->lock);
-    err = links_add_locked(a, TR__L_LINK, target, 0, fresh);
+    /* a killed meanwhile (another thread): its links were told already */
+    err = a->exiting ? TR_EKILLED : links_add_locked(a, TR__L_LINK, target, 0, fresh);
     tr__spin_unlock(&a->lock);
+    if (err) {
+        tr__spin_lock(&t->lock);
+        links_remove_locked(t, TR__L_LINK, a->pid, 0);
+        tr__spin_unlock(&t->lock);
+    }
+    tr__release(t);
     return err;
 }
 
@@ -679,7 +716,8 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
     tr__spin_lock(&w->lock);
-    int err = links_add_locked(w, TR__L_MONITORING, target, ref, true);
+    /* w killed meanwhile (another thread): its monitors were dropped */
+    int err = w->exiting ? TR_EKILLED : links_add_locked(w, TR__L_MONITORING, target, ref, true);
     tr__spin_unlock(&w->lock);
     if (err)
         return err;
@@ -747,22 +785,33 @@ int tr__port_demonitor(tr_actor *port, uint64_t ref) {
 /* exit                                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Notifies links and monitors, drops names, frees state, drops the self
- * reference. After this `a` may be gone. skip_links: a failed init's
- * links are dropped without exit signals (start_link returns the error). */
-static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
+/* The outside half of an exit: claims it (the first caller wins: the owner
+ * stopping, or a killer), then the pid dies: lookups fail, names go, links
+ * and monitors are told. Any thread holding a reference (or in borrow
+ * mode). Returns false when the exit was claimed already. kill: a kill
+ * from outside, which may find the owner inside a callback (see tr_exit):
+ * the owner's later sends are dropped, and it finishes the exit
+ * (exit_finish) when it next runs. skip_links: a failed init's links are
+ * dropped without exit signals (start_link returns the error). */
+static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kill) {
     tr_runtime *rt = a->rt;
-    retire_slot(a);
-    if (!a->is_port)
-        COUNT_ALIVE(rt, -1);
     tr__spin_lock(&a->lock);
+    if (a->exiting) {
+        tr__spin_unlock(&a->lock);
+        return false;
+    }
     a->exiting = true;
+    if (kill)
+        tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_KILLED);
     bool has_names = a->has_names;
     tr__link *links = a->links;
     uint32_t n = a->n_links;
     a->links = NULL;
     a->n_links = a->cap_links = 0;
     tr__spin_unlock(&a->lock);
+    retire_slot(a);
+    if (!__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
+        COUNT_ALIVE(rt, -1);
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
      * restarting us) finds the names free. */
@@ -803,8 +852,28 @@ static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
         }
     }
     tr__free(links);
+    return true;
+}
+
+/* The owner's half of an exit, once no callback of `a` runs any more: the
+ * behaviour's cleanup (exactly once, whatever the exit), the runtime's own
+ * allocations, then the self reference. After this `a` may be gone. */
+static void exit_finish(tr_actor *a) {
+    if (a->b && a->b->cleanup)
+        a->b->cleanup(tr__actor_state(a));
+    while (a->deferred) {
+        tr__msg *n = (tr__msg *)a->deferred->node.next;
+        tr__msg_free(a->deferred);
+        a->deferred = n;
+    }
     tr__reqs_fini(a);
     unref(a); /* the self reference */
+}
+
+/* Owner: the whole exit (the outside half unless a killer did it). */
+static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
+    exit_notify(a, reason, skip_links, false);
+    exit_finish(a);
 }
 
 /* Enters a callback frame for a on this thread. */
@@ -837,9 +906,10 @@ static void run_terminate(tr_actor *a, tr_reason reason) {
     frame_pop(&f);
 }
 
-/* Used by the run loop: stop the actor (owner thread). */
+/* Used by the run loop: stop the actor (owner thread). No terminate once a
+ * kill took effect (it may have come while terminate was due). */
 static void die(tr_actor *a, tr_reason reason, bool terminate) {
-    if (terminate)
+    if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     exit_actor(a, reason, false);
 }
@@ -856,6 +926,8 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         return TR_EINVAL; /* no allocation can hold it (the sum below could wrap) */
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
+    if (tr__self_killed_here())
+        return TR_EKILLED;
     tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
     if (!a)
         return TR_ENOMEM;
@@ -960,60 +1032,122 @@ static tr__msg *take_signal(tr_actor *a) {
         if (!a->sig_head)
             a->sig_tail = NULL;
     }
-    tr__store_rel_u32(&a->has_sig, a->sig_head != NULL);
+    uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
+    tr__store_rel_u32(&a->has_sig, a->sig_head ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }
 
+/* A kill from outside took effect: stop now, without terminate. */
+static bool stop_if_killed(tr_actor *a, tr_reason *why, bool *terminate) {
+    if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
+        return false;
+    *why = mk_reason(TR_EXIT_KILLED);
+    *terminate = false;
+    return true;
+}
+
+/* A trappable exit signal (not kill, not the runtime's shutdown) with a
+ * marker, for an actor that traps exits: waits for its marker. */
+static bool signal_waits_for_marker(const tr_actor *a, const tr__msg *s) {
+    if (s->sys != TR__SYS_SIG_EXIT || s->pub.ref == 0 || !(a->flags & TR__F_TRAP_EXIT))
+        return false;
+    tr_reason r;
+    memcpy(&r, s->bytes, sizeof r);
+    return !(r.kind == TR_EXIT_KILL && !s->via_link);
+}
+
+/* Acts on one exit signal and frees it. Returns true when the actor must
+ * stop. */
+static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why, bool *terminate) {
+    bool stop = false;
+    s->pub.ref = 0; /* the marker number is ours; EXIT messages carry ref 0 */
+    if (s->sys == TR__SYS_SIG_SHUTDOWN) {
+        stop = true;
+        *why = tr_reason_shutdown();
+        *terminate = true;
+    } else {
+        tr_reason r;
+        memcpy(&r, s->bytes, sizeof r);
+        bool deliver = true;
+        if (s->via_link) {
+            tr__spin_lock(&a->lock);
+            deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
+            tr__spin_unlock(&a->lock);
+        }
+        if (!deliver) {
+            /* unlinked meanwhile: the signal is void */
+        } else if (r.kind == TR_EXIT_KILL && !s->via_link) {
+            stop = true;
+            *why = r;
+            why->kind = TR_EXIT_KILLED;
+            *terminate = false;
+        } else if (a->flags & TR__F_TRAP_EXIT) {
+            if (a->b->handle_info) {
+                s->pub.kind = TR_MSG_EXIT;
+                f->cur_msg = s; /* freed by the crash path if it unwinds */
+                int rc = a->b->handle_info((tr_self *)a, tr__actor_state(a), &s->pub);
+                f->cur_msg = NULL;
+                if (rc != TR_CONTINUE || f->stop_pending) {
+                    stop = true;
+                    *why = f->stop_pending ? f->stop_reason : tr_reason_normal();
+                    *terminate = true;
+                }
+            }
+        } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
+            stop = true;
+            *why = r;
+            /* OTP: a gen_server killed by an exit signal it does not
+             * trap does not run terminate. */
+            *terminate = false;
+        }
+    }
+    tr__msg_free(s);
+    return stop;
+}
+
 /* Handles queued exit signals one at a time (so a crash in a trapped EXIT
- * handler loses nothing). Returns true when the actor must stop. */
+ * handler loses nothing); trapped ones wait for their marker. Returns true
+ * when the actor must stop. */
 static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
-        bool stop = false;
-        if (s->sys == TR__SYS_SIG_SHUTDOWN) {
-            stop = true;
-            *why = tr_reason_shutdown();
-            *terminate = true;
-        } else {
-            tr_reason r;
-            memcpy(&r, s->bytes, sizeof r);
-            bool deliver = true;
-            if (s->via_link) {
-                tr__spin_lock(&a->lock);
-                deliver = links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
-                tr__spin_unlock(&a->lock);
-            }
-            if (!deliver) {
-                /* unlinked meanwhile: the signal is void */
-            } else if (r.kind == TR_EXIT_KILL && !s->via_link) {
-                stop = true;
-                *why = r;
-                why->kind = TR_EXIT_KILLED;
-                *terminate = false;
-            } else if (a->flags & TR__F_TRAP_EXIT) {
-                if (a->b->handle_info) {
-                    s->pub.kind = TR_MSG_EXIT;
-                    f->cur_msg = s; /* freed by the crash path if it unwinds */
-                    int rc = a->b->handle_info((tr_self *)a, tr__actor_state(a), &s->pub);
-                    f->cur_msg = NULL;
-                    if (rc != TR_CONTINUE || f->stop_pending) {
-                        stop = true;
-                        *why = f->stop_pending ? f->stop_reason : tr_reason_normal();
-                        *terminate = true;
-                    }
-                }
-            } else if (r.kind != TR_EXIT_NORMAL || tr_pid_eq(s->pub.sender, a->pid)) {
-                stop = true;
-                *why = r;
-                /* OTP: a gen_server killed by an exit signal it does not
-                 * trap does not run terminate. */
-                *terminate = false;
-            }
-        }
-        tr__msg_free(s);
-        if (stop)
+        if (stop_if_killed(a, why, terminate)) {
+            tr__msg_free(s);
             return true;
+        }
+        if (signal_waits_for_marker(a, s)) {
+            s->node.next = NULL;
+            tr__msg **p = &a->deferred;
+            while (*p)
+                p = (tr__msg **)&(*p)->node.next;
+            *p = s;
+            continue;
+        }
+        if (act_on_signal(f, a, s, why, terminate))
+            return true;
+    }
+    return false;
+}
+
+/* A signal's marker came up in the mailbox: the signal it stands for, if
+ * held back, takes effect now, behind the messages its sender sent before
+ * it. Returns true when the actor must stop. */
+static bool take_marker(tr__frame *f, tr_actor *a, uint32_t seq, tr_reason *why, bool *terminate) {
+    /* Its signal was queued before the marker was pushed: in the list
+     * (pending) or taken already. */
+    if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) && handle_signals(f, a, why, terminate))
+        return true;
+    for (tr__msg **p = &a->deferred; *p; p = (tr__msg **)&(*p)->node.next) {
+        tr__msg *s = *p;
+        if ((uint32_t)s->pub.ref != seq)
+            continue;
+        *p = (tr__msg *)s->node.next;
+        if (stop_if_killed(a, why, terminate)) {
+            tr__msg_free(s);
+            return true;
+        }
+        return act_on_signal(f, a, s, why, terminate);
     }
     return false;
 }
@@ -1024,8 +1158,6 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
-    if (m->sys == TR__SYS_WAKE)
-        return false;
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
         if (!tr__req_take(a, msg->ref, true))
             return false; /* answered already */
@@ -1149,13 +1281,14 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     }
     while (n < batch) {
         bool term = true;
-        if (tr__load_acq_u32(&a->has_sig) && handle_signals(&f, a, &why, &term)) {
+        if ((tr__load_acq_u32(&a->has_sig) & (TR__SIG_PENDING | TR__SIG_KILLED)) &&
+            (stop_if_killed(a, &why, &term) || handle_signals(&f, a, &why, &term))) {
             terminate_v = term;
             goto stop;
         }
         tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
         if (!m) {
-            if (tr__load_acq_u32(&a->has_sig))
+            if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
                 continue;
             /* This turn's gathered sends go before the token: once it is
              * back, the actor can run on another thread at once, and its
@@ -1169,6 +1302,16 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             continue;
         }
         n = n + 1;
+        if (m->sys == TR__SYS_WAKE) {
+            uint32_t seq = (uint32_t)m->pub.ref;
+            tr__msg_free(m);
+            bool term = true;
+            if (seq && take_marker(&f, a, seq, &why, &term)) {
+                terminate_v = term;
+                goto stop;
+            }
+            continue;
+        }
         f.cur_msg = m;
         bool stop = dispatch(&f, a, m);
         f.cur_msg = NULL;
@@ -1354,6 +1497,8 @@ int tr_link(tr_self *self, tr_pid pid) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
+        return TR_EKILLED;
     int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
@@ -1390,6 +1535,8 @@ int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref) {
     tr_actor *a = (tr_actor *)self;
     if (!a || pid.id == 0)
         return TR_EINVAL;
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
+        return TR_EKILLED;
     return monitor_pair(a, pid, ref);
 }
 
@@ -1409,6 +1556,8 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
         return TR_EINVAL;
     if (tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
+    if (tr__self_killed_here())
+        return TR_EKILLED;
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
@@ -1421,6 +1570,12 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     tr_actor *cur = tr__tls_current;
     sig->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
     tr__push_signal(a, sig);
+    /* kill takes effect now, even on an actor inside a callback (C code
+     * cannot be preempted): the pid dies for everyone else at once; the
+     * owner, when its callback returns, finds the signal, sends nothing
+     * more and finishes the exit (exit_finish: cleanup, memory). */
+    if (reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
+        exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
     tr__release(a);
     return TR_OK;
 }
@@ -1441,6 +1596,8 @@ int tr__forward_call(tr_self *self, tr_pid to) {
     tr__frame *f = tr__tls_frame;
     if (!a || !f || f->a != a || !f->cur_msg || f->cur_msg->pub.kind != TR_MSG_CALL)
         return TR_EINVAL;
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
+        return TR_EKILLED;
     tr_runtime *rt = a->rt;
     tr_actor *t = tr__acquire(rt, to);
     if (!t)
@@ -1460,6 +1617,16 @@ int tr__forward_call(tr_self *self, tr_pid to) {
     if (sc)
         sc->sends++;
     return TR_OK;
+}
+
+bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v) {
+    tr_actor *a = (tr_actor *)self;
+    tr__spin_lock(&a->lock);
+    bool alive = !a->exiting;
+    if (alive)
+        tr__store_rel_u64(p, v);
+    tr__spin_unlock(&a->lock);
+    return alive;
 }
 
 bool tr__msg_forwarded(const tr_msg *msg) {
@@ -1486,6 +1653,8 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
         return TR_ECLOSED;
     if (to.id == 0)
         return TR_ENOPROC;
+    if (tr__self_killed_here())
+        return TR_EKILLED; /* the caller keeps owned data */
     tr_actor *a = tr__acquire(rt, to);
     if (!a)
         return TR_ENOPROC;
@@ -1589,12 +1758,12 @@ bool tr__port_markempty(tr_actor *a) {
 }
 
 bool tr__port_take_shutdown(tr_actor *a) {
-    if (!tr__load_acq_u32(&a->has_sig))
+    if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING))
         return false;
     tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
-    tr__store_rel_u32(&a->has_sig, 0);
+    tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
     tr__spin_unlock(&a->lock);
     bool shutdown = false;
     while (s) {

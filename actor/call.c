@@ -254,6 +254,8 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
     tr_runtime *rt = a->rt;
     if (to.id == 0)
         return TR_ENOPROC;
+    if (tr__self_killed_here())
+        return TR_EKILLED;
     uint64_t ref = tr__make_ref(rt);
     tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_CALL, tag, req, size);
     if (!m)
@@ -285,6 +287,8 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
     tr__note_reply(from.rt, from);
     if (from.pid.id == 0)
         return TR_OK; /* nobody waits (a cast forwarded as a call) */
+    if (tr__self_killed_here())
+        return TR_EKILLED; /* the caller learns of the exit from its monitor */
     tr__msg *m = tr__msg_new(tr__mc_here(from.rt), TR_MSG_REPLY, tag, data, size);
     if (!m)
         return TR_ENOMEM;

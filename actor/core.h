@@ -23,6 +23,11 @@ enum {
     TR__F_TERMINATED = 1u << 3, /* terminate has run */
 };
 
+/* tr_actor.has_sig: one word, so that the actor stays small. */
+#define TR__SIG_PENDING 1u  /* the signal list holds signals not looked at yet */
+#define TR__SIG_KILLED 2u   /* a kill took effect: the owner's later sends are dropped */
+#define TR__SIG_SEQ_SHIFT 2 /* above: the number of the last signal queued (wraps) */
+
 /* An entry of an actor's link/monitor list. */
 enum { TR__L_LINK = 1, TR__L_MONITORED_BY, TR__L_MONITORING };
 typedef struct tr__link {
@@ -75,7 +80,7 @@ typedef struct tr_actor {
     /* 64..: the consumer's side (the thread holding the run token), and
      * what it reads for every message */
     tr_mq_cons mqc;
-    uint32_t has_sig; /* atomic: signal list non-empty (written rarely) */
+    uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
     uint32_t flags;   /* owner thread only */
     tr_runtime *rt;
     tr_pid pid;
@@ -88,6 +93,8 @@ typedef struct tr_actor {
         tr__port *port;   /* ports */
     } u;
     ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
+    tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
+                            mailbox (their marker), oldest first (rarely used: last) */
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
 
@@ -241,6 +248,12 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
 void tr__ob_flush(tr__sched *sc);                       /* pushes the messages gathered this turn */
 void tr__push_signal(tr_actor *a, tr__msg *sig);
+/* The running actor on this thread has been killed: its sends are dropped
+ * (TR_EKILLED). */
+static inline bool tr__self_killed_here(void) {
+    tr_actor *cur = tr__tls_current;
+    return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
+}
 void tr__schedule(tr_actor *a);
 void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */
 void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */

@@ -29,6 +29,11 @@ tr_self *tr__current(void);
  * sent and the call is still the forwarder's. */
 int tr__forward_call(tr_self *self, tr_pid to);
 bool tr__msg_forwarded(const tr_msg *msg);
+/* Stores v into *p (release) unless the running actor's exit has been
+ * claimed (a kill from another thread): the store and the kill are ordered
+ * under the actor's lock, so whoever learns of the exit (DOWN, EXIT) sees
+ * the store or knows it never happens. Returns whether it stored. */
+bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v);
 /* A process-unique reference (monitor refs, request ids). Any thread. */
 uint64_t tr__make_ref(tr_runtime *rt);
 /* A fast per-runtime pseudo-random number (jitter). Any thread. */

@@ -28,9 +28,10 @@
  *
  * Memory shared with the workers (the wrapper behaviour, the user's arg
  * copy, the job counters) lives in a pool_shared block counted by
- * references: one for the pool, one per live worker incarnation (taken
- * after the user's init succeeded, dropped in terminate; for a killed
- * worker, whose terminate does not run, the pool drops it on the DOWN).
+ * references: one for the pool, one for the workers' supervisor (whose
+ * child specs point to it: it restarts workers from them), one per worker
+ * incarnation whose user init succeeded. Each is dropped in the holder's
+ * cleanup callback, which runs on every exit, kill included.
  */
 #include <stdio.h>
 #include <string.h>
@@ -62,9 +63,6 @@
 typedef struct pool_ctr {
     _Alignas(64) uint64_t done; /* jobs finished by this slot's workers (atomic; only the
                                    slot's one live worker writes it) */
-    uint64_t released;          /* pid id of the last worker whose terminate dropped its
-                                   reference (atomic): a killed one's DOWN tells the pool
-                                   whether to drop it instead */
     struct pool_ctr *prev, *next;
 } pool_ctr;
 
@@ -91,6 +89,14 @@ static void sh_free(pool_shared *sh) {
 static void sh_release(pool_shared *sh) {
     if (tr__faa_acqrel_u32(&sh->refs, (uint32_t)-1) == 1)
         sh_free(sh);
+}
+
+/* The supervisor's reference (tr__supervisor_owned_behaviour). */
+static void sh_retain_cb(void *sh) {
+    tr__faa_acqrel_u32(&((pool_shared *)sh)->refs, 1);
+}
+static void sh_release_cb(void *sh) {
+    sh_release(sh);
 }
 
 /* The worker's init argument (the supervisor keeps a copy for restarts). */
@@ -125,6 +131,7 @@ typedef struct worker_hdr {
     unsigned index;
     bool user_traps;     /* the user's behaviour traps exits itself */
     bool untrapped_exit; /* stopping on an exit signal the user does not trap */
+    bool has_ref;        /* holds a reference on sh (dropped in w_cleanup) */
 } worker_hdr;
 
 #define WORKER_HDR_SIZE ((sizeof(worker_hdr) + 15) & ~(size_t)15)
@@ -152,6 +159,7 @@ static int w_init(tr_self *self, void *state, const void *arg) {
      * (w_handle_info stops without the user's terminate, as the core). */
     h->user_traps = tr_trap_exit(self, true);
     tr__faa_acqrel_u32(&h->sh->refs, 1);
+    h->has_ref = true;
     pool_reg reg = {a->serial, tr_self_pid(self)};
     tr_cast(tr_self_runtime(self), h->pool, POOL_TAG_REGISTER, &reg, sizeof(reg));
     return TR_CONTINUE;
@@ -173,9 +181,11 @@ static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
 
 /* Counts a finished job for the pool. One writer (the slot's live worker):
  * a release store, no locked add; the pool reading the counter sees the
- * job's effects. */
-static void job_done(worker_hdr *h) {
-    tr__store_rel_u64(&h->ctr->done, tr__load_rlx_u64(&h->ctr->done) + 1);
+ * job's effects. Not once the worker was killed during the job: its DOWN
+ * (sent at the kill) has told the pool the job failed, and its reply was
+ * dropped (tr__self_store_if_alive orders the count against the kill). */
+static void job_done(tr_self *self, worker_hdr *h) {
+    tr__self_store_if_alive(self, &h->ctr->done, tr__load_rlx_u64(&h->ctr->done) + 1);
 }
 
 static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
@@ -184,7 +194,7 @@ static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from 
     /* A job the pool handed on as it came (tr__forward_call). */
     worker_hdr *h = state;
     int rc = user_call(self, h, msg, from);
-    job_done(h);
+    job_done(self, h);
     return rc;
 }
 
@@ -209,7 +219,7 @@ static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
             m.kind = TR_MSG_CAST;
             rc = user_cast(self, h, &m);
         }
-        job_done(h);
+        job_done(self, h);
         return rc;
     }
     if (from_pool && msg->tag == POOL_TAG_DRAIN)
@@ -237,8 +247,19 @@ static void w_terminate(tr_self *self, void *state, tr_reason reason) {
     pool_shared *sh = h->sh;
     if (sh->user->terminate && !h->untrapped_exit)
         sh->user->terminate(self, user_state(h), reason);
-    tr__store_rel_u64(&h->ctr->released, tr_self_pid(self).id);
-    sh_release(sh);
+}
+
+/* Every exit of a worker, kill included: the user's cleanup, then the
+ * worker's reference on the shared block. */
+static void w_cleanup(void *state) {
+    worker_hdr *h = state;
+    pool_shared *sh = h->sh;
+    if (!sh)
+        return; /* spawn failed before init */
+    if (sh->user->cleanup)
+        sh->user->cleanup(user_state(h));
+    if (h->has_ref)
+        sh_release(sh);
 }
 
 int tr_pool_worker_index(const tr_self *self) {
@@ -905,8 +926,6 @@ static void on_down(tr_self *self, pool_state *p, const tr_msg *msg) {
         return;
     const tr_reason *r = tr_msg_reason(msg);
     tr_reason reason = r ? *r : tr_reason_error(TR_ECRASHED, "unknown");
-    if (reason.kind == TR_EXIT_KILLED && tr__load_acq_u64(&s->ctr->released) != msg->sender.id)
-        sh_release(p->sh); /* killed: its terminate did not run */
     char text[96];
     tr_reason_format(&reason, text, sizeof(text));
     if (s->zmref == msg->ref) {
@@ -1018,6 +1037,7 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
         .handle_cast = w_handle_cast,
         .handle_info = w_handle_info,
         .terminate = w_terminate,
+        .cleanup = w_cleanup,
     };
     p->sh = sh;
     p->strategy = o->strategy;
@@ -1047,7 +1067,8 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
         }
         ss.children = specs;
         ss.n_children = o->size;
-        rc = tr_spawn_link(self, tr_supervisor_behaviour(), &ss, &p->sup);
+        tr__sup_owned_arg oa = {&ss, {sh_retain_cb, sh_release_cb, sh}};
+        rc = tr_spawn_link(self, tr__supervisor_owned_behaviour(), &oa, &p->sup);
     }
     tr__free(specs);
     if (rc) {
@@ -1182,13 +1203,15 @@ static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
     fail_pending(p, TR_EEXITED);
     for (resize_req *r = p->rz_head; r; r = r->next)
         tr_reply_error(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
-    /* The shared block may be released only when no new worker can start
-     * from the supervisor's copy of its arg: the supervisor is gone, or the
-     * runtime stops (no restarts). Otherwise it is left allocated. */
-    bool safe = p->sup_dead || tr__runtime_stopping(rt) || !tr_is_alive(rt, p->sup);
-    if (!safe)
+    if (!p->sup_dead && !tr__runtime_stopping(rt))
         tr_exit(rt, p->sup, tr_reason_shutdown());
-    pool_free(p, safe);
+    /* the tables go in pool_cleanup, which also runs when we are killed */
+}
+
+/* Every exit of the pool, kill included: its tables and its reference on
+ * the shared block (the supervisor and the workers hold their own). */
+static void pool_cleanup(void *state) {
+    pool_free(state, true);
 }
 
 static const tr_behaviour pool_behaviour = {
@@ -1199,6 +1222,7 @@ static const tr_behaviour pool_behaviour = {
     .handle_cast = pool_handle_cast,
     .handle_info = pool_handle_info,
     .terminate = pool_terminate,
+    .cleanup = pool_cleanup,
 };
 
 /* ------------------------------------------------------------------------ */

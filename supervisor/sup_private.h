@@ -23,4 +23,24 @@ typedef struct tr__sup_intensity {
  * Used by tr_supervisor_start and the pool before spawning. */
 int tr__sup_validate_spec(const tr_sup_spec *spec);
 
+/* What a supervisor started with tr__supervisor_owned_behaviour() keeps
+ * alive: retain(ctx) runs at the start of its init, release(ctx) in its
+ * cleanup (every exit, kill included, and a failed init). The pool uses it
+ * for the block its workers' args point to. */
+typedef struct tr__sup_owner {
+    void (*retain)(void *ctx);
+    void (*release)(void *ctx);
+    void *ctx;
+} tr__sup_owner;
+
+/* The init argument of tr__supervisor_owned_behaviour(). */
+typedef struct tr__sup_owned_arg {
+    const tr_sup_spec *spec;
+    tr__sup_owner owner;
+} tr__sup_owned_arg;
+
+/* The supervisor behaviour with an owner (above); otherwise the same as
+ * tr_supervisor_behaviour(). */
+const tr_behaviour *tr__supervisor_owned_behaviour(void);
+
 #endif

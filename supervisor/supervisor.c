@@ -88,6 +88,7 @@ typedef struct sup_state {
     bool shutting_down;
     bool exit_now;
     tr_reason exit_reason;
+    tr__sup_owner owner; /* released by cleanup (tr__supervisor_owned_behaviour) */
 } sup_state;
 
 /* ------------------------------------------------------------------------ */
@@ -883,6 +884,13 @@ static void state_free(sup_state *st) {
         op_free(op);
     }
     st->op_tail = NULL;
+    while (st->calls_head) {
+        sup_call *call = st->calls_head;
+        st->calls_head = call->next;
+        tr__free(call->data);
+        tr__free(call);
+    }
+    st->calls_tail = NULL;
 }
 
 /* init failed after some children started: stop them in reverse order.
@@ -1070,7 +1078,28 @@ static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
                 tr_exit(rt, c->pid, tr_reason_kill());
         }
     }
+    /* the tables go in sup_cleanup, which also runs when we are killed */
+}
+
+/* Frees the supervisor's tables (child specs, restart history, ops, queued
+ * calls) on every exit, kill included: terminate does not run then. */
+static void sup_cleanup(void *state) {
+    sup_state *st = state;
     state_free(st);
+    if (st->owner.release)
+        st->owner.release(st->owner.ctx);
+    st->owner.release = NULL;
+}
+
+/* The pool's supervisor: holds a reference on what its children's args
+ * point to for as long as it lives (it restarts children from them). */
+static int sup_owned_init(tr_self *self, void *state, const void *arg) {
+    sup_state *st = state;
+    const tr__sup_owned_arg *oa = arg;
+    st->owner = oa->owner;
+    if (st->owner.retain)
+        st->owner.retain(st->owner.ctx);
+    return sup_init(self, state, oa->spec);
 }
 
 static const tr_behaviour sup_behaviour = {
@@ -1081,10 +1110,26 @@ static const tr_behaviour sup_behaviour = {
     .handle_cast = sup_handle_cast,
     .handle_info = sup_handle_info,
     .terminate = sup_terminate,
+    .cleanup = sup_cleanup,
+};
+
+static const tr_behaviour sup_owned_behaviour = {
+    .name = "supervisor",
+    .state_size = sizeof(sup_state),
+    .init = sup_owned_init,
+    .handle_call = sup_handle_call,
+    .handle_cast = sup_handle_cast,
+    .handle_info = sup_handle_info,
+    .terminate = sup_terminate,
+    .cleanup = sup_cleanup,
 };
 
 const tr_behaviour *tr_supervisor_behaviour(void) {
     return &sup_behaviour;
+}
+
+const tr_behaviour *tr__supervisor_owned_behaviour(void) {
+    return &sup_owned_behaviour;
 }
 
 /* ------------------------------------------------------------------------ */

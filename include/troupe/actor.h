@@ -216,7 +216,26 @@ typedef struct tr_from {
  *    it does not trap (a linked actor's crash, tr_exit, kill), nor after a
  *    failed init: trap exits (tr_trap_exit) to get EXIT messages and stop
  *    cleanly instead — supervisors' children that need cleanup do so.
- *    Sends are allowed inside terminate. */
+ *    Sends are allowed inside terminate.
+ *  - cleanup(state): releases what the state owns. Runs exactly once for
+ *    every actor whose spawn got as far as allocating it, whatever the exit:
+ *    normal stop, crash, exit signal, kill, runtime shutdown, and a failed
+ *    init (after init's own unwinding: the state starts zeroed, so cleanup
+ *    must accept whatever init left, e.g. NULL pointers). It runs after
+ *    terminate (if terminate runs), after the actor is dead (its pid is no
+ *    longer alive; links and monitors were told), on the thread that ran
+ *    the actor's last callback (for a killed actor: when that callback
+ *    returns), just before the state's memory is freed. It gets no
+ *    tr_self: it must only release memory and other resources, not send,
+ *    call troupe functions that act for the actor, or tr_fail. Memory a
+ *    behaviour allocates and keeps in its state must be freed here (not
+ *    in terminate, which a kill skips). Default: nothing.
+ *  Kill while running: C code cannot be preempted, so a kill (tr_exit with
+ *  tr_reason_kill()) that finds the actor inside a callback takes effect
+ *  for everyone else at once (see tr_exit); the callback runs on until it
+ *  returns, but its sends, replies, requests, exits, links, monitors and
+ *  spawns fail with TR_EKILLED and nothing is sent; then no terminate
+ *  runs, cleanup does, and the state is freed. */
 typedef struct tr_behaviour {
     const char *name;
     size_t state_size;
@@ -225,6 +244,7 @@ typedef struct tr_behaviour {
     int (*handle_cast)(tr_self *self, void *state, const tr_msg *msg);
     int (*handle_info)(tr_self *self, void *state, const tr_msg *msg);
     void (*terminate)(tr_self *self, void *state, tr_reason reason);
+    void (*cleanup)(void *state);
 } tr_behaviour;
 
 /* ------------------------------------------------------------------------ */
@@ -339,12 +359,24 @@ TR_API int tr_stop(tr_self *self, tr_reason reason);
  *  Thread-safety: the callback's thread. */
 TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
 
-/** tr_exit: sends an exit signal to pid (erlang:exit/2). With reason kill
- *  the target dies with reason killed even if it traps exits or its
- *  mailbox is flooded; otherwise a target that traps exits gets an EXIT
- *  message, and one that does not dies with `reason` (normal is ignored
- *  then). Exit signals overtake queued messages.
- *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED.
+/** tr_exit: sends an exit signal to pid (erlang:exit/2).
+ *  - kill: the target dies with reason killed even if it traps exits or
+ *    its mailbox is flooded, and even while it is inside a callback: when
+ *    tr_exit returns, pid is dead (tr_is_alive false, sends TR_ENOPROC),
+ *    its links got the exit signal killed and its monitors DOWN killed. A
+ *    callback that was running goes on until it returns, with its sends
+ *    dropped (TR_EKILLED); then cleanup runs (not terminate) and the state
+ *    is freed. Messages that callback sent before the kill may arrive after
+ *    the DOWN.
+ *  - any other reason, to a target that traps exits: an EXIT message,
+ *    queued behind every message the caller (the same actor, or the same
+ *    plain thread) sent to pid before it, as signals between two Erlang
+ *    processes keep their order.
+ *  - any other reason, to a target that does not trap exits: it dies with
+ *    `reason` before its next message (normal is ignored then), without
+ *    terminate.
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM,
+ *  TR_EKILLED (called from a callback of an actor that was killed).
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 

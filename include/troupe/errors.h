@@ -37,7 +37,8 @@ extern "C" {
     X(ESHUTDOWN, -15, "target is shutting down")                                                   \
     X(ETOOBIG, -16, "message or buffer too large")                                                 \
     X(EREMOTE, -17, "the server replied with an error")                                            \
-    X(ECANCELED, -18, "operation canceled")
+    X(ECANCELED, -18, "operation canceled")                                                        \
+    X(EKILLED, -19, "the calling actor was killed: nothing was sent")
 
 /** Error codes. 0 is success; all errors are negative. */
 typedef enum tr_err {
