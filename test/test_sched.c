@@ -34,7 +34,7 @@ static void spin_ms(int64_t ms) {
 
 #define N_WORKERS 3
 #define N_RELAYED 1000
-#define LONG_MS TU_SCALE(1000, 1500)
+#define LONG_MS TU_SCALE(800, 1200)
 #define BOUND_MS TU_SCALE(400, 600) /* far below LONG_MS */
 
 typedef struct relay_ctx {
@@ -115,9 +115,12 @@ static const tr_behaviour relay_b = {
 
 static void test_relay_not_stranded(void **st) {
     (void)st;
-    for (int round = 0; round < 4; round++) {
-        tr_runtime *rt = tu_start(8);
-        assert_non_null(rt);
+    for (int round = 0; round < 6; round++) {
+        /* Odd rounds with short turns: the relay yields to the run queue
+         * more often (each yield is a chance to be stranded). */
+        tr_runtime_opts o = {.threads = 8, .batch = round % 2 ? 32 : 0};
+        tr_runtime *rt = NULL;
+        assert_rc(tr_runtime_start(&o, &rt), 0);
         relay_ctx *c = calloc(1, sizeof *c);
         for (int w = 0; w < N_WORKERS; w++) {
             worker_arg a = {c, w};
@@ -165,10 +168,10 @@ static void test_relay_not_stranded(void **st) {
 /* dispatcher                                                                */
 /* ------------------------------------------------------------------------ */
 
-#define JOBS_PER_WORKER 5
+#define JOBS_PER_WORKER 3
 #define N_JOBS (N_WORKERS * JOBS_PER_WORKER)
-#define JOB_MS TU_SCALE(400, 500)
-#define REPORT_BOUND_MS TU_SCALE(250, 320) /* below JOB_MS */
+#define JOB_MS TU_SCALE(600, 700)
+#define REPORT_BOUND_MS TU_SCALE(400, 450) /* below JOB_MS */
 
 typedef struct disp_ctx {
     tr_pid workers[N_WORKERS];
