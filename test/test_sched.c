@@ -42,6 +42,7 @@ typedef struct relay_ctx {
     _Atomic int64_t worker_start_us[N_WORKERS]; /* first message began */
     atomic_int worker_msgs[N_WORKERS];
     _Atomic int64_t relay_done_us; /* the relay forwarded the last message */
+    int64_t long_ms;               /* each worker's first message */
     atomic_int relayed;
     atomic_int errors;
 } relay_ctx;
@@ -72,7 +73,7 @@ static int worker_info(tr_self *self, void *state, const tr_msg *m) {
     worker_state *s = state;
     if (s->seen++ == 0) {
         atomic_store(&s->ctx->worker_start_us[s->index], tu_now_us());
-        spin_ms(LONG_MS);
+        spin_ms(s->ctx->long_ms);
     }
     atomic_fetch_add(&s->ctx->worker_msgs[s->index], 1);
     return TR_CONTINUE;
@@ -115,13 +116,16 @@ static const tr_behaviour relay_b = {
 
 static void test_relay_not_stranded(void **st) {
     (void)st;
-    for (int round = 0; round < 6; round++) {
+    /* Round -1 warms up (the first runtime of a process is slow under
+     * ThreadSanitizer) and is not checked. */
+    for (int round = -1; round < 6; round++) {
         /* Odd rounds with short turns: the relay yields to the run queue
          * more often (each yield is a chance to be stranded). */
         tr_runtime_opts o = {.threads = 8, .batch = round % 2 ? 32 : 0};
         tr_runtime *rt = NULL;
         assert_rc(tr_runtime_start(&o, &rt), 0);
         relay_ctx *c = calloc(1, sizeof *c);
+        c->long_ms = round < 0 ? 0 : LONG_MS;
         for (int w = 0; w < N_WORKERS; w++) {
             worker_arg a = {c, w};
             assert_rc(tr_spawn(rt, &worker_b, &a, NULL, &c->workers[w]), 0);
@@ -154,7 +158,7 @@ static void test_relay_not_stranded(void **st) {
                       round, (long long)relay_ms, worst, (long long)worst_start, LONG_MS);
         tr_runtime_shutdown(&rt);
         free(c);
-        if (relay_ms > BOUND_MS || worst_start > BOUND_MS) {
+        if (round >= 0 && (relay_ms > BOUND_MS || worst_start > BOUND_MS)) {
             print_error("round %d: relay finished after %lld ms, worker %d started after %lld ms; "
                         "both should be under %d ms (stranded behind a %d ms callback)\n",
                         round, (long long)relay_ms, worst, (long long)worst_start, BOUND_MS,
