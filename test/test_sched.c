@@ -155,7 +155,7 @@ static void test_relay_not_stranded(void **st) {
         }
         print_message("round %d: relay finished after %lld ms, last worker (%d) started after "
                       "%lld ms (long callbacks: %d ms)\n",
-                      round, (long long)relay_ms, worst, (long long)worst_start, LONG_MS);
+                      round, (long long)relay_ms, worst, (long long)worst_start, (int)c->long_ms);
         tr_runtime_shutdown(&rt);
         free(c);
         if (round >= 0 && (relay_ms > BOUND_MS || worst_start > BOUND_MS)) {
