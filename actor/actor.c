@@ -500,15 +500,23 @@ int tr__push(tr_actor *a, tr__msg *m) {
         tr__msg_release(m);
         return TR_EFULL;
     }
-    /* An idle receiver gets its first message at once, so that it runs
-     * while this turn goes on (the turn may be long); the messages that
-     * follow it to a runnable receiver are gathered. */
-    if (ob && !bounded_or_port(a) && a->rt == sc->rt && !tr_mq_idle(&a->mq)) {
-        if (!locked)
-            tr__spin_lock(&sc->ob_lock);
-        ob_add(sc, a, m);
-        tr__spin_unlock(&sc->ob_lock);
-        return TR_OK;
+    /* An idle receiver gets its first message of the turn at once, so that
+     * it runs while this turn goes on (the turn may be long); the messages
+     * that follow it are gathered (if it was idle again, they go with the
+     * turn's end, or an idle thread's flush if the turn runs long). */
+    if (ob && !bounded_or_port(a) && a->rt == sc->rt) {
+        bool gather = !tr_mq_idle(&a->mq);
+        for (unsigned i = 0; !gather && i < sc->direct_n; i++)
+            gather = sc->direct[i] == a;
+        if (gather) {
+            if (!locked)
+                tr__spin_lock(&sc->ob_lock);
+            ob_add(sc, a, m);
+            tr__spin_unlock(&sc->ob_lock);
+            return TR_OK;
+        }
+        if (sc->direct_n < TR__OB_SLOTS)
+            sc->direct[sc->direct_n++] = a;
     }
     if (locked)
         tr__spin_unlock(&sc->ob_lock);
@@ -1171,6 +1179,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     unsigned batch = a->rt->batch;
     if (sched) {
         sched->sends = 0;
+        sched->direct_n = 0;
         sched->ob_on = true;
     }
     tr_reason why;

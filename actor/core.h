@@ -179,6 +179,8 @@ typedef struct tr__sched {
                                       while the owner is stuck in a long turn (steal_next) */
     unsigned ob_n;                 /* receivers in ob[] */
     tr__obox ob[TR__OB_SLOTS];
+    unsigned direct_n;              /* owner only: receivers in direct[] */
+    tr_actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
 
