@@ -417,8 +417,8 @@ static inline bool bounded_or_port(const tr_actor *a) {
  * runtime (unbounded mailboxes, not ports) wait in the thread's outbox, in
  * one chain per receiver, and go with one exchange when the chain is
  * TR__OB_CHAIN long, when the outbox needs room, and when the turn ends
- * (tr__ob_flush). A send to an idle receiver is not gathered: it goes at
- * once, so the receiver runs while the turn goes on. When the turn runs long
+ * (tr__ob_flush). The first send of a turn to an idle receiver is not
+ * gathered: it goes at once, so the receiver runs while the turn goes on. When the turn runs long
  * (a long callback), an idle thread flushes the outbox (steal_next in
  * runtime.c), under ob_lock. Order between one sender and one receiver is
  * kept: every push from the turn to that receiver goes through the same
