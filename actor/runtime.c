@@ -383,7 +383,8 @@ static bool park(tr__sched *s, int64_t wait_ns) {
             if (watch) {
                 struct timespec ts;
                 clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_nsec += WATCH_NS;
+                ts.tv_sec += WATCH_NS / 1000000000;
+                ts.tv_nsec += WATCH_NS % 1000000000;
                 if (ts.tv_nsec >= 1000000000) {
                     ts.tv_sec++;
                     ts.tv_nsec -= 1000000000;
