@@ -417,29 +417,56 @@ static inline bool bounded_or_port(const tr_actor *a) {
  * runtime (unbounded mailboxes, not ports) wait in the thread's outbox, in
  * one chain per receiver, and go with one exchange when the chain is
  * TR__OB_CHAIN long, when the outbox needs room, and when the turn ends
- * (tr__ob_flush). Order between one sender and one receiver is kept: every
- * push from the turn to that receiver goes through the same chain. */
+ * (tr__ob_flush). The first send of a turn to an idle receiver is not
+ * gathered: it goes at once, so the receiver runs while the turn goes on. When the turn runs long
+ * (a long callback), an idle thread flushes the outbox (steal_next in
+ * runtime.c), under ob_lock. Order between one sender and one receiver is
+ * kept: every push from the turn to that receiver goes through the same
+ * chain, or directly when it has none. */
 static void ob_push(tr__obox *b);
 
+/* ob_n is written under ob_lock (atomically: the owner reads it without the
+ * lock to skip the lock when the outbox is empty; only the owner makes it
+ * grow). Release/acquire: an owner that sees an idle thread's flush (0)
+ * sends after the flushed chains were pushed. */
+static inline unsigned ob_count(const tr__sched *sc) {
+    return __atomic_load_n(&sc->ob_n, __ATOMIC_ACQUIRE);
+}
+static inline void ob_set_count(tr__sched *sc, unsigned n) {
+    __atomic_store_n(&sc->ob_n, n, __ATOMIC_RELEASE);
+    if (n == 0)
+        __atomic_store_n(&sc->ob_held, 0, __ATOMIC_RELAXED);
+}
+
+/* Under sc->ob_lock. */
 static void ob_append(tr__sched *sc, tr__obox *b, tr__msg *m) {
     m->node.next = NULL;
     b->tail->next = &m->node;
     b->tail = &m->node;
     if (++b->n >= TR__OB_CHAIN) {
         ob_push(b);
-        *b = sc->ob[--sc->ob_n]; /* order between receivers is free */
+        *b = sc->ob[sc->ob_n - 1]; /* order between receivers is free */
+        ob_set_count(sc, sc->ob_n - 1);
     }
 }
 
-/* a is not in the outbox yet. */
+/* Under sc->ob_lock; a is not in the outbox yet. */
 static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
     m->node.next = NULL;
     tr__obox *b;
     if (sc->ob_n == TR__OB_SLOTS) {
         ob_push(&sc->ob[0]);
-        sc->ob[0] = sc->ob[--sc->ob_n];
+        sc->ob[0] = sc->ob[sc->ob_n - 1];
+        ob_set_count(sc, sc->ob_n - 1);
     }
-    b = &sc->ob[sc->ob_n++];
+    if (sc->ob_n == 0) {
+        /* Messages are held from now on: an idle thread must be looking
+         * in case this turn runs long (it flushes them, steal_next). */
+        __atomic_store_n(&sc->ob_held, 1, __ATOMIC_RELAXED);
+        tr__wake_watcher(a->rt);
+    }
+    b = &sc->ob[sc->ob_n];
+    ob_set_count(sc, sc->ob_n + 1);
     b->a = a;
     b->head = b->tail = &m->node;
     b->n = 1;
@@ -452,26 +479,48 @@ static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
 
 int tr__push(tr_actor *a, tr__msg *m) {
     tr__sched *sc = tr__tls_sched;
-    if (sc && sc->ob_on) {
+    bool ob = sc && sc->ob_on, locked = false;
+    if (ob && ob_count(sc)) {
+        tr__spin_lock(&sc->ob_lock);
+        locked = true;
         /* A receiver this turn already gathers for: append without reading
          * the receiver (its producers' line may be bouncing). */
         for (unsigned i = sc->ob_n; i-- > 0;)
             if (sc->ob[i].a == a) {
                 ob_append(sc, &sc->ob[i], m);
+                tr__spin_unlock(&sc->ob_lock);
                 return TR_OK;
             }
     }
     if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
+        if (locked)
+            tr__spin_unlock(&sc->ob_lock);
         /* Refused, so not taken over: the block goes, an owned payload stays
          * the sender's (its destructor does not run). */
         tr__msg_release(m);
         return TR_EFULL;
     }
-    if (sc && sc->ob_on && !bounded_or_port(a) && a->rt == sc->rt) {
-        ob_add(sc, a, m);
-        return TR_OK;
+    /* An idle receiver gets its first message of the turn at once, so that
+     * it runs while this turn goes on (the turn may be long); the messages
+     * that follow it are gathered (if it was idle again, they go with the
+     * turn's end, or an idle thread's flush if the turn runs long). */
+    if (ob && !bounded_or_port(a) && a->rt == sc->rt) {
+        bool gather = !tr_mq_idle(&a->mq);
+        for (unsigned i = 0; !gather && i < sc->direct_n; i++)
+            gather = sc->direct[i] == a;
+        if (gather) {
+            if (!locked)
+                tr__spin_lock(&sc->ob_lock);
+            ob_add(sc, a, m);
+            tr__spin_unlock(&sc->ob_lock);
+            return TR_OK;
+        }
+        if (sc->direct_n < TR__OB_SLOTS)
+            sc->direct[sc->direct_n++] = a;
     }
+    if (locked)
+        tr__spin_unlock(&sc->ob_lock);
     if (tr_mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -485,10 +534,13 @@ static void ob_push(tr__obox *b) {
         unref(a);
 }
 
+/* Pushes every chain of sc's outbox. Under sc->ob_lock: by the owner at
+ * its turn's end, or by an idle thread while the owner is stuck in a long
+ * turn (the owner's epoch section still covers the receivers then). */
 void tr__ob_flush(tr__sched *sc) {
     for (unsigned i = 0; i < sc->ob_n; i++)
         ob_push(&sc->ob[i]);
-    sc->ob_n = 0;
+    ob_set_count(sc, 0);
 }
 
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
@@ -539,13 +591,17 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
          * rest of the outbox: whoever learns of the signal next (a DOWN
          * sent right after an exit's EXIT) finds the marker queued. */
         tr__sched *sc = tr__tls_sched;
-        if (sc && sc->ob_on)
+        if (sc && sc->ob_on && ob_count(sc)) {
+            tr__spin_lock(&sc->ob_lock);
             for (unsigned i = sc->ob_n; i-- > 0;)
                 if (sc->ob[i].a == a) {
                     ob_push(&sc->ob[i]);
-                    sc->ob[i] = sc->ob[--sc->ob_n]; /* order between receivers is free */
+                    sc->ob[i] = sc->ob[sc->ob_n - 1]; /* order between receivers is free */
+                    ob_set_count(sc, sc->ob_n - 1);
                     break;
                 }
+            tr__spin_unlock(&sc->ob_lock);
+        }
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
@@ -1246,8 +1302,12 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
 
 static void turn_end(tr__sched *sched) {
     if (sched) {
-        tr__ob_flush(sched);
-        sched->ob_on = false;
+        sched->ob_on = false; /* first: receivers woken now run next here, no wake-up */
+        if (ob_count(sched)) {
+            tr__spin_lock(&sched->ob_lock);
+            tr__ob_flush(sched);
+            tr__spin_unlock(&sched->ob_lock);
+        }
     }
 }
 
@@ -1258,6 +1318,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
     unsigned batch = a->rt->batch;
     if (sched) {
         sched->sends = 0;
+        sched->direct_n = 0;
         sched->ob_on = true;
     }
     tr_reason why;
@@ -1294,8 +1355,11 @@ void tr__run(tr__sched *sched, tr_actor *a) {
              * back, the actor can run on another thread at once, and its
              * next sends must not overtake these (one sender, one receiver:
              * FIFO; a pool's DRAIN must not pass the jobs sent before it). */
-            if (sched)
+            if (sched && ob_count(sched)) {
+                tr__spin_lock(&sched->ob_lock);
                 tr__ob_flush(sched);
+                tr__spin_unlock(&sched->ob_lock);
+            }
             if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
                 goto out;      /* token given back */
             tr__cpu_relax(); /* a push is half-done */

@@ -153,6 +153,12 @@ typedef struct tr__obox {
     bool ref; /* holds a slot reference on a (lookups outside borrow mode) */
 } tr__obox;
 
+/* What an idle thread saw of the work another thread holds (steal_next). */
+typedef struct tr__seen {
+    uint32_t runs; /* 1 + that thread's `runs` when we saw it hold work; 0 = none */
+    int64_t at_ns; /* when (monotonic) */
+} tr__seen;
+
 typedef struct tr__sched {
     tr_runtime *rt;
     unsigned index;
@@ -160,6 +166,8 @@ typedef struct tr__sched {
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
     tr_actor *next;  /* atomic: woken by this thread's last send; runs next here */
+    uint32_t runs;   /* atomic (owner stores): turns begun here (a thief sees one that lasts) */
+    tr__seen *seen;  /* owner only, one per thread: when we saw it hold work (steal_next) */
     bool in_section; /* owner only: inside an epoch section (lookups take no reference) */
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
@@ -173,8 +181,13 @@ typedef struct tr__sched {
     uint32_t n_slots;              /* cached free actor slots (owner only) */
     uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
     bool ob_on;                    /* inside an actor's turn: sends are gathered */
+    uint32_t ob_held;              /* atomic hint: ob[] holds messages during a turn */
+    tr__spin ob_lock;              /* ob_n, ob[]: the owner, or a thread that flushes them
+                                      while the owner is stuck in a long turn (steal_next) */
     unsigned ob_n;                 /* receivers in ob[] */
     tr__obox ob[TR__OB_SLOTS];
+    unsigned direct_n;              /* owner only: receivers in direct[] */
+    tr_actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
 
@@ -219,6 +232,7 @@ struct tr_runtime {
     uint32_t inj_len;    /* atomic hint */
     uint32_t n_sleeping; /* atomic */
     uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
+    uint32_t n_watching; /* atomic: the parked scheduler that looks again every WATCH_NS (0/1) */
     uint32_t quit;       /* atomic: schedulers exit */
     uint32_t stopping;   /* atomic: tr_runtime_stop begun */
     uint32_t stopped;    /* atomic: tr_runtime_stop done */
@@ -255,8 +269,9 @@ static inline bool tr__self_killed_here(void) {
     return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
 }
 void tr__schedule(tr_actor *a);
-void tr__wake_one(tr_runtime *rt);    /* wake a parked scheduler thread if none spins */
-void tr__schedule_yield(tr_actor *a); /* back of the run queue (batch used up) */
+void tr__wake_one(tr_runtime *rt);     /* wake a parked scheduler thread if none spins */
+void tr__wake_watcher(tr_runtime *rt); /* one must look at held work (steal_next) */
+void tr__schedule_yield(tr_actor *a);  /* back of the run queue (batch used up) */
 void tr__run(tr__sched *s, tr_actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);

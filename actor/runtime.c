@@ -8,6 +8,11 @@
  * avoided Dekker-style: the parker increments n_sleeping (full barrier)
  * before its last look at the queues; the waker publishes work, issues a
  * full barrier, then reads n_sleeping.
+ *
+ * A busy thread may hold work no queue shows (its `next` actor, its outbox
+ * of gathered sends) until its turn ends; an idle thread takes it when that
+ * turn lasts (steal_next), and while threads run, one parked thread (the
+ * watcher) wakes every WATCH_NS to look.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +29,18 @@ __thread tr__frame *tr__tls_frame;
 #define SPIN_ROUNDS 200
 #define SPIN_MIN 100
 #define POLL_EVERY 64
+/* How long work a busy thread holds (its `next` actor, its outbox) may
+ * wait behind a turn that does not end before an idle thread takes it
+ * (steal_next). A spinning thread looks at the end of each spin phase; a
+ * parked watcher every WATCH_NS. */
+#define NEXT_GRACE_NS 100000
+#define WATCH_NS 1000000
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 int64_t tr__now_ms(void) {
     struct timespec ts;
@@ -102,6 +119,28 @@ void tr__wake_one(tr_runtime *rt) {
     wake_one(rt);
 }
 
+/* This thread holds work during a turn (an actor in its `next` slot, or
+ * messages in its outbox): make sure an idle thread looks at it
+ * (steal_next) in case the turn runs long. A thread that spins or watches
+ * will; otherwise wake one. Barrier as wake_one (the parker's last look
+ * includes what threads hold: any_held). */
+static void wake_for_next(tr_runtime *rt) {
+    /* The common case, a thread that watches or spins (it looks again later
+     * than this store), costs no barrier. */
+    if (rt->n_sched == 1 || tr__load_acq_u32(&rt->n_watching) != 0 ||
+        tr__load_acq_u32(&rt->n_spinning) != 0)
+        return;
+    tr__fence_seqcst();
+    if (tr__load_acq_u32(&rt->n_spinning) != 0 || tr__load_acq_u32(&rt->n_watching) != 0 ||
+        tr__load_acq_u32(&rt->n_sleeping) == 0)
+        return;
+    wake_sleeper(rt);
+}
+
+void tr__wake_watcher(tr_runtime *rt) {
+    wake_for_next(rt);
+}
+
 static void wake_all(tr_runtime *rt) {
     for (unsigned i = 0; i < rt->n_sched; i++) {
         tr__sched *s = &rt->scheds[i];
@@ -169,11 +208,20 @@ void tr__schedule(tr_actor *a) {
          * plain release store; an occupied one needs the exchange. */
         if (!tr__load_acq_ptr((void *const *)&s->next)) {
             tr__store_rel_ptr((void **)&s->next, a);
-            return;
+        } else {
+            tr_actor *old = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
+            if (old) {
+                push_ring(rt, s, old); /* wakes a thread if none looks */
+                return;
+            }
         }
-        tr_actor *old = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
-        if (old)
-            push_ring(rt, s, old);
+        /* Filled during a turn (not at its end): this thread goes on with
+         * callbacks that may run long, so an idle thread must be looking
+         * (it takes the actor if this thread does not start another turn
+         * within a grace period; steal_next). At a turn's end the thread
+         * runs it at once: no wake-up (the common send-reply case). */
+        if (s->ob_on)
+            wake_for_next(rt);
         return;
     }
     push_ring(rt, s, a);
@@ -201,18 +249,71 @@ static tr_actor *steal(tr__sched *s) {
     return NULL;
 }
 
-/* Last resort before parking: another thread's `next` actor has waited a
- * whole spin phase, so that thread is busy with something long. */
-static tr_actor *steal_next(tr__sched *s) {
+static tr_actor *next_actor(tr__sched *s);
+
+static bool holds(tr__sched *v) {
+    return tr__load_acq_ptr((void *const *)&v->next) ||
+           __atomic_load_n(&v->ob_held, __ATOMIC_RELAXED);
+}
+
+static bool spin_trylock(tr__spin *l) {
+    return tr__load_acq_u32(&l->v) == 0 && tr__cas_acqrel_u32(&l->v, 0, 1);
+}
+
+/* At the end of each spin phase: takes what another thread holds, when that
+ * thread has begun no turn for NEXT_GRACE_NS since we first saw it hold
+ * something, i.e. it is inside one long turn (a long callback) while the
+ * work waits: the actor in its `next` slot (as Go's runqsteal takes runnext
+ * from a running P after a short wait), and the messages gathered in its
+ * outbox (pushed from here: their receivers become runnable). A thread that
+ * begins a turn soon keeps both (and its warm cache). Returns an actor to
+ * run, or NULL and *wait_ns: how long until what we saw held may be taken
+ * (0: nothing is held). */
+static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
     tr_runtime *rt = s->rt;
+    int64_t now = 0, wait = 0;
+    bool flushed = false;
     for (unsigned k = 0; k < rt->n_sched; k++) {
         tr__sched *v = &rt->scheds[k];
-        if (v == s || !tr__load_acq_ptr((void *const *)&v->next))
+        if (v == s)
             continue;
-        tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
-        if (a)
-            return a;
+        tr__seen *w = &s->seen[k];
+        if (!holds(v)) {
+            w->runs = 0;
+            continue;
+        }
+        if (!now)
+            now = now_ns();
+        uint32_t runs = __atomic_load_n(&v->runs, __ATOMIC_RELAXED) + 1;
+        int64_t left = NEXT_GRACE_NS;
+        if (w->runs != runs) {
+            w->runs = runs; /* first sight during this turn */
+            w->at_ns = now;
+        } else {
+            left = w->at_ns + NEXT_GRACE_NS - now;
+            if (left <= 0) {
+                w->runs = 0;
+                /* Under its lock the outbox is the owner's turn's (the
+                 * owner's epoch section covers the receivers). */
+                if (__atomic_load_n(&v->ob_held, __ATOMIC_RELAXED) && spin_trylock(&v->ob_lock)) {
+                    if (v->ob_n) {
+                        tr__ob_flush(v); /* receivers come to our `next`/ring */
+                        flushed = true;
+                    }
+                    tr__spin_unlock(&v->ob_lock);
+                }
+                tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
+                if (a)
+                    return a;
+                if (flushed)
+                    return next_actor(s);
+                continue;
+            }
+        }
+        if (!wait || left < wait)
+            wait = left;
     }
+    *wait_ns = wait;
     return NULL;
 }
 
@@ -231,22 +332,35 @@ static tr_actor *next_actor(tr__sched *s) {
     return steal(s);
 }
 
+/* Work any idle thread may take at once: injected or in a run queue. */
 static bool any_work(tr__sched *s) {
     tr_runtime *rt = s->rt;
     if (tr__load_acq_u32(&rt->inj_len) != 0)
         return true;
     for (unsigned i = 0; i < rt->n_sched; i++)
-        if (ck_ring_size(&rt->scheds[i].ring) != 0 ||
-            tr__load_acq_ptr((void *const *)&rt->scheds[i].next))
+        if (ck_ring_size(&rt->scheds[i].ring) != 0)
+            return true;
+    return false;
+}
+
+/* Some thread holds work in its `next` slot or outbox (its owner will run
+ * or push it, or, if it is busy for long, an idle thread takes it:
+ * steal_next). */
+static bool any_held(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        if (&rt->scheds[i] != s && holds(&rt->scheds[i]))
             return true;
     return false;
 }
 
 static void quiesce(tr__sched *s);
 
-/* Parks until woken. Returns true when a waker woke us (we count as
- * spinning then), false when we did not sleep after all. */
-static bool park(tr__sched *s) {
+/* Parks until woken. While another thread holds work (wait_ns > 0, or
+ * any_held), one parked thread is the watcher: it parks for WATCH_NS at most,
+ * then returns to look again (steal_next). Returns true when a waker woke us
+ * (we count as spinning then), false otherwise. */
+static bool park(tr__sched *s, int64_t wait_ns) {
     tr_runtime *rt = s->rt;
     quiesce(s);                   /* never sleep inside a section: it would stall reclamation */
     tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
@@ -254,32 +368,47 @@ static bool park(tr__sched *s) {
     s->sleeping = true;
     tr__faa_acqrel_u32(&rt->n_sleeping, 1);
     tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
-    /* Full barrier, then the last look (pairs with wake_one). */
+    /* Full barrier, then the last look (pairs with wake_one and
+     * wake_for_next). */
     tr__fence_seqcst();
-    if (any_work(s) || tr__load_acq_u32(&rt->quit)) {
-        bool woken = s->woken;
-        s->woken = false;
-        if (s->sleeping) {
-            s->sleeping = false;
-            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
+    bool watch = false;
+    if (!any_work(s) && !tr__load_acq_u32(&rt->quit)) {
+        /* One watcher while other threads run (they may come to hold work
+         * during a long turn) or hold work; the others sleep until woken.
+         * A thread that holds work while none watches wakes one
+         * (wake_for_next): after the runtime was idle. */
+        watch = (wait_ns > 0 || tr__load_acq_u32(&rt->n_sleeping) < rt->n_sched || any_held(s)) &&
+                tr__cas_acqrel_u32(&rt->n_watching, 0, 1);
+        while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
+            if (watch) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += WATCH_NS / 1000000000;
+                ts.tv_nsec += WATCH_NS % 1000000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT)
+                    break; /* look at the `next` slots again */
+                continue;
+            }
+            if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
+                pthread_cond_wait(&s->park_cv, &s->park_mu);
+                continue;
+            }
+            /* Destructions are waiting for a grace period: look again soon. */
+            struct timespec ts;
+            tr__abstime(&ts, 2);
+            if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
+                pthread_mutex_unlock(&s->park_mu);
+                quiesce(s);
+                tr__mc_flush(tr__tls_mcache);
+                pthread_mutex_lock(&s->park_mu);
+            }
         }
-        pthread_mutex_unlock(&s->park_mu);
-        return woken;
-    }
-    while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
-        if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
-            pthread_cond_wait(&s->park_cv, &s->park_mu);
-            continue;
-        }
-        /* Destructions are waiting for a grace period: look again soon. */
-        struct timespec ts;
-        tr__abstime(&ts, 2);
-        if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->park_mu);
-            quiesce(s);
-            tr__mc_flush(tr__tls_mcache);
-            pthread_mutex_lock(&s->park_mu);
-        }
+        if (watch)
+            tr__faa_acqrel_u32(&rt->n_watching, (uint32_t)-1);
     }
     if (s->sleeping) {
         s->sleeping = false;
@@ -318,12 +447,28 @@ static void quiesce(tr__sched *s) {
 
 static void run_one(tr__sched *s, tr_actor *a) {
     TR_TSAN_ACQUIRE(a);
+    __atomic_store_n(&s->runs, s->runs + 1, __ATOMIC_RELAXED);
     section_enter(s);
     tr__run(s, a);
     if (++s->runs_since_poll >= POLL_EVERY) {
         s->runs_since_poll = 0;
         quiesce(s);
     }
+}
+
+/* A spinning thread found work and stops looking. When it was the last one
+ * looking, work may be waiting that a waker left to it (wake_one does not
+ * wake while a thread spins): wake a parked thread to look, as Go's
+ * resetspinning. Pairs with wake_one: we leave the count, then look. */
+static void stop_spinning(tr__sched *s) {
+    tr_runtime *rt = s->rt;
+    if (tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1) != 1)
+        return;
+    tr__fence_seqcst();
+    if (tr__load_acq_u32(&rt->n_sleeping) == 0 || tr__load_acq_u32(&rt->n_spinning) != 0)
+        return;
+    if (any_work(s) || (tr__load_acq_u32(&rt->n_watching) == 0 && any_held(s)))
+        wake_sleeper(rt);
 }
 
 static void *sched_main(void *arg) {
@@ -343,7 +488,7 @@ static void *sched_main(void *arg) {
         if (a) {
             if (spinning) {
                 spinning = false;
-                tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
+                stop_spinning(s);
             }
             if (idle > 0)
                 spin_limit = SPIN_ROUNDS; /* the spin paid off */
@@ -362,16 +507,17 @@ static void *sched_main(void *arg) {
         idle = 0;
         if (spin_limit > SPIN_MIN)
             spin_limit /= 2;
-        a = steal_next(s);
+        int64_t wait_ns = 0;
+        a = steal_next(s, &wait_ns);
         if (a) {
             spinning = false;
-            tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
+            stop_spinning(s);
             run_one(s, a);
             continue;
         }
         /* park leaves the spinning count before its last look; a waker
          * that woke us put us back in it */
-        spinning = park(s);
+        spinning = park(s, wait_ns);
     }
     if (spinning)
         tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
@@ -439,6 +585,7 @@ static void runtime_free(tr_runtime *rt) {
     if (rt->scheds) {
         for (unsigned i = 0; i < rt->n_sched; i++) {
             tr__free(rt->scheds[i].ring_buf);
+            tr__free(rt->scheds[i].seen);
             pthread_mutex_destroy(&rt->scheds[i].park_mu);
             pthread_cond_destroy(&rt->scheds[i].park_cv);
         }
@@ -513,9 +660,10 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         s->index = i;
         s->steal_seed = i * 7919 + 1;
         s->ring_buf = (ck_ring_buffer_t *)tr__calloc(sizeof(ck_ring_buffer_t) * TR__RING_SIZE);
+        s->seen = (tr__seen *)tr__calloc(sizeof(tr__seen) * rt->n_sched);
         pthread_mutex_init(&s->park_mu, NULL);
         cond_init_monotonic(&s->park_cv);
-        if (!s->ring_buf) {
+        if (!s->ring_buf || !s->seen) {
             runtime_free(rt);
             return TR_ENOMEM;
         }

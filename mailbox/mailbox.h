@@ -67,4 +67,11 @@ tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *p, tr_mq_cons *c);
  * holder only. */
 bool tr_mq_markempty_spsc(tr_mq_prod *p, tr_mq_cons *c);
 
+/* tr_mq_idle: the queue is marked empty: its consumer gave the token back
+ * and waits for a push, which will schedule it. A hint, any thread (a push
+ * or a consumer may change it at once). */
+static inline bool tr_mq_idle(const tr_mq_prod *p) {
+    return ((uintptr_t)__atomic_load_n(&p->head, __ATOMIC_RELAXED) & 1) != 0;
+}
+
 #endif
