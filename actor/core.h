@@ -241,6 +241,9 @@ struct tr_runtime {
     ck_epoch_t epoch;
     tr__timers *timers;
     tr__registry *registry;
+#ifdef TR_FAULT_INJECTION
+    tr__fault fault; /* allocation-failure injection (test builds; actor/fault.h) */
+#endif
 };
 
 /* ---- scheduler thread context ---- */

@@ -159,6 +159,9 @@ static void entry_free(tr__timers *t, uint32_t idx) {
 static void *timer_main(void *arg) {
     tr_runtime *rt = (tr_runtime *)arg;
     tr__timers *t = rt->timers;
+#ifdef TR_FAULT_INJECTION
+    tr__tls_fault = &rt->fault;
+#endif
     /* The kernel may delay a timed wait by the thread's timer slack (50 us
      * by default); 1 ns keeps the wake-ups on time. Best effort. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
