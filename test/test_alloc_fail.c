@@ -194,6 +194,7 @@ typedef struct run {
     /* inputs and outputs of the operations */
     tr_pid pid, pid2, pid3, pid4;
     obs *o;
+    struct reqobs *ro;
     int rc, rc2;
     size_t count;
     tr_future *fut[8];
@@ -383,6 +384,106 @@ static void sweep_call(void) {
         if (r.rc2)
             bad(s, C_LOST, n, "wrong reply payload");
         kill_wait(rt, r.pid);
+        check_runtime(s, rt, n);
+        if (!r.injected)
+            break;
+    }
+    stop_rt(s, rt);
+}
+
+/* ------------------------------------------------------------------------ */
+/* tr_request from an actor (allocations on a scheduler thread)              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct reqobs {
+    atomic_int req_rc, status, ok, done;
+} reqobs;
+
+enum { T_GO = 100 };
+#define REQ_PAYLOAD "a request from an actor, 40 bytes long."
+
+typedef struct client_st {
+    reqobs *o;
+} client_st;
+
+static int client_init(tr_self *self, void *state, const void *arg) {
+    client_st *st = state;
+    memcpy(&st->o, arg, sizeof st->o);
+    return TR_CONTINUE;
+}
+
+static int client_cast(tr_self *self, void *state, const tr_msg *m) {
+    client_st *st = state;
+    tr_pid to;
+    memcpy(&to, m->data, sizeof to);
+    int rc = tr_request(self, to, T_ECHO, REQ_PAYLOAD, sizeof REQ_PAYLOAD, 2000, NULL);
+    atomic_store(&st->o->req_rc, rc);
+    if (rc != 0)
+        atomic_store(&st->o->done, 1);
+    return TR_CONTINUE;
+}
+
+static int client_info(tr_self *self, void *state, const tr_msg *m) {
+    client_st *st = state;
+    if (m->kind != TR_MSG_REPLY)
+        return TR_CONTINUE;
+    atomic_store(&st->o->status, m->status);
+    atomic_store(&st->o->ok, m->status != 0 || (m->size == sizeof REQ_PAYLOAD &&
+                                                memcmp(m->data, REQ_PAYLOAD, m->size) == 0));
+    atomic_fetch_add(&st->o->done, 1);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour client_b = {.name = "client",
+                                      .state_size = sizeof(client_st),
+                                      .init = client_init,
+                                      .handle_cast = client_cast,
+                                      .handle_info = client_info};
+
+/* pid: the client, pid2: the server; rc: the cast that starts it. */
+static void op_request(run *r) {
+    reqobs *o = r->ro;
+    arm(r);
+    r->rc = tr_cast(r->rt, r->pid, T_GO, &r->pid2, sizeof r->pid2);
+    if (r->rc == 0) /* stay armed while the request travels */
+        TU_WAIT(atomic_load(&o->done) != 0, 3000);
+    disarm(r);
+}
+
+static void sweep_request(void) {
+    stats *s = stats_new("request");
+    tr_runtime *rt = start_rt();
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        reqobs o;
+        memset(&o, 0, sizeof o);
+        reqobs *op = &o;
+        run r = {.fn = op_request, .rt = rt, .n = n, .ro = &o};
+        assert_int_equal(tr_spawn(rt, &client_b, &op, NULL, &r.pid), 0);
+        assert_int_equal(spawn_echo(rt, NULL, TR_PID_NONE, false, &r.pid2), 0);
+        if (!step(s, &r))
+            break;
+        if (!rc_ok(r.rc))
+            bad(s, C_RC, n, "tr_cast: %s", tr_err_name(r.rc));
+        if (r.rc == 0) {
+            if (!TU_WAIT(atomic_load(&o.done) != 0, 3000)) {
+                bad(s, C_LOST, n, "the request never ended (rc %s)",
+                    tr_err_name(atomic_load(&o.req_rc)));
+            } else {
+                int rq = atomic_load(&o.req_rc), st = atomic_load(&o.status);
+                if (!rc_ok(rq))
+                    bad(s, C_RC, n, "tr_request: %s", tr_err_name(rq));
+                else if (rq == 0 && !rc_ok(st) && !(st == TR_EEXITED && !tr_is_alive(rt, r.pid2)))
+                    bad(s, st == TR_ETIMEDOUT ? C_LOST : C_RC, n, "reply status %s",
+                        tr_err_name(st));
+                else if (rq == 0 && !atomic_load(&o.ok))
+                    bad(s, C_LOST, n, "wrong reply payload");
+            }
+        }
+        tu_sleep_ms(2);
+        if (atomic_load(&o.done) > 1)
+            bad(s, C_LOST, n, "the request ended %d times", atomic_load(&o.done));
+        kill_wait(rt, r.pid);
+        kill_wait(rt, r.pid2);
         check_runtime(s, rt, n);
         if (!r.injected)
             break;
@@ -856,6 +957,7 @@ static void test_alloc_fail(void **state) {
     } sweeps[] = {{"spawn", sweep_spawn},
                   {"send", sweep_send},
                   {"call", sweep_call},
+                  {"request", sweep_request},
                   {"send_after", sweep_send_after},
                   {"send_interval", sweep_interval},
                   {"supervisor_start", sweep_sup_start},
