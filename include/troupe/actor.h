@@ -378,8 +378,10 @@ TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
  *  - any other reason, to a target that does not trap exits: it dies with
  *    `reason` before its next message (normal is ignored then), without
  *    terminate.
- *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM,
- *  TR_EKILLED (called from a callback of an actor that was killed).
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM (the
+ *  signal could not be allocated: nothing was sent; never with kill, which
+ *  needs no memory and always takes effect), TR_EKILLED (called from a
+ *  callback of an actor that was killed).
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 
