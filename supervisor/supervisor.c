@@ -90,7 +90,7 @@ typedef struct sup_state {
     bool exit_now;
     tr_reason exit_reason;
     tr__sup_owner owner; /* released by cleanup (tr__supervisor_owned_behaviour) */
-    bool reply_lost;     /* a caller got no reply (out of memory): stop */
+    bool reply_lost;     /* out of memory where nobody can be told (a reply, a retry): stop */
     sup_op shutdown_op;  /* the shutdown when no op can be allocated */
 } sup_state;
 
@@ -570,8 +570,9 @@ static void start_missing(tr_self *self, sup_state *st) {
                 continue;
             }
         }
-        tr_send(rt, tr_self_pid(self), TR__SUP_TAG_RETRY, NULL, 0);
-        return; /* later children wait for this one (start order) */
+        if (tr_send(rt, tr_self_pid(self), TR__SUP_TAG_RETRY, NULL, 0) == TR_ENOMEM)
+            st->reply_lost = true; /* nothing would start it again: stop (sup_result) */
+        return;                    /* later children wait for this one (start order) */
     }
 }
 
@@ -1000,8 +1001,7 @@ static int sup_result(tr_self *self, sup_state *st) {
     if (st->exit_now)
         return tr_stop(self, st->exit_reason);
     if (st->reply_lost)
-        return tr_stop(self,
-                       tr_reason_error(TR_ENOMEM, "supervisor out of memory: a reply was lost"));
+        return tr_stop(self, tr_reason_error(TR_ENOMEM, "supervisor out of memory"));
     return TR_CONTINUE;
 }
 

@@ -707,6 +707,47 @@ static void sweep_sup_which(void) {
     stop_rt(s, rt);
 }
 
+/* pid: the supervisor, pid2: the child killed under injection. */
+static void op_restart(run *r) {
+    arm(r);
+    r->rc = tr_exit(r->rt, r->pid2, tr_reason_kill());
+    TU_WAIT(!tr_is_alive(r->rt, r->pid2), 2000);
+    tu_sleep_ms(5); /* stay armed while the supervisor restarts it */
+    disarm(r);
+}
+
+static void sweep_sup_restart(void) {
+    stats *s = stats_new("supervisor_restart");
+    tr_runtime *rt = start_rt();
+    tr_sup_spec spec = sup_spec();
+    tr_pid sup;
+    assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        tr_child_info info[4];
+        size_t k = 0;
+        assert_int_equal(tr_supervisor_which_children(rt, sup, info, 4, &k), 0);
+        run r = {.fn = op_restart, .rt = rt, .n = n, .pid = sup, .pid2 = info[1].pid};
+        if (!step(s, &r))
+            break;
+        if (r.rc != 0)
+            bad(s, C_RC, n, "tr_exit(kill): %s", tr_err_name(r.rc));
+        if (tr_is_alive(rt, sup)) {
+            if (!sup_whole(rt, sup))
+                bad(s, C_LOST, n, "the killed child was never restarted");
+        } else {
+            /* the supervisor ran out of memory and crashed (its own
+             * supervisor would restart it): start a fresh one */
+            assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
+        }
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    if (!s->abandoned)
+        tr_supervisor_stop(rt, sup, 5000);
+    stop_rt(s, rt);
+}
+
 static void op_sup_stop(run *r) {
     arm(r);
     r->rc = tr_supervisor_stop(r->rt, r->pid, 3000);
@@ -989,6 +1030,7 @@ static void test_alloc_fail(void **state) {
                   {"send_interval", sweep_interval},
                   {"supervisor_start", sweep_sup_start},
                   {"which_children", sweep_sup_which},
+                  {"supervisor_restart", sweep_sup_restart},
                   {"supervisor_stop", sweep_sup_stop},
                   {"pool_start", sweep_pool_start},
                   {"pool_stop", sweep_pool_stop},
