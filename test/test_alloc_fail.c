@@ -827,6 +827,58 @@ static void sweep_pool_start(void) {
     stop_rt(s, rt);
 }
 
+/* Calls through the pool (the pool forwards each to a worker, which
+ * answers the caller directly). */
+static void op_pool_call(run *r) {
+    char req[40] = "a job through the pool";
+    arm(r);
+    for (int i = 0; i < 4; i++) {
+        tr_buf b = {0};
+        r->frc[i] = tr_call(r->rt, r->pid, T_ECHO, req, sizeof req, &b, 3000);
+        if (r->frc[i] == 0 && (b.size != sizeof req || memcmp(b.data, req, sizeof req) != 0))
+            r->frc[i] = 12345;
+        tr_buf_free(&b);
+    }
+    disarm(r);
+}
+
+static void sweep_pool_call(void) {
+    stats *s = stats_new("pool_call");
+    tr_runtime *rt = start_rt();
+    tr_pool_opts o = pool_opts();
+    tr_pid pool;
+    assert_int_equal(tr_pool_start(rt, &o, &pool), 0);
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        run r = {.fn = op_pool_call, .rt = rt, .n = n, .pid = pool};
+        if (!step(s, &r))
+            break;
+        for (int i = 0; i < 4; i++) {
+            int rc = r.frc[i];
+            if (rc == 12345)
+                bad(s, C_LOST, n, "call %d: wrong reply", i);
+            else if (rc == TR_ETIMEDOUT)
+                bad(s, C_LOST, n, "call %d: no answer", i);
+            else if (!rc_ok(rc) && rc != TR_ECRASHED && rc != TR_EEXITED)
+                bad(s, C_RC, n, "call %d: %s", i, tr_err_name(rc));
+        }
+        if (!tr_is_alive(rt, pool)) {
+            assert_int_equal(tr_pool_start(rt, &o, &pool), 0); /* crashed: a fresh one */
+        } else {
+            for (int i = 0; i < 3; i++)
+                if (!echo_ok(rt, pool)) {
+                    bad(s, C_LOST, n, "pool does not answer afterwards");
+                    break;
+                }
+        }
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    if (!s->abandoned)
+        tr_pool_stop(rt, pool, 5000);
+    stop_rt(s, rt);
+}
+
 static void op_pool_stop(run *r) {
     arm(r);
     r->rc = tr_pool_stop(r->rt, r->pid, 3000);
@@ -1033,6 +1085,7 @@ static void test_alloc_fail(void **state) {
                   {"supervisor_restart", sweep_sup_restart},
                   {"supervisor_stop", sweep_sup_stop},
                   {"pool_start", sweep_pool_start},
+                  {"pool_call", sweep_pool_call},
                   {"pool_stop", sweep_pool_stop},
                   {"kill", sweep_kill},
                   {"kill_all", sweep_kill_all_fail},
