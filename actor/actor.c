@@ -1196,7 +1196,7 @@ static tr__msg *take_signal(tr_actor *a) {
             a->sig_tail = NULL;
     }
     uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
-    tr__store_rel_u32(&a->has_sig, a->sig_head ? w | TR__SIG_PENDING : w);
+    tr__store_rel_u32(&a->has_sig, a->sig_head || a->shutdown_pending ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }
@@ -1273,6 +1273,14 @@ static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why,
  * handler loses nothing); trapped ones wait for their marker. Returns true
  * when the actor must stop. */
 static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
+    tr__spin_lock(&a->lock);
+    bool shut = a->shutdown_pending; /* the runtime's shutdown, without a block */
+    tr__spin_unlock(&a->lock);
+    if (shut) {
+        *why = tr_reason_shutdown();
+        *terminate = true;
+        return true;
+    }
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
         if (stop_if_killed(a, why, terminate)) {
@@ -1540,6 +1548,12 @@ static void push_shutdown(tr_runtime *rt, tr_pid pid) {
     if (sig) {
         sig->sys = TR__SYS_SIG_SHUTDOWN;
         tr__push_signal(a, sig);
+    } else { /* out of memory: a flag (the shutdown must not wait for nothing) */
+        tr__spin_lock(&a->lock);
+        a->shutdown_pending = true;
+        tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_PENDING);
+        tr__spin_unlock(&a->lock);
+        wake_reserved(a);
     }
     tr__release(a);
 }
@@ -1572,9 +1586,7 @@ void tr__shutdown_all(tr_runtime *rt) {
     pthread_mutex_unlock(&rt->table_mu);
     size_t cap = 1024, n = 0;
     pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
-    if (!v)
-        return;
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < 2 && v; r++)
         for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
             tr__slot *s = slot_at(rt, i);
             if (!s)
@@ -1598,7 +1610,8 @@ void tr__shutdown_all(tr_runtime *rt) {
             v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
             tr__release(a);
         }
-    qsort(v, n, sizeof *v, by_seq_desc);
+    if (n)
+        qsort(v, n, sizeof *v, by_seq_desc);
     /* Top-level actors one at a time, newest first, each given up to 5 s:
      * what was started first (a logger, a registry of services) stops
      * last, as an OTP application's top supervisor stops its children. */
@@ -1612,6 +1625,15 @@ void tr__shutdown_all(tr_runtime *rt) {
         if (!v[i].top)
             push_shutdown(rt, v[i].pid);
     tr__free(v);
+    /* Out of memory for the list: every live actor, in table order, without
+     * waiting (push_shutdown needs no memory). */
+    for (int r = 0; r < 2 && (!v || n == cap); r++)
+        for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
+            tr__slot *s = slot_at(rt, i);
+            uint64_t w = s ? tr__load_acq_u64(&s->w) : 0;
+            if (w & TR__SLOT_ALIVE)
+                push_shutdown(rt, (tr_pid){((w >> 32) << 32) | i});
+        }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1966,8 +1988,8 @@ bool tr__port_take_shutdown(tr_actor *a) {
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
     tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
+    bool shutdown = a->shutdown_pending;
     tr__spin_unlock(&a->lock);
-    bool shutdown = false;
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;
         if (s->sys == TR__SYS_SIG_SHUTDOWN)

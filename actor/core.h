@@ -101,10 +101,12 @@ typedef struct tr_actor {
                             mailbox (their marker), oldest first (rarely used: last) */
     /* Signals need no memory to be noticed: a signal makes the actor run by
      * pushing this node (at most once: wake_queued, under lock, until the
-     * owner pops it): used when a signal's marker cannot be allocated, and
-     * for a kill that comes without a block (TR__SIG_KILLED says it all). */
+     * owner pops it): used when a signal's marker cannot be allocated, for
+     * a kill that comes without a block (TR__SIG_KILLED says it all), and for
+     * a runtime shutdown without one (shutdown_pending, under lock). */
     tr_mq_node wake;
     bool wake_queued;
+    bool shutdown_pending;
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
 

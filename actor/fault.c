@@ -22,6 +22,10 @@ uint64_t tr__fault_disarm(tr_runtime *rt) {
     return tr__load_acq_u64(&rt->fault.failed);
 }
 
+void tr__fault_detach(void) {
+    tr__tls_fault = NULL;
+}
+
 uint64_t tr__fault_count(tr_runtime *rt) {
     return tr__load_acq_u64(&rt->fault.n);
 }

@@ -48,6 +48,7 @@ typedef struct stats {
     uint64_t injected;
     unsigned fail[C_KINDS];
     bool abandoned; /* a hang: the runtime is left behind */
+    bool n_unknown; /* the failed allocations cannot be counted */
 } stats;
 
 #define MAX_OPS 40
@@ -1066,6 +1067,37 @@ static void sweep_tasks_every(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* runtime shutdown                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void op_shutdown(run *r) {
+    arm(r);
+    int64_t t0 = tu_now_ms();
+    tr_runtime_shutdown(&r->rt); /* frees the runtime, and the fault state with it */
+    tr__fault_detach();
+    r->count = (size_t)(tu_now_ms() - t0);
+    /* the count of failed allocations went with the runtime: not known */
+}
+
+static void sweep_shutdown(void) {
+    stats *s = stats_new("runtime_shutdown");
+    s->n_unknown = true;
+    for (uint64_t n = 1; n <= (g_every ? EVERY_MAX : 60); n++) {
+        tr_runtime *rt = start_rt();
+        tr_sup_spec spec = sup_spec();
+        tr_pid p, sup;
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(spawn_echo(rt, NULL, TR_PID_NONE, i == 2, &p), 0);
+        assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
+        run r = {.fn = op_shutdown, .rt = rt, .n = n};
+        if (!step(s, &r))
+            break;
+        if (r.count > 2500) /* a lost shutdown signal costs 5 s per actor */
+            bad(s, C_LOST, n, "tr_runtime_shutdown took %zu ms", r.count);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* main                                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -1091,6 +1123,7 @@ static void test_alloc_fail(void **state) {
                   {"kill_all", sweep_kill_all_fail},
                   {"exit_error", sweep_exit_error},
                   {"task_pool", sweep_tasks},
+                  {"runtime_shutdown", sweep_shutdown},
                   {"task_pool_every", sweep_tasks_every}};
     /* TROUPE_ALLOC_FAIL_ONLY=name[,name...]: run only those (debugging). */
     const char *only = getenv("TROUPE_ALLOC_FAIL_ONLY");
@@ -1114,7 +1147,10 @@ static void test_alloc_fail(void **state) {
     printf("\n");
     for (unsigned i = 0; i < g_nops; i++) {
         stats *s = &g_stats[i];
-        printf("%-22s %6u %9llu", s->op, s->runs, (unsigned long long)s->injected);
+        if (s->n_unknown)
+            printf("%-22s %6u %9s", s->op, s->runs, "?");
+        else
+            printf("%-22s %6u %9llu", s->op, s->runs, (unsigned long long)s->injected);
         for (int k = 0; k < C_KINDS; k++) {
             printf(" %17u", s->fail[k]);
             total += s->fail[k];
