@@ -1141,16 +1141,16 @@ static void test_alloc_fail(void **state) {
     }
     unsigned total = 0;
     uint64_t injected = 0, runs = 0;
-    printf("%-22s %6s %9s", "operation", "runs", "injected");
+    printf("%-30s %6s %9s", "operation", "runs", "injected");
     for (int k = 0; k < C_KINDS; k++)
         printf(" %17s", kind_names[k]);
     printf("\n");
     for (unsigned i = 0; i < g_nops; i++) {
         stats *s = &g_stats[i];
         if (s->n_unknown)
-            printf("%-22s %6u %9s", s->op, s->runs, "?");
+            printf("%-30s %6u %9s", s->op, s->runs, "?");
         else
-            printf("%-22s %6u %9llu", s->op, s->runs, (unsigned long long)s->injected);
+            printf("%-30s %6u %9llu", s->op, s->runs, (unsigned long long)s->injected);
         for (int k = 0; k < C_KINDS; k++) {
             printf(" %17u", s->fail[k]);
             total += s->fail[k];
