@@ -547,8 +547,7 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
     tr_actor *a = tr__acquire(rt, to);
     if (!a) {
         tr__msg_free(m);
-        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED
-                                                                            : TR_ENOPROC;
+        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
     }
     int err = tr__push(a, m);
     release_in(rt, a);
@@ -563,6 +562,28 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
  * traps exits holds a trappable signal back until its marker comes up
  * (handle_signals, take_marker): the EXIT message keeps its place, as
  * signals between two Erlang processes keep their order. */
+
+/* Makes sure the actor runs and sees its signals without allocating: pushes
+ * the actor's own wake node unless that is queued already (a signal whose
+ * marker could not be allocated, a kill or shutdown without a block). */
+static void wake_reserved(tr_actor *a) {
+    tr__spin_lock(&a->lock);
+    bool push = !a->wake_queued;
+    a->wake_queued = true;
+    tr__spin_unlock(&a->lock);
+    if (push && tr_mq_push_mpsc(&a->mq, &a->wake))
+        tr__schedule(a);
+}
+
+/* The owner popped its wake node: a later signal pushes it again. The
+ * owner looks at has_sig after this (a signal queued before it was seen
+ * under the same lock). */
+void tr__wake_taken(tr_actor *a) {
+    tr__spin_lock(&a->lock);
+    a->wake_queued = false;
+    tr__spin_unlock(&a->lock);
+}
+
 void tr__push_signal(tr_actor *a, tr__msg *sig) {
     /* The marker also makes sure the actor runs and sees the signal. */
     tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
@@ -605,20 +626,61 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
         if (tr_mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
+    if (!wake) /* no marker (out of memory): the signal acts at once */
+        wake_reserved(a);
 }
 
-void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link) {
+static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kill);
+
+/* A kill whose signal could not be allocated: it needs none. The pid dies
+ * at once (as any kill, see tr_exit: TR__SIG_KILLED), and the owner is
+ * woken with its own wake node to finish the exit. */
+static void push_kill_flag(tr_actor *a) {
+    exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
+    wake_reserved(a);
+}
+
+/* An EXIT signal or a DOWN message made ahead of time (tr__link.pre); NULL
+ * when out of memory. Plain jemalloc blocks: they may outlive the turn and
+ * the thread that made them. */
+static tr__msg *pre_new(uint32_t kind) {
+    tr__msg *m = tr__msg_new(NULL, kind, 0, NULL, sizeof(tr_reason));
+    if (m && kind == TR_MSG_EXIT)
+        m->sys = TR__SYS_SIG_EXIT;
+    return m;
+}
+
+static void pre_free(tr__msg *m) {
+    if (m)
+        tr__msg_release(m);
+}
+
+/* Sends the exit signal r from `from` to `to`: in sig when given (made
+ * ahead of time; consumed), else in a new block. */
+static void exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link,
+                        tr__msg *sig) {
     tr_actor *a = tr__acquire(rt, to);
-    if (!a)
+    if (!a) {
+        pre_free(sig);
         return;
-    tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &r, sizeof r);
+    }
+    if (!sig)
+        sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &r, sizeof r);
+    else
+        memcpy(sig->bytes, &r, sizeof r);
     if (sig) {
         sig->sys = TR__SYS_SIG_EXIT;
         sig->via_link = via_link;
         sig->pub.sender = from;
         tr__push_signal(a, sig);
+    } else if (r.kind == TR_EXIT_KILL && !via_link) {
+        push_kill_flag(a);
     }
     tr__release(a);
+}
+
+void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link) {
+    exit_signal(rt, to, from, r, via_link, NULL);
 }
 
 /* An undelivered call: tell its caller the server is gone. */
@@ -642,6 +704,8 @@ static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *w
 static void drain(tr_actor *a) {
     tr__msg *m;
     while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc)) != NULL) {
+        if (tr__is_wake(a, m))
+            continue;
         bounce_call(a->rt, m, a->pid, "server exited");
         tr__msg_free(m);
     }
@@ -673,6 +737,8 @@ static void destroy(tr_actor *a) {
     table_free(rt, idx);
     if (a->is_port)
         tr__port_fini(a->u.port);
+    for (uint32_t i = 0; i < a->n_links; i++)
+        pre_free(a->links[i].pre);
     tr__free(a->links);
     tr__free(a);
     COUNT_ALLOCATED(rt, -1);
@@ -687,20 +753,28 @@ static void destroy(tr_actor *a) {
 /* links and monitors (entries under the owner's lock)                       */
 /* ------------------------------------------------------------------------ */
 
-static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh) {
+/* Adds an entry; takes pre (the entry's EXIT/DOWN made ahead of time, or
+ * NULL): kept with the entry, or freed (a link that exists already, or no
+ * memory). */
+static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh,
+                            tr__msg *pre) {
     if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
         for (uint32_t i = 0; i < a->n_links; i++)
-            if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid))
+            if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid)) {
+                pre_free(pre);
                 return TR_OK;
+            }
     if (a->n_links == a->cap_links) {
         uint32_t cap = a->cap_links ? a->cap_links * 2 : 4;
         tr__link *p = (tr__link *)tr__realloc(a->links, sizeof(tr__link) * cap);
-        if (!p)
+        if (!p) {
+            pre_free(pre);
             return TR_ENOMEM;
+        }
         a->links = p;
         a->cap_links = cap;
     }
-    a->links[a->n_links++] = (tr__link){kind, pid, ref};
+    a->links[a->n_links++] = (tr__link){kind, pid, ref, pre};
     return TR_OK;
 }
 
@@ -711,6 +785,7 @@ static bool links_remove_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t
         if (l->kind != kind)
             continue;
         if (kind == TR__L_LINK ? tr_pid_eq(l->pid, pid) : l->ref == ref) {
+            pre_free(l->pre); /* the entry goes without firing */
             a->links[i] = a->links[--a->n_links];
             return true;
         }
@@ -728,8 +803,14 @@ static bool links_find_locked(tr_actor *a, uint32_t kind, uint64_t ref, tr_pid *
     return false;
 }
 
-static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_reason r) {
-    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_DOWN, 0, &r, sizeof r);
+/* Sends a DOWN: in m when given (made ahead of time; consumed), else in a
+ * new block. */
+static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_reason r,
+                      tr__msg *m) {
+    if (m)
+        memcpy(m->bytes, &r, sizeof r);
+    else
+        m = tr__msg_new(tr__mc_here(rt), TR_MSG_DOWN, 0, &r, sizeof r);
     if (!m)
         return;
     m->pub.ref = ref;
@@ -743,22 +824,39 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     tr_actor *t = tr__acquire(a->rt, target);
     if (!t)
         return TR_ENOPROC;
+    /* Each side's entry carries the EXIT it sends the other. */
+    tr__msg *to_a = pre_new(TR_MSG_EXIT), *to_t = pre_new(TR_MSG_EXIT);
     int err = TR_OK;
+    if (!to_a || !to_t) {
+        pre_free(to_a);
+        pre_free(to_t);
+        tr__release(t);
+        return TR_ENOMEM;
+    }
     tr__spin_lock(&t->lock);
-    if (t->exiting)
+    if (t->exiting) {
         err = TR_ENOPROC;
-    else
-        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh);
+        pre_free(to_a);
+    } else {
+        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh, to_a);
+    }
     tr__spin_unlock(&t->lock);
     if (err) {
         tr__release(t);
+        pre_free(to_t);
         return err;
     }
     tr__spin_lock(&a->lock);
     /* a killed meanwhile (another thread): its links were told already */
-    err = a->exiting ? TR_EKILLED : links_add_locked(a, TR__L_LINK, target, 0, fresh);
+    if (a->exiting) {
+        pre_free(to_t);
+        err = TR_EKILLED;
+    } else {
+        err = links_add_locked(a, TR__L_LINK, target, 0, fresh, to_t);
+    }
     tr__spin_unlock(&a->lock);
     if (err) {
+        /* half a link is none: take t's side back */
         tr__spin_lock(&t->lock);
         links_remove_locked(t, TR__L_LINK, a->pid, 0);
         tr__spin_unlock(&t->lock);
@@ -771,12 +869,18 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
 static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     uint64_t ref = tr__make_ref(rt);
+    tr__msg *down = pre_new(TR_MSG_DOWN); /* the DOWN, made now: it cannot be lost later */
+    if (!down)
+        return TR_ENOMEM;
     tr__spin_lock(&w->lock);
     /* w killed meanwhile (another thread): its monitors were dropped */
-    int err = w->exiting ? TR_EKILLED : links_add_locked(w, TR__L_MONITORING, target, ref, true);
+    int err =
+        w->exiting ? TR_EKILLED : links_add_locked(w, TR__L_MONITORING, target, ref, true, NULL);
     tr__spin_unlock(&w->lock);
-    if (err)
+    if (err) {
+        pre_free(down);
         return err;
+    }
     if (ref_out)
         *ref_out = ref;
     tr_actor *t = tr__acquire(rt, target);
@@ -784,7 +888,8 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     if (t) {
         tr__spin_lock(&t->lock);
         if (!t->exiting) {
-            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true);
+            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true, down);
+            down = NULL;
             dead = false;
         }
         tr__spin_unlock(&t->lock);
@@ -798,7 +903,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     }
     if (dead) {
         tr_reason r = mk_reason(TR_EXIT_NOPROC);
-        send_down(rt, w->pid, ref, target, r);
+        send_down(rt, w->pid, ref, target, r, down);
     }
     return TR_OK;
 }
@@ -880,9 +985,10 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
         tr__link *l = &links[i];
         switch (l->kind) {
         case TR__L_LINK:
-            if (!skip_links)
-                tr__send_exit_signal(rt, l->pid, a->pid, prop, true);
-            else {
+            if (!skip_links) {
+                exit_signal(rt, l->pid, a->pid, prop, true, l->pre);
+            } else {
+                pre_free(l->pre);
                 tr_actor *o = tr__acquire(rt, l->pid);
                 if (o) {
                     tr__spin_lock(&o->lock);
@@ -893,7 +999,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
             }
             break;
         case TR__L_MONITORED_BY:
-            send_down(rt, l->pid, l->ref, a->pid, prop);
+            send_down(rt, l->pid, l->ref, a->pid, prop, l->pre);
             break;
         case TR__L_MONITORING: {
             tr_actor *t = tr__acquire(rt, l->pid);
@@ -1043,7 +1149,8 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
         a->flags |= TR__F_TERMINATED; /* OTP: no terminate after a failed init */
         exit_actor(a, reason, true);
-        return TR_EINIT;
+        /* An init that ran out of memory says so (the caller may retry). */
+        return reason.kind == TR_EXIT_ERROR && reason.code == TR_ENOMEM ? TR_ENOMEM : TR_EINIT;
     }
     tr_pid pid = a->pid;
     if (out)
@@ -1089,7 +1196,7 @@ static tr__msg *take_signal(tr_actor *a) {
             a->sig_tail = NULL;
     }
     uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
-    tr__store_rel_u32(&a->has_sig, a->sig_head ? w | TR__SIG_PENDING : w);
+    tr__store_rel_u32(&a->has_sig, a->sig_head || a->shutdown_pending ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }
@@ -1166,6 +1273,14 @@ static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why,
  * handler loses nothing); trapped ones wait for their marker. Returns true
  * when the actor must stop. */
 static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
+    tr__spin_lock(&a->lock);
+    bool shut = a->shutdown_pending; /* the runtime's shutdown, without a block */
+    tr__spin_unlock(&a->lock);
+    if (shut) {
+        *why = tr_reason_shutdown();
+        *terminate = true;
+        return true;
+    }
     tr__msg *s;
     while ((s = take_signal(a)) != NULL) {
         if (stop_if_killed(a, why, terminate)) {
@@ -1361,8 +1476,12 @@ void tr__run(tr__sched *sched, tr_actor *a) {
                 tr__spin_unlock(&sched->ob_lock);
             }
             if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
-                goto out;      /* token given back */
+                goto out;    /* token given back */
             tr__cpu_relax(); /* a push is half-done */
+            continue;
+        }
+        if (tr__is_wake(a, m)) {
+            tr__wake_taken(a); /* signals are looked at next */
             continue;
         }
         n = n + 1;
@@ -1429,6 +1548,12 @@ static void push_shutdown(tr_runtime *rt, tr_pid pid) {
     if (sig) {
         sig->sys = TR__SYS_SIG_SHUTDOWN;
         tr__push_signal(a, sig);
+    } else { /* out of memory: a flag (the shutdown must not wait for nothing) */
+        tr__spin_lock(&a->lock);
+        a->shutdown_pending = true;
+        tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_PENDING);
+        tr__spin_unlock(&a->lock);
+        wake_reserved(a);
     }
     tr__release(a);
 }
@@ -1461,9 +1586,7 @@ void tr__shutdown_all(tr_runtime *rt) {
     pthread_mutex_unlock(&rt->table_mu);
     size_t cap = 1024, n = 0;
     pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
-    if (!v)
-        return;
-    for (int r = 0; r < 2; r++)
+    for (int r = 0; r < 2 && v; r++)
         for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
             tr__slot *s = slot_at(rt, i);
             if (!s)
@@ -1487,7 +1610,8 @@ void tr__shutdown_all(tr_runtime *rt) {
             v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
             tr__release(a);
         }
-    qsort(v, n, sizeof *v, by_seq_desc);
+    if (n)
+        qsort(v, n, sizeof *v, by_seq_desc);
     /* Top-level actors one at a time, newest first, each given up to 5 s:
      * what was started first (a logger, a registry of services) stops
      * last, as an OTP application's top supervisor stops its children. */
@@ -1501,6 +1625,15 @@ void tr__shutdown_all(tr_runtime *rt) {
         if (!v[i].top)
             push_shutdown(rt, v[i].pid);
     tr__free(v);
+    /* Out of memory for the list: every live actor, in table order, without
+     * waiting (push_shutdown needs no memory). */
+    for (int r = 0; r < 2 && (!v || n == cap); r++)
+        for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
+            tr__slot *s = slot_at(rt, i);
+            uint64_t w = s ? tr__load_acq_u64(&s->w) : 0;
+            if (w & TR__SLOT_ALIVE)
+                push_shutdown(rt, (tr_pid){((w >> 32) << 32) | i});
+        }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1627,8 +1760,12 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
         return TR_ENOPROC;
     tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &reason, sizeof reason);
     if (!sig) {
+        /* A kill needs no block: it must not be lost to a full heap. */
+        bool flag = reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED);
+        if (flag)
+            push_kill_flag(a);
         tr__release(a);
-        return TR_ENOMEM;
+        return flag ? TR_OK : TR_ENOMEM;
     }
     sig->sys = TR__SYS_SIG_EXIT;
     tr_actor *cur = tr__tls_current;
@@ -1641,6 +1778,29 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     if (reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
         exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
     tr__release(a);
+    return TR_OK;
+}
+
+int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason) {
+    tr_actor *me = (tr_actor *)self;
+    if (!me)
+        return TR_EINVAL;
+    int rc = tr_exit(me->rt, pid, reason);
+    if (rc != TR_ENOMEM)
+        return rc;
+    /* Out of memory: the block our link to pid keeps for our own exit
+     * carries this signal instead (pid exits either way). */
+    tr__msg *sig = NULL;
+    tr__spin_lock(&me->lock);
+    for (uint32_t i = 0; i < me->n_links && !sig; i++)
+        if (me->links[i].kind == TR__L_LINK && tr_pid_eq(me->links[i].pid, pid)) {
+            sig = me->links[i].pre;
+            me->links[i].pre = NULL;
+        }
+    tr__spin_unlock(&me->lock);
+    if (!sig)
+        return TR_ENOMEM;
+    exit_signal(me->rt, pid, me->pid, reason, false, sig);
     return TR_OK;
 }
 
@@ -1828,8 +1988,8 @@ bool tr__port_take_shutdown(tr_actor *a) {
     tr__msg *s = a->sig_head;
     a->sig_head = a->sig_tail = NULL;
     tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
+    bool shutdown = a->shutdown_pending;
     tr__spin_unlock(&a->lock);
-    bool shutdown = false;
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;
         if (s->sys == TR__SYS_SIG_SHUTDOWN)

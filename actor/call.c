@@ -67,6 +67,10 @@ static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
         }
         tr__msg *m = tr__port_pop(a);
         if (m) {
+            if (tr__is_wake(a, m)) {
+                tr__wake_taken(a); /* a signal came: looked at above */
+                continue;
+            }
             if (m->sys == TR__SYS_WAKE) {
                 tr__msg_free(m);
                 continue;
@@ -223,7 +227,10 @@ done:
     return err;
 }
 
-int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason) {
+/* tr_await_exit, sending pid the exit signal *send first when send is not
+ * NULL (after the monitor is set up). */
+static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
+                      const tr_reason *send) {
     if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
     if (tr_on_scheduler(rt))
@@ -233,6 +240,13 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     tr_actor *pa = watch_begin(rt, pid, &mref, &err);
     if (!pa)
         return err;
+    if (send) {
+        err = tr_exit(rt, pid, *send);
+        if (err) {
+            watch_end(pa, mref);
+            return err;
+        }
+    }
     int64_t deadline = tr__deadline_ms(timeout_ms);
     tr__msg *r = port_wait_for(pa, deadline, 0, mref, &err);
     if (r) {
@@ -244,6 +258,14 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
     }
     watch_end(pa, mref);
     return err;
+}
+
+int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason) {
+    return await_exit(rt, pid, timeout_ms, reason, NULL);
+}
+
+int tr__exit_await(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms) {
+    return await_exit(rt, pid, timeout_ms, NULL, &reason);
 }
 
 int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
@@ -262,26 +284,42 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
         return TR_ENOMEM;
     m->pub.sender = a->pid;
     m->pub.ref = ref;
-    int err = tr__deliver(rt, to, m);
-    if (err)
-        return err; /* nothing was queued: no REPLY will come */
     /* As gen_server:send_request: watch the server, so that its exit ends
-     * the request (TR_EEXITED) even when it had kept `from` for later. */
-    err = tr__req_begin(a, ref, to);
-    if (err)
+     * the request (TR_EEXITED) even when it had kept `from` for later.
+     * The watch and the timeout are set up before the request goes: a
+     * request that went always ends (reply, exit or timeout), and one that
+     * cannot be tracked (out of memory) does not go. */
+    int err = tr__req_begin(a, ref, to);
+    if (err) {
+        tr__msg_free(m);
         return err;
+    }
     if (timeout_ms != TR_INFINITY) {
         tr_timer t = 0;
-        if (tr__timer_start(rt, a->pid, timeout_ms, 0, TR_MSG_REPLY, TR__SYS_REQ_TIMEOUT, 0, ref,
-                            NULL, 0, &t) == TR_OK)
-            tr__req_set_timer(a, ref, t);
+        err = tr__timer_start(rt, a->pid, timeout_ms, 0, TR_MSG_REPLY, TR__SYS_REQ_TIMEOUT, 0, ref,
+                              NULL, 0, &t);
+        if (err) {
+            tr__req_take(a, ref, false);
+            tr__msg_free(m);
+            return err;
+        }
+        tr__req_set_timer(a, ref, t);
+    }
+    err = tr__deliver(rt, to, m);
+    if (err) {
+        tr__req_take(a, ref, false); /* nothing was queued: no REPLY will come */
+        return err;
     }
     if (req_id)
         *req_id = ref;
     return TR_OK;
 }
 
-static int reply_common(tr_from from, int status, uint32_t tag, const void *data, size_t size) {
+/* *lost (when not NULL): the caller got nothing at all. */
+static int reply_common(tr_from from, int status, uint32_t tag, const void *data, size_t size,
+                        bool *lost) {
+    if (lost)
+        *lost = false;
     if (!from.rt || (size && !data))
         return TR_EINVAL;
     tr__note_reply(from.rt, from);
@@ -290,25 +328,41 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
     if (tr__self_killed_here())
         return TR_EKILLED; /* the caller learns of the exit from its monitor */
     tr__msg *m = tr__msg_new(tr__mc_here(from.rt), TR_MSG_REPLY, tag, data, size);
-    if (!m)
-        return TR_ENOMEM;
+    bool nomem = !m;
+    if (nomem) {
+        /* The caller must not wait for a reply that cannot be made: it gets
+         * TR_ENOMEM instead, in a bare block (best effort). */
+        m = tr__msg_new(tr__mc_here(from.rt), TR_MSG_REPLY, 0, NULL, 0);
+        if (!m) {
+            if (lost)
+                *lost = true;
+            return TR_ENOMEM;
+        }
+        status = TR_ENOMEM;
+    }
     m->pub.ref = from.ref;
     m->pub.status = status;
     tr_actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == from.rt) ? cur->pid : TR_PID_NONE;
     int err = tr__deliver(from.rt, from.pid, m);
     if (err == TR_ENOPROC || err == TR_ECLOSED || err == TR_EFULL)
-        return TR_OK; /* the caller gave up or died: dropped, as OTP */
-    return err;
+        err = TR_OK; /* the caller gave up or died: dropped, as OTP */
+    return nomem ? TR_ENOMEM : err;
 }
 
 int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size) {
-    return reply_common(from, TR_OK, tag, data, size);
+    return reply_common(from, TR_OK, tag, data, size, NULL);
+}
+
+bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size) {
+    bool lost;
+    reply_common(from, status, tag, data, size, &lost);
+    return lost;
 }
 
 int tr_reply_error(tr_from from, int err, const char *text) {
     if (err >= 0)
         err = TR_EREMOTE;
     const char *t = text ? text : "";
-    return reply_common(from, err, 0, t, strlen(t) + 1);
+    return reply_common(from, err, 0, t, strlen(t) + 1, NULL);
 }

@@ -34,6 +34,10 @@ typedef struct tr__link {
     uint32_t kind;
     tr_pid pid;
     uint64_t ref;
+    /* LINK and MONITORED_BY: the EXIT signal or DOWN message this entry
+     * sends when its owner exits, allocated with the entry, so that an exit
+     * under memory pressure loses none (NULL for MONITORING). */
+    tr__msg *pre;
 } tr__link;
 
 /* A pending tr_request of the owner. */
@@ -73,7 +77,7 @@ typedef struct tr_actor {
     bool is_port;         /* set before the pid is published; read by anyone */
     bool exiting;         /* under lock: exit processing has begun */
     bool has_names;       /* under lock: registered under at least one name */
-    tr__spin lock;         /* links, signals, exiting, has_names */
+    tr__spin lock;        /* links, signals, exiting, has_names */
     tr__msg *sig_head, *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;
@@ -95,6 +99,14 @@ typedef struct tr_actor {
     ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
     tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
                             mailbox (their marker), oldest first (rarely used: last) */
+    /* Signals need no memory to be noticed: a signal makes the actor run by
+     * pushing this node (at most once: wake_queued, under lock, until the
+     * owner pops it): used when a signal's marker cannot be allocated, for
+     * a kill that comes without a block (TR__SIG_KILLED says it all), and for
+     * a runtime shutdown without one (shutdown_pending, under lock). */
+    tr_mq_node wake;
+    bool wake_queued;
+    bool shutdown_pending;
     /* the behaviour's state follows, 16-byte aligned */
 } tr_actor;
 
@@ -241,6 +253,9 @@ struct tr_runtime {
     ck_epoch_t epoch;
     tr__timers *timers;
     tr__registry *registry;
+#ifdef TR_FAULT_INJECTION
+    tr__fault fault; /* allocation-failure injection (test builds; actor/fault.h) */
+#endif
 };
 
 /* ---- scheduler thread context ---- */
@@ -254,6 +269,13 @@ static inline tr__mcache *tr__mc_here(const tr_runtime *rt) {
     tr__mcache *c = tr__tls_mcache;
     return c && c->base == rt->mcaches ? c : NULL;
 }
+
+/* The actor's own wake node (see tr_actor.wake), popped from its mailbox:
+ * not a message. tr__wake_taken must follow, on the consumer's thread. */
+static inline bool tr__is_wake(const tr_actor *a, const void *node) {
+    return node == (const void *)&a->wake;
+}
+void tr__wake_taken(tr_actor *a);
 
 /* ---- table (actor.c) ---- */
 tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid); /* ref; NULL if dead */

@@ -476,6 +476,9 @@ static void *sched_main(void *arg) {
     tr_runtime *rt = s->rt;
     tr__tls_sched = s;
     tr__tls_mcache = &rt->mcaches[s->index];
+#ifdef TR_FAULT_INJECTION
+    tr__tls_fault = &rt->fault;
+#endif
     unsigned idle = 0;
     /* Adaptive spin: a spin phase that found work keeps the full length; one
      * that ended in parking halves the next (work that comes back within

@@ -34,6 +34,22 @@ bool tr__msg_forwarded(const tr_msg *msg);
  * under the actor's lock, so whoever learns of the exit (DOWN, EXIT) sees
  * the store or knows it never happens. Returns whether it stored. */
 bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v);
+/* As tr_reply (status 0) or tr_reply_error (status < 0, data the text),
+ * for a server whose callers may wait without a timeout: true when the
+ * caller got nothing at all, neither the reply nor the bare TR_ENOMEM
+ * that replaces it when it cannot be allocated. The server should then
+ * stop, so that the caller's monitor ends the wait. Any thread. */
+bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size);
+/* tr_exit from self's callback to pid, an actor linked to self (a
+ * supervisor's child, a pool's supervisor): out of memory for the signal,
+ * it goes in the block self's link keeps for self's own exit (reserved with
+ * the link), which pid no longer needs once told to exit. Errors: as
+ * tr_exit; TR_ENOMEM only when pid is not linked to self. */
+int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason);
+/* tr_exit(pid, reason) then tr_await_exit(pid, timeout_ms), with the wait
+ * set up first: when it cannot be (TR_ENOMEM), no signal was sent.
+ * Errors: as tr_exit and tr_await_exit. Not on a scheduler thread. */
+int tr__exit_await(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms);
 /* A process-unique reference (monitor refs, request ids). Any thread. */
 uint64_t tr__make_ref(tr_runtime *rt);
 /* A fast per-runtime pseudo-random number (jitter). Any thread. */

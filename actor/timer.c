@@ -7,6 +7,13 @@
  * index + generation in a table, so cancelling a fired or reused timer is
  * detected; cancellation removes the entry from the heap (O(log n)). A
  * periodic timer that fires gets its next deadline in place (one sift).
+ *
+ * A timer that was accepted is delivered: its message is allocated when
+ * the timer starts (out of memory then is TR_ENOMEM to the caller), so
+ * firing allocates nothing. An interval keeps its payload and makes the
+ * next tick's message as it sends this one; if that fails, the next tick
+ * tries again when due and, still out of memory, 1 ms later (late, never
+ * lost).
  */
 #include <errno.h>
 #include <string.h>
@@ -49,8 +56,9 @@ typedef struct entry {
     uint32_t kind, tag;
     uint8_t sys;
     uint64_t ref;
-    void *data;
+    void *data; /* interval: the payload, for the next ticks' messages */
     size_t size;
+    tr__msg *m; /* the next message to deliver (NULL: an interval's failed to allocate) */
     uint32_t gen;
     uint32_t heap_pos; /* index in heap, or UINT32_MAX when not pending */
 } entry;
@@ -150,6 +158,9 @@ static void entry_free(tr__timers *t, uint32_t idx) {
     entry *e = &t->e[idx];
     tr__free(e->data);
     e->data = NULL;
+    if (e->m)
+        tr__msg_free(e->m);
+    e->m = NULL;
     e->gen++;
     if (e->gen == 0)
         e->gen = 1;
@@ -159,6 +170,9 @@ static void entry_free(tr__timers *t, uint32_t idx) {
 static void *timer_main(void *arg) {
     tr_runtime *rt = (tr_runtime *)arg;
     tr__timers *t = rt->timers;
+#ifdef TR_FAULT_INJECTION
+    tr__tls_fault = &rt->fault;
+#endif
     /* The kernel may delay a timed wait by the thread's timer slack (50 us
      * by default); 1 ns keeps the wake-ups on time. Best effort. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
@@ -186,15 +200,21 @@ static void *timer_main(void *arg) {
         /* Fire the earliest entry. */
         uint32_t idx = t->heap[0].idx;
         entry *e = &t->e[idx];
-        tr__msg *m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
         tr_pid to = e->to;
         uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
         bool periodic = e->period > 0;
-        if (m) {
-            m->sys = e->sys;
-            m->pub.ref = e->sys == TR__SYS_REQ_TIMEOUT ? e->ref : id;
+        tr__msg *m = e->m;
+        e->m = NULL;
+        if (!m) /* an interval whose message could not be made last time */
+            m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
+        if (!m) {
+            heap_retime_top(t, now + 1000); /* still out of memory: late, not lost */
+            continue;
         }
+        m->sys = e->sys;
+        m->pub.ref = e->sys == TR__SYS_REQ_TIMEOUT ? e->ref : id;
         if (periodic) {
+            e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
             int64_t period = tr__sat_mul(e->period, 1000);
             int64_t next = tr__sat_add(e->when, period);
             if (next <= now) /* then period <= now - when: no overflow below */
@@ -205,7 +225,7 @@ static void *timer_main(void *arg) {
             entry_free(t, idx);
         }
         pthread_mutex_unlock(&t->mu);
-        int err = m ? tr__deliver(rt, to, m) : TR_ENOMEM;
+        int err = tr__deliver(rt, to, m);
         pthread_mutex_lock(&t->mu);
         if (err == TR_ENOPROC && periodic) {
             /* target gone: the interval ends */
@@ -250,8 +270,11 @@ void tr__timers_stop(tr_runtime *rt) {
     pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
-    for (uint32_t i = 0; i < t->n_e; i++)
+    for (uint32_t i = 0; i < t->n_e; i++) {
         tr__free(t->e[i].data);
+        if (t->e[i].m)
+            tr__msg_free(t->e[i].m);
+    }
     tr__free(t->e);
     tr__free(t->free_e);
     tr__free(t->heap);
@@ -267,21 +290,28 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
     tr__timers *t = rt->timers;
     if (!t || tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;
-    /* The message is made when the timer fires: refuse now a payload that
-     * no message can hold (as tr_send does), before copying anything. */
+    /* A payload no message can hold is refused (as tr_send does). The
+     * message is made now, so that firing cannot fail; an interval also
+     * keeps the payload for the ticks after it. */
     if (size > TR__MSG_MAX_PAYLOAD)
         return TR_ENOMEM;
+    tr__msg *m = tr__msg_new(NULL, kind, tag, data, size);
+    if (!m)
+        return TR_ENOMEM;
     void *copy = NULL;
-    if (size) {
+    if (size && period > 0) {
         copy = tr__malloc(size);
-        if (!copy)
+        if (!copy) {
+            tr__msg_free(m);
             return TR_ENOMEM;
+        }
         memcpy(copy, data, size);
     }
     pthread_mutex_lock(&t->mu);
     if (t->quit) {
         pthread_mutex_unlock(&t->mu);
         tr__free(copy);
+        tr__msg_free(m);
         return TR_ECLOSED;
     }
     uint32_t idx;
@@ -315,8 +345,10 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
     e->ref = ref;
     e->data = copy;
     e->size = size;
+    e->m = m;
     if (heap_push(t, idx) != TR_OK) {
         e->data = NULL;
+        e->m = NULL;
         t->free_e[t->n_free++] = idx;
         goto nomem;
     }
@@ -329,6 +361,7 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
 nomem:
     pthread_mutex_unlock(&t->mu);
     tr__free(copy);
+    tr__msg_free(m);
     return TR_ENOMEM;
 }
 

@@ -43,9 +43,45 @@ static inline bool tr__size_mul(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out) && *out <= TR__SIZE_MAX;
 }
 
+/* Allocation-failure injection (test builds only). The library built with
+ * TR_FAULT_INJECTION (CMake builds it as troupe_fault for
+ * test/test_alloc_fail.c; the shipped library never has it) makes chosen
+ * allocations fail: every allocation below, and every message block from a
+ * scheduler thread's cache, first asks tr__fault_hit(). The state lives in
+ * the runtime object (tr_runtime.fault); each thread of a runtime (its
+ * scheduler threads, its timer thread, and a test thread that armed it)
+ * points tr__tls_fault at it. Armed and read through the test-only API in
+ * actor/fault.h. Without TR_FAULT_INJECTION the hook is compiled out. */
+#ifdef TR_FAULT_INJECTION
+#include "mailbox/atomic.h"
+typedef struct tr__fault {
+    uint64_t n;      /* atomic: allocations counted since armed */
+    uint64_t nth;    /* the first allocation that fails (1 = the next one) */
+    uint64_t every;  /* then every every-th one after it (0: only the nth) */
+    uint64_t failed; /* atomic: allocations made to fail */
+    uint32_t armed;  /* atomic */
+} tr__fault;
+extern __thread tr__fault *tr__tls_fault;
+static inline bool tr__fault_hit(void) {
+    tr__fault *f = tr__tls_fault;
+    if (!f || !tr__load_acq_u32(&f->armed))
+        return false;
+    uint64_t k = tr__faa_acqrel_u64(&f->n, 1) + 1;
+    bool hit = k == f->nth || (f->every && k > f->nth && (k - f->nth) % f->every == 0);
+    if (hit)
+        tr__faa_acqrel_u64(&f->failed, 1);
+    return hit;
+}
+#define TR__FAULT_HIT() tr__fault_hit()
+#else
+#define TR__FAULT_HIT() 0
+#endif
+
 /* tr__malloc: size bytes, uninitialized; NULL on failure (size 0 gives a
  * valid unique pointer). */
 static inline void *tr__malloc(size_t size) {
+    if (TR__FAULT_HIT())
+        return NULL;
 #ifdef TR_USE_LIBC_MALLOC
     return malloc(size ? size : 1);
 #else
@@ -55,6 +91,8 @@ static inline void *tr__malloc(size_t size) {
 
 /* tr__calloc: size bytes, zeroed; NULL on failure. */
 static inline void *tr__calloc(size_t size) {
+    if (TR__FAULT_HIT())
+        return NULL;
 #ifdef TR_USE_LIBC_MALLOC
     return calloc(1, size ? size : 1);
 #else
@@ -65,7 +103,7 @@ static inline void *tr__calloc(size_t size) {
 /* tr__aligned_calloc: size bytes, zeroed, aligned to align (a power of two,
  * at least sizeof(void *)); NULL on failure. Freed with tr__free. */
 static inline void *tr__aligned_calloc(size_t align, size_t size) {
-    if (size > TR__SIZE_MAX)
+    if (TR__FAULT_HIT() || size > TR__SIZE_MAX)
         return NULL;
     size = (size + align - 1) & ~(align - 1);
 #ifdef TR_USE_LIBC_MALLOC
@@ -80,6 +118,8 @@ static inline void *tr__aligned_calloc(size_t align, size_t size) {
 
 /* tr__realloc: as realloc; p may be NULL. */
 static inline void *tr__realloc(void *p, size_t size) {
+    if (TR__FAULT_HIT())
+        return NULL; /* as a failed realloc: p stays valid */
 #ifdef TR_USE_LIBC_MALLOC
     return realloc(p, size ? size : 1);
 #else

@@ -113,6 +113,8 @@ void tr__mc_free_slow(tr__mcache *mine, tr__mcache *owner, unsigned k, void *p);
 /* tr__mc_alloc: a block of class k from c (c's thread only); NULL when
  * jemalloc fails. */
 static inline void *tr__mc_alloc(tr__mcache *c, unsigned k) {
+    if (TR__FAULT_HIT())
+        return NULL;
     tr__mlist *l = &c->local[k];
     tr__mfree *b = l->head;
     if (b) {

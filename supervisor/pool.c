@@ -1079,6 +1079,17 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
     return TR_CONTINUE;
 }
 
+/* Tells the supervisor to shut down: in the block reserved with the link
+ * when the heap is full; without even that, a kill (which needs none): a
+ * stop never waits for a signal that was not sent. */
+static void stop_sup(tr_self *self, pool_state *p) {
+    int rc = tr__exit_linked(self, p->sup, tr_reason_shutdown());
+    if (rc == TR_ENOMEM)
+        rc = tr_exit(tr_self_runtime(self), p->sup, tr_reason_kill());
+    if (rc == TR_ENOPROC)
+        p->sup_dead = true;
+}
+
 static void begin_stop(tr_self *self, pool_state *p, tr_reason reason) {
     if (p->stopping)
         return;
@@ -1087,8 +1098,7 @@ static void begin_stop(tr_self *self, pool_state *p, tr_reason reason) {
     fail_pending(p, TR_EEXITED);
     /* the supervisor stops the workers (their queued jobs: TR_EEXITED on
      * their DOWN), then exits; its EXIT ends the pool */
-    if (tr_exit(tr_self_runtime(self), p->sup, tr_reason_shutdown()) == TR_ENOPROC)
-        p->sup_dead = true;
+    stop_sup(self, p);
 }
 
 static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
@@ -1204,7 +1214,7 @@ static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
     for (resize_req *r = p->rz_head; r; r = r->next)
         tr_reply_error(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
     if (!p->sup_dead && !tr__runtime_stopping(rt))
-        tr_exit(rt, p->sup, tr_reason_shutdown());
+        tr__exit_linked(self, p->sup, tr_reason_shutdown());
     /* the tables go in pool_cleanup, which also runs when we are killed */
 }
 
@@ -1273,8 +1283,7 @@ int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms) {
         return TR_EINVAL;
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
-    int rc = tr_exit(rt, pool, tr_reason_shutdown());
-    if (rc)
-        return rc;
-    return tr_await_exit(rt, pool, timeout_ms, NULL);
+    /* The wait is set up before the signal goes: out of memory, nothing
+     * was sent. */
+    return tr__exit_await(rt, pool, tr_reason_shutdown(), timeout_ms);
 }

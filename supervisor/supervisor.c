@@ -55,9 +55,10 @@ typedef struct sup_op {
     uint32_t tag;      /* OP_TERMINATE: request tag for the reply */
     bool remove_after; /* OP_TERMINATE: delete the child when stopped */
     tr_reason reason;  /* OP_SHUTDOWN: the supervisor's exit reason */
-    uint64_t *serials; /* children to stop, in stop order */
+    uint64_t *serials; /* children to stop, in stop order; NULL: kids[n-1..0] */
     size_t n, next;
     struct sup_op *next_op;
+    bool reserved; /* sup_state.shutdown_op: not allocated */
 } sup_op;
 
 typedef struct sup_call {
@@ -89,6 +90,8 @@ typedef struct sup_state {
     bool exit_now;
     tr_reason exit_reason;
     tr__sup_owner owner; /* released by cleanup (tr__supervisor_owned_behaviour) */
+    bool reply_lost;     /* out of memory where nobody can be told (a reply, a retry): stop */
+    sup_op shutdown_op;  /* the shutdown when no op can be allocated */
 } sup_state;
 
 /* ------------------------------------------------------------------------ */
@@ -321,7 +324,7 @@ static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, sup_child *c)
 /* ------------------------------------------------------------------------ */
 
 static void op_free(sup_op *op) {
-    if (!op)
+    if (!op || op->reserved)
         return;
     tr__free(op->serials);
     tr__free(op);
@@ -349,14 +352,42 @@ static void op_enqueue(sup_state *st, sup_op *op) {
     st->op_tail = op;
 }
 
+static const tr_behaviour sup_behaviour;
+
+/* A reply the caller gets nothing of (out of memory, even for the bare
+ * TR_ENOMEM that replaces it): the supervisor stops after this callback
+ * (sup_result), so that the caller, who may wait without a timeout
+ * (which_children, start_child ...), learns through its monitor. Replies
+ * are made only in the supervisor's callbacks. */
+static void note_reply_lost(void) {
+    tr_self *self = tr__current();
+    if (self && tr__self_behaviour(self) == &sup_behaviour)
+        ((sup_state *)tr__self_state(self))->reply_lost = true;
+}
+
+static void sup_reply(tr_from from, uint32_t tag, const void *data, size_t size) {
+    if (tr__reply_lost(from, TR_OK, tag, data, size))
+        note_reply_lost();
+}
+
 static void call_reply_err(tr_from from, int err) {
-    tr_reply_error(from, err, tr_strerror(err));
+    const char *text = tr_strerror(err);
+    if (tr__reply_lost(from, err, 0, text, strlen(text) + 1))
+        note_reply_lost();
 }
 
 static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data, size_t size,
                         tr_from from);
 static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason);
 static void start_missing(tr_self *self, sup_state *st);
+
+/* Sends the child pid the shutdown exit signal, in the block reserved with
+ * the link when the heap is full; without even that, a kill (which needs
+ * none): a stop never waits for a signal that was not sent. */
+static void shutdown_or_kill(tr_self *self, tr_pid pid) {
+    if (tr__exit_linked(self, pid, tr_reason_shutdown()) == TR_ENOMEM)
+        tr_exit(tr_self_runtime(self), pid, tr_reason_kill());
+}
 
 /* Sends the stop signal to the running op's next child, or completes ops
  * until one has to wait. */
@@ -369,7 +400,10 @@ static void ops_run(tr_self *self, sup_state *st) {
         if (!tr_pid_is_none(st->waiting_pid))
             return; /* still waiting for an EXIT */
         while (op->next < op->n) {
-            sup_child *c = find_by_serial(st, op->serials[op->next]);
+            size_t k = op->n - 1 - op->next; /* no serials: kids in reverse order */
+            sup_child *c = op->serials ? find_by_serial(st, op->serials[op->next])
+                           : k < st->n ? st->kids[k]
+                                       : NULL;
             if (!c || tr_pid_is_none(c->pid)) {
                 op->next++;
                 continue;
@@ -381,7 +415,7 @@ static void ops_run(tr_self *self, sup_state *st) {
                 tr_exit(rt, c->pid, tr_reason_kill());
             } else {
                 /* An already dead child's EXIT is on its way (it is linked). */
-                tr_exit(rt, c->pid, tr_reason_shutdown());
+                shutdown_or_kill(self, c->pid);
                 if (c->shutdown_ms != TR_INFINITY &&
                     tr_send_after(rt, tr_self_pid(self), c->shutdown_ms, TR__SUP_TAG_KILL,
                                   &st->stop_seq, sizeof(st->stop_seq), &st->kill_timer) != 0)
@@ -401,7 +435,7 @@ static void ops_run(tr_self *self, sup_state *st) {
                     kids_remove(rt, st, c);
             }
             if (op->has_from)
-                tr_reply(op->from, op->tag, NULL, 0);
+                sup_reply(op->from, op->tag, NULL, 0);
             break;
         case OP_RESTART_GROUP:
             break; /* start_missing below starts the group again */
@@ -487,15 +521,20 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
         }
     }
     sup_op *op = op_new(OP_SHUTDOWN, st->n);
-    if (!op) {
-        /* no memory for an orderly stop: let the links stop the children */
-        st->exit_now = true;
-        st->exit_reason = reason;
-        return;
+    if (op) {
+        for (size_t i = st->n; i-- > 0;)
+            op->serials[op->n++] = st->kids[i]->serial;
+    } else {
+        /* Out of memory: the op kept in the state stops the children in
+         * the same order, by position (children only leave the table
+         * behind the one being stopped). */
+        op = &st->shutdown_op;
+        memset(op, 0, sizeof *op);
+        op->kind = OP_SHUTDOWN;
+        op->reserved = true;
+        op->n = st->n;
     }
     op->reason = reason;
-    for (size_t i = st->n; i-- > 0;)
-        op->serials[op->n++] = st->kids[i]->serial;
     op_enqueue(st, op);
     ops_run(self, st);
 }
@@ -531,8 +570,9 @@ static void start_missing(tr_self *self, sup_state *st) {
                 continue;
             }
         }
-        tr_send(rt, tr_self_pid(self), TR__SUP_TAG_RETRY, NULL, 0);
-        return; /* later children wait for this one (start order) */
+        if (tr_send(rt, tr_self_pid(self), TR__SUP_TAG_RETRY, NULL, 0) == TR_ENOMEM)
+            st->reply_lost = true; /* nothing would start it again: stop (sup_result) */
+        return;                    /* later children wait for this one (start order) */
     }
 }
 
@@ -614,7 +654,7 @@ static void child_exited(tr_self *self, sup_state *st, sup_child *c, const tr_re
 /* ------------------------------------------------------------------------ */
 
 static void reply_pid(tr_from from, uint32_t tag, tr_pid pid) {
-    tr_reply(from, tag, &pid, sizeof(pid));
+    sup_reply(from, tag, &pid, sizeof(pid));
 }
 
 static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
@@ -710,7 +750,7 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
     if (tr_pid_is_none(c->pid)) {
         if (remove)
             kids_remove(rt, st, c);
-        tr_reply(from, tag, NULL, 0);
+        sup_reply(from, tag, NULL, 0);
         return;
     }
     sup_op *op = op_new(OP_TERMINATE, 1);
@@ -772,7 +812,7 @@ static void mgmt_delete_child(tr_self *self, sup_state *st, uint32_t tag, const 
     if (!c)
         return;
     kids_remove(tr_self_runtime(self), st, c);
-    tr_reply(from, tag, NULL, 0);
+    sup_reply(from, tag, NULL, 0);
 }
 
 static void mgmt_which_children(sup_state *st, uint32_t tag, tr_from from) {
@@ -789,7 +829,7 @@ static void mgmt_which_children(sup_state *st, uint32_t tag, tr_from from) {
         info[i].restart = c->restart;
         info[i].restarts = c->restarts;
     }
-    tr_reply(from, tag, info, st->n * sizeof(*info));
+    sup_reply(from, tag, info, st->n * sizeof(*info));
     tr__free(info);
 }
 
@@ -805,7 +845,7 @@ static void mgmt_count_children(sup_state *st, uint32_t tag, tr_from from) {
         else
             cc.workers++;
     }
-    tr_reply(from, tag, &cc, sizeof(cc));
+    sup_reply(from, tag, &cc, sizeof(cc));
 }
 
 static void mgmt_set_intensity(sup_state *st, uint32_t tag, const void *data, size_t size,
@@ -831,7 +871,7 @@ static void mgmt_set_intensity(sup_state *st, uint32_t tag, const void *data, si
     }
     st->flags.intensity = in.intensity;
     st->flags.period_ms = in.period_ms;
-    tr_reply(from, tag, NULL, 0);
+    sup_reply(from, tag, NULL, 0);
 }
 
 static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *data, size_t size,
@@ -910,7 +950,7 @@ static void init_unwind(tr_self *self, sup_state *st) {
                 tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
             continue;
         }
-        tr_exit(rt, c->pid, tr_reason_shutdown());
+        shutdown_or_kill(self, c->pid);
         if (can_wait && tr_await_exit(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
             tr_exit(rt, c->pid, tr_reason_kill());
             tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
@@ -960,6 +1000,8 @@ nomem:
 static int sup_result(tr_self *self, sup_state *st) {
     if (st->exit_now)
         return tr_stop(self, st->exit_reason);
+    if (st->reply_lost)
+        return tr_stop(self, tr_reason_error(TR_ENOMEM, "supervisor out of memory"));
     return TR_CONTINUE;
 }
 
@@ -976,7 +1018,7 @@ static int sup_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fro
             tr__free(call);
             tr__free(copy);
             call_reply_err(from, TR_ENOMEM);
-            return TR_CONTINUE;
+            return sup_result(self, st);
         }
         if (msg->size)
             memcpy(copy, msg->data, msg->size);
@@ -1246,8 +1288,7 @@ int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
         return TR_EINVAL;
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
-    int rc = tr_exit(rt, sup, tr_reason_shutdown());
-    if (rc)
-        return rc;
-    return tr_await_exit(rt, sup, timeout_ms, NULL);
+    /* The wait is set up before the signal goes: out of memory, nothing
+     * was sent. */
+    return tr__exit_await(rt, sup, tr_reason_shutdown(), timeout_ms);
 }

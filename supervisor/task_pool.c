@@ -276,7 +276,11 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
     }
     st->task.res = NULL;
     unsigned idx = st->index;
-    tr_send(tr_self_runtime(self), st->manager, TP_DONE, &idx, sizeof idx);
+    /* The manager counts this worker busy until DONE comes: if DONE cannot
+     * be allocated, crash instead; the manager sees the EXIT (its memory is
+     * reserved with the link) and starts a fresh worker. */
+    if (tr_send(tr_self_runtime(self), st->manager, TP_DONE, &idx, sizeof idx) == TR_ENOMEM)
+        tr_fail(self, tr_reason_error(TR_ENOMEM, "task pool worker out of memory"));
     return TR_CONTINUE;
 }
 
@@ -322,6 +326,7 @@ typedef struct mgr_state {
     mgr_worker *w;
     unsigned *idle; /* stack of idle worker indexes */
     unsigned n_idle;
+    unsigned n_missing; /* workers that exited and could not be started again */
     tr_future *head, *tail;
 } mgr_state;
 
@@ -379,13 +384,34 @@ static void fail_queue(mgr_state *st, int status, const char *text) {
     }
 }
 
+/* Starts the workers that could not be restarted when they exited (out of
+ * memory then): tried again whenever there is work to hand out. */
+static void respawn_missing(tr_self *self, mgr_state *st) {
+    if (!st->n_missing || tr__runtime_stopping(tr_self_runtime(self)))
+        return;
+    for (unsigned i = 0; i < st->n && st->n_missing; i++)
+        if (tr_pid_is_none(st->w[i].pid) && spawn_worker(self, st, i) == 0)
+            st->n_missing--;
+}
+
 static void dispatch(tr_self *self, mgr_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
+    if (st->head)
+        respawn_missing(self, st);
     while (st->head && st->n_idle > 0) {
         unsigned i = st->idle[--st->n_idle];
         tr_future *f = queue_pop(st);
         future_ref(f); /* the RUN message's reference */
         int rc = tr_send_owned(rt, st->w[i].pid, TP_RUN, f, sizeof *f, run_msg_dtor);
+        if (rc == TR_ENOMEM) {
+            /* The worker stays idle; the task ends here, and its owner
+             * learns why. */
+            st->idle[st->n_idle++] = i;
+            future_unref(f);
+            future_fail_text(f, TR_ENOMEM, "out of memory: the task could not be handed out");
+            future_unref(f); /* the manager's reference */
+            continue;
+        }
         if (rc != 0) {
             /* The worker is dying (its EXIT is on the way) or the runtime
              * stops: keep the task for another worker. */
@@ -397,8 +423,12 @@ static void dispatch(tr_self *self, mgr_state *st) {
         }
         st->w[i].current = f;
     }
-    if (st->head && alive_workers(st) == 0)
-        fail_queue(st, TR_ECLOSED, "task pool has no workers left");
+    if (st->head && alive_workers(st) == 0) {
+        if (st->n_missing) /* none could be started again */
+            fail_queue(st, TR_ENOMEM, "out of memory: task pool has no workers left");
+        else
+            fail_queue(st, TR_ECLOSED, "task pool has no workers left");
+    }
 }
 
 static int mgr_init(tr_self *self, void *state, const void *arg) {
@@ -501,8 +531,9 @@ static int mgr_info(tr_self *self, void *state, const tr_msg *msg) {
             }
         }
         w->pid = TR_PID_NONE;
-        if (!tr__runtime_stopping(tr_self_runtime(self)))
-            spawn_worker(self, st, (unsigned)i); /* restart, as one_for_one */
+        if (!tr__runtime_stopping(tr_self_runtime(self)) &&
+            spawn_worker(self, st, (unsigned)i) != 0) /* restart, as one_for_one */
+            st->n_missing++;                          /* out of memory: later */
         dispatch(self, st);
     }
     return TR_CONTINUE;
@@ -517,8 +548,9 @@ static void mgr_terminate(tr_self *self, void *state, tr_reason reason) {
     fail_queue(st, TR_ECLOSED, "task pool stopped before the task ran");
     if (st->w) {
         for (unsigned i = 0; i < st->n; i++) {
-            if (!tr_pid_is_none(st->w[i].pid))
-                tr_exit(tr_self_runtime(self), st->w[i].pid, tr_reason_shutdown());
+            if (!tr_pid_is_none(st->w[i].pid) &&
+                tr__exit_linked(self, st->w[i].pid, tr_reason_shutdown()) == TR_ENOMEM)
+                tr_exit(tr_self_runtime(self), st->w[i].pid, tr_reason_kill());
             if (st->w[i].current) /* the worker (or its RUN message) completes it */
                 future_unref(st->w[i].current);
         }
@@ -627,14 +659,22 @@ TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms) 
     pthread_mutex_lock(&pool->mu);
     bool send = !pool->stop_sent && !pool->manager_exited;
     pool->stop_sent = true;
-    pthread_mutex_unlock(&pool->mu);
-    if (send && tr_cast(pool->rt, pool->manager, TP_STOP, NULL, 0) != 0) {
-        /* The manager is gone already (runtime stopped): its terminate ran
-         * or is running; wait for it below. */
-    }
-    pthread_mutex_lock(&pool->mu);
-    while (!pool->manager_exited)
+    while (!pool->manager_exited) {
+        if (send) {
+            pthread_mutex_unlock(&pool->mu);
+            /* Any error but TR_ENOMEM: the manager is gone already (runtime
+             * stopped), its terminate ran or is running. */
+            send = tr_cast(pool->rt, pool->manager, TP_STOP, NULL, 0) == TR_ENOMEM;
+            pthread_mutex_lock(&pool->mu);
+            if (send && !pool->manager_exited) { /* out of memory: try again in 10 ms */
+                struct timespec dl;
+                if (tr__abstime_after(&dl, 10))
+                    pthread_cond_timedwait(&pool->cv, &pool->mu, &dl);
+            }
+            continue;
+        }
         pthread_cond_wait(&pool->cv, &pool->mu);
+    }
     pthread_mutex_unlock(&pool->mu);
     return 0;
 }

@@ -328,9 +328,12 @@ typedef struct tr_spawn_opts {
  *  NULL, else receives the pid.
  *  Errors: TR_EINVAL (rt or b NULL, b->state_size over PTRDIFF_MAX / 2:
  *  init is not called), TR_ECLOSED (runtime stopping), TR_EFULL (actor
- *  table full), TR_ENOMEM (the state cannot be allocated), TR_EINIT (init stopped or
- *  failed: the actor is gone, its links got the exit signal, terminate was
- *  not called; *out is left unchanged), TR_ENOPROC (opts->link_to is dead).
+ *  table full), TR_ENOMEM (the state cannot be allocated; also when init
+ *  stopped or failed with an error reason whose code is TR_ENOMEM, as the
+ *  supervisor and the pools do when their set-up runs out of memory),
+ *  TR_EINIT (init stopped or failed for any other reason: the actor is
+ *  gone, its links got the exit signal, terminate was not called; *out is
+ *  left unchanged), TR_ENOPROC (opts->link_to is dead).
  *  Thread-safety: any thread. */
 TR_API int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg,
                     const tr_spawn_opts *opts, tr_pid *out);
@@ -375,8 +378,10 @@ TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
  *  - any other reason, to a target that does not trap exits: it dies with
  *    `reason` before its next message (normal is ignored then), without
  *    terminate.
- *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM,
- *  TR_EKILLED (called from a callback of an actor that was killed).
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM (the
+ *  signal could not be allocated: nothing was sent; never with kill, which
+ *  needs no memory and always takes effect), TR_EKILLED (called from a
+ *  callback of an actor that was killed).
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 
@@ -528,7 +533,11 @@ TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, s
  *  called from any thread, at most once per from; replying to a caller
  *  that gave up (timeout) or died is not an error: the reply is dropped
  *  and 0 returned.
- *  Errors: TR_EINVAL (from.rt NULL, data NULL with size > 0), TR_ENOMEM.
+ *  Errors: TR_EINVAL (from.rt NULL, data NULL with size > 0), TR_ENOMEM
+ *  (the reply could not be allocated: the caller is then answered with
+ *  the error TR_ENOMEM and no data instead, when even that small block can
+ *  be had; if not, the server should fail, so that the caller learns of it
+ *  through its monitor, as the supervisor does).
  *  Thread-safety: any thread. */
 TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
 

@@ -24,7 +24,9 @@
  *
  * Nothing accepted is lost: every future returned by tr_task_submit is
  * completed exactly once — with the task's result, its error, TR_ECRASHED,
- * or TR_ECLOSED when the pool (or the runtime) stops before the task ran.
+ * TR_ECLOSED when the pool (or the runtime) stops before the task ran, or
+ * TR_ENOMEM when the task could not be handed to a worker for lack of
+ * memory (a worker that cannot report back crashes and is restarted).
  */
 #ifndef TROUPE_TASK_POOL_H
 #define TROUPE_TASK_POOL_H
@@ -151,7 +153,8 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
  *  Returns 0 (success), the task's own non-zero error code, TR_ECRASHED
  *  (the worker crashed while running it; text = the crash reason's text),
  *  TR_ECLOSED (the pool or runtime stopped before it ran), TR_ENOMEM
- *  (the result could not be copied), TR_ETIMEDOUT (not complete yet: the
+ *  (the result could not be copied, or the task could not be handed to a
+ *  worker: it did not run), TR_ETIMEDOUT (not complete yet: the
  *  future stays valid, the task still runs; await again or free it),
  *  TR_EINVAL (NULL future, bad timeout), TR_EDEADLK (called on a
  *  scheduler thread: use tr_future_notify there).
