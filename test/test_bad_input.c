@@ -22,6 +22,8 @@
  * known-defect calls that would corrupt memory or flood the runtime are not
  * made (KD_GUARD). The last case prints the figures (functions covered,
  * calls made) and fails if a public function was not covered.
+ * TROUPE_SWEEP_VERBOSE=1 also prints which code a check that accepts
+ * several returned.
  */
 #define _GNU_SOURCE
 #include "testutil.h"
@@ -130,8 +132,14 @@ static void check(const char *fn, const char *expr, long got, const long *want, 
     pthread_mutex_lock(&SW.mu);
     SW.calls++;
     cover(fn);
+    bool verbose = getenv("TROUPE_SWEEP_VERBOSE") != NULL;
     for (size_t i = 0; i < nw; i++)
         if (got == want[i]) {
+            if (verbose && nw > 1) {
+                char b[24];
+                print_message("ok (one of %zu): %s:%d: %s returned %s\n", nw, file, line, expr,
+                              code_name(got, b, sizeof b));
+            }
             pthread_mutex_unlock(&SW.mu);
             return;
         }
@@ -823,8 +831,8 @@ static void test_actor_api(void **state) {
        TR_ETOOBIG);
     CK(tr_send_after, tr_send_after(rt, none, 10, 1, NULL, 0, NULL), TR_EINVAL, 0);
     CK(tr_send_after, tr_send_after(rt, stale, 0, 1, NULL, 0, NULL), 0); /* discarded later */
-    CK(tr_send_after, tr_send_after(rt, live, 0, 0xAF7E0u, NULL, 0, NULL), 0);
     size_t before = tu_log_count(fx->log, live, TU_EV_INFO, TR_MSG_TIMER);
+    CK(tr_send_after, tr_send_after(rt, live, 0, 0xAF7E0u, NULL, 0, NULL), 0);
     if (KD_GUARD(9, "tr_send_after with INT64_MAX (fires at once)")) {
         t = 0;
         int rc = tr_send_after(rt, live, INT64_MAX, 0xAF7E1u, NULL, 0, &t);
@@ -849,15 +857,22 @@ static void test_actor_api(void **state) {
     CK(tr_send_interval, tr_send_interval(rt, live, 10, 1, NULL, 1, &t), TR_EINVAL);
     if (KD_GUARD(9, "tr_send_interval with INT64_MAX (fires ~700,000 times in 200 ms)")) {
         t = 0;
-        tr_pid target = spawn_act(rt, NULL, false, 0);
+        tu_log *tlog = tu_log_new();
+        tr_pid target = spawn_act(rt, tlog, false, 0);
         int rc = tr_send_interval(rt, target, INT64_MAX, 0xAF7E2u, NULL, 0, &t);
         CKD(9, tr_send_interval, rc, 0, TR_EINVAL);
         if (rc == 0) {
             tu_sleep_ms(20);
-            CKD(9, tr_send_interval, tr_cancel_timer(rt, t), 1);
-            CKD(9, tr_send_interval, tr_mailbox_len(rt, target) < 2, 1);
+            CK(tr_send_interval, tr_cancel_timer(rt, t), 1); /* an interval stays pending */
+            /* a period past the clock's range never fires */
+            size_t fired = tu_log_count(tlog, target, TU_EV_INFO, TR_MSG_TIMER);
+            if (fired)
+                print_message("tr_send_interval(INT64_MAX) fired %zu times in 20 ms\n", fired);
+            CKD(9, tr_send_interval, fired, 0);
         }
         tr_exit(rt, target, tr_reason_kill());
+        tr_await_exit(rt, target, 10000, NULL);
+        tu_log_free(tlog);
     }
     t = 0;
     CK(tr_send_interval, tr_send_interval(rt, live, 1000, 1, NULL, 0, &t), 0);
@@ -1117,14 +1132,25 @@ static void test_registry(void **state) {
 /* 5. Supervisors                                                            */
 /* ------------------------------------------------------------------------ */
 
-static int sup_start1(tr_runtime *rt, tr_child_spec cs, tr_sup_flags fl) {
+/* Starts a supervisor with one child; stops it when it started. */
+static int sup_start1_at(tr_runtime *rt, tr_child_spec cs, tr_sup_flags fl, int line) {
     tr_sup_spec ss = {.flags = fl, .children = &cs, .n_children = 1};
     tr_pid sup = TR_PID_NONE;
     int rc = tr_supervisor_start(rt, &ss, &sup);
-    if (rc == 0)
-        assert_rc(tr_supervisor_stop(rt, sup, 10000), 0);
+    if (rc == 0) {
+        int src = tr_supervisor_stop(rt, sup, 10000);
+        if (src != 0) {
+            print_error("line %d: tr_supervisor_start returned 0, then tr_supervisor_stop "
+                        "returned %s\n",
+                        line, tr_err_name(src));
+            pthread_mutex_lock(&SW.mu);
+            SW.failures++;
+            pthread_mutex_unlock(&SW.mu);
+        }
+    }
     return rc;
 }
+#define sup_start1(rt, cs, fl) sup_start1_at((rt), (cs), (fl), __LINE__)
 
 static void test_supervisor_api(void **state) {
     tu_fix *fx = *state;
@@ -1190,8 +1216,14 @@ static void test_supervisor_api(void **state) {
     CKS(tr_supervisor_start, sup_start1(rt, good, f));
     f = fl, f.intensity = -1, f.period_ms = 1000;
     CKS(tr_supervisor_start, sup_start1(rt, good, f));
-    f = fl, f.intensity = INT_MAX, f.period_ms = 1000;
-    CKS(tr_supervisor_start, sup_start1(rt, good, f)); /* the restart ring is intensity + 1 */
+    if (KD_GUARD(8, "supervisor with intensity INT_MAX (allocates a 16 GiB restart history; "
+                    "under ASan/TSan its stop times out)")) {
+        /* the restart history is a ring of intensity + 1 times (issue 8 #8
+         * mentions it): 16 GiB here; lazy in the normal build, but under
+         * ASan/TSan start takes seconds and tr_supervisor_stop times out */
+        f = fl, f.intensity = INT_MAX, f.period_ms = 1000;
+        CKS(tr_supervisor_start, sup_start1(rt, good, f));
+    }
     f = fl, f.period_ms = -1;
     CKS(tr_supervisor_start, sup_start1(rt, good, f));
     f = fl, f.backoff_initial_ms = -1;
@@ -1323,13 +1355,23 @@ static void test_supervisor_api(void **state) {
 /* 6. Pools                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int pool_start1(tr_runtime *rt, tr_pool_opts po) {
+/* Starts a pool; stops it when it started. */
+static int pool_start1_at(tr_runtime *rt, tr_pool_opts po, int line) {
     tr_pid pool = TR_PID_NONE;
     int rc = tr_pool_start(rt, &po, &pool);
-    if (rc == 0)
-        assert_rc(tr_pool_stop(rt, pool, 10000), 0);
+    if (rc == 0) {
+        int src = tr_pool_stop(rt, pool, 10000);
+        if (src != 0) {
+            print_error("line %d: tr_pool_start returned 0, then tr_pool_stop returned %s\n", line,
+                        tr_err_name(src));
+            pthread_mutex_lock(&SW.mu);
+            SW.failures++;
+            pthread_mutex_unlock(&SW.mu);
+        }
+    }
     return rc;
 }
+#define pool_start1(rt, po) pool_start1_at((rt), (po), __LINE__)
 
 static void test_pool_api(void **state) {
     tu_fix *fx = *state;

@@ -64,6 +64,7 @@
 /* Longest wait for the tree to be whole again after the killer stops. */
 #define CH_HEAL_MS 10000
 #define CH_TAG_ECHO 0x43480001u
+#define CH_MAX_VICTIMS 65536
 
 /* TROUPE_KNOWN_DEFECTS=1 skips the cases that fail only because a defect
  * of issue 8 is not fixed yet. */
@@ -121,6 +122,11 @@ typedef struct chaos {
 
     pthread_mutex_t mu;
     char first_bad[512];
+
+    /* pids the killer's exits reached (written by the killer only, read
+     * after it is joined) */
+    uint64_t victims[CH_MAX_VICTIMS];
+    size_t n_victims;
 
     tr_child_spec sub_children[3];
     tr_sup_spec sub_spec;
@@ -455,6 +461,8 @@ static void *killer_main(void *arg) {
             atomic_fetch_add(kill ? &c->kill_reasons_kill : &c->kill_reasons_error, 1);
             if (is_sup)
                 atomic_fetch_add(&c->kill_sup_hits, 1);
+            if (c->n_victims < CH_MAX_VICTIMS) /* the killer's own array */
+                c->victims[c->n_victims++] = victim.id;
         } else if (rc == TR_ENOPROC) {
             atomic_fetch_add(&c->kill_misses, 1); /* it died meanwhile */
         } else {
@@ -543,6 +551,21 @@ static bool tree_whole(chaos *c, char *why, size_t wn, long *restarts) {
     rs += (long)st.restarts;
     *restarts = rs;
     return true;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct pids among the victims: each died once and was restarted once. */
+static long distinct_victims(chaos *c) {
+    qsort(c->victims, c->n_victims, sizeof c->victims[0], cmp_u64);
+    long n = 0;
+    for (size_t i = 0; i < c->n_victims; i++)
+        if (i == 0 || c->victims[i] != c->victims[i - 1])
+            n++;
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -653,6 +676,7 @@ static void run_chaos(tu_fix *f, bool kill_sups, tr_pool_strategy strategy) {
     long restarts = 0;
     bool whole = TU_WAIT(tree_whole(c, why, sizeof why, &restarts), CH_HEAL_MS);
     long inits = atomic_load(&c->inits) - inits0;
+    long distinct = distinct_victims(c);
 
     print_message("chaos: calls %ld (ok %ld, crashed %ld, exited %ld, noproc %ld, notfound %ld, "
                   "timedout %ld, late %ld, bad %ld, bad replies %ld), longest call %ld ms\n",
@@ -665,9 +689,9 @@ static void run_chaos(tu_fix *f, bool kill_sups, tr_pool_strategy strategy) {
                   atomic_load(&c->mgmt_calls), atomic_load(&c->mgmt_eshutdown),
                   atomic_load(&c->mgmt_eexited), atomic_load(&c->mgmt_bad),
                   atomic_load(&c->max_mgmt_ms));
-    print_message("chaos: kills %ld (kill %ld, error %ld, of the supervisor %ld), missed %ld, "
-                  "bad %ld\n",
-                  atomic_load(&c->kills), atomic_load(&c->kill_reasons_kill),
+    print_message("chaos: kills %ld of %ld distinct pids (kill %ld, error %ld, of the "
+                  "supervisor %ld), missed %ld, bad %ld\n",
+                  atomic_load(&c->kills), distinct, atomic_load(&c->kill_reasons_kill),
                   atomic_load(&c->kill_reasons_error), atomic_load(&c->kill_sup_hits),
                   atomic_load(&c->kill_misses), atomic_load(&c->kill_bad));
     print_message("chaos: restarts %ld reported by the supervisors and the pool, %ld server "
@@ -690,6 +714,12 @@ static void run_chaos(tu_fix *f, bool kill_sups, tr_pool_strategy strategy) {
     assert_true(atomic_load(&c->kills) > 0);
     assert_true(restarts > 0);
     assert_true(restarts <= atomic_load(&c->kills));
+    if (!kill_sups && c->n_victims < CH_MAX_VICTIMS) {
+        /* every pid an exit reached died and was restarted once, and
+         * nothing else died */
+        assert_int_equal(restarts, distinct);
+        assert_int_equal(inits, distinct);
+    }
     assert_true(inits >= restarts);
 
     /* every server answers again */
