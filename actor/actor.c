@@ -1377,7 +1377,7 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
              * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
             memcpy(&why, m->bytes, sizeof why);
-            char text[sizeof(tr_reason)];
+            char text[96]; /* as a blocking caller's (call.c) */
             tr_reason_format(&why, text, sizeof text);
             uint64_t ref;
             while (tr__req_next_for_server(a, server, &ref)) {

@@ -131,6 +131,22 @@ static int fill_buf(tr_buf *out, const tr__msg *m) {
     return TR_OK;
 }
 
+/* The exit reason as a reply's text (NUL-terminated, as tr_reason_format
+ * writes it; the same text an actor's tr_request gets). Best effort: with
+ * no memory the reply stays empty. */
+static void exit_text(tr_buf *out, const tr_reason *why) {
+    if (!out)
+        return;
+    char text[96];
+    tr_reason_format(why, text, sizeof text);
+    size_t n = strlen(text) + 1;
+    out->tag = 0;
+    out->data = tr__malloc(n);
+    out->size = out->data ? n : 0;
+    if (out->data)
+        memcpy(out->data, text, n);
+}
+
 /* A blocking thread's port, monitoring target (its DOWN ends the wait).
  * NULL with *err on failure. */
 static tr_actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
@@ -211,17 +227,21 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
             e2 = fill_buf(reply, r);
         if (err == TR_OK)
             err = e2;
-        if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
-            tr_buf_free(reply);
+        /* TR_EEXITED: the runtime's answer for a call the server will
+         * never handle; its text is the exit reason (as tr_request's). */
     } else if (r) { /* the server's DOWN */
         const tr_reason *why = tr_msg_reason(&r->pub);
         err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
+        if (err == TR_EEXITED && why)
+            exit_text(reply, why);
         mref = 0;
     }
     if (r)
         tr__msg_free(r);
-    if (err == TR_EEXITED && tr__runtime_stopping(rt))
+    if (err == TR_EEXITED && tr__runtime_stopping(rt)) {
         err = TR_ECLOSED; /* the server was stopped by the shutdown */
+        tr_buf_free(reply);
+    }
 done:
     watch_end(pa, mref);
     return err;

@@ -520,6 +520,7 @@ TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, siz
  *  + receive): sends a TR_MSG_CALL to `to` and returns at once. Exactly one
  *  TR_MSG_REPLY with msg->ref == *req_id later reaches handle_info: the
  *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
+ *  (data: the server's exit reason as text, as tr_reason_format writes it)
  *  if the server exits before replying to a request it had received, or
  *  the server's tr_reply_error code. Later replies are dropped.
  *  Arguments: timeout_ms > 0 or TR_INFINITY (a timeout past the clock's
