@@ -372,7 +372,11 @@ char *tr_reason_format(const tr_reason *r, char *buf, size_t size) {
         snprintf(buf, size, "normal");
         break;
     case TR_EXIT_SHUTDOWN:
-        snprintf(buf, size, "shutdown");
+        if (r->text[0]) /* why, e.g. a supervisor whose child could not start */
+            snprintf(buf, size, "shutdown(%d): %.*s", (int)r->code, (int)sizeof r->text - 1,
+                     r->text);
+        else
+            snprintf(buf, size, "shutdown");
         break;
     case TR_EXIT_KILL:
         snprintf(buf, size, "kill");

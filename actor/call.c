@@ -194,7 +194,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         memset(reply, 0, sizeof *reply);
     if (!rt || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
@@ -247,12 +247,11 @@ done:
     return err;
 }
 
-/* tr_await_exit, sending pid the exit signal *send first when send is not
- * NULL (after the monitor is set up). */
-static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                      const tr_reason *send) {
-    if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
-        return TR_EINVAL;
+/* The wait of tr_await_exit without the blocking rule's check, sending pid
+ * the exit signal *send first when send is not NULL (after the monitor is
+ * set up). */
+static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                                tr_reason *reason, const tr_reason *send) {
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
     int err = TR_OK;
@@ -278,6 +277,21 @@ static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_
     }
     watch_end(pa, mref);
     return err;
+}
+
+/* tr_await_exit, sending *send first when it is not NULL. */
+static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
+                      const tr_reason *send) {
+    if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
+        return TR_EINVAL;
+    if (tr__blocking_refused(rt))
+        return TR_EDEADLK;
+    return await_exit_unchecked(rt, pid, timeout_ms, reason, send);
+}
+
+int tr__await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                             tr_reason *reason) {
+    return await_exit_unchecked(rt, pid, timeout_ms, reason, NULL);
 }
 
 int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason) {

@@ -540,6 +540,15 @@ bool tr_on_scheduler(const tr_runtime *rt) {
     return tr__tls_sched != NULL && tr__tls_sched->rt == rt;
 }
 
+/* The one rule for blocking calls: refused inside every callback, of any
+ * runtime and on any thread (init runs on the spawning thread on a first
+ * start and on a scheduler thread on a supervisor's restart: the same
+ * init gets the same answer), and on rt's scheduler threads. Two TLS
+ * reads; nothing on the spawn path. */
+bool tr__blocking_refused(const tr_runtime *rt) {
+    return tr__tls_current != NULL || tr_on_scheduler(rt);
+}
+
 /* ---- epoch records for other threads ---------------------------------- */
 
 ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
@@ -705,7 +714,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
 int tr_runtime_stop(tr_runtime *rt) {
     if (!rt)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     if (!tr__cas_acqrel_u32(&rt->stopping, 0, 1)) {
         /* Someone else stops it; wait until done so the caller may free. */

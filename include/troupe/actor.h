@@ -7,8 +7,12 @@
  * Threads. "Scheduler thread" means one of the runtime's worker threads, on
  * which every behaviour callback runs. "Any thread" means a scheduler thread
  * (inside a callback) or any other thread of the process. Calls that block
- * (tr_call, tr_runtime_shutdown) refuse to run on a scheduler thread and
- * return TR_EDEADLK instead of stalling the actors of that thread.
+ * (tr_call, tr_await_exit, tr_runtime_stop/shutdown, and the supervisor,
+ * pool and task pool calls built on them) refuse to run on a scheduler
+ * thread and inside any callback, wherever it runs (init included: it runs
+ * on the spawning thread at a first start and on a scheduler thread at a
+ * supervisor's restart, and gets the same answer on both), and return
+ * TR_EDEADLK instead of stalling actors.
  *
  * Memory. Every allocation of the runtime goes through jemalloc's
  * non-standard API (mallocx/sdallocx), so the runtime's memory use is
@@ -193,16 +197,21 @@ typedef struct tr_from {
 
 /** A behaviour: the callbacks of a gen_server. Fill with designated
  *  initializers; unset callbacks get OTP's defaults. Every callback runs on
- *  a scheduler thread (init: on the spawning thread), one at a time per
- *  actor, and must not block.
+ *  a scheduler thread (init: on the spawning thread at a first start, on a
+ *  scheduler thread at a supervisor's restart), one at a time per actor,
+ *  and must not block: blocking calls return TR_EDEADLK in every callback,
+ *  init included, wherever it runs.
  *
  *  - state_size: bytes of state the runtime allocates (zeroed) with the
  *    actor and passes to every callback; 0 gives NULL state. More than
  *    PTRDIFF_MAX / 2 makes tr_spawn fail with TR_EINVAL.
- *  - init(self, state, arg): runs inside tr_spawn, before it returns.
- *    Return TR_CONTINUE, or tr_stop()/tr_fail() to refuse: spawn then
- *    returns TR_EINIT and nothing is left behind (terminate is not called,
- *    as OTP). Default: accept.
+ *  - init(self, state, arg): runs inside tr_spawn, before it returns (at
+ *    a supervisor's restart, inside the supervisor's callback on a
+ *    scheduler thread). Blocking calls return TR_EDEADLK here as in every
+ *    callback; send a tr_request to ask another actor. Return TR_CONTINUE,
+ *    or tr_stop()/tr_fail() to refuse: spawn then returns TR_EINIT and
+ *    nothing is left behind (terminate is not called, as OTP). Default:
+ *    accept.
  *  - handle_call(self, state, msg, from): reply with tr_reply(from, ...) now
  *    or keep `from` and reply later. Default: crash with TR_EINVAL
  *    ("unexpected call"), as OTP.
@@ -279,7 +288,8 @@ TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
  *  rt NULL or *rt NULL is a no-op, so calling it twice is harmless.
  *  Ownership: the runtime is freed; *rt becomes NULL.
  *  Errors: TR_EDEADLK when called from one of the runtime's scheduler
- *  threads (the runtime is left running, *rt unchanged). Other threads
+ *  threads or inside any callback (the runtime is left running, *rt
+ *  unchanged). Other threads
  *  that may still be calling into the runtime: tr_runtime_stop first (they
  *  get TR_ECLOSED), join them, then shut down.
  *  Thread-safety: one thread, not a scheduler thread. */
@@ -290,7 +300,8 @@ TR_API int tr_runtime_shutdown(tr_runtime **rt);
  *  get TR_ECLOSED instead of touching freed memory. Calling it twice (or
  *  from several threads) is harmless: later calls return 0 at once.
  *  tr_runtime_shutdown calls it, then frees.
- *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread).
+ *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread, or
+ *  inside any callback).
  *  Thread-safety: any thread that is not a scheduler thread. */
 TR_API int tr_runtime_stop(tr_runtime *rt);
 
