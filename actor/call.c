@@ -6,7 +6,11 @@
  * messages to that pid, so a reply after the caller gave up finds the pid
  * dead and is dropped. The port monitors the server (as gen_server:call
  * does), so a server that exits before replying ends the call with
- * TR_EEXITED instead of a timeout.
+ * TR_EEXITED instead of a timeout, and the exit reason as text.
+ *
+ * A port's pid is a reply-only address (OTP's alias): the runtime delivers
+ * replies and the port's own DOWN to it (tr__deliver), and every public
+ * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
  */
 #include <errno.h>
 #include <string.h>
