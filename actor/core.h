@@ -307,8 +307,10 @@ void tr__wake_taken(tr_actor *a);
  * actors' region (not a blocking caller's port: that pid is a reply-only
  * address). Says nothing about whether the process is alive. */
 static inline bool tr__pid_is_proc(const tr_runtime *rt, tr_pid p) {
-    uint32_t idx = tr__pid_index(p);
-    return tr__pid_rt(p) == rt->id && idx != 0 && idx < rt->actor_slots.end;
+    /* Actors take slots 1..max_actors (index 0 wraps to UINT32_MAX here).
+     * Reads only the runtime's first cache line, which never changes after
+     * start (actor_slots is written by every slot refill). */
+    return tr__pid_rt(p) == rt->id && tr__pid_index(p) - 1u < rt->max_actors;
 }
 
 /* ---- table (actor.c) ---- */
