@@ -25,10 +25,10 @@
 /* ------------------------------------------------------------------------ */
 
 static inline uint32_t pid_index(tr_pid p) {
-    return (uint32_t)(p.id & 0xffffffffu);
+    return tr__pid_index(p);
 }
 static inline uint32_t pid_gen(tr_pid p) {
-    return (uint32_t)(p.id >> 32);
+    return tr__pid_gen(p);
 }
 
 static tr__slot *slot_at(tr_runtime *rt, uint32_t idx) {
@@ -182,9 +182,8 @@ static inline bool borrow_mode(const tr_runtime *rt) {
 #endif
 }
 
-tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
-    if (pid.id == 0)
-        return NULL;
+/* The lookup, for any pid of rt (processes and ports). */
+static inline tr_actor *acquire(tr_runtime *rt, tr_pid pid) {
     tr__slot *s = slot_at(rt, pid_index(pid));
     if (!s)
         return NULL;
@@ -202,6 +201,22 @@ tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
         w = tr__load_acq_u64(&s->w);
     }
     return (tr_actor *)tr__load_acq_ptr((void *const *)&s->actor);
+}
+
+/* Processes only: a pid of another runtime, or a blocking caller's port
+ * (a reply-only address), names no process here. */
+tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
+    if (!tr__pid_is_proc(rt, pid))
+        return NULL;
+    return acquire(rt, pid);
+}
+
+/* Ports too: for what the runtime itself delivers to a blocking caller
+ * (replies, its monitor's DOWN, the shutdown signal). */
+tr_actor *tr__acquire_any(tr_runtime *rt, tr_pid pid) {
+    if (tr__pid_rt(pid) != rt->id || pid_index(pid) == 0)
+        return NULL;
+    return acquire(rt, pid);
 }
 
 static void destroy(tr_actor *a);
@@ -332,6 +347,13 @@ static void retire_slot(tr_actor *a) {
 /* reasons                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Reason texts are NUL-terminated on receipt (tr_exit, tr_stop, tr_fail):
+ * what the runtime passes on can be read as a string. */
+static inline tr_reason reason_sealed(tr_reason r) {
+    r.text[sizeof r.text - 1] = '\0';
+    return r;
+}
+
 static tr_reason mk_reason(int kind) {
     tr_reason r;
     memset(&r, 0, sizeof r);
@@ -372,7 +394,11 @@ char *tr_reason_format(const tr_reason *r, char *buf, size_t size) {
         snprintf(buf, size, "normal");
         break;
     case TR_EXIT_SHUTDOWN:
-        snprintf(buf, size, "shutdown");
+        if (r->text[0]) /* why, e.g. a supervisor whose child could not start */
+            snprintf(buf, size, "shutdown(%d): %.*s", (int)r->code, (int)sizeof r->text - 1,
+                     r->text);
+        else
+            snprintf(buf, size, "shutdown");
         break;
     case TR_EXIT_KILL:
         snprintf(buf, size, "kill");
@@ -384,7 +410,7 @@ char *tr_reason_format(const tr_reason *r, char *buf, size_t size) {
         snprintf(buf, size, "noproc");
         break;
     case TR_EXIT_ERROR:
-        snprintf(buf, size, "error(%d): %s", (int)r->code, r->text);
+        snprintf(buf, size, "error(%d): %.*s", (int)r->code, (int)sizeof r->text - 1, r->text);
         break;
     default:
         snprintf(buf, size, "unknown(%d)", (int)r->kind);
@@ -544,7 +570,9 @@ void tr__ob_flush(tr__sched *sc) {
 }
 
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
-    tr_actor *a = tr__acquire(rt, to);
+    /* A blocking caller's port takes replies and its monitor's DOWN only. */
+    bool any = m->pub.kind == TR_MSG_REPLY || m->pub.kind == TR_MSG_DOWN;
+    tr_actor *a = any ? tr__acquire_any(rt, to) : tr__acquire(rt, to);
     if (!a) {
         tr__msg_free(m);
         return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
@@ -730,7 +758,7 @@ static void destroy(tr_actor *a) {
     uint32_t idx = pid_index(a->pid);
     tr__slot *s = slot_at(rt, idx);
     tr__store_rel_ptr((void **)&s->actor, NULL);
-    uint32_t gen = pid_gen(a->pid) + 1;
+    uint32_t gen = (pid_gen(a->pid) + 1) & TR__PID_GEN_MASK;
     if (gen == 0)
         gen = 1;
     tr__store_rel_u64(&s->w, (uint64_t)gen << 32);
@@ -865,9 +893,13 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
     return err;
 }
 
-/* Monitor target from watcher w. DOWN noproc at once if target is dead. */
+/* Monitor target from watcher w. DOWN noproc at once if target is dead;
+ * TR_ENOPROC (nothing monitored) if target can name no process of w's
+ * runtime (another runtime's pid, a blocking caller's port). */
 static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
+    if (!tr__pid_is_proc(rt, target))
+        return TR_ENOPROC;
     uint64_t ref = tr__make_ref(rt);
     tr__msg *down = pre_new(TR_MSG_DOWN); /* the DOWN, made now: it cannot be lost later */
     if (!down)
@@ -1102,7 +1134,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     tr__slot *s = slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
-    a->pid.id = ((uint64_t)gen << 32) | idx;
+    a->pid = tr__pid_make(rt->id, gen, idx);
     a->b = b;
     a->max_mailbox = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
     if (link_to.id)
@@ -1377,7 +1409,7 @@ static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
              * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
             memcpy(&why, m->bytes, sizeof why);
-            char text[sizeof(tr_reason)];
+            char text[96]; /* as a blocking caller's (call.c) */
             tr_reason_format(&why, text, sizeof text);
             uint64_t ref;
             while (tr__req_next_for_server(a, server, &ref)) {
@@ -1541,7 +1573,7 @@ static int by_seq_desc(const void *x, const void *y) {
 }
 
 static void push_shutdown(tr_runtime *rt, tr_pid pid) {
-    tr_actor *a = tr__acquire(rt, pid);
+    tr_actor *a = tr__acquire_any(rt, pid); /* ports too: their calls end with TR_ECLOSED */
     if (!a)
         return;
     tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, NULL, 0);
@@ -1594,8 +1626,8 @@ void tr__shutdown_all(tr_runtime *rt) {
             uint64_t w = tr__load_acq_u64(&s->w);
             if (!(w & TR__SLOT_ALIVE))
                 continue;
-            tr_pid pid = {((w >> 32) << 32) | i};
-            tr_actor *a = tr__acquire(rt, pid);
+            tr_pid pid = tr__pid_make(rt->id, (uint32_t)(w >> 32), i);
+            tr_actor *a = tr__acquire_any(rt, pid);
             if (!a)
                 continue;
             if (n == cap) {
@@ -1632,7 +1664,7 @@ void tr__shutdown_all(tr_runtime *rt) {
             tr__slot *s = slot_at(rt, i);
             uint64_t w = s ? tr__load_acq_u64(&s->w) : 0;
             if (w & TR__SLOT_ALIVE)
-                push_shutdown(rt, (tr_pid){((w >> 32) << 32) | i});
+                push_shutdown(rt, tr__pid_make(rt->id, (uint32_t)(w >> 32), i));
         }
 }
 
@@ -1672,7 +1704,7 @@ int tr_stop(tr_self *self, tr_reason reason) {
     tr__frame *f = tr__tls_frame;
     if (f && self && f->a == (tr_actor *)self) {
         f->stop_pending = true;
-        f->stop_reason = reason;
+        f->stop_reason = reason_sealed(reason);
     }
     return TR_STOP;
 }
@@ -1686,7 +1718,7 @@ void tr_fail(tr_self *self, tr_reason reason) {
         abort();
     }
     f->stop_pending = true;
-    f->stop_reason = reason;
+    f->stop_reason = reason_sealed(reason);
     longjmp(f->jb, 1);
 }
 
@@ -1696,6 +1728,8 @@ int tr_link(tr_self *self, tr_pid pid) {
         return TR_EINVAL;
     if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
+    if (!tr__pid_is_proc(a->rt, pid))
+        return TR_ENOPROC; /* another runtime's pid, or a caller's reply address */
     int err = link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
         /* OTP: linking to a dead process gives an exit signal noproc. */
@@ -1758,6 +1792,7 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
     tr_actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
+    reason = reason_sealed(reason);
     tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &reason, sizeof reason);
     if (!sig) {
         /* A kill needs no block: it must not be lost to a full heap. */
@@ -1807,12 +1842,11 @@ int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason) {
 bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
     if (!rt)
         return false;
-    tr_actor *a = tr__acquire(rt, pid);
+    tr_actor *a = tr__acquire(rt, pid); /* processes only */
     if (!a)
         return false;
-    bool port = a->is_port;
     tr__release(a);
-    return !port;
+    return true;
 }
 
 int tr__forward_call(tr_self *self, tr_pid to) {
@@ -1958,7 +1992,7 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
     tr__slot *s = slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
-    a->pid.id = ((uint64_t)gen << 32) | idx;
+    a->pid = tr__pid_make(rt->id, gen, idx);
     a->flags = TR__F_TERMINATED;
     a->is_port = true;
     tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */

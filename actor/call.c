@@ -6,7 +6,11 @@
  * messages to that pid, so a reply after the caller gave up finds the pid
  * dead and is dropped. The port monitors the server (as gen_server:call
  * does), so a server that exits before replying ends the call with
- * TR_EEXITED instead of a timeout.
+ * TR_EEXITED instead of a timeout, and the exit reason as text.
+ *
+ * A port's pid is a reply-only address (OTP's alias): the runtime delivers
+ * replies and the port's own DOWN to it (tr__deliver), and every public
+ * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
  */
 #include <errno.h>
 #include <string.h>
@@ -131,6 +135,22 @@ static int fill_buf(tr_buf *out, const tr__msg *m) {
     return TR_OK;
 }
 
+/* The exit reason as a reply's text (NUL-terminated, as tr_reason_format
+ * writes it; the same text an actor's tr_request gets). Best effort: with
+ * no memory the reply stays empty. */
+static void exit_text(tr_buf *out, const tr_reason *why) {
+    if (!out)
+        return;
+    char text[96];
+    tr_reason_format(why, text, sizeof text);
+    size_t n = strlen(text) + 1;
+    out->tag = 0;
+    out->data = tr__malloc(n);
+    out->size = out->data ? n : 0;
+    if (out->data)
+        memcpy(out->data, text, n);
+}
+
 /* A blocking thread's port, monitoring target (its DOWN ends the wait).
  * NULL with *err on failure. */
 static tr_actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
@@ -178,7 +198,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         memset(reply, 0, sizeof *reply);
     if (!rt || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
@@ -211,28 +231,31 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
             e2 = fill_buf(reply, r);
         if (err == TR_OK)
             err = e2;
-        if (err == TR_EEXITED && reply) /* the server's exit is not a payload */
-            tr_buf_free(reply);
+        /* TR_EEXITED: the runtime's answer for a call the server will
+         * never handle; its text is the exit reason (as tr_request's). */
     } else if (r) { /* the server's DOWN */
         const tr_reason *why = tr_msg_reason(&r->pub);
         err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
+        if (err == TR_EEXITED && why)
+            exit_text(reply, why);
         mref = 0;
     }
     if (r)
         tr__msg_free(r);
-    if (err == TR_EEXITED && tr__runtime_stopping(rt))
+    if (err == TR_EEXITED && tr__runtime_stopping(rt)) {
         err = TR_ECLOSED; /* the server was stopped by the shutdown */
+        tr_buf_free(reply);
+    }
 done:
     watch_end(pa, mref);
     return err;
 }
 
-/* tr_await_exit, sending pid the exit signal *send first when send is not
- * NULL (after the monitor is set up). */
-static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                      const tr_reason *send) {
-    if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
-        return TR_EINVAL;
+/* The wait of tr_await_exit without the blocking rule's check, sending pid
+ * the exit signal *send first when send is not NULL (after the monitor is
+ * set up). */
+static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                                tr_reason *reason, const tr_reason *send) {
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
     int err = TR_OK;
@@ -258,6 +281,21 @@ static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_
     }
     watch_end(pa, mref);
     return err;
+}
+
+/* tr_await_exit, sending *send first when it is not NULL. */
+static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
+                      const tr_reason *send) {
+    if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
+        return TR_EINVAL;
+    if (tr__blocking_refused(rt))
+        return TR_EDEADLK;
+    return await_exit_unchecked(rt, pid, timeout_ms, reason, send);
+}
+
+int tr__await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                             tr_reason *reason) {
+    return await_exit_unchecked(rt, pid, timeout_ms, reason, NULL);
 }
 
 int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason) {

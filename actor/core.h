@@ -135,6 +135,31 @@ typedef struct tr__frame {
     tr_reason stop_reason;
 } tr__frame;
 
+/* Pid layout (include/troupe/actor.h): slot index in bits 0..30, the
+ * slot's generation in bits 31..55, the runtime's id in bits 56..63. The
+ * index covers the actors' region (1..2^30) and the ports' after it; index
+ * 0 is never used, so the id 0 (TR_PID_NONE) never names anything. */
+#define TR__PID_INDEX_BITS 31
+#define TR__PID_GEN_BITS 25
+#define TR__PID_RT_SHIFT (TR__PID_INDEX_BITS + TR__PID_GEN_BITS)
+#define TR__PID_GEN_MASK ((1u << TR__PID_GEN_BITS) - 1)
+#define TR__RT_IDS 256 /* runtimes alive at once in one process */
+
+static inline uint32_t tr__pid_index(tr_pid p) {
+    return (uint32_t)(p.id & ((1u << TR__PID_INDEX_BITS) - 1));
+}
+static inline uint32_t tr__pid_gen(tr_pid p) {
+    return (uint32_t)(p.id >> TR__PID_INDEX_BITS) & TR__PID_GEN_MASK;
+}
+static inline uint32_t tr__pid_rt(tr_pid p) {
+    return (uint32_t)(p.id >> TR__PID_RT_SHIFT);
+}
+static inline tr_pid tr__pid_make(uint32_t rt_id, uint32_t gen, uint32_t idx) {
+    tr_pid p = {((uint64_t)rt_id << TR__PID_RT_SHIFT) | ((uint64_t)gen << TR__PID_INDEX_BITS) |
+                idx};
+    return p;
+}
+
 /* Actor table slot. w = generation (high 32) | ALIVE (bit 31) | refs (low 31). */
 #define TR__SLOT_ALIVE ((uint64_t)1 << 31)
 #define TR__SLOT_REFS ((uint64_t)0x7fffffff)
@@ -213,6 +238,7 @@ typedef struct tr__timers tr__timers;
 typedef struct tr__registry tr__registry;
 
 struct tr_runtime {
+    uint32_t id; /* this runtime's id in its pids (bits 56..63): unique among live runtimes */
     unsigned n_sched;
     unsigned batch;
     uint32_t max_actors;
@@ -277,8 +303,19 @@ static inline bool tr__is_wake(const tr_actor *a, const void *node) {
 }
 void tr__wake_taken(tr_actor *a);
 
+/* True when pid can name a process of rt: rt's id, and a slot of the
+ * actors' region (not a blocking caller's port: that pid is a reply-only
+ * address). Says nothing about whether the process is alive. */
+static inline bool tr__pid_is_proc(const tr_runtime *rt, tr_pid p) {
+    /* Actors take slots 1..max_actors (index 0 wraps to UINT32_MAX here).
+     * Reads only the runtime's first cache line, which never changes after
+     * start (actor_slots is written by every slot refill). */
+    return tr__pid_rt(p) == rt->id && tr__pid_index(p) - 1u < rt->max_actors;
+}
+
 /* ---- table (actor.c) ---- */
-tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid); /* ref; NULL if dead */
+tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid);     /* ref; NULL if dead or not a process */
+tr_actor *tr__acquire_any(tr_runtime *rt, tr_pid pid); /* as tr__acquire, ports too */
 void tr__release(tr_actor *a);
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
 int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */

@@ -540,6 +540,54 @@ bool tr_on_scheduler(const tr_runtime *rt) {
     return tr__tls_sched != NULL && tr__tls_sched->rt == rt;
 }
 
+/* The one rule for blocking calls: refused inside every callback, of any
+ * runtime and on any thread (init runs on the spawning thread on a first
+ * start and on a scheduler thread on a supervisor's restart: the same
+ * init gets the same answer), and on rt's scheduler threads. Two TLS
+ * reads; nothing on the spawn path. */
+bool tr__blocking_refused(const tr_runtime *rt) {
+    return tr__tls_current != NULL || tr_on_scheduler(rt);
+}
+
+/* ---- runtime ids -------------------------------------------------------- */
+
+/* Each live runtime of the process has its own id, carried in its pids
+ * (bits 56..63), so that a pid used with another runtime names nothing
+ * there (TR_ENOPROC), as an Erlang pid belongs to its node. Uniqueness
+ * among live runtimes is a property of the process, not of one runtime:
+ * this bitmap of ids in use is the one piece of process-wide mutable
+ * state in troupe (lock-free: a CAS per bit). Ids are handed out round
+ * robin from a cursor, so an id freed by a shut-down runtime is reused
+ * only after TR__RT_IDS further starts (a stale pid of a freed runtime is
+ * a use after free anyway; this keeps it unlikely to match). */
+static uint32_t rt_ids_used[TR__RT_IDS / 32];
+static uint32_t rt_ids_cursor;
+
+static int rt_id_take(uint32_t *out) {
+    uint32_t start = tr__load_acq_u32(&rt_ids_cursor);
+    for (uint32_t k = 0; k < TR__RT_IDS; k++) {
+        uint32_t id = (start + k) % TR__RT_IDS;
+        uint32_t *w = &rt_ids_used[id / 32], bit = 1u << (id % 32);
+        uint32_t old = tr__load_acq_u32(w);
+        while (!(old & bit)) {
+            if (tr__cas_acqrel_u32(w, old, old | bit)) {
+                tr__store_rel_u32(&rt_ids_cursor, (id + 1) % TR__RT_IDS);
+                *out = id;
+                return TR_OK;
+            }
+            old = tr__load_acq_u32(w);
+        }
+    }
+    return TR_EFULL; /* TR__RT_IDS runtimes alive */
+}
+
+static void rt_id_put(uint32_t id) {
+    uint32_t *w = &rt_ids_used[id / 32], bit = 1u << (id % 32);
+    uint32_t old = tr__load_acq_u32(w);
+    while (!tr__cas_acqrel_u32(w, old, old & ~bit))
+        old = tr__load_acq_u32(w);
+}
+
 /* ---- epoch records for other threads ---------------------------------- */
 
 ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
@@ -610,6 +658,7 @@ static void runtime_free(tr_runtime *rt) {
     pthread_mutex_destroy(&rt->grave_mu);
     pthread_mutex_destroy(&rt->stop_mu);
     pthread_cond_destroy(&rt->stop_cv);
+    rt_id_put(rt->id);
     tr__free(rt);
 }
 
@@ -632,6 +681,10 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     tr_runtime *rt = (tr_runtime *)tr__calloc(sizeof *rt);
     if (!rt)
         return TR_ENOMEM;
+    if (rt_id_take(&rt->id) != TR_OK) {
+        tr__free(rt);
+        return TR_EFULL;
+    }
     rt->n_sched = o.threads;
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
@@ -705,7 +758,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
 int tr_runtime_stop(tr_runtime *rt) {
     if (!rt)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     if (!tr__cas_acqrel_u32(&rt->stopping, 0, 1)) {
         /* Someone else stops it; wait until done so the caller may free. */

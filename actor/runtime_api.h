@@ -16,6 +16,15 @@ const tr_behaviour *tr__self_behaviour(const tr_self *self);
 tr_pid tr__self_parent(const tr_self *self);
 /* True once tr_runtime_stop has begun (supervisors stop restarting). */
 bool tr__runtime_stopping(const tr_runtime *rt);
+/* True when a blocking call (tr_call, tr_await_exit, the stop and
+ * management calls) must return TR_EDEADLK: inside any callback (init
+ * included, on whatever thread it runs) or on one of rt's scheduler
+ * threads. */
+bool tr__blocking_refused(const tr_runtime *rt);
+/* tr_await_exit without that check, for the supervisor's init on a plain
+ * thread (undoing a failed start before tr_supervisor_start returns). */
+int tr__await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
+                             tr_reason *reason);
 /* The actor running on the calling thread, or NULL outside callbacks. */
 tr_self *tr__current(void);
 /* From handle_call: hands the call being handled, as it is (same block,

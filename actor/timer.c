@@ -391,6 +391,8 @@ int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uint32_t t
                   const void *data, size_t size, tr_timer *timer) {
     if (!rt || delay_ms < 0 || (size && !data) || to.id == 0)
         return TR_EINVAL;
+    if (!tr__pid_is_proc(rt, to))
+        return TR_ENOPROC; /* another runtime's pid, or a caller's reply address */
     return tr__timer_start(rt, to, delay_ms, 0, TR_MSG_TIMER, TR__SYS_NONE, tag, 0, data, size,
                            timer);
 }
@@ -399,6 +401,8 @@ int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32
                      const void *data, size_t size, tr_timer *timer) {
     if (!rt || period_ms <= 0 || (size && !data) || to.id == 0)
         return TR_EINVAL;
+    if (!tr__pid_is_proc(rt, to))
+        return TR_ENOPROC; /* another runtime's pid, or a caller's reply address */
     return tr__timer_start(rt, to, period_ms, period_ms, TR_MSG_TIMER, TR__SYS_NONE, tag, 0, data,
                            size, timer);
 }

@@ -1281,7 +1281,7 @@ int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms) {
         return TR_EINVAL;
     if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     /* The wait is set up before the signal goes: out of memory, nothing
      * was sent. */

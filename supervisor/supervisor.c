@@ -14,6 +14,7 @@
  * at once, after a backoff timer, or after a retry message to self when a
  * restart's init failed (such a failure counts as a restart, as OTP).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <troupe/supervisor.h>
@@ -259,6 +260,19 @@ static int child_start(tr_self *self, sup_child *c) {
     c->started_ms = tr_now_ms();
     c->should_run = true;
     return 0;
+}
+
+/* Why a supervisor stops when a child cannot be started, at its first
+ * start (init fails: tr_supervisor_start returns TR_EINIT) or at a restart
+ * (it gives up): shutdown, with rc and the child's id, as OTP's
+ * {shutdown, {failed_to_start_child, Id, Reason}}. Out of memory stays the
+ * error it is (tr_spawn turns an init's error(TR_ENOMEM) into TR_ENOMEM). */
+static tr_reason start_failed_reason(const sup_child *c, int rc) {
+    tr_reason r = rc == TR_ENOMEM ? tr_reason_error(TR_ENOMEM, NULL) : tr_reason_shutdown();
+    r.code = rc;
+    /* 22 + 33 bytes: a longer id is cut (the text holds 55) */
+    snprintf(r.text, sizeof r.text, "failed to start child %.33s", c->id);
+    return r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -558,7 +572,7 @@ static void start_missing(tr_self *self, sup_state *st) {
         if (rc == TR_ECLOSED)
             return;
         if (note_restart(st)) {
-            begin_shutdown(self, st, tr_reason_shutdown());
+            begin_shutdown(self, st, start_failed_reason(c, rc));
             return;
         }
         if (backoff_on(st) && st->flags.strategy != TR_ONE_FOR_ALL &&
@@ -940,6 +954,9 @@ static void state_free(sup_state *st) {
 static void init_unwind(tr_self *self, sup_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
     bool can_wait = !tr_on_scheduler(rt);
+    /* Our own init: user callbacks may not block here, but the supervisor
+     * keeps its promise that nothing is left when tr_supervisor_start
+     * returns TR_EINIT, so it waits with the unchecked form. */
     for (size_t i = st->n; i-- > 0;) {
         sup_child *c = st->kids[i];
         if (tr_pid_is_none(c->pid))
@@ -947,13 +964,14 @@ static void init_unwind(tr_self *self, sup_state *st) {
         if (c->shutdown_ms == TR_BRUTAL_KILL) {
             tr_exit(rt, c->pid, tr_reason_kill());
             if (can_wait)
-                tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
+                tr__await_exit_unchecked(rt, c->pid, TR_INFINITY, NULL);
             continue;
         }
         shutdown_or_kill(self, c->pid);
-        if (can_wait && tr_await_exit(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
+        if (can_wait &&
+            tr__await_exit_unchecked(rt, c->pid, c->shutdown_ms, NULL) == TR_ETIMEDOUT) {
             tr_exit(rt, c->pid, tr_reason_kill());
-            tr_await_exit(rt, c->pid, TR_INFINITY, NULL);
+            tr__await_exit_unchecked(rt, c->pid, TR_INFINITY, NULL);
         }
     }
 }
@@ -986,9 +1004,10 @@ static int sup_init(tr_self *self, void *state, const void *arg) {
         }
         int rc = child_start(self, c);
         if (rc) {
+            tr_reason why = start_failed_reason(c, rc);
             init_unwind(self, st);
             state_free(st);
-            return tr_stop(self, tr_reason_error(rc, "child init failed"));
+            return tr_stop(self, why);
         }
     }
     return TR_CONTINUE;
@@ -1286,7 +1305,7 @@ int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
         return TR_EINVAL;
     if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
         return TR_EINVAL;
-    if (tr_on_scheduler(rt))
+    if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     /* The wait is set up before the signal goes: out of memory, nothing
      * was sent. */

@@ -237,24 +237,28 @@ static void test_call_dead_pid_enoproc(void **state) {
     assert_rc(tr_call(f->rt, never, S_ECHO, "x", 2, &b, 1000), TR_ENOPROC);
 }
 
-static void check_exit_mid_call(tr_runtime *rt, uint32_t tag) {
+/* TR_EEXITED carries the server's exit reason as text (tr_reason_format). */
+static void check_exit_mid_call(tr_runtime *rt, uint32_t tag, const char *why) {
     tr_pid s = spawn_srv(rt, NULL);
     tr_buf b;
     int64_t t0 = tu_now_ms();
     assert_rc(tr_call(rt, s, tag, NULL, 0, &b, 20000), TR_EEXITED);
     assert_true(tu_now_ms() - t0 < 10000); /* not the timeout */
-    assert_null(b.data);
+    assert_non_null(b.data);
+    assert_string_equal((const char *)b.data, why);
+    assert_int_equal(b.size, strlen(why) + 1);
+    tr_buf_free(&b);
     assert_true(TU_WAIT(!tr_is_alive(rt, s), 5000));
 }
 
 static void test_server_stops_without_reply_eexited(void **state) {
     tu_fix *f = *state;
-    check_exit_mid_call(f->rt, S_STOP_NOREPLY);
+    check_exit_mid_call(f->rt, S_STOP_NOREPLY, "normal");
 }
 
 static void test_server_fails_mid_call_eexited(void **state) {
     tu_fix *f = *state;
-    check_exit_mid_call(f->rt, S_FAIL_NOREPLY);
+    check_exit_mid_call(f->rt, S_FAIL_NOREPLY, "error(9): died mid-call");
 }
 
 /* A call waiting on a deferred reply when the server exits later. */

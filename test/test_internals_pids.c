@@ -1,6 +1,7 @@
 /* Unit tests of the pid table (actor/actor.c: slots with generations),
- * through the public API: a pid is a slot index and a generation; when an
- * actor is gone and its slot is reused, the old pid must stay dead.
+ * through the public API: a pid is a slot index, a generation and the
+ * runtime's id (layout in actor/core.h); when an actor is gone and its slot
+ * is reused, the old pid must stay dead.
  *
  * - A table of 64 slots (max_actors = 64), filled, emptied and filled again
  *   for many rounds, so every slot is reused many times: every old pid
@@ -11,11 +12,13 @@
  *   scheduler thread keeps a cache of free slots). */
 #include "testutil.h"
 
+#include "actor/core.h"
+
 static uint32_t pid_index(tr_pid p) {
-    return (uint32_t)(p.id & 0xffffffffu);
+    return tr__pid_index(p);
 }
 static uint32_t pid_gen(tr_pid p) {
-    return (uint32_t)(p.id >> 32);
+    return tr__pid_gen(p);
 }
 
 /* Sorted copy; fails if a pid value repeats. */

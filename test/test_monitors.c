@@ -73,12 +73,18 @@ static void test_down_noproc_for_dead_target(void **state) {
     assert_true(e.ref == ref);
     assert_pid_equal(e.sender, t);
     assert_reason_kind(e.reason, TR_EXIT_NOPROC);
-    /* A never-existing pid too. */
-    tr_pid never = {.id = ((uint64_t)9 << 32) | 0x7ffffff1u};
+    /* A never-existing pid of this runtime too (t's slot, a generation
+     * far ahead: bits 31..55 of a pid are its generation). */
+    tr_pid never = {.id = t.id + ((uint64_t)1 << 40)};
     uint64_t ref2 = tu_monitor(f->rt, w, never);
     e = wait_down(f->log, w, 1);
     assert_true(e.ref == ref2);
     assert_reason_kind(e.reason, TR_EXIT_NOPROC);
+    /* A pid that can name no process of this runtime (here: a slot index
+     * past the table) is refused at the call: nothing is monitored. */
+    tr_pid bogus = {.id = ((uint64_t)9 << 32) | 0x7ffffff1u};
+    uint64_t ref3 = 0;
+    assert_rc(tu_cmd(f->rt, w, TU_MONITOR, &bogus, sizeof bogus, &ref3), TR_ENOPROC);
     settle(f->rt, w);
     assert_int_equal(tu_log_count(f->log, w, TU_EV_INFO, TR_MSG_DOWN), 2);
 }

@@ -7,8 +7,12 @@
  * Threads. "Scheduler thread" means one of the runtime's worker threads, on
  * which every behaviour callback runs. "Any thread" means a scheduler thread
  * (inside a callback) or any other thread of the process. Calls that block
- * (tr_call, tr_runtime_shutdown) refuse to run on a scheduler thread and
- * return TR_EDEADLK instead of stalling the actors of that thread.
+ * (tr_call, tr_await_exit, tr_runtime_stop/shutdown, and the supervisor,
+ * pool and task pool calls built on them) refuse to run on a scheduler
+ * thread and inside any callback, wherever it runs (init included: it runs
+ * on the spawning thread at a first start and on a scheduler thread at a
+ * supervisor's restart, and gets the same answer on both), and return
+ * TR_EDEADLK instead of stalling actors.
  *
  * Memory. Every allocation of the runtime goes through jemalloc's
  * non-standard API (mallocx/sdallocx), so the runtime's memory use is
@@ -58,10 +62,14 @@ typedef int64_t tr_duration_ms;
 /** The default call timeout, as OTP gen_server:call/2 (5000 ms). */
 #define TR_DEFAULT_TIMEOUT ((tr_duration_ms)5000)
 
-/** A process identifier: slot index (low 32 bits) and generation (high 32
- *  bits) in the runtime's actor table. Passed by value; a pid whose actor has
- *  exited never reaches another actor (the generation no longer matches).
- *  The id 0 is never a valid pid (TR_PID_NONE). */
+/** A process identifier: slot index (bits 0..30) and generation (bits
+ *  31..55) in the runtime's actor table, and the runtime's id (bits
+ *  56..63). Passed by value; treat it as opaque. A pid whose actor has
+ *  exited never reaches another actor (the generation no longer matches;
+ *  it wraps after 2^25 reuses of one slot). A pid belongs to its runtime,
+ *  as an Erlang pid to its node: used with another runtime of the process
+ *  it names no process there (TR_ENOPROC, tr_is_alive false); live
+ *  runtimes never share ids. The id 0 is never a valid pid (TR_PID_NONE). */
 typedef struct tr_pid {
     uint64_t id;
 } tr_pid;
@@ -99,7 +107,10 @@ typedef enum tr_exit_kind {
 } tr_exit_kind;
 
 /** An exit reason. A value (copy it freely); text is NUL-terminated and
- *  truncated to fit. */
+ *  truncated to fit (55 bytes). A reason the runtime receives (tr_exit,
+ *  tr_stop, tr_fail) has its last text byte set to NUL, so a reason built
+ *  by hand without one still reaches links, monitors and terminate as a
+ *  string. */
 typedef struct tr_reason {
     int32_t kind; /* tr_exit_kind */
     int32_t code; /* TR_EXIT_ERROR: the application's or troupe's error code */
@@ -128,7 +139,10 @@ TR_API bool tr_reason_is_normal(const tr_reason *r);
 
 /** tr_reason_format: writes "normal", "shutdown", "killed", "noproc" or
  *  "error(CODE): TEXT" into buf (size bytes, always NUL-terminated when
- *  size > 0). Returns buf. Thread-safety: any thread. */
+ *  size > 0); a shutdown with a text (a supervisor that gave up because a
+ *  child could not start) gives "shutdown(CODE): TEXT". At most 55 bytes
+ *  of TEXT are read, NUL or not. Returns buf (NULL and size 0 write
+ *  nothing; r NULL gives "(null)"). Thread-safety: any thread. */
 TR_API char *tr_reason_format(const tr_reason *r, char *buf, size_t size);
 
 /* ------------------------------------------------------------------------ */
@@ -176,10 +190,14 @@ TR_API const tr_reason *tr_msg_reason(const tr_msg *msg);
 /** The caller of a call: where tr_reply sends the answer. A value: copy it,
  *  keep it in state, hand it to another actor (as the pool manager does) and
  *  reply later from any actor or thread (OTP's {noreply, S} +
- *  gen_server:reply/2). */
+ *  gen_server:reply/2). For a blocking caller (tr_call) pid is a reply-only
+ *  address, as OTP's alias: tr_reply/tr_reply_error reach the thread
+ *  through it; every other call refuses it with TR_ENOPROC (send, cast,
+ *  call, request, exit, link, monitor, link_to, timers, registration,
+ *  tr_mailbox_len) and tr_is_alive is false for it. */
 typedef struct tr_from {
     tr_runtime *rt;
-    tr_pid pid;   /* the caller (an actor, or the blocking thread's port) */
+    tr_pid pid;   /* the caller (an actor, or the blocking thread's reply address) */
     uint64_t ref; /* the request id */
 } tr_from;
 
@@ -193,16 +211,21 @@ typedef struct tr_from {
 
 /** A behaviour: the callbacks of a gen_server. Fill with designated
  *  initializers; unset callbacks get OTP's defaults. Every callback runs on
- *  a scheduler thread (init: on the spawning thread), one at a time per
- *  actor, and must not block.
+ *  a scheduler thread (init: on the spawning thread at a first start, on a
+ *  scheduler thread at a supervisor's restart), one at a time per actor,
+ *  and must not block: blocking calls return TR_EDEADLK in every callback,
+ *  init included, wherever it runs.
  *
  *  - state_size: bytes of state the runtime allocates (zeroed) with the
  *    actor and passes to every callback; 0 gives NULL state. More than
  *    PTRDIFF_MAX / 2 makes tr_spawn fail with TR_EINVAL.
- *  - init(self, state, arg): runs inside tr_spawn, before it returns.
- *    Return TR_CONTINUE, or tr_stop()/tr_fail() to refuse: spawn then
- *    returns TR_EINIT and nothing is left behind (terminate is not called,
- *    as OTP). Default: accept.
+ *  - init(self, state, arg): runs inside tr_spawn, before it returns (at
+ *    a supervisor's restart, inside the supervisor's callback on a
+ *    scheduler thread). Blocking calls return TR_EDEADLK here as in every
+ *    callback; send a tr_request to ask another actor. Return TR_CONTINUE,
+ *    or tr_stop()/tr_fail() to refuse: spawn then returns TR_EINIT and
+ *    nothing is left behind (terminate is not called, as OTP). Default:
+ *    accept.
  *  - handle_call(self, state, msg, from): reply with tr_reply(from, ...) now
  *    or keep `from` and reply later. Default: crash with TR_EINVAL
  *    ("unexpected call"), as OTP.
@@ -263,7 +286,8 @@ typedef struct tr_runtime_opts {
  *  Arguments: opts may be NULL (all defaults); out receives the runtime.
  *  Ownership: the caller owns *out and releases it with tr_runtime_shutdown.
  *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30),
- *  TR_ENOMEM (allocation or
+ *  TR_EFULL (256 runtimes are alive in the process: each needs its own id
+ *  in its pids; shut one down first), TR_ENOMEM (allocation or
  *  thread creation failed; nothing is left behind).
  *  Thread-safety: any thread that is not a scheduler thread of another
  *  runtime. */
@@ -279,7 +303,8 @@ TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
  *  rt NULL or *rt NULL is a no-op, so calling it twice is harmless.
  *  Ownership: the runtime is freed; *rt becomes NULL.
  *  Errors: TR_EDEADLK when called from one of the runtime's scheduler
- *  threads (the runtime is left running, *rt unchanged). Other threads
+ *  threads or inside any callback (the runtime is left running, *rt
+ *  unchanged). Other threads
  *  that may still be calling into the runtime: tr_runtime_stop first (they
  *  get TR_ECLOSED), join them, then shut down.
  *  Thread-safety: one thread, not a scheduler thread. */
@@ -290,7 +315,8 @@ TR_API int tr_runtime_shutdown(tr_runtime **rt);
  *  get TR_ECLOSED instead of touching freed memory. Calling it twice (or
  *  from several threads) is harmless: later calls return 0 at once.
  *  tr_runtime_shutdown calls it, then frees.
- *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread).
+ *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread, or
+ *  inside any callback).
  *  Thread-safety: any thread that is not a scheduler thread. */
 TR_API int tr_runtime_stop(tr_runtime *rt);
 
@@ -333,7 +359,8 @@ typedef struct tr_spawn_opts {
  *  supervisor and the pools do when their set-up runs out of memory),
  *  TR_EINIT (init stopped or failed for any other reason: the actor is
  *  gone, its links got the exit signal, terminate was not called; *out is
- *  left unchanged), TR_ENOPROC (opts->link_to is dead).
+ *  left unchanged), TR_ENOPROC (opts->link_to is dead, or names no process
+ *  of rt: another runtime's pid, a blocking caller's reply address).
  *  Thread-safety: any thread. */
 TR_API int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg,
                     const tr_spawn_opts *opts, tr_pid *out);
@@ -378,16 +405,19 @@ TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
  *  - any other reason, to a target that does not trap exits: it dies with
  *    `reason` before its next message (normal is ignored then), without
  *    terminate.
- *  Errors: TR_EINVAL, TR_ENOPROC (dead pid), TR_ECLOSED, TR_ENOMEM (the
- *  signal could not be allocated: nothing was sent; never with kill, which
- *  needs no memory and always takes effect), TR_EKILLED (called from a
- *  callback of an actor that was killed).
+ *  The reason's text is NUL-terminated on receipt (its last byte).
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead pid, or no process of rt: another
+ *  runtime's pid, a blocking caller's reply address), TR_ECLOSED,
+ *  TR_ENOMEM (the signal could not be allocated: nothing was sent; never
+ *  with kill, which needs no memory and always takes effect), TR_EKILLED
+ *  (called from a callback of an actor that was killed).
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 
 /** tr_is_alive: true while pid names a live actor (is_process_alive/1);
- *  false for a dead or never-existing pid, TR_PID_NONE or rt NULL. Never
- *  fails. Thread-safety: any thread. */
+ *  false for a dead or never-existing pid, another runtime's pid, a blocking
+ *  caller's reply address, TR_PID_NONE or rt NULL. Never fails.
+ *  Thread-safety: any thread. */
 TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
 
 /** tr_await_exit: blocks the calling thread until pid has exited (it
@@ -395,9 +425,11 @@ TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
  *  timeout_ms (> 0 or TR_INFINITY; a timeout past the clock's range waits
  *  as TR_INFINITY, see tr_duration_ms). reason (may be NULL) receives the exit
  *  reason; an actor already dead gives 0 and reason noproc.
- *  Errors: TR_EINVAL, TR_ETIMEDOUT, TR_EDEADLK (scheduler thread),
- *  TR_ECLOSED (runtime stopped while waiting), TR_ENOMEM.
- *  Thread-safety: any non-scheduler thread. */
+ *  Errors: TR_EINVAL, TR_ETIMEDOUT, TR_EDEADLK (scheduler thread, or inside
+ *  any callback), TR_ENOPROC (pid names no process of rt: another runtime's
+ *  pid, a blocking caller's reply address), TR_ECLOSED (runtime stopped
+ *  while waiting), TR_ENOMEM. Thread-safety: any non-scheduler thread,
+ *  outside callbacks. */
 TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason);
 
 /* ------------------------------------------------------------------------ */
@@ -420,7 +452,9 @@ TR_API bool tr_trap_exit(tr_self *self, bool on);
  *  Linking to a dead pid: the running actor receives an exit signal with
  *  reason noproc (an EXIT message when trapping; otherwise it crashes after
  *  the current callback), as OTP, and 0 is returned. Linking twice is one
- *  link. Errors: TR_EINVAL (self NULL, pid none or self), TR_ENOMEM.
+ *  link. Errors: TR_EINVAL (self NULL, pid none or self), TR_ENOPROC (pid
+ *  names no process of this runtime: another runtime's pid, a blocking
+ *  caller's reply address; nothing is linked, no signal follows), TR_ENOMEM.
  *  Thread-safety: the callback's thread. */
 TR_API int tr_link(tr_self *self, tr_pid pid);
 
@@ -432,7 +466,10 @@ TR_API int tr_unlink(tr_self *self, tr_pid pid);
  *  arrives when it exits, with its reason, or at once with reason noproc
  *  if it is already dead. *ref (may be NULL) receives the monitor
  *  reference, carried in the DOWN message's ref.
- *  Errors: TR_EINVAL, TR_ENOMEM. Thread-safety: the callback's thread. */
+ *  Errors: TR_EINVAL, TR_ENOPROC (pid names no process of this runtime:
+ *  another runtime's pid, a blocking caller's reply address; nothing is
+ *  monitored, no DOWN follows), TR_ENOMEM. Thread-safety: the callback's
+ *  thread. */
 TR_API int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref);
 
 /** tr_demonitor: removes a monitor and drops its DOWN message if one is
@@ -453,10 +490,10 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  *  receiver); from any other thread, at once.
  *  Arguments: tag, application-defined; data may be NULL when size is 0.
  *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
- *  or never-existing pid: nothing is queued), TR_EFULL (bounded mailbox
- *  full), TR_ENOMEM (also for a payload over the message limit, 4 GiB less
- *  a small header), TR_ECLOSED.
- *  Thread-safety: any thread. */
+ *  or never-existing pid, another runtime's pid, a blocking caller's reply
+ *  address: nothing is queued), TR_EFULL (bounded mailbox full), TR_ENOMEM
+ *  (also for a payload over the message limit, 4 GiB less a small header),
+ *  TR_ECLOSED. Thread-safety: any thread. */
 TR_API int tr_send(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
 
 /** tr_cast: as tr_send, but the message arrives in handle_cast
@@ -497,22 +534,28 @@ typedef struct tr_buf {
 TR_API void tr_buf_free(tr_buf *buf);
 
 /** tr_call: synchronous call (gen_server:call/3) from a thread that is not
- *  a scheduler thread: sends a TR_MSG_CALL to `to` and blocks until the
- *  reply or the timeout. The server answers with tr_reply (at once or
- *  later, from anywhere).
+ *  a scheduler thread, outside any callback: sends a TR_MSG_CALL to `to`
+ *  and blocks until the reply or the timeout. The server answers with
+ *  tr_reply (at once or later, from anywhere); the from.pid it gets is a
+ *  reply-only address (see tr_from).
  *  Arguments: req/size copied as in tr_send; reply may be NULL (the reply
  *  is discarded), else receives the reply (caller frees with tr_buf_free;
  *  on error it is zeroed, except for TR_EREMOTE/TR_ECRASHED where data
- *  holds the server's NUL-terminated error text); timeout_ms > 0 or
- *  TR_INFINITY (a timeout past the clock's range, such as INT64_MAX,
- *  waits as TR_INFINITY; see tr_duration_ms).
+ *  holds the server's NUL-terminated error text, and TR_EEXITED where data
+ *  holds the server's exit reason as tr_reason_format writes it, e.g.
+ *  "error(42): boom", NUL-terminated and counted in size: the same text an
+ *  actor's tr_request gets; the caller frees it with tr_buf_free as any
+ *  reply); timeout_ms > 0 or TR_INFINITY (a timeout past the clock's range,
+ *  such as INT64_MAX, waits as TR_INFINITY; see tr_duration_ms).
  *  Errors: TR_EINVAL (bad arguments, timeout 0 or < -1), TR_EDEADLK (on a
- *  scheduler thread: use tr_request), TR_ENOPROC (to is dead),
+ *  scheduler thread, or inside any callback — init included, wherever it
+ *  runs: use tr_request), TR_ENOPROC (to is dead, or names no process of
+ *  rt: another runtime's pid, a blocking caller's reply address),
  *  TR_ETIMEDOUT (no reply in time; a late reply is dropped, and the server
- *  may still have handled the request), TR_EEXITED (the server exited
- *  before replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, or the
- *  server's code from tr_reply_error (TR_EREMOTE when it gave 0).
- *  Thread-safety: any non-scheduler thread; many threads may call at once. */
+ *  may still have handled the request), TR_EEXITED (the server exited before
+ *  replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, or the server's code
+ *  from tr_reply_error (TR_EREMOTE when it gave 0). Thread-safety: any
+ *  non-scheduler thread, outside callbacks; many threads may call at once. */
 TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size,
                    tr_buf *reply, tr_duration_ms timeout_ms);
 
@@ -520,11 +563,13 @@ TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, siz
  *  + receive): sends a TR_MSG_CALL to `to` and returns at once. Exactly one
  *  TR_MSG_REPLY with msg->ref == *req_id later reaches handle_info: the
  *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
+ *  (data: the server's exit reason as text, as tr_reason_format writes it)
  *  if the server exits before replying to a request it had received, or
  *  the server's tr_reply_error code. Later replies are dropped.
  *  Arguments: timeout_ms > 0 or TR_INFINITY (a timeout past the clock's
  *  range never fires, as TR_INFINITY); req_id may be NULL.
- *  Errors: TR_EINVAL, TR_ENOPROC (to is dead: no REPLY will come),
+ *  Errors: TR_EINVAL, TR_ENOPROC (to is dead or names no process of this
+ *  runtime: no REPLY will come),
  *  TR_EFULL, TR_ENOMEM. Thread-safety: the callback's thread. */
 TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
                       tr_duration_ms timeout_ms, uint64_t *req_id);
@@ -566,9 +611,11 @@ typedef uint64_t tr_timer;
  *  cancelled or the runtime shuts down); data/size copied at the call;
  *  timer may be NULL, else receives the id (also in the message's ref).
  *  Errors: TR_EINVAL (rt NULL, delay_ms < 0, data NULL with size > 0, to
- *  TR_PID_NONE), TR_ENOMEM (no memory, or a payload over the message
- *  limit, 4 GiB less a small header: refused here, never dropped when the
- *  timer fires), TR_ECLOSED. Thread-safety: any thread. */
+ *  TR_PID_NONE), TR_ENOPROC (to names no process of rt: another runtime's
+ *  pid, a blocking caller's reply address; a dead pid of rt is accepted),
+ *  TR_ENOMEM (no memory, or a payload over the message limit, 4 GiB less a
+ *  small header: refused here, never dropped when the timer fires),
+ *  TR_ECLOSED. Thread-safety: any thread. */
 TR_API int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uint32_t tag,
                          const void *data, size_t size, tr_timer *timer);
 
@@ -599,8 +646,9 @@ TR_API int64_t tr_now_ms(void);
 
 /** tr_mailbox_len: messages waiting in pid's mailbox (approximate while
  *  senders race), as process_info(P, message_queue_len).
- *  Errors: TR_EINVAL, TR_ENOPROC. Returns the count (>= 0) on success.
- *  Thread-safety: any thread. */
+ *  Errors: TR_EINVAL, TR_ENOPROC (dead, or no process of rt: another
+ *  runtime's pid, a blocking caller's reply address). Returns the count (>=
+ *  0) on success. Thread-safety: any thread. */
 TR_API long tr_mailbox_len(tr_runtime *rt, tr_pid pid);
 
 #ifdef __cplusplus

@@ -25,7 +25,7 @@ extern "C" {
     X(ENOPROC, -3, "no such actor (dead or never existed)")                                        \
     X(ETIMEDOUT, -4, "timed out")                                                                  \
     X(EEXITED, -5, "the server exited before replying")                                            \
-    X(EDEADLK, -6, "blocking call on a scheduler thread would deadlock")                           \
+    X(EDEADLK, -6, "blocking call in a callback or on a scheduler thread")                         \
     X(ECLOSED, -7, "runtime is shut down or shutting down")                                        \
     X(EEXIST, -8, "name or id already taken")                                                      \
     X(ENOTFOUND, -9, "no such name, id or timer")                                                  \

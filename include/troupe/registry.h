@@ -46,8 +46,8 @@ TR_API int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const v
 /** tr_call_named: tr_call by registered name (gen_server:call(Name, ...)).
  *  Errors: TR_EINVAL, TR_ENOTFOUND, then as tr_call. Ownership: as
  *  tr_call (reply freed by the caller with tr_buf_free); timeout_ms as
- *  tr_call's. Thread-safety:
- *  any non-scheduler thread (TR_EDEADLK on a scheduler thread). */
+ *  tr_call's. Thread-safety: any non-scheduler thread, outside callbacks
+ *  (TR_EDEADLK on a scheduler thread or inside any callback). */
 TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req,
                          size_t size, tr_buf *reply, tr_duration_ms timeout_ms);
 

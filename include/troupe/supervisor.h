@@ -118,7 +118,13 @@ TR_API const tr_behaviour *tr_supervisor_behaviour(void);
  *  PTRDIFF_MAX / 2, negative flags, simple_one_for_one without
  *  exactly one template), TR_EINIT (a child's init failed: the children
  *  already started are stopped in reverse order, nothing is left),
- *  TR_ENOMEM, TR_ECLOSED. Thread-safety: any thread. */
+ *  TR_ENOMEM, TR_ECLOSED. A child's init runs on the calling thread here
+ *  and on a scheduler thread at a restart; in both, blocking calls return
+ *  TR_EDEADLK (the rule of every callback). A restart whose init fails
+ *  counts as a restart; when that makes the supervisor give up, its exit
+ *  reason is shutdown with code TR_EINIT and text "failed to start child
+ *  ID" (OTP's {shutdown, {failed_to_start_child, Id, _}}).
+ *  Thread-safety: any thread. */
 TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out);
 
 /** Information about one child (supervisor:which_children/1). */
@@ -136,11 +142,12 @@ typedef struct tr_child_counts {
 } tr_child_counts;
 
 /* The management calls below are blocking calls to the supervisor (each is
- * a tr_call, so: any thread that is not a scheduler thread; timeout as
- * OTP's, infinity). From inside an actor, send the same requests with
- * tr_request and the TR_SUP_* tags below. Common errors: TR_EINVAL (NULL
- * arguments), TR_ENOPROC (sup dead), TR_EDEADLK (scheduler thread),
- * TR_ECLOSED. */
+ * a tr_call, so: any thread that is not a scheduler thread, outside any
+ * callback; timeout as OTP's, infinity). From inside an actor, send the
+ * same requests with tr_request and the TR_SUP_* tags below. Common errors:
+ * TR_EINVAL (NULL arguments), TR_ENOPROC (sup dead), TR_EDEADLK (scheduler
+ * thread, or inside any callback: a child's init included, on its first
+ * start as on a restart), TR_ECLOSED. */
 
 /** tr_supervisor_start_child: adds a child spec and starts it
  *  (supervisor:start_child/2). For simple_one_for_one, spec may be NULL
