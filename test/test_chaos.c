@@ -29,11 +29,8 @@
  * The figures (calls, kills, restarts) are printed with print_message.
  *
  * Two cases: test_chaos_children kills workers only; test_chaos_supervisor
- * also kills the nested supervisor, which leaks under LeakSanitizer until
- * issue 8 defect 8 ("killing a supervisor or a pool leaks") is fixed. With
- * TROUPE_KNOWN_DEFECTS=1 in the environment the ASan build skips it (see
- * known_defect() below; to be removed once the fix is merged). The same
- * variable turns off calls by name under TSan (registry_race_known()).
+ * also kills the nested supervisor (its tables are freed by its cleanup
+ * callback, so LeakSanitizer sees no leak).
  *
  * Environment: TROUPE_CHAOS_MS (run time of each case, default 2000 ms,
  * 1500 ms under TSan/ASan), TROUPE_CHAOS_SEED (random seed; printed).
@@ -66,35 +63,6 @@
 #define CH_TAG_ECHO 0x43480001u
 #define CH_MAX_VICTIMS 65536
 
-/* TROUPE_KNOWN_DEFECTS=1 skips the cases that fail only because a defect
- * of issue 8 is not fixed yet. */
-static bool known_defect(const char *what) {
-    const char *e = getenv("TROUPE_KNOWN_DEFECTS");
-    if (e && strcmp(e, "1") == 0) {
-        print_message("skipped (TROUPE_KNOWN_DEFECTS=1): %s\n", what);
-        return true;
-    }
-    return false;
-}
-
-/* New (not in issue 8): under TSan, lookups by name from plain threads
- * (tr_call_named -> resolve -> tr_whereis) are reported as data races:
- *  - hs_compare (registry.c:75), called inside ck_hs_get, reads an entry
- *    that a restarting server's tr_register just allocated and filled
- *    (registry.c:194): the TR_TSAN_ACQUIRE in tr_whereis comes only after
- *    ck_hs_get returns, so the compare is not covered;
- *  - ck_epoch_begin (tr_whereis, registry.c:299) reads an epoch record
- *    that another plain thread calloc'ed in tr__epoch_enter
- *    (runtime.c:406) and handed back with ck_epoch_unregister; ck's
- *    recycle/unregister hand-over is invisible to TSan (no annotation).
- * Both look like annotation gaps rather than hardware races. With
- * TROUPE_KNOWN_DEFECTS=1 the TSan build does not call by name during the
- * chaos. */
-static bool registry_race_known(void) {
-    const char *e = getenv("TROUPE_KNOWN_DEFECTS");
-    return TU_TSAN && e && strcmp(e, "1") == 0;
-}
-
 static int64_t env_i64(const char *name, int64_t dflt) {
     const char *e = getenv(name);
     if (!e || !*e)
@@ -111,7 +79,6 @@ typedef struct chaos {
     tr_pid top, pool;
     int64_t end_ms;
     bool kill_sups;
-    bool no_named; /* clients do not call by name (registry_race_known) */
     unsigned seed;
 
     /* calls */
@@ -354,10 +321,6 @@ static void *client_main(void *arg) {
     while (tu_now_ms() < c->end_ms) {
         switch (rand_r(&cl->seed) % 4) {
         case 0:
-            if (c->no_named) { /* see registry_race_known() */
-                one_call(cl, c->pool, NULL);
-                break;
-            }
             atomic_store(&c->doing[cl->idx], "tr_call_named");
             one_call(cl, TR_PID_NONE, names[rand_r(&cl->seed) % 3]);
             break;
@@ -584,12 +547,10 @@ static void run_chaos(tu_fix *f, bool kill_sups, tr_pool_strategy strategy) {
     pthread_mutex_init(&c->mu, NULL);
     c->rt = f->rt;
     c->kill_sups = kill_sups;
-    c->no_named = registry_race_known();
     c->seed = (unsigned)env_i64("TROUPE_CHAOS_SEED", (int64_t)(tu_now_us() & 0x7fffffff));
     int64_t run_ms = env_i64("TROUPE_CHAOS_MS", CH_SANITIZED ? 1500 : 2000);
-    print_message("chaos: seed %u (TROUPE_CHAOS_SEED), %lld ms, kill supervisors: %s%s\n", c->seed,
-                  (long long)run_ms, kill_sups ? "yes" : "no",
-                  c->no_named ? ", no calls by name (TROUPE_KNOWN_DEFECTS=1, TSan)" : "");
+    print_message("chaos: seed %u (TROUPE_CHAOS_SEED), %lld ms, kill supervisors: %s\n", c->seed,
+                  (long long)run_ms, kill_sups ? "yes" : "no");
 
     /* the tree */
     echo_arg top_args[3], sub_args[3];
@@ -749,12 +710,8 @@ static void test_chaos_children(void **state) {
     run_chaos(*state, false, TR_POOL_ROUND_ROBIN);
 }
 
-/* As above, and also the nested supervisor. Known defect: issue 8 #8, a
- * killed supervisor leaks its restart history and child table (LSan). */
+/* As above, and also the nested supervisor. */
 static void test_chaos_supervisor(void **state) {
-    /* the leak is seen by LeakSanitizer only: other builds run the case */
-    if (CH_ASAN && known_defect("issue 8 #8: killing a supervisor leaks (LeakSanitizer)"))
-        skip();
     run_chaos(*state, true, TR_POOL_LEAST_LOADED);
 }
 
