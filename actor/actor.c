@@ -1187,6 +1187,16 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     tr_pid pid = a->pid;
     if (out)
         *out = pid;
+    /* What init sent is still in this thread's outbox when the spawn comes
+     * from a callback: it goes before the token, since the child's first
+     * turn may start at once on another thread and its sends must not
+     * overtake these (one sender, one receiver: FIFO). */
+    tr__sched *sc = tr__tls_sched;
+    if (sc && sc->ob_on && ob_count(sc)) {
+        tr__spin_lock(&sc->ob_lock);
+        tr__ob_flush(sc);
+        tr__spin_unlock(&sc->ob_lock);
+    }
     /* Give the token back, or schedule when messages came in during init. */
     if (!tr_mq_markempty_spsc(&a->mq, &a->mqc))
         tr__schedule(a);

@@ -490,12 +490,128 @@ static void test_bounded_mailbox_from_callback(void **state) {
     free(c);
 }
 
+/* ------------------------------------------------------------------------ */
+/* What a child's init sends stays ahead of what its first turns send       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct spn_ctx {
+    tr_pid recorder;
+    tu_gate gate;
+    atomic_int child_sent; /* the child's first turn has sent its message */
+    atomic_int parent_done;
+    int order[4];
+    atomic_int n;
+} spn_ctx;
+
+static int spn_init_ctx(tr_self *self, void *state, const void *arg) {
+    (void)self;
+    *(spn_ctx **)state = *(spn_ctx *const *)arg;
+    return TR_CONTINUE;
+}
+
+/* The recorder: T_GO blocks it at the gate (it is busy, so sends to it are
+ * gathered in the sender's outbox); T_SEQ values are recorded in order. */
+static int spn_rec_cast(tr_self *self, void *state, const tr_msg *m) {
+    (void)self;
+    spn_ctx *c = *(spn_ctx **)state;
+    if (m->tag == T_GO) {
+        tu_gate_block(&c->gate);
+    } else if (m->tag == T_SEQ && m->size == sizeof(int)) {
+        int i = atomic_fetch_add(&c->n, 1);
+        if (i < 4)
+            memcpy(&c->order[i], m->data, sizeof(int));
+    }
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour k_spn_rec = {.name = "spawn_recorder",
+                                       .state_size = sizeof(spn_ctx *),
+                                       .init = spn_init_ctx,
+                                       .handle_cast = spn_rec_cast};
+
+/* The child: init sends 1; its first cast sends 2. */
+static int spn_child_init(tr_self *self, void *state, const void *arg) {
+    spn_ctx *c = *(spn_ctx *const *)arg;
+    *(spn_ctx **)state = c;
+    int one = 1;
+    return tr_cast(tr_self_runtime(self), c->recorder, T_SEQ, &one, sizeof one) == TR_OK
+               ? TR_CONTINUE
+               : TR_STOP;
+}
+
+static int spn_child_cast(tr_self *self, void *state, const tr_msg *m) {
+    (void)m;
+    spn_ctx *c = *(spn_ctx **)state;
+    int two = 2;
+    tr_cast(tr_self_runtime(self), c->recorder, T_SEQ, &two, sizeof two);
+    atomic_store(&c->child_sent, 1);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour k_spn_child = {.name = "spawn_child",
+                                         .state_size = sizeof(spn_ctx *),
+                                         .init = spn_child_init,
+                                         .handle_cast = spn_child_cast};
+
+/* The parent: spawns the child from its callback, starts it, and stays in
+ * the callback until the child's first turn has sent (or 200 ms pass). */
+static int spn_parent_cast(tr_self *self, void *state, const tr_msg *m) {
+    (void)m;
+    spn_ctx *c = *(spn_ctx **)state;
+    tr_runtime *rt = tr_self_runtime(self);
+    tr_pid child;
+    if (tr_spawn(rt, &k_spn_child, &c, NULL, &child) == TR_OK) {
+        tr_cast(rt, child, T_GO, NULL, 0);
+        int64_t end = tu_now_ms() + 200;
+        while (!atomic_load(&c->child_sent) && tu_now_ms() < end)
+            sched_yield();
+    }
+    atomic_store(&c->parent_done, 1);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour k_spn_parent = {.name = "spawn_parent",
+                                          .state_size = sizeof(spn_ctx *),
+                                          .init = spn_init_ctx,
+                                          .handle_cast = spn_parent_cast};
+
+/* A child spawned from a callback sends from its init (gathered in the
+ * parent's outbox) and then from its first turn on another thread: the
+ * receiver gets the init's message first (one sender, one receiver: FIFO). */
+static void test_init_sends_before_first_turn(void **state) {
+    tu_fix *f = *state;
+    int bad = 0;
+    for (int round = 0; round < 20; round++) {
+        spn_ctx *c = calloc(1, sizeof *c);
+        assert_non_null(c);
+        tu_gate_init(&c->gate);
+        spn_ctx *cp = c;
+        assert_int_equal(tr_spawn(f->rt, &k_spn_rec, &cp, NULL, &c->recorder), TR_OK);
+        assert_int_equal(tr_cast(f->rt, c->recorder, T_GO, NULL, 0), TR_OK);
+        assert_true(tu_gate_wait_entered(&c->gate, 1, 5000));
+        tr_pid parent;
+        assert_int_equal(tr_spawn(f->rt, &k_spn_parent, &cp, NULL, &parent), TR_OK);
+        assert_int_equal(tr_cast(f->rt, parent, T_GO, NULL, 0), TR_OK);
+        assert_true(TU_WAIT(atomic_load(&c->parent_done), 5000));
+        tu_gate_open(&c->gate);
+        assert_true(TU_WAIT(atomic_load(&c->n) == 2, 5000));
+        if (c->order[0] != 1 || c->order[1] != 2) {
+            print_error("round %d: the recorder got %d then %d\n", round, c->order[0], c->order[1]);
+            bad++;
+        }
+        assert_int_equal(tr_exit(f->rt, c->recorder, tr_reason_kill()), TR_OK);
+        tu_await(f->rt, c->recorder);
+        tu_gate_destroy(&c->gate);
+        free(c);
+    }
+    assert_int_equal(bad, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        TU_TEST4(test_mesh_every_size_across_threads),
-        TU_TEST(test_order_casts_then_request),
-        TU_TEST(test_last_turn_sends_then_down),
-        TU_TEST(test_bounded_mailbox_from_callback),
+        TU_TEST4(test_mesh_every_size_across_threads), TU_TEST(test_order_casts_then_request),
+        TU_TEST(test_last_turn_sends_then_down),       TU_TEST(test_bounded_mailbox_from_callback),
+        TU_TEST4(test_init_sends_before_first_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
