@@ -1793,7 +1793,7 @@ int tr_demonitor(tr_self *self, uint64_t ref) {
 /* ------------------------------------------------------------------------ */
 
 int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
-    if (!rt || pid.id == 0)
+    if (!rt || pid.id == 0 || reason.kind < TR_EXIT_NORMAL || reason.kind > TR_EXIT_ERROR)
         return TR_EINVAL;
     if (tr__load_acq_u32(&rt->stopped))
         return TR_ECLOSED;

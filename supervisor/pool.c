@@ -1240,7 +1240,7 @@ static const tr_behaviour pool_behaviour = {
 /* ------------------------------------------------------------------------ */
 
 int tr_pool_start(tr_runtime *rt, const tr_pool_opts *opts, tr_pid *out) {
-    if (!rt || !opts_valid(opts))
+    if (!rt || !out || !opts_valid(opts))
         return TR_EINVAL;
     return tr_spawn(rt, &pool_behaviour, opts, NULL, out);
 }

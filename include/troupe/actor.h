@@ -406,8 +406,9 @@ TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
  *    `reason` before its next message (normal is ignored then), without
  *    terminate.
  *  The reason's text is NUL-terminated on receipt (its last byte).
- *  Errors: TR_EINVAL, TR_ENOPROC (dead pid, or no process of rt: another
- *  runtime's pid, a blocking caller's reply address), TR_ECLOSED,
+ *  Errors: TR_EINVAL (rt NULL, pid TR_PID_NONE, reason.kind not one of
+ *  tr_exit_kind: nothing is sent), TR_ENOPROC (dead pid, or no process of
+ *  rt: another runtime's pid, a blocking caller's reply address), TR_ECLOSED,
  *  TR_ENOMEM (the signal could not be allocated: nothing was sent; never
  *  with kill, which needs no memory and always takes effect), TR_EKILLED
  *  (called from a callback of an actor that was killed).

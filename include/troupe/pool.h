@@ -53,7 +53,8 @@ typedef struct tr_pool_opts {
 } tr_pool_opts;
 
 /** tr_pool_start: starts a pool; returns after all workers ran init.
- *  Errors: TR_EINVAL (NULL, size 0 or too big, no behaviour, negative
+ *  Errors: TR_EINVAL (rt, opts or out NULL: a pool nobody can name could
+ *  never be stopped; size 0 or too big, no behaviour, negative
  *  durations, worker_arg_size or state_size over PTRDIFF_MAX / 2), TR_EINIT (a
  *  worker's init failed), TR_ENOMEM, TR_ECLOSED. *out receives the pool's
  *  pid. Thread-safety: any thread. */
