@@ -145,9 +145,14 @@ typedef struct tr_child_counts {
  * a tr_call, so: any thread that is not a scheduler thread, outside any
  * callback; timeout as OTP's, infinity). From inside an actor, send the
  * same requests with tr_request and the TR_SUP_* tags below. Common errors:
- * TR_EINVAL (NULL arguments), TR_ENOPROC (sup dead), TR_EDEADLK (scheduler
- * thread, or inside any callback: a child's init included, on its first
- * start as on a restart), TR_ECLOSED. */
+ * TR_EINVAL (NULL arguments), TR_ENOPROC (sup dead, TR_PID_NONE, another
+ * runtime's pid), TR_EDEADLK (scheduler thread, or inside any callback: a
+ * child's init included, on its first start as on a restart), TR_ECLOSED,
+ * TR_ESHUTDOWN (the supervisor is stopping: its shutdown sequence has
+ * begun), TR_EEXITED (the supervisor exited while the call waited: killed,
+ * or it gave up; also when sup is an actor that is not a supervisor and
+ * crashes on the unexpected call, as gen_server:call to the wrong process
+ * in OTP), TR_ENOMEM (the supervisor could not allocate its reply). */
 
 /** tr_supervisor_start_child: adds a child spec and starts it
  *  (supervisor:start_child/2). For simple_one_for_one, spec may be NULL
