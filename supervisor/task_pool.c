@@ -286,12 +286,17 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
 
 static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
     worker_state *st = state;
-    tr__free(st->task.res);
-    st->task.res = NULL;
     if (st->current) { /* crashed inside the task function */
         future_fail_reason(st->current, &reason);
         st->current = NULL;
     }
+}
+
+/* Every exit, kill included: the result buffer goes. */
+static void worker_cleanup(void *state) {
+    worker_state *st = state;
+    tr__free(st->task.res);
+    st->task.res = NULL;
 }
 
 static const tr_behaviour worker_behaviour = {
@@ -300,6 +305,7 @@ static const tr_behaviour worker_behaviour = {
     .init = worker_init,
     .handle_info = worker_info,
     .terminate = worker_terminate,
+    .cleanup = worker_cleanup,
 };
 
 /* Destructor of a RUN message: drops its reference; a task no worker began
@@ -461,6 +467,7 @@ fail:
     tr__free(st->idle);
     st->w = NULL;
     st->idle = NULL;
+    st->pool = NULL; /* tr_task_pool_start frees it: nothing for mgr_cleanup */
     return tr_stop(self, tr_reason_shutdown());
 }
 
@@ -539,22 +546,40 @@ static int mgr_info(tr_self *self, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
+/* An orderly stop: the workers are told to stop (a task in progress runs
+ * to its end and completes its future). What the manager owns is released
+ * in mgr_cleanup, which also runs when the manager is killed. */
 static void mgr_terminate(tr_self *self, void *state, tr_reason reason) {
     mgr_state *st = state;
     tr_task_pool *p = st->pool;
     pthread_mutex_lock(&p->mu);
     p->closed = true;
     pthread_mutex_unlock(&p->mu);
-    fail_queue(st, TR_ECLOSED, "task pool stopped before the task ran");
-    if (st->w) {
-        for (unsigned i = 0; i < st->n; i++) {
+    if (st->w)
+        for (unsigned i = 0; i < st->n; i++)
             if (!tr_pid_is_none(st->w[i].pid) &&
                 tr__exit_linked(self, st->w[i].pid, tr_reason_shutdown()) == TR_ENOMEM)
                 tr_exit(tr_self_runtime(self), st->w[i].pid, tr_reason_kill());
+}
+
+/* Every exit, kill included (terminate does not run then; the workers,
+ * linked, get the EXIT and stop): queued tasks fail with TR_ECLOSED, the
+ * tables go, and tr_task_pool_shutdown/free learn that the manager is
+ * gone. A task a worker is running completes its future from the worker
+ * (or fails it through the RUN message's destructor). */
+static void mgr_cleanup(void *state) {
+    mgr_state *st = state;
+    tr_task_pool *p = st->pool;
+    if (!p)
+        return; /* init failed: tr_task_pool_start frees the pool */
+    pthread_mutex_lock(&p->mu);
+    p->closed = true;
+    pthread_mutex_unlock(&p->mu);
+    fail_queue(st, TR_ECLOSED, "task pool stopped before the task ran");
+    if (st->w)
+        for (unsigned i = 0; i < st->n; i++)
             if (st->w[i].current) /* the worker (or its RUN message) completes it */
                 future_unref(st->w[i].current);
-        }
-    }
     tr__free(st->w);
     tr__free(st->idle);
     st->w = NULL;
@@ -573,6 +598,7 @@ static const tr_behaviour manager_behaviour = {
     .handle_cast = mgr_cast,
     .handle_info = mgr_info,
     .terminate = mgr_terminate,
+    .cleanup = mgr_cleanup,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
  * order, errors and crashes failing only their own future, timeouts,
  * awaiting from an actor, drain/pending_count, shutdown, and nothing lost
  * when the runtime stops under the pool. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +13,13 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include <troupe/troupe.h>
 #include <troupe/task_pool.h>
+
+#include "actor/runtime_api.h" /* tr__self_parent: the manager's pid */
 
 /* ------------------------------------------------------------------------ */
 /* Task functions                                                            */
@@ -494,6 +500,57 @@ static void test_runtime_stop_completes_every_future(void **state) {
     fx->pool = NULL;
 }
 
+/* A task that tells the test its manager's pid (the worker's parent), then
+ * waits at the gate. */
+static uint64_t manager_seen;
+static int parent_task(tr_task *t, const void *arg, size_t size) {
+    __atomic_store_n(&manager_seen, tr__self_parent(tr_task_self(t)).id, __ATOMIC_RELEASE);
+    return gate_task(t, arg, size);
+}
+
+static void *free_pool_thread(void *arg) {
+    static int rc;
+    rc = tr_task_pool_free((tr_task_pool *)arg);
+    return &rc;
+}
+
+/* The manager killed (terminate does not run): the queued tasks fail with
+ * TR_ECLOSED, the running one completes, tr_task_pool_free returns, and
+ * nothing leaks (ASan). */
+static void test_killed_manager_releases_everything(void **state) {
+    fixture *fx = *state; /* one worker */
+    enum { N = 8 };
+    tr_future *fs[N];
+    __atomic_store_n(&manager_seen, 0, __ATOMIC_RELEASE);
+    fs[0] = submit_int(fx->pool, parent_task, 0);
+    for (int i = 1; i < N; i++)
+        fs[i] = submit_int(fx->pool, square_task, i);
+    int64_t end = tr_now_ms() + 10000;
+    while (!__atomic_load_n(&manager_seen, __ATOMIC_ACQUIRE) && tr_now_ms() < end)
+        ;
+    tr_pid mgr = {__atomic_load_n(&manager_seen, __ATOMIC_ACQUIRE)};
+    assert_false(tr_pid_is_none(mgr));
+    assert_int_equal(tr_exit(fx->rt, mgr, tr_reason_kill()), 0);
+    for (int i = 1; i < N; i++)
+        assert_int_equal(tr_future_await(fs[i], 10000, NULL), TR_ECLOSED);
+    __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
+    int st = tr_future_await(fs[0], 10000, NULL);
+    assert_true(st == 0 || st == TR_ECRASHED);
+    for (int i = 0; i < N; i++)
+        tr_future_free(fs[i]);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, free_pool_thread, fx->pool), 0);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    void *ret = NULL;
+    int jr = pthread_timedjoin_np(th, &ret, &dl);
+    fx->pool = NULL; /* freed (or stuck in the thread): not again in teardown */
+    if (jr != 0)
+        fail_msg("tr_task_pool_free did not return within 10 s of the manager's kill");
+    assert_int_equal(*(int *)ret, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_submit_await, setup, teardown),
@@ -508,6 +565,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_await_from_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_after_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runtime_stop_completes_every_future, setup1, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_manager_releases_everything, setup1, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
