@@ -27,6 +27,9 @@
  * TR_ECLOSED when the pool (or the runtime) stops before the task ran, or
  * TR_ENOMEM when the task could not be handed to a worker for lack of
  * memory (a worker that cannot report back crashes and is restarted).
+ * This holds when the manager itself is killed: its queued tasks fail with
+ * TR_ECLOSED, a task a worker is running completes, the pool is closed to
+ * new tasks, and tr_task_pool_shutdown and tr_task_pool_free return.
  */
 #ifndef TROUPE_TASK_POOL_H
 #define TROUPE_TASK_POOL_H
