@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "actor/core.h"
+#include "actor/deadline.h"
 
 /* ------------------------------------------------------------------------ */
 /* pid table                                                                 */
@@ -1616,7 +1617,7 @@ static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
     pthread_mutex_lock(&rt->stop_mu);
     while (slot_alive(rt, pid) && tr__now_ms() < deadline) {
         struct timespec ts;
-        tr__abstime(&ts, 50);
+        tr__abstime_after(&ts, 50);
         pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
     }
     pthread_mutex_unlock(&rt->stop_mu);

@@ -377,6 +377,5 @@ uint64_t tr__count_allocated(const tr_runtime *rt);
 
 /* ---- misc ---- */
 int64_t tr__now_ms(void);
-void tr__abstime(struct timespec *ts, tr_duration_ms ms);
 
 #endif

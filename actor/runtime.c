@@ -12,7 +12,7 @@
  * A busy thread may hold work no queue shows (its `next` actor, its outbox
  * of gathered sends) until its turn ends; an idle thread takes it when that
  * turn lasts (steal_next), and while threads run, one parked thread (the
- * watcher) wakes every WATCH_NS to look.
+ * watcher) wakes every WATCH_MS to look.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "actor/core.h"
+#include "actor/deadline.h"
 
 __thread tr__sched *tr__tls_sched;
 __thread tr_actor *tr__tls_current;
@@ -32,9 +33,9 @@ __thread tr__frame *tr__tls_frame;
 /* How long work a busy thread holds (its `next` actor, its outbox) may
  * wait behind a turn that does not end before an idle thread takes it
  * (steal_next). A spinning thread looks at the end of each spin phase; a
- * parked watcher every WATCH_NS. */
+ * parked watcher every WATCH_MS. */
 #define NEXT_GRACE_NS 100000
-#define WATCH_NS 1000000
+#define WATCH_MS 1
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -50,16 +51,6 @@ int64_t tr__now_ms(void) {
 
 int64_t tr_now_ms(void) {
     return tr__now_ms();
-}
-
-void tr__abstime(struct timespec *ts, tr_duration_ms ms) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
 }
 
 void tr__spin_lock_slow(tr__spin *s) {
@@ -357,7 +348,7 @@ static bool any_held(tr__sched *s) {
 static void quiesce(tr__sched *s);
 
 /* Parks until woken. While another thread holds work (wait_ns > 0, or
- * any_held), one parked thread is the watcher: it parks for WATCH_NS at most,
+ * any_held), one parked thread is the watcher: it parks for WATCH_MS at most,
  * then returns to look again (steal_next). Returns true when a waker woke us
  * (we count as spinning then), false otherwise. */
 static bool park(tr__sched *s, int64_t wait_ns) {
@@ -382,13 +373,7 @@ static bool park(tr__sched *s, int64_t wait_ns) {
         while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
             if (watch) {
                 struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += WATCH_NS / 1000000000;
-                ts.tv_nsec += WATCH_NS % 1000000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
+                tr__abstime_after(&ts, WATCH_MS);
                 if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT)
                     break; /* look at the `next` slots again */
                 continue;
@@ -399,7 +384,7 @@ static bool park(tr__sched *s, int64_t wait_ns) {
             }
             /* Destructions are waiting for a grace period: look again soon. */
             struct timespec ts;
-            tr__abstime(&ts, 2);
+            tr__abstime_after(&ts, 2);
             if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
                 pthread_mutex_unlock(&s->park_mu);
                 quiesce(s);
@@ -776,7 +761,7 @@ int tr_runtime_stop(tr_runtime *rt) {
         tr__grave_drain_sync(rt);
         pthread_mutex_lock(&rt->stop_mu);
         struct timespec ts;
-        tr__abstime(&ts, 100);
+        tr__abstime_after(&ts, 100);
         if (tr__count_allocated(rt) != 0)
             pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
         pthread_mutex_unlock(&rt->stop_mu);
