@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "actor/core.h"
-#include "actor/deadline.h"
+#include "base/clock.h"
 
 /* ------------------------------------------------------------------------ */
 /* pid table                                                                 */
@@ -174,7 +174,7 @@ uint64_t tr__count_allocated(const tr_runtime *rt) {
  * on the slot with a CAS. tr__acquire/tr__release pairs run on one thread
  * with no section boundary between them. */
 static inline bool borrow_mode(const tr_runtime *rt) {
-#ifdef TR_TSAN
+#ifdef TR__TSAN
     (void)rt;
     return false; /* TSan cannot see ck_epoch's ordering: references only */
 #else
@@ -229,7 +229,7 @@ static void destroy_cb(ck_epoch_entry_t *e) {
 /* The last reference is gone and the actor has exited: destroy it once no
  * thread can still be using it. */
 static void defer_destroy(tr_actor *a) {
-#ifdef TR_TSAN
+#ifdef TR__TSAN
     destroy(a); /* no borrowed lookups in TSan builds */
 #else
     tr_runtime *rt = a->rt;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "actor/core.h"
-#include "actor/deadline.h"
+#include "base/clock.h"
 
 struct tr__port {
     pthread_mutex_t mu;
@@ -46,11 +46,7 @@ void tr__port_signal(tr_actor *a) {
  * caller gave up: it is freed with the port, when the last sender lets go. */
 void tr__port_init(tr__port *p) {
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    tr__cond_init_monotonic(&p->cv);
     p->signaled = false;
 }
 

@@ -13,7 +13,10 @@
 #include <troupe/actor.h>
 
 #include "actor/runtime_api.h"
-#include "mailbox/atomic.h"
+#include "base/atomic.h"
+#include "base/clock.h"
+#include "base/fifo.h"
+#include "base/spin.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/msg.h"
 
@@ -261,7 +264,7 @@ struct tr_runtime {
     uint64_t rand_state;  /* atomic */
     /* injection queue */
     pthread_mutex_t inj_mu;
-    tr_actor *inj_head, *inj_tail;
+    TR__FIFO(tr_actor) inj;
     /* Actors whose last reference a plain thread dropped: destroyed by a
      * scheduler thread (or the stopping thread) after a grace period. */
     pthread_mutex_t grave_mu;
@@ -374,8 +377,5 @@ void tr__grave_drain_final(tr_runtime *rt); /* no scheduler threads left: destro
 /* ---- counts (actor.c) ---- */
 uint64_t tr__count_alive(const tr_runtime *rt);
 uint64_t tr__count_allocated(const tr_runtime *rt);
-
-/* ---- misc ---- */
-int64_t tr__now_ms(void);
 
 #endif

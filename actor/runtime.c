@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "actor/core.h"
-#include "actor/deadline.h"
+#include "base/clock.h"
 
 __thread tr__sched *tr__tls_sched;
 __thread tr_actor *tr__tls_current;
@@ -36,41 +36,6 @@ __thread tr__frame *tr__tls_frame;
  * parked watcher every WATCH_MS. */
 #define NEXT_GRACE_NS 100000
 #define WATCH_MS 1
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t tr__now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t tr_now_ms(void) {
-    return tr__now_ms();
-}
-
-void tr__spin_lock_slow(tr__spin *s) {
-    for (unsigned i = 0;; i++) {
-        if (tr__load_acq_u32(&s->v) == 0 && tr__cas_acqrel_u32(&s->v, 0, 1))
-            return;
-        if (i < 64)
-            tr__cpu_relax();
-        else
-            sched_yield();
-    }
-}
-
-static void cond_init_monotonic(pthread_cond_t *cv) {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &ca);
-    pthread_condattr_destroy(&ca);
-}
 
 /* ---- waking -------------------------------------------------------------- */
 
@@ -149,12 +114,7 @@ static void wake_all(tr_runtime *rt) {
 
 static void inject(tr_runtime *rt, tr_actor *a) {
     pthread_mutex_lock(&rt->inj_mu);
-    a->run_next = NULL;
-    if (rt->inj_tail)
-        rt->inj_tail->run_next = a;
-    else
-        rt->inj_head = a;
-    rt->inj_tail = a;
+    TR__FIFO_PUSH(&rt->inj, a, run_next);
     tr__faa_acqrel_u32(&rt->inj_len, 1);
     pthread_mutex_unlock(&rt->inj_mu);
 }
@@ -163,11 +123,8 @@ static tr_actor *take_injected(tr_runtime *rt) {
     if (tr__load_acq_u32(&rt->inj_len) == 0)
         return NULL;
     pthread_mutex_lock(&rt->inj_mu);
-    tr_actor *a = rt->inj_head;
+    tr_actor *a = TR__FIFO_POP(&rt->inj, run_next);
     if (a) {
-        rt->inj_head = a->run_next;
-        if (!rt->inj_head)
-            rt->inj_tail = NULL;
         tr__faa_acqrel_u32(&rt->inj_len, (uint32_t)-1);
     }
     pthread_mutex_unlock(&rt->inj_mu);
@@ -176,7 +133,7 @@ static tr_actor *take_injected(tr_runtime *rt) {
 
 static void push_ring(tr_runtime *rt, tr__sched *s, tr_actor *a) {
     /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
-    TR_TSAN_RELEASE(a);
+    TR__TSAN_RELEASE(a);
     if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
         inject(rt, a);
     wake_one(rt);
@@ -193,7 +150,7 @@ void tr__schedule(tr_actor *a) {
         /* Woken by a send on this thread: run it here next, while the
          * message is hot in this core's cache. The actor it displaces goes
          * to the ring, where idle threads can steal it. */
-        TR_TSAN_RELEASE(a);
+        TR__TSAN_RELEASE(a);
         /* Only this thread puts actors in its slot; thieves only take them
          * out (exchange with NULL). So an empty slot can be filled with a
          * plain release store; an occupied one needs the exchange. */
@@ -243,12 +200,7 @@ static tr_actor *steal(tr__sched *s) {
 static tr_actor *next_actor(tr__sched *s);
 
 static bool holds(tr__sched *v) {
-    return tr__load_acq_ptr((void *const *)&v->next) ||
-           __atomic_load_n(&v->ob_held, __ATOMIC_RELAXED);
-}
-
-static bool spin_trylock(tr__spin *l) {
-    return tr__load_acq_u32(&l->v) == 0 && tr__cas_acqrel_u32(&l->v, 0, 1);
+    return tr__load_acq_ptr((void *const *)&v->next) || tr__load_rlx_u32(&v->ob_held);
 }
 
 /* At the end of each spin phase: takes what another thread holds, when that
@@ -274,7 +226,7 @@ static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
             continue;
         }
         if (!now)
-            now = now_ns();
+            now = tr__now_ns();
         uint32_t runs = __atomic_load_n(&v->runs, __ATOMIC_RELAXED) + 1;
         int64_t left = NEXT_GRACE_NS;
         if (w->runs != runs) {
@@ -286,7 +238,7 @@ static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
                 w->runs = 0;
                 /* Under its lock the outbox is the owner's turn's (the
                  * owner's epoch section covers the receivers). */
-                if (__atomic_load_n(&v->ob_held, __ATOMIC_RELAXED) && spin_trylock(&v->ob_lock)) {
+                if (tr__load_rlx_u32(&v->ob_held) && tr__spin_trylock(&v->ob_lock)) {
                     if (v->ob_n) {
                         tr__ob_flush(v); /* receivers come to our `next`/ring */
                         flushed = true;
@@ -408,7 +360,7 @@ static bool park(tr__sched *s, int64_t wait_ns) {
 /* The epoch section a scheduler thread holds across consecutive runs, so
  * that lookups inside callbacks take no reference (actor.c). */
 static inline void section_enter(tr__sched *s) {
-#ifndef TR_TSAN
+#ifndef TR__TSAN
     if (!s->in_section) {
         ck_epoch_begin(&s->epoch, NULL);
         s->in_section = true;
@@ -431,7 +383,7 @@ static void quiesce(tr__sched *s) {
 }
 
 static void run_one(tr__sched *s, tr_actor *a) {
-    TR_TSAN_ACQUIRE(a);
+    TR__TSAN_ACQUIRE(a);
     __atomic_store_n(&s->runs, s->runs + 1, __ATOMIC_RELAXED);
     section_enter(s);
     tr__run(s, a);
@@ -584,7 +536,7 @@ ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
     *borrowed = true;
     ck_epoch_record_t *r = ck_epoch_recycle(&rt->epoch, NULL);
     if (r) {
-        TR_TSAN_ACQUIRE(r); /* from the thread that unregistered it */
+        TR__TSAN_ACQUIRE(r); /* from the thread that unregistered it */
         return r;
     }
     r = (ck_epoch_record_t *)tr__calloc(sizeof *r);
@@ -597,7 +549,7 @@ ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
 void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
     (void)rt;
     if (borrowed && rec) {
-        TR_TSAN_RELEASE(rec); /* to the thread that recycles it */
+        TR__TSAN_RELEASE(rec); /* to the thread that recycles it */
         ck_epoch_unregister(rec);
     }
 }
@@ -685,7 +637,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     pthread_mutex_init(&rt->inj_mu, NULL);
     pthread_mutex_init(&rt->grave_mu, NULL);
     pthread_mutex_init(&rt->stop_mu, NULL);
-    cond_init_monotonic(&rt->stop_cv);
+    tr__cond_init_monotonic(&rt->stop_cv);
     ck_epoch_init(&rt->epoch);
     rt->segs = (tr__slot **)tr__calloc(sizeof(tr__slot *) * rt->n_segs);
     rt->scheds = (tr__sched *)tr__calloc(sizeof(tr__sched) * rt->n_sched);
@@ -703,7 +655,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         s->ring_buf = (ck_ring_buffer_t *)tr__calloc(sizeof(ck_ring_buffer_t) * TR__RING_SIZE);
         s->seen = (tr__seen *)tr__calloc(sizeof(tr__seen) * rt->n_sched);
         pthread_mutex_init(&s->park_mu, NULL);
-        cond_init_monotonic(&s->park_cv);
+        tr__cond_init_monotonic(&s->park_cv);
         if (!s->ring_buf || !s->seen) {
             runtime_free(rt);
             return TR_ENOMEM;

@@ -20,7 +20,7 @@
 #include <sys/prctl.h>
 
 #include "actor/core.h"
-#include "actor/deadline.h"
+#include "base/clock.h"
 
 /* Deadlines are in microseconds of CLOCK_MONOTONIC, so a timer fires no
  * earlier than asked (a millisecond clock would let it fire up to 1 ms
@@ -40,12 +40,6 @@ static int64_t slack_us(tr_duration_ms d) {
     if (d >= 512) /* d * 1000 / 512 >= SLACK_MAX_US; and d * 1000 may overflow */
         return SLACK_MAX_US;
     return d > 0 ? d * 1000 / 512 : 0;
-}
-
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 typedef struct entry {
@@ -182,7 +176,7 @@ static void *timer_main(void *arg) {
             pthread_cond_wait(&t->cv, &t->mu);
             continue;
         }
-        int64_t now = now_us();
+        int64_t now = tr__now_us();
         int64_t top_when = t->heap[0].when;
         if (top_when > now) {
             /* Sleep until the deadline itself (absolute, CLOCK_MONOTONIC):
@@ -245,11 +239,7 @@ int tr__timers_start(tr_runtime *rt) {
     if (!t)
         return TR_ENOMEM;
     pthread_mutex_init(&t->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    tr__cond_init_monotonic(&t->cv);
     rt->timers = t;
     if (pthread_create(&t->thread, NULL, timer_main, rt)) {
         pthread_mutex_destroy(&t->mu);
@@ -335,7 +325,7 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         t->e[idx].gen = 1;
     }
     entry *e = &t->e[idx];
-    e->when = tr__sat_add(now_us(), tr__sat_mul(delay, 1000)); /* TR__NEVER: never fires */
+    e->when = tr__sat_add(tr__now_us(), tr__sat_mul(delay, 1000)); /* TR__NEVER: never fires */
     e->slack = slack_us(period > 0 ? period : delay);
     e->period = period;
     e->to = to;

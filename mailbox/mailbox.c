@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "mailbox/atomic.h"
+#include "base/atomic.h"
 
 #define EMPTY_BIT ((uintptr_t)1)
 

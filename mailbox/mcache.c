@@ -3,7 +3,7 @@
 
 #include <troupe/errors.h>
 
-#include "mailbox/atomic.h"
+#include "base/atomic.h"
 
 __thread tr__mcache *tr__tls_mcache;
 

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mailbox/alloc.h"
+#include "base/alloc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TR__MC_OFF 1

@@ -11,7 +11,7 @@
 
 #include <troupe/actor.h>
 
-#include "mailbox/alloc.h"
+#include "base/alloc.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mcache.h"
 

@@ -75,8 +75,8 @@ static bool hs_compare(const void *a, const void *b) {
     /* ck_hs calls this on a published entry before ck_hs_get returns it:
      * the reader's side of tr_register's release (TSan cannot see ck_hs's
      * own ordering). */
-    TR_TSAN_ACQUIRE(x);
-    TR_TSAN_ACQUIRE(y);
+    TR__TSAN_ACQUIRE(x);
+    TR__TSAN_ACQUIRE(y);
     return x->len == y->len && memcmp(x->name, y->name, x->len) == 0;
 }
 
@@ -122,7 +122,7 @@ static void writer_begin(tr__registry *r) {
 
 static void entry_free_cb(ck_epoch_entry_t *e) {
     reg_entry *entry = (reg_entry *)((char *)e - offsetof(reg_entry, ep));
-    TR_TSAN_ACQUIRE(entry); /* readers released it after use */
+    TR__TSAN_ACQUIRE(entry); /* readers released it after use */
     tr__free(entry);
 }
 
@@ -162,7 +162,7 @@ static void writer_end(tr_runtime *rt, tr__registry *r, reg_entry **dead, size_t
     ck_epoch_synchronize(rec);
     tr__epoch_leave(rt, rec, borrowed);
     for (size_t i = 0; i < n_dead; i++) {
-        TR_TSAN_ACQUIRE(dead[i]); /* readers released it after use */
+        TR__TSAN_ACQUIRE(dead[i]); /* readers released it after use */
         tr__free(dead[i]);
     }
     while (garbage) {
@@ -241,7 +241,7 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
         tr__free(e);
         return TR_ENOPROC;
     }
-    TR_TSAN_RELEASE(e); /* publication through ck_hs */
+    TR__TSAN_RELEASE(e); /* publication through ck_hs */
     if (!ck_hs_put(&r->hs, h, e)) {
         writer_end(rt, r, NULL, 0);
         tr__free(e);
@@ -304,9 +304,9 @@ tr_pid tr_whereis(tr_runtime *rt, const char *name) {
     ck_epoch_begin(rec, NULL);
     reg_entry *e = (reg_entry *)ck_hs_get(&r->hs, h, &key);
     if (e) {
-        TR_TSAN_ACQUIRE(e);
+        TR__TSAN_ACQUIRE(e);
         pid = e->pid;
-        TR_TSAN_RELEASE(e);
+        TR__TSAN_RELEASE(e);
     }
     ck_epoch_end(rec, NULL);
     tr__epoch_leave(rt, rec, borrowed);

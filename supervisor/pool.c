@@ -40,8 +40,8 @@
 #include <troupe/supervisor.h>
 
 #include "actor/runtime_api.h"
-#include "mailbox/alloc.h"
-#include "mailbox/atomic.h"
+#include "base/alloc.h"
+#include "base/atomic.h"
 #include "supervisor/sup_private.h"
 
 #define POOL_RESERVED_TAGS 0xFFFF0000u

@@ -19,9 +19,9 @@
 
 #include <troupe/supervisor.h>
 
-#include "actor/deadline.h"
+#include "base/clock.h"
 #include "actor/runtime_api.h"
-#include "mailbox/alloc.h"
+#include "base/alloc.h"
 #include "supervisor/sup_private.h"
 
 #define SUP_DEFAULT_INTENSITY 1

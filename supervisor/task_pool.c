@@ -27,10 +27,10 @@
 
 #include <troupe/task_pool.h>
 
-#include "actor/deadline.h"
+#include "base/clock.h"
 #include "actor/runtime_api.h"
-#include "mailbox/alloc.h"
-#include "mailbox/atomic.h"
+#include "base/alloc.h"
+#include "base/atomic.h"
 
 /* Message tags of the manager and the workers (reserved range). */
 #define TP_SUBMIT 0xFFFF0401u /* cast_owned to manager: a tr_future * */
@@ -114,16 +114,6 @@ static void future_unref(tr_future *f) {
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     tr__free(f);
-}
-
-static int cond_init_monotonic(pthread_cond_t *cv) {
-    pthread_condattr_t a;
-    if (pthread_condattr_init(&a) != 0)
-        return TR_ENOMEM;
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rc == 0 ? 0 : TR_ENOMEM;
 }
 
 static bool valid_timeout(tr_duration_ms t) {
@@ -629,7 +619,7 @@ TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_
         tr__free(p);
         return TR_ENOMEM;
     }
-    if (cond_init_monotonic(&p->cv) != 0) {
+    if (tr__cond_init_monotonic(&p->cv) != 0) {
         pthread_mutex_destroy(&p->mu);
         tr__free(p);
         return TR_ENOMEM;
@@ -750,7 +740,7 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
         tr__free(f);
         return TR_ENOMEM;
     }
-    if (cond_init_monotonic(&f->cv) != 0) {
+    if (tr__cond_init_monotonic(&f->cv) != 0) {
         pthread_mutex_destroy(&f->mu);
         tr__free(f->arg);
         tr__free(f);

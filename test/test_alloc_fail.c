@@ -2,7 +2,7 @@
  * reliability suite).
  *
  * Linked against troupe_fault, the library built with TR_FAULT_INJECTION
- * (mailbox/alloc.h, actor/fault.h): tr__fault_arm(rt, n, every) makes the
+ * (base/alloc.h, actor/fault.h): tr__fault_arm(rt, n, every) makes the
  * nth allocation of the runtime's threads fail (then every every-th).
  * For each operation (spawn, send, call, timers, supervisor start and
  * which_children, pool start, kill/exit/DOWN, supervisor and pool stop,

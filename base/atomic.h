@@ -17,23 +17,23 @@
  *
  * Naming: tr__<op>_<order>_<type>, with ptr, u64 and u32 variants.
  */
-#ifndef TROUPE_MAILBOX_ATOMIC_H
-#define TROUPE_MAILBOX_ATOMIC_H
+#ifndef TROUPE_BASE_ATOMIC_H
+#define TROUPE_BASE_ATOMIC_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #if defined(__SANITIZE_THREAD__)
-#define TR_TSAN 1
+#define TR__TSAN 1
 #include <sanitizer/tsan_interface.h>
 /* Tell TSan about a happens-before edge made by a structure it cannot see
  * (ck_ring, ck_epoch: inline assembly): release before handing p over,
  * acquire after taking it. */
-#define TR_TSAN_RELEASE(p) __tsan_release((void *)(p))
-#define TR_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define TR__TSAN_RELEASE(p) __tsan_release((void *)(p))
+#define TR__TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
 #else
-#define TR_TSAN_RELEASE(p) ((void)0)
-#define TR_TSAN_ACQUIRE(p) ((void)0)
+#define TR__TSAN_RELEASE(p) ((void)0)
+#define TR__TSAN_ACQUIRE(p) ((void)0)
 #endif
 
 #define TR__A_LD(p, o) __atomic_load_n((p), (o))
@@ -78,12 +78,23 @@ static inline uint64_t tr__faa_acqrel_u64(uint64_t *p, uint64_t d) {
     return __atomic_fetch_add(p, d, __ATOMIC_ACQ_REL);
 }
 
+/* --- flags ------------------------------------------------------------- */
+static inline bool tr__load_rlx_bool(const bool *p) {
+    return TR__A_LD((bool *)p, __ATOMIC_RELAXED);
+}
+
 /* --- 32-bit ------------------------------------------------------------- */
 static inline uint32_t tr__load_acq_u32(const uint32_t *p) {
     return TR__A_LD((uint32_t *)p, __ATOMIC_ACQUIRE);
 }
+static inline uint32_t tr__load_rlx_u32(const uint32_t *p) {
+    return TR__A_LD((uint32_t *)p, __ATOMIC_RELAXED);
+}
 static inline void tr__store_rel_u32(uint32_t *p, uint32_t v) {
     TR__A_ST(p, v, __ATOMIC_RELEASE);
+}
+static inline void tr__store_rlx_u32(uint32_t *p, uint32_t v) {
+    TR__A_ST(p, v, __ATOMIC_RELAXED);
 }
 static inline uint32_t tr__faa_acqrel_u32(uint32_t *p, uint32_t d) {
     return __atomic_fetch_add(p, d, __ATOMIC_ACQ_REL);
@@ -97,7 +108,7 @@ static inline bool tr__cas_acqrel_u32(uint32_t *p, uint32_t e, uint32_t v) {
  * fences, so its build uses a seq_cst read-modify-write on a local, which
  * is a full barrier on the hardware as well. */
 static inline void tr__fence_seqcst(void) {
-#ifdef TR_TSAN
+#ifdef TR__TSAN
     int f = 0;
     __atomic_fetch_add(&f, 0, __ATOMIC_SEQ_CST);
 #else
@@ -114,22 +125,6 @@ static inline void tr__cpu_relax(void) {
 #else
     __asm__ __volatile__("" ::: "memory");
 #endif
-}
-
-/* A tiny test-and-test-and-set spinlock for very short critical sections
- * (per-actor link/signal lists), built on the operations above so that TSan
- * sees it. After a short spin it yields the CPU. */
-typedef struct tr__spin {
-    uint32_t v;
-} tr__spin;
-void tr__spin_lock_slow(tr__spin *s);
-static inline void tr__spin_lock(tr__spin *s) {
-    if (tr__cas_acqrel_u32(&s->v, 0, 1))
-        return;
-    tr__spin_lock_slow(s);
-}
-static inline void tr__spin_unlock(tr__spin *s) {
-    tr__store_rel_u32(&s->v, 0);
 }
 
 #endif

@@ -6,8 +6,8 @@
  * builds (TROUPE_SANITIZER != none) route through the C library instead, so
  * that ASan/TSan see every allocation.
  */
-#ifndef TROUPE_MAILBOX_ALLOC_H
-#define TROUPE_MAILBOX_ALLOC_H
+#ifndef TROUPE_BASE_ALLOC_H
+#define TROUPE_BASE_ALLOC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,10 +16,10 @@
 #include <string.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TR_USE_LIBC_MALLOC 1
+#define TR__USE_LIBC_MALLOC 1
 #endif
 
-#ifndef TR_USE_LIBC_MALLOC
+#ifndef TR__USE_LIBC_MALLOC
 #include <jemalloc/jemalloc.h>
 #endif
 
@@ -53,7 +53,7 @@ static inline bool tr__size_mul(size_t a, size_t b, size_t *out) {
  * points tr__tls_fault at it. Armed and read through the test-only API in
  * actor/fault.h. Without TR_FAULT_INJECTION the hook is compiled out. */
 #ifdef TR_FAULT_INJECTION
-#include "mailbox/atomic.h"
+#include "base/atomic.h"
 typedef struct tr__fault {
     uint64_t n;      /* atomic: allocations counted since armed */
     uint64_t nth;    /* the first allocation that fails (1 = the next one) */
@@ -82,7 +82,7 @@ static inline bool tr__fault_hit(void) {
 static inline void *tr__malloc(size_t size) {
     if (TR__FAULT_HIT())
         return NULL;
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     return malloc(size ? size : 1);
 #else
     return mallocx(size ? size : 1, 0);
@@ -93,7 +93,7 @@ static inline void *tr__malloc(size_t size) {
 static inline void *tr__calloc(size_t size) {
     if (TR__FAULT_HIT())
         return NULL;
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     return calloc(1, size ? size : 1);
 #else
     return mallocx(size ? size : 1, MALLOCX_ZERO);
@@ -106,7 +106,7 @@ static inline void *tr__aligned_calloc(size_t align, size_t size) {
     if (TR__FAULT_HIT() || size > TR__SIZE_MAX)
         return NULL;
     size = (size + align - 1) & ~(align - 1);
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     void *p = aligned_alloc(align, size ? size : align);
     if (p)
         memset(p, 0, size);
@@ -120,7 +120,7 @@ static inline void *tr__aligned_calloc(size_t align, size_t size) {
 static inline void *tr__realloc(void *p, size_t size) {
     if (TR__FAULT_HIT())
         return NULL; /* as a failed realloc: p stays valid */
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     return realloc(p, size ? size : 1);
 #else
     return p ? rallocx(p, size ? size : 1, 0) : mallocx(size ? size : 1, 0);
@@ -131,7 +131,7 @@ static inline void *tr__realloc(void *p, size_t size) {
 static inline void tr__free(void *p) {
     if (!p)
         return;
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     free(p);
 #else
     dallocx(p, 0);
@@ -143,7 +143,7 @@ static inline void tr__free(void *p) {
 static inline void tr__free_sized(void *p, size_t size) {
     if (!p)
         return;
-#ifdef TR_USE_LIBC_MALLOC
+#ifdef TR__USE_LIBC_MALLOC
     (void)size;
     free(p);
 #else

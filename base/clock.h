@@ -1,5 +1,11 @@
-/* troupe — checked arithmetic for durations and deadlines (private).
+/* troupe — the clock, deadlines and timed waits (private).
  *
+ * One monotonic clock (CLOCK_MONOTONIC) for everything: tr_now_ms (public),
+ * and tr__now_ns / tr__now_us / tr__now_ms inside. Every condition variable
+ * that waits with a timeout is made by tr__cond_init_monotonic, so that its
+ * deadlines (tr__abstime_after) are on the same clock.
+ *
+ * Checked arithmetic for durations and deadlines:
  * Every tr_duration_ms the API takes reaches a clock through these helpers,
  * so no sum or product overflows: signed overflow is undefined behaviour in
  * C, and in practice it wraps a huge delay into the past (an interval of
@@ -10,13 +16,26 @@
  * A finite deadline never turns into TR_INFINITY on the way back
  * (tr__remaining_ms), so a finite timeout always ends.
  */
-#ifndef TROUPE_ACTOR_DEADLINE_H
-#define TROUPE_ACTOR_DEADLINE_H
+#ifndef TROUPE_BASE_CLOCK_H
+#define TROUPE_BASE_CLOCK_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include <troupe/actor.h>
+
+/* Monotonic time since an arbitrary start, in nanoseconds, microseconds
+ * and milliseconds. Any thread. */
+int64_t tr__now_ns(void);
+int64_t tr__now_us(void);
+int64_t tr__now_ms(void);
+
+/* tr__cond_init_monotonic: initializes *cv to time its waits on
+ * CLOCK_MONOTONIC (the clock of tr__abstime_after). Returns 0, or
+ * TR_ENOMEM when the condition variable cannot be made. */
+int tr__cond_init_monotonic(pthread_cond_t *cv);
 
 /* A deadline that never comes (also the saturated value of every sum). */
 #define TR__NEVER INT64_MAX
