@@ -90,14 +90,14 @@ static inline tr__sched *slot_cache(tr_runtime *rt) {
 }
 
 /* Reserves a slot; returns its index (0 on failure: full or no memory).
- * Actors and ports have separate regions; the actor region's size is the
+ * Actors and waiters have separate regions; the actor region's size is the
  * actor limit. Scheduler threads trade actor slots with the shared list
  * TR__SLOT_BATCH at a time, so spawning and exiting rarely take the mutex. */
-static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
-    tr__sched *sc = port ? NULL : slot_cache(rt);
+static uint32_t table_alloc(tr_runtime *rt, bool waiter, int *err) {
+    tr__sched *sc = waiter ? NULL : slot_cache(rt);
     if (!sc) {
         pthread_mutex_lock(&rt->table_mu);
-        uint32_t idx = table_take_locked(rt, port ? &rt->port_slots : &rt->actor_slots, err);
+        uint32_t idx = table_take_locked(rt, waiter ? &rt->waiter_slots : &rt->actor_slots, err);
         pthread_mutex_unlock(&rt->table_mu);
         return idx;
     }
@@ -119,8 +119,8 @@ static uint32_t table_alloc(tr_runtime *rt, bool port, int *err) {
 }
 
 static void table_free(tr_runtime *rt, uint32_t idx) {
-    bool port = idx >= rt->actor_slots.end; /* the ports' region follows the actors' */
-    tr__sched *sc = port ? NULL : slot_cache(rt);
+    bool waiter = idx >= rt->actor_slots.end; /* the waiters' region follows the actors' */
+    tr__sched *sc = waiter ? NULL : slot_cache(rt);
     if (sc) {
         sc->slots[sc->n_slots++] = idx;
         if (sc->n_slots < 2 * TR__SLOT_BATCH)
@@ -132,7 +132,7 @@ static void table_free(tr_runtime *rt, uint32_t idx) {
         return;
     }
     pthread_mutex_lock(&rt->table_mu);
-    table_put_locked(port ? &rt->port_slots : &rt->actor_slots, idx);
+    table_put_locked(waiter ? &rt->waiter_slots : &rt->actor_slots, idx);
     pthread_mutex_unlock(&rt->table_mu);
 }
 
@@ -183,8 +183,8 @@ static inline bool borrow_mode(const tr_runtime *rt) {
 #endif
 }
 
-/* The lookup, for any pid of rt (processes and ports). */
-static inline tr_actor *acquire(tr_runtime *rt, tr_pid pid) {
+/* The lookup, for any pid of rt (processes and waiters). */
+static inline tr__actor *acquire(tr_runtime *rt, tr_pid pid) {
     tr__slot *s = slot_at(rt, pid_index(pid));
     if (!s)
         return NULL;
@@ -192,7 +192,7 @@ static inline tr_actor *acquire(tr_runtime *rt, tr_pid pid) {
     if (borrow_mode(rt)) {
         if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
             return NULL;
-        return (tr_actor *)tr__load_acq_ptr((void *const *)&s->actor);
+        return (tr__actor *)tr__load_acq_ptr((void *const *)&s->actor);
     }
     for (;;) {
         if ((uint32_t)(w >> 32) != pid_gen(pid) || !(w & TR__SLOT_ALIVE))
@@ -201,34 +201,34 @@ static inline tr_actor *acquire(tr_runtime *rt, tr_pid pid) {
             break;
         w = tr__load_acq_u64(&s->w);
     }
-    return (tr_actor *)tr__load_acq_ptr((void *const *)&s->actor);
+    return (tr__actor *)tr__load_acq_ptr((void *const *)&s->actor);
 }
 
-/* Processes only: a pid of another runtime, or a blocking caller's port
+/* Processes only: a pid of another runtime, or a blocking caller's waiter
  * (a reply-only address), names no process here. */
-tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
+tr__actor *tr__acquire(tr_runtime *rt, tr_pid pid) {
     if (!tr__pid_is_proc(rt, pid))
         return NULL;
     return acquire(rt, pid);
 }
 
-/* Ports too: for what the runtime itself delivers to a blocking caller
+/* Waiters too: for what the runtime itself delivers to a blocking caller
  * (replies, its monitor's DOWN, the shutdown signal). */
-tr_actor *tr__acquire_any(tr_runtime *rt, tr_pid pid) {
+tr__actor *tr__acquire_any(tr_runtime *rt, tr_pid pid) {
     if (tr__pid_rt(pid) != rt->id || pid_index(pid) == 0)
         return NULL;
     return acquire(rt, pid);
 }
 
-static void destroy(tr_actor *a);
+static void destroy(tr__actor *a);
 
 static void destroy_cb(ck_epoch_entry_t *e) {
-    destroy((tr_actor *)((char *)e - offsetof(tr_actor, ep)));
+    destroy((tr__actor *)((char *)e - offsetof(tr__actor, ep)));
 }
 
 /* The last reference is gone and the actor has exited: destroy it once no
  * thread can still be using it. */
-static void defer_destroy(tr_actor *a) {
+static void defer_destroy(tr__actor *a) {
 #ifdef TR__TSAN
     destroy(a); /* no borrowed lookups in TSan builds */
 #else
@@ -256,14 +256,14 @@ static void defer_destroy(tr_actor *a) {
 
 /* Drops a real reference (the self reference, or one taken by a lookup
  * outside borrow mode). */
-static void unref(tr_actor *a) {
+static void unref(tr__actor *a) {
     tr__slot *s = slot_at(a->rt, pid_index(a->pid));
     uint64_t old = tr__faa_acqrel_u64(&s->w, (uint64_t)-1);
     if ((old & TR__SLOT_REFS) == 1 && !(old & TR__SLOT_ALIVE))
         defer_destroy(a);
 }
 
-void tr__release(tr_actor *a) {
+void tr__release(tr__actor *a) {
     if (borrow_mode(a->rt))
         return;
     unref(a);
@@ -271,17 +271,17 @@ void tr__release(tr_actor *a) {
 
 /* As tr__release, for a caller that knows a's runtime: does not read a->rt,
  * whose cache line the receiver's thread keeps writing. */
-static inline void release_in(tr_runtime *rt, tr_actor *a) {
+static inline void release_in(tr_runtime *rt, tr__actor *a) {
     if (borrow_mode(rt))
         return;
     unref(a);
 }
 
-static tr_actor *grave_take(tr_runtime *rt) {
+static tr__actor *grave_take(tr_runtime *rt) {
     if (!tr__load_acq_u32(&rt->n_grave))
         return NULL;
     pthread_mutex_lock(&rt->grave_mu);
-    tr_actor *list = rt->grave;
+    tr__actor *list = rt->grave;
     rt->grave = NULL;
     tr__store_rel_u32(&rt->n_grave, 0);
     pthread_mutex_unlock(&rt->grave_mu);
@@ -289,16 +289,16 @@ static tr_actor *grave_take(tr_runtime *rt) {
 }
 
 void tr__grave_to_epoch(tr__sched *sc) {
-    tr_actor *a = grave_take(sc->rt);
+    tr__actor *a = grave_take(sc->rt);
     while (a) {
-        tr_actor *next = a->run_next;
+        tr__actor *next = a->run_next;
         ck_epoch_call_strict(&sc->epoch, &a->ep, destroy_cb);
         a = next;
     }
 }
 
 void tr__grave_drain_sync(tr_runtime *rt) {
-    tr_actor *a = grave_take(rt);
+    tr__actor *a = grave_take(rt);
     if (!a)
         return;
     bool borrowed;
@@ -309,7 +309,7 @@ void tr__grave_drain_sync(tr_runtime *rt) {
     } else {
         /* no record (out of memory): keep them for a scheduler thread */
         while (a) {
-            tr_actor *next = a->run_next;
+            tr__actor *next = a->run_next;
             pthread_mutex_lock(&rt->grave_mu);
             a->run_next = rt->grave;
             rt->grave = a;
@@ -320,24 +320,24 @@ void tr__grave_drain_sync(tr_runtime *rt) {
         return;
     }
     while (a) {
-        tr_actor *next = a->run_next;
+        tr__actor *next = a->run_next;
         destroy(a);
         a = next;
     }
 }
 
 void tr__grave_drain_final(tr_runtime *rt) {
-    tr_actor *a;
+    tr__actor *a;
     while ((a = grave_take(rt)) != NULL)
         while (a) {
-            tr_actor *next = a->run_next;
+            tr__actor *next = a->run_next;
             destroy(a);
             a = next;
         }
 }
 
 /* Clears ALIVE: from now on lookups fail. The caller still holds its ref. */
-static void retire_slot(tr_actor *a) {
+static void retire_slot(tr__actor *a) {
     tr__slot *s = slot_at(a->rt, pid_index(a->pid));
     uint64_t w = tr__load_acq_u64(&s->w);
     while (!tr__cas_acqrel_u64(&s->w, w, w & ~TR__SLOT_ALIVE))
@@ -431,17 +431,17 @@ const tr_reason *tr_msg_reason(const tr_msg *msg) {
 /* pushing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* max_mailbox and is_port never change after the pid is published, but
+/* max_mailbox and is_waiter never change after the pid is published, but
  * they share an 8-byte word with fields written under the lock (exiting,
  * has_names): separate relaxed loads keep the compiler from reading them
  * as one word (which ThreadSanitizer reports as a race with those writes). */
-static inline bool bounded_or_port(const tr_actor *a) {
+static inline bool bounded_or_waiter(const tr__actor *a) {
     return __atomic_load_n(&a->max_mailbox, __ATOMIC_RELAXED) != 0 ||
-           __atomic_load_n(&a->is_port, __ATOMIC_RELAXED);
+           __atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED);
 }
 
 /* Gathering sends. During an actor's turn, messages to other actors of the
- * runtime (unbounded mailboxes, not ports) wait in the thread's outbox, in
+ * runtime (unbounded mailboxes, not waiters) wait in the thread's outbox, in
  * one chain per receiver, and go with one exchange when the chain is
  * TR__OB_CHAIN long, when the outbox needs room, and when the turn ends
  * (tr__ob_flush). The first send of a turn to an idle receiver is not
@@ -478,7 +478,7 @@ static void ob_append(tr__sched *sc, tr__obox *b, tr__msg *m) {
 }
 
 /* Under sc->ob_lock; a is not in the outbox yet. */
-static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
+static void ob_add(tr__sched *sc, tr__actor *a, tr__msg *m) {
     m->node.next = NULL;
     tr__obox *b;
     if (sc->ob_n == TR__OB_SLOTS) {
@@ -504,7 +504,7 @@ static void ob_add(tr__sched *sc, tr_actor *a, tr__msg *m) {
         tr__faa_acqrel_u64(&slot_at(a->rt, pid_index(a->pid))->w, 1);
 }
 
-int tr__push(tr_actor *a, tr__msg *m) {
+int tr__push(tr__actor *a, tr__msg *m) {
     tr__sched *sc = tr__tls_sched;
     bool ob = sc && sc->ob_on, locked = false;
     if (ob && ob_count(sc)) {
@@ -519,7 +519,7 @@ int tr__push(tr_actor *a, tr__msg *m) {
                 return TR_OK;
             }
     }
-    if (a->max_mailbox && tr_mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
+    if (a->max_mailbox && tr__mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         if (locked)
             tr__spin_unlock(&sc->ob_lock);
@@ -532,8 +532,8 @@ int tr__push(tr_actor *a, tr__msg *m) {
      * it runs while this turn goes on (the turn may be long); the messages
      * that follow it are gathered (if it was idle again, they go with the
      * turn's end, or an idle thread's flush if the turn runs long). */
-    if (ob && !bounded_or_port(a) && a->rt == sc->rt) {
-        bool gather = !tr_mq_idle(&a->mq);
+    if (ob && !bounded_or_waiter(a) && a->rt == sc->rt) {
+        bool gather = !tr__mq_idle(&a->mq);
         for (unsigned i = 0; !gather && i < sc->direct_n; i++)
             gather = sc->direct[i] == a;
         if (gather) {
@@ -548,14 +548,14 @@ int tr__push(tr_actor *a, tr__msg *m) {
     }
     if (locked)
         tr__spin_unlock(&sc->ob_lock);
-    if (tr_mq_push_mpsc(&a->mq, &m->node))
+    if (tr__mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
 }
 
 static void ob_push(tr__obox *b) {
-    tr_actor *a = b->a;
-    if (tr_mq_push_chain_mpsc(&a->mq, b->head, b->tail, b->n))
+    tr__actor *a = b->a;
+    if (tr__mq_push_chain_mpsc(&a->mq, b->head, b->tail, b->n))
         tr__schedule(a);
     if (b->ref)
         unref(a);
@@ -571,9 +571,9 @@ void tr__ob_flush(tr__sched *sc) {
 }
 
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
-    /* A blocking caller's port takes replies and its monitor's DOWN only. */
+    /* A blocking caller's waiter takes replies and its monitor's DOWN only. */
     bool any = m->pub.kind == TR_MSG_REPLY || m->pub.kind == TR_MSG_DOWN;
-    tr_actor *a = any ? tr__acquire_any(rt, to) : tr__acquire(rt, to);
+    tr__actor *a = any ? tr__acquire_any(rt, to) : tr__acquire(rt, to);
     if (!a) {
         tr__msg_free(m);
         return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
@@ -595,25 +595,25 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
 /* Makes sure the actor runs and sees its signals without allocating: pushes
  * the actor's own wake node unless that is queued already (a signal whose
  * marker could not be allocated, a kill or shutdown without a block). */
-static void wake_reserved(tr_actor *a) {
+static void wake_reserved(tr__actor *a) {
     tr__spin_lock(&a->lock);
     bool push = !a->wake_queued;
     a->wake_queued = true;
     tr__spin_unlock(&a->lock);
-    if (push && tr_mq_push_mpsc(&a->mq, &a->wake))
+    if (push && tr__mq_push_mpsc(&a->mq, &a->wake))
         tr__schedule(a);
 }
 
 /* The owner popped its wake node: a later signal pushes it again. The
  * owner looks at has_sig after this (a signal queued before it was seen
  * under the same lock). */
-void tr__wake_taken(tr_actor *a) {
+void tr__wake_taken(tr__actor *a) {
     tr__spin_lock(&a->lock);
     a->wake_queued = false;
     tr__spin_unlock(&a->lock);
 }
 
-void tr__push_signal(tr_actor *a, tr__msg *sig) {
+void tr__push_signal(tr__actor *a, tr__msg *sig) {
     /* The marker also makes sure the actor runs and sees the signal. */
     tr__msg *wake = tr__msg_new(tr__mc_here(a->rt), TR_MSG_INFO, 0, NULL, 0);
     sig->node.next = NULL;
@@ -652,19 +652,19 @@ void tr__push_signal(tr_actor *a, tr__msg *sig) {
                 }
             tr__spin_unlock(&sc->ob_lock);
         }
-        if (tr_mq_push_mpsc(&a->mq, &wake->node))
+        if (tr__mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
     }
     if (!wake) /* no marker (out of memory): the signal acts at once */
         wake_reserved(a);
 }
 
-static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kill);
+static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool kill);
 
 /* A kill whose signal could not be allocated: it needs none. The pid dies
  * at once (as any kill, see tr_exit: TR__SIG_KILLED), and the owner is
  * woken with its own wake node to finish the exit. */
-static void push_kill_flag(tr_actor *a) {
+static void push_kill_flag(tr__actor *a) {
     exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
     wake_reserved(a);
 }
@@ -688,7 +688,7 @@ static void pre_free(tr__msg *m) {
  * ahead of time; consumed), else in a new block. */
 static void exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link,
                         tr__msg *sig) {
-    tr_actor *a = tr__acquire(rt, to);
+    tr__actor *a = tr__acquire(rt, to);
     if (!a) {
         pre_free(sig);
         return;
@@ -730,9 +730,9 @@ static void bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *w
 /* destroy                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void drain(tr_actor *a) {
+static void drain(tr__actor *a) {
     tr__msg *m;
-    while ((m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc)) != NULL) {
+    while ((m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc)) != NULL) {
         if (tr__is_wake(a, m))
             continue;
         bounce_call(a->rt, m, a->pid, "server exited");
@@ -749,9 +749,9 @@ static void drain(tr_actor *a) {
     }
 }
 
-void tr__port_fini(tr__port *p);
+void tr__waiter_fini(tr__waiter *p);
 
-static void destroy(tr_actor *a) {
+static void destroy(tr__actor *a) {
     tr_runtime *rt = a->rt;
     /* Every sender that found us has pushed and released: the queue is
      * complete. Half-done pushes are impossible (a pusher holds a ref). */
@@ -764,8 +764,8 @@ static void destroy(tr_actor *a) {
         gen = 1;
     tr__store_rel_u64(&s->w, (uint64_t)gen << 32);
     table_free(rt, idx);
-    if (a->is_port)
-        tr__port_fini(a->u.port);
+    if (a->is_waiter)
+        tr__waiter_fini(a->u.waiter);
     for (uint32_t i = 0; i < a->n_links; i++)
         pre_free(a->links[i].pre);
     tr__free(a->links);
@@ -785,7 +785,7 @@ static void destroy(tr_actor *a) {
 /* Adds an entry; takes pre (the entry's EXIT/DOWN made ahead of time, or
  * NULL): kept with the entry, or freed (a link that exists already, or no
  * memory). */
-static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh,
+static int links_add_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh,
                             tr__msg *pre) {
     if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
         for (uint32_t i = 0; i < a->n_links; i++)
@@ -808,7 +808,7 @@ static int links_add_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref
 }
 
 /* Removes the first entry matching kind and (pid or ref); true if found. */
-static bool links_remove_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
+static bool links_remove_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
     for (uint32_t i = 0; i < a->n_links; i++) {
         tr__link *l = &a->links[i];
         if (l->kind != kind)
@@ -822,7 +822,7 @@ static bool links_remove_locked(tr_actor *a, uint32_t kind, tr_pid pid, uint64_t
     return false;
 }
 
-static bool links_find_locked(tr_actor *a, uint32_t kind, uint64_t ref, tr_pid *pid) {
+static bool links_find_locked(tr__actor *a, uint32_t kind, uint64_t ref, tr_pid *pid) {
     for (uint32_t i = 0; i < a->n_links; i++)
         if (a->links[i].kind == kind && a->links[i].ref == ref) {
             if (pid)
@@ -849,8 +849,8 @@ static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_re
 
 /* Links `a` (the caller's actor: running, or not yet published) and target.
  * Returns TR_ENOPROC when target is dead. */
-static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
-    tr_actor *t = tr__acquire(a->rt, target);
+static int link_pair(tr__actor *a, tr_pid target, bool fresh) {
+    tr__actor *t = tr__acquire(a->rt, target);
     if (!t)
         return TR_ENOPROC;
     /* Each side's entry carries the EXIT it sends the other. */
@@ -896,8 +896,8 @@ static int link_pair(tr_actor *a, tr_pid target, bool fresh) {
 
 /* Monitor target from watcher w. DOWN noproc at once if target is dead;
  * TR_ENOPROC (nothing monitored) if target can name no process of w's
- * runtime (another runtime's pid, a blocking caller's port). */
-static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+ * runtime (another runtime's pid, a blocking caller's waiter). */
+static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
     if (!tr__pid_is_proc(rt, target))
         return TR_ENOPROC;
@@ -916,7 +916,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     }
     if (ref_out)
         *ref_out = ref;
-    tr_actor *t = tr__acquire(rt, target);
+    tr__actor *t = tr__acquire(rt, target);
     bool dead = true;
     if (t) {
         tr__spin_lock(&t->lock);
@@ -941,7 +941,7 @@ static int monitor_pair(tr_actor *w, tr_pid target, uint64_t *ref_out) {
     return TR_OK;
 }
 
-static int demonitor_pair(tr_actor *w, uint64_t ref) {
+static int demonitor_pair(tr__actor *w, uint64_t ref) {
     tr_pid target;
     tr__spin_lock(&w->lock);
     bool found = links_find_locked(w, TR__L_MONITORING, ref, &target);
@@ -950,7 +950,7 @@ static int demonitor_pair(tr_actor *w, uint64_t ref) {
     tr__spin_unlock(&w->lock);
     if (!found)
         return TR_ENOTFOUND;
-    tr_actor *t = tr__acquire(w->rt, target);
+    tr__actor *t = tr__acquire(w->rt, target);
     if (t) {
         tr__spin_lock(&t->lock);
         links_remove_locked(t, TR__L_MONITORED_BY, w->pid, ref);
@@ -960,19 +960,19 @@ static int demonitor_pair(tr_actor *w, uint64_t ref) {
     return TR_OK;
 }
 
-int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out) {
+int tr__monitor(tr__actor *w, tr_pid target, uint64_t *ref_out) {
     return monitor_pair(w, target, ref_out);
 }
-int tr__demonitor(tr_actor *w, uint64_t ref) {
+int tr__demonitor(tr__actor *w, uint64_t ref) {
     return demonitor_pair(w, ref);
 }
 
-/* Port helpers for call.c (a port is owned by one blocking thread). */
-int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref) {
-    return monitor_pair(port, target, ref);
+/* Waiter helpers for call.c (a waiter is owned by one blocking thread). */
+int tr__waiter_monitor(tr__actor *waiter, tr_pid target, uint64_t *ref) {
+    return monitor_pair(waiter, target, ref);
 }
-int tr__port_demonitor(tr_actor *port, uint64_t ref) {
-    return demonitor_pair(port, ref);
+int tr__waiter_demonitor(tr__actor *waiter, uint64_t ref) {
+    return demonitor_pair(waiter, ref);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -987,7 +987,7 @@ int tr__port_demonitor(tr_actor *port, uint64_t ref) {
  * the owner's later sends are dropped, and it finishes the exit
  * (exit_finish) when it next runs. skip_links: a failed init's links are
  * dropped without exit signals (start_link returns the error). */
-static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kill) {
+static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool kill) {
     tr_runtime *rt = a->rt;
     tr__spin_lock(&a->lock);
     if (a->exiting) {
@@ -1004,7 +1004,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
     a->n_links = a->cap_links = 0;
     tr__spin_unlock(&a->lock);
     retire_slot(a);
-    if (!__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED))
         COUNT_ALIVE(rt, -1);
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
@@ -1022,7 +1022,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
                 exit_signal(rt, l->pid, a->pid, prop, true, l->pre);
             } else {
                 pre_free(l->pre);
-                tr_actor *o = tr__acquire(rt, l->pid);
+                tr__actor *o = tr__acquire(rt, l->pid);
                 if (o) {
                     tr__spin_lock(&o->lock);
                     links_remove_locked(o, TR__L_LINK, a->pid, 0);
@@ -1035,7 +1035,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
             send_down(rt, l->pid, l->ref, a->pid, prop, l->pre);
             break;
         case TR__L_MONITORING: {
-            tr_actor *t = tr__acquire(rt, l->pid);
+            tr__actor *t = tr__acquire(rt, l->pid);
             if (t) {
                 tr__spin_lock(&t->lock);
                 links_remove_locked(t, TR__L_MONITORED_BY, a->pid, l->ref);
@@ -1053,7 +1053,7 @@ static bool exit_notify(tr_actor *a, tr_reason reason, bool skip_links, bool kil
 /* The owner's half of an exit, once no callback of `a` runs any more: the
  * behaviour's cleanup (exactly once, whatever the exit), the runtime's own
  * allocations, then the self reference. After this `a` may be gone. */
-static void exit_finish(tr_actor *a) {
+static void exit_finish(tr__actor *a) {
     if (a->b && a->b->cleanup)
         a->b->cleanup(tr__actor_state(a));
     while (a->deferred) {
@@ -1066,13 +1066,13 @@ static void exit_finish(tr_actor *a) {
 }
 
 /* Owner: the whole exit (the outside half unless a killer did it). */
-static void exit_actor(tr_actor *a, tr_reason reason, bool skip_links) {
+static void exit_actor(tr__actor *a, tr_reason reason, bool skip_links) {
     exit_notify(a, reason, skip_links, false);
     exit_finish(a);
 }
 
 /* Enters a callback frame for a on this thread. */
-static inline void frame_push(tr__frame *f, tr_actor *a) {
+static inline void frame_push(tr__frame *f, tr__actor *a) {
     f->prev = tr__tls_frame;
     f->a = a;
     f->cur_msg = NULL;
@@ -1090,7 +1090,7 @@ static inline void frame_pop(tr__frame *f) {
 }
 
 /* Runs terminate (once), guarded against a crash inside it. */
-static void run_terminate(tr_actor *a, tr_reason reason) {
+static void run_terminate(tr__actor *a, tr_reason reason) {
     if ((a->flags & TR__F_TERMINATED) || !a->b->terminate)
         return;
     a->flags |= TR__F_TERMINATED;
@@ -1103,7 +1103,7 @@ static void run_terminate(tr_actor *a, tr_reason reason) {
 
 /* Used by the run loop: stop the actor (owner thread). No terminate once a
  * kill took effect (it may have come while terminate was due). */
-static void die(tr_actor *a, tr_reason reason, bool terminate) {
+static void die(tr__actor *a, tr_reason reason, bool terminate) {
     if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     exit_actor(a, reason, false);
@@ -1123,7 +1123,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         return TR_ECLOSED;
     if (tr__self_killed_here())
         return TR_EKILLED;
-    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
+    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
@@ -1149,7 +1149,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
-    tr_mq_init(&a->mq, &a->mqc, true);
+    tr__mq_init(&a->mq, &a->mqc, true);
     COUNT_ALLOCATED(rt, 1);
     COUNT_ALIVE(rt, 1);
     tr__store_rel_ptr((void **)&s->actor, a);
@@ -1199,7 +1199,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
         tr__spin_unlock(&sc->ob_lock);
     }
     /* Give the token back, or schedule when messages came in during init. */
-    if (!tr_mq_markempty_spsc(&a->mq, &a->mqc))
+    if (!tr__mq_markempty_mpsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
@@ -1213,7 +1213,7 @@ int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_sp
 }
 
 int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out) {
-    tr_actor *me = (tr_actor *)self;
+    tr__actor *me = (tr__actor *)self;
     if (!me)
         return TR_EINVAL;
     return spawn(me->rt, b, arg, me->pid, false, 0, out);
@@ -1230,7 +1230,7 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
-static tr__msg *take_signal(tr_actor *a) {
+static tr__msg *take_signal(tr__actor *a) {
     tr__spin_lock(&a->lock);
     tr__msg *s = a->sig_head;
     if (s) {
@@ -1245,7 +1245,7 @@ static tr__msg *take_signal(tr_actor *a) {
 }
 
 /* A kill from outside took effect: stop now, without terminate. */
-static bool stop_if_killed(tr_actor *a, tr_reason *why, bool *terminate) {
+static bool stop_if_killed(tr__actor *a, tr_reason *why, bool *terminate) {
     if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         return false;
     *why = mk_reason(TR_EXIT_KILLED);
@@ -1255,7 +1255,7 @@ static bool stop_if_killed(tr_actor *a, tr_reason *why, bool *terminate) {
 
 /* A trappable exit signal (not kill, not the runtime's shutdown) with a
  * marker, for an actor that traps exits: waits for its marker. */
-static bool signal_waits_for_marker(const tr_actor *a, const tr__msg *s) {
+static bool signal_waits_for_marker(const tr__actor *a, const tr__msg *s) {
     if (s->sys != TR__SYS_SIG_EXIT || s->pub.ref == 0 || !(a->flags & TR__F_TRAP_EXIT))
         return false;
     tr_reason r;
@@ -1265,7 +1265,7 @@ static bool signal_waits_for_marker(const tr_actor *a, const tr__msg *s) {
 
 /* Acts on one exit signal and frees it. Returns true when the actor must
  * stop. */
-static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why, bool *terminate) {
+static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why, bool *terminate) {
     bool stop = false;
     s->pub.ref = 0; /* the marker number is ours; EXIT messages carry ref 0 */
     if (s->sys == TR__SYS_SIG_SHUTDOWN) {
@@ -1315,7 +1315,7 @@ static bool act_on_signal(tr__frame *f, tr_actor *a, tr__msg *s, tr_reason *why,
 /* Handles queued exit signals one at a time (so a crash in a trapped EXIT
  * handler loses nothing); trapped ones wait for their marker. Returns true
  * when the actor must stop. */
-static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *terminate) {
+static bool handle_signals(tr__frame *f, tr__actor *a, tr_reason *why, bool *terminate) {
     tr__spin_lock(&a->lock);
     bool shut = a->shutdown_pending; /* the runtime's shutdown, without a block */
     tr__spin_unlock(&a->lock);
@@ -1347,7 +1347,7 @@ static bool handle_signals(tr__frame *f, tr_actor *a, tr_reason *why, bool *term
 /* A signal's marker came up in the mailbox: the signal it stands for, if
  * held back, takes effect now, behind the messages its sender sent before
  * it. Returns true when the actor must stop. */
-static bool take_marker(tr__frame *f, tr_actor *a, uint32_t seq, tr_reason *why, bool *terminate) {
+static bool take_marker(tr__frame *f, tr__actor *a, uint32_t seq, tr_reason *why, bool *terminate) {
     /* Its signal was queued before the marker was pushed: in the list
      * (pending) or taken already. */
     if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) && handle_signals(f, a, why, terminate))
@@ -1367,7 +1367,7 @@ static bool take_marker(tr__frame *f, tr_actor *a, uint32_t seq, tr_reason *why,
 }
 
 /* Dispatches one message. Returns true to stop (reason in f->stop_reason). */
-static bool dispatch(tr__frame *f, tr_actor *a, tr__msg *m) {
+static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     void *state = tr__actor_state(a);
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
@@ -1469,7 +1469,7 @@ static void turn_end(tr__sched *sched) {
     }
 }
 
-void tr__run(tr__sched *sched, tr_actor *a) {
+void tr__run(tr__sched *sched, tr__actor *a) {
     tr__frame f;
     frame_push(&f, a);
     volatile unsigned n = 0;
@@ -1505,7 +1505,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
             terminate_v = term;
             goto stop;
         }
-        tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
+        tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
         if (!m) {
             if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
                 continue;
@@ -1518,7 +1518,7 @@ void tr__run(tr__sched *sched, tr_actor *a) {
                 tr__ob_flush(sched);
                 tr__spin_unlock(&sched->ob_lock);
             }
-            if (tr_mq_markempty_spsc(&a->mq, &a->mqc))
+            if (tr__mq_markempty_mpsc(&a->mq, &a->mqc))
                 goto out;    /* token given back */
             tr__cpu_relax(); /* a push is half-done */
             continue;
@@ -1584,7 +1584,7 @@ static int by_seq_desc(const void *x, const void *y) {
 }
 
 static void push_shutdown(tr_runtime *rt, tr_pid pid) {
-    tr_actor *a = tr__acquire_any(rt, pid); /* ports too: their calls end with TR_ECLOSED */
+    tr__actor *a = tr__acquire_any(rt, pid); /* waiters too: their calls end with TR_ECLOSED */
     if (!a)
         return;
     tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, NULL, 0);
@@ -1625,7 +1625,8 @@ static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
 
 void tr__shutdown_all(tr_runtime *rt) {
     pthread_mutex_lock(&rt->table_mu);
-    uint32_t ranges[2][2] = {{1, rt->actor_slots.high}, {rt->actor_slots.end, rt->port_slots.high}};
+    uint32_t ranges[2][2] = {{1, rt->actor_slots.high},
+                             {rt->actor_slots.end, rt->waiter_slots.high}};
     pthread_mutex_unlock(&rt->table_mu);
     size_t cap = 1024, n = 0;
     pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
@@ -1638,7 +1639,7 @@ void tr__shutdown_all(tr_runtime *rt) {
             if (!(w & TR__SLOT_ALIVE))
                 continue;
             tr_pid pid = tr__pid_make(rt->id, (uint32_t)(w >> 32), i);
-            tr_actor *a = tr__acquire_any(rt, pid);
+            tr__actor *a = tr__acquire_any(rt, pid);
             if (!a)
                 continue;
             if (n == cap) {
@@ -1650,7 +1651,7 @@ void tr__shutdown_all(tr_runtime *rt) {
                 v = p;
                 cap *= 2;
             }
-            v[n++] = (pid_seq){pid, a->seq, !a->is_port && a->parent.id == 0};
+            v[n++] = (pid_seq){pid, a->seq, !a->is_waiter && a->parent.id == 0};
             tr__release(a);
         }
     if (n)
@@ -1663,7 +1664,7 @@ void tr__shutdown_all(tr_runtime *rt) {
             push_shutdown(rt, v[i].pid);
             wait_gone(rt, v[i].pid, tr__now_ms() + 5000);
         }
-    /* Then everything still alive (children nobody stopped, ports). */
+    /* Then everything still alive (children nobody stopped, waiters). */
     for (size_t i = 0; i < n; i++)
         if (!v[i].top)
             push_shutdown(rt, v[i].pid);
@@ -1684,23 +1685,23 @@ void tr__shutdown_all(tr_runtime *rt) {
 /* ------------------------------------------------------------------------ */
 
 tr_pid tr_self_pid(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->pid : TR_PID_NONE;
+    return self ? ((const tr__actor *)self)->pid : TR_PID_NONE;
 }
 tr_runtime *tr_self_runtime(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->rt : NULL;
+    return self ? ((const tr__actor *)self)->rt : NULL;
 }
 void *tr__self_state(const tr_self *self) {
-    return self ? tr__actor_state((tr_actor *)self) : NULL;
+    return self ? tr__actor_state((tr__actor *)self) : NULL;
 }
 tr_pid tr__self_parent(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->parent : TR_PID_NONE;
+    return self ? ((const tr__actor *)self)->parent : TR_PID_NONE;
 }
 const tr_behaviour *tr__self_behaviour(const tr_self *self) {
-    return self ? ((const tr_actor *)self)->b : NULL;
+    return self ? ((const tr__actor *)self)->b : NULL;
 }
 
 bool tr_trap_exit(tr_self *self, bool on) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a)
         return false;
     bool old = (a->flags & TR__F_TRAP_EXIT) != 0;
@@ -1713,7 +1714,7 @@ bool tr_trap_exit(tr_self *self, bool on) {
 
 int tr_stop(tr_self *self, tr_reason reason) {
     tr__frame *f = tr__tls_frame;
-    if (f && self && f->a == (tr_actor *)self) {
+    if (f && self && f->a == (tr__actor *)self) {
         f->stop_pending = true;
         f->stop_reason = reason_sealed(reason);
     }
@@ -1722,7 +1723,7 @@ int tr_stop(tr_self *self, tr_reason reason) {
 
 void tr_fail(tr_self *self, tr_reason reason) {
     tr__frame *f = tr__tls_frame;
-    if (!self || !f || f->a != (tr_actor *)self) {
+    if (!self || !f || f->a != (tr__actor *)self) {
         char buf[96];
         fprintf(stderr, "troupe: tr_fail called outside a callback (reason %s)\n",
                 tr_reason_format(&reason, buf, sizeof buf));
@@ -1734,7 +1735,7 @@ void tr_fail(tr_self *self, tr_reason reason) {
 }
 
 int tr_link(tr_self *self, tr_pid pid) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
     if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
@@ -1757,13 +1758,13 @@ int tr_link(tr_self *self, tr_pid pid) {
 }
 
 int tr_unlink(tr_self *self, tr_pid pid) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a || pid.id == 0)
         return TR_EINVAL;
     tr__spin_lock(&a->lock);
     links_remove_locked(a, TR__L_LINK, pid, 0);
     tr__spin_unlock(&a->lock);
-    tr_actor *t = tr__acquire(a->rt, pid);
+    tr__actor *t = tr__acquire(a->rt, pid);
     if (t) {
         tr__spin_lock(&t->lock);
         links_remove_locked(t, TR__L_LINK, a->pid, 0);
@@ -1774,7 +1775,7 @@ int tr_unlink(tr_self *self, tr_pid pid) {
 }
 
 int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a || pid.id == 0)
         return TR_EINVAL;
     if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
@@ -1783,7 +1784,7 @@ int tr_monitor(tr_self *self, tr_pid pid, uint64_t *ref) {
 }
 
 int tr_demonitor(tr_self *self, uint64_t ref) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a || ref == 0)
         return TR_EINVAL;
     return demonitor_pair(a, ref);
@@ -1800,35 +1801,36 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
         return TR_ECLOSED;
     if (tr__self_killed_here())
         return TR_EKILLED;
-    tr_actor *a = tr__acquire(rt, pid);
+    tr__actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
     reason = reason_sealed(reason);
     tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, &reason, sizeof reason);
     if (!sig) {
         /* A kill needs no block: it must not be lost to a full heap. */
-        bool flag = reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED);
+        bool flag =
+            reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED);
         if (flag)
             push_kill_flag(a);
         tr__release(a);
         return flag ? TR_OK : TR_ENOMEM;
     }
     sig->sys = TR__SYS_SIG_EXIT;
-    tr_actor *cur = tr__tls_current;
+    tr__actor *cur = tr__tls_current;
     sig->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
     tr__push_signal(a, sig);
     /* kill takes effect now, even on an actor inside a callback (C code
      * cannot be preempted): the pid dies for everyone else at once; the
      * owner, when its callback returns, finds the signal, sends nothing
      * more and finishes the exit (exit_finish: cleanup, memory). */
-    if (reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_port, __ATOMIC_RELAXED))
+    if (reason.kind == TR_EXIT_KILL && !__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED))
         exit_notify(a, mk_reason(TR_EXIT_KILLED), false, true);
     tr__release(a);
     return TR_OK;
 }
 
 int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason) {
-    tr_actor *me = (tr_actor *)self;
+    tr__actor *me = (tr__actor *)self;
     if (!me)
         return TR_EINVAL;
     int rc = tr_exit(me->rt, pid, reason);
@@ -1853,7 +1855,7 @@ int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason) {
 bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
     if (!rt)
         return false;
-    tr_actor *a = tr__acquire(rt, pid); /* processes only */
+    tr__actor *a = tr__acquire(rt, pid); /* processes only */
     if (!a)
         return false;
     tr__release(a);
@@ -1861,17 +1863,17 @@ bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
 }
 
 int tr__forward_call(tr_self *self, tr_pid to) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     tr__frame *f = tr__tls_frame;
     if (!a || !f || f->a != a || !f->cur_msg || f->cur_msg->pub.kind != TR_MSG_CALL)
         return TR_EINVAL;
     if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
     tr_runtime *rt = a->rt;
-    tr_actor *t = tr__acquire(rt, to);
+    tr__actor *t = tr__acquire(rt, to);
     if (!t)
         return TR_ENOPROC;
-    if (bounded_or_port(t)) {
+    if (bounded_or_waiter(t)) {
         release_in(rt, t); /* a refused push would free the block */
         return TR_EBUSY;
     }
@@ -1889,7 +1891,7 @@ int tr__forward_call(tr_self *self, tr_pid to) {
 }
 
 bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     tr__spin_lock(&a->lock);
     bool alive = !a->exiting;
     if (alive)
@@ -1906,10 +1908,10 @@ bool tr__msg_forwarded(const tr_msg *msg) {
 long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     if (!rt || pid.id == 0)
         return TR_EINVAL;
-    tr_actor *a = tr__acquire(rt, pid);
+    tr__actor *a = tr__acquire(rt, pid);
     if (!a)
         return TR_ENOPROC;
-    long n = (long)tr_mq_depth(&a->mq, &a->mqc);
+    long n = (long)tr__mq_depth(&a->mq, &a->mqc);
     tr__release(a);
     return n < 0 ? 0 : n;
 }
@@ -1924,7 +1926,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
         return TR_ENOPROC;
     if (tr__self_killed_here())
         return TR_EKILLED; /* the caller keeps owned data */
-    tr_actor *a = tr__acquire(rt, to);
+    tr__actor *a = tr__acquire(rt, to);
     if (!a)
         return TR_ENOPROC;
     tr__owned o = {owned, dtor};
@@ -1939,7 +1941,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
         m->pub.data = owned;
         m->pub.size = size;
     }
-    tr_actor *cur = tr__tls_current;
+    tr__actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == rt) ? cur->pid : TR_PID_NONE;
     int err = tr__push(a, m); /* on TR_EFULL the caller keeps owned data */
     release_in(rt, a);
@@ -1981,14 +1983,14 @@ void tr__note_reply(tr_runtime *rt, tr_from from) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* ports: a blocking thread's mailbox (used by call.c)                        */
+/* waiters: a blocking thread's mailbox (used by call.c)                        */
 /* ------------------------------------------------------------------------ */
 
-void tr__port_init(tr__port *p);
-void tr__port_fini(tr__port *p);
+void tr__waiter_init(tr__waiter *p);
+void tr__waiter_fini(tr__waiter *p);
 
-tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
-    tr_actor *a = (tr_actor *)tr__calloc(TR__ACTOR_HDR + port_size);
+tr__actor *tr__waiter_open(tr_runtime *rt, size_t waiter_size, int *err) {
+    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + waiter_size);
     if (!a) {
         *err = TR_ENOMEM;
         return NULL;
@@ -1998,35 +2000,35 @@ tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err) {
         tr__free(a);
         return NULL;
     }
-    a->u.port = (tr__port *)((char *)a + TR__ACTOR_HDR);
-    tr__port_init(a->u.port);
+    a->u.waiter = (tr__waiter *)((char *)a + TR__ACTOR_HDR);
+    tr__waiter_init(a->u.waiter);
     tr__slot *s = slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
     a->pid = tr__pid_make(rt->id, gen, idx);
     a->flags = TR__F_TERMINATED;
-    a->is_port = true;
-    tr_mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
+    a->is_waiter = true;
+    tr__mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
     COUNT_ALLOCATED(rt, 1);
     tr__store_rel_ptr((void **)&s->actor, a);
     tr__store_rel_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
     return a;
 }
 
-void tr__port_close(tr_actor *a) {
+void tr__waiter_close(tr__actor *a) {
     exit_actor(a, tr_reason_normal(), true);
 }
 
-tr__msg *tr__port_pop(tr_actor *a) {
-    tr__msg *m = (tr__msg *)tr_mq_pop_spsc(&a->mq, &a->mqc);
+tr__msg *tr__waiter_pop(tr__actor *a) {
+    tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
     return m;
 }
 
-bool tr__port_markempty(tr_actor *a) {
-    return tr_mq_markempty_spsc(&a->mq, &a->mqc);
+bool tr__waiter_markempty(tr__actor *a) {
+    return tr__mq_markempty_mpsc(&a->mq, &a->mqc);
 }
 
-bool tr__port_take_shutdown(tr_actor *a) {
+bool tr__waiter_take_shutdown(tr__actor *a) {
     if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING))
         return false;
     tr__spin_lock(&a->lock);

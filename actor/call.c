@@ -1,15 +1,15 @@
 /* troupe — calls and replies.
  *
- * A thread that is not a scheduler thread blocks in tr_call on a "port": a
+ * A thread that is not a scheduler thread blocks in tr_call on a "waiter": a
  * mailbox with a pid in the actor table, whose "schedule" signals a
  * condition variable instead of a run queue. Replies travel as ordinary
  * messages to that pid, so a reply after the caller gave up finds the pid
- * dead and is dropped. The port monitors the server (as gen_server:call
+ * dead and is dropped. The waiter monitors the server (as gen_server:call
  * does), so a server that exits before replying ends the call with
  * TR_EEXITED instead of a timeout, and the exit reason as text.
  *
- * A port's pid is a reply-only address (OTP's alias): the runtime delivers
- * replies and the port's own DOWN to it (tr__deliver), and every public
+ * A waiter's pid is a reply-only address (OTP's alias): the runtime delivers
+ * replies and the waiter's own DOWN to it (tr__deliver), and every public
  * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
  */
 #include <errno.h>
@@ -18,54 +18,54 @@
 #include "actor/core.h"
 #include "base/clock.h"
 
-struct tr__port {
+struct tr__waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool signaled;
 };
 
-tr_actor *tr__port_open(tr_runtime *rt, size_t port_size, int *err);
-void tr__port_close(tr_actor *a);
-tr__msg *tr__port_pop(tr_actor *a);
-bool tr__port_markempty(tr_actor *a);
-bool tr__port_take_shutdown(tr_actor *a);
-int tr__port_monitor(tr_actor *port, tr_pid target, uint64_t *ref);
-int tr__port_demonitor(tr_actor *port, uint64_t ref);
+tr__actor *tr__waiter_open(tr_runtime *rt, size_t waiter_size, int *err);
+void tr__waiter_close(tr__actor *a);
+tr__msg *tr__waiter_pop(tr__actor *a);
+bool tr__waiter_markempty(tr__actor *a);
+bool tr__waiter_take_shutdown(tr__actor *a);
+int tr__waiter_monitor(tr__actor *waiter, tr_pid target, uint64_t *ref);
+int tr__waiter_demonitor(tr__actor *waiter, uint64_t ref);
 void tr__note_reply(tr_runtime *rt, tr_from from);
 
-void tr__port_signal(tr_actor *a) {
-    tr__port *p = a->u.port;
+void tr__waiter_signal(tr__actor *a) {
+    tr__waiter *p = a->u.waiter;
     pthread_mutex_lock(&p->mu);
     p->signaled = true;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
-/* The wait state lives in the port's own allocation (after the actor
- * header), so a sender that found the port can still signal it after the
- * caller gave up: it is freed with the port, when the last sender lets go. */
-void tr__port_init(tr__port *p) {
+/* The wait state lives in the waiter's own allocation (after the actor
+ * header), so a sender that found the waiter can still signal it after the
+ * caller gave up: it is freed with the waiter, when the last sender lets go. */
+void tr__waiter_init(tr__waiter *p) {
     pthread_mutex_init(&p->mu, NULL);
     tr__cond_init_monotonic(&p->cv);
     p->signaled = false;
 }
 
-void tr__port_fini(tr__port *p) {
+void tr__waiter_fini(tr__waiter *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
 }
 
-/* Waits for the next message on the port. Returns NULL on timeout (deadline
+/* Waits for the next message on the waiter. Returns NULL on timeout (deadline
  * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
  * (*closed set). */
-static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
-    tr__port *p = a->u.port;
+static tr__msg *waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
+    tr__waiter *p = a->u.waiter;
     for (;;) {
-        if (tr__port_take_shutdown(a)) {
+        if (tr__waiter_take_shutdown(a)) {
             *closed = true;
             return NULL;
         }
-        tr__msg *m = tr__port_pop(a);
+        tr__msg *m = tr__waiter_pop(a);
         if (m) {
             if (tr__is_wake(a, m)) {
                 tr__wake_taken(a); /* a signal came: looked at above */
@@ -79,7 +79,7 @@ static tr__msg *port_wait(tr_actor *a, int64_t deadline, bool *closed) {
         }
         pthread_mutex_lock(&p->mu);
         if (!p->signaled) {
-            if (!tr__port_markempty(a)) {
+            if (!tr__waiter_markempty(a)) {
                 pthread_mutex_unlock(&p->mu);
                 continue; /* a push is half-done or just landed */
             }
@@ -147,36 +147,36 @@ static void exit_text(tr_buf *out, const tr_reason *why) {
         memcpy(out->data, text, n);
 }
 
-/* A blocking thread's port, monitoring target (its DOWN ends the wait).
+/* A blocking thread's waiter, monitoring target (its DOWN ends the wait).
  * NULL with *err on failure. */
-static tr_actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
-    tr_actor *pa = tr__port_open(rt, sizeof(tr__port), err);
+static tr__actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
+    tr__actor *pa = tr__waiter_open(rt, sizeof(tr__waiter), err);
     if (!pa)
         return NULL;
     *mref = 0;
-    *err = tr__port_monitor(pa, target, mref);
+    *err = tr__waiter_monitor(pa, target, mref);
     if (*err) {
-        tr__port_close(pa);
+        tr__waiter_close(pa);
         return NULL;
     }
     return pa;
 }
 
-/* Drops the monitor (if it did not fire) and closes the port. */
-static void watch_end(tr_actor *pa, uint64_t mref) {
+/* Drops the monitor (if it did not fire) and closes the waiter. */
+static void watch_end(tr__actor *pa, uint64_t mref) {
     if (mref)
-        tr__port_demonitor(pa, mref);
-    tr__port_close(pa);
+        tr__waiter_demonitor(pa, mref);
+    tr__waiter_close(pa);
 }
 
-/* Waits on the port for the REPLY to request `ref` (0: none expected) or
+/* Waits on the waiter for the REPLY to request `ref` (0: none expected) or
  * the DOWN of monitor `mref`, dropping anything else (late replies of
  * earlier requests). NULL with *err = TR_ETIMEDOUT or TR_ECLOSED. */
-static tr__msg *port_wait_for(tr_actor *pa, int64_t deadline, uint64_t ref, uint64_t mref,
-                              int *err) {
+static tr__msg *waiter_wait_for(tr__actor *pa, int64_t deadline, uint64_t ref, uint64_t mref,
+                                int *err) {
     for (;;) {
         bool closed = false;
-        tr__msg *r = port_wait(pa, deadline, &closed);
+        tr__msg *r = waiter_wait(pa, deadline, &closed);
         if (!r) {
             *err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
             return NULL;
@@ -202,7 +202,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         return TR_ENOPROC;
     int err = TR_OK;
     uint64_t mref;
-    tr_actor *pa = watch_begin(rt, to, &mref, &err);
+    tr__actor *pa = watch_begin(rt, to, &mref, &err);
     if (!pa)
         return err;
     uint64_t ref = tr__make_ref(rt);
@@ -217,7 +217,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     if (err)
         goto done;
     int64_t deadline = tr__deadline_ms(timeout_ms);
-    tr__msg *r = port_wait_for(pa, deadline, ref, mref, &err);
+    tr__msg *r = waiter_wait_for(pa, deadline, ref, mref, &err);
     if (r && r->pub.kind == TR_MSG_REPLY) {
         err = r->pub.status;
         if (err > 0)
@@ -256,7 +256,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
         return TR_EDEADLK;
     int err = TR_OK;
     uint64_t mref;
-    tr_actor *pa = watch_begin(rt, pid, &mref, &err);
+    tr__actor *pa = watch_begin(rt, pid, &mref, &err);
     if (!pa)
         return err;
     if (send) {
@@ -267,7 +267,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
         }
     }
     int64_t deadline = tr__deadline_ms(timeout_ms);
-    tr__msg *r = port_wait_for(pa, deadline, 0, mref, &err);
+    tr__msg *r = waiter_wait_for(pa, deadline, 0, mref, &err);
     if (r) {
         const tr_reason *why = tr_msg_reason(&r->pub);
         if (reason && why)
@@ -304,7 +304,7 @@ int tr__exit_await(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms 
 
 int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
                tr_duration_ms timeout_ms, uint64_t *req_id) {
-    tr_actor *a = (tr_actor *)self;
+    tr__actor *a = (tr__actor *)self;
     if (!a || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
     tr_runtime *rt = a->rt;
@@ -376,7 +376,7 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
     }
     m->pub.ref = from.ref;
     m->pub.status = status;
-    tr_actor *cur = tr__tls_current;
+    tr__actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == from.rt) ? cur->pid : TR_PID_NONE;
     int err = tr__deliver(from.rt, from.pid, m);
     if (err == TR_ENOPROC || err == TR_ECLOSED || err == TR_EFULL)

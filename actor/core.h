@@ -26,7 +26,7 @@ enum {
     TR__F_TERMINATED = 1u << 3, /* terminate has run */
 };
 
-/* tr_actor.has_sig: one word, so that the actor stays small. */
+/* tr__actor.has_sig: one word, so that the actor stays small. */
 #define TR__SIG_PENDING 1u  /* the signal list holds signals not looked at yet */
 #define TR__SIG_KILLED 2u   /* a kill took effect: the owner's later sends are dropped */
 #define TR__SIG_SEQ_SHIFT 2 /* above: the number of the last signal queued (wraps) */
@@ -58,7 +58,7 @@ typedef struct tr__srvmon {
     uint32_t count;
 } tr__srvmon;
 
-typedef struct tr__port tr__port;
+typedef struct tr__waiter tr__waiter;
 
 /* The requests state of an actor that made tr_requests (requests.c). */
 typedef struct tr__reqstate {
@@ -71,13 +71,13 @@ typedef struct tr__reqstate {
 /* An actor. Kept small (an idle actor is this plus its state plus a
  * 16-byte slot): what only matters while a callback runs lives in the
  * thread's tr__frame instead. */
-typedef struct tr_actor {
+typedef struct tr__actor {
     /* 0..63, the producers' line: written by every sender (mailbox head,
      * push count); the rest of it is read by senders or written only
      * rarely (signals and links, under `lock`). */
-    tr_mq_prod mq;
+    tr__mq_prod mq;
     uint32_t max_mailbox; /* 0 = unbounded; read by producers */
-    bool is_port;         /* set before the pid is published; read by anyone */
+    bool is_waiter;       /* set before the pid is published; read by anyone */
     bool exiting;         /* under lock: exit processing has begun */
     bool has_names;       /* under lock: registered under at least one name */
     tr__spin lock;        /* links, signals, exiting, has_names */
@@ -86,18 +86,18 @@ typedef struct tr_actor {
     uint32_t n_links, cap_links;
     /* 64..: the consumer's side (the thread holding the run token), and
      * what it reads for every message */
-    tr_mq_cons mqc;
+    tr__mq_cons mqc;
     uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
     uint32_t flags;   /* owner thread only */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
-    struct tr_actor *run_next; /* injection queue link */
-    uint64_t seq;              /* spawn order */
-    tr_pid parent;             /* the actor that spawned it (NONE: a plain thread) */
+    struct tr__actor *run_next; /* injection queue link */
+    uint64_t seq;               /* spawn order */
+    tr_pid parent;              /* the actor that spawned it (NONE: a plain thread) */
     union {
-        tr__reqstate *rq; /* actors: allocated by the first tr_request */
-        tr__port *port;   /* ports */
+        tr__reqstate *rq;   /* actors: allocated by the first tr_request */
+        tr__waiter *waiter; /* waiters */
     } u;
     ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
     tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
@@ -107,20 +107,20 @@ typedef struct tr_actor {
      * owner pops it): used when a signal's marker cannot be allocated, for
      * a kill that comes without a block (TR__SIG_KILLED says it all), and for
      * a runtime shutdown without one (shutdown_pending, under lock). */
-    tr_mq_node wake;
+    tr__mq_node wake;
     bool wake_queued;
     bool shutdown_pending;
     /* the behaviour's state follows, 16-byte aligned */
-} tr_actor;
+} tr__actor;
 
-_Static_assert(offsetof(tr_actor, mqc) >= 64, "consumer side must not share the producers' line");
-_Static_assert(offsetof(tr_actor, n_links) + sizeof(uint32_t) * 2 <= 64,
+_Static_assert(offsetof(tr__actor, mqc) >= 64, "consumer side must not share the producers' line");
+_Static_assert(offsetof(tr__actor, n_links) + sizeof(uint32_t) * 2 <= 64,
                "producers' line holds only producer-side fields");
 
-_Static_assert(offsetof(tr_actor, mqc) >= 64, "consumer side must not share the producers' line");
+_Static_assert(offsetof(tr__actor, mqc) >= 64, "consumer side must not share the producers' line");
 
-#define TR__ACTOR_HDR ((sizeof(tr_actor) + 15) & ~(size_t)15)
-static inline void *tr__actor_state(tr_actor *a) {
+#define TR__ACTOR_HDR ((sizeof(tr__actor) + 15) & ~(size_t)15)
+static inline void *tr__actor_state(tr__actor *a) {
     return a->b && a->b->state_size ? (char *)a + TR__ACTOR_HDR : NULL;
 }
 
@@ -128,7 +128,7 @@ static inline void *tr__actor_state(tr_actor *a) {
  * callback in progress (init may nest inside another actor's callback). */
 typedef struct tr__frame {
     struct tr__frame *prev;
-    tr_actor *a;
+    tr__actor *a;
     jmp_buf jb; /* tr_fail unwinds to here */
     tr__msg *cur_msg;
     bool msg_taken; /* cur_msg was forwarded: not freed after the callback */
@@ -140,7 +140,7 @@ typedef struct tr__frame {
 
 /* Pid layout (include/troupe/actor.h): slot index in bits 0..30, the
  * slot's generation in bits 31..55, the runtime's id in bits 56..63. The
- * index covers the actors' region (1..2^30) and the ports' after it; index
+ * index covers the actors' region (1..2^30) and the waiters' after it; index
  * 0 is never used, so the id 0 (TR_PID_NONE) never names anything. */
 #define TR__PID_INDEX_BITS 31
 #define TR__PID_GEN_BITS 25
@@ -168,7 +168,7 @@ static inline tr_pid tr__pid_make(uint32_t rt_id, uint32_t gen, uint32_t idx) {
 #define TR__SLOT_REFS ((uint64_t)0x7fffffff)
 typedef struct tr__slot {
     uint64_t w;
-    tr_actor *actor;
+    tr__actor *actor;
 } tr__slot;
 
 #define TR__SEG_BITS 16
@@ -187,8 +187,8 @@ typedef struct tr__slot {
 /* Messages an actor sends during its turn, per receiver, waiting to be
  * pushed as one chain (one exchange instead of one per message). */
 typedef struct tr__obox {
-    tr_actor *a;
-    tr_mq_node *head, *tail;
+    tr__actor *a;
+    tr__mq_node *head, *tail;
     uint32_t n;
     bool ref; /* holds a slot reference on a (lookups outside borrow mode) */
 } tr__obox;
@@ -205,7 +205,7 @@ typedef struct tr__sched {
     pthread_t thread;
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
-    tr_actor *next;  /* atomic: woken by this thread's last send; runs next here */
+    tr__actor *next; /* atomic: woken by this thread's last send; runs next here */
     uint32_t runs;   /* atomic (owner stores): turns begun here (a thief sees one that lasts) */
     tr__seen *seen;  /* owner only, one per thread: when we saw it hold work (steal_next) */
     bool in_section; /* owner only: inside an epoch section (lookups take no reference) */
@@ -226,8 +226,8 @@ typedef struct tr__sched {
                                       while the owner is stuck in a long turn (steal_next) */
     unsigned ob_n;                 /* receivers in ob[] */
     tr__obox ob[TR__OB_SLOTS];
-    unsigned direct_n;              /* owner only: receivers in direct[] */
-    tr_actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
+    unsigned direct_n;               /* owner only: receivers in direct[] */
+    tr__actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
     uint32_t slots[2 * TR__SLOT_BATCH];
 } tr__sched;
 
@@ -251,24 +251,24 @@ struct tr_runtime {
     tr__slot **segs; /* n_segs pointers, allocated lazily */
     uint32_t n_segs;
     pthread_mutex_t table_mu;
-    /* Actors take slots 1..max_actors, blocking callers' ports the 65536
+    /* Actors take slots 1..max_actors, blocking callers' waiters the 65536
      * after them: each region has its own free list and high-water mark,
      * so the actor limit needs no counter. */
-    tr__slotpool actor_slots, port_slots;
+    tr__slotpool actor_slots, waiter_slots;
     /* Counts kept per scheduler thread (tr__sched.d_*) plus these for other
      * threads; tr__count_* sum them. */
-    uint64_t n_alive;     /* atomic: live actors (not ports) */
-    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (ports too) */
+    uint64_t n_alive;     /* atomic: live actors (not waiters) */
+    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (waiters too) */
     uint64_t seq;         /* atomic: spawn order */
     uint64_t ref_counter; /* atomic */
     uint64_t rand_state;  /* atomic */
     /* injection queue */
     pthread_mutex_t inj_mu;
-    TR__FIFO(tr_actor) inj;
+    TR__FIFO(tr__actor) inj;
     /* Actors whose last reference a plain thread dropped: destroyed by a
      * scheduler thread (or the stopping thread) after a grace period. */
     pthread_mutex_t grave_mu;
-    tr_actor *grave;
+    tr__actor *grave;
     uint32_t n_grave;    /* atomic hint */
     uint32_t inj_len;    /* atomic hint */
     uint32_t n_sleeping; /* atomic */
@@ -289,7 +289,7 @@ struct tr_runtime {
 
 /* ---- scheduler thread context ---- */
 extern __thread tr__sched *tr__tls_sched;
-extern __thread tr_actor *tr__tls_current; /* == tr__tls_frame->a, or NULL */
+extern __thread tr__actor *tr__tls_current; /* == tr__tls_frame->a, or NULL */
 extern __thread tr__frame *tr__tls_frame;
 
 /* The calling thread's message block cache, if it is a scheduler thread of
@@ -299,15 +299,15 @@ static inline tr__mcache *tr__mc_here(const tr_runtime *rt) {
     return c && c->base == rt->mcaches ? c : NULL;
 }
 
-/* The actor's own wake node (see tr_actor.wake), popped from its mailbox:
+/* The actor's own wake node (see tr__actor.wake), popped from its mailbox:
  * not a message. tr__wake_taken must follow, on the consumer's thread. */
-static inline bool tr__is_wake(const tr_actor *a, const void *node) {
+static inline bool tr__is_wake(const tr__actor *a, const void *node) {
     return node == (const void *)&a->wake;
 }
-void tr__wake_taken(tr_actor *a);
+void tr__wake_taken(tr__actor *a);
 
 /* True when pid can name a process of rt: rt's id, and a slot of the
- * actors' region (not a blocking caller's port: that pid is a reply-only
+ * actors' region (not a blocking caller's waiter: that pid is a reply-only
  * address). Says nothing about whether the process is alive. */
 static inline bool tr__pid_is_proc(const tr_runtime *rt, tr_pid p) {
     /* Actors take slots 1..max_actors (index 0 wraps to UINT32_MAX here).
@@ -317,41 +317,41 @@ static inline bool tr__pid_is_proc(const tr_runtime *rt, tr_pid p) {
 }
 
 /* ---- table (actor.c) ---- */
-tr_actor *tr__acquire(tr_runtime *rt, tr_pid pid);     /* ref; NULL if dead or not a process */
-tr_actor *tr__acquire_any(tr_runtime *rt, tr_pid pid); /* as tr__acquire, ports too */
-void tr__release(tr_actor *a);
+tr__actor *tr__acquire(tr_runtime *rt, tr_pid pid);     /* ref; NULL if dead or not a process */
+tr__actor *tr__acquire_any(tr_runtime *rt, tr_pid pid); /* as tr__acquire, waiters too */
+void tr__release(tr__actor *a);
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m); /* frees m on error */
-int tr__push(tr_actor *a, tr__msg *m);                  /* frees m on error (EFULL) */
+int tr__push(tr__actor *a, tr__msg *m);                 /* frees m on error (EFULL) */
 void tr__ob_flush(tr__sched *sc);                       /* pushes the messages gathered this turn */
-void tr__push_signal(tr_actor *a, tr__msg *sig);
+void tr__push_signal(tr__actor *a, tr__msg *sig);
 /* The running actor on this thread has been killed: its sends are dropped
  * (TR_EKILLED). */
 static inline bool tr__self_killed_here(void) {
-    tr_actor *cur = tr__tls_current;
+    tr__actor *cur = tr__tls_current;
     return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
 }
-void tr__schedule(tr_actor *a);
+void tr__schedule(tr__actor *a);
 void tr__wake_one(tr_runtime *rt);     /* wake a parked scheduler thread if none spins */
 void tr__wake_watcher(tr_runtime *rt); /* one must look at held work (steal_next) */
-void tr__schedule_yield(tr_actor *a);  /* back of the run queue (batch used up) */
-void tr__run(tr__sched *s, tr_actor *a);
+void tr__schedule_yield(tr__actor *a); /* back of the run queue (batch used up) */
+void tr__run(tr__sched *s, tr__actor *a);
 void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link);
 void tr__shutdown_all(tr_runtime *rt);
 
 /* ---- pending requests (requests.c), owner thread ---- */
-int tr__req_begin(tr_actor *a, uint64_t ref, tr_pid server);
-void tr__req_set_timer(tr_actor *a, uint64_t ref, tr_timer timer);
-bool tr__req_take(tr_actor *a, uint64_t ref, bool timer_fired);
-bool tr__req_server_down(tr_actor *a, uint64_t mref, tr_pid *server);
-bool tr__req_next_for_server(tr_actor *a, tr_pid server, uint64_t *ref);
-void tr__reqs_fini(tr_actor *a);
+int tr__req_begin(tr__actor *a, uint64_t ref, tr_pid server);
+void tr__req_set_timer(tr__actor *a, uint64_t ref, tr_timer timer);
+bool tr__req_take(tr__actor *a, uint64_t ref, bool timer_fired);
+bool tr__req_server_down(tr__actor *a, uint64_t mref, tr_pid *server);
+bool tr__req_next_for_server(tr__actor *a, tr_pid server, uint64_t *ref);
+void tr__reqs_fini(tr__actor *a);
 
 /* ---- monitors (actor.c) ---- */
-int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out);
-int tr__demonitor(tr_actor *w, uint64_t ref);
+int tr__monitor(tr__actor *w, tr_pid target, uint64_t *ref_out);
+int tr__demonitor(tr__actor *w, uint64_t ref);
 
-/* ---- ports (call.c) ---- */
-void tr__port_signal(tr_actor *a);
+/* ---- waiters (call.c) ---- */
+void tr__waiter_signal(tr__actor *a);
 
 /* ---- timers (timer.c) ---- */
 int tr__timers_start(tr_runtime *rt);

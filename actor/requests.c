@@ -11,15 +11,15 @@
 
 #include "actor/core.h"
 
-int tr__monitor(tr_actor *w, tr_pid target, uint64_t *ref_out);
-int tr__demonitor(tr_actor *w, uint64_t ref);
+int tr__monitor(tr__actor *w, tr_pid target, uint64_t *ref_out);
+int tr__demonitor(tr__actor *w, uint64_t ref);
 
 static inline uint32_t slot_of(uint64_t ref, uint32_t mask) {
     return (uint32_t)((ref * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
 /* The requests state, allocated on first use. */
-static tr__reqstate *rq_get(tr_actor *a) {
+static tr__reqstate *rq_get(tr__actor *a) {
     if (!a->u.rq)
         a->u.rq = (tr__reqstate *)tr__calloc(sizeof(tr__reqstate));
     return a->u.rq;
@@ -86,7 +86,7 @@ static int srv_find(tr__reqstate *a, tr_pid server) {
 #define IDLE_MONITORS_KEPT 8
 
 /* Drops one request's share of its server's monitor. */
-static void srv_release(tr_actor *actor, tr__reqstate *a, tr_pid server) {
+static void srv_release(tr__actor *actor, tr__reqstate *a, tr_pid server) {
     int i = srv_find(a, server);
     if (i < 0 || --a->srv[i].count != 0)
         return;
@@ -106,7 +106,7 @@ static void srv_release(tr_actor *actor, tr__reqstate *a, tr_pid server) {
     }
 }
 
-int tr__req_begin(tr_actor *actor, uint64_t ref, tr_pid server) {
+int tr__req_begin(tr__actor *actor, uint64_t ref, tr_pid server) {
     tr__reqstate *a = rq_get(actor);
     if (!a)
         return TR_ENOMEM;
@@ -139,7 +139,7 @@ int tr__req_begin(tr_actor *actor, uint64_t ref, tr_pid server) {
     return TR_OK;
 }
 
-void tr__req_set_timer(tr_actor *actor, uint64_t ref, tr_timer timer) {
+void tr__req_set_timer(tr__actor *actor, uint64_t ref, tr_timer timer) {
     tr__reqstate *a = actor->u.rq;
     if (!a)
         return;
@@ -148,7 +148,7 @@ void tr__req_set_timer(tr_actor *actor, uint64_t ref, tr_timer timer) {
         a->reqs[i].timer = timer;
 }
 
-bool tr__req_take(tr_actor *actor, uint64_t ref, bool timer_fired) {
+bool tr__req_take(tr__actor *actor, uint64_t ref, bool timer_fired) {
     tr__reqstate *a = actor->u.rq;
     if (!a)
         return false;
@@ -163,7 +163,7 @@ bool tr__req_take(tr_actor *actor, uint64_t ref, bool timer_fired) {
     return true;
 }
 
-bool tr__req_server_down(tr_actor *actor, uint64_t mref, tr_pid *server) {
+bool tr__req_server_down(tr__actor *actor, uint64_t mref, tr_pid *server) {
     tr__reqstate *a = actor->u.rq;
     if (!a)
         return false;
@@ -178,7 +178,7 @@ bool tr__req_server_down(tr_actor *actor, uint64_t mref, tr_pid *server) {
     return false;
 }
 
-bool tr__req_next_for_server(tr_actor *actor, tr_pid server, uint64_t *ref) {
+bool tr__req_next_for_server(tr__actor *actor, tr_pid server, uint64_t *ref) {
     tr__reqstate *a = actor->u.rq;
     if (!a)
         return false;
@@ -195,9 +195,9 @@ bool tr__req_next_for_server(tr_actor *actor, tr_pid server, uint64_t *ref) {
     return false;
 }
 
-void tr__reqs_fini(tr_actor *actor) {
+void tr__reqs_fini(tr__actor *actor) {
     tr__reqstate *a = actor->u.rq;
-    if (!a || actor->is_port)
+    if (!a || actor->is_waiter)
         return;
     for (uint32_t i = 0; a->n_reqs && i < a->cap_reqs; i++)
         if (a->reqs[i].ref && a->reqs[i].timer)

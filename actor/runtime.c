@@ -24,7 +24,7 @@
 #include "base/clock.h"
 
 __thread tr__sched *tr__tls_sched;
-__thread tr_actor *tr__tls_current;
+__thread tr__actor *tr__tls_current;
 __thread tr__frame *tr__tls_frame;
 
 #define SPIN_ROUNDS 200
@@ -112,18 +112,18 @@ static void wake_all(tr_runtime *rt) {
 
 /* ---- run queues ---------------------------------------------------------- */
 
-static void inject(tr_runtime *rt, tr_actor *a) {
+static void inject(tr_runtime *rt, tr__actor *a) {
     pthread_mutex_lock(&rt->inj_mu);
     TR__FIFO_PUSH(&rt->inj, a, run_next);
     tr__faa_acqrel_u32(&rt->inj_len, 1);
     pthread_mutex_unlock(&rt->inj_mu);
 }
 
-static tr_actor *take_injected(tr_runtime *rt) {
+static tr__actor *take_injected(tr_runtime *rt) {
     if (tr__load_acq_u32(&rt->inj_len) == 0)
         return NULL;
     pthread_mutex_lock(&rt->inj_mu);
-    tr_actor *a = TR__FIFO_POP(&rt->inj, run_next);
+    tr__actor *a = TR__FIFO_POP(&rt->inj, run_next);
     if (a) {
         tr__faa_acqrel_u32(&rt->inj_len, (uint32_t)-1);
     }
@@ -131,7 +131,7 @@ static tr_actor *take_injected(tr_runtime *rt) {
     return a;
 }
 
-static void push_ring(tr_runtime *rt, tr__sched *s, tr_actor *a) {
+static void push_ring(tr_runtime *rt, tr__sched *s, tr__actor *a) {
     /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
     TR__TSAN_RELEASE(a);
     if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
@@ -139,9 +139,9 @@ static void push_ring(tr_runtime *rt, tr__sched *s, tr_actor *a) {
     wake_one(rt);
 }
 
-void tr__schedule(tr_actor *a) {
-    if (a->is_port) {
-        tr__port_signal(a);
+void tr__schedule(tr__actor *a) {
+    if (a->is_waiter) {
+        tr__waiter_signal(a);
         return;
     }
     tr_runtime *rt = a->rt;
@@ -157,7 +157,7 @@ void tr__schedule(tr_actor *a) {
         if (!tr__load_acq_ptr((void *const *)&s->next)) {
             tr__store_rel_ptr((void **)&s->next, a);
         } else {
-            tr_actor *old = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
+            tr__actor *old = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
             if (old) {
                 push_ring(rt, s, old); /* wakes a thread if none looks */
                 return;
@@ -175,11 +175,11 @@ void tr__schedule(tr_actor *a) {
     push_ring(rt, s, a);
 }
 
-void tr__schedule_yield(tr_actor *a) {
+void tr__schedule_yield(tr__actor *a) {
     push_ring(a->rt, tr__tls_sched, a);
 }
 
-static tr_actor *steal(tr__sched *s) {
+static tr__actor *steal(tr__sched *s) {
     tr_runtime *rt = s->rt;
     unsigned n = rt->n_sched;
     if (n < 2)
@@ -192,12 +192,12 @@ static tr_actor *steal(tr__sched *s) {
             continue;
         void *p;
         if (ck_ring_trydequeue_spmc(&v->ring, v->ring_buf, &p))
-            return (tr_actor *)p;
+            return (tr__actor *)p;
     }
     return NULL;
 }
 
-static tr_actor *next_actor(tr__sched *s);
+static tr__actor *next_actor(tr__sched *s);
 
 static bool holds(tr__sched *v) {
     return tr__load_acq_ptr((void *const *)&v->next) || tr__load_rlx_u32(&v->ob_held);
@@ -212,7 +212,7 @@ static bool holds(tr__sched *v) {
  * begins a turn soon keeps both (and its warm cache). Returns an actor to
  * run, or NULL and *wait_ns: how long until what we saw held may be taken
  * (0: nothing is held). */
-static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
+static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
     tr_runtime *rt = s->rt;
     int64_t now = 0, wait = 0;
     bool flushed = false;
@@ -245,7 +245,7 @@ static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
                     }
                     tr__spin_unlock(&v->ob_lock);
                 }
-                tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
+                tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
                 if (a)
                     return a;
                 if (flushed)
@@ -260,16 +260,16 @@ static tr_actor *steal_next(tr__sched *s, int64_t *wait_ns) {
     return NULL;
 }
 
-static tr_actor *next_actor(tr__sched *s) {
+static tr__actor *next_actor(tr__sched *s) {
     void *p;
     if (tr__load_acq_ptr((void *const *)&s->next)) {
-        tr_actor *a = (tr_actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
+        tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
         if (a)
             return a;
     }
     if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
-        return (tr_actor *)p;
-    tr_actor *a = take_injected(s->rt);
+        return (tr__actor *)p;
+    tr__actor *a = take_injected(s->rt);
     if (a)
         return a;
     return steal(s);
@@ -382,7 +382,7 @@ static void quiesce(tr__sched *s) {
     ck_epoch_poll(&s->epoch);
 }
 
-static void run_one(tr__sched *s, tr_actor *a) {
+static void run_one(tr__sched *s, tr__actor *a) {
     TR__TSAN_ACQUIRE(a);
     __atomic_store_n(&s->runs, s->runs + 1, __ATOMIC_RELAXED);
     section_enter(s);
@@ -424,7 +424,7 @@ static void *sched_main(void *arg) {
     unsigned spin_limit = SPIN_ROUNDS;
     bool spinning = false;
     while (!tr__load_acq_u32(&rt->quit)) {
-        tr_actor *a = next_actor(s);
+        tr__actor *a = next_actor(s);
         if (a) {
             if (spinning) {
                 spinning = false;
@@ -589,7 +589,7 @@ static void runtime_free(tr_runtime *rt) {
         tr__free(rt->segs);
     }
     tr__free(rt->actor_slots.free);
-    tr__free(rt->port_slots.free);
+    tr__free(rt->waiter_slots.free);
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj_mu);
     pthread_mutex_destroy(&rt->grave_mu);
@@ -626,12 +626,12 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
     /* Slots 1..max_actors for actors, then 65536 for blocking callers'
-     * ports (a port is a pid too, but does not count as an actor). */
+     * waiters (a waiter is a pid too, but does not count as an actor). */
     rt->actor_slots.high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
     rt->actor_slots.end = o.max_actors + 1;
-    rt->port_slots.high = rt->actor_slots.end;
-    rt->port_slots.end = rt->actor_slots.end + TR__SEG_SIZE;
-    rt->n_segs = (rt->port_slots.end + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
+    rt->waiter_slots.high = rt->actor_slots.end;
+    rt->waiter_slots.end = rt->actor_slots.end + TR__SEG_SIZE;
+    rt->n_segs = (rt->waiter_slots.end + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
     pthread_mutex_init(&rt->inj_mu, NULL);

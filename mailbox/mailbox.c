@@ -7,51 +7,51 @@
 
 #define EMPTY_BIT ((uintptr_t)1)
 
-void tr_mq_init(tr_mq_prod *p, tr_mq_cons *c, bool held) {
+void tr__mq_init(tr__mq_prod *p, tr__mq_cons *c, bool held) {
     c->stub.next = NULL;
     c->tail = &c->stub;
     c->popped = 0;
     p->pushed = 0;
-    p->head = (tr_mq_node *)((uintptr_t)&c->stub | (held ? 0 : EMPTY_BIT));
+    p->head = (tr__mq_node *)((uintptr_t)&c->stub | (held ? 0 : EMPTY_BIT));
 }
 
-uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c) {
+uint32_t tr__mq_depth(const tr__mq_prod *p, const tr__mq_cons *c) {
     /* popped first: a pop counted here was pushed before (no underflow) */
     uint32_t popped = tr__load_acq_u32(&c->popped);
     return tr__load_acq_u32(&p->pushed) - popped;
 }
 
-static inline bool push_chain(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last) {
+static inline bool push_chain(tr__mq_prod *q, tr__mq_node *first, tr__mq_node *last) {
     /* Relaxed is enough: the exchange below publishes the chain's links. */
     last->next = NULL;
     /* Exchange (acq_rel): serializes producers; each gets the node before it. */
     uintptr_t prev = (uintptr_t)tr__xchg_acqrel_ptr((void **)&q->head, last);
-    tr_mq_node *p = (tr_mq_node *)(prev & ~EMPTY_BIT);
+    tr__mq_node *p = (tr__mq_node *)(prev & ~EMPTY_BIT);
     /* Release: the consumer that loads p->next with acquire sees the chain's
      * payloads. */
     tr__store_rel_ptr((void **)&p->next, first);
     return (prev & EMPTY_BIT) != 0;
 }
 
-static inline bool push(tr_mq_prod *q, tr_mq_node *n) {
+static inline bool push(tr__mq_prod *q, tr__mq_node *n) {
     return push_chain(q, n, n);
 }
 
-bool tr_mq_push_chain_mpsc(tr_mq_prod *q, tr_mq_node *first, tr_mq_node *last, uint32_t n) {
+bool tr__mq_push_chain_mpsc(tr__mq_prod *q, tr__mq_node *first, tr__mq_node *last, uint32_t n) {
     tr__faa_acqrel_u32(&q->pushed, n);
     return push_chain(q, first, last);
 }
 
-bool tr_mq_push_mpsc(tr_mq_prod *q, tr_mq_node *n) {
+bool tr__mq_push_mpsc(tr__mq_prod *q, tr__mq_node *n) {
     /* Counted before it is visible, so depth never goes below zero. */
     tr__faa_acqrel_u32(&q->pushed, 1);
     return push(q, n);
 }
 
-tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
-    tr_mq_node *tail = c->tail;
+tr__mq_node *tr__mq_pop_mpsc(tr__mq_prod *q, tr__mq_cons *c) {
+    tr__mq_node *tail = c->tail;
     /* Acquire: pairs with the release in push; the node's contents are visible. */
-    tr_mq_node *next = tr__load_acq_ptr((void *const *)&tail->next);
+    tr__mq_node *next = tr__load_acq_ptr((void *const *)&tail->next);
     if (tail == &c->stub) {
         if (next == NULL)
             return NULL;
@@ -65,7 +65,7 @@ tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *q, tr_mq_cons *c) {
     }
     /* tail is the newest node we can see. If a producer already swapped head
      * past it, its link is not written yet: come back later. */
-    tr_mq_node *head = tr__load_acq_ptr((void *const *)&q->head);
+    tr__mq_node *head = tr__load_acq_ptr((void *const *)&q->head);
     if (tail != head)
         return NULL;
     /* tail is the last node: put the stub behind it so tail can leave (not
@@ -87,8 +87,8 @@ got:
     return tail;
 }
 
-bool tr_mq_markempty_spsc(tr_mq_prod *q, tr_mq_cons *c) {
-    tr_mq_node *stub = &c->stub;
+bool tr__mq_markempty_mpsc(tr__mq_prod *q, tr__mq_cons *c) {
+    tr__mq_node *stub = &c->stub;
     if (c->tail != stub || tr__load_acq_ptr((void *const *)&stub->next) != NULL)
         return false;
     /* CAS (acq_rel): succeeds only if no producer swapped head since the stub

@@ -2,7 +2,7 @@
  *
  * Many producers push, one consumer (the thread that holds the actor's run
  * token) pops. The queue is intrusive: every message starts with a
- * tr_mq_node, so a push allocates nothing. A stub node lives in the queue
+ * tr__mq_node, so a push allocates nothing. A stub node lives in the queue
  * and is re-inserted by the consumer when it takes the last message, so a
  * popped message is fully detached and can be freed at once.
  *
@@ -16,7 +16,7 @@
  *
  * The queue is split in two parts that the owner places on different cache
  * lines, so that producers and the consumer do not write the same line:
- * tr_mq_prod (head, and a count of pushes) and tr_mq_cons (tail, stub, and
+ * tr__mq_prod (head, and a count of pushes) and tr__mq_cons (tail, stub, and
  * a count of pops). Depth = pushed - popped.
  */
 #ifndef TROUPE_MAILBOX_MAILBOX_H
@@ -25,52 +25,52 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct tr_mq_node {
-    struct tr_mq_node *next;
-} tr_mq_node;
+typedef struct tr__mq_node {
+    struct tr__mq_node *next;
+} tr__mq_node;
 
-typedef struct tr_mq_prod {
-    tr_mq_node *head; /* producers' end; low bit = empty */
-    uint32_t pushed;  /* messages pushed (atomic add by producers) */
-} tr_mq_prod;
+typedef struct tr__mq_prod {
+    tr__mq_node *head; /* producers' end; low bit = empty */
+    uint32_t pushed;   /* messages pushed (atomic add by producers) */
+} tr__mq_prod;
 
-typedef struct tr_mq_cons {
-    tr_mq_node *tail; /* consumer's end; only the token holder touches it */
-    tr_mq_node stub;
+typedef struct tr__mq_cons {
+    tr__mq_node *tail; /* consumer's end; only the token holder touches it */
+    tr__mq_node stub;
     uint32_t popped; /* messages popped (token holder writes; others read) */
-} tr_mq_cons;
+} tr__mq_cons;
 
-/* tr_mq_init: an empty queue. With `held`, the empty bit starts clear: the
+/* tr__mq_init: an empty queue. With `held`, the empty bit starts clear: the
  * initializer holds the token (pushes will not report was_empty) until it
- * calls tr_mq_markempty_spsc or hands the actor to a run queue. */
-void tr_mq_init(tr_mq_prod *p, tr_mq_cons *c, bool held);
+ * calls tr__mq_markempty_mpsc or hands the actor to a run queue. */
+void tr__mq_init(tr__mq_prod *p, tr__mq_cons *c, bool held);
 
-/* tr_mq_depth: messages waiting (approximate while producers race). Any
+/* tr__mq_depth: messages waiting (approximate while producers race). Any
  * thread. */
-uint32_t tr_mq_depth(const tr_mq_prod *p, const tr_mq_cons *c);
+uint32_t tr__mq_depth(const tr__mq_prod *p, const tr__mq_cons *c);
 
-/* tr_mq_push_mpsc: appends n (any thread). Returns true when the queue was
+/* tr__mq_push_mpsc: appends n (any thread). Returns true when the queue was
  * marked empty before: the caller now owns the token and must schedule. */
-bool tr_mq_push_mpsc(tr_mq_prod *p, tr_mq_node *n);
+bool tr__mq_push_mpsc(tr__mq_prod *p, tr__mq_node *n);
 
-/* tr_mq_push_chain_mpsc: appends first..last (n nodes already linked in
+/* tr__mq_push_chain_mpsc: appends first..last (n nodes already linked in
  * order through next) with one exchange (any thread). Returns was_empty as
- * tr_mq_push_mpsc. */
-bool tr_mq_push_chain_mpsc(tr_mq_prod *p, tr_mq_node *first, tr_mq_node *last, uint32_t n);
+ * tr__mq_push_mpsc. */
+bool tr__mq_push_chain_mpsc(tr__mq_prod *p, tr__mq_node *first, tr__mq_node *last, uint32_t n);
 
-/* tr_mq_pop_spsc: takes the oldest node, or NULL when there is none yet (or a
+/* tr__mq_pop_mpsc: takes the oldest node, or NULL when there is none yet (or a
  * push is half-done). Token holder only. */
-tr_mq_node *tr_mq_pop_spsc(tr_mq_prod *p, tr_mq_cons *c);
+tr__mq_node *tr__mq_pop_mpsc(tr__mq_prod *p, tr__mq_cons *c);
 
-/* tr_mq_markempty_spsc: gives the token back if the queue is empty; returns
+/* tr__mq_markempty_mpsc: gives the token back if the queue is empty; returns
  * false (token kept: pop again) when a message arrived meanwhile. Token
  * holder only. */
-bool tr_mq_markempty_spsc(tr_mq_prod *p, tr_mq_cons *c);
+bool tr__mq_markempty_mpsc(tr__mq_prod *p, tr__mq_cons *c);
 
-/* tr_mq_idle: the queue is marked empty: its consumer gave the token back
+/* tr__mq_idle: the queue is marked empty: its consumer gave the token back
  * and waits for a push, which will schedule it. A hint, any thread (a push
  * or a consumer may change it at once). */
-static inline bool tr_mq_idle(const tr_mq_prod *p) {
+static inline bool tr__mq_idle(const tr__mq_prod *p) {
     return ((uintptr_t)__atomic_load_n(&p->head, __ATOMIC_RELAXED) & 1) != 0;
 }
 

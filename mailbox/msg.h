@@ -27,7 +27,7 @@ enum {
 };
 
 typedef struct tr__msg {
-    tr_mq_node node;
+    tr__mq_node node;
     tr_msg pub;
     uint8_t sys;         /* TR__SYS_* */
     uint8_t via_link;    /* SIG_EXIT: sent because a linked actor exited */

@@ -219,8 +219,8 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
         tr__free(e);
         return TR_EEXIST;
     }
-    tr_actor *a = tr__acquire(rt, pid);
-    if (!a || a->is_port) {
+    tr__actor *a = tr__acquire(rt, pid);
+    if (!a || a->is_waiter) {
         if (a)
             tr__release(a);
         writer_end(rt, r, NULL, 0);

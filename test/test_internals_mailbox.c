@@ -3,7 +3,7 @@
  *
  * - The documented semantics, single-threaded: the empty bit (a push
  *   reports was_empty only when the consumer gave the token back, or after
- *   tr_mq_init without `held`), markempty refusing while a message waits,
+ *   tr__mq_init without `held`), markempty refusing while a message waits,
  *   chains, depth.
  * - Linearizability and ordering under contention: N producers push
  *   numbered nodes (single pushes and chains), one consumer pops, and the
@@ -20,13 +20,13 @@
 #include "mailbox/mailbox.h"
 
 typedef struct item {
-    tr_mq_node node; /* first: a popped node is the item */
+    tr__mq_node node; /* first: a popped node is the item */
     uint32_t producer;
     uint32_t seq;
 } item;
 
-static item *pop_item(tr_mq_prod *p, tr_mq_cons *c) {
-    return (item *)tr_mq_pop_spsc(p, c);
+static item *pop_item(tr__mq_prod *p, tr__mq_cons *c) {
+    return (item *)tr__mq_pop_mpsc(p, c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -35,103 +35,103 @@ static item *pop_item(tr_mq_prod *p, tr_mq_cons *c) {
 
 static void test_mq_empty_bit(void **state) {
     (void)state;
-    tr_mq_prod p;
-    tr_mq_cons c;
+    tr__mq_prod p;
+    tr__mq_cons c;
     item a = {.seq = 1}, b = {.seq = 2}, d = {.seq = 3};
 
     /* Not held: the queue starts marked empty; the first push takes the
      * token, later pushes do not. */
-    tr_mq_init(&p, &c, false);
-    assert_int_equal(tr_mq_depth(&p, &c), 0);
-    assert_true(tr_mq_push_mpsc(&p, &a.node));
-    assert_false(tr_mq_push_mpsc(&p, &b.node));
-    assert_int_equal(tr_mq_depth(&p, &c), 2);
+    tr__mq_init(&p, &c, false);
+    assert_int_equal(tr__mq_depth(&p, &c), 0);
+    assert_true(tr__mq_push_mpsc(&p, &a.node));
+    assert_false(tr__mq_push_mpsc(&p, &b.node));
+    assert_int_equal(tr__mq_depth(&p, &c), 2);
     /* A message waits: markempty keeps the token. */
-    assert_false(tr_mq_markempty_spsc(&p, &c));
+    assert_false(tr__mq_markempty_mpsc(&p, &c));
     assert_ptr_equal(pop_item(&p, &c), &a);
-    assert_int_equal(tr_mq_depth(&p, &c), 1);
-    assert_false(tr_mq_markempty_spsc(&p, &c));
+    assert_int_equal(tr__mq_depth(&p, &c), 1);
+    assert_false(tr__mq_markempty_mpsc(&p, &c));
     assert_ptr_equal(pop_item(&p, &c), &b);
-    assert_int_equal(tr_mq_depth(&p, &c), 0);
+    assert_int_equal(tr__mq_depth(&p, &c), 0);
     assert_null(pop_item(&p, &c));
     /* Empty: the token goes back; the next push takes it again. */
-    assert_true(tr_mq_markempty_spsc(&p, &c));
-    assert_true(tr_mq_push_mpsc(&p, &d.node));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
+    assert_true(tr__mq_push_mpsc(&p, &d.node));
     assert_ptr_equal(pop_item(&p, &c), &d);
     assert_null(pop_item(&p, &c));
-    assert_true(tr_mq_markempty_spsc(&p, &c));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
 
     /* Held: the initializer has the token; pushes do not report
      * was_empty until it marks the queue empty. */
-    tr_mq_init(&p, &c, true);
-    assert_false(tr_mq_push_mpsc(&p, &a.node));
+    tr__mq_init(&p, &c, true);
+    assert_false(tr__mq_push_mpsc(&p, &a.node));
     assert_ptr_equal(pop_item(&p, &c), &a);
-    assert_true(tr_mq_markempty_spsc(&p, &c));
-    assert_true(tr_mq_push_mpsc(&p, &b.node));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
+    assert_true(tr__mq_push_mpsc(&p, &b.node));
     assert_ptr_equal(pop_item(&p, &c), &b);
-    assert_true(tr_mq_markempty_spsc(&p, &c));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
 
     /* Held and never used: markempty at once. */
-    tr_mq_init(&p, &c, true);
+    tr__mq_init(&p, &c, true);
     assert_null(pop_item(&p, &c));
-    assert_true(tr_mq_markempty_spsc(&p, &c));
-    assert_true(tr_mq_push_mpsc(&p, &a.node));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
+    assert_true(tr__mq_push_mpsc(&p, &a.node));
 }
 
 static void test_mq_chain_and_cycles(void **state) {
     (void)state;
-    tr_mq_prod p;
-    tr_mq_cons c;
+    tr__mq_prod p;
+    tr__mq_cons c;
     enum { N = 8 };
     item it[N];
-    tr_mq_init(&p, &c, false);
+    tr__mq_init(&p, &c, false);
 
     /* A chain of N, pushed with one exchange, comes out in order. */
     for (int i = 0; i < N; i++) {
         it[i].seq = (uint32_t)i;
         it[i].node.next = i + 1 < N ? &it[i + 1].node : NULL;
     }
-    assert_true(tr_mq_push_chain_mpsc(&p, &it[0].node, &it[N - 1].node, N));
-    assert_int_equal(tr_mq_depth(&p, &c), N);
+    assert_true(tr__mq_push_chain_mpsc(&p, &it[0].node, &it[N - 1].node, N));
+    assert_int_equal(tr__mq_depth(&p, &c), N);
     /* A single push behind the chain (token already taken). */
     item last = {.seq = N};
-    assert_false(tr_mq_push_mpsc(&p, &last.node));
+    assert_false(tr__mq_push_mpsc(&p, &last.node));
     for (int i = 0; i <= N; i++) {
         item *x = pop_item(&p, &c);
         assert_non_null(x);
         assert_int_equal(x->seq, (uint32_t)i);
     }
     assert_null(pop_item(&p, &c));
-    assert_int_equal(tr_mq_depth(&p, &c), 0);
-    assert_true(tr_mq_markempty_spsc(&p, &c));
+    assert_int_equal(tr__mq_depth(&p, &c), 0);
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
 
     /* Many one-message cycles: the stub goes back in behind the last node
      * each time, and the popped node is fully detached (reusable at once). */
     item one = {0};
     for (uint32_t i = 0; i < 10000; i++) {
         one.seq = i;
-        assert_true(tr_mq_push_mpsc(&p, &one.node));
+        assert_true(tr__mq_push_mpsc(&p, &one.node));
         item *x = pop_item(&p, &c);
         assert_ptr_equal(x, &one);
         assert_int_equal(x->seq, i);
         assert_null(pop_item(&p, &c));
-        assert_true(tr_mq_markempty_spsc(&p, &c));
+        assert_true(tr__mq_markempty_mpsc(&p, &c));
     }
-    assert_int_equal(tr_mq_depth(&p, &c), 0);
+    assert_int_equal(tr__mq_depth(&p, &c), 0);
 
     /* Two at a time, the first re-pushed right after it is popped (the
      * consumer frees and a producer reuses the block at once). */
     item x = {.seq = 0}, y = {.seq = 1};
-    assert_true(tr_mq_push_mpsc(&p, &x.node));
+    assert_true(tr__mq_push_mpsc(&p, &x.node));
     for (uint32_t i = 0; i < 1000; i++) {
-        assert_false(tr_mq_push_mpsc(&p, &y.node));
+        assert_false(tr__mq_push_mpsc(&p, &y.node));
         assert_ptr_equal(pop_item(&p, &c), &x);
-        assert_false(tr_mq_push_mpsc(&p, &x.node));
+        assert_false(tr__mq_push_mpsc(&p, &x.node));
         assert_ptr_equal(pop_item(&p, &c), &y);
     }
     assert_ptr_equal(pop_item(&p, &c), &x);
     assert_null(pop_item(&p, &c));
-    assert_true(tr_mq_markempty_spsc(&p, &c));
+    assert_true(tr__mq_markempty_mpsc(&p, &c));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -142,8 +142,8 @@ static void test_mq_chain_and_cycles(void **state) {
 #define PER_PRODUCER TU_SCALE(100000, 10000)
 
 typedef struct mpsc {
-    tr_mq_prod p;
-    tr_mq_cons c;
+    tr__mq_prod p;
+    tr__mq_cons c;
     item *items[PRODUCERS];
     sem_t token;                   /* posted by the producer whose push saw was_empty */
     atomic_uint_fast64_t grants;   /* pushes that reported was_empty */
@@ -192,8 +192,9 @@ static void *producer(void *arg) {
             it[i + k].seq = i + k;
             it[i + k].node.next = k + 1 < n ? &it[i + k + 1].node : NULL;
         }
-        bool was_empty = n == 1 ? tr_mq_push_mpsc(&q->p, &it[i].node)
-                                : tr_mq_push_chain_mpsc(&q->p, &it[i].node, &it[i + n - 1].node, n);
+        bool was_empty = n == 1
+                             ? tr__mq_push_mpsc(&q->p, &it[i].node)
+                             : tr__mq_push_chain_mpsc(&q->p, &it[i].node, &it[i + n - 1].node, n);
         if (was_empty)
             granted(q);
         i += n;
@@ -210,7 +211,7 @@ static void *observer(void *arg) {
     mpsc *q = arg;
     const uint32_t total = PRODUCERS * PER_PRODUCER;
     while (!atomic_load(&q->consumer_done)) {
-        uint32_t d = tr_mq_depth(&q->p, &q->c);
+        uint32_t d = tr__mq_depth(&q->p, &q->c);
         if (d > total)
             atomic_fetch_add(&q->observer_bad, 1);
         atomic_fetch_add(&q->observer_reads, 1);
@@ -227,7 +228,7 @@ static void test_mq_many_producers(void **state) {
         q->items[i] = calloc(PER_PRODUCER, sizeof(item));
         assert_non_null(q->items[i]);
     }
-    tr_mq_init(&q->p, &q->c, false);
+    tr__mq_init(&q->p, &q->c, false);
     sem_init(&q->token, 0, 0);
     atomic_store(&q->releases, 1); /* init without `held`: the token is free */
     pthread_barrier_init(&q->start, NULL, PRODUCERS + 1);
@@ -257,13 +258,13 @@ static void test_mq_many_producers(void **state) {
                 else
                     next[x->producer]++;
                 got++;
-                if (tr_mq_depth(&q->p, &q->c) > total)
+                if (tr__mq_depth(&q->p, &q->c) > total)
                     bad_depth++;
             }
             /* Count the release first (see granted); undo it if a message
              * arrived meanwhile and the token stays here. */
             atomic_fetch_add(&q->releases, 1);
-            if (tr_mq_markempty_spsc(&q->p, &q->c))
+            if (tr__mq_markempty_mpsc(&q->p, &q->c))
                 break;
             atomic_fetch_sub(&q->releases, 1);
             /* A push is half-done (head swapped, link not yet written):
@@ -292,7 +293,7 @@ static void test_mq_many_producers(void **state) {
     assert_int_equal(atomic_load(&q->double_grants), 0);
     /* The token is free at the end: every grant was given back. */
     assert_int_equal(atomic_load(&q->grants) + 1, atomic_load(&q->releases));
-    assert_int_equal(tr_mq_depth(&q->p, &q->c), 0);
+    assert_int_equal(tr__mq_depth(&q->p, &q->c), 0);
     assert_null(pop_item(&q->p, &q->c));
     /* Every grant was waited for: no token left over. */
     int left = -1;
@@ -300,9 +301,9 @@ static void test_mq_many_producers(void **state) {
     assert_int_equal(left, 0);
     /* And the queue still works: the next push takes the token. */
     item z = {.producer = 0, .seq = 0};
-    assert_true(tr_mq_push_mpsc(&q->p, &z.node));
+    assert_true(tr__mq_push_mpsc(&q->p, &z.node));
     assert_ptr_equal(pop_item(&q->p, &q->c), &z);
-    assert_true(tr_mq_markempty_spsc(&q->p, &q->c));
+    assert_true(tr__mq_markempty_mpsc(&q->p, &q->c));
 
     pthread_barrier_destroy(&q->start);
     sem_destroy(&q->token);

@@ -51,7 +51,7 @@ typedef struct model {
 
 typedef struct ctx {
     tr_self *self;
-    tr_actor *a;
+    tr__actor *a;
     const run_arg *arg;
     model m;
     run_result *res;
