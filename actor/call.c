@@ -1,109 +1,15 @@
-/* troupe — calls and replies.
+/* troupe — calls and replies: tr_call, tr_request, tr_reply and the
+ * blocking waits (tr_await_exit), as OTP's gen_server:call/3.
  *
- * A thread that is not a scheduler thread blocks in tr_call on a "waiter": a
- * mailbox with a pid in the actor table, whose "schedule" signals a
- * condition variable instead of a run queue. Replies travel as ordinary
- * messages to that pid, so a reply after the caller gave up finds the pid
- * dead and is dropped. The waiter monitors the server (as gen_server:call
- * does), so a server that exits before replying ends the call with
- * TR_EEXITED instead of a timeout, and the exit reason as text.
- *
- * A waiter's pid is a reply-only address (OTP's alias): the runtime delivers
- * replies and the waiter's own DOWN to it (tr__deliver), and every public
- * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
+ * A plain thread blocks on a waiter (waiter.c), a mailbox with a pid. The
+ * waiter monitors the server (as gen_server:call does), so a server that
+ * exits before replying ends the call with TR_EEXITED instead of a
+ * timeout, and the exit reason as text.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "actor/core.h"
-#include "base/clock.h"
-
-struct tr__waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool signaled;
-};
-
-tr__actor *tr__waiter_open(tr_runtime *rt, size_t waiter_size, int *err);
-void tr__waiter_close(tr__actor *a);
-tr__msg *tr__waiter_pop(tr__actor *a);
-bool tr__waiter_markempty(tr__actor *a);
-bool tr__waiter_take_shutdown(tr__actor *a);
-int tr__waiter_monitor(tr__actor *waiter, tr_pid target, uint64_t *ref);
-int tr__waiter_demonitor(tr__actor *waiter, uint64_t ref);
-void tr__note_reply(tr_runtime *rt, tr_from from);
-
-void tr__waiter_signal(tr__actor *a) {
-    tr__waiter *p = a->u.waiter;
-    pthread_mutex_lock(&p->mu);
-    p->signaled = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* The wait state lives in the waiter's own allocation (after the actor
- * header), so a sender that found the waiter can still signal it after the
- * caller gave up: it is freed with the waiter, when the last sender lets go. */
-void tr__waiter_init(tr__waiter *p) {
-    pthread_mutex_init(&p->mu, NULL);
-    tr__cond_init_monotonic(&p->cv);
-    p->signaled = false;
-}
-
-void tr__waiter_fini(tr__waiter *p) {
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
-}
-
-/* Waits for the next message on the waiter. Returns NULL on timeout (deadline
- * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
- * (*closed set). */
-static tr__msg *waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
-    tr__waiter *p = a->u.waiter;
-    for (;;) {
-        if (tr__waiter_take_shutdown(a)) {
-            *closed = true;
-            return NULL;
-        }
-        tr__msg *m = tr__waiter_pop(a);
-        if (m) {
-            if (tr__is_wake(a, m)) {
-                tr__wake_taken(a); /* a signal came: looked at above */
-                continue;
-            }
-            if (m->sys == TR__SYS_WAKE) {
-                tr__msg_free(m);
-                continue;
-            }
-            return m;
-        }
-        pthread_mutex_lock(&p->mu);
-        if (!p->signaled) {
-            if (!tr__waiter_markempty(a)) {
-                pthread_mutex_unlock(&p->mu);
-                continue; /* a push is half-done or just landed */
-            }
-            while (!p->signaled) {
-                tr_duration_ms left = tr__remaining_ms(deadline);
-                struct timespec ts;
-                if (left == 0)
-                    break;
-                if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
-                    pthread_cond_wait(&p->cv, &p->mu);
-                else
-                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-            }
-            if (!p->signaled) {
-                pthread_mutex_unlock(&p->mu);
-                /* Timed out. We gave the token back; a push may race, so
-                 * one last look is taken by the caller's next close. */
-                return NULL;
-            }
-        }
-        p->signaled = false;
-        pthread_mutex_unlock(&p->mu);
-    }
-}
 
 void tr_buf_free(tr_buf *buf) {
     if (!buf)
@@ -150,7 +56,7 @@ static void exit_text(tr_buf *out, const tr_reason *why) {
 /* A blocking thread's waiter, monitoring target (its DOWN ends the wait).
  * NULL with *err on failure. */
 static tr__actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
-    tr__actor *pa = tr__waiter_open(rt, sizeof(tr__waiter), err);
+    tr__actor *pa = tr__waiter_open(rt, err);
     if (!pa)
         return NULL;
     *mref = 0;
@@ -176,7 +82,7 @@ static tr__msg *waiter_wait_for(tr__actor *pa, int64_t deadline, uint64_t ref, u
                                 int *err) {
     for (;;) {
         bool closed = false;
-        tr__msg *r = waiter_wait(pa, deadline, &closed);
+        tr__msg *r = tr__waiter_wait(pa, deadline, &closed);
         if (!r) {
             *err = closed ? TR_ECLOSED : TR_ETIMEDOUT;
             return NULL;

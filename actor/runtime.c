@@ -1,19 +1,6 @@
-/* troupe — runtime: start/stop, scheduler threads, run queues, parking.
- *
- * Each scheduler thread owns a ck_ring (SPMC: the owner pushes and pops,
- * idle threads steal). Threads that are not schedulers (main, timers,
- * blocking callers) push runnable actors to one injection queue. An idle
- * thread spins briefly, then parks on its own condition variable; a thread
- * that makes work available wakes one parked thread. Lost wake-ups are
- * avoided Dekker-style: the parker increments n_sleeping (full barrier)
- * before its last look at the queues; the waker publishes work, issues a
- * full barrier, then reads n_sleeping.
- *
- * A busy thread may hold work no queue shows (its `next` actor, its outbox
- * of gathered sends) until its turn ends; an idle thread takes it when that
- * turn lasts (steal_next), and while threads run, one parked thread (the
- * watcher) wakes every WATCH_MS to look.
- */
+/* troupe — the runtime object: start and stop (threads, timers, services),
+ * the runtime ids, refs and random numbers, and the shutdown of every
+ * actor when the runtime stops (as ponyc's sched/start.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,470 +8,6 @@
 #include <unistd.h>
 
 #include "actor/core.h"
-#include "base/clock.h"
-
-__thread tr__sched *tr__tls_sched;
-__thread tr__actor *tr__tls_current;
-__thread tr__frame *tr__tls_frame;
-
-#define SPIN_ROUNDS 200
-#define SPIN_MIN 100
-#define POLL_EVERY 64
-/* How long work a busy thread holds (its `next` actor, its outbox) may
- * wait behind a turn that does not end before an idle thread takes it
- * (steal_next). A spinning thread looks at the end of each spin phase; a
- * parked watcher every WATCH_MS. */
-#define NEXT_GRACE_NS 100000
-#define WATCH_MS 1
-
-/* ---- waking -------------------------------------------------------------- */
-
-/* Wakes one parked thread, if any. The woken thread counts as spinning
- * from here on (it will look for work, then park again behind the barrier),
- * so a burst of wake-ups (timers firing together) wakes one thread, not
- * all of them: as Go's wakep() hands its spinning state to the woken M. */
-static void wake_sleeper(tr_runtime *rt) {
-    for (unsigned i = 0; i < rt->n_sched; i++) {
-        tr__sched *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->park_mu);
-        if (s->sleeping) {
-            s->sleeping = false;
-            s->woken = true;
-            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
-            tr__faa_acqrel_u32(&rt->n_spinning, 1);
-            pthread_cond_signal(&s->park_cv);
-            pthread_mutex_unlock(&s->park_mu);
-            return;
-        }
-        pthread_mutex_unlock(&s->park_mu);
-    }
-}
-
-static void wake_one(tr_runtime *rt) {
-    /* Full barrier: the work we published is visible before we read
-     * n_sleeping (pairs with the barrier in park()). */
-    tr__fence_seqcst();
-    /* A spinning scheduler will find the work (it looks again after it
-     * stops spinning, behind a full barrier): no wake-up needed. */
-    if (tr__load_acq_u32(&rt->n_spinning) != 0 || tr__load_acq_u32(&rt->n_sleeping) == 0)
-        return;
-    wake_sleeper(rt);
-}
-
-void tr__wake_one(tr_runtime *rt) {
-    wake_one(rt);
-}
-
-/* This thread holds work during a turn (an actor in its `next` slot, or
- * messages in its outbox): make sure an idle thread looks at it
- * (steal_next) in case the turn runs long. A thread that spins or watches
- * will; otherwise wake one. Barrier as wake_one (the parker's last look
- * includes what threads hold: any_held). */
-static void wake_for_next(tr_runtime *rt) {
-    /* The common case, a thread that watches or spins (it looks again later
-     * than this store), costs no barrier. */
-    if (rt->n_sched == 1 || tr__load_acq_u32(&rt->n_watching) != 0 ||
-        tr__load_acq_u32(&rt->n_spinning) != 0)
-        return;
-    tr__fence_seqcst();
-    if (tr__load_acq_u32(&rt->n_spinning) != 0 || tr__load_acq_u32(&rt->n_watching) != 0 ||
-        tr__load_acq_u32(&rt->n_sleeping) == 0)
-        return;
-    wake_sleeper(rt);
-}
-
-void tr__wake_watcher(tr_runtime *rt) {
-    wake_for_next(rt);
-}
-
-static void wake_all(tr_runtime *rt) {
-    for (unsigned i = 0; i < rt->n_sched; i++) {
-        tr__sched *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->park_mu);
-        if (s->sleeping) {
-            s->sleeping = false;
-            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
-        }
-        pthread_cond_signal(&s->park_cv);
-        pthread_mutex_unlock(&s->park_mu);
-    }
-}
-
-/* ---- run queues ---------------------------------------------------------- */
-
-static void inject(tr_runtime *rt, tr__actor *a) {
-    pthread_mutex_lock(&rt->inj_mu);
-    TR__FIFO_PUSH(&rt->inj, a, run_next);
-    tr__faa_acqrel_u32(&rt->inj_len, 1);
-    pthread_mutex_unlock(&rt->inj_mu);
-}
-
-static tr__actor *take_injected(tr_runtime *rt) {
-    if (tr__load_acq_u32(&rt->inj_len) == 0)
-        return NULL;
-    pthread_mutex_lock(&rt->inj_mu);
-    tr__actor *a = TR__FIFO_POP(&rt->inj, run_next);
-    if (a) {
-        tr__faa_acqrel_u32(&rt->inj_len, (uint32_t)-1);
-    }
-    pthread_mutex_unlock(&rt->inj_mu);
-    return a;
-}
-
-static void push_ring(tr_runtime *rt, tr__sched *s, tr__actor *a) {
-    /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
-    TR__TSAN_RELEASE(a);
-    if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
-        inject(rt, a);
-    wake_one(rt);
-}
-
-void tr__schedule(tr__actor *a) {
-    if (a->is_waiter) {
-        tr__waiter_signal(a);
-        return;
-    }
-    tr_runtime *rt = a->rt;
-    tr__sched *s = tr__tls_sched;
-    if (s && s->rt == rt) {
-        /* Woken by a send on this thread: run it here next, while the
-         * message is hot in this core's cache. The actor it displaces goes
-         * to the ring, where idle threads can steal it. */
-        TR__TSAN_RELEASE(a);
-        /* Only this thread puts actors in its slot; thieves only take them
-         * out (exchange with NULL). So an empty slot can be filled with a
-         * plain release store; an occupied one needs the exchange. */
-        if (!tr__load_acq_ptr((void *const *)&s->next)) {
-            tr__store_rel_ptr((void **)&s->next, a);
-        } else {
-            tr__actor *old = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, a);
-            if (old) {
-                push_ring(rt, s, old); /* wakes a thread if none looks */
-                return;
-            }
-        }
-        /* Filled during a turn (not at its end): this thread goes on with
-         * callbacks that may run long, so an idle thread must be looking
-         * (it takes the actor if this thread does not start another turn
-         * within a grace period; steal_next). At a turn's end the thread
-         * runs it at once: no wake-up (the common send-reply case). */
-        if (s->ob_on)
-            wake_for_next(rt);
-        return;
-    }
-    push_ring(rt, s, a);
-}
-
-void tr__schedule_yield(tr__actor *a) {
-    push_ring(a->rt, tr__tls_sched, a);
-}
-
-static tr__actor *steal(tr__sched *s) {
-    tr_runtime *rt = s->rt;
-    unsigned n = rt->n_sched;
-    if (n < 2)
-        return NULL;
-    s->steal_seed = s->steal_seed * 6364136223846793005ull + 1442695040888963407ull;
-    unsigned start = (unsigned)(s->steal_seed >> 33) % n;
-    for (unsigned k = 0; k < n; k++) {
-        tr__sched *v = &rt->scheds[(start + k) % n];
-        if (v == s)
-            continue;
-        void *p;
-        if (ck_ring_trydequeue_spmc(&v->ring, v->ring_buf, &p))
-            return (tr__actor *)p;
-    }
-    return NULL;
-}
-
-static tr__actor *next_actor(tr__sched *s);
-
-static bool holds(tr__sched *v) {
-    return tr__load_acq_ptr((void *const *)&v->next) || tr__load_rlx_u32(&v->ob_held);
-}
-
-/* At the end of each spin phase: takes what another thread holds, when that
- * thread has begun no turn for NEXT_GRACE_NS since we first saw it hold
- * something, i.e. it is inside one long turn (a long callback) while the
- * work waits: the actor in its `next` slot (as Go's runqsteal takes runnext
- * from a running P after a short wait), and the messages gathered in its
- * outbox (pushed from here: their receivers become runnable). A thread that
- * begins a turn soon keeps both (and its warm cache). Returns an actor to
- * run, or NULL and *wait_ns: how long until what we saw held may be taken
- * (0: nothing is held). */
-static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
-    tr_runtime *rt = s->rt;
-    int64_t now = 0, wait = 0;
-    bool flushed = false;
-    for (unsigned k = 0; k < rt->n_sched; k++) {
-        tr__sched *v = &rt->scheds[k];
-        if (v == s)
-            continue;
-        tr__seen *w = &s->seen[k];
-        if (!holds(v)) {
-            w->runs = 0;
-            continue;
-        }
-        if (!now)
-            now = tr__now_ns();
-        uint32_t runs = __atomic_load_n(&v->runs, __ATOMIC_RELAXED) + 1;
-        int64_t left = NEXT_GRACE_NS;
-        if (w->runs != runs) {
-            w->runs = runs; /* first sight during this turn */
-            w->at_ns = now;
-        } else {
-            left = w->at_ns + NEXT_GRACE_NS - now;
-            if (left <= 0) {
-                w->runs = 0;
-                /* Under its lock the outbox is the owner's turn's (the
-                 * owner's epoch section covers the receivers). */
-                if (tr__load_rlx_u32(&v->ob_held) && tr__spin_trylock(&v->ob_lock)) {
-                    if (v->ob_n) {
-                        tr__ob_flush(v); /* receivers come to our `next`/ring */
-                        flushed = true;
-                    }
-                    tr__spin_unlock(&v->ob_lock);
-                }
-                tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
-                if (a)
-                    return a;
-                if (flushed)
-                    return next_actor(s);
-                continue;
-            }
-        }
-        if (!wait || left < wait)
-            wait = left;
-    }
-    *wait_ns = wait;
-    return NULL;
-}
-
-static tr__actor *next_actor(tr__sched *s) {
-    void *p;
-    if (tr__load_acq_ptr((void *const *)&s->next)) {
-        tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
-        if (a)
-            return a;
-    }
-    if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
-        return (tr__actor *)p;
-    tr__actor *a = take_injected(s->rt);
-    if (a)
-        return a;
-    return steal(s);
-}
-
-/* Work any idle thread may take at once: injected or in a run queue. */
-static bool any_work(tr__sched *s) {
-    tr_runtime *rt = s->rt;
-    if (tr__load_acq_u32(&rt->inj_len) != 0)
-        return true;
-    for (unsigned i = 0; i < rt->n_sched; i++)
-        if (ck_ring_size(&rt->scheds[i].ring) != 0)
-            return true;
-    return false;
-}
-
-/* Some thread holds work in its `next` slot or outbox (its owner will run
- * or push it, or, if it is busy for long, an idle thread takes it:
- * steal_next). */
-static bool any_held(tr__sched *s) {
-    tr_runtime *rt = s->rt;
-    for (unsigned i = 0; i < rt->n_sched; i++)
-        if (&rt->scheds[i] != s && holds(&rt->scheds[i]))
-            return true;
-    return false;
-}
-
-static void quiesce(tr__sched *s);
-
-/* Parks until woken. While another thread holds work (wait_ns > 0, or
- * any_held), one parked thread is the watcher: it parks for WATCH_MS at most,
- * then returns to look again (steal_next). Returns true when a waker woke us
- * (we count as spinning then), false otherwise. */
-static bool park(tr__sched *s, int64_t wait_ns) {
-    tr_runtime *rt = s->rt;
-    quiesce(s);                   /* never sleep inside a section: it would stall reclamation */
-    tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
-    pthread_mutex_lock(&s->park_mu);
-    s->sleeping = true;
-    tr__faa_acqrel_u32(&rt->n_sleeping, 1);
-    tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
-    /* Full barrier, then the last look (pairs with wake_one and
-     * wake_for_next). */
-    tr__fence_seqcst();
-    bool watch = false;
-    if (!any_work(s) && !tr__load_acq_u32(&rt->quit)) {
-        /* One watcher while other threads run (they may come to hold work
-         * during a long turn) or hold work; the others sleep until woken.
-         * A thread that holds work while none watches wakes one
-         * (wake_for_next): after the runtime was idle. */
-        watch = (wait_ns > 0 || tr__load_acq_u32(&rt->n_sleeping) < rt->n_sched || any_held(s)) &&
-                tr__cas_acqrel_u32(&rt->n_watching, 0, 1);
-        while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
-            if (watch) {
-                struct timespec ts;
-                tr__abstime_after(&ts, WATCH_MS);
-                if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT)
-                    break; /* look at the `next` slots again */
-                continue;
-            }
-            if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
-                pthread_cond_wait(&s->park_cv, &s->park_mu);
-                continue;
-            }
-            /* Destructions are waiting for a grace period: look again soon. */
-            struct timespec ts;
-            tr__abstime_after(&ts, 2);
-            if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
-                pthread_mutex_unlock(&s->park_mu);
-                quiesce(s);
-                tr__mc_flush(tr__tls_mcache);
-                pthread_mutex_lock(&s->park_mu);
-            }
-        }
-        if (watch)
-            tr__faa_acqrel_u32(&rt->n_watching, (uint32_t)-1);
-    }
-    if (s->sleeping) {
-        s->sleeping = false;
-        tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
-    }
-    bool woken = s->woken;
-    s->woken = false;
-    pthread_mutex_unlock(&s->park_mu);
-    return woken;
-}
-
-/* The epoch section a scheduler thread holds across consecutive runs, so
- * that lookups inside callbacks take no reference (actor.c). */
-static inline void section_enter(tr__sched *s) {
-#ifndef TR__TSAN
-    if (!s->in_section) {
-        ck_epoch_begin(&s->epoch, NULL);
-        s->in_section = true;
-    }
-#else
-    (void)s;
-#endif
-}
-
-/* Leaves the section and lets deferred destruction make progress: the
- * graveyard goes to this thread's record, and callbacks whose grace period
- * has passed run (outside any section). */
-static void quiesce(tr__sched *s) {
-    if (s->in_section) {
-        s->in_section = false;
-        ck_epoch_end(&s->epoch, NULL);
-    }
-    tr__grave_to_epoch(s);
-    ck_epoch_poll(&s->epoch);
-}
-
-static void run_one(tr__sched *s, tr__actor *a) {
-    TR__TSAN_ACQUIRE(a);
-    __atomic_store_n(&s->runs, s->runs + 1, __ATOMIC_RELAXED);
-    section_enter(s);
-    tr__run(s, a);
-    if (++s->runs_since_poll >= POLL_EVERY) {
-        s->runs_since_poll = 0;
-        quiesce(s);
-    }
-}
-
-/* A spinning thread found work and stops looking. When it was the last one
- * looking, work may be waiting that a waker left to it (wake_one does not
- * wake while a thread spins): wake a parked thread to look, as Go's
- * resetspinning. Pairs with wake_one: we leave the count, then look. */
-static void stop_spinning(tr__sched *s) {
-    tr_runtime *rt = s->rt;
-    if (tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1) != 1)
-        return;
-    tr__fence_seqcst();
-    if (tr__load_acq_u32(&rt->n_sleeping) == 0 || tr__load_acq_u32(&rt->n_spinning) != 0)
-        return;
-    if (any_work(s) || (tr__load_acq_u32(&rt->n_watching) == 0 && any_held(s)))
-        wake_sleeper(rt);
-}
-
-static void *sched_main(void *arg) {
-    tr__sched *s = (tr__sched *)arg;
-    tr_runtime *rt = s->rt;
-    tr__tls_sched = s;
-    tr__tls_mcache = &rt->mcaches[s->index];
-#ifdef TR_FAULT_INJECTION
-    tr__tls_fault = &rt->fault;
-#endif
-    unsigned idle = 0;
-    /* Adaptive spin: a spin phase that found work keeps the full length; one
-     * that ended in parking halves the next (work that comes back within
-     * microseconds keeps a thread awake; sparse work, like timers far
-     * apart, costs little spinning). */
-    unsigned spin_limit = SPIN_ROUNDS;
-    bool spinning = false;
-    while (!tr__load_acq_u32(&rt->quit)) {
-        tr__actor *a = next_actor(s);
-        if (a) {
-            if (spinning) {
-                spinning = false;
-                stop_spinning(s);
-            }
-            if (idle > 0)
-                spin_limit = SPIN_ROUNDS; /* the spin paid off */
-            idle = 0;
-            run_one(s, a);
-            continue;
-        }
-        if (!spinning) {
-            spinning = true;
-            tr__faa_acqrel_u32(&rt->n_spinning, 1);
-        }
-        if (++idle < spin_limit) {
-            tr__cpu_relax();
-            continue;
-        }
-        idle = 0;
-        if (spin_limit > SPIN_MIN)
-            spin_limit /= 2;
-        int64_t wait_ns = 0;
-        a = steal_next(s, &wait_ns);
-        if (a) {
-            spinning = false;
-            stop_spinning(s);
-            run_one(s, a);
-            continue;
-        }
-        /* park leaves the spinning count before its last look; a waker
-         * that woke us put us back in it */
-        spinning = park(s, wait_ns);
-    }
-    if (spinning)
-        tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);
-    if (s->in_section) {
-        s->in_section = false;
-        ck_epoch_end(&s->epoch, NULL);
-    }
-    tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home */
-    tr__tls_mcache = NULL;
-    /* What is left in the local ring is dropped: runtime_stop already
-     * stopped every actor; leftovers are dead actors' tokens. */
-    tr__tls_sched = NULL;
-    return NULL;
-}
-
-bool tr_on_scheduler(const tr_runtime *rt) {
-    return tr__tls_sched != NULL && tr__tls_sched->rt == rt;
-}
-
-/* The one rule for blocking calls: refused inside every callback, of any
- * runtime and on any thread (init runs on the spawning thread on a first
- * start and on a scheduler thread on a supervisor's restart: the same
- * init gets the same answer), and on rt's scheduler threads. Two TLS
- * reads; nothing on the spawn path. */
-bool tr__blocking_refused(const tr_runtime *rt) {
-    return tr__tls_current != NULL || tr_on_scheduler(rt);
-}
 
 /* ---- runtime ids -------------------------------------------------------- */
 
@@ -523,35 +46,6 @@ static void rt_id_put(uint32_t id) {
     uint32_t old = tr__load_acq_u32(w);
     while (!tr__cas_acqrel_u32(w, old, old & ~bit))
         old = tr__load_acq_u32(w);
-}
-
-/* ---- epoch records for other threads ---------------------------------- */
-
-ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed) {
-    tr__sched *s = tr__tls_sched;
-    if (s && s->rt == rt) {
-        *borrowed = false;
-        return &s->epoch;
-    }
-    *borrowed = true;
-    ck_epoch_record_t *r = ck_epoch_recycle(&rt->epoch, NULL);
-    if (r) {
-        TR__TSAN_ACQUIRE(r); /* from the thread that unregistered it */
-        return r;
-    }
-    r = (ck_epoch_record_t *)tr__calloc(sizeof *r);
-    if (!r)
-        return NULL;
-    ck_epoch_register(&rt->epoch, r, NULL);
-    return r;
-}
-
-void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
-    (void)rt;
-    if (borrowed && rec) {
-        TR__TSAN_RELEASE(rec); /* to the thread that recycles it */
-        ck_epoch_unregister(rec);
-    }
 }
 
 /* ---- start / stop --------------------------------------------------------- */
@@ -676,11 +170,11 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     }
     unsigned started = 0;
     for (; started < rt->n_sched; started++)
-        if (pthread_create(&rt->scheds[started].thread, NULL, sched_main, &rt->scheds[started]))
+        if (pthread_create(&rt->scheds[started].thread, NULL, tr__sched_main, &rt->scheds[started]))
             break;
     if (started < rt->n_sched) {
         tr__store_rel_u32(&rt->quit, 1);
-        wake_all(rt);
+        tr__wake_all(rt);
         for (unsigned i = 0; i < started; i++)
             pthread_join(rt->scheds[i].thread, NULL);
         tr__timers_stop(rt);
@@ -731,7 +225,7 @@ int tr_runtime_stop(tr_runtime *rt) {
     /* 2. Timers, then scheduler threads. */
     tr__timers_stop(rt);
     tr__store_rel_u32(&rt->quit, 1);
-    wake_all(rt);
+    tr__wake_all(rt);
     for (unsigned i = 0; i < rt->n_sched; i++)
         pthread_join(rt->scheds[i].thread, NULL);
     ck_epoch_barrier(&rt->scheds[0].epoch);
@@ -794,4 +288,114 @@ uint64_t tr__random(tr_runtime *rt) {
 
 tr_self *tr__current(void) {
     return (tr_self *)tr__tls_current;
+}
+
+/* ---- stopping every actor ------------------------------------------- */
+
+typedef struct {
+    tr_pid pid;
+    uint64_t seq;
+    bool top; /* spawned by a plain thread */
+} pid_seq;
+
+static int by_seq_desc(const void *x, const void *y) {
+    const pid_seq *a = (const pid_seq *)x, *b = (const pid_seq *)y;
+    return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+static void push_shutdown(tr_runtime *rt, tr_pid pid) {
+    tr__actor *a = tr__acquire_any(rt, pid); /* waiters too: their calls end with TR_ECLOSED */
+    if (!a)
+        return;
+    tr__msg *sig = tr__msg_new(tr__mc_here(rt), TR_MSG_EXIT, 0, NULL, 0);
+    if (sig) {
+        sig->sys = TR__SYS_SIG_SHUTDOWN;
+        tr__push_signal(a, sig);
+    } else { /* out of memory: a flag (the shutdown must not wait for nothing) */
+        tr__spin_lock(&a->lock);
+        a->shutdown_pending = true;
+        tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_PENDING);
+        tr__spin_unlock(&a->lock);
+        tr__wake_reserved(a);
+    }
+    tr__release(a);
+}
+
+/* Waits (on stop_cv, broadcast by every exit while stopping) until pid has
+ * exited or the deadline passes. */
+/* Reads the slot without taking a reference: taking one could make us the
+ * last holder, and tr__actor_destroy() takes stop_mu, which wait_gone holds. */
+static bool slot_alive(tr_runtime *rt, tr_pid pid) {
+    tr__slot *s = tr__slot_at(rt, tr__pid_index(pid));
+    if (!s)
+        return false;
+    uint64_t w = tr__load_acq_u64(&s->w);
+    return (uint32_t)(w >> 32) == tr__pid_gen(pid) && (w & TR__SLOT_ALIVE);
+}
+
+static void wait_gone(tr_runtime *rt, tr_pid pid, int64_t deadline) {
+    pthread_mutex_lock(&rt->stop_mu);
+    while (slot_alive(rt, pid) && tr__now_ms() < deadline) {
+        struct timespec ts;
+        tr__abstime_after(&ts, 50);
+        pthread_cond_timedwait(&rt->stop_cv, &rt->stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&rt->stop_mu);
+}
+
+void tr__shutdown_all(tr_runtime *rt) {
+    pthread_mutex_lock(&rt->table_mu);
+    uint32_t ranges[2][2] = {{1, rt->actor_slots.high},
+                             {rt->actor_slots.end, rt->waiter_slots.high}};
+    pthread_mutex_unlock(&rt->table_mu);
+    size_t cap = 1024, n = 0;
+    pid_seq *v = (pid_seq *)tr__malloc(sizeof(pid_seq) * cap);
+    for (int r = 0; r < 2 && v; r++)
+        for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
+            tr__slot *s = tr__slot_at(rt, i);
+            if (!s)
+                continue;
+            uint64_t w = tr__load_acq_u64(&s->w);
+            if (!(w & TR__SLOT_ALIVE))
+                continue;
+            tr_pid pid = tr__pid_make(rt->id, (uint32_t)(w >> 32), i);
+            tr__actor *a = tr__acquire_any(rt, pid);
+            if (!a)
+                continue;
+            if (n == cap) {
+                pid_seq *p = (pid_seq *)tr__realloc(v, sizeof(pid_seq) * cap * 2);
+                if (!p) {
+                    tr__release(a);
+                    break;
+                }
+                v = p;
+                cap *= 2;
+            }
+            v[n++] = (pid_seq){pid, a->seq, !a->is_waiter && a->parent.id == 0};
+            tr__release(a);
+        }
+    if (n)
+        qsort(v, n, sizeof *v, by_seq_desc);
+    /* Top-level actors one at a time, newest first, each given up to 5 s:
+     * what was started first (a logger, a registry of services) stops
+     * last, as an OTP application's top supervisor stops its children. */
+    for (size_t i = 0; i < n; i++)
+        if (v[i].top) {
+            push_shutdown(rt, v[i].pid);
+            wait_gone(rt, v[i].pid, tr__now_ms() + 5000);
+        }
+    /* Then everything still alive (children nobody stopped, waiters). */
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].top)
+            push_shutdown(rt, v[i].pid);
+    tr__free(v);
+    /* Out of memory for the list: every live actor, in table order, without
+     * waiting (push_shutdown needs no memory). */
+    for (int r = 0; r < 2 && (!v || n == cap); r++)
+        for (uint32_t i = ranges[r][0]; i < ranges[r][1]; i++) {
+            tr__slot *s = tr__slot_at(rt, i);
+            uint64_t w = s ? tr__load_acq_u64(&s->w) : 0;
+            if (w & TR__SLOT_ALIVE)
+                push_shutdown(rt, tr__pid_make(rt->id, (uint32_t)(w >> 32), i));
+        }
 }

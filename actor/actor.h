@@ -1,0 +1,212 @@
+/* troupe — the actor (private to actor/): its struct, the frame of a
+ * callback in progress, and the pid layout.
+ *
+ * Every file of the actor core includes this; the other folders include
+ * actor/internal.h only. The rest of the core's private interface is in
+ * the header beside each file: sched.h (scheduler threads, run queues),
+ * runtime.h (the runtime object), pidtab.h (the pid table and lookups),
+ * send.h (pushing messages and signals), signal.h (exit signals, links,
+ * monitors), reason.h, waiter.h (a blocking caller's mailbox),
+ * requests.h and timer.h; actor/core.h includes them all.
+ */
+#ifndef TROUPE_ACTOR_ACTOR_H
+#define TROUPE_ACTOR_ACTOR_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <ck_epoch.h>
+
+#include <troupe/actor.h>
+
+#include "actor/runtime_api.h"
+#include "base/atomic.h"
+#include "base/clock.h"
+#include "base/fifo.h"
+#include "base/spin.h"
+#include "mailbox/mailbox.h"
+#include "mailbox/msg.h"
+
+/* actor flags (owner-written unless noted) */
+enum {
+    TR__F_TRAP_EXIT = 1u << 1,  /* process_flag(trap_exit, true) */
+    TR__F_TERMINATED = 1u << 3, /* terminate has run */
+};
+
+/* tr__actor.has_sig: one word, so that the actor stays small. */
+#define TR__SIG_PENDING 1u  /* the signal list holds signals not looked at yet */
+#define TR__SIG_KILLED 2u   /* a kill took effect: the owner's later sends are dropped */
+#define TR__SIG_SEQ_SHIFT 2 /* above: the number of the last signal queued (wraps) */
+
+/* An entry of an actor's link/monitor list. */
+enum { TR__L_LINK = 1, TR__L_MONITORED_BY, TR__L_MONITORING };
+typedef struct tr__link {
+    uint32_t kind;
+    tr_pid pid;
+    uint64_t ref;
+    /* LINK and MONITORED_BY: the EXIT signal or DOWN message this entry
+     * sends when its owner exits, allocated with the entry, so that an exit
+     * under memory pressure loses none (NULL for MONITORING). */
+    tr__msg *pre;
+} tr__link;
+
+/* A pending tr_request (requests.c): a hash-table slot, ref 0 = empty. */
+typedef struct tr__req {
+    uint64_t ref;
+    tr_timer timer; /* the timeout, 0 for none */
+    tr_pid server;
+} tr__req;
+
+/* A monitor on a server shared by the requests pending to it. */
+typedef struct tr__srvmon {
+    tr_pid server;
+    uint64_t mref;
+    uint32_t count;
+} tr__srvmon;
+
+typedef struct tr__waiter tr__waiter;
+
+/* The requests state of an actor that made tr_requests (requests.c). */
+typedef struct tr__reqstate {
+    tr__req *reqs; /* hash table, cap_reqs a power of two */
+    uint32_t n_reqs, cap_reqs;
+    tr__srvmon *srv;
+    uint32_t n_srv, cap_srv;
+} tr__reqstate;
+
+/* An actor. Kept small (an idle actor is this plus its state plus a
+ * 16-byte slot): what only matters while a callback runs lives in the
+ * thread's tr__frame instead. */
+typedef struct tr__actor {
+    /* 0..63, the producers' line: written by every sender (mailbox head,
+     * push count); the rest of it is read by senders or written only
+     * rarely (signals and links, under `lock`). */
+    tr__mq_prod mq;
+    uint32_t max_mailbox; /* 0 = unbounded; read by producers */
+    bool is_waiter;       /* set before the pid is published; read by anyone */
+    bool exiting;         /* under lock: exit processing has begun */
+    bool has_names;       /* under lock: registered under at least one name */
+    tr__spin lock;        /* links, signals, exiting, has_names */
+    tr__msg *sig_head, *sig_tail;
+    tr__link *links;
+    uint32_t n_links, cap_links;
+    /* 64..: the consumer's side (the thread holding the run token), and
+     * what it reads for every message */
+    tr__mq_cons mqc;
+    uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
+    uint32_t flags;   /* owner thread only */
+    tr_runtime *rt;
+    tr_pid pid;
+    const tr_behaviour *b;
+    struct tr__actor *run_next; /* injection queue link */
+    uint64_t seq;               /* spawn order */
+    tr_pid parent;              /* the actor that spawned it (NONE: a plain thread) */
+    union {
+        tr__reqstate *rq;   /* actors: allocated by the first tr_request */
+        tr__waiter *waiter; /* waiters */
+    } u;
+    ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
+    tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
+                            mailbox (their marker), oldest first (rarely used: last) */
+    /* Signals need no memory to be noticed: a signal makes the actor run by
+     * pushing this node (at most once: wake_queued, under lock, until the
+     * owner pops it): used when a signal's marker cannot be allocated, for
+     * a kill that comes without a block (TR__SIG_KILLED says it all), and for
+     * a runtime shutdown without one (shutdown_pending, under lock). */
+    tr__mq_node wake;
+    bool wake_queued;
+    bool shutdown_pending;
+    /* the behaviour's state follows, 16-byte aligned */
+} tr__actor;
+
+_Static_assert(offsetof(tr__actor, mqc) >= 64, "consumer side must not share the producers' line");
+_Static_assert(offsetof(tr__actor, n_links) + sizeof(uint32_t) * 2 <= 64,
+               "producers' line holds only producer-side fields");
+
+#define TR__ACTOR_HDR ((sizeof(tr__actor) + 15) & ~(size_t)15)
+static inline void *tr__actor_state(tr__actor *a) {
+    return a->b && a->b->state_size ? (char *)a + TR__ACTOR_HDR : NULL;
+}
+
+/* What a thread knows about the callback it is running: one frame per
+ * callback in progress (init may nest inside another actor's callback). */
+typedef struct tr__frame {
+    struct tr__frame *prev;
+    tr__actor *a;
+    jmp_buf jb; /* tr_fail unwinds to here */
+    tr__msg *cur_msg;
+    bool msg_taken; /* cur_msg was forwarded: not freed after the callback */
+    uint64_t cur_call_ref;
+    bool cur_call_replied;
+    bool stop_pending;
+    tr_reason stop_reason;
+} tr__frame;
+
+/* Pid layout (include/troupe/actor.h): slot index in bits 0..30, the
+ * slot's generation in bits 31..55, the runtime's id in bits 56..63. The
+ * index covers the actors' region (1..2^30) and the waiters' after it; index
+ * 0 is never used, so the id 0 (TR_PID_NONE) never names anything. */
+#define TR__PID_INDEX_BITS 31
+#define TR__PID_GEN_BITS 25
+#define TR__PID_RT_SHIFT (TR__PID_INDEX_BITS + TR__PID_GEN_BITS)
+#define TR__PID_GEN_MASK ((1u << TR__PID_GEN_BITS) - 1)
+#define TR__RT_IDS 256 /* runtimes alive at once in one process */
+
+static inline uint32_t tr__pid_index(tr_pid p) {
+    return (uint32_t)(p.id & ((1u << TR__PID_INDEX_BITS) - 1));
+}
+static inline uint32_t tr__pid_gen(tr_pid p) {
+    return (uint32_t)(p.id >> TR__PID_INDEX_BITS) & TR__PID_GEN_MASK;
+}
+static inline uint32_t tr__pid_rt(tr_pid p) {
+    return (uint32_t)(p.id >> TR__PID_RT_SHIFT);
+}
+static inline tr_pid tr__pid_make(uint32_t rt_id, uint32_t gen, uint32_t idx) {
+    tr_pid p = {((uint64_t)rt_id << TR__PID_RT_SHIFT) | ((uint64_t)gen << TR__PID_INDEX_BITS) |
+                idx};
+    return p;
+}
+
+/* Actor table slot. w = generation (high 32) | ALIVE (bit 31) | refs (low 31). */
+#define TR__SLOT_ALIVE ((uint64_t)1 << 31)
+#define TR__SLOT_REFS ((uint64_t)0x7fffffff)
+typedef struct tr__slot {
+    uint64_t w;
+    tr__actor *actor;
+} tr__slot;
+
+#define TR__SEG_BITS 16
+#define TR__SEG_SIZE (1u << TR__SEG_BITS)
+
+/* The actor running on this thread and the frame of its callback. */
+extern __thread tr__actor *tr__tls_current; /* == tr__tls_frame->a, or NULL */
+extern __thread tr__frame *tr__tls_frame;
+
+/* The actor's own wake node (see tr__actor.wake), popped from its mailbox:
+ * not a message. tr__wake_taken (send.h) must follow, on the consumer's
+ * thread. */
+static inline bool tr__is_wake(const tr__actor *a, const void *node) {
+    return node == (const void *)&a->wake;
+}
+
+/* The running actor on this thread has been killed: its sends are dropped
+ * (TR_EKILLED). */
+static inline bool tr__self_killed_here(void) {
+    tr__actor *cur = tr__tls_current;
+    return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
+}
+
+/* ---- actor.c ---- */
+typedef struct tr__sched tr__sched;
+/* tr__run: runs one turn of a (up to the runtime's batch of messages) on
+ * scheduler thread s, which holds a's run token. */
+void tr__run(tr__sched *s, tr__actor *a);
+/* tr__actor_destroy: frees an exited actor once nobody can reach it (its
+ * last reference gone, a grace period past): drains its mailbox (calls
+ * that will never be handled are answered TR_EEXITED), frees its slot for
+ * reuse with the next generation. Called by the pid table. */
+void tr__actor_destroy(tr__actor *a);
+
+#endif

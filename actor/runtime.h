@@ -1,0 +1,80 @@
+/* troupe — the runtime object (private to actor/). */
+#ifndef TROUPE_ACTOR_RUNTIME_H
+#define TROUPE_ACTOR_RUNTIME_H
+
+#include "actor/sched.h"
+
+typedef struct tr__slotpool {
+    uint32_t *free;
+    uint32_t n_free, cap_free;
+    uint32_t high, end; /* next never-used index; one past the region */
+} tr__slotpool;
+
+typedef struct tr__timers tr__timers;
+typedef struct tr__registry tr__registry;
+
+struct tr_runtime {
+    uint32_t id; /* this runtime's id in its pids (bits 56..63): unique among live runtimes */
+    unsigned n_sched;
+    unsigned batch;
+    uint32_t max_actors;
+    tr__sched *scheds;
+    tr__mcache *mcaches; /* one message block cache per scheduler thread */
+    /* actor table */
+    tr__slot **segs; /* n_segs pointers, allocated lazily */
+    uint32_t n_segs;
+    pthread_mutex_t table_mu;
+    /* Actors take slots 1..max_actors, blocking callers' waiters the 65536
+     * after them: each region has its own free list and high-water mark,
+     * so the actor limit needs no counter. */
+    tr__slotpool actor_slots, waiter_slots;
+    /* Counts kept per scheduler thread (tr__sched.d_*) plus these for other
+     * threads; tr__count_* sum them. */
+    uint64_t n_alive;     /* atomic: live actors (not waiters) */
+    uint64_t n_allocated; /* atomic: actor structs not yet destroyed (waiters too) */
+    uint64_t seq;         /* atomic: spawn order */
+    uint64_t ref_counter; /* atomic */
+    uint64_t rand_state;  /* atomic */
+    /* injection queue */
+    pthread_mutex_t inj_mu;
+    TR__FIFO(tr__actor) inj;
+    /* Actors whose last reference a plain thread dropped: destroyed by a
+     * scheduler thread (or the stopping thread) after a grace period. */
+    pthread_mutex_t grave_mu;
+    tr__actor *grave;
+    uint32_t n_grave;    /* atomic hint */
+    uint32_t inj_len;    /* atomic hint */
+    uint32_t n_sleeping; /* atomic */
+    uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
+    uint32_t n_watching; /* atomic: the parked scheduler that looks again every WATCH_NS (0/1) */
+    uint32_t quit;       /* atomic: schedulers exit */
+    uint32_t stopping;   /* atomic: tr_runtime_stop begun */
+    uint32_t stopped;    /* atomic: tr_runtime_stop done */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    ck_epoch_t epoch;
+    tr__timers *timers;
+    tr__registry *registry;
+#ifdef TR_FAULT_INJECTION
+    tr__fault fault; /* allocation-failure injection (test builds; actor/fault.h) */
+#endif
+};
+
+/* The calling thread's message block cache, if it is a scheduler thread of
+ * rt (messages for another runtime's actors come from jemalloc). */
+static inline tr__mcache *tr__mc_here(const tr_runtime *rt) {
+    tr__mcache *c = tr__tls_mcache;
+    return c && c->base == rt->mcaches ? c : NULL;
+}
+
+/* tr__shutdown_all: tr_runtime_stop's first step: every actor still alive
+ * gets the shutdown signal, top-level actors one at a time, newest first,
+ * then the rest (waiters included). Plain thread. */
+void tr__shutdown_all(tr_runtime *rt);
+
+/* ---- registry (registry/registry.c) ---- */
+int tr__registry_init(tr_runtime *rt);
+void tr__registry_fini(tr_runtime *rt);
+void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid);
+
+#endif

@@ -1,0 +1,109 @@
+/* troupe — the scheduler (private to actor/): one thread per CPU, each
+ * with its own run queue (a ck_ring its owner pushes and pops, idle threads
+ * steal from), a `next` slot, and a parking place; one injection queue for
+ * other threads. sched.c has the protocol.
+ *
+ * tr__sched also carries the thread's context for the actors it runs: the
+ * pid-slot and ref caches, the count shares and the outbox of gathered
+ * sends (send.c). */
+#ifndef TROUPE_ACTOR_SCHED_H
+#define TROUPE_ACTOR_SCHED_H
+
+#include <ck_ring.h>
+
+#include "actor/actor.h"
+
+#define TR__RING_SIZE 4096
+/* A turn also ends after this many sends: a flooding producer yields, so
+ * its receiver gets to run (on another thread, in parallel) before the
+ * backlog grows without bound. */
+#define TR__TURN_SENDS 4096
+#define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
+#define TR__REF_BLOCK 1024 /* refs a scheduler thread takes from the shared counter */
+#define TR__OB_SLOTS 8     /* receivers an actor's turn gathers messages for */
+#define TR__OB_CHAIN 64    /* messages gathered for one receiver before they go */
+
+/* Messages an actor sends during its turn, per receiver, waiting to be
+ * pushed as one chain (one exchange instead of one per message). */
+typedef struct tr__obox {
+    tr__actor *a;
+    tr__mq_node *head, *tail;
+    uint32_t n;
+    bool ref; /* holds a slot reference on a (lookups outside borrow mode) */
+} tr__obox;
+
+/* What an idle thread saw of the work another thread holds (steal_next). */
+typedef struct tr__seen {
+    uint32_t runs; /* 1 + that thread's `runs` when we saw it hold work; 0 = none */
+    int64_t at_ns; /* when (monotonic) */
+} tr__seen;
+
+struct tr__sched {
+    tr_runtime *rt;
+    unsigned index;
+    pthread_t thread;
+    ck_ring_t ring CK_CC_CACHELINE;
+    ck_ring_buffer_t *ring_buf;
+    tr__actor *next; /* atomic: woken by this thread's last send; runs next here */
+    uint32_t runs;   /* atomic (owner stores): turns begun here (a thief sees one that lasts) */
+    tr__seen *seen;  /* owner only, one per thread: when we saw it hold work (steal_next) */
+    bool in_section; /* owner only: inside an epoch section (lookups take no reference) */
+    ck_epoch_record_t epoch;
+    pthread_mutex_t park_mu;
+    pthread_cond_t park_cv;
+    bool sleeping; /* under park_mu */
+    bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
+    uint64_t steal_seed;
+    unsigned runs_since_poll;
+    uint32_t sends;                /* messages this thread sent during the current turn */
+    uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
+    uint32_t n_slots;              /* cached free actor slots (owner only) */
+    uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
+    bool ob_on;                    /* inside an actor's turn: sends are gathered */
+    uint32_t ob_held;              /* atomic hint: ob[] holds messages during a turn */
+    tr__spin ob_lock;              /* ob_n, ob[]: the owner, or a thread that flushes them
+                                      while the owner is stuck in a long turn (steal_next) */
+    unsigned ob_n;                 /* receivers in ob[] */
+    tr__obox ob[TR__OB_SLOTS];
+    unsigned direct_n;               /* owner only: receivers in direct[] */
+    tr__actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
+    uint32_t slots[2 * TR__SLOT_BATCH];
+};
+
+/* The scheduler thread the calling thread is (NULL on other threads). */
+extern __thread tr__sched *tr__tls_sched;
+
+/* tr__schedule: makes a (whose mailbox just went from idle to non-empty:
+ * the caller holds its run token) runnable: this thread's `next` slot on a
+ * scheduler thread of a's runtime, else the injection queue; a waiter is
+ * signalled instead. Any thread. */
+void tr__schedule(tr__actor *a);
+/* tr__schedule_yield: puts a (its batch used up) at the back of the run
+ * queue. Scheduler thread. */
+void tr__schedule_yield(tr__actor *a);
+/* tr__wake_one: wakes a parked scheduler thread if none is spinning. */
+void tr__wake_one(tr_runtime *rt);
+/* tr__wake_watcher: makes sure one parked thread watches held work (a
+ * turn's outbox or `next` actor: steal_next). */
+void tr__wake_watcher(tr_runtime *rt);
+
+/* tr__wake_all: wakes every parked scheduler thread (stop). */
+void tr__wake_all(tr_runtime *rt);
+/* tr__sched_main: a scheduler thread's body (arg: its tr__sched). */
+void *tr__sched_main(void *arg);
+
+/* Epoch records for threads outside the scheduler (plain threads that
+ * must wait a grace period): a scheduler thread of rt gets its own
+ * (*borrowed true); others get one from rt's pool. NULL when out of
+ * memory. */
+ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
+void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
+
+/* tr__retire: calls cb(e) once no thread can still see what e is part of
+ * (after an epoch grace period): deferred to this thread's epoch record on
+ * a scheduler thread of rt, else waited for here. Returns false (cb not
+ * called) when a plain thread cannot get a record (out of memory): the
+ * caller keeps the object. */
+bool tr__retire(tr_runtime *rt, ck_epoch_entry_t *e, ck_epoch_cb_t *cb);
+
+#endif

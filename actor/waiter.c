@@ -1,0 +1,151 @@
+/* troupe — waiters: the mailbox of a thread that blocks (tr_call and the
+ * other blocking calls from a plain thread).
+ *
+ * A waiter is a mailbox with a pid in the actor table (in a region of its
+ * own, after the actors'), whose "schedule" signals a condition variable
+ * instead of a run queue. Replies travel as ordinary messages to that pid,
+ * so a reply after the caller gave up finds the pid dead and is dropped.
+ * Its pid is a reply-only address (OTP's alias): the runtime delivers
+ * replies and the waiter's own DOWN to it (tr__deliver), and every public
+ * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "actor/core.h"
+
+struct tr__waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool signaled;
+};
+
+void tr__waiter_signal(tr__actor *a) {
+    tr__waiter *p = a->u.waiter;
+    pthread_mutex_lock(&p->mu);
+    p->signaled = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The wait state lives in the waiter's own allocation (after the actor
+ * header), so a sender that found the waiter can still signal it after the
+ * caller gave up: it is freed with the waiter, when the last sender lets go. */
+void tr__waiter_init(tr__waiter *p) {
+    pthread_mutex_init(&p->mu, NULL);
+    tr__cond_init_monotonic(&p->cv);
+    p->signaled = false;
+}
+
+void tr__waiter_fini(tr__waiter *p) {
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+/* Waits for the next message on the waiter. Returns NULL on timeout (deadline
+ * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
+ * (*closed set). */
+tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
+    tr__waiter *p = a->u.waiter;
+    for (;;) {
+        if (tr__waiter_take_shutdown(a)) {
+            *closed = true;
+            return NULL;
+        }
+        tr__msg *m = tr__waiter_pop(a);
+        if (m) {
+            if (tr__is_wake(a, m)) {
+                tr__wake_taken(a); /* a signal came: looked at above */
+                continue;
+            }
+            if (m->sys == TR__SYS_WAKE) {
+                tr__msg_free(m);
+                continue;
+            }
+            return m;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (!p->signaled) {
+            if (!tr__waiter_markempty(a)) {
+                pthread_mutex_unlock(&p->mu);
+                continue; /* a push is half-done or just landed */
+            }
+            while (!p->signaled) {
+                tr_duration_ms left = tr__remaining_ms(deadline);
+                struct timespec ts;
+                if (left == 0)
+                    break;
+                if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
+                    pthread_cond_wait(&p->cv, &p->mu);
+                else
+                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+            }
+            if (!p->signaled) {
+                pthread_mutex_unlock(&p->mu);
+                /* Timed out. We gave the token back; a push may race, so
+                 * one last look is taken by the caller's next close. */
+                return NULL;
+            }
+        }
+        p->signaled = false;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+tr__actor *tr__waiter_open(tr_runtime *rt, int *err) {
+    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + sizeof(tr__waiter));
+    if (!a) {
+        *err = TR_ENOMEM;
+        return NULL;
+    }
+    uint32_t idx = tr__pidtab_alloc(rt, true, err);
+    if (!idx) {
+        tr__free(a);
+        return NULL;
+    }
+    a->u.waiter = (tr__waiter *)((char *)a + TR__ACTOR_HDR);
+    tr__waiter_init(a->u.waiter);
+    tr__slot *s = tr__slot_at(rt, idx);
+    uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
+    a->rt = rt;
+    a->pid = tr__pid_make(rt->id, gen, idx);
+    a->flags = TR__F_TERMINATED;
+    a->is_waiter = true;
+    tr__mq_init(&a->mq, &a->mqc, true); /* the blocking thread is the consumer */
+    TR__COUNT_ALLOCATED(rt, 1);
+    tr__store_rel_ptr((void **)&s->actor, a);
+    tr__store_rel_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
+    return a;
+}
+
+void tr__waiter_close(tr__actor *a) {
+    tr__exit_actor(a, tr_reason_normal(), true);
+}
+
+tr__msg *tr__waiter_pop(tr__actor *a) {
+    tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
+    return m;
+}
+
+bool tr__waiter_markempty(tr__actor *a) {
+    return tr__mq_markempty_mpsc(&a->mq, &a->mqc);
+}
+
+bool tr__waiter_take_shutdown(tr__actor *a) {
+    if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING))
+        return false;
+    tr__spin_lock(&a->lock);
+    tr__msg *s = a->sig_head;
+    a->sig_head = a->sig_tail = NULL;
+    tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
+    bool shutdown = a->shutdown_pending;
+    tr__spin_unlock(&a->lock);
+    while (s) {
+        tr__msg *n = (tr__msg *)s->node.next;
+        if (s->sys == TR__SYS_SIG_SHUTDOWN)
+            shutdown = true;
+        tr__msg_free(s);
+        s = n;
+    }
+    return shutdown;
+}

@@ -1,0 +1,31 @@
+/* troupe — waiters (private to actor/): waiter.c. */
+#ifndef TROUPE_ACTOR_WAITER_H
+#define TROUPE_ACTOR_WAITER_H
+
+#include "actor/runtime.h"
+
+typedef struct tr__waiter tr__waiter;
+
+/* tr__waiter_open: a new waiter with a pid (its wait state in the same
+ * allocation); NULL with *err TR_ENOMEM or TR_EFULL (65,536 waiters). The
+ * calling thread owns it until tr__waiter_close. */
+tr__actor *tr__waiter_open(tr_runtime *rt, int *err);
+/* tr__waiter_close: retires the waiter's pid; freed with its last
+ * reference. */
+void tr__waiter_close(tr__actor *a);
+/* Its mailbox, for its owner: pop, mark empty (false: a push is half-done
+ * or landed: look again), and take the runtime's shutdown signal. */
+tr__msg *tr__waiter_pop(tr__actor *a);
+bool tr__waiter_markempty(tr__actor *a);
+bool tr__waiter_take_shutdown(tr__actor *a);
+/* tr__waiter_wait: the next message; NULL on timeout (deadline from
+ * tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
+ * (*closed set). */
+tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed);
+/* tr__waiter_signal: a push made the waiter's mailbox non-empty (its
+ * tr__schedule). Any thread. */
+void tr__waiter_signal(tr__actor *a);
+void tr__waiter_init(tr__waiter *p);
+void tr__waiter_fini(tr__waiter *p);
+
+#endif
