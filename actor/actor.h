@@ -21,7 +21,7 @@
 
 #include <troupe/actor.h>
 
-#include "actor/runtime_api.h"
+#include "actor/internal.h"
 #include "base/atomic.h"
 #include "base/clock.h"
 #include "base/fifo.h"

@@ -124,11 +124,8 @@ static void defer_destroy(tr__actor *a) {
     tr__actor_destroy(a); /* no borrowed lookups in TSan builds */
 #else
     tr_runtime *rt = a->rt;
-    tr__sched *sc = tr__tls_sched;
-    if (sc && sc->rt == rt) {
-        ck_epoch_call_strict(&sc->epoch, &a->ep, destroy_cb);
+    if (tr__retire_defer(rt, &a->ep, destroy_cb))
         return;
-    }
     if (tr__load_acq_u32(&rt->stopped)) {
         tr__actor_destroy(a); /* no scheduler thread is left to hold a borrowed lookup */
         return;
@@ -184,12 +181,7 @@ void tr__grave_drain_sync(tr_runtime *rt) {
     tr__actor *a = grave_take(rt);
     if (!a)
         return;
-    bool borrowed;
-    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
-    if (rec) {
-        ck_epoch_synchronize(rec);
-        tr__epoch_leave(rt, rec, borrowed);
-    } else {
+    if (!tr__grace_wait(rt)) {
         /* no record (out of memory): keep them for a scheduler thread */
         while (a) {
             tr__actor *next = a->run_next;

@@ -157,14 +157,14 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         ck_ring_init(&s->ring, TR__RING_SIZE);
         ck_epoch_register(&rt->epoch, &s->epoch, NULL);
     }
-    int err = tr__registry_init(rt);
+    int err = tr__services_init(rt);
     if (err) {
         runtime_free(rt);
         return err;
     }
     err = tr__timers_start(rt);
     if (err) {
-        tr__registry_fini(rt);
+        tr__services_fini(rt);
         runtime_free(rt);
         return err;
     }
@@ -178,7 +178,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         for (unsigned i = 0; i < started; i++)
             pthread_join(rt->scheds[i].thread, NULL);
         tr__timers_stop(rt);
-        tr__registry_fini(rt);
+        tr__services_fini(rt);
         runtime_free(rt);
         return TR_ENOMEM;
     }
@@ -247,7 +247,7 @@ int tr_runtime_shutdown(tr_runtime **rtp) {
     if (err)
         return err;
     tr__grave_drain_final(rt);
-    tr__registry_fini(rt);
+    tr__services_fini(rt);
     runtime_free(rt);
     *rtp = NULL;
     return TR_OK;

@@ -11,7 +11,6 @@ typedef struct tr__slotpool {
 } tr__slotpool;
 
 typedef struct tr__timers tr__timers;
-typedef struct tr__registry tr__registry;
 
 struct tr_runtime {
     uint32_t id; /* this runtime's id in its pids (bits 56..63): unique among live runtimes */
@@ -54,7 +53,7 @@ struct tr_runtime {
     pthread_cond_t stop_cv;
     ck_epoch_t epoch;
     tr__timers *timers;
-    tr__registry *registry;
+    void *services[TR__SVC_COUNT]; /* each service's state (services.c) */
 #ifdef TR_FAULT_INJECTION
     tr__fault fault; /* allocation-failure injection (test builds; actor/fault.h) */
 #endif
@@ -72,9 +71,13 @@ static inline tr__mcache *tr__mc_here(const tr_runtime *rt) {
  * then the rest (waiters included). Plain thread. */
 void tr__shutdown_all(tr_runtime *rt);
 
-/* ---- registry (registry/registry.c) ---- */
-int tr__registry_init(tr_runtime *rt);
-void tr__registry_fini(tr_runtime *rt);
-void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid);
+/* ---- services (services.c) ---- */
+/* tr__services_init: every service's init, in order; on failure the ones
+ * made are undone and the error returned. */
+int tr__services_init(tr_runtime *rt);
+/* tr__services_fini: every service's fini, in reverse order. */
+void tr__services_fini(tr_runtime *rt);
+/* tr__services_on_exit: pid (marked by tr__actor_mark_named) exits. */
+void tr__services_on_exit(tr_runtime *rt, tr_pid pid);
 
 #endif

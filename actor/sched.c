@@ -519,3 +519,21 @@ void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed) {
         ck_epoch_unregister(rec);
     }
 }
+
+bool tr__retire_defer(tr_runtime *rt, ck_epoch_entry_t *e, ck_epoch_cb_t *cb) {
+    tr__sched *s = tr__tls_sched;
+    if (!s || s->rt != rt)
+        return false;
+    ck_epoch_call_strict(&s->epoch, e, cb);
+    return true;
+}
+
+bool tr__grace_wait(tr_runtime *rt) {
+    bool borrowed;
+    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
+    if (!rec)
+        return false;
+    ck_epoch_synchronize(rec);
+    tr__epoch_leave(rt, rec, borrowed);
+    return true;
+}

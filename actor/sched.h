@@ -92,18 +92,4 @@ void tr__wake_all(tr_runtime *rt);
 /* tr__sched_main: a scheduler thread's body (arg: its tr__sched). */
 void *tr__sched_main(void *arg);
 
-/* Epoch records for threads outside the scheduler (plain threads that
- * must wait a grace period): a scheduler thread of rt gets its own
- * (*borrowed true); others get one from rt's pool. NULL when out of
- * memory. */
-ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
-void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
-
-/* tr__retire: calls cb(e) once no thread can still see what e is part of
- * (after an epoch grace period): deferred to this thread's epoch record on
- * a scheduler thread of rt, else waited for here. Returns false (cb not
- * called) when a plain thread cannot get a record (out of memory): the
- * caller keeps the object. */
-bool tr__retire(tr_runtime *rt, ck_epoch_entry_t *e, ck_epoch_cb_t *cb);
-
 #endif

@@ -284,7 +284,7 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
      * restarting us) finds the names free. */
     if (has_names)
-        tr__registry_remove_pid(rt, a->pid);
+        tr__services_on_exit(rt, a->pid);
     tr_reason prop = reason;
     if (prop.kind == TR_EXIT_KILL)
         prop.kind = TR_EXIT_KILLED;
@@ -343,6 +343,22 @@ static void exit_finish(tr__actor *a) {
 void tr__exit_actor(tr__actor *a, tr_reason reason, bool skip_links) {
     exit_notify(a, reason, skip_links, false);
     exit_finish(a);
+}
+
+int tr__actor_mark_named(tr_runtime *rt, tr_pid pid) {
+    tr__actor *a = tr__acquire(rt, pid); /* processes only: never a waiter */
+    if (!a)
+        return TR_ENOPROC;
+    /* Under the actor's lock: either its exit processing has not begun and
+     * will see has_names (and call on_exit), or it has begun and we
+     * refuse. */
+    tr__spin_lock(&a->lock);
+    bool exiting = a->exiting;
+    if (!exiting)
+        a->has_names = true;
+    tr__spin_unlock(&a->lock);
+    tr__release(a);
+    return exiting ? TR_ENOPROC : TR_OK;
 }
 
 int tr_link(tr_self *self, tr_pid pid) {

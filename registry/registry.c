@@ -1,11 +1,14 @@
-/* troupe — local name registry.
+/* troupe — local name registry: a service of the runtime (actor/internal.h).
  *
  * Names live in a ck_hs set in SPMC mode: lookups (whereis, send by name)
  * run without locks inside an epoch section; register and unregister
  * serialize on a mutex. Removed entries and replaced hash-set maps are
  * freed only after an epoch grace period (ck_epoch_synchronize), so a
- * reader never touches freed memory.
+ * reader never touches freed memory. An actor that gets a name is marked
+ * (tr__actor_mark_named), and its exit calls registry_on_exit, which drops
+ * its names before its links and monitors learn of the exit.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -13,7 +16,9 @@
 
 #include <troupe/registry.h>
 
-#include "actor/core.h"
+#include "actor/internal.h"
+#include "base/alloc.h"
+#include "base/atomic.h"
 
 typedef struct reg_entry {
     ck_epoch_entry_t ep; /* deferred free */
@@ -34,11 +39,11 @@ typedef struct deferred {
 #define MAP_HDR 32
 _Static_assert(sizeof(deferred) <= MAP_HDR, "map header");
 
-struct tr__registry {
+typedef struct tr__registry {
     pthread_mutex_t mu;
     ck_hs_t hs;
     deferred *garbage;
-};
+} tr__registry;
 
 static __thread tr__registry *tls_writer;
 
@@ -80,7 +85,12 @@ static bool hs_compare(const void *a, const void *b) {
     return x->len == y->len && memcmp(x->name, y->name, x->len) == 0;
 }
 
-int tr__registry_init(tr_runtime *rt) {
+static tr__registry *reg(const tr_runtime *rt) {
+    return (tr__registry *)tr__service_state(rt, TR__SVC_REGISTRY);
+}
+
+static int registry_init(tr_runtime *rt, void **state) {
+    (void)rt;
     tr__registry *r = (tr__registry *)tr__calloc(sizeof *r);
     if (!r)
         return TR_ENOMEM;
@@ -91,14 +101,13 @@ int tr__registry_init(tr_runtime *rt) {
         tr__free(r);
         return TR_ENOMEM;
     }
-    rt->registry = r;
+    *state = r;
     return TR_OK;
 }
 
-void tr__registry_fini(tr_runtime *rt) {
-    tr__registry *r = rt->registry;
-    if (!r)
-        return;
+static void registry_fini(tr_runtime *rt, void *state) {
+    (void)rt;
+    tr__registry *r = (tr__registry *)state;
     ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
     void *obj;
     while (ck_hs_next(&r->hs, &it, &obj))
@@ -111,7 +120,6 @@ void tr__registry_fini(tr_runtime *rt) {
     }
     pthread_mutex_destroy(&r->mu);
     tr__free(r);
-    rt->registry = NULL;
 }
 
 /* Writer side: lock, and note ourselves for deferred frees. */
@@ -132,36 +140,30 @@ static void map_free_cb(ck_epoch_entry_t *e) {
 
 /* Writer side: frees `dead` entries and replaced maps once no reader can
  * still see them, and unlocks. A scheduler thread may be inside its epoch
- * section (it holds one across callbacks), so there it defers the frees to
- * its record. A plain thread unlocks first, then waits for the grace period
- * itself: waiting while holding the mutex could deadlock with a scheduler
- * thread that, inside its section, waits for the mutex. */
+ * section (it holds one across callbacks), so there the frees are deferred
+ * to its record (tr__retire_defer). A plain thread unlocks first, then
+ * waits for the grace period itself: waiting while holding the mutex could
+ * deadlock with a scheduler thread that, inside its section, waits for the
+ * mutex. */
 static void writer_end(tr_runtime *rt, tr__registry *r, reg_entry **dead, size_t n_dead) {
     tls_writer = NULL;
     deferred *garbage = r->garbage;
     r->garbage = NULL;
-    tr__sched *sc = tr__tls_sched;
-    if (sc && sc->rt == rt) {
-        for (size_t i = 0; i < n_dead; i++)
-            ck_epoch_call_strict(&sc->epoch, &dead[i]->ep, entry_free_cb);
-        while (garbage) {
-            deferred *d = garbage;
-            garbage = d->next;
-            ck_epoch_call_strict(&sc->epoch, &d->ep, map_free_cb);
-        }
-        pthread_mutex_unlock(&r->mu);
-        return;
+    size_t i = 0;
+    while (i < n_dead && tr__retire_defer(rt, &dead[i]->ep, entry_free_cb))
+        i++;
+    while (garbage) {
+        deferred *next = garbage->next;
+        if (!tr__retire_defer(rt, &garbage->ep, map_free_cb))
+            break;
+        garbage = next;
     }
     pthread_mutex_unlock(&r->mu);
-    if (!n_dead && !garbage)
+    if (i == n_dead && !garbage)
         return;
-    bool borrowed;
-    ck_epoch_record_t *rec = tr__epoch_enter(rt, &borrowed);
-    if (!rec)
+    if (!tr__grace_wait(rt))
         return; /* no record (no memory): leak them, never free early */
-    ck_epoch_synchronize(rec);
-    tr__epoch_leave(rt, rec, borrowed);
-    for (size_t i = 0; i < n_dead; i++) {
+    for (; i < n_dead; i++) {
         TR__TSAN_ACQUIRE(dead[i]); /* readers released it after use */
         tr__free(dead[i]);
     }
@@ -195,7 +197,7 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
         return TR_EINVAL;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
-    tr__registry *r = rt->registry;
+    tr__registry *r = reg(rt);
     reg_entry *e = (reg_entry *)tr__malloc(sizeof *e);
     if (!e)
         return TR_ENOMEM;
@@ -219,24 +221,9 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
         tr__free(e);
         return TR_EEXIST;
     }
-    tr__actor *a = tr__acquire(rt, pid);
-    if (!a || a->is_waiter) {
-        if (a)
-            tr__release(a);
-        writer_end(rt, r, NULL, 0);
-        tr__free(e);
-        return TR_ENOPROC;
-    }
-    /* Under the actor's lock: either its exit processing has not begun and
-     * will see has_names (and remove the name after we unlock the registry),
-     * or it has begun and we refuse. */
-    tr__spin_lock(&a->lock);
-    bool exiting = a->exiting;
-    if (!exiting)
-        a->has_names = true;
-    tr__spin_unlock(&a->lock);
-    tr__release(a);
-    if (exiting) {
+    /* Either the actor's exit has not begun and will call registry_on_exit
+     * (after we unlock), or it has begun and we refuse. */
+    if (tr__actor_mark_named(rt, pid) != TR_OK) {
         writer_end(rt, r, NULL, 0);
         tr__free(e);
         return TR_ENOPROC;
@@ -255,7 +242,7 @@ int tr_unregister(tr_runtime *rt, const char *name) {
     size_t len;
     if (!rt || check_name(name, &len) != TR_OK)
         return TR_EINVAL;
-    tr__registry *r = rt->registry;
+    tr__registry *r = reg(rt);
     reg_entry key;
     make_key(&key, name, len);
     unsigned long h = CK_HS_HASH(&r->hs, hs_hash, &key);
@@ -265,10 +252,8 @@ int tr_unregister(tr_runtime *rt, const char *name) {
     return e ? TR_OK : TR_ENOTFOUND;
 }
 
-void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid) {
-    tr__registry *r = rt->registry;
-    if (!r)
-        return;
+static void registry_on_exit(tr_runtime *rt, void *state, tr_pid pid) {
+    tr__registry *r = (tr__registry *)state;
     reg_entry *dead[16];
     for (;;) {
         size_t n = 0;
@@ -290,9 +275,9 @@ void tr__registry_remove_pid(tr_runtime *rt, tr_pid pid) {
 
 tr_pid tr_whereis(tr_runtime *rt, const char *name) {
     size_t len;
-    if (!rt || !rt->registry || check_name(name, &len) != TR_OK)
+    if (!rt || !reg(rt) || check_name(name, &len) != TR_OK)
         return TR_PID_NONE;
-    tr__registry *r = rt->registry;
+    tr__registry *r = reg(rt);
     reg_entry key;
     make_key(&key, name, len);
     unsigned long h = CK_HS_HASH(&r->hs, hs_hash, &key);
@@ -314,9 +299,9 @@ tr_pid tr_whereis(tr_runtime *rt, const char *name) {
 }
 
 size_t tr_registered_count(tr_runtime *rt) {
-    if (!rt || !rt->registry)
+    if (!rt || !reg(rt))
         return 0;
-    tr__registry *r = rt->registry;
+    tr__registry *r = reg(rt);
     pthread_mutex_lock(&r->mu);
     size_t n = (size_t)ck_hs_count(&r->hs);
     pthread_mutex_unlock(&r->mu);
@@ -353,3 +338,10 @@ int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *re
     int err = resolve(rt, name, &pid);
     return err ? err : tr_call(rt, pid, tag, req, size, reply, timeout_ms);
 }
+
+const tr__service tr__registry_service = {
+    .name = "registry",
+    .init = registry_init,
+    .fini = registry_fini,
+    .on_exit = registry_on_exit,
+};

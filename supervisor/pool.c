@@ -39,7 +39,7 @@
 #include <troupe/pool.h>
 #include <troupe/supervisor.h>
 
-#include "actor/runtime_api.h"
+#include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
 #include "supervisor/sup_private.h"

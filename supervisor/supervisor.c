@@ -20,7 +20,7 @@
 #include <troupe/supervisor.h>
 
 #include "base/clock.h"
-#include "actor/runtime_api.h"
+#include "actor/internal.h"
 #include "base/alloc.h"
 #include "supervisor/sup_private.h"
 

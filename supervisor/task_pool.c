@@ -28,7 +28,7 @@
 #include <troupe/task_pool.h>
 
 #include "base/clock.h"
-#include "actor/runtime_api.h"
+#include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
 

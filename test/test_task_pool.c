@@ -19,7 +19,7 @@
 #include <troupe/troupe.h>
 #include <troupe/task_pool.h>
 
-#include "actor/runtime_api.h" /* tr__self_parent: the manager's pid */
+#include "actor/internal.h" /* tr__self_parent: the manager's pid */
 
 /* ------------------------------------------------------------------------ */
 /* Task functions                                                            */

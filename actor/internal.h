@@ -1,10 +1,63 @@
-/* troupe — internal hooks of the actor core for the other folders
- * (supervisor/, registry/, examples' helpers inside the library). Private:
- * not installed, not part of the public API. */
-#ifndef TROUPE_ACTOR_RUNTIME_API_H
-#define TROUPE_ACTOR_RUNTIME_API_H
+/* troupe — the actor core's interface for the folders above it
+ * (registry/, supervisor/, task/): the only private header of actor/ they
+ * include. Private: not installed, not part of the public API. Everything
+ * else they use is public (the troupe/ headers) or from base/.
+ */
+#ifndef TROUPE_ACTOR_INTERNAL_H
+#define TROUPE_ACTOR_INTERNAL_H
+
+#include <ck_epoch.h>
 
 #include <troupe/actor.h>
+
+/* ---- services --------------------------------------------------------- */
+
+/* A subsystem outside actor/ that keeps state per runtime (today the
+ * registry). actor/services.c lists them; tr_runtime_start calls every
+ * init in that order (a failure undoes the ones before and fails the
+ * start), tr_runtime_free every fini in reverse, after every actor has
+ * exited and every thread is joined. */
+typedef struct tr__service {
+    const char *name;
+    /* Makes the service's state for rt (*state); 0 or TR_ENOMEM. */
+    int (*init)(tr_runtime *rt, void **state);
+    /* Frees it. */
+    void (*fini)(tr_runtime *rt, void *state);
+    /* pid, which the service marked with tr__actor_mark_named, is exiting:
+     * called on the exiting actor's thread, before its links and monitors
+     * learn of the exit (names go first, as in OTP). May be NULL. */
+    void (*on_exit)(tr_runtime *rt, void *state, tr_pid pid);
+} tr__service;
+
+enum { TR__SVC_REGISTRY, TR__SVC_COUNT };
+
+/* tr__service_state: the state service id made for rt. Any thread. */
+void *tr__service_state(const tr_runtime *rt, unsigned id);
+
+/* tr__actor_mark_named: marks pid so that its exit calls the services'
+ * on_exit, under the actor's lock: TR_OK, or TR_ENOPROC when pid is not a
+ * live actor of rt (a waiter, dead, or its exit has begun: on_exit may
+ * have run already). Any thread. */
+int tr__actor_mark_named(tr_runtime *rt, tr_pid pid);
+
+/* ---- grace periods ---------------------------------------------------- */
+
+/* Memory that lock-free readers may still see (under ck_epoch, as in the
+ * registry's hash set and the pid table) is freed after a grace period.
+ * On a scheduler thread of rt, tr__retire_defer hands it to the thread's
+ * epoch record (freed when the record's epoch moves on) and returns true;
+ * elsewhere it returns false, and the caller waits with tr__grace_wait
+ * (false when no record could be had, out of memory: keep the memory, never
+ * free it early). A plain thread must not wait while holding a lock that a
+ * scheduler thread inside its section may wait for. */
+bool tr__retire_defer(tr_runtime *rt, ck_epoch_entry_t *e, ck_epoch_cb_t *cb);
+bool tr__grace_wait(tr_runtime *rt);
+/* A read-side section for a thread outside the scheduler (a scheduler
+ * thread gets its own record, *borrowed false). NULL when out of memory. */
+ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
+void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
+
+/* ---- the running actor, for behaviours built into the library ---------- */
 
 /* The running actor's state block (what its callbacks get as `state`). */
 void *tr__self_state(const tr_self *self);
