@@ -80,17 +80,10 @@ int tr__await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_
                              tr_reason *reason);
 /* The actor running on the calling thread, or NULL outside callbacks. */
 tr_self *tr__current(void);
-/* From handle_call: hands the call being handled, as it is (same block,
- * sender, ref, tag and payload), to `to`, which gets it as a call from the
- * original caller and replies to it directly. The forwarder then answers for
- * it: if `to` dies before replying, the runtime sends the caller nothing
- * (the pool sends TR_ECRASHED). The forwarded message is not freed when the
- * callback returns. tr__msg_forwarded tells the receiver's callback.
- * Errors: TR_EINVAL (not inside handle_call), TR_ENOPROC (to is dead),
- * TR_EBUSY (to has a bounded mailbox: copy instead); on error nothing was
- * sent and the call is still the forwarder's. */
-int tr__forward_call(tr_self *self, tr_pid to);
-bool tr__msg_forwarded(const tr_msg *msg);
+/* Old names of tr_forward / tr_msg_forwarded (public now), until the
+ * pool's sources use the public ones. */
+#define tr__forward_call tr_forward
+#define tr__msg_forwarded tr_msg_forwarded
 /* Stores v into *p (release) unless the running actor's exit has been
  * claimed (a kill from another thread): the store and the kill are ordered
  * under the actor's lock, so whoever learns of the exit (DOWN, EXIT) sees

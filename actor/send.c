@@ -235,10 +235,15 @@ void tr__bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *why)
     tr__deliver(rt, m->pub.sender, r);
 }
 
-int tr__forward_call(tr_self *self, tr_pid to) {
+int tr_forward(tr_self *self, tr_pid to) {
     tr__actor *a = (tr__actor *)self;
     tr__frame *f = tr__tls_frame;
-    if (!a || !f || f->a != a || !f->cur_msg || f->cur_msg->pub.kind != TR_MSG_CALL)
+    if (!a || !f || f->a != a || !f->cur_msg)
+        return TR_EINVAL;
+    uint32_t kind = f->cur_msg->pub.kind;
+    if (kind != TR_MSG_CALL && kind != TR_MSG_CAST && kind != TR_MSG_INFO && kind != TR_MSG_TIMER)
+        return TR_EINVAL; /* replies, EXIT and DOWN are the runtime's to deliver */
+    if (f->cur_msg->sys != TR__SYS_NONE && f->cur_msg->sys != TR__SYS_FWD)
         return TR_EINVAL;
     if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
         return TR_EKILLED;
@@ -263,7 +268,9 @@ int tr__forward_call(tr_self *self, tr_pid to) {
     return TR_OK;
 }
 
-bool tr__msg_forwarded(const tr_msg *msg) {
+bool tr_msg_forwarded(const tr_msg *msg) {
+    if (!msg)
+        return false;
     const tr__msg *m = (const tr__msg *)((const char *)msg - offsetof(tr__msg, pub));
     return m->sys == TR__SYS_FWD;
 }

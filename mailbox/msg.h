@@ -22,7 +22,7 @@ enum {
     TR__SYS_REQ_TIMEOUT,  /* a tr_request's timeout fired; ref = request id */
     TR__SYS_SIG_EXIT,     /* exit signal (in the signal list, not the mailbox) */
     TR__SYS_SIG_SHUTDOWN, /* runtime shutdown: stop with shutdown, run terminate */
-    TR__SYS_FWD           /* a call handed on by tr__forward_call: whoever forwarded it
+    TR__SYS_FWD           /* a message handed on by tr_forward: whoever forwarded it
                              answers for it if the receiver fails (no bounce) */
 };
 

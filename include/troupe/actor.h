@@ -593,6 +593,41 @@ TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
  *  data = text. text may be NULL. Errors and thread-safety as tr_reply. */
 TR_API int tr_reply_error(tr_from from, int err, const char *text);
 
+/** tr_forward: hands the message being handled, as it is (the same block:
+ *  sender, ref, tag and payload, an owned payload included, nothing
+ *  copied), to the actor `to`, as Akka's `forward` and CAF's `delegate`.
+ *  A call arrives at `to` as a call from the original caller, and `to`
+ *  replies to it directly (tr_reply on the `from` its handle_call gets);
+ *  a cast arrives as a cast, a plain message (TR_MSG_INFO or TR_MSG_TIMER)
+ *  as that. Routers, proxies and pools (tr_pool) dispatch this way.
+ *  The forwarder answers for a forwarded call: if `to` exits before it
+ *  replies, the runtime tells the caller nothing (the caller monitors the
+ *  actor it called, as gen_server:call does, not `to`): the forwarder
+ *  should monitor `to` and tr_reply_error for it, as the pool does, or
+ *  the caller's timeout ends its wait. A failure of the forwarder's own
+ *  callback after a successful tr_forward does not answer the call
+ *  either.
+ *  Arguments: self, the running actor, inside handle_call, handle_cast or
+ *  handle_info; to, an actor of the same runtime with an unbounded
+ *  mailbox.
+ *  Ownership: on success the message is `to`'s; the callback must not
+ *  use msg after tr_forward returns 0 (its data is no longer the
+ *  callback's), and it is not freed when the callback returns. On error
+ *  nothing was sent and the message is still the callback's.
+ *  Errors: TR_EINVAL (self NULL, not inside a callback of self, the
+ *  message is a reply, an EXIT or a DOWN, or it was forwarded already in
+ *  this callback), TR_ENOPROC (to is not a live actor of this runtime),
+ *  TR_EBUSY (to has a bounded mailbox, which could refuse the block:
+ *  copy the message with tr_cast or tr_send instead), TR_EKILLED (self
+ *  was killed inside this callback).
+ *  Thread-safety: the calling actor's callback only. */
+TR_API int tr_forward(tr_self *self, tr_pid to);
+
+/** tr_msg_forwarded: true when msg reached this actor through tr_forward
+ *  (its sender is the original sender, not the forwarder). Never fails
+ *  (false for NULL). Thread-safety: the callback that got msg. */
+TR_API bool tr_msg_forwarded(const tr_msg *msg);
+
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
 /* ------------------------------------------------------------------------ */
