@@ -1,5 +1,5 @@
 /* troupe benchmarks — shared helpers of the workloads of
- * ../shared/bench/WORKLOADS.md (see docs/PERFORMANCE.md).
+ * bench/WORKLOADS.md (see docs/PERFORMANCE.md).
  *
  * Every workload is a function that runs one measurement in the current
  * process and prints exactly one RESULT line on stdout. Workloads use the

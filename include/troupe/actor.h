@@ -76,11 +76,12 @@ typedef struct tr_pid {
 
 #define TR_PID_NONE ((tr_pid){0})
 
-/** True when the two pids name the same actor. */
+/** True when the two pids name the same actor. Thread-safety: pure, any
+ *  thread. */
 static inline bool tr_pid_eq(tr_pid a, tr_pid b) {
     return a.id == b.id;
 }
-/** True for TR_PID_NONE. */
+/** True for TR_PID_NONE. Thread-safety: pure, any thread. */
 static inline bool tr_pid_is_none(tr_pid p) {
     return p.id == 0;
 }
@@ -325,7 +326,7 @@ TR_API int tr_runtime_stop(tr_runtime *rt);
 TR_API unsigned tr_runtime_threads(const tr_runtime *rt);
 
 /** tr_runtime_actor_count: number of live actors (approximate while
- *  actors start and stop). Any thread. */
+ *  actors start and stop). Never fails. Thread-safety: any thread. */
 TR_API size_t tr_runtime_actor_count(const tr_runtime *rt);
 
 /** tr_on_scheduler: true when the calling thread is a scheduler thread of
@@ -460,7 +461,8 @@ TR_API bool tr_trap_exit(tr_self *self, bool on);
 TR_API int tr_link(tr_self *self, tr_pid pid);
 
 /** tr_unlink: removes the link, if any (unlink/1); no EXIT from pid arrives
- *  afterwards for that link. Errors: TR_EINVAL. Thread-safety: callback. */
+ *  afterwards for that link. Errors: TR_EINVAL. Thread-safety: the
+ *  callback's thread. */
 TR_API int tr_unlink(tr_self *self, tr_pid pid);
 
 /** tr_monitor: monitors pid (erlang:monitor(process, Pid)); one DOWN message
@@ -498,14 +500,16 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
 TR_API int tr_send(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
 
 /** tr_cast: as tr_send, but the message arrives in handle_cast
- *  (gen_server:cast/2). Errors and thread-safety as tr_send. */
+ *  (gen_server:cast/2). Errors: as tr_send. Thread-safety: any thread (as
+ *  tr_send). */
 TR_API int tr_cast(tr_runtime *rt, tr_pid to, uint32_t tag, const void *data, size_t size);
 
 /** tr_cast_owned: ownership-transfer cast: the runtime takes `data` without
  *  copying and calls dtor(data) after the receiver's handle_cast returns or
  *  when the message is dropped (dtor may be NULL when data needs no
  *  release). If this returns 0 the runtime owns data; on error the caller
- *  still does (dtor is not called). Errors and thread-safety as tr_send. */
+ *  still does (dtor is not called). Errors: as tr_send. Thread-safety: any
+ *  thread (as tr_send). */
 TR_API int tr_cast_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, size_t size,
                          void (*dtor)(void *));
 
@@ -590,7 +594,8 @@ TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
 /** tr_reply_error: answers a call with an error: the blocking caller's
  *  tr_call returns `err` (TR_EREMOTE when err is 0 or positive) with text
  *  in reply->data; an actor's REPLY message has status = that code and
- *  data = text. text may be NULL. Errors and thread-safety as tr_reply. */
+ *  data = text. text may be NULL. Errors: as tr_reply. Thread-safety: any
+ *  thread (as tr_reply). */
 TR_API int tr_reply_error(tr_from from, int err, const char *text);
 
 /** tr_forward: hands the message being handled, as it is (the same block:
@@ -660,7 +665,7 @@ TR_API int tr_send_after(tr_runtime *rt, tr_pid to, tr_duration_ms delay_ms, uin
  *  Ticks that fall behind are not bunched up: the next tick is scheduled
  *  from the intended time. A period past the clock's range never fires
  *  (as tr_send_after). Errors as tr_send_after (TR_EINVAL also for
- *  period_ms <= 0). Any thread. */
+ *  period_ms <= 0). Thread-safety: any thread. */
 TR_API int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32_t tag,
                             const void *data, size_t size, tr_timer *timer);
 

@@ -25,7 +25,8 @@ extern "C" {
 TR_API int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder);
 
 /** tr_unregister: removes the name (erlang:unregister/1).
- *  Errors: TR_EINVAL, TR_ENOTFOUND (not registered). Any thread. */
+ *  Errors: TR_EINVAL, TR_ENOTFOUND (not registered). Thread-safety: any
+ *  thread. */
 TR_API int tr_unregister(tr_runtime *rt, const char *name);
 
 /** tr_whereis: the pid registered under name (erlang:whereis/1), or

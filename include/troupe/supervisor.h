@@ -160,7 +160,8 @@ typedef struct tr_child_counts {
  *  only; other fields are taken from the template.
  *  Errors: TR_EEXIST (id taken), TR_EINIT (init failed; the spec is not
  *  kept), TR_EINVAL (malformed spec, arg_size over PTRDIFF_MAX / 2),
- *  TR_ENOMEM (arg could not be copied). *out (may be NULL) gets the pid. */
+ *  TR_ENOMEM (arg could not be copied). *out (may be NULL) gets the pid.
+ *  Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
                                      tr_pid *out);
 
