@@ -179,10 +179,10 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid 
      * turn may start at once on another thread and its sends must not
      * overtake these (one sender, one receiver: FIFO). */
     tr__sched *sc = tr__tls_sched;
-    if (sc && sc->ob_on && tr__ob_count(sc)) {
-        tr__spin_lock(&sc->ob_lock);
+    if (sc && sc->ctx.ob_on && tr__ob_count(sc)) {
+        tr__spin_lock(&sc->ctx.ob_lock);
         tr__ob_flush(sc);
-        tr__spin_unlock(&sc->ob_lock);
+        tr__spin_unlock(&sc->ctx.ob_lock);
     }
     /* Give the token back, or schedule when messages came in during init. */
     if (!tr__mq_markempty_mpsc(&a->mq, &a->mqc))
@@ -446,11 +446,11 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
 
 static void turn_end(tr__sched *sched) {
     if (sched) {
-        sched->ob_on = false; /* first: receivers woken now run next here, no wake-up */
+        sched->ctx.ob_on = false; /* first: receivers woken now run next here, no wake-up */
         if (tr__ob_count(sched)) {
-            tr__spin_lock(&sched->ob_lock);
+            tr__spin_lock(&sched->ctx.ob_lock);
             tr__ob_flush(sched);
-            tr__spin_unlock(&sched->ob_lock);
+            tr__spin_unlock(&sched->ctx.ob_lock);
         }
     }
 }
@@ -461,9 +461,9 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
     if (sched) {
-        sched->sends = 0;
-        sched->direct_n = 0;
-        sched->ob_on = true;
+        sched->ctx.sends = 0;
+        sched->ctx.direct_n = 0;
+        sched->ctx.ob_on = true;
     }
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
@@ -500,9 +500,9 @@ void tr__run(tr__sched *sched, tr__actor *a) {
              * next sends must not overtake these (one sender, one receiver:
              * FIFO; a pool's DRAIN must not pass the jobs sent before it). */
             if (sched && tr__ob_count(sched)) {
-                tr__spin_lock(&sched->ob_lock);
+                tr__spin_lock(&sched->ctx.ob_lock);
                 tr__ob_flush(sched);
-                tr__spin_unlock(&sched->ob_lock);
+                tr__spin_unlock(&sched->ctx.ob_lock);
             }
             if (tr__mq_markempty_mpsc(&a->mq, &a->mqc))
                 goto out;    /* token given back */
@@ -536,7 +536,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = true;
             goto stop;
         }
-        if (sched && sched->sends >= TR__TURN_SENDS)
+        if (sched && sched->ctx.sends >= TR__TURN_SENDS)
             break; /* sent a lot: let the receivers run */
     }
     /* Batch used up: back of the queue. */

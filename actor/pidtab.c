@@ -64,33 +64,33 @@ uint32_t tr__pidtab_alloc(tr_runtime *rt, bool waiter, int *err) {
         pthread_mutex_unlock(&rt->table_mu);
         return idx;
     }
-    if (sc->n_slots == 0) {
+    if (sc->ctx.n_slots == 0) {
         pthread_mutex_lock(&rt->table_mu);
-        while (sc->n_slots < TR__SLOT_BATCH) {
+        while (sc->ctx.n_slots < TR__SLOT_BATCH) {
             int e2 = TR_OK;
             uint32_t k = table_take_locked(rt, &rt->actor_slots, &e2);
             if (!k) {
-                if (sc->n_slots == 0)
+                if (sc->ctx.n_slots == 0)
                     *err = e2;
                 break;
             }
-            sc->slots[sc->n_slots++] = k;
+            sc->ctx.slots[sc->ctx.n_slots++] = k;
         }
         pthread_mutex_unlock(&rt->table_mu);
     }
-    return sc->n_slots ? sc->slots[--sc->n_slots] : 0;
+    return sc->ctx.n_slots ? sc->ctx.slots[--sc->ctx.n_slots] : 0;
 }
 
 void tr__pidtab_free(tr_runtime *rt, uint32_t idx) {
     bool waiter = idx >= rt->actor_slots.end; /* the waiters' region follows the actors' */
     tr__sched *sc = waiter ? NULL : slot_cache(rt);
     if (sc) {
-        sc->slots[sc->n_slots++] = idx;
-        if (sc->n_slots < 2 * TR__SLOT_BATCH)
+        sc->ctx.slots[sc->ctx.n_slots++] = idx;
+        if (sc->ctx.n_slots < 2 * TR__SLOT_BATCH)
             return;
         pthread_mutex_lock(&rt->table_mu);
-        while (sc->n_slots > TR__SLOT_BATCH)
-            table_put_locked(&rt->actor_slots, sc->slots[--sc->n_slots]);
+        while (sc->ctx.n_slots > TR__SLOT_BATCH)
+            table_put_locked(&rt->actor_slots, sc->ctx.slots[--sc->ctx.n_slots]);
         pthread_mutex_unlock(&rt->table_mu);
         return;
     }
@@ -107,10 +107,10 @@ static uint64_t count_sum(const tr_runtime *rt, const uint64_t *shared, size_t f
 }
 
 uint64_t tr__count_alive(const tr_runtime *rt) {
-    return count_sum(rt, &rt->n_alive, offsetof(tr__sched, d_alive));
+    return count_sum(rt, &rt->n_alive, offsetof(tr__sched, ctx.d_alive));
 }
 uint64_t tr__count_allocated(const tr_runtime *rt) {
-    return count_sum(rt, &rt->n_allocated, offsetof(tr__sched, d_allocated));
+    return count_sum(rt, &rt->n_allocated, offsetof(tr__sched, ctx.d_allocated));
 }
 
 static void destroy_cb(ck_epoch_entry_t *e) {

@@ -55,9 +55,10 @@ static inline void tr__count_add(tr_runtime *rt, uint64_t *shared, size_t field,
     }
 }
 
-#define TR__COUNT_ALIVE(rt, d) tr__count_add(rt, &(rt)->n_alive, offsetof(tr__sched, d_alive), d)
+#define TR__COUNT_ALIVE(rt, d)                                                                     \
+    tr__count_add(rt, &(rt)->n_alive, offsetof(tr__sched, ctx.d_alive), d)
 #define TR__COUNT_ALLOCATED(rt, d)                                                                 \
-    tr__count_add(rt, &(rt)->n_allocated, offsetof(tr__sched, d_allocated), d)
+    tr__count_add(rt, &(rt)->n_allocated, offsetof(tr__sched, ctx.d_allocated), d)
 
 /* Lookups. On a scheduler thread inside its epoch section (the normal case
  * in callbacks), a lookup takes no reference: it only reads the slot, and

@@ -270,11 +270,11 @@ uint64_t tr__make_ref(tr_runtime *rt) {
      * (a shared counter bumped per request is a contended cache line). */
     tr__sched *s = tr__tls_sched;
     if (s && s->rt == rt) {
-        if (s->ref_next == s->ref_end) {
-            s->ref_next = tr__faa_acqrel_u64(&rt->ref_counter, TR__REF_BLOCK) + 1;
-            s->ref_end = s->ref_next + TR__REF_BLOCK;
+        if (s->ctx.ref_next == s->ctx.ref_end) {
+            s->ctx.ref_next = tr__faa_acqrel_u64(&rt->ref_counter, TR__REF_BLOCK) + 1;
+            s->ctx.ref_end = s->ctx.ref_next + TR__REF_BLOCK;
         }
-        return s->ref_next++;
+        return s->ctx.ref_next++;
     }
     return tr__faa_acqrel_u64(&rt->ref_counter, 1) + 1;
 }

@@ -41,8 +41,12 @@ struct tr_runtime {
      * scheduler thread (or the stopping thread) after a grace period. */
     pthread_mutex_t grave_mu;
     tr__actor *grave;
-    uint32_t n_grave;    /* atomic hint */
-    uint32_t inj_len;    /* atomic hint */
+    /* Advisory counts: read without the lock only to skip taking it when
+     * empty (grave_take, take_injected) or to choose a park timeout; a
+     * stale read is harmless, as the mutex-protected list is the truth and
+     * every path that adds to it wakes a thread afterwards. */
+    uint32_t n_grave;    /* atomic: actors in grave */
+    uint32_t inj_len;    /* atomic: actors in inj */
     uint32_t n_sleeping; /* atomic */
     uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
     uint32_t n_watching; /* atomic: the parked scheduler that looks again every WATCH_NS (0/1) */

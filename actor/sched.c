@@ -173,7 +173,7 @@ void tr__schedule(tr__actor *a) {
          * (it takes the actor if this thread does not start another turn
          * within a grace period; steal_next). At a turn's end the thread
          * runs it at once: no wake-up (the common send-reply case). */
-        if (s->ob_on)
+        if (s->ctx.ob_on)
             wake_for_next(rt);
         return;
     }
@@ -184,6 +184,11 @@ void tr__schedule_yield(tr__actor *a) {
     push_ring(a->rt, tr__tls_sched, a);
 }
 
+/* Takes one actor from another thread's ring, trying each thread once from a
+ * random start (the spread keeps thieves off one victim). ck_ring's SPMC
+ * dequeue is the thieves' end; the owner pushes and pops its own end. NULL
+ * when every ring looked empty (racy: the caller's spin and the park
+ * protocol cover what lands after the look). */
 static tr__actor *steal(tr__sched *s) {
     tr_runtime *rt = s->rt;
     unsigned n = rt->n_sched;
@@ -205,7 +210,7 @@ static tr__actor *steal(tr__sched *s) {
 static tr__actor *next_actor(tr__sched *s);
 
 static bool holds(tr__sched *v) {
-    return tr__load_acq_ptr((void *const *)&v->next) || tr__load_rlx_u32(&v->ob_held);
+    return tr__load_acq_ptr((void *const *)&v->next) || tr__load_rlx_u32(&v->ctx.ob_held);
 }
 
 /* At the end of each spin phase: takes what another thread holds, when that
@@ -243,12 +248,12 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
                 w->runs = 0;
                 /* Under its lock the outbox is the owner's turn's (the
                  * owner's epoch section covers the receivers). */
-                if (tr__load_rlx_u32(&v->ob_held) && tr__spin_trylock(&v->ob_lock)) {
-                    if (v->ob_n) {
+                if (tr__load_rlx_u32(&v->ctx.ob_held) && tr__spin_trylock(&v->ctx.ob_lock)) {
+                    if (v->ctx.ob_n) {
                         tr__ob_flush(v); /* receivers come to our `next`/ring */
                         flushed = true;
                     }
-                    tr__spin_unlock(&v->ob_lock);
+                    tr__spin_unlock(&v->ctx.ob_lock);
                 }
                 tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&v->next, NULL);
                 if (a)
@@ -265,6 +270,10 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
     return NULL;
 }
 
+/* The next actor to run on s, in order of warmth: the `next` slot (the
+ * receiver of this thread's last send, its message in this core's cache),
+ * then the own ring, the injection queue, and finally another thread's
+ * ring. NULL when none had work at the look. */
 static tr__actor *next_actor(tr__sched *s) {
     void *p;
     if (tr__load_acq_ptr((void *const *)&s->next)) {
@@ -335,6 +344,10 @@ static bool park(tr__sched *s, int64_t wait_ns) {
                     break; /* look at the `next` slots again */
                 continue;
             }
+            /* n_pending: the callbacks this thread's epoch record holds (a
+             * field of ck 0.7.1's ck_epoch_record; ck has no accessor). A
+             * stale read only costs one 2 ms look too many or too few: the
+             * records are polled again before any park. */
             if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
                 pthread_cond_wait(&s->park_cv, &s->park_mu);
                 continue;

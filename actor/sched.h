@@ -38,6 +38,27 @@ typedef struct tr__seen {
     int64_t at_ns; /* when (monotonic) */
 } tr__seen;
 
+/* A scheduler thread's context for the actors it runs (as ponyc's
+ * pony_ctx_t beside its scheduler_t): the caches and counts the pid table
+ * and refs draw on without sharing a cache line, and the outbox where a
+ * turn gathers its sends (send.c). Owner thread only, except the outbox:
+ * under ob_lock, which an idle thread may take to flush it (steal_next). */
+typedef struct tr__ctx {
+    uint32_t sends;                /* messages this thread sent during the current turn */
+    uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
+    uint32_t n_slots;              /* cached free actor slots (owner only) */
+    uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
+    bool ob_on;                    /* inside an actor's turn: sends are gathered */
+    uint32_t ob_held;              /* atomic hint: ob[] holds messages during a turn */
+    tr__spin ob_lock;              /* ob_n, ob[]: the owner, or a thread that flushes them
+                                      while the owner is stuck in a long turn (steal_next) */
+    uint32_t ob_n;                 /* receivers in ob[] */
+    tr__obox ob[TR__OB_SLOTS];
+    unsigned direct_n;               /* owner only: receivers in direct[] */
+    tr__actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
+    uint32_t slots[2 * TR__SLOT_BATCH];
+} tr__ctx;
+
 struct tr__sched {
     tr_runtime *rt;
     unsigned index;
@@ -55,19 +76,7 @@ struct tr__sched {
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
-    uint32_t sends;                /* messages this thread sent during the current turn */
-    uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
-    uint32_t n_slots;              /* cached free actor slots (owner only) */
-    uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
-    bool ob_on;                    /* inside an actor's turn: sends are gathered */
-    uint32_t ob_held;              /* atomic hint: ob[] holds messages during a turn */
-    tr__spin ob_lock;              /* ob_n, ob[]: the owner, or a thread that flushes them
-                                      while the owner is stuck in a long turn (steal_next) */
-    unsigned ob_n;                 /* receivers in ob[] */
-    tr__obox ob[TR__OB_SLOTS];
-    unsigned direct_n;               /* owner only: receivers in direct[] */
-    tr__actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */
-    uint32_t slots[2 * TR__SLOT_BATCH];
+    tr__ctx ctx; /* the context of the actors this thread runs */
 };
 
 /* The scheduler thread the calling thread is (NULL on other threads). */

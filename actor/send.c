@@ -27,35 +27,35 @@ static inline bool bounded_or_waiter(const tr__actor *a) {
  * chain, or directly when it has none. */
 static void ob_push(tr__obox *b);
 
-/* Under sc->ob_lock. */
+/* Under sc->ctx.ob_lock. */
 static void ob_append(tr__sched *sc, tr__obox *b, tr__msg *m) {
     m->node.next = NULL;
     b->tail->next = &m->node;
     b->tail = &m->node;
     if (++b->n >= TR__OB_CHAIN) {
         ob_push(b);
-        *b = sc->ob[sc->ob_n - 1]; /* order between receivers is free */
-        tr__ob_set_count(sc, sc->ob_n - 1);
+        *b = sc->ctx.ob[sc->ctx.ob_n - 1]; /* order between receivers is free */
+        tr__ob_set_count(sc, sc->ctx.ob_n - 1);
     }
 }
 
-/* Under sc->ob_lock; a is not in the outbox yet. */
+/* Under sc->ctx.ob_lock; a is not in the outbox yet. */
 static void ob_add(tr__sched *sc, tr__actor *a, tr__msg *m) {
     m->node.next = NULL;
     tr__obox *b;
-    if (sc->ob_n == TR__OB_SLOTS) {
-        ob_push(&sc->ob[0]);
-        sc->ob[0] = sc->ob[sc->ob_n - 1];
-        tr__ob_set_count(sc, sc->ob_n - 1);
+    if (sc->ctx.ob_n == TR__OB_SLOTS) {
+        ob_push(&sc->ctx.ob[0]);
+        sc->ctx.ob[0] = sc->ctx.ob[sc->ctx.ob_n - 1];
+        tr__ob_set_count(sc, sc->ctx.ob_n - 1);
     }
-    if (sc->ob_n == 0) {
+    if (sc->ctx.ob_n == 0) {
         /* Messages are held from now on: an idle thread must be looking
          * in case this turn runs long (it flushes them, steal_next). */
-        tr__store_rlx_u32(&sc->ob_held, 1);
+        tr__store_rlx_u32(&sc->ctx.ob_held, 1);
         tr__wake_watcher(a->rt);
     }
-    b = &sc->ob[sc->ob_n];
-    tr__ob_set_count(sc, sc->ob_n + 1);
+    b = &sc->ctx.ob[sc->ctx.ob_n];
+    tr__ob_set_count(sc, sc->ctx.ob_n + 1);
     b->a = a;
     b->head = b->tail = &m->node;
     b->n = 1;
@@ -68,23 +68,23 @@ static void ob_add(tr__sched *sc, tr__actor *a, tr__msg *m) {
 
 int tr__push(tr__actor *a, tr__msg *m) {
     tr__sched *sc = tr__tls_sched;
-    bool ob = sc && sc->ob_on, locked = false;
+    bool ob = sc && sc->ctx.ob_on, locked = false;
     if (ob && tr__ob_count(sc)) {
-        tr__spin_lock(&sc->ob_lock);
+        tr__spin_lock(&sc->ctx.ob_lock);
         locked = true;
         /* A receiver this turn already gathers for: append without reading
          * the receiver (its producers' line may be bouncing). */
-        for (unsigned i = sc->ob_n; i-- > 0;)
-            if (sc->ob[i].a == a) {
-                ob_append(sc, &sc->ob[i], m);
-                tr__spin_unlock(&sc->ob_lock);
+        for (unsigned i = sc->ctx.ob_n; i-- > 0;)
+            if (sc->ctx.ob[i].a == a) {
+                ob_append(sc, &sc->ctx.ob[i], m);
+                tr__spin_unlock(&sc->ctx.ob_lock);
                 return TR_OK;
             }
     }
     if (a->max_mailbox && tr__mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         if (locked)
-            tr__spin_unlock(&sc->ob_lock);
+            tr__spin_unlock(&sc->ctx.ob_lock);
         /* Refused, so not taken over: the block goes, an owned payload stays
          * the sender's (its destructor does not run). */
         tr__msg_release(m);
@@ -96,20 +96,20 @@ int tr__push(tr__actor *a, tr__msg *m) {
      * turn's end, or an idle thread's flush if the turn runs long). */
     if (ob && !bounded_or_waiter(a) && a->rt == sc->rt) {
         bool gather = !tr__mq_idle(&a->mq);
-        for (unsigned i = 0; !gather && i < sc->direct_n; i++)
-            gather = sc->direct[i] == a;
+        for (unsigned i = 0; !gather && i < sc->ctx.direct_n; i++)
+            gather = sc->ctx.direct[i] == a;
         if (gather) {
             if (!locked)
-                tr__spin_lock(&sc->ob_lock);
+                tr__spin_lock(&sc->ctx.ob_lock);
             ob_add(sc, a, m);
-            tr__spin_unlock(&sc->ob_lock);
+            tr__spin_unlock(&sc->ctx.ob_lock);
             return TR_OK;
         }
-        if (sc->direct_n < TR__OB_SLOTS)
-            sc->direct[sc->direct_n++] = a;
+        if (sc->ctx.direct_n < TR__OB_SLOTS)
+            sc->ctx.direct[sc->ctx.direct_n++] = a;
     }
     if (locked)
-        tr__spin_unlock(&sc->ob_lock);
+        tr__spin_unlock(&sc->ctx.ob_lock);
     if (tr__mq_push_mpsc(&a->mq, &m->node))
         tr__schedule(a);
     return TR_OK;
@@ -123,12 +123,12 @@ static void ob_push(tr__obox *b) {
         tr__unref(a);
 }
 
-/* Pushes every chain of sc's outbox. Under sc->ob_lock: by the owner at
+/* Pushes every chain of sc's outbox. Under sc->ctx.ob_lock: by the owner at
  * its turn's end, or by an idle thread while the owner is stuck in a long
  * turn (the owner's epoch section still covers the receivers then). */
 void tr__ob_flush(tr__sched *sc) {
-    for (unsigned i = 0; i < sc->ob_n; i++)
-        ob_push(&sc->ob[i]);
+    for (unsigned i = 0; i < sc->ctx.ob_n; i++)
+        ob_push(&sc->ctx.ob[i]);
     tr__ob_set_count(sc, 0);
 }
 
@@ -203,16 +203,17 @@ void tr__push_signal(tr__actor *a, tr__msg *sig) {
          * rest of the outbox: whoever learns of the signal next (a DOWN
          * sent right after an exit's EXIT) finds the marker queued. */
         tr__sched *sc = tr__tls_sched;
-        if (sc && sc->ob_on && tr__ob_count(sc)) {
-            tr__spin_lock(&sc->ob_lock);
-            for (unsigned i = sc->ob_n; i-- > 0;)
-                if (sc->ob[i].a == a) {
-                    ob_push(&sc->ob[i]);
-                    sc->ob[i] = sc->ob[sc->ob_n - 1]; /* order between receivers is free */
-                    tr__ob_set_count(sc, sc->ob_n - 1);
+        if (sc && sc->ctx.ob_on && tr__ob_count(sc)) {
+            tr__spin_lock(&sc->ctx.ob_lock);
+            for (unsigned i = sc->ctx.ob_n; i-- > 0;)
+                if (sc->ctx.ob[i].a == a) {
+                    ob_push(&sc->ctx.ob[i]);
+                    sc->ctx.ob[i] =
+                        sc->ctx.ob[sc->ctx.ob_n - 1]; /* order between receivers is free */
+                    tr__ob_set_count(sc, sc->ctx.ob_n - 1);
                     break;
                 }
-            tr__spin_unlock(&sc->ob_lock);
+            tr__spin_unlock(&sc->ctx.ob_lock);
         }
         if (tr__mq_push_mpsc(&a->mq, &wake->node))
             tr__schedule(a);
@@ -264,7 +265,7 @@ int tr_forward(tr_self *self, tr_pid to) {
     tr__release_in(rt, t);
     tr__sched *sc = tr__tls_sched;
     if (sc)
-        sc->sends++;
+        sc->ctx.sends++;
     return TR_OK;
 }
 
@@ -317,7 +318,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     tr__release_in(rt, a);
     tr__sched *sc = tr__tls_sched;
     if (sc)
-        sc->sends++;
+        sc->ctx.sends++;
     return err;
 }
 

@@ -9,12 +9,12 @@
  * grow). Release/acquire: an owner that sees an idle thread's flush (0)
  * sends after the flushed chains were pushed. */
 static inline unsigned tr__ob_count(tr__sched *sc) {
-    return tr__load_acq_u32(&sc->ob_n);
+    return tr__load_acq_u32(&sc->ctx.ob_n);
 }
 static inline void tr__ob_set_count(tr__sched *sc, unsigned n) {
-    tr__store_rel_u32(&sc->ob_n, n);
+    tr__store_rel_u32(&sc->ctx.ob_n, n);
     if (n == 0)
-        tr__store_rlx_u32(&sc->ob_held, 0);
+        tr__store_rlx_u32(&sc->ctx.ob_held, 0);
 }
 
 /* tr__push: puts m in a's mailbox (or this turn's outbox for a) and makes a
@@ -25,7 +25,7 @@ int tr__push(tr__actor *a, tr__msg *m);
  * messages only. Frees m on error: TR_ENOPROC, TR_ECLOSED (the runtime has
  * stopped), TR_EFULL. */
 int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m);
-/* tr__ob_flush: pushes every chain of sc's outbox. Under sc->ob_lock. */
+/* tr__ob_flush: pushes every chain of sc's outbox. Under sc->ctx.ob_lock. */
 void tr__ob_flush(tr__sched *sc);
 /* tr__push_signal: queues signal sig for a (its signal list) and a marker
  * behind what this turn sent a. */

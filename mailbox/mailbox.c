@@ -24,7 +24,13 @@ uint32_t tr__mq_depth(const tr__mq_prod *p, const tr__mq_cons *c) {
 static inline bool push_chain(tr__mq_prod *q, tr__mq_node *first, tr__mq_node *last) {
     /* Relaxed is enough: the exchange below publishes the chain's links. */
     last->next = NULL;
-    /* Exchange (acq_rel): serializes producers; each gets the node before it. */
+    /* Exchange (acq_rel): serializes producers; each gets the node before it.
+     * Its release half publishes last->next = NULL before last is the head.
+     * Its acquire half pairs with the release of the consumer's markempty
+     * CAS: a producer that finds the empty bit (and so becomes the one that
+     * schedules the actor) sees everything the previous consumer wrote,
+     * c->tail included, and passes it on through the schedule to the next
+     * consumer. */
     uintptr_t prev = (uintptr_t)tr__xchg_acqrel_ptr((void **)&q->head, last);
     tr__mq_node *p = (tr__mq_node *)(prev & ~EMPTY_BIT);
     /* Release: the consumer that loads p->next with acquire sees the chain's
@@ -38,6 +44,7 @@ static inline bool push(tr__mq_prod *q, tr__mq_node *n) {
 }
 
 bool tr__mq_push_chain_mpsc(tr__mq_prod *q, tr__mq_node *first, tr__mq_node *last, uint32_t n) {
+    /* All n counted before any is visible, as in tr__mq_push_mpsc. */
     tr__faa_acqrel_u32(&q->pushed, n);
     return push_chain(q, first, last);
 }
@@ -65,6 +72,9 @@ tr__mq_node *tr__mq_pop_mpsc(tr__mq_prod *q, tr__mq_cons *c) {
     }
     /* tail is the newest node we can see. If a producer already swapped head
      * past it, its link is not written yet: come back later. */
+    /* Acquire: pairs with the exchange's release in push_chain, so that a
+     * head equal to tail means no producer is between its exchange and its
+     * link (one that is would have moved head). */
     tr__mq_node *head = tr__load_acq_ptr((void *const *)&q->head);
     if (tail != head)
         return NULL;
@@ -92,6 +102,9 @@ bool tr__mq_markempty_mpsc(tr__mq_prod *q, tr__mq_cons *c) {
     if (c->tail != stub || tr__load_acq_ptr((void *const *)&stub->next) != NULL)
         return false;
     /* CAS (acq_rel): succeeds only if no producer swapped head since the stub
-     * went in; a later push then sees the bit and schedules the actor. */
+     * went in; a later push then sees the bit and schedules the actor. Its
+     * release half hands this consumer's writes (c->tail, the state the
+     * callbacks changed) to that producer's acquiring exchange, and through
+     * it to whichever thread runs the actor next. */
     return tr__cas_acqrel_ptr((void **)&q->head, stub, (void *)((uintptr_t)stub | EMPTY_BIT));
 }
