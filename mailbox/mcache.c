@@ -86,6 +86,9 @@ void tr__mc_flush(tr__mcache *c) {
 }
 
 void *tr__mc_refill(tr__mcache *c, unsigned k) {
+    /* Acquire: pairs with the release of the exchange or CAS that handed
+     * each batch over (give_back), so the links inside the batches, written
+     * on the giving thread, are visible here. */
     tr__mfree *b = tr__xchg_acqrel_ptr((void **)&c->remote[k], NULL);
     if (!b)
         return tr__malloc(tr__mc_class_size(k));
