@@ -33,14 +33,8 @@ static uint32_t table_take_locked(tr_runtime *rt, tr__slotpool *p, int *err) {
 
 /* Puts a slot back on pool p's free list; table_mu held. */
 static void table_put_locked(tr__slotpool *p, uint32_t idx) {
-    if (p->n_free == p->cap_free) {
-        uint32_t cap = p->cap_free ? p->cap_free * 2 : 1024;
-        uint32_t *f = (uint32_t *)tr__realloc(p->free, sizeof(uint32_t) * cap);
-        if (!f)
-            return; /* cannot remember the slot: it stays unusable */
-        p->free = f;
-        p->cap_free = cap;
-    }
+    if (!TR__GROW(p->free, p->n_free, p->cap_free, 1024))
+        return; /* cannot remember the slot: it stays unusable */
     p->free[p->n_free++] = idx;
 }
 

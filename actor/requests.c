@@ -114,14 +114,8 @@ int tr__req_begin(tr__actor *actor, uint64_t ref, tr_pid server) {
         return TR_ENOMEM;
     int s = srv_find(a, server);
     if (s < 0) {
-        if (a->n_srv == a->cap_srv) {
-            uint32_t cap = a->cap_srv ? a->cap_srv * 2 : 2;
-            tr__srvmon *p = (tr__srvmon *)tr__realloc(a->srv, sizeof(tr__srvmon) * cap);
-            if (!p)
-                return TR_ENOMEM;
-            a->srv = p;
-            a->cap_srv = cap;
-        }
+        if (!TR__GROW(a->srv, a->n_srv, a->cap_srv, 2))
+            return TR_ENOMEM;
         uint64_t mref = 0;
         int err = tr__monitor(actor, server, &mref);
         if (err)

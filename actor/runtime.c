@@ -362,14 +362,9 @@ void tr__shutdown_all(tr_runtime *rt) {
             tr__actor *a = tr__acquire_any(rt, pid);
             if (!a)
                 continue;
-            if (n == cap) {
-                pid_seq *p = (pid_seq *)tr__realloc(v, sizeof(pid_seq) * cap * 2);
-                if (!p) {
-                    tr__release(a);
-                    break;
-                }
-                v = p;
-                cap *= 2;
+            if (!TR__GROW(v, n, cap, 1024)) {
+                tr__release(a);
+                break;
             }
             v[n++] = (pid_seq){pid, a->seq, !a->is_waiter && a->parent.id == 0};
             tr__release(a);

@@ -71,15 +71,9 @@ static int links_add_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t re
                 tr__pre_free(pre);
                 return TR_OK;
             }
-    if (a->n_links == a->cap_links) {
-        uint32_t cap = a->cap_links ? a->cap_links * 2 : 4;
-        tr__link *p = (tr__link *)tr__realloc(a->links, sizeof(tr__link) * cap);
-        if (!p) {
-            tr__pre_free(pre);
-            return TR_ENOMEM;
-        }
-        a->links = p;
-        a->cap_links = cap;
+    if (!TR__GROW(a->links, a->n_links, a->cap_links, 4)) {
+        tr__pre_free(pre);
+        return TR_ENOMEM;
     }
     a->links[a->n_links++] = (tr__link){kind, pid, ref, pre};
     return TR_OK;

@@ -116,14 +116,8 @@ static void down(tr__timers *t, uint32_t pos) {
     hset(t, pos, n);
 }
 static int heap_push(tr__timers *t, uint32_t idx) {
-    if (t->n_heap == t->cap_heap) {
-        uint32_t cap = t->cap_heap ? t->cap_heap * 2 : 256;
-        hnode *p = (hnode *)tr__realloc(t->heap, sizeof(hnode) * cap);
-        if (!p)
-            return TR_ENOMEM;
-        t->heap = p;
-        t->cap_heap = cap;
-    }
+    if (!TR__GROW(t->heap, t->n_heap, t->cap_heap, 256))
+        return TR_ENOMEM;
     t->heap[t->n_heap] = (hnode){t->e[idx].when, idx};
     t->n_heap++;
     up(t, t->n_heap - 1);

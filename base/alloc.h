@@ -160,4 +160,32 @@ static inline char *tr__strdup(const char *s) {
     return p;
 }
 
+/* tr__grow_: the slow half of TR__GROW. */
+static inline bool tr__grow_(void **p, size_t *cap, size_t elem, size_t first, size_t max) {
+    size_t c = *cap ? *cap * 2 : first, bytes;
+    if (c > max || c < *cap || !tr__size_mul(c, elem, &bytes))
+        return false;
+    void *q = tr__realloc(*p, bytes);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+/* TR__GROW(arr, n, cap, first): room for one more element in the growable
+ * array arr (cap elements allocated with tr__malloc/tr__realloc, n in use,
+ * any unsigned integer types): when n == cap, reallocates it to twice cap
+ * (first when cap is 0). Evaluates to true when there is room, false (arr
+ * and cap unchanged) when the new size overflows cap's type or
+ * TR__SIZE_MAX, or memory runs out. */
+#define TR__GROW(arr, n, cap, first)                                                               \
+    __extension__({                                                                                \
+        size_t tr__gc = (cap);                                                                     \
+        bool tr__gok = (n) < tr__gc || tr__grow_((void **)&(arr), &tr__gc, sizeof *(arr), (first), \
+                                                 (size_t)(__typeof__(cap))-1);                     \
+        (cap) = (__typeof__(cap))tr__gc;                                                           \
+        tr__gok;                                                                                   \
+    })
+
 #endif
