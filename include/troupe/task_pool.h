@@ -1,10 +1,10 @@
-/* troupe — task pool and futures (as Elixir's Task.async/await and
+/* troupe — task pool (as Elixir's Task.async/await and
  * Task.async_stream, on a fixed set of worker actors).
  *
  * A task pool runs short functions ("tasks") on worker actors and hands the
- * submitter a future for each. A future is awaited from a plain thread
- * (blocking, with a timeout: tr_future_await) or from an actor (the result
- * arrives as a message: tr_future_notify).
+ * submitter a future for each (troupe/future.h, included here). A future is
+ * awaited from a plain thread (blocking, with a timeout: tr_future_await)
+ * or from an actor (the result arrives as a message: tr_future_notify).
  *
  * Model. tr_task_pool_start spawns one manager actor, which traps exits and
  * spawns `workers` worker actors linked to it. Submitted tasks queue in the
@@ -35,6 +35,7 @@
 #define TROUPE_TASK_POOL_H
 
 #include "actor.h"
+#include "future.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,10 +44,6 @@ extern "C" {
 /** A task pool. Opaque; created by tr_task_pool_start, released by
  *  tr_task_pool_free. */
 typedef struct tr_task_pool tr_task_pool;
-
-/** A future: the eventual result of one task. Opaque; returned by
- *  tr_task_submit, released by tr_future_free. */
-typedef struct tr_future tr_future;
 
 /** The running task, as its function sees it. Opaque; valid only during the
  *  task function's call. */
@@ -75,9 +72,6 @@ typedef struct tr_task_pool_opts {
 
 /** Most workers in one task pool. */
 #define TR_TASK_POOL_MAX_WORKERS 4096
-
-/** Status of a future that has not completed yet (tr_future_status). */
-#define TR_FUTURE_PENDING 1
 
 /* ------------------------------------------------------------------------ */
 /* Pool lifecycle                                                            */
@@ -142,80 +136,6 @@ TR_API int tr_task_pool_free(tr_task_pool *pool);
  *  block). Tasks start in submission order; they may finish in any order. */
 TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
                           tr_future **out);
-
-/** tr_future_await: blocks the calling thread until the future completes
- *  or timeout_ms passes (Elixir Task.await/2, whose default is 5000 ms;
- *  TR_DEFAULT_TIMEOUT is the same).
- *  Arguments: timeout_ms > 0 or TR_INFINITY (past the clock's range waits
- *  as TR_INFINITY); result may be NULL, else
- *  receives a copy of the task's result bytes on success, or the error's
- *  NUL-terminated text (its data, size including the NUL) when the task
- *  failed; the caller frees it with tr_buf_free. On TR_ETIMEDOUT, TR_EINVAL
- *  and TR_EDEADLK it is zeroed. A completed future can be awaited again
- *  (each await gets its own copy).
- *  Returns 0 (success), the task's own non-zero error code, TR_ECRASHED
- *  (the worker crashed while running it; text = the crash reason's text),
- *  TR_ECLOSED (the pool or runtime stopped before it ran), TR_ENOMEM
- *  (the result could not be copied, or the task could not be handed to a
- *  worker: it did not run), TR_ETIMEDOUT (not complete yet: the
- *  future stays valid, the task still runs; await again or free it),
- *  TR_EINVAL (NULL future, bad timeout), TR_EDEADLK (called on a
- *  scheduler thread: use tr_future_notify there).
- *  Thread-safety: any non-scheduler thread; several threads may await the
- *  same future. */
-TR_API int tr_future_await(tr_future *future, tr_duration_ms timeout_ms, tr_buf *result);
-
-/** tr_future_status: TR_FUTURE_PENDING (1) while the task has not
- *  completed, else its outcome as tr_future_await would return it (0 or
- *  an error). Never blocks. TR_EINVAL for NULL.
- *  Thread-safety: any thread (Elixir Task.yield/2 with timeout 0). */
-TR_API int tr_future_status(const tr_future *future);
-
-/** tr_future_id: a number naming the future, unique within the process
- *  (also carried in tr_future_reply.id). 0 for NULL; never fails.
- *  Thread-safety: any thread. */
-TR_API uint64_t tr_future_id(const tr_future *future);
-
-/** The payload of the message tr_future_notify sends: kind TR_MSG_INFO,
- *  the tag given to tr_future_notify, data = this header followed by
- *  `size` bytes (the result on success, or the NUL-terminated error text).
- *  Read it with tr_future_reply_of(msg). */
-typedef struct tr_future_reply {
-    uint64_t id;          /* tr_future_id of the future */
-    tr_future *future;    /* the future, still owned by whoever owned it */
-    int32_t status;       /* as tr_future_await's return value (never PENDING) */
-    uint32_t size;        /* bytes in data */
-    unsigned char data[]; /* the result, or the error text */
-} tr_future_reply;
-
-/** tr_future_notify: asks for the future's outcome as a message to pid
- *  (the actor form of await, like receiving Task's {ref, result} message):
- *  one TR_MSG_INFO with `tag` and a tr_future_reply payload reaches pid's
- *  handle_info when the task completes — at once if it already has.
- *  Arguments: pid, any actor (typically tr_self_pid(self)); tag,
- *  application-defined.
- *  Errors: TR_EINVAL (NULL future, pid none), TR_EBUSY (a notification is
- *  already registered for this future; one per future), TR_ENOPROC (the
- *  future is already complete and pid is dead), TR_ENOMEM. If pid dies
- *  before the task completes, the notification is dropped.
- *  Thread-safety: any thread, including callbacks (it does not block). */
-TR_API int tr_future_notify(tr_future *future, tr_pid pid, uint32_t tag);
-
-/** tr_future_reply_of: the tr_future_reply carried by a message sent by
- *  tr_future_notify, or NULL when msg is not one (wrong size; never fails
- *  otherwise). Borrowed
- *  like the message: valid during the callback.
- *  Thread-safety: the callback's thread. */
-TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg);
-
-/** tr_future_free: releases the caller's reference to the future. A task
- *  still pending keeps running and its outcome is dropped (a registered
- *  notification is still sent; its `future` field must then not be
- *  dereferenced). NULL is a no-op; never fails. Do not use the future
- *  afterwards.
- *  Thread-safety: any thread, once per future, not concurrently with an
- *  await of the same future. */
-TR_API void tr_future_free(tr_future *future);
 
 /** tr_task_pool_map: runs fn over n inputs in parallel and waits for all
  *  of them, giving the results in input order (Elixir

@@ -8,6 +8,7 @@
 #include "registry.h"
 #include "supervisor.h"
 #include "pool.h"
+#include "future.h"
 #include "task_pool.h"
 
 #define TROUPE_VERSION_MAJOR 0

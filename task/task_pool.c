@@ -1,4 +1,6 @@
-/* troupe — task pool and futures (include/troupe/task_pool.h).
+/* troupe — the task pool (include/troupe/task_pool.h): the manager and
+ * worker actors that run tasks, and the pool's lifecycle. The futures they
+ * complete are in task/future.c.
  *
  * Built on plain actors: one manager actor (traps exits) owns a FIFO of
  * submitted futures and `n` worker actors linked to it; it hands one task
@@ -8,17 +10,12 @@
  * which task each worker held when it died.
  *
  * Lifetimes are reference counts:
- *  - a future: 1 for the user, 1 for the SUBMIT message, 1 for the
- *    manager while the task is queued or assigned, 1 for the RUN message.
- *    Messages carry the future by ownership transfer with a destructor, so
- *    a message dropped undelivered (its receiver died) still releases its
- *    reference — and fails the future with TR_ECLOSED if nobody took it.
+ *  - a future: see task/future.h. Messages carry the future by ownership
+ *    transfer with a destructor, so a message dropped undelivered (its
+ *    receiver died) still releases its reference — and fails the future
+ *    with TR_ECLOSED if nobody took it.
  *  - the pool: 1 for the user, 1 for the manager actor (dropped in its
  *    terminate), 1 for each future not yet completed.
- *
- * A future completes exactly once (future_complete: first caller wins),
- * from the worker that ran it, the worker's terminate (crash mid-task),
- * the manager (worker EXIT, stop) or a dropped message's destructor.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -31,14 +28,13 @@
 #include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "task/future.h"
 
 /* Message tags of the manager and the workers (reserved range). */
 #define TP_SUBMIT 0xFFFF0401u /* cast_owned to manager: a tr_future * */
 #define TP_DONE 0xFFFF0402u   /* info to manager: worker index (unsigned) */
 #define TP_STOP 0xFFFF0403u   /* cast to manager: drain done, stop */
 #define TP_RUN 0xFFFF0404u    /* send_owned to worker: a tr_future * */
-
-#define TP_TEXT_MAX 256
 
 struct tr_task_pool {
     tr_runtime *rt;
@@ -56,34 +52,12 @@ struct tr_task_pool {
     int start_err;       /* manager init's error, for tr_task_pool_start */
 };
 
-struct tr_future {
-    uint64_t id;
-    tr_task_pool *pool; /* a reference until completion */
-    tr_runtime *rt;
-    tr_task_fn fn;
-    void *arg;
-    size_t arg_size;
-    uint32_t refs;   /* atomic */
-    bool accepted;   /* manager took it (set on the manager's thread) */
-    bool started;    /* a worker began running it (set on the worker's thread) */
-    tr_future *next; /* manager's queue */
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int status; /* under mu: TR_FUTURE_PENDING or the outcome */
-    void *data; /* under mu: result, or NUL-terminated error text */
-    size_t size;
-    bool notify_set;
-    tr_pid notify_pid;
-    uint32_t notify_tag;
-};
-
 struct tr_task {
     tr_self *self;
     void *res;
     size_t res_size;
     bool has_text;
-    char text[TP_TEXT_MAX];
+    char text[TR__TASK_TEXT_MAX];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -102,117 +76,13 @@ static void pool_unref(tr_task_pool *p) {
     tr__free(p);
 }
 
-static void future_ref(tr_future *f) {
-    tr__faa_acqrel_u32(&f->refs, 1);
-}
-
-static void future_unref(tr_future *f) {
-    if (tr__faa_acqrel_u32(&f->refs, (uint32_t)-1) != 1)
-        return;
-    tr__free(f->arg);
-    tr__free(f->data);
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
-    tr__free(f);
-}
-
-static bool valid_timeout(tr_duration_ms t) {
-    return t > 0 || t == TR_INFINITY;
-}
-
-/* True on a thread that runs actor callbacks (blocking is refused there). */
-static bool on_actor_thread(void) {
-    return tr__current() != NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Completion                                                                */
-/* ------------------------------------------------------------------------ */
-
-static char *text_copy(const char *text, size_t *size) {
-    size_t n = strlen(text);
-    if (n > TP_TEXT_MAX - 1)
-        n = TP_TEXT_MAX - 1;
-    char *s = tr__malloc(n + 1);
-    if (s) {
-        memcpy(s, text, n);
-        s[n] = '\0';
-        *size = n + 1;
-    } else {
-        *size = 0;
-    }
-    return s;
-}
-
-static void send_notification(tr_runtime *rt, tr_pid to, uint32_t tag, tr_future *f, int status,
-                              const void *data, size_t size) {
-    size_t total = sizeof(tr_future_reply) + size;
-    tr_future_reply *r = tr__malloc(total);
-    if (!r)
-        return; /* out of memory: nothing to tell the receiver with */
-    r->id = f->id;
-    r->future = f;
-    r->status = status;
-    r->size = (uint32_t)size;
-    if (size)
-        memcpy(r->data, data, size);
-    tr_send(rt, to, tag, r, total);
-    tr__free(r);
-}
-
-/* Completes f with status and data (owned: taken, or freed when f was
- * already complete). Returns true when this call completed it. */
-static bool future_complete(tr_future *f, int status, void *data, size_t size) {
-    pthread_mutex_lock(&f->mu);
-    if (f->status != TR_FUTURE_PENDING) {
-        pthread_mutex_unlock(&f->mu);
-        tr__free(data);
-        return false;
-    }
-    f->status = status;
-    f->data = data;
-    f->size = data ? size : 0;
-    bool notify = f->notify_set;
-    tr_pid to = f->notify_pid;
-    uint32_t tag = f->notify_tag;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-
-    tr_task_pool *p = f->pool;
-    /* f->data is immutable from here on: reading it unlocked is safe. */
-    if (notify)
-        send_notification(f->rt, to, tag, f, status, f->data, f->size);
-
+void tr__task_pool_future_done(tr_task_pool *p) {
     pthread_mutex_lock(&p->mu);
     tr__store_rel_u64(&p->pending, p->pending - 1);
     if (p->pending == 0)
         pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     pool_unref(p);
-    return true;
-}
-
-static void future_fail_text(tr_future *f, int status, const char *text) {
-    size_t size;
-    char *s = text_copy(text, &size);
-    future_complete(f, status, s, size);
-}
-
-/* Fails f because the worker holding it exited with reason r. An orderly
- * stop (normal, shutdown: the pool or the runtime is stopping) can only
- * come between two callbacks, so the task never started: TR_ECLOSED. Any
- * other reason is a crash (error, killed): TR_ECRASHED with its text. */
-static void future_fail_reason(tr_future *f, const tr_reason *r) {
-    if (r->kind == TR_EXIT_NORMAL || r->kind == TR_EXIT_SHUTDOWN) {
-        future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
-        return;
-    }
-    char buf[96];
-    if (r->kind == TR_EXIT_ERROR)
-        snprintf(buf, sizeof buf, "%s", r->text[0] ? r->text : "crashed");
-    else
-        tr_reason_format(r, buf, sizeof buf);
-    future_fail_text(f, TR_ECRASHED, buf);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -259,10 +129,10 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
 
     st->current = NULL;
     if (rc == 0) {
-        future_complete(f, 0, st->task.res, st->task.res_size);
+        tr__future_complete(f, 0, st->task.res, st->task.res_size);
     } else {
         tr__free(st->task.res);
-        future_fail_text(f, rc, st->task.has_text ? st->task.text : default_text(rc));
+        tr__future_fail_text(f, rc, st->task.has_text ? st->task.text : default_text(rc));
     }
     st->task.res = NULL;
     unsigned idx = st->index;
@@ -277,7 +147,7 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
 static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
     worker_state *st = state;
     if (st->current) { /* crashed inside the task function */
-        future_fail_reason(st->current, &reason);
+        tr__future_fail_reason(st->current, &reason);
         st->current = NULL;
     }
 }
@@ -303,8 +173,8 @@ static const tr_behaviour worker_behaviour = {
 static void run_msg_dtor(void *p) {
     tr_future *f = p;
     if (!f->started)
-        future_fail_text(f, TR_ECLOSED, "worker stopped before running the task");
-    future_unref(f);
+        tr__future_fail_text(f, TR_ECLOSED, "worker stopped before running the task");
+    tr__future_unref(f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -375,8 +245,8 @@ static unsigned alive_workers(const mgr_state *st) {
 static void fail_queue(mgr_state *st, int status, const char *text) {
     tr_future *f;
     while ((f = queue_pop(st))) {
-        future_fail_text(f, status, text);
-        future_unref(f);
+        tr__future_fail_text(f, status, text);
+        tr__future_unref(f);
     }
 }
 
@@ -397,21 +267,21 @@ static void dispatch(tr_self *self, mgr_state *st) {
     while (st->head && st->n_idle > 0) {
         unsigned i = st->idle[--st->n_idle];
         tr_future *f = queue_pop(st);
-        future_ref(f); /* the RUN message's reference */
+        tr__future_ref(f); /* the RUN message's reference */
         int rc = tr_send_owned(rt, st->w[i].pid, TP_RUN, f, sizeof *f, run_msg_dtor);
         if (rc == TR_ENOMEM) {
             /* The worker stays idle; the task ends here, and its owner
              * learns why. */
             st->idle[st->n_idle++] = i;
-            future_unref(f);
-            future_fail_text(f, TR_ENOMEM, "out of memory: the task could not be handed out");
-            future_unref(f); /* the manager's reference */
+            tr__future_unref(f);
+            tr__future_fail_text(f, TR_ENOMEM, "out of memory: the task could not be handed out");
+            tr__future_unref(f); /* the manager's reference */
             continue;
         }
         if (rc != 0) {
             /* The worker is dying (its EXIT is on the way) or the runtime
              * stops: keep the task for another worker. */
-            future_unref(f);
+            tr__future_unref(f);
             queue_push_front(st, f);
             if (rc == TR_ECLOSED)
                 return;
@@ -464,8 +334,8 @@ fail:
 static void submit_msg_dtor(void *p) {
     tr_future *f = p;
     if (!f->accepted) /* the manager died before taking it */
-        future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
-    future_unref(f);
+        tr__future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
+    tr__future_unref(f);
 }
 
 static int mgr_cast(tr_self *self, void *state, const tr_msg *msg) {
@@ -473,7 +343,7 @@ static int mgr_cast(tr_self *self, void *state, const tr_msg *msg) {
     if (msg->tag == TP_SUBMIT) {
         tr_future *f = (tr_future *)msg->data;
         f->accepted = true;
-        future_ref(f); /* the manager's reference */
+        tr__future_ref(f); /* the manager's reference */
         queue_push(st, f);
         dispatch(self, st);
         return TR_CONTINUE;
@@ -496,7 +366,7 @@ static int mgr_info(tr_self *self, void *state, const tr_msg *msg) {
         unsigned i;
         memcpy(&i, msg->data, sizeof i);
         if (i < st->n && st->w[i].current && tr_pid_eq(st->w[i].pid, msg->sender)) {
-            future_unref(st->w[i].current);
+            tr__future_unref(st->w[i].current);
             st->w[i].current = NULL;
             st->idle[st->n_idle++] = i;
             dispatch(self, st);
@@ -515,8 +385,8 @@ static int mgr_info(tr_self *self, void *state, const tr_msg *msg) {
         mgr_worker *w = &st->w[i];
         if (w->current) {
             tr_reason crash = r ? *r : tr_reason_error(TR_ECRASHED, "worker exited");
-            future_fail_reason(w->current, &crash);
-            future_unref(w->current);
+            tr__future_fail_reason(w->current, &crash);
+            tr__future_unref(w->current);
             w->current = NULL;
         } else {
             /* An idle worker died: take it off the idle stack. */
@@ -569,7 +439,7 @@ static void mgr_cleanup(void *state) {
     if (st->w)
         for (unsigned i = 0; i < st->n; i++)
             if (st->w[i].current) /* the worker (or its RUN message) completes it */
-                future_unref(st->w[i].current);
+                tr__future_unref(st->w[i].current);
     tr__free(st->w);
     tr__free(st->idle);
     st->w = NULL;
@@ -638,9 +508,9 @@ TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_
 }
 
 TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
-    if (!pool || !valid_timeout(timeout_ms))
+    if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
-    if (on_actor_thread())
+    if (tr__task_on_actor_thread())
         return TR_EDEADLK;
     /* A timeout past time_t's range waits as TR_INFINITY does. */
     struct timespec dl;
@@ -660,9 +530,9 @@ TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
 }
 
 TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms) {
-    if (!pool || !valid_timeout(timeout_ms))
+    if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
-    if (on_actor_thread())
+    if (tr__task_on_actor_thread())
         return TR_EDEADLK;
     pthread_mutex_lock(&pool->mu);
     pool->closed = true;
@@ -698,7 +568,7 @@ TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms) 
 TR_API int tr_task_pool_free(tr_task_pool *pool) {
     if (!pool)
         return 0;
-    if (on_actor_thread())
+    if (tr__task_on_actor_thread())
         return TR_EDEADLK;
     int rc = tr_task_pool_shutdown(pool, TR_INFINITY);
     pool->freed = true;
@@ -717,40 +587,18 @@ TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Public API: futures                                                       */
+/* Public API: submitting                                                    */
 /* ------------------------------------------------------------------------ */
 
 TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
                           tr_future **out) {
     if (!pool || !fn || !out || (!arg && arg_size > 0) || arg_size > TR__SIZE_MAX)
         return TR_EINVAL;
-    tr_future *f = tr__calloc(sizeof *f);
+    tr_future *f = tr__future_new(fn, arg, arg_size);
     if (!f)
         return TR_ENOMEM;
-    if (arg_size > 0) {
-        f->arg = tr__malloc(arg_size);
-        if (!f->arg) {
-            tr__free(f);
-            return TR_ENOMEM;
-        }
-        memcpy(f->arg, arg, arg_size);
-    }
-    if (pthread_mutex_init(&f->mu, NULL) != 0) {
-        tr__free(f->arg);
-        tr__free(f);
-        return TR_ENOMEM;
-    }
-    if (tr__cond_init_monotonic(&f->cv) != 0) {
-        pthread_mutex_destroy(&f->mu);
-        tr__free(f->arg);
-        tr__free(f);
-        return TR_ENOMEM;
-    }
-    f->fn = fn;
-    f->arg_size = arg_size;
     f->pool = pool;
     f->rt = pool->rt;
-    f->status = TR_FUTURE_PENDING;
     f->refs = 2; /* the user and the SUBMIT message */
     f->id = tr__make_ref(pool->rt);
 
@@ -765,7 +613,7 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
     pthread_mutex_unlock(&pool->mu);
     if (rc != 0) {
         f->refs = 1;
-        future_unref(f);
+        tr__future_unref(f);
         return rc;
     }
     pool_ref(pool); /* the future's reference, until completion */
@@ -774,114 +622,18 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
     if (rc != 0) {
         /* Not queued: complete it so the counts stay right, then drop it. */
         f->accepted = true;
-        future_fail_text(f, TR_ECLOSED, "not submitted");
+        tr__future_fail_text(f, TR_ECLOSED, "not submitted");
         f->refs = 1;
-        future_unref(f);
+        tr__future_unref(f);
         return rc == TR_ENOPROC ? TR_ECLOSED : rc;
     }
     *out = f;
     return 0;
 }
 
-/* Copies the outcome of a complete future (under f->mu) into result. */
-static int take_outcome(tr_future *f, tr_buf *result) {
-    int st = f->status;
-    if (result && f->size > 0) {
-        result->data = tr__malloc(f->size);
-        if (!result->data)
-            return TR_ENOMEM;
-        memcpy(result->data, f->data, f->size);
-        result->size = f->size;
-    }
-    return st;
-}
-
-TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
-    if (result)
-        memset(result, 0, sizeof *result);
-    if (!f || !valid_timeout(timeout_ms))
-        return TR_EINVAL;
-    if (on_actor_thread())
-        return TR_EDEADLK;
-    struct timespec dl;
-    bool timed = timeout_ms != TR_INFINITY && tr__abstime_after(&dl, timeout_ms);
-    pthread_mutex_lock(&f->mu);
-    while (f->status == TR_FUTURE_PENDING) {
-        if (!timed) {
-            pthread_cond_wait(&f->cv, &f->mu);
-        } else if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) != 0 &&
-                   f->status == TR_FUTURE_PENDING) {
-            pthread_mutex_unlock(&f->mu);
-            return TR_ETIMEDOUT;
-        }
-    }
-    int rc = take_outcome(f, result);
-    pthread_mutex_unlock(&f->mu);
-    return rc;
-}
-
-TR_API int tr_future_status(const tr_future *future) {
-    if (!future)
-        return TR_EINVAL;
-    tr_future *f = (tr_future *)future;
-    pthread_mutex_lock(&f->mu);
-    int st = f->status;
-    pthread_mutex_unlock(&f->mu);
-    return st;
-}
-
-TR_API uint64_t tr_future_id(const tr_future *future) {
-    return future ? future->id : 0;
-}
-
-TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
-    if (!f || tr_pid_is_none(pid))
-        return TR_EINVAL;
-    pthread_mutex_lock(&f->mu);
-    if (f->notify_set) {
-        pthread_mutex_unlock(&f->mu);
-        return TR_EBUSY;
-    }
-    f->notify_set = true;
-    f->notify_pid = pid;
-    f->notify_tag = tag;
-    int st = f->status;
-    pthread_mutex_unlock(&f->mu);
-    if (st == TR_FUTURE_PENDING)
-        return 0;
-    /* Already complete: data is immutable now. */
-    size_t total = sizeof(tr_future_reply) + f->size;
-    tr_future_reply *r = tr__malloc(total);
-    if (!r)
-        return TR_ENOMEM;
-    r->id = f->id;
-    r->future = f;
-    r->status = st;
-    r->size = (uint32_t)f->size;
-    if (f->size)
-        memcpy(r->data, f->data, f->size);
-    int rc = tr_send(f->rt, pid, tag, r, total);
-    tr__free(r);
-    return rc;
-}
-
-TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
-    if (!msg || msg->kind != TR_MSG_INFO || !msg->data || msg->size < sizeof(tr_future_reply))
-        return NULL;
-    const tr_future_reply *r = msg->data;
-    if (msg->size != sizeof(tr_future_reply) + r->size)
-        return NULL;
-    return r;
-}
-
-TR_API void tr_future_free(tr_future *future) {
-    if (future)
-        future_unref(future);
-}
-
 TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
                             size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
-    if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !valid_timeout(timeout_ms))
+    if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
     /* The inputs array, the results array and the futures' table must
      * each fit in memory: counts that overflow are invalid. */
@@ -889,7 +641,7 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
     if (!tr__size_mul(n, elem_size, &bytes) || !tr__size_mul(n, sizeof(tr_buf), &bytes) ||
         !tr__size_mul(n, sizeof(tr_future *), &bytes))
         return TR_EINVAL;
-    if (on_actor_thread())
+    if (tr__task_on_actor_thread())
         return TR_EDEADLK;
     if (results)
         memset(results, 0, sizeof(tr_buf) * n);

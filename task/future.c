@@ -1,0 +1,253 @@
+/* troupe — futures (include/troupe/future.h): the thread-side half of the
+ * task pool.
+ *
+ * A future is completed exactly once (tr__future_complete: first caller
+ * wins), from the worker that ran it, the worker's terminate (crash
+ * mid-task), the manager (worker EXIT, stop) or a dropped message's
+ * destructor (task/task_pool.c). Awaiting threads wait on its condvar; an
+ * actor that asked with tr_future_notify gets the outcome as a message.
+ * Its lifetime is a reference count (task/future.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <troupe/future.h>
+
+#include "base/clock.h"
+#include "base/alloc.h"
+#include "base/atomic.h"
+#include "task/future.h"
+
+/* ------------------------------------------------------------------------ */
+/* Reference counts                                                          */
+/* ------------------------------------------------------------------------ */
+
+void tr__future_ref(tr_future *f) {
+    tr__faa_acqrel_u32(&f->refs, 1);
+}
+
+void tr__future_unref(tr_future *f) {
+    if (tr__faa_acqrel_u32(&f->refs, (uint32_t)-1) != 1)
+        return;
+    tr__free(f->arg);
+    tr__free(f->data);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    tr__free(f);
+}
+
+tr_future *tr__future_new(tr_task_fn fn, const void *arg, size_t arg_size) {
+    tr_future *f = tr__calloc(sizeof *f);
+    if (!f)
+        return NULL;
+    if (arg_size > 0) {
+        f->arg = tr__malloc(arg_size);
+        if (!f->arg) {
+            tr__free(f);
+            return NULL;
+        }
+        memcpy(f->arg, arg, arg_size);
+    }
+    if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        tr__free(f->arg);
+        tr__free(f);
+        return NULL;
+    }
+    if (tr__cond_init_monotonic(&f->cv) != 0) {
+        pthread_mutex_destroy(&f->mu);
+        tr__free(f->arg);
+        tr__free(f);
+        return NULL;
+    }
+    f->fn = fn;
+    f->arg_size = arg_size;
+    f->status = TR_FUTURE_PENDING;
+    return f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion                                                                */
+/* ------------------------------------------------------------------------ */
+
+static char *text_copy(const char *text, size_t *size) {
+    size_t n = strlen(text);
+    if (n > TR__TASK_TEXT_MAX - 1)
+        n = TR__TASK_TEXT_MAX - 1;
+    char *s = tr__malloc(n + 1);
+    if (s) {
+        memcpy(s, text, n);
+        s[n] = '\0';
+        *size = n + 1;
+    } else {
+        *size = 0;
+    }
+    return s;
+}
+
+static void send_notification(tr_runtime *rt, tr_pid to, uint32_t tag, tr_future *f, int status,
+                              const void *data, size_t size) {
+    size_t total = sizeof(tr_future_reply) + size;
+    tr_future_reply *r = tr__malloc(total);
+    if (!r)
+        return; /* out of memory: nothing to tell the receiver with */
+    r->id = f->id;
+    r->future = f;
+    r->status = status;
+    r->size = (uint32_t)size;
+    if (size)
+        memcpy(r->data, data, size);
+    tr_send(rt, to, tag, r, total);
+    tr__free(r);
+}
+
+/* Completes f with status and data (owned: taken, or freed when f was
+ * already complete). Returns true when this call completed it. */
+bool tr__future_complete(tr_future *f, int status, void *data, size_t size) {
+    pthread_mutex_lock(&f->mu);
+    if (f->status != TR_FUTURE_PENDING) {
+        pthread_mutex_unlock(&f->mu);
+        tr__free(data);
+        return false;
+    }
+    f->status = status;
+    f->data = data;
+    f->size = data ? size : 0;
+    bool notify = f->notify_set;
+    tr_pid to = f->notify_pid;
+    uint32_t tag = f->notify_tag;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+
+    tr_task_pool *p = f->pool;
+    /* f->data is immutable from here on: reading it unlocked is safe. */
+    if (notify)
+        send_notification(f->rt, to, tag, f, status, f->data, f->size);
+
+    tr__task_pool_future_done(p);
+    return true;
+}
+
+void tr__future_fail_text(tr_future *f, int status, const char *text) {
+    size_t size;
+    char *s = text_copy(text, &size);
+    tr__future_complete(f, status, s, size);
+}
+
+/* Fails f because the worker holding it exited with reason r. An orderly
+ * stop (normal, shutdown: the pool or the runtime is stopping) can only
+ * come between two callbacks, so the task never started: TR_ECLOSED. Any
+ * other reason is a crash (error, killed): TR_ECRASHED with its text. */
+void tr__future_fail_reason(tr_future *f, const tr_reason *r) {
+    if (r->kind == TR_EXIT_NORMAL || r->kind == TR_EXIT_SHUTDOWN) {
+        tr__future_fail_text(f, TR_ECLOSED, "task pool stopped before the task ran");
+        return;
+    }
+    char buf[96];
+    if (r->kind == TR_EXIT_ERROR)
+        snprintf(buf, sizeof buf, "%s", r->text[0] ? r->text : "crashed");
+    else
+        tr_reason_format(r, buf, sizeof buf);
+    tr__future_fail_text(f, TR_ECRASHED, buf);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Copies the outcome of a complete future (under f->mu) into result. */
+static int take_outcome(tr_future *f, tr_buf *result) {
+    int st = f->status;
+    if (result && f->size > 0) {
+        result->data = tr__malloc(f->size);
+        if (!result->data)
+            return TR_ENOMEM;
+        memcpy(result->data, f->data, f->size);
+        result->size = f->size;
+    }
+    return st;
+}
+
+TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
+    if (result)
+        memset(result, 0, sizeof *result);
+    if (!f || !tr__task_valid_timeout(timeout_ms))
+        return TR_EINVAL;
+    if (tr__task_on_actor_thread())
+        return TR_EDEADLK;
+    struct timespec dl;
+    bool timed = timeout_ms != TR_INFINITY && tr__abstime_after(&dl, timeout_ms);
+    pthread_mutex_lock(&f->mu);
+    while (f->status == TR_FUTURE_PENDING) {
+        if (!timed) {
+            pthread_cond_wait(&f->cv, &f->mu);
+        } else if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) != 0 &&
+                   f->status == TR_FUTURE_PENDING) {
+            pthread_mutex_unlock(&f->mu);
+            return TR_ETIMEDOUT;
+        }
+    }
+    int rc = take_outcome(f, result);
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+TR_API int tr_future_status(const tr_future *future) {
+    if (!future)
+        return TR_EINVAL;
+    tr_future *f = (tr_future *)future;
+    pthread_mutex_lock(&f->mu);
+    int st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+TR_API uint64_t tr_future_id(const tr_future *future) {
+    return future ? future->id : 0;
+}
+
+TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
+    if (!f || tr_pid_is_none(pid))
+        return TR_EINVAL;
+    pthread_mutex_lock(&f->mu);
+    if (f->notify_set) {
+        pthread_mutex_unlock(&f->mu);
+        return TR_EBUSY;
+    }
+    f->notify_set = true;
+    f->notify_pid = pid;
+    f->notify_tag = tag;
+    int st = f->status;
+    pthread_mutex_unlock(&f->mu);
+    if (st == TR_FUTURE_PENDING)
+        return 0;
+    /* Already complete: data is immutable now. */
+    size_t total = sizeof(tr_future_reply) + f->size;
+    tr_future_reply *r = tr__malloc(total);
+    if (!r)
+        return TR_ENOMEM;
+    r->id = f->id;
+    r->future = f;
+    r->status = st;
+    r->size = (uint32_t)f->size;
+    if (f->size)
+        memcpy(r->data, f->data, f->size);
+    int rc = tr_send(f->rt, pid, tag, r, total);
+    tr__free(r);
+    return rc;
+}
+
+TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
+    if (!msg || msg->kind != TR_MSG_INFO || !msg->data || msg->size < sizeof(tr_future_reply))
+        return NULL;
+    const tr_future_reply *r = msg->data;
+    if (msg->size != sizeof(tr_future_reply) + r->size)
+        return NULL;
+    return r;
+}
+
+TR_API void tr_future_free(tr_future *future) {
+    if (future)
+        tr__future_unref(future);
+}
