@@ -424,7 +424,7 @@ static void mgr_terminate(tr_self *self, void *state, tr_reason reason) {
 
 /* Every exit, kill included (terminate does not run then; the workers,
  * linked, get the EXIT and stop): queued tasks fail with TR_ECLOSED, the
- * tables go, and tr_task_pool_shutdown/free learn that the manager is
+ * tables go, and tr_task_pool_stop/free learn that the manager is
  * gone. A task a worker is running completes its future from the worker
  * (or fails it through the RUN message's destructor). */
 static void mgr_cleanup(void *state) {
@@ -529,7 +529,7 @@ TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     return rc;
 }
 
-TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms) {
+TR_API int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
     if (tr__task_on_actor_thread())
@@ -570,7 +570,7 @@ TR_API int tr_task_pool_free(tr_task_pool *pool) {
         return 0;
     if (tr__task_on_actor_thread())
         return TR_EDEADLK;
-    int rc = tr_task_pool_shutdown(pool, TR_INFINITY);
+    int rc = tr_task_pool_stop(pool, TR_INFINITY);
     pool->freed = true;
     pool_unref(pool);
     return rc;

@@ -81,7 +81,7 @@ static const char *const all_functions[] = {
     /* pool.h */
     "tr_pool_start", "tr_pool_worker_index", "tr_pool_resize", "tr_pool_get_stats", "tr_pool_stop",
     /* task_pool.h */
-    "tr_task_pool_start", "tr_task_pool_shutdown", "tr_task_pool_free", "tr_task_submit",
+    "tr_task_pool_start", "tr_task_pool_stop", "tr_task_pool_free", "tr_task_submit",
     "tr_future_await", "tr_future_status", "tr_future_id", "tr_future_notify", "tr_future_reply_of",
     "tr_future_free", "tr_task_pool_map", "tr_task_pool_drain", "tr_task_pool_pending_count",
     "tr_task_pool_workers", "tr_task_set_result", "tr_task_error", "tr_task_fail", "tr_task_self"};
@@ -572,7 +572,7 @@ static void test_no_runtime(void **state) {
     CKT(tr_task_self, tr_task_self(NULL) == NULL);
     CK(tr_task_set_result, tr_task_set_result(NULL, "x", 1), TR_EINVAL);
     CKS(tr_task_error, tr_task_error(NULL, 5, "x"));
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(NULL, 100), TR_EINVAL);
+    CK(tr_task_pool_stop, tr_task_pool_stop(NULL, 100), TR_EINVAL);
     CK(tr_task_pool_free, tr_task_pool_free(NULL), 0);
     tr_future *f = (tr_future *)(uintptr_t)0x1;
     CK(tr_task_submit, tr_task_submit(NULL, NULL, NULL, 0, &f), TR_EINVAL);
@@ -910,7 +910,7 @@ static void cb_checks(tr_self *self, void *arg, const tr_msg *m, tr_from from) {
     CK(tr_future_await, tr_future_await(c->fut, 1000, &b), TR_EDEADLK);
     CKT(tr_future_await, buf_zeroed(&b));
     CK(tr_task_pool_drain, tr_task_pool_drain(c->tp, 1000), TR_EDEADLK);
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(c->tp, 1000), TR_EDEADLK);
+    CK(tr_task_pool_stop, tr_task_pool_stop(c->tp, 1000), TR_EDEADLK);
     CK(tr_task_pool_free, tr_task_pool_free(c->tp), TR_EDEADLK);
     int in[2] = {1, 2};
     CK(tr_task_pool_map, tr_task_pool_map(c->tp, NULL, in, sizeof in[0], 2, NULL, NULL, 1000),
@@ -1009,7 +1009,7 @@ static void test_in_callback(void **state) {
     CKT(tr_request, tu_log_wait(fx->log, sweeper, TU_EV_INFO, TR_MSG_REPLY, 1, 5000));
     CKT(tr_runtime_stop, tr_is_alive(rt, c.live)); /* nothing stopped the runtime */
 
-    assert_rc(tr_task_pool_shutdown(c.tp, 10000), 0);
+    assert_rc(tr_task_pool_stop(c.tp, 10000), 0);
     tr_future_free(c.fut);
     assert_rc(tr_task_pool_free(c.tp), 0);
     assert_rc(tr_pool_stop(rt, c.pool, 10000), 0);
@@ -1518,10 +1518,10 @@ static void test_task_pool_api(void **state) {
         tr_buf_free(&res[i]);
     CK(tr_task_pool_map, tr_task_pool_map(tp, task_ok, NULL, 0, 2, NULL, NULL, 10000), 0, TR_EFULL);
 
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(tp, 0), TR_EINVAL);
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(tp, -2), TR_EINVAL);
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(tp, INT64_MAX), 0);
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(tp, 1000), 0);
+    CK(tr_task_pool_stop, tr_task_pool_stop(tp, 0), TR_EINVAL);
+    CK(tr_task_pool_stop, tr_task_pool_stop(tp, -2), TR_EINVAL);
+    CK(tr_task_pool_stop, tr_task_pool_stop(tp, INT64_MAX), 0);
+    CK(tr_task_pool_stop, tr_task_pool_stop(tp, 1000), 0);
     f = NULL;
     CK(tr_task_submit, tr_task_submit(tp, task_ok, NULL, 0, &f), TR_ECLOSED);
     CKT(tr_task_submit, f == NULL);
@@ -1764,7 +1764,7 @@ static void test_after_stop(void **state) {
        TR_ECLOSED);
     CK(tr_task_pool_drain, tr_task_pool_drain(tp, 1000), 0);
     CK(tr_task_pool_pending_count, tr_task_pool_pending_count(tp), 0);
-    CK(tr_task_pool_shutdown, tr_task_pool_shutdown(tp, 1000), 0);
+    CK(tr_task_pool_stop, tr_task_pool_stop(tp, 1000), 0);
     tr_future_free(done);
     CK(tr_task_pool_free, tr_task_pool_free(tp), 0);
     CK(tr_runtime_threads, tr_runtime_threads(rt), 2);

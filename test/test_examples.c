@@ -238,8 +238,8 @@ static void test_task_pool_example(void **state) {
         "crash: the pool still works: fib(10) = 55\n",
         "actor await: fib(22) = 17711 (status 0, delivered as a message)\n",
         "drain ok, 0 pending now\n",
-        "shutdown: ok, again: ok\n",
-        "submit after shutdown: TR_ECLOSED\n",
+        "stop: ok, again: ok\n",
+        "submit after stop: TR_ECLOSED\n",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         if (!strstr(r.out, expected[i])) {

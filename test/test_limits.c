@@ -252,7 +252,7 @@ static void test_huge_timeouts_wait_and_return(void **state) {
         assert_rc(tr_pool_start(f->rt, &po, &pool), 0);
         assert_rc(tr_pool_stop(f->rt, pool, huge[i]), 0);
     }
-    assert_rc(tr_task_pool_shutdown(tp, INT64_MAX), 0);
+    assert_rc(tr_task_pool_stop(tp, INT64_MAX), 0);
     assert_rc(tr_task_pool_free(tp), 0);
 }
 

@@ -1,6 +1,6 @@
 /* Task pool and futures (include/troupe/task_pool.h): submit/await, map
  * order, errors and crashes failing only their own future, timeouts,
- * awaiting from an actor, drain/pending_count, shutdown, and nothing lost
+ * awaiting from an actor, drain/pending_count, stop, and nothing lost
  * when the runtime stops under the pool. */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <setjmp.h>
@@ -273,19 +273,19 @@ static void test_max_pending(void **state) {
     assert_int_equal(tr_task_pool_free(p), 0);
 }
 
-static void test_shutdown_drains_twice_is_harmless(void **state) {
+static void test_stop_drains_twice_is_harmless(void **state) {
     fixture *fx = *state;
     enum { N = 40 };
     tr_future *fs[N];
     for (int i = 0; i < N; i++)
         fs[i] = submit_int(fx->pool, square_task, i);
-    assert_int_equal(tr_task_pool_shutdown(fx->pool, 10000), 0);
+    assert_int_equal(tr_task_pool_stop(fx->pool, 10000), 0);
     for (int i = 0; i < N; i++) { /* every accepted task ran */
         assert_int_equal(tr_future_status(fs[i]), 0);
         assert_int_equal(await_ll(fs[i]), (long long)i * i);
         tr_future_free(fs[i]);
     }
-    assert_int_equal(tr_task_pool_shutdown(fx->pool, 10000), 0);
+    assert_int_equal(tr_task_pool_stop(fx->pool, 10000), 0);
     tr_future *f = NULL;
     int x = 1;
     assert_int_equal(tr_task_submit(fx->pool, square_task, &x, sizeof x, &f), TR_ECLOSED);
@@ -320,7 +320,7 @@ static void test_bad_arguments(void **state) {
     tr_future_free(NULL);
     assert_int_equal(tr_task_pool_drain(NULL, 100), TR_EINVAL);
     assert_int_equal(tr_task_pool_drain(fx->pool, 0), TR_EINVAL);
-    assert_int_equal(tr_task_pool_shutdown(NULL, 100), TR_EINVAL);
+    assert_int_equal(tr_task_pool_stop(NULL, 100), TR_EINVAL);
     assert_int_equal(tr_task_pool_map(fx->pool, NULL, NULL, 0, 0, NULL, NULL, 100), TR_EINVAL);
     assert_int_equal(tr_task_pool_pending_count(NULL), 0);
     assert_int_equal(tr_task_pool_free(NULL), 0);
@@ -336,7 +336,7 @@ enum { GO = 1, RESULT = 2, RESULT_AGAIN = 3 };
 
 typedef struct probe {
     tr_task_pool *pool;
-    int notify_rc, busy_rc, deadlk_await, deadlk_drain, deadlk_shutdown, deadlk_map;
+    int notify_rc, busy_rc, deadlk_await, deadlk_drain, deadlk_stop, deadlk_map;
     int status, status_crash;
     long long value;
     char crash_text[64];
@@ -368,7 +368,7 @@ static int actor_info(tr_self *self, void *state, const tr_msg *msg) {
         /* Blocking forms are refused on a scheduler thread. */
         p->deadlk_await = tr_future_await(st->ok, 100, NULL);
         p->deadlk_drain = tr_task_pool_drain(p->pool, 100);
-        p->deadlk_shutdown = tr_task_pool_shutdown(p->pool, 100);
+        p->deadlk_stop = tr_task_pool_stop(p->pool, 100);
         p->deadlk_map = tr_task_pool_map(p->pool, square_task, &x, sizeof x, 1, NULL, NULL, 100);
         p->notify_rc = tr_future_notify(st->ok, tr_self_pid(self), RESULT);
         p->busy_rc = tr_future_notify(st->ok, tr_self_pid(self), RESULT);
@@ -427,7 +427,7 @@ static void test_await_from_actor(void **state) {
     assert_int_equal(p.submit_rc, 0);
     assert_int_equal(p.deadlk_await, TR_EDEADLK);
     assert_int_equal(p.deadlk_drain, TR_EDEADLK);
-    assert_int_equal(p.deadlk_shutdown, TR_EDEADLK);
+    assert_int_equal(p.deadlk_stop, TR_EDEADLK);
     assert_int_equal(p.deadlk_map, TR_EDEADLK);
     assert_int_equal(p.notify_rc, 0);
     assert_int_equal(p.busy_rc, TR_EBUSY);
@@ -495,7 +495,7 @@ static void test_runtime_stop_completes_every_future(void **state) {
     tr_future *f = NULL;
     int x = 1;
     assert_int_equal(tr_task_submit(fx->pool, square_task, &x, sizeof x, &f), TR_ECLOSED);
-    assert_int_equal(tr_task_pool_shutdown(fx->pool, 10000), 0);
+    assert_int_equal(tr_task_pool_stop(fx->pool, 10000), 0);
     assert_int_equal(tr_task_pool_free(fx->pool), 0);
     fx->pool = NULL;
 }
@@ -560,7 +560,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_await_timeout_then_result, setup1, teardown),
         cmocka_unit_test_setup_teardown(test_drain_and_pending_count, setup1, teardown),
         cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_drains_twice_is_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_drains_twice_is_harmless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_await_from_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_after_completion, setup, teardown),

@@ -8,7 +8,7 @@
  *      its own future (TR_ECRASHED) and the pool keeps working;
  *   4. await from an actor: the result arrives as a message;
  *   5. drain: many tasks submitted, pending_count, then drain to 0;
- *   6. shutdown (twice: the second call is harmless).
+ *   6. stop (twice: the second call is harmless).
  *
  * Task functions run on scheduler threads: they compute and return, and
  * never block (no sleep(), no blocking I/O, no awaiting other futures).
@@ -223,12 +223,12 @@ int main(void) {
            before > 0 ? "some" : "none", rc == 0 ? "ok" : tr_err_name(rc),
            tr_task_pool_pending_count(pool));
 
-    /* 6. shutdown: drains, then stops; the second call is harmless */
-    rc = tr_task_pool_shutdown(pool, 30000);
-    int rc2 = tr_task_pool_shutdown(pool, 30000);
-    printf("shutdown: %s, again: %s\n", name(rc), name(rc2));
+    /* 6. stop: drains, then stops; the second call is harmless */
+    rc = tr_task_pool_stop(pool, 30000);
+    int rc2 = tr_task_pool_stop(pool, 30000);
+    printf("stop: %s, again: %s\n", name(rc), name(rc2));
     rc = tr_task_submit(pool, fib_task, &n, sizeof n, &f);
-    printf("submit after shutdown: %s\n", name(rc));
+    printf("submit after stop: %s\n", name(rc));
     tr_task_pool_free(pool);
     tr_runtime_shutdown(&rt);
     return 0;

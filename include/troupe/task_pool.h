@@ -29,7 +29,7 @@
  * memory (a worker that cannot report back crashes and is restarted).
  * This holds when the manager itself is killed: its queued tasks fail with
  * TR_ECLOSED, a task a worker is running completes, the pool is closed to
- * new tasks, and tr_task_pool_shutdown and tr_task_pool_free return.
+ * new tasks, and tr_task_pool_stop and tr_task_pool_free return.
  */
 #ifndef TROUPE_TASK_POOL_H
 #define TROUPE_TASK_POOL_H
@@ -81,8 +81,8 @@ typedef struct tr_task_pool_opts {
  *  workers (see the header comment), ready when this returns.
  *  Arguments: rt, a running runtime; opts may be NULL (defaults); out
  *  receives the pool.
- *  Ownership: the caller owns *out: stop it with tr_task_pool_shutdown and
- *  release it with tr_task_pool_free (which shuts down if needed).
+ *  Ownership: the caller owns *out: stop it with tr_task_pool_stop and
+ *  release it with tr_task_pool_free (which stops it if needed).
  *  Errors: TR_EINVAL (rt or out NULL, workers > TR_TASK_POOL_MAX_WORKERS),
  *  TR_ENOMEM, TR_ECLOSED (runtime stopping), TR_EFULL (actor table full);
  *  on error nothing is left behind.
@@ -91,7 +91,7 @@ typedef struct tr_task_pool_opts {
  *  concurrency. */
 TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_pool **out);
 
-/** tr_task_pool_shutdown: refuses new tasks (tr_task_submit returns
+/** tr_task_pool_stop: refuses new tasks (tr_task_submit returns
  *  TR_ECLOSED from now on), waits until every task already submitted has
  *  completed (as tr_task_pool_drain), then stops the manager and the
  *  workers and waits for them to exit. Calling it again (or from several
@@ -99,17 +99,17 @@ TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_
  *  Arguments: timeout_ms, the longest wait for the drain (> 0 or
  *  TR_INFINITY; past the clock's range waits as TR_INFINITY); on
  *  TR_ETIMEDOUT the pool still refuses new tasks, the pending ones keep
- *  running, and shutdown may be called again.
+ *  running, and tr_task_pool_stop may be called again.
  *  Errors: TR_EINVAL (pool NULL, bad timeout), TR_ETIMEDOUT, TR_EDEADLK
  *  (called on a scheduler thread: it blocks). If the runtime stopped
  *  first, the pending futures were already failed with TR_ECLOSED and
  *  this returns 0.
  *  Thread-safety: any non-scheduler thread. Semantics: drain then stop, as
  *  Task.Supervisor's children are awaited before the supervisor stops. */
-TR_API int tr_task_pool_shutdown(tr_task_pool *pool, tr_duration_ms timeout_ms);
+TR_API int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms);
 
-/** tr_task_pool_free: shuts the pool down if that has not completed
- *  (tr_task_pool_shutdown with TR_INFINITY) and releases the caller's
+/** tr_task_pool_free: stops the pool if that has not completed
+ *  (tr_task_pool_stop with TR_INFINITY) and releases the caller's
  *  reference. Futures the caller still holds stay valid (each is released
  *  with tr_future_free). NULL is a no-op.
  *  Errors: TR_EDEADLK on a scheduler thread (nothing is released then).
@@ -129,7 +129,7 @@ TR_API int tr_task_pool_free(tr_task_pool *pool);
  *  whether or not it awaited it; the task runs either way.
  *  Errors: TR_EINVAL (NULL pool/fn/out, arg NULL with arg_size > 0,
  *  arg_size over PTRDIFF_MAX / 2),
- *  TR_ECLOSED (pool shutting down or runtime stopping), TR_EFULL
+ *  TR_ECLOSED (pool stopping or runtime stopping), TR_EFULL
  *  (max_pending reached), TR_ENOMEM. On error no future exists and fn is
  *  never called.
  *  Thread-safety: any thread, including actors' callbacks (it does not
