@@ -1,14 +1,17 @@
 /* troupe — the pool manager: a supervised set of workers behind a pool actor.
  *
  * Shape: the pool actor (traps exits) spawn_links a one_for_one supervisor
- * whose children are the workers. Workers run a wrapper behaviour that
- * holds the user's state after a small header and calls the user's
- * callbacks; the wrapper's init casts (slot serial, pid) to the pool, which
- * monitors each worker incarnation.
+ * whose children are the workers. Workers run a wrapper behaviour
+ * (supervisor/pool_worker.c) that holds the user's state after a small
+ * header and calls the user's callbacks; the wrapper's init casts (slot
+ * serial, pid) to the pool, which monitors each worker incarnation.
  *
- * Jobs: a call to the pool is forwarded to a worker as a cast carrying the
- * caller's tr_from; the wrapper calls the user's handle_call with that from,
- * so the user's tr_reply reaches the caller directly. Completion is tracked
+ * Jobs: the pool forwards a call it receives to a worker as it came (no
+ * new message, no copy: tr__forward_call); the worker's handle_call gets
+ * the caller's tr_from, so the user's tr_reply reaches the caller directly.
+ * Only a call the pool has to hold (no worker alive) or cannot forward (a
+ * full bounded mailbox) goes as a cast carrying a job header with the
+ * caller's tr_from; casts to the pool always go that way. Completion is tracked
  * without a message per job: each worker slot has a shared counter of jobs
  * finished (incremented by the worker after the handler returns, read by
  * the pool); jobs finish in FIFO order per worker, so the pool's per-slot
@@ -27,11 +30,12 @@
  * (restart_child).
  *
  * Memory shared with the workers (the wrapper behaviour, the user's arg
- * copy, the job counters) lives in a pool_shared block counted by
- * references: one for the pool, one for the workers' supervisor (whose
- * child specs point to it: it restarts workers from them), one per worker
- * incarnation whose user init succeeded. Each is dropped in the holder's
- * cleanup callback, which runs on every exit, kill included.
+ * copy, the job counters) lives in a tr__pool_shared block counted by
+ * references (supervisor/pool_worker.h): one for the pool, one for the
+ * workers' supervisor (whose child specs point to it: it restarts workers
+ * from them), one per worker incarnation whose user init succeeded. Each
+ * is dropped in the holder's cleanup callback, which runs on every exit,
+ * kill included.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,235 +46,14 @@
 #include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
-#include "supervisor/sup_private.h"
+#include "supervisor/pool_worker.h"
+#include "supervisor/sup_internal.h"
 
 #define POOL_RESERVED_TAGS 0xFFFF0000u
-#define POOL_TAG_REGISTER 0xFFFF0281u /* worker -> pool, cast: pool_reg */
-#define POOL_TAG_JOB_CALL 0xFFFF0282u /* pool -> worker, cast: job_hdr + request */
-#define POOL_TAG_JOB_CAST 0xFFFF0283u /* pool -> worker, cast: job_hdr + payload */
-#define POOL_TAG_DRAIN 0xFFFF0284u    /* pool -> worker, cast: finish the queue, stop */
 
 #define POOL_DEFAULT_RESTARTS_PER_WORKER 10
 #define POOL_DEFAULT_PERIOD_MS 1000
 #define POOL_DEFAULT_SHUTDOWN_MS 5000
-
-/* ------------------------------------------------------------------------ */
-/* Memory shared with the workers                                            */
-/* ------------------------------------------------------------------------ */
-
-/* One cache line per slot: workers on different threads would otherwise
- * write the same line for every job. */
-typedef struct pool_ctr {
-    _Alignas(64) uint64_t done; /* jobs finished by this slot's workers (atomic; only the
-                                   slot's one live worker writes it) */
-    struct pool_ctr *prev, *next;
-} pool_ctr;
-
-typedef struct pool_shared {
-    uint32_t refs; /* atomic */
-    tr_behaviour wb;
-    const tr_behaviour *user;
-    const void *user_arg;
-    void *user_arg_copy;
-    pool_ctr *ctrs; /* every counter not yet freed (list changed by the pool only) */
-} pool_shared;
-
-static void sh_free(pool_shared *sh) {
-    pool_ctr *c = sh->ctrs;
-    while (c) {
-        pool_ctr *n = c->next;
-        tr__free(c);
-        c = n;
-    }
-    tr__free(sh->user_arg_copy);
-    tr__free(sh);
-}
-
-static void sh_release(pool_shared *sh) {
-    if (tr__faa_acqrel_u32(&sh->refs, (uint32_t)-1) == 1)
-        sh_free(sh);
-}
-
-/* The supervisor's reference (tr__supervisor_owned_behaviour). */
-static void sh_retain_cb(void *sh) {
-    tr__faa_acqrel_u32(&((pool_shared *)sh)->refs, 1);
-}
-static void sh_release_cb(void *sh) {
-    sh_release(sh);
-}
-
-/* The worker's init argument (the supervisor keeps a copy for restarts). */
-typedef struct worker_arg {
-    pool_shared *sh;
-    pool_ctr *ctr;
-    tr_pid pool;
-    unsigned index;
-    uint64_t serial;
-} worker_arg;
-
-typedef struct pool_reg {
-    uint64_t serial;
-    tr_pid pid;
-} pool_reg;
-
-typedef struct job_hdr {
-    tr_from from;  /* calls: the caller */
-    tr_pid sender; /* the original sender */
-    uint32_t tag;
-    uint32_t pad;
-} job_hdr;
-
-/* ------------------------------------------------------------------------ */
-/* Worker wrapper                                                            */
-/* ------------------------------------------------------------------------ */
-
-typedef struct worker_hdr {
-    pool_shared *sh;
-    pool_ctr *ctr;
-    tr_pid pool;
-    unsigned index;
-    bool user_traps;     /* the user's behaviour traps exits itself */
-    bool untrapped_exit; /* stopping on an exit signal the user does not trap */
-    bool has_ref;        /* holds a reference on sh (dropped in w_cleanup) */
-} worker_hdr;
-
-#define WORKER_HDR_SIZE ((sizeof(worker_hdr) + 15) & ~(size_t)15)
-
-static void *user_state(worker_hdr *h) {
-    return h->sh->user->state_size ? (char *)h + WORKER_HDR_SIZE : NULL;
-}
-
-static int w_init(tr_self *self, void *state, const void *arg) {
-    worker_hdr *h = state;
-    const worker_arg *a = arg;
-    h->sh = a->sh;
-    h->ctr = a->ctr;
-    h->pool = a->pool;
-    h->index = a->index;
-    const tr_behaviour *u = h->sh->user;
-    if (u->init) {
-        int rc = u->init(self, user_state(h), h->sh->user_arg);
-        if (rc != TR_CONTINUE)
-            return rc;
-    }
-    /* The wrapper always traps exits so that its terminate (which drops
-     * the reference below) runs when the supervisor stops it; for a user
-     * behaviour that does not trap, exit signals keep their meaning
-     * (w_handle_info stops without the user's terminate, as the core). */
-    h->user_traps = tr_trap_exit(self, true);
-    tr__faa_acqrel_u32(&h->sh->refs, 1);
-    h->has_ref = true;
-    pool_reg reg = {a->serial, tr_self_pid(self)};
-    tr_cast(tr_self_runtime(self), h->pool, POOL_TAG_REGISTER, &reg, sizeof(reg));
-    return TR_CONTINUE;
-}
-
-static int user_call(tr_self *self, worker_hdr *h, const tr_msg *msg, tr_from from) {
-    const tr_behaviour *u = h->sh->user;
-    if (!u->handle_call)
-        tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected call"));
-    return u->handle_call(self, user_state(h), msg, from);
-}
-
-static int user_cast(tr_self *self, worker_hdr *h, const tr_msg *msg) {
-    const tr_behaviour *u = h->sh->user;
-    if (!u->handle_cast)
-        tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected cast"));
-    return u->handle_cast(self, user_state(h), msg);
-}
-
-/* Counts a finished job for the pool. One writer (the slot's live worker):
- * a release store, no locked add; the pool reading the counter sees the
- * job's effects. Not once the worker was killed during the job: its DOWN
- * (sent at the kill) has told the pool the job failed, and its reply was
- * dropped (tr__self_store_if_alive orders the count against the kill). */
-static void job_done(tr_self *self, worker_hdr *h) {
-    tr__self_store_if_alive(self, &h->ctr->done, tr__load_rlx_u64(&h->ctr->done) + 1);
-}
-
-static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
-    if (!tr__msg_forwarded(msg))
-        return user_call(self, state, msg, from); /* called directly */
-    /* A job the pool handed on as it came (tr__forward_call). */
-    worker_hdr *h = state;
-    int rc = user_call(self, h, msg, from);
-    job_done(self, h);
-    return rc;
-}
-
-static int w_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
-    worker_hdr *h = state;
-    bool from_pool = tr_pid_eq(msg->sender, h->pool);
-    if (from_pool && (msg->tag == POOL_TAG_JOB_CALL || msg->tag == POOL_TAG_JOB_CAST) &&
-        msg->size >= sizeof(job_hdr)) {
-        job_hdr jh;
-        memcpy(&jh, msg->data, sizeof(jh));
-        tr_msg m = {0};
-        m.tag = jh.tag;
-        m.sender = jh.sender;
-        m.size = msg->size - sizeof(jh);
-        m.data = m.size ? (const char *)msg->data + sizeof(jh) : NULL;
-        int rc;
-        if (msg->tag == POOL_TAG_JOB_CALL) {
-            m.kind = TR_MSG_CALL;
-            m.ref = jh.from.ref;
-            rc = user_call(self, h, &m, jh.from);
-        } else {
-            m.kind = TR_MSG_CAST;
-            rc = user_cast(self, h, &m);
-        }
-        job_done(self, h);
-        return rc;
-    }
-    if (from_pool && msg->tag == POOL_TAG_DRAIN)
-        return tr_stop(self, tr_reason_normal());
-    return user_cast(self, h, msg);
-}
-
-static int w_handle_info(tr_self *self, void *state, const tr_msg *msg) {
-    worker_hdr *h = state;
-    const tr_behaviour *u = h->sh->user;
-    if (msg->kind == TR_MSG_EXIT && !h->user_traps) {
-        const tr_reason *r = tr_msg_reason(msg);
-        if (!r || r->kind == TR_EXIT_NORMAL)
-            return TR_CONTINUE; /* a non-trapping actor ignores normal */
-        h->untrapped_exit = true;
-        return tr_stop(self, *r);
-    }
-    if (!u->handle_info)
-        return TR_CONTINUE;
-    return u->handle_info(self, user_state(h), msg);
-}
-
-static void w_terminate(tr_self *self, void *state, tr_reason reason) {
-    worker_hdr *h = state;
-    pool_shared *sh = h->sh;
-    if (sh->user->terminate && !h->untrapped_exit)
-        sh->user->terminate(self, user_state(h), reason);
-}
-
-/* Every exit of a worker, kill included: the user's cleanup, then the
- * worker's reference on the shared block. */
-static void w_cleanup(void *state) {
-    worker_hdr *h = state;
-    pool_shared *sh = h->sh;
-    if (!sh)
-        return; /* spawn failed before init */
-    if (sh->user->cleanup)
-        sh->user->cleanup(user_state(h));
-    if (h->has_ref)
-        sh_release(sh);
-}
-
-int tr_pool_worker_index(const tr_self *self) {
-    if (!self)
-        return TR_EINVAL;
-    const tr_behaviour *b = tr__self_behaviour(self);
-    if (!b || b->init != w_init)
-        return TR_EINVAL;
-    const worker_hdr *h = tr__self_state(self);
-    return h ? (int)h->index : TR_EINVAL;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Pool actor state                                                          */
@@ -314,8 +97,8 @@ typedef struct pslot {
     unsigned index;
     uint64_t serial;
     char id[32];
-    worker_arg arg;
-    pool_ctr *ctr;
+    tr__pool_worker_arg arg;
+    tr__pool_ctr *ctr;
     tr_pid pid;
     uint64_t mref;
     bool cast_failed; /* pid found dead; its DOWN is on its way */
@@ -356,7 +139,7 @@ typedef struct ix_hist {
 } ix_hist;
 
 typedef struct pool_state {
-    pool_shared *sh;
+    tr__pool_shared *sh;
     tr_pid sup;
     bool sup_dead;
     tr_pool_strategy strategy;
@@ -386,7 +169,7 @@ static void slot_free(pool_state *p, pslot *s, bool free_ctr) {
     if (!s)
         return;
     if (free_ctr && s->ctr) {
-        pool_ctr *c = s->ctr;
+        tr__pool_ctr *c = s->ctr;
         if (c->prev)
             c->prev->next = c->next;
         else
@@ -402,7 +185,7 @@ static void slot_free(pool_state *p, pslot *s, bool free_ctr) {
 
 static pslot *slot_new(tr_self *self, pool_state *p, unsigned index) {
     pslot *s = tr__calloc(sizeof(*s));
-    pool_ctr *c = tr__aligned_calloc(64, sizeof(*c));
+    tr__pool_ctr *c = tr__aligned_calloc(64, sizeof(*c));
     if (!s || !c) {
         tr__free(s);
         tr__free(c);
@@ -630,7 +413,7 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
             }
             current = false; /* bounded mailbox: send a copy below */
         }
-        job_hdr jh = {0};
+        tr__pool_job_hdr jh = {0};
         jh.from = from;
         jh.sender = sender;
         jh.tag = tag;
@@ -650,7 +433,7 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
                 tr__free(buf);
             return TR_ENOMEM;
         }
-        uint32_t wtag = from.rt ? POOL_TAG_JOB_CALL : POOL_TAG_JOB_CAST;
+        uint32_t wtag = from.rt ? TR__POOL_TAG_JOB_CALL : TR__POOL_TAG_JOB_CAST;
         int rc = on_stack ? tr_cast(rt, s->pid, wtag, buf, len)
                           : tr_cast_owned(rt, s->pid, wtag, buf, len, buf_free);
         if (rc == 0) {
@@ -766,7 +549,7 @@ static void grow_reply(tr_self *self, pool_state *p, const tr_msg *msg) {
         /* cannot track it: let it drain away */
         s->draining = true;
         if (vec_push(&p->drain, &p->n_drain, &p->cap_drain, s) == 0 && slot_alive(s))
-            tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+            tr_cast(tr_self_runtime(self), s->pid, TR__POOL_TAG_DRAIN, NULL, 0);
         resize_done(self, p, TR_ENOMEM);
         return;
     }
@@ -791,7 +574,7 @@ static void resize_next(tr_self *self, pool_state *p) {
             p->n_act--;
             s->draining = true;
             if (slot_alive(s))
-                tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+                tr_cast(tr_self_runtime(self), s->pid, TR__POOL_TAG_DRAIN, NULL, 0);
         }
         p->rz_active = true;
         resize_done(self, p, p->n_act == r->target ? 0 : TR_ENOMEM);
@@ -882,9 +665,9 @@ static void reply_stats(pool_state *p, tr_from from) {
 /* ------------------------------------------------------------------------ */
 
 static void on_register(tr_self *self, pool_state *p, const tr_msg *msg) {
-    if (msg->size != sizeof(pool_reg))
+    if (msg->size != sizeof(tr__pool_reg))
         return;
-    pool_reg reg;
+    tr__pool_reg reg;
     memcpy(&reg, msg->data, sizeof(reg));
     if (!tr_pid_eq(reg.pid, msg->sender))
         return;
@@ -915,7 +698,7 @@ static void on_register(tr_self *self, pool_state *p, const tr_msg *msg) {
     if (++s->registrations > 1)
         s->restarts++;
     if (s->draining)
-        tr_cast(tr_self_runtime(self), s->pid, POOL_TAG_DRAIN, NULL, 0);
+        tr_cast(tr_self_runtime(self), s->pid, TR__POOL_TAG_DRAIN, NULL, 0);
     else if (!p->stopping)
         flush_pending(self, p);
 }
@@ -978,8 +761,9 @@ static bool opts_valid(const tr_pool_opts *o) {
     /* Sizes no allocation can hold are invalid (the worker's state also
      * carries the pool's header: the sum must not wrap). */
     return o && o->worker && o->size >= 1 && o->size <= TR_POOL_MAX_WORKERS &&
-           (o->worker_arg_size == 0 || o->worker_arg) && o->worker_arg_size <= TR__SIZE_MAX &&
-           o->worker->state_size <= TR__SIZE_MAX - WORKER_HDR_SIZE &&
+           (o->worker_arg_size == 0 || o->worker_arg) &&
+           o->worker_arg_size <= TR__SIZE_MAX &&
+           tr__pool_worker_state_fits(o->worker->state_size) &&
            ((int)o->strategy == TR_POOL_ROUND_ROBIN || (int)o->strategy == TR_POOL_LEAST_LOADED) &&
            o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0;
 }
@@ -1004,7 +788,7 @@ static void pool_free(pool_state *p, bool release_shared) {
         tr__free(r);
     }
     if (release_shared && p->sh)
-        sh_release(p->sh);
+        tr__pool_shared_release(p->sh);
     p->sh = NULL;
 }
 
@@ -1014,31 +798,9 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
     if (!opts_valid(o))
         return tr_stop(self, tr_reason_error(TR_EINVAL, "bad pool options"));
     tr_trap_exit(self, true);
-    pool_shared *sh = tr__calloc(sizeof(*sh));
+    tr__pool_shared *sh = tr__pool_shared_new(o->worker, o->worker_arg, o->worker_arg_size);
     if (!sh)
         return tr_stop(self, tr_reason_error(TR_ENOMEM, "pool out of memory"));
-    sh->refs = 1;
-    sh->user = o->worker;
-    sh->user_arg = o->worker_arg;
-    if (o->worker_arg_size > 0) {
-        sh->user_arg_copy = tr__malloc(o->worker_arg_size);
-        if (!sh->user_arg_copy) {
-            tr__free(sh);
-            return tr_stop(self, tr_reason_error(TR_ENOMEM, "pool out of memory"));
-        }
-        memcpy(sh->user_arg_copy, o->worker_arg, o->worker_arg_size);
-        sh->user_arg = sh->user_arg_copy;
-    }
-    sh->wb = (tr_behaviour){
-        .name = o->worker->name ? o->worker->name : "pool_worker",
-        .state_size = WORKER_HDR_SIZE + o->worker->state_size,
-        .init = w_init,
-        .handle_call = w_handle_call,
-        .handle_cast = w_handle_cast,
-        .handle_info = w_handle_info,
-        .terminate = w_terminate,
-        .cleanup = w_cleanup,
-    };
     p->sh = sh;
     p->strategy = o->strategy;
     p->shutdown_ms = o->worker_shutdown_ms ? o->worker_shutdown_ms : POOL_DEFAULT_SHUTDOWN_MS;
@@ -1067,7 +829,7 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
         }
         ss.children = specs;
         ss.n_children = o->size;
-        tr__sup_owned_arg oa = {&ss, {sh_retain_cb, sh_release_cb, sh}};
+        tr__sup_owned_arg oa = {&ss, {tr__pool_shared_retain, tr__pool_shared_release, sh}};
         rc = tr_spawn_link(self, tr__supervisor_owned_behaviour(), &oa, &p->sup);
     }
     tr__free(specs);
@@ -1149,7 +911,7 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
 
 static int pool_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
     pool_state *p = state;
-    if (msg->tag == POOL_TAG_REGISTER) {
+    if (msg->tag == TR__POOL_TAG_REGISTER) {
         on_register(self, p, msg);
         return TR_CONTINUE;
     }
@@ -1277,13 +1039,5 @@ int tr_pool_get_stats(tr_runtime *rt, tr_pid pool, tr_pool_stats *stats,
 }
 
 int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms) {
-    if (!rt || tr_pid_is_none(pool))
-        return TR_EINVAL;
-    if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
-        return TR_EINVAL;
-    if (tr__blocking_refused(rt))
-        return TR_EDEADLK;
-    /* The wait is set up before the signal goes: out of memory, nothing
-     * was sent. */
-    return tr__exit_await(rt, pool, tr_reason_shutdown(), timeout_ms);
+    return tr__sup_stop_await(rt, pool, timeout_ms);
 }

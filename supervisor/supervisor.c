@@ -22,30 +22,12 @@
 #include "base/clock.h"
 #include "actor/internal.h"
 #include "base/alloc.h"
-#include "supervisor/sup_private.h"
+#include "supervisor/child_spec.h"
+#include "supervisor/sup_internal.h"
 
 #define SUP_DEFAULT_INTENSITY 1
 #define SUP_DEFAULT_PERIOD_MS 5000
 #define SUP_BACKOFF_RESET_MS 5000
-
-typedef struct sup_child {
-    char id[TR_CHILD_ID_MAX + 1];
-    const tr_behaviour *behaviour;
-    const void *arg; /* what init gets: arg_copy, the template's copy, or the caller's */
-    void *arg_copy;  /* owned copy, or NULL */
-    size_t arg_size;
-    tr_restart_type restart;
-    tr_duration_ms shutdown_ms;
-    tr_child_type type;
-    tr_pid pid; /* NONE when not running */
-    uint32_t restarts;
-    bool should_run;      /* the supervisor wants it running (restart due) */
-    bool backoff_pending; /* a backoff timer will start it */
-    tr_timer backoff_timer;
-    tr_duration_ms backoff_next;
-    int64_t started_ms;
-    uint64_t serial; /* names the child in timers and ops */
-} sup_child;
 
 typedef enum op_kind { OP_TERMINATE, OP_RESTART_GROUP, OP_SHUTDOWN } op_kind;
 
@@ -73,8 +55,8 @@ typedef struct sup_call {
 typedef struct sup_state {
     tr_sup_flags flags;
     bool sofo;
-    sup_child tmpl; /* simple_one_for_one template */
-    sup_child **kids;
+    tr__sup_child tmpl; /* simple_one_for_one template */
+    tr__sup_child **kids;
     size_t n, cap;
     uint64_t next_serial;
     /* restart times within the period: a ring of intensity + 1 entries */
@@ -96,111 +78,25 @@ typedef struct sup_state {
 } sup_state;
 
 /* ------------------------------------------------------------------------ */
-/* Validation                                                                */
-/* ------------------------------------------------------------------------ */
-
-static int validate_child(const tr_child_spec *c, bool need_id) {
-    if (!c || !c->behaviour)
-        return TR_EINVAL;
-    if (c->id) {
-        size_t len = strnlen(c->id, TR_CHILD_ID_MAX + 1);
-        if (len > TR_CHILD_ID_MAX || (need_id && len == 0))
-            return TR_EINVAL;
-    } else if (need_id) {
-        return TR_EINVAL;
-    }
-    if ((int)c->restart < (int)TR_PERMANENT || (int)c->restart > (int)TR_TEMPORARY)
-        return TR_EINVAL;
-    if (c->shutdown_ms < 0 && c->shutdown_ms != TR_INFINITY)
-        return TR_EINVAL;
-    if ((int)c->type != (int)TR_WORKER && (int)c->type != (int)TR_SUPERVISOR)
-        return TR_EINVAL;
-    if (c->arg_size > 0 && !c->arg)
-        return TR_EINVAL;
-    /* Sizes no allocation can hold: refused here, not as TR_EINIT later. */
-    if (c->arg_size > TR__SIZE_MAX || c->behaviour->state_size > TR__SIZE_MAX)
-        return TR_EINVAL;
-    return 0;
-}
-
-int tr__sup_validate_spec(const tr_sup_spec *spec) {
-    if (!spec)
-        return TR_EINVAL;
-    const tr_sup_flags *f = &spec->flags;
-    if ((int)f->strategy < (int)TR_ONE_FOR_ONE || (int)f->strategy > (int)TR_SIMPLE_ONE_FOR_ONE)
-        return TR_EINVAL;
-    if (f->intensity < 0 || f->period_ms < 0 || f->backoff_initial_ms < 0 ||
-        f->backoff_max_ms < 0 || f->backoff_jitter_pct > 100)
-        return TR_EINVAL;
-    if (spec->n_children > 0 && !spec->children)
-        return TR_EINVAL;
-    if (f->strategy == TR_SIMPLE_ONE_FOR_ONE) {
-        if (spec->n_children != 1)
-            return TR_EINVAL;
-        return validate_child(&spec->children[0], false);
-    }
-    for (size_t i = 0; i < spec->n_children; i++) {
-        int rc = validate_child(&spec->children[i], true);
-        if (rc)
-            return rc;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(spec->children[i].id, spec->children[j].id) == 0)
-                return TR_EINVAL;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Children                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void child_free(sup_child *c) {
-    if (!c)
-        return;
-    tr__free(c->arg_copy);
-    tr__free(c);
-}
-
-/* Fills c from spec (copying id and arg). Returns 0 or TR_ENOMEM. */
-static int child_fill(sup_child *c, const tr_child_spec *spec) {
-    memset(c, 0, sizeof(*c));
-    if (spec->id)
-        memcpy(c->id, spec->id, strnlen(spec->id, TR_CHILD_ID_MAX));
-    c->behaviour = spec->behaviour;
-    c->restart = spec->restart;
-    c->type = spec->type;
-    c->shutdown_ms = spec->shutdown_ms;
-    if (c->type == TR_SUPERVISOR && c->shutdown_ms == 0)
-        c->shutdown_ms = TR_INFINITY;
-    c->arg_size = spec->arg_size;
-    if (spec->arg_size > 0) {
-        c->arg_copy = tr__malloc(spec->arg_size);
-        if (!c->arg_copy)
-            return TR_ENOMEM;
-        memcpy(c->arg_copy, spec->arg, spec->arg_size);
-        c->arg = c->arg_copy;
-    } else {
-        c->arg = spec->arg;
-    }
-    return 0;
-}
-
-static sup_child *child_new(sup_state *st, const tr_child_spec *spec) {
-    sup_child *c = tr__malloc(sizeof(*c));
+static tr__sup_child *child_new(sup_state *st, const tr_child_spec *spec) {
+    tr__sup_child *c = tr__malloc(sizeof(*c));
     if (!c)
         return NULL;
-    if (child_fill(c, spec)) {
-        child_free(c);
+    if (tr__sup_child_fill(c, spec)) {
+        tr__sup_child_free(c);
         return NULL;
     }
     c->serial = ++st->next_serial;
     return c;
 }
 
-static int kids_append(sup_state *st, sup_child *c) {
+static int kids_append(sup_state *st, tr__sup_child *c) {
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 8;
-        sup_child **k = tr__realloc(st->kids, cap * sizeof(*k));
+        tr__sup_child **k = tr__realloc(st->kids, cap * sizeof(*k));
         if (!k)
             return TR_ENOMEM;
         st->kids = k;
@@ -210,14 +106,14 @@ static int kids_append(sup_state *st, sup_child *c) {
     return 0;
 }
 
-static size_t kid_index(const sup_state *st, const sup_child *c) {
+static size_t kid_index(const sup_state *st, const tr__sup_child *c) {
     for (size_t i = 0; i < st->n; i++)
         if (st->kids[i] == c)
             return i;
     return st->n;
 }
 
-static void kids_remove(tr_runtime *rt, sup_state *st, sup_child *c) {
+static void kids_remove(tr_runtime *rt, sup_state *st, tr__sup_child *c) {
     size_t i = kid_index(st, c);
     if (i == st->n)
         return;
@@ -225,10 +121,10 @@ static void kids_remove(tr_runtime *rt, sup_state *st, sup_child *c) {
         tr_cancel_timer(rt, c->backoff_timer);
     memmove(&st->kids[i], &st->kids[i + 1], (st->n - i - 1) * sizeof(st->kids[0]));
     st->n--;
-    child_free(c);
+    tr__sup_child_free(c);
 }
 
-static sup_child *find_by_pid(const sup_state *st, tr_pid pid) {
+static tr__sup_child *find_by_pid(const sup_state *st, tr_pid pid) {
     if (tr_pid_is_none(pid))
         return NULL;
     for (size_t i = 0; i < st->n; i++)
@@ -237,21 +133,21 @@ static sup_child *find_by_pid(const sup_state *st, tr_pid pid) {
     return NULL;
 }
 
-static sup_child *find_by_id(const sup_state *st, const char *id) {
+static tr__sup_child *find_by_id(const sup_state *st, const char *id) {
     for (size_t i = 0; i < st->n; i++)
         if (strcmp(st->kids[i]->id, id) == 0)
             return st->kids[i];
     return NULL;
 }
 
-static sup_child *find_by_serial(const sup_state *st, uint64_t serial) {
+static tr__sup_child *find_by_serial(const sup_state *st, uint64_t serial) {
     for (size_t i = 0; i < st->n; i++)
         if (st->kids[i]->serial == serial)
             return st->kids[i];
     return NULL;
 }
 
-static int child_start(tr_self *self, sup_child *c) {
+static int child_start(tr_self *self, tr__sup_child *c) {
     tr_pid pid;
     int rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
     if (rc)
@@ -267,7 +163,7 @@ static int child_start(tr_self *self, sup_child *c) {
  * (it gives up): shutdown, with rc and the child's id, as OTP's
  * {shutdown, {failed_to_start_child, Id, Reason}}. Out of memory stays the
  * error it is (tr_spawn turns an init's error(TR_ENOMEM) into TR_ENOMEM). */
-static tr_reason start_failed_reason(const sup_child *c, int rc) {
+static tr_reason start_failed_reason(const tr__sup_child *c, int rc) {
     tr_reason r = rc == TR_ENOMEM ? tr_reason_error(TR_ENOMEM, NULL) : tr_reason_shutdown();
     r.code = rc;
     /* 22 + 33 bytes: a longer id is cut (the text holds 55) */
@@ -319,7 +215,7 @@ static bool backoff_on(const sup_state *st) {
 
 /* The next restart delay, in saturating arithmetic: a delay past the
  * clock's range stays INT64_MAX, and its timer never fires. */
-static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, sup_child *c) {
+static tr_duration_ms backoff_delay(tr_runtime *rt, sup_state *st, tr__sup_child *c) {
     tr_duration_ms d = c->backoff_next > 0 ? c->backoff_next : st->flags.backoff_initial_ms;
     tr_duration_ms next = tr__sat_mul(d, 2);
     if (st->flags.backoff_max_ms > 0 && next > st->flags.backoff_max_ms)
@@ -415,9 +311,9 @@ static void ops_run(tr_self *self, sup_state *st) {
             return; /* still waiting for an EXIT */
         while (op->next < op->n) {
             size_t k = op->n - 1 - op->next; /* no serials: kids in reverse order */
-            sup_child *c = op->serials ? find_by_serial(st, op->serials[op->next])
-                           : k < st->n ? st->kids[k]
-                                       : NULL;
+            tr__sup_child *c = op->serials ? find_by_serial(st, op->serials[op->next])
+                               : k < st->n ? st->kids[k]
+                                           : NULL;
             if (!c || tr_pid_is_none(c->pid)) {
                 op->next++;
                 continue;
@@ -444,7 +340,7 @@ static void ops_run(tr_self *self, sup_state *st) {
         switch (op->kind) {
         case OP_TERMINATE:
             if (op->remove_after && op->n == 1) {
-                sup_child *c = find_by_serial(st, op->serials[0]);
+                tr__sup_child *c = find_by_serial(st, op->serials[0]);
                 if (c)
                     kids_remove(rt, st, c);
             }
@@ -478,7 +374,7 @@ static void ops_run(tr_self *self, sup_state *st) {
 }
 
 /* The running op's child exited. */
-static void ops_child_exited(tr_self *self, sup_state *st, sup_child *c) {
+static void ops_child_exited(tr_self *self, sup_state *st, tr__sup_child *c) {
     if (st->kill_timer)
         tr_cancel_timer(tr_self_runtime(self), st->kill_timer);
     st->kill_timer = 0;
@@ -527,7 +423,7 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
         st->op_tail = st->op_head;
     }
     for (size_t i = 0; i < st->n; i++) {
-        sup_child *c = st->kids[i];
+        tr__sup_child *c = st->kids[i];
         c->should_run = false;
         if (c->backoff_pending) {
             tr_cancel_timer(rt, c->backoff_timer);
@@ -561,7 +457,7 @@ static void start_missing(tr_self *self, sup_state *st) {
     if (st->shutting_down || st->op_head || tr__runtime_stopping(rt))
         return;
     for (size_t i = 0; i < st->n; i++) {
-        sup_child *c = st->kids[i];
+        tr__sup_child *c = st->kids[i];
         if (!c->should_run || !tr_pid_is_none(c->pid) || c->backoff_pending)
             continue;
         int rc = child_start(self, c);
@@ -592,7 +488,7 @@ static void start_missing(tr_self *self, sup_state *st) {
 
 /* Queues an op that stops `group` (kids indexes from..n-1 except skip) in
  * reverse order; start_missing restarts them when it completes. */
-static void restart_group(tr_self *self, sup_state *st, size_t from, sup_child *crashed) {
+static void restart_group(tr_self *self, sup_state *st, size_t from, tr__sup_child *crashed) {
     tr_runtime *rt = tr_self_runtime(self);
     sup_op *op = op_new(OP_RESTART_GROUP, st->n);
     if (!op) {
@@ -600,7 +496,7 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, sup_child *
         return;
     }
     for (size_t i = st->n; i-- > from;) {
-        sup_child *c = st->kids[i];
+        tr__sup_child *c = st->kids[i];
         if (c == crashed)
             continue;
         if (c->backoff_pending) {
@@ -618,7 +514,7 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, sup_child *
 }
 
 /* A child exited on its own (not stopped by an op). */
-static void child_exited(tr_self *self, sup_state *st, sup_child *c, const tr_reason *reason) {
+static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const tr_reason *reason) {
     tr_runtime *rt = tr_self_runtime(self);
     c->pid = TR_PID_NONE;
     bool normal = reason->kind == TR_EXIT_NORMAL || reason->kind == TR_EXIT_SHUTDOWN;
@@ -678,7 +574,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
         call_reply_err(from, TR_EINVAL);
         return;
     }
-    sup_child *c;
+    tr__sup_child *c;
     if (st->sofo) {
         if (spec && ((spec->arg_size > 0 && !spec->arg) || spec->arg_size > TR__SIZE_MAX)) {
             call_reply_err(from, TR_EINVAL);
@@ -698,7 +594,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
             if (spec->arg_size > 0) {
                 c->arg_copy = tr__malloc(spec->arg_size);
                 if (!c->arg_copy) {
-                    child_free(c);
+                    tr__sup_child_free(c);
                     call_reply_err(from, TR_ENOMEM);
                     return;
                 }
@@ -707,7 +603,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
             }
         }
     } else {
-        if (!spec || validate_child(spec, true)) {
+        if (!spec || tr__sup_validate_child(spec, true)) {
             call_reply_err(from, TR_EINVAL);
             return;
         }
@@ -727,14 +623,14 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
     if (rc) {
         if (!tr_pid_is_none(c->pid))
             tr_exit(tr_self_runtime(self), c->pid, tr_reason_kill());
-        child_free(c);
+        tr__sup_child_free(c);
         call_reply_err(from, rc);
         return;
     }
     reply_pid(from, tag, c->pid);
 }
 
-static sup_child *ref_child(const sup_state *st, const void *data, size_t size) {
+static tr__sup_child *ref_child(const sup_state *st, const void *data, size_t size) {
     if (size != sizeof(tr_sup_child_ref))
         return NULL;
     tr_sup_child_ref ref;
@@ -750,7 +646,7 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
         call_reply_err(from, TR_EINVAL);
         return;
     }
-    sup_child *c = ref_child(st, data, size);
+    tr__sup_child *c = ref_child(st, data, size);
     if (!c) {
         call_reply_err(from, TR_ENOTFOUND);
         return;
@@ -784,12 +680,12 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
 /* The stopped child a RESTART or DELETE request names, or NULL after
  * answering the error: TR_EINVAL (bad payload, or simple_one_for_one),
  * TR_ENOTFOUND, TR_ERUNNING. */
-static sup_child *stopped_child(sup_state *st, const void *data, size_t size, tr_from from) {
+static tr__sup_child *stopped_child(sup_state *st, const void *data, size_t size, tr_from from) {
     if (size != sizeof(tr_sup_child_ref) || st->sofo) {
         call_reply_err(from, TR_EINVAL);
         return NULL;
     }
-    sup_child *c = ref_child(st, data, size);
+    tr__sup_child *c = ref_child(st, data, size);
     if (!c) {
         call_reply_err(from, TR_ENOTFOUND);
         return NULL;
@@ -804,7 +700,7 @@ static sup_child *stopped_child(sup_state *st, const void *data, size_t size, tr
 static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
                                size_t size, tr_from from) {
     tr_runtime *rt = tr_self_runtime(self);
-    sup_child *c = stopped_child(st, data, size, from);
+    tr__sup_child *c = stopped_child(st, data, size, from);
     if (!c)
         return;
     if (c->backoff_pending) {
@@ -822,7 +718,7 @@ static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const
 
 static void mgmt_delete_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
                               size_t size, tr_from from) {
-    sup_child *c = stopped_child(st, data, size, from);
+    tr__sup_child *c = stopped_child(st, data, size, from);
     if (!c)
         return;
     kids_remove(tr_self_runtime(self), st, c);
@@ -836,7 +732,7 @@ static void mgmt_which_children(sup_state *st, uint32_t tag, tr_from from) {
         return;
     }
     for (size_t i = 0; i < st->n; i++) {
-        const sup_child *c = st->kids[i];
+        const tr__sup_child *c = st->kids[i];
         memcpy(info[i].id, c->id, sizeof(info[i].id));
         info[i].pid = c->pid;
         info[i].type = c->type;
@@ -851,7 +747,7 @@ static void mgmt_count_children(sup_state *st, uint32_t tag, tr_from from) {
     tr_child_counts cc = {0};
     cc.specs = st->n; /* simple_one_for_one: one per dynamic child */
     for (size_t i = 0; i < st->n; i++) {
-        const sup_child *c = st->kids[i];
+        const tr__sup_child *c = st->kids[i];
         if (!tr_pid_is_none(c->pid))
             cc.active++;
         if (c->type == TR_SUPERVISOR)
@@ -924,7 +820,7 @@ static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *
 
 static void state_free(sup_state *st) {
     for (size_t i = 0; i < st->n; i++)
-        child_free(st->kids[i]);
+        tr__sup_child_free(st->kids[i]);
     tr__free(st->kids);
     st->kids = NULL;
     st->n = st->cap = 0;
@@ -958,7 +854,7 @@ static void init_unwind(tr_self *self, sup_state *st) {
      * keeps its promise that nothing is left when tr_supervisor_start
      * returns TR_EINIT, so it waits with the unchecked form. */
     for (size_t i = st->n; i-- > 0;) {
-        sup_child *c = st->kids[i];
+        tr__sup_child *c = st->kids[i];
         if (tr_pid_is_none(c->pid))
             continue;
         if (c->shutdown_ms == TR_BRUTAL_KILL) {
@@ -991,14 +887,14 @@ static int sup_init(tr_self *self, void *state, const void *arg) {
     if (rs_alloc(st, st->flags.intensity))
         goto nomem;
     if (st->sofo) {
-        if (child_fill(&st->tmpl, &spec->children[0]))
+        if (tr__sup_child_fill(&st->tmpl, &spec->children[0]))
             goto nomem;
         return TR_CONTINUE;
     }
     for (size_t i = 0; i < spec->n_children; i++) {
-        sup_child *c = child_new(st, &spec->children[i]);
+        tr__sup_child *c = child_new(st, &spec->children[i]);
         if (!c || kids_append(st, c)) {
-            child_free(c);
+            tr__sup_child_free(c);
             init_unwind(self, st);
             goto nomem;
         }
@@ -1075,7 +971,7 @@ static int sup_handle_info(tr_self *self, void *state, const tr_msg *msg) {
             ops_child_exited(self, st, find_by_pid(st, msg->sender));
             break;
         }
-        sup_child *c = find_by_pid(st, msg->sender);
+        tr__sup_child *c = find_by_pid(st, msg->sender);
         if (c) {
             child_exited(self, st, c, &r);
             break;
@@ -1100,7 +996,7 @@ static int sup_handle_info(tr_self *self, void *state, const tr_msg *msg) {
         } else if (msg->tag == TR__SUP_TAG_BACKOFF && msg->size == sizeof(uint64_t)) {
             uint64_t serial;
             memcpy(&serial, msg->data, sizeof(serial));
-            sup_child *c = find_by_serial(st, serial);
+            tr__sup_child *c = find_by_serial(st, serial);
             if (c && c->backoff_pending && c->backoff_timer == msg->ref) {
                 c->backoff_pending = false;
                 start_missing(self, st);
@@ -1132,7 +1028,7 @@ static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
      * runtime stops them. */
     if (!tr__runtime_stopping(rt)) {
         for (size_t i = st->n; i-- > 0;) {
-            sup_child *c = st->kids[i];
+            tr__sup_child *c = st->kids[i];
             if (c->backoff_pending)
                 tr_cancel_timer(rt, c->backoff_timer);
             if (!tr_pid_is_none(c->pid))
@@ -1300,8 +1196,8 @@ int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_counts *ou
     return rc;
 }
 
-int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
-    if (!rt || tr_pid_is_none(sup))
+int tr__sup_stop_await(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms) {
+    if (!rt || tr_pid_is_none(pid))
         return TR_EINVAL;
     if (timeout_ms <= 0 && timeout_ms != TR_INFINITY)
         return TR_EINVAL;
@@ -1309,5 +1205,9 @@ int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
         return TR_EDEADLK;
     /* The wait is set up before the signal goes: out of memory, nothing
      * was sent. */
-    return tr__exit_await(rt, sup, tr_reason_shutdown(), timeout_ms);
+    return tr__exit_await(rt, pid, tr_reason_shutdown(), timeout_ms);
+}
+
+int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms) {
+    return tr__sup_stop_await(rt, sup, timeout_ms);
 }

@@ -1,6 +1,6 @@
 /* troupe — supervisor internals shared with the pool manager (private). */
-#ifndef TROUPE_SUPERVISOR_SUP_PRIVATE_H
-#define TROUPE_SUPERVISOR_SUP_PRIVATE_H
+#ifndef TROUPE_SUPERVISOR_SUP_INTERNAL_H
+#define TROUPE_SUPERVISOR_SUP_INTERNAL_H
 
 #include <troupe/supervisor.h>
 
@@ -18,10 +18,6 @@ typedef struct tr__sup_intensity {
 #define TR__SUP_TAG_RETRY 0xFFFF01A1u   /* info: start children waiting for a restart */
 #define TR__SUP_TAG_BACKOFF 0xFFFF01A2u /* timer: a child's restart backoff ended */
 #define TR__SUP_TAG_KILL 0xFFFF01A3u    /* timer: a child's shutdown timeout expired */
-
-/* tr__sup_validate_spec: 0 when spec is well formed, else TR_EINVAL.
- * Used by tr_supervisor_start and the pool before spawning. */
-int tr__sup_validate_spec(const tr_sup_spec *spec);
 
 /* What a supervisor started with tr__supervisor_owned_behaviour() keeps
  * alive: retain(ctx) runs at the start of its init, release(ctx) in its
@@ -42,5 +38,13 @@ typedef struct tr__sup_owned_arg {
 /* The supervisor behaviour with an owner (above); otherwise the same as
  * tr_supervisor_behaviour(). */
 const tr_behaviour *tr__supervisor_owned_behaviour(void);
+
+/* tr__sup_stop_await: the blocking stop of tr_supervisor_stop and
+ * tr_pool_stop: sends pid the exit signal shutdown and waits up to
+ * timeout_ms (> 0 or TR_INFINITY) for it to exit. 0 once it has exited;
+ * TR_EINVAL (rt NULL, pid none, bad timeout), TR_EDEADLK (on a scheduler
+ * thread), else the errors of tr_exit and tr_await_exit (on TR_ENOMEM no
+ * signal was sent). */
+int tr__sup_stop_await(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms);
 
 #endif
