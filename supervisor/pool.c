@@ -46,6 +46,7 @@
 #include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/fifo.h"
 #include "supervisor/pool_worker.h"
 #include "supervisor/sup_internal.h"
 
@@ -155,9 +156,9 @@ typedef struct pool_state {
     uint64_t removed_done, removed_failed, removed_restarts;
     ix_hist *ix; /* per index, removed workers' counters */
     unsigned cap_ix;
-    pending_job *pend_head, *pend_tail;
+    TR__FIFO(pending_job) pend;
     /* resizes run one at a time */
-    resize_req *rz_head, *rz_tail;
+    TR__FIFO(resize_req) rz;
     bool rz_active;
     pslot *growing;
     uint64_t grow_req;
@@ -365,12 +366,7 @@ static int queue_pending(pool_state *p, tr_from from, tr_pid sender, uint32_t ta
     j->tag = tag;
     j->data = copy;
     j->size = size;
-    j->next = NULL;
-    if (p->pend_tail)
-        p->pend_tail->next = j;
-    else
-        p->pend_head = j;
-    p->pend_tail = j;
+    TR__FIFO_PUSH(&p->pend, j, next);
     return 0;
 }
 
@@ -451,17 +447,14 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
 }
 
 static void flush_pending(tr_self *self, pool_state *p) {
-    while (p->pend_head) {
+    while (p->pend.head) {
         pslot *s = NULL;
         for (unsigned i = 0; i < p->n_act && !s; i++)
             if (slot_alive(p->act[i]))
                 s = p->act[i];
         if (!s)
             return;
-        pending_job *j = p->pend_head;
-        p->pend_head = j->next;
-        if (!p->pend_head)
-            p->pend_tail = NULL;
+        pending_job *j = TR__FIFO_POP(&p->pend, next);
         int rc = dispatch(self, p, j->from, j->sender, j->tag, j->data, j->size, false);
         if (rc && j->from.rt)
             tr_reply_error(j->from, rc, tr_strerror(rc));
@@ -471,15 +464,13 @@ static void flush_pending(tr_self *self, pool_state *p) {
 }
 
 static void fail_pending(pool_state *p, int err) {
-    while (p->pend_head) {
-        pending_job *j = p->pend_head;
-        p->pend_head = j->next;
+    pending_job *j;
+    while ((j = TR__FIFO_POP(&p->pend, next))) {
         if (j->from.rt)
             tr_reply_error(j->from, err, tr_strerror(err));
         tr__free(j->data);
         tr__free(j);
     }
-    p->pend_tail = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -497,10 +488,7 @@ static void set_intensity(tr_self *self, pool_state *p) {
 static void resize_next(tr_self *self, pool_state *p);
 
 static void resize_done(tr_self *self, pool_state *p, int err) {
-    resize_req *r = p->rz_head;
-    p->rz_head = r->next;
-    if (!p->rz_head)
-        p->rz_tail = NULL;
+    resize_req *r = TR__FIFO_POP(&p->rz, next);
     p->rz_active = false;
     set_intensity(self, p);
     if (err)
@@ -513,7 +501,7 @@ static void resize_done(tr_self *self, pool_state *p, int err) {
 
 /* Starts the next worker of a growing resize, or finishes the resize. */
 static void grow_step(tr_self *self, pool_state *p) {
-    resize_req *r = p->rz_head;
+    resize_req *r = p->rz.head;
     if (p->n_act >= r->target) {
         resize_done(self, p, 0);
         return;
@@ -558,8 +546,8 @@ static void grow_reply(tr_self *self, pool_state *p, const tr_msg *msg) {
 }
 
 static void resize_next(tr_self *self, pool_state *p) {
-    while (p->rz_head && !p->rz_active) {
-        resize_req *r = p->rz_head;
+    while (p->rz.head && !p->rz_active) {
+        resize_req *r = p->rz.head;
         p->rr = 0;
         if (r->target > p->n_act) {
             p->rz_active = true;
@@ -761,8 +749,7 @@ static bool opts_valid(const tr_pool_opts *o) {
     /* Sizes no allocation can hold are invalid (the worker's state also
      * carries the pool's header: the sum must not wrap). */
     return o && o->worker && o->size >= 1 && o->size <= TR_POOL_MAX_WORKERS &&
-           (o->worker_arg_size == 0 || o->worker_arg) &&
-           o->worker_arg_size <= TR__SIZE_MAX &&
+           (o->worker_arg_size == 0 || o->worker_arg) && o->worker_arg_size <= TR__SIZE_MAX &&
            tr__pool_worker_state_fits(o->worker->state_size) &&
            ((int)o->strategy == TR_POOL_ROUND_ROBIN || (int)o->strategy == TR_POOL_LEAST_LOADED) &&
            o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0;
@@ -782,11 +769,9 @@ static void pool_free(pool_state *p, bool release_shared) {
     p->cap_ix = 0;
     p->act = p->drain = NULL;
     p->n_act = p->n_drain = 0;
-    while (p->rz_head) {
-        resize_req *r = p->rz_head;
-        p->rz_head = r->next;
+    resize_req *r;
+    while ((r = TR__FIFO_POP(&p->rz, next)))
         tr__free(r);
-    }
     if (release_shared && p->sh)
         tr__pool_shared_release(p->sh);
     p->sh = NULL;
@@ -891,11 +876,7 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
         }
         r->from = from;
         r->target = target;
-        if (p->rz_tail)
-            p->rz_tail->next = r;
-        else
-            p->rz_head = r;
-        p->rz_tail = r;
+        TR__FIFO_PUSH(&p->rz, r, next);
         resize_next(self, p);
         return TR_CONTINUE;
     }
@@ -973,7 +954,7 @@ static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
         }
     }
     fail_pending(p, TR_EEXITED);
-    for (resize_req *r = p->rz_head; r; r = r->next)
+    for (resize_req *r = p->rz.head; r; r = r->next)
         tr_reply_error(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
     if (!p->sup_dead && !tr__runtime_stopping(rt))
         tr__exit_linked(self, p->sup, tr_reason_shutdown());

@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "actor/internal.h"
 #include "base/alloc.h"
+#include "base/fifo.h"
 #include "supervisor/child_spec.h"
 #include "supervisor/sup_internal.h"
 
@@ -62,13 +63,13 @@ typedef struct sup_state {
     /* restart times within the period: a ring of intensity + 1 entries */
     int64_t *rs;
     size_t rs_cap, rs_len, rs_head;
-    /* ops: op_head is the running one */
-    sup_op *op_head, *op_tail;
+    /* ops: ops.head is the running one */
+    TR__FIFO(sup_op) ops;
     tr_pid waiting_pid; /* the child the running op waits for */
     tr_timer kill_timer;
     uint64_t stop_seq;
     /* management calls deferred while an op runs */
-    sup_call *calls_head, *calls_tail;
+    TR__FIFO(sup_call) calls;
     bool shutting_down;
     bool exit_now;
     tr_reason exit_reason;
@@ -253,15 +254,6 @@ static sup_op *op_new(op_kind kind, size_t n) {
     return op;
 }
 
-static void op_enqueue(sup_state *st, sup_op *op) {
-    op->next_op = NULL;
-    if (st->op_tail)
-        st->op_tail->next_op = op;
-    else
-        st->op_head = op;
-    st->op_tail = op;
-}
-
 static const tr_behaviour sup_behaviour;
 
 /* A reply the caller gets nothing of (out of memory, even for the bare
@@ -304,7 +296,7 @@ static void shutdown_or_kill(tr_self *self, tr_pid pid) {
 static void ops_run(tr_self *self, sup_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
     for (;;) {
-        sup_op *op = st->op_head;
+        sup_op *op = st->ops.head;
         if (!op)
             break;
         if (!tr_pid_is_none(st->waiting_pid))
@@ -334,9 +326,7 @@ static void ops_run(tr_self *self, sup_state *st) {
             return;
         }
         /* op complete */
-        st->op_head = op->next_op;
-        if (!st->op_head)
-            st->op_tail = NULL;
+        TR__FIFO_POP(&st->ops, next_op);
         switch (op->kind) {
         case OP_TERMINATE:
             if (op->remove_after && op->n == 1) {
@@ -362,11 +352,8 @@ static void ops_run(tr_self *self, sup_state *st) {
         return;
     start_missing(self, st);
     /* deferred management calls, until one starts an op */
-    while (!st->op_head && !st->exit_now && st->calls_head) {
-        sup_call *call = st->calls_head;
-        st->calls_head = call->next;
-        if (!st->calls_head)
-            st->calls_tail = NULL;
+    while (!st->ops.head && !st->exit_now && st->calls.head) {
+        sup_call *call = TR__FIFO_POP(&st->calls, next);
         handle_mgmt(self, st, call->tag, call->data, call->size, call->from);
         tr__free(call->data);
         tr__free(call);
@@ -381,23 +368,21 @@ static void ops_child_exited(tr_self *self, sup_state *st, tr__sup_child *c) {
     st->waiting_pid = TR_PID_NONE;
     if (c) {
         c->pid = TR_PID_NONE;
-        if (c->restart == TR_TEMPORARY && st->op_head && st->op_head->kind != OP_TERMINATE)
+        if (c->restart == TR_TEMPORARY && st->ops.head && st->ops.head->kind != OP_TERMINATE)
             kids_remove(tr_self_runtime(self), st, c);
     }
-    if (st->op_head)
-        st->op_head->next++;
+    if (st->ops.head)
+        st->ops.head->next++;
     ops_run(self, st);
 }
 
 static void fail_queued_calls(sup_state *st, int err) {
-    while (st->calls_head) {
-        sup_call *call = st->calls_head;
-        st->calls_head = call->next;
+    sup_call *call;
+    while ((call = TR__FIFO_POP(&st->calls, next))) {
         call_reply_err(call->from, err);
         tr__free(call->data);
         tr__free(call);
     }
-    st->calls_tail = NULL;
 }
 
 /* Stops every child in reverse start order, then exits with reason. The
@@ -410,8 +395,8 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
     st->shutting_down = true;
     fail_queued_calls(st, TR_ESHUTDOWN);
     /* drop the ops that have not started */
-    if (st->op_head) {
-        sup_op *op = st->op_head->next_op;
+    if (st->ops.head) {
+        sup_op *op = st->ops.head->next_op;
         while (op) {
             sup_op *next = op->next_op;
             if (op->has_from)
@@ -419,8 +404,8 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
             op_free(op);
             op = next;
         }
-        st->op_head->next_op = NULL;
-        st->op_tail = st->op_head;
+        st->ops.head->next_op = NULL;
+        st->ops.tail = st->ops.head;
     }
     for (size_t i = 0; i < st->n; i++) {
         tr__sup_child *c = st->kids[i];
@@ -445,7 +430,7 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
         op->n = st->n;
     }
     op->reason = reason;
-    op_enqueue(st, op);
+    TR__FIFO_PUSH(&st->ops, op, next_op);
     ops_run(self, st);
 }
 
@@ -454,7 +439,7 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
  * message to self). */
 static void start_missing(tr_self *self, sup_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
-    if (st->shutting_down || st->op_head || tr__runtime_stopping(rt))
+    if (st->shutting_down || st->ops.head || tr__runtime_stopping(rt))
         return;
     for (size_t i = 0; i < st->n; i++) {
         tr__sup_child *c = st->kids[i];
@@ -509,7 +494,7 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, tr__sup_chi
             c->should_run = c->restart != TR_TEMPORARY;
         }
     }
-    op_enqueue(st, op);
+    TR__FIFO_PUSH(&st->ops, op, next_op);
     ops_run(self, st);
 }
 
@@ -673,7 +658,7 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
     op->from = from;
     op->tag = tag;
     op->remove_after = remove;
-    op_enqueue(st, op);
+    TR__FIFO_PUSH(&st->ops, op, next_op);
     ops_run(self, st);
 }
 
@@ -828,19 +813,14 @@ static void state_free(sup_state *st) {
     st->tmpl.arg_copy = NULL;
     tr__free(st->rs);
     st->rs = NULL;
-    while (st->op_head) {
-        sup_op *op = st->op_head;
-        st->op_head = op->next_op;
+    sup_op *op;
+    while ((op = TR__FIFO_POP(&st->ops, next_op)))
         op_free(op);
-    }
-    st->op_tail = NULL;
-    while (st->calls_head) {
-        sup_call *call = st->calls_head;
-        st->calls_head = call->next;
+    sup_call *call;
+    while ((call = TR__FIFO_POP(&st->calls, next))) {
         tr__free(call->data);
         tr__free(call);
     }
-    st->calls_tail = NULL;
 }
 
 /* init failed after some children started: stop them in reverse order.
@@ -926,7 +906,7 @@ static int sup_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fro
         call_reply_err(from, TR_ESHUTDOWN);
         return sup_result(self, st);
     }
-    if (st->op_head) {
+    if (st->ops.head) {
         sup_call *call = tr__malloc(sizeof(*call));
         void *copy = tr__malloc(msg->size);
         if (!call || !copy) {
@@ -941,12 +921,7 @@ static int sup_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fro
         call->tag = msg->tag;
         call->data = copy;
         call->size = msg->size;
-        call->next = NULL;
-        if (st->calls_tail)
-            st->calls_tail->next = call;
-        else
-            st->calls_head = call;
-        st->calls_tail = call;
+        TR__FIFO_PUSH(&st->calls, call, next);
         return TR_CONTINUE;
     }
     handle_mgmt(self, st, msg->tag, msg->data, msg->size, from);
@@ -1018,7 +993,7 @@ static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
     sup_state *st = state;
     tr_runtime *rt = tr_self_runtime(self);
     fail_queued_calls(st, TR_ESHUTDOWN);
-    for (sup_op *op = st->op_head; op; op = op->next_op)
+    for (sup_op *op = st->ops.head; op; op = op->next_op)
         if (op->has_from)
             call_reply_err(op->from, TR_ESHUTDOWN);
     if (st->kill_timer)

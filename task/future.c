@@ -86,20 +86,22 @@ static char *text_copy(const char *text, size_t *size) {
     return s;
 }
 
-static void send_notification(tr_runtime *rt, tr_pid to, uint32_t tag, tr_future *f, int status,
-                              const void *data, size_t size) {
-    size_t total = sizeof(tr_future_reply) + size;
+/* Sends `to` the tr_future_reply of complete f (its outcome is immutable
+ * now). tr_send's result, or TR_ENOMEM when the reply cannot be built. */
+static int send_notification(tr_future *f, tr_pid to, uint32_t tag, int status) {
+    size_t total = sizeof(tr_future_reply) + f->size;
     tr_future_reply *r = tr__malloc(total);
     if (!r)
-        return; /* out of memory: nothing to tell the receiver with */
+        return TR_ENOMEM;
     r->id = f->id;
     r->future = f;
     r->status = status;
-    r->size = (uint32_t)size;
-    if (size)
-        memcpy(r->data, data, size);
-    tr_send(rt, to, tag, r, total);
+    r->size = (uint32_t)f->size;
+    if (f->size)
+        memcpy(r->data, f->data, f->size);
+    int rc = tr_send(f->rt, to, tag, r, total);
     tr__free(r);
+    return rc;
 }
 
 /* Completes f with status and data (owned: taken, or freed when f was
@@ -122,8 +124,8 @@ bool tr__future_complete(tr_future *f, int status, void *data, size_t size) {
 
     tr_task_pool *p = f->pool;
     /* f->data is immutable from here on: reading it unlocked is safe. */
-    if (notify)
-        send_notification(f->rt, to, tag, f, status, f->data, f->size);
+    if (notify) /* out of memory: nothing to tell the receiver with */
+        send_notification(f, to, tag, status);
 
     tr__task_pool_future_done(p);
     return true;
@@ -223,19 +225,7 @@ TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
     if (st == TR_FUTURE_PENDING)
         return 0;
     /* Already complete: data is immutable now. */
-    size_t total = sizeof(tr_future_reply) + f->size;
-    tr_future_reply *r = tr__malloc(total);
-    if (!r)
-        return TR_ENOMEM;
-    r->id = f->id;
-    r->future = f;
-    r->status = st;
-    r->size = (uint32_t)f->size;
-    if (f->size)
-        memcpy(r->data, f->data, f->size);
-    int rc = tr_send(f->rt, pid, tag, r, total);
-    tr__free(r);
-    return rc;
+    return send_notification(f, pid, tag, st);
 }
 
 TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {

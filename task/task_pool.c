@@ -28,6 +28,7 @@
 #include "actor/internal.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/fifo.h"
 #include "task/future.h"
 
 /* Message tags of the manager and the workers (reserved range). */
@@ -192,35 +193,17 @@ typedef struct mgr_state {
     mgr_worker *w;
     unsigned *idle; /* stack of idle worker indexes */
     unsigned n_idle;
-    unsigned n_missing; /* workers that exited and could not be started again */
-    tr_future *head, *tail;
+    unsigned n_missing;        /* workers that exited and could not be started again */
+    TR__FIFO(tr_future) queue; /* submitted, not yet handed to a worker */
 } mgr_state;
 
-static void queue_push(mgr_state *st, tr_future *f) {
-    f->next = NULL;
-    if (st->tail)
-        st->tail->next = f;
-    else
-        st->head = f;
-    st->tail = f;
-}
-
+/* Puts f back at the head of the queue (a task that could not be handed
+ * out goes first again). */
 static void queue_push_front(mgr_state *st, tr_future *f) {
-    f->next = st->head;
-    st->head = f;
-    if (!st->tail)
-        st->tail = f;
-}
-
-static tr_future *queue_pop(mgr_state *st) {
-    tr_future *f = st->head;
-    if (f) {
-        st->head = f->next;
-        if (!st->head)
-            st->tail = NULL;
-        f->next = NULL;
-    }
-    return f;
+    f->next = st->queue.head;
+    st->queue.head = f;
+    if (!st->queue.tail)
+        st->queue.tail = f;
 }
 
 static int spawn_worker(tr_self *self, mgr_state *st, unsigned i) {
@@ -244,7 +227,7 @@ static unsigned alive_workers(const mgr_state *st) {
 
 static void fail_queue(mgr_state *st, int status, const char *text) {
     tr_future *f;
-    while ((f = queue_pop(st))) {
+    while ((f = TR__FIFO_POP(&st->queue, next))) {
         tr__future_fail_text(f, status, text);
         tr__future_unref(f);
     }
@@ -262,11 +245,11 @@ static void respawn_missing(tr_self *self, mgr_state *st) {
 
 static void dispatch(tr_self *self, mgr_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
-    if (st->head)
+    if (st->queue.head)
         respawn_missing(self, st);
-    while (st->head && st->n_idle > 0) {
+    while (st->queue.head && st->n_idle > 0) {
         unsigned i = st->idle[--st->n_idle];
-        tr_future *f = queue_pop(st);
+        tr_future *f = TR__FIFO_POP(&st->queue, next);
         tr__future_ref(f); /* the RUN message's reference */
         int rc = tr_send_owned(rt, st->w[i].pid, TP_RUN, f, sizeof *f, run_msg_dtor);
         if (rc == TR_ENOMEM) {
@@ -289,7 +272,7 @@ static void dispatch(tr_self *self, mgr_state *st) {
         }
         st->w[i].current = f;
     }
-    if (st->head && alive_workers(st) == 0) {
+    if (st->queue.head && alive_workers(st) == 0) {
         if (st->n_missing) /* none could be started again */
             fail_queue(st, TR_ENOMEM, "out of memory: task pool has no workers left");
         else
@@ -344,7 +327,7 @@ static int mgr_cast(tr_self *self, void *state, const tr_msg *msg) {
         tr_future *f = (tr_future *)msg->data;
         f->accepted = true;
         tr__future_ref(f); /* the manager's reference */
-        queue_push(st, f);
+        TR__FIFO_PUSH(&st->queue, f, next);
         dispatch(self, st);
         return TR_CONTINUE;
     }
