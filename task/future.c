@@ -171,7 +171,7 @@ static int take_outcome(tr_future *f, tr_buf *result) {
     return st;
 }
 
-TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
+int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
     if (result)
         memset(result, 0, sizeof *result);
     if (!f || !tr__task_valid_timeout(timeout_ms))
@@ -195,7 +195,7 @@ TR_API int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *resu
     return rc;
 }
 
-TR_API int tr_future_status(const tr_future *future) {
+int tr_future_status(const tr_future *future) {
     if (!future)
         return TR_EINVAL;
     tr_future *f = (tr_future *)future;
@@ -205,11 +205,11 @@ TR_API int tr_future_status(const tr_future *future) {
     return st;
 }
 
-TR_API uint64_t tr_future_id(const tr_future *future) {
+uint64_t tr_future_id(const tr_future *future) {
     return future ? future->id : 0;
 }
 
-TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
+int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
     if (!f || tr_pid_is_none(pid))
         return TR_EINVAL;
     pthread_mutex_lock(&f->mu);
@@ -228,7 +228,7 @@ TR_API int tr_future_notify(tr_future *f, tr_pid pid, uint32_t tag) {
     return send_notification(f, pid, tag, st);
 }
 
-TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
+const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
     if (!msg || msg->kind != TR_MSG_INFO || !msg->data || msg->size < sizeof(tr_future_reply))
         return NULL;
     const tr_future_reply *r = msg->data;
@@ -237,7 +237,7 @@ TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg) {
     return r;
 }
 
-TR_API void tr_future_free(tr_future *future) {
+void tr_future_free(tr_future *future) {
     if (future)
         tr__future_unref(future);
 }

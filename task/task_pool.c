@@ -448,7 +448,7 @@ static const tr_behaviour manager_behaviour = {
 /* Public API: pool                                                          */
 /* ------------------------------------------------------------------------ */
 
-TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_pool **out) {
+int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_pool **out) {
     if (!rt || !out)
         return TR_EINVAL;
     tr_task_pool_opts o = {0};
@@ -490,7 +490,7 @@ TR_API int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_
     return 0;
 }
 
-TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
+int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
     if (tr__task_on_actor_thread())
@@ -512,7 +512,7 @@ TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     return rc;
 }
 
-TR_API int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
+int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
     if (tr__task_on_actor_thread())
@@ -548,7 +548,7 @@ TR_API int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     return 0;
 }
 
-TR_API int tr_task_pool_free(tr_task_pool *pool) {
+int tr_task_pool_free(tr_task_pool *pool) {
     if (!pool)
         return 0;
     if (tr__task_on_actor_thread())
@@ -559,13 +559,13 @@ TR_API int tr_task_pool_free(tr_task_pool *pool) {
     return rc;
 }
 
-TR_API size_t tr_task_pool_pending_count(const tr_task_pool *pool) {
+size_t tr_task_pool_pending_count(const tr_task_pool *pool) {
     if (!pool)
         return 0;
     return (size_t)tr__load_acq_u64(&pool->pending);
 }
 
-TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
+unsigned tr_task_pool_workers(const tr_task_pool *pool) {
     return pool ? pool->workers : 0;
 }
 
@@ -573,8 +573,8 @@ TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool) {
 /* Public API: submitting                                                    */
 /* ------------------------------------------------------------------------ */
 
-TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
-                          tr_future **out) {
+int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, size_t arg_size,
+                   tr_future **out) {
     if (!pool || !fn || !out || (!arg && arg_size > 0) || arg_size > TR__SIZE_MAX)
         return TR_EINVAL;
     tr_future *f = tr__future_new(fn, arg, arg_size);
@@ -614,8 +614,8 @@ TR_API int tr_task_submit(tr_task_pool *pool, tr_task_fn fn, const void *arg, si
     return 0;
 }
 
-TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
-                            size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
+int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size_t elem_size,
+                     size_t n, tr_buf *results, int *codes, tr_duration_ms timeout_ms) {
     if (!pool || !fn || (!inputs && n > 0 && elem_size > 0) || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
     /* The inputs array, the results array and the futures' table must
@@ -668,7 +668,7 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
 /* Public API: inside a task                                                 */
 /* ------------------------------------------------------------------------ */
 
-TR_API int tr_task_set_result(tr_task *task, const void *data, size_t size) {
+int tr_task_set_result(tr_task *task, const void *data, size_t size) {
     if (!task || (!data && size > 0))
         return TR_EINVAL;
     if (size > UINT32_MAX)
@@ -686,7 +686,7 @@ TR_API int tr_task_set_result(tr_task *task, const void *data, size_t size) {
     return 0;
 }
 
-TR_API int tr_task_error(tr_task *task, int code, const char *text) {
+int tr_task_error(tr_task *task, int code, const char *text) {
     if (code == 0)
         code = TR_EREMOTE;
     if (task) {
@@ -697,7 +697,7 @@ TR_API int tr_task_error(tr_task *task, int code, const char *text) {
     return code;
 }
 
-TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text) {
+_Noreturn void tr_task_fail(tr_task *task, int code, const char *text) {
     tr_self *self = task ? task->self : NULL;
     if (task) {
         tr__free(task->res);
@@ -706,6 +706,6 @@ TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text) {
     tr_fail(self, tr_reason_error(code, text ? text : "task crashed"));
 }
 
-TR_API tr_self *tr_task_self(tr_task *task) {
+tr_self *tr_task_self(tr_task *task) {
     return task ? task->self : NULL;
 }
