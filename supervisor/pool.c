@@ -50,8 +50,6 @@
 #include "supervisor/pool_worker.h"
 #include "supervisor/sup_internal.h"
 
-#define POOL_RESERVED_TAGS 0xFFFF0000u
-
 #define POOL_DEFAULT_RESTARTS_PER_WORKER 10
 #define POOL_DEFAULT_PERIOD_MS 1000
 #define POOL_DEFAULT_SHUTDOWN_MS 5000
@@ -880,7 +878,7 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
         resize_next(self, p);
         return TR_CONTINUE;
     }
-    if (msg->tag >= POOL_RESERVED_TAGS) {
+    if (msg->tag >= TR_TAG_RESERVED_MIN) {
         tr_reply_error(from, TR_EINVAL, "reserved tag");
         return TR_CONTINUE;
     }
@@ -896,7 +894,7 @@ static int pool_handle_cast(tr_self *self, void *state, const tr_msg *msg) {
         on_register(self, p, msg);
         return TR_CONTINUE;
     }
-    if (msg->tag >= POOL_RESERVED_TAGS || p->stopping)
+    if (msg->tag >= TR_TAG_RESERVED_MIN || p->stopping)
         return TR_CONTINUE; /* a cast cannot be answered: dropped */
     dispatch(self, p, (tr_from){0}, msg->sender, msg->tag, msg->data, msg->size, false);
     return TR_CONTINUE;

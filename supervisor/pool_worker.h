@@ -24,7 +24,9 @@
 
 #include <troupe/pool.h>
 
-/* Messages between the pool and its workers (reserved range). */
+/* Messages between the pool and its workers, in the pool's reserved range
+ * 0xFFFF0200-0xFFFF02FF above the public TR_POOL_* requests (the table of
+ * reserved tags is in troupe/actor.h, above tr_send). */
 #define TR__POOL_TAG_REGISTER 0xFFFF0281u /* worker -> pool, cast: tr__pool_reg */
 #define TR__POOL_TAG_JOB_CALL 0xFFFF0282u /* pool -> worker, cast: job_hdr + request */
 #define TR__POOL_TAG_JOB_CAST 0xFFFF0283u /* pool -> worker, cast: job_hdr + payload */

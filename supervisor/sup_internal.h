@@ -4,6 +4,10 @@
 
 #include <troupe/supervisor.h>
 
+/* The supervisor's private tags sit in its reserved range,
+ * 0xFFFF0100-0xFFFF01FF, above the public TR_SUP_* requests (the table of
+ * reserved tags is in troupe/actor.h, above tr_send). */
+
 /* Private supervisor request: replace the restart intensity and period.
  * Payload: tr__sup_intensity. Reply: empty, or TR_EINVAL. The pool manager
  * uses it to keep "N restarts per worker" when it resizes. */

@@ -31,7 +31,9 @@
 #include "base/fifo.h"
 #include "task/future.h"
 
-/* Message tags of the manager and the workers (reserved range). */
+/* Message tags of the manager and the workers, in the task pool's reserved
+ * range 0xFFFF0400-0xFFFF04FF (the table of reserved tags is in
+ * troupe/actor.h, above tr_send). */
 #define TP_SUBMIT 0xFFFF0401u /* cast_owned to manager: a tr_future * */
 #define TP_DONE 0xFFFF0402u   /* info to manager: worker index (unsigned) */
 #define TP_STOP 0xFFFF0403u   /* cast to manager: drain done, stop */

@@ -485,13 +485,40 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
 /* Sending                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Message tags. A tag is a uint32_t that the application chooses freely
+ * below TR_TAG_RESERVED_MIN; tags from 0xFFFF0000 up are reserved for
+ * troupe's own messages: the requests its actors understand and the
+ * messages they send each other. Each part of troupe keeps to one range,
+ * and its defines point back at this table:
+ *
+ *   0x00000000 - 0xFFFEFFFF  the application
+ *   0xFFFF0000 - 0xFFFF00FF  the runtime (actor/; none used today)
+ *   0xFFFF0100 - 0xFFFF01FF  the supervisor: TR_SUP_* requests
+ *                            (troupe/supervisor.h) from 0xFFFF0101, its
+ *                            private messages (supervisor/sup_internal.h)
+ *                            from 0xFFFF01A0
+ *   0xFFFF0200 - 0xFFFF02FF  the pool: TR_POOL_* requests (troupe/pool.h)
+ *                            from 0xFFFF0201, the pool/worker messages
+ *                            (supervisor/pool_worker.h) from 0xFFFF0280
+ *   0xFFFF0300 - 0xFFFF03FF  not assigned
+ *   0xFFFF0400 - 0xFFFF04FF  the task pool's manager and workers
+ *                            (task/task_pool.c)
+ *   0xFFFF0500 - 0xFFFFFFFF  not assigned
+ *
+ * A pool refuses a call with a reserved tag (TR_EINVAL) rather than hand
+ * it to a worker. */
+
+/** The first reserved message tag (see the table above). */
+#define TR_TAG_RESERVED_MIN 0xFFFF0000u
+
 /** tr_send: sends a plain message (Pid ! Msg) that arrives in handle_info
  *  with kind TR_MSG_INFO. The size bytes at data are copied; the caller
  *  keeps data. Messages from one sender to one receiver arrive in order.
  *  Sent from a callback, the message is queued to the receiver by the end
  *  of the sender's turn at the latest (sends are pushed in chains, one per
  *  receiver); from any other thread, at once.
- *  Arguments: tag, application-defined; data may be NULL when size is 0.
+ *  Arguments: tag, application-defined (below TR_TAG_RESERVED_MIN: see
+ *  the table above); data may be NULL when size is 0.
  *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
  *  or never-existing pid, another runtime's pid, a blocking caller's reply
  *  address: nothing is queued), TR_EFULL (bounded mailbox full), TR_ENOMEM

@@ -11,7 +11,9 @@
  * an error reply (TR_ECRASHED, with the crash reason as text), and the
  * supervisor restarts it.
  *
- * Tags at or above 0xFFFF0000 are reserved for troupe's own requests.
+ * Tags from TR_TAG_RESERVED_MIN (0xFFFF0000) up are reserved for troupe's
+ * own requests (the table is in troupe/actor.h, above tr_send): the pool
+ * answers a call with such a tag TR_EINVAL.
  */
 #ifndef TROUPE_POOL_H
 #define TROUPE_POOL_H
@@ -118,7 +120,8 @@ TR_API int tr_pool_get_stats(tr_runtime *rt, tr_pid pool, tr_pool_stats *stats,
  *  Thread-safety: any non-scheduler thread. */
 TR_API int tr_pool_stop(tr_runtime *rt, tr_pid pool, tr_duration_ms timeout_ms);
 
-/* Reserved request tags of the pool. */
+/* Request tags of the pool, in its reserved range 0xFFFF0200-0xFFFF02FF
+ * (the table of reserved tags is in troupe/actor.h, above tr_send). */
 #define TR_POOL_RESIZE 0xFFFF0201u
 #define TR_POOL_STATS 0xFFFF0202u
 

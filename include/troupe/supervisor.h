@@ -204,9 +204,10 @@ TR_API int tr_supervisor_count_children(tr_runtime *rt, tr_pid sup, tr_child_cou
 TR_API int tr_supervisor_stop(tr_runtime *rt, tr_pid sup, tr_duration_ms timeout_ms);
 
 /* Request tags understood by a supervisor's handle_call (for tr_request from
- * an actor). Payloads: START_CHILD a tr_child_spec (its pointers must stay
- * valid until the reply), reply a tr_pid; TERMINATE/RESTART/DELETE a
- * tr_sup_child_ref, reply empty (RESTART: a tr_pid); WHICH: no payload,
+ * an actor), in the supervisor's reserved range 0xFFFF0100-0xFFFF01FF (the
+ * table of reserved tags is in troupe/actor.h, above tr_send). Payloads: START_CHILD a
+ * tr_child_spec (its pointers must stay valid until the reply), reply a tr_pid;
+ * TERMINATE/RESTART/DELETE a tr_sup_child_ref, reply empty (RESTART: a tr_pid); WHICH: no payload,
  * reply an array of tr_child_info; COUNT: no payload, reply a
  * tr_child_counts. Errors come back as REPLY status. */
 #define TR_SUP_START_CHILD 0xFFFF0101u
