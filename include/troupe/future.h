@@ -54,7 +54,8 @@ TR_API int tr_future_await(tr_future *future, tr_duration_ms timeout_ms, tr_buf 
 TR_API int tr_future_status(const tr_future *future);
 
 /** tr_future_id: a number naming the future, unique within the process
- *  (also carried in tr_future_reply.id). 0 for NULL; never fails.
+ *  (also carried in tr_future_reply.id), as the ref in Elixir's Task
+ *  struct names its reply. The future is borrowed. 0 for NULL; never fails.
  *  Thread-safety: any thread. */
 TR_API uint64_t tr_future_id(const tr_future *future);
 
@@ -85,16 +86,16 @@ TR_API int tr_future_notify(tr_future *future, tr_pid pid, uint32_t tag);
 
 /** tr_future_reply_of: the tr_future_reply carried by a message sent by
  *  tr_future_notify, or NULL when msg is not one (wrong size; never fails
- *  otherwise). Borrowed
- *  like the message: valid during the callback.
+ *  otherwise): the match on {Ref, Result} in a receive. Borrowed like the
+ *  message: valid during the callback.
  *  Thread-safety: the callback's thread. */
 TR_API const tr_future_reply *tr_future_reply_of(const tr_msg *msg);
 
 /** tr_future_free: releases the caller's reference to the future. A task
- *  still pending keeps running and its outcome is dropped (a registered
- *  notification is still sent; its `future` field must then not be
- *  dereferenced). NULL is a no-op; never fails. Do not use the future
- *  afterwards.
+ *  still pending keeps running and its outcome is dropped, as Elixir's
+ *  Task.ignore/1 (a registered notification is still sent; its `future`
+ *  field must then not be dereferenced). NULL is a no-op; never fails. Do
+ *  not use the future afterwards.
  *  Thread-safety: any thread, once per future, not concurrently with an
  *  await of the same future. */
 TR_API void tr_future_free(tr_future *future);

@@ -111,7 +111,8 @@ TR_API int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms);
 /** tr_task_pool_free: stops the pool if that has not completed
  *  (tr_task_pool_stop with TR_INFINITY) and releases the caller's
  *  reference. Futures the caller still holds stay valid (each is released
- *  with tr_future_free). NULL is a no-op.
+ *  with tr_future_free). NULL is a no-op. No OTP analogue (Erlang's memory
+ *  is collected); the stop part is Task.Supervisor's stop.
  *  Errors: TR_EDEADLK on a scheduler thread (nothing is released then).
  *  Thread-safety: one non-scheduler thread, once per pool. */
 TR_API int tr_task_pool_free(tr_task_pool *pool);
@@ -173,12 +174,14 @@ TR_API int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *input
 TR_API int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms);
 
 /** tr_task_pool_pending_count: tasks submitted and not yet completed
- *  (queued or running). 0 for NULL; never fails. Thread-safety: any
- *  thread. */
+ *  (queued or running), as counting a Task.Supervisor's children. The pool
+ *  is borrowed. 0 for NULL; never fails. Thread-safety: any thread (the
+ *  count may change as soon as it is read). */
 TR_API size_t tr_task_pool_pending_count(const tr_task_pool *pool);
 
-/** tr_task_pool_workers: the pool's number of workers. 0 for NULL; never
- *  fails. Thread-safety: any thread. */
+/** tr_task_pool_workers: the pool's number of workers (its concurrency,
+ *  Task.async_stream's max_concurrency). The pool is borrowed. 0 for NULL;
+ *  never fails. Thread-safety: any thread. */
 TR_API unsigned tr_task_pool_workers(const tr_task_pool *pool);
 
 /* ------------------------------------------------------------------------ */
