@@ -286,14 +286,8 @@ static void zombie_fail(pslot *s, int err, const char *text, bool count) {
 }
 
 static int vec_push(pslot ***v, unsigned *n, unsigned *cap, pslot *s) {
-    if (*n == *cap) {
-        unsigned c = *cap ? *cap * 2 : 8;
-        pslot **nv = tr__realloc(*v, c * sizeof(*nv));
-        if (!nv)
-            return TR_ENOMEM;
-        *v = nv;
-        *cap = c;
-    }
+    if (!TR__GROW(*v, *n, *cap, 8))
+        return TR_ENOMEM;
     (*v)[(*n)++] = s;
     return 0;
 }

@@ -95,14 +95,8 @@ static tr__sup_child *child_new(sup_state *st, const tr_child_spec *spec) {
 }
 
 static int kids_append(sup_state *st, tr__sup_child *c) {
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 8;
-        tr__sup_child **k = tr__realloc(st->kids, cap * sizeof(*k));
-        if (!k)
-            return TR_ENOMEM;
-        st->kids = k;
-        st->cap = cap;
-    }
+    if (!TR__GROW(st->kids, st->n, st->cap, 8))
+        return TR_ENOMEM;
     st->kids[st->n++] = c;
     return 0;
 }
