@@ -80,10 +80,6 @@ int tr__await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_
                              tr_reason *reason);
 /* The actor running on the calling thread, or NULL outside callbacks. */
 tr_self *tr__current(void);
-/* Old names of tr_forward / tr_msg_forwarded (public now), until the
- * pool's sources use the public ones. */
-#define tr__forward_call tr_forward
-#define tr__msg_forwarded tr_msg_forwarded
 /* Stores v into *p (release) unless the running actor's exit has been
  * claimed (a kill from another thread): the store and the kill are ordered
  * under the actor's lock, so whoever learns of the exit (DOWN, EXIT) sees

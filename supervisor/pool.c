@@ -7,7 +7,7 @@
  * serial, pid) to the pool, which monitors each worker incarnation.
  *
  * Jobs: the pool forwards a call it receives to a worker as it came (no
- * new message, no copy: tr__forward_call); the worker's handle_call gets
+ * new message, no copy: tr_forward); the worker's handle_call gets
  * the caller's tr_from, so the user's tr_reply reaches the caller directly.
  * Only a call the pool has to hold (no worker alive) or cannot forward (a
  * full bounded mailbox) goes as a cast carrying a job header with the
@@ -389,7 +389,7 @@ static int dispatch(tr_self *self, pool_state *p, tr_from from, tr_pid sender, u
              * message, no copy; the worker replies to the caller. */
             if (slot_track(s, from))
                 return TR_ENOMEM;
-            int rc = tr__forward_call(self, s->pid);
+            int rc = tr_forward(self, s->pid);
             if (rc == 0) {
                 p->dispatched++;
                 return 0;

@@ -116,9 +116,9 @@ static void job_done(tr_self *self, worker_hdr *h) {
 }
 
 static int w_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
-    if (!tr__msg_forwarded(msg))
+    if (!tr_msg_forwarded(msg))
         return user_call(self, state, msg, from); /* called directly */
-    /* A job the pool handed on as it came (tr__forward_call). */
+    /* A job the pool handed on as it came (tr_forward). */
     worker_hdr *h = state;
     int rc = user_call(self, h, msg, from);
     job_done(self, h);

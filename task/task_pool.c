@@ -131,6 +131,8 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
     int rc = f->fn(&st->task, f->arg, f->arg_size);
 
     st->current = NULL;
+    if (rc == TR_FUTURE_PENDING)
+        rc = TR_EREMOTE; /* 1 would read as "still pending" for ever */
     if (rc == 0) {
         tr__future_complete(f, 0, st->task.res, st->task.res_size);
     } else {

@@ -175,6 +175,12 @@ static void test_error_fails_only_its_future(void **state) {
     assert_string_equal((const char *)txt.data, "task failed");
     tr_buf_free(&txt);
     tr_future_free(c);
+    /* 1 is TR_FUTURE_PENDING: a task returning it still completes. */
+    c = submit_int(fx->pool, bare_error_task, 1);
+    assert_int_equal(tr_future_await(c, 10000, &txt), TR_EREMOTE);
+    tr_buf_free(&txt);
+    assert_int_equal(tr_future_status(c), TR_EREMOTE);
+    tr_future_free(c);
 
     /* map reports the first failure in input order and fills the rest. */
     int codes_in[4] = {0, 5, 6, 0};

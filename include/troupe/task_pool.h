@@ -58,7 +58,8 @@ typedef struct tr_task tr_task;
  *  Returns 0 for success (the result is what tr_task_set_result stored, or
  *  empty), or any non-zero code for an error that fails this task's future
  *  with that code (its text from tr_task_error, else tr_strerror(code) for
- *  a TR_E* code, else "task failed"). */
+ *  a TR_E* code, else "task failed"). 1 is TR_FUTURE_PENDING, so a task
+ *  that returns 1 fails with TR_EREMOTE instead. */
 typedef int (*tr_task_fn)(tr_task *task, const void *arg, size_t arg_size);
 
 /** Task pool options. Zero-initialize, then set what you need.
