@@ -167,6 +167,19 @@ bool tu_log_get(tu_log *l, tr_pid self, int what, int kind, size_t idx, tu_event
     return found;
 }
 
+/* CLOCK_REALTIME (the condvars' clock) ms milliseconds from now. */
+static struct timespec tu_realtime_after(int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
 bool tu_log_wait(tu_log *l, tr_pid self, int what, int kind, size_t n, int64_t timeout_ms) {
     int64_t end = tu_now_ms() + timeout_ms;
     for (;;) {
@@ -175,13 +188,7 @@ bool tu_log_wait(tu_log *l, tr_pid self, int what, int kind, size_t n, int64_t t
         if (tu_now_ms() >= end)
             return false;
         pthread_mutex_lock(&l->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 5 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = tu_realtime_after(5);
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         pthread_mutex_unlock(&l->mu);
     }
@@ -200,16 +207,7 @@ void tu_gate_destroy(tu_gate *g) {
 }
 
 bool tu_gate_pass(tu_gate *g, int64_t timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (timeout_ms > 0) {
-        ts.tv_sec += timeout_ms / 1000;
-        ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-    }
+    struct timespec ts = tu_realtime_after(timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&g->mu);
     g->entered++;
     pthread_cond_broadcast(&g->cv);
@@ -233,13 +231,7 @@ bool tu_gate_wait_entered(tu_gate *g, int n, int64_t timeout_ms) {
     bool ok;
     pthread_mutex_lock(&g->mu);
     while (!(ok = g->entered >= n) && tu_now_ms() < end) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 5 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = tu_realtime_after(5);
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
     }
     pthread_mutex_unlock(&g->mu);
@@ -266,29 +258,28 @@ static void tu_probe_reply(tr_from from, int64_t rc, uint64_t extra) {
     tr_reply(from, 0, &r, sizeof r);
 }
 
+/* A command's tr_pid argument. */
+static tr_pid tu_arg_pid(const tr_msg *m) {
+    tr_pid p;
+    memcpy(&p, m->data, sizeof p);
+    return p;
+}
+
 static int tu_probe_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
     tu_probe_state *s = state;
     switch (m->tag) {
     case TU_PING:
         tu_probe_reply(from, 0, tr_self_pid(self).id);
         return TR_CONTINUE;
-    case TU_LINK: {
-        tr_pid p;
-        memcpy(&p, m->data, sizeof p);
-        tu_probe_reply(from, tr_link(self, p), 0);
+    case TU_LINK:
+        tu_probe_reply(from, tr_link(self, tu_arg_pid(m)), 0);
         return TR_CONTINUE;
-    }
-    case TU_UNLINK: {
-        tr_pid p;
-        memcpy(&p, m->data, sizeof p);
-        tu_probe_reply(from, tr_unlink(self, p), 0);
+    case TU_UNLINK:
+        tu_probe_reply(from, tr_unlink(self, tu_arg_pid(m)), 0);
         return TR_CONTINUE;
-    }
     case TU_MONITOR: {
-        tr_pid p;
-        memcpy(&p, m->data, sizeof p);
         uint64_t ref = 0;
-        int rc = tr_monitor(self, p, &ref);
+        int rc = tr_monitor(self, tu_arg_pid(m), &ref);
         tu_probe_reply(from, rc, ref);
         return TR_CONTINUE;
     }
