@@ -5,6 +5,8 @@
 #       make ubsan (UndefinedBehaviorSanitizer), make bench,
 #       make install PREFIX=...,
 #       make aarch64 (cross build for arm64, test suite under qemu-user)
+# DEPS=0 (or TROUPE_NO_APT=1 in the environment) skips the apt step: the
+# packages are only checked, e.g. make test DEPS=0.
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,6 +14,7 @@ BUILD_TYPE ?= RelWithDebInfo
 PREFIX     ?= /usr/local
 DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEPS       ?= $(if $(filter-out 0,$(TROUPE_NO_APT)),0,1)
 
 # aarch64 cross build: host packages (apt), and the arm64 builds of the
 # libraries, downloaded with apt-get download and unpacked into a sysroot
@@ -27,12 +30,15 @@ A64_CTEST_ARGS ?=
 
 .PHONY: setup deps configure build demo test tsan asan ubsan bench install clean aarch64 aarch64-deps
 
-# Install the Debian packages that are missing (apt, with sudo when not root).
+# Install the Debian packages that are missing (apt, with sudo when not
+# root); with DEPS=0 only say which are missing.
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ]; then \
+	if [ -n "$$missing" ] && [ "$(DEPS)" = 0 ]; then \
+	  echo "troupe: DEPS=0, not installing the missing Debian packages:$$missing"; \
+	elif [ -n "$$missing" ]; then \
 	  echo "troupe: installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -74,7 +80,9 @@ aarch64-deps:
 	@missing=""; for p in $(A64_HOST_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ]; then \
+	if [ -n "$$missing" ] && [ "$(DEPS)" = 0 ]; then \
+	  echo "troupe: DEPS=0, not installing the missing Debian packages:$$missing"; \
+	elif [ -n "$$missing" ]; then \
 	  echo "troupe: installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

@@ -1,9 +1,7 @@
 /* Pool manager tests: round-robin order, least-loaded choice, scale-down
  * without losing jobs, a crash mid-job, statistics, start/stop errors.
  * Each test starts and shuts down its own runtime. */
-#include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,31 +18,17 @@
 #define JOB_GATE 2   /* call or cast: wait for the test's gate, then as WHOAMI */
 #define JOB_CRASH 3  /* call: the worker crashes */
 
-typedef struct gate {
-    sem_t sem;
-} gate;
-
 typedef struct pw_state {
-    gate *g;
+    tu_gate *g;
     int inited;
 } pw_state;
 
 static int pw_init(tr_self *self, void *state, const void *arg) {
     pw_state *st = state;
     (void)self;
-    st->g = (gate *)arg;
+    st->g = (tu_gate *)arg;
     st->inited = 1;
-    return st->g && st->g == (gate *)(uintptr_t)1 ? TR_STOP : TR_CONTINUE;
-}
-
-/* Test only: a worker blocked on the gate keeps its job unfinished, so the
- * pool's load figures are deterministic. Bounded: never hangs a run. */
-static void gate_wait(gate *g) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    while (sem_timedwait(&g->sem, &ts) != 0 && errno == EINTR)
-        ;
+    return st->g && st->g == (tu_gate *)(uintptr_t)1 ? TR_STOP : TR_CONTINUE;
 }
 
 static int pw_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
@@ -53,7 +37,7 @@ static int pw_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) 
     if (msg->tag == JOB_CRASH)
         tr_fail(self, tr_reason_error(99, "job crashed"));
     if (msg->tag == JOB_GATE)
-        gate_wait(st->g);
+        tu_gate_pass(st->g, 10000); /* see pw_cast */
     int32_t idx = tr_pool_worker_index(self);
     tr_reply(from, msg->tag, &idx, sizeof(idx));
     return TR_CONTINUE;
@@ -62,8 +46,11 @@ static int pw_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) 
 static int pw_cast(tr_self *self, void *state, const tr_msg *msg) {
     pw_state *st = state;
     (void)self;
+    /* Test only: a worker blocked on the gate keeps its job unfinished, so
+     * the pool's load figures are deterministic. Bounded: never hangs a
+     * run. */
     if (msg->tag == JOB_GATE)
-        gate_wait(st->g);
+        tu_gate_pass(st->g, 10000);
     return TR_CONTINUE;
 }
 
@@ -75,20 +62,7 @@ static const tr_behaviour pw_behaviour = {
     .handle_cast = pw_cast,
 };
 
-static tr_runtime *rt_start(unsigned threads) {
-    tr_runtime_opts o = {0};
-    o.threads = threads;
-    tr_runtime *rt = NULL;
-    assert_int_equal(tr_runtime_start(&o, &rt), 0);
-    return rt;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static tr_pid pool_start(tr_runtime *rt, gate *g, unsigned size, tr_pool_strategy strat) {
+static tr_pid pool_start(tr_runtime *rt, tu_gate *g, unsigned size, tr_pool_strategy strat) {
     tr_pool_opts o = {0};
     o.worker = &pw_behaviour;
     o.worker_arg = g;
@@ -118,7 +92,7 @@ static tr_pool_stats wait_stats(tr_runtime *rt, tr_pid pool, uint64_t done, uint
         assert_int_equal(tr_pool_get_stats(rt, pool, &st, NULL, 0, NULL), 0);
         if (st.jobs_done >= done && st.restarts >= restarts)
             return st;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     fail_msg("stats: done %llu restarts %llu", (unsigned long long)st.jobs_done,
              (unsigned long long)st.restarts);
@@ -127,9 +101,9 @@ static tr_pool_stats wait_stats(tr_runtime *rt, tr_pid pool, uint64_t done, uint
 
 static void test_round_robin(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start(2);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tr_runtime *rt = tu_rt_start(2);
+    tu_gate g;
+    tu_gate_init(&g);
     tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
     const int want[5] = {0, 1, 2, 3, 0};
     for (int i = 0; i < 5; i++) {
@@ -161,15 +135,15 @@ static void test_round_robin(void **unused) {
     assert_int_equal(tr_call(rt, pool, 0xFFFF0299u, NULL, 0, NULL, 5000), TR_EINVAL);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
     assert_false(tr_is_alive(rt, pool));
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
 }
 
 static void test_least_loaded(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start(4);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tr_runtime *rt = tu_rt_start(4);
+    tu_gate g;
+    tu_gate_init(&g);
     tr_pid pool = pool_start(rt, &g, 3, TR_POOL_LEAST_LOADED);
     /* two slow jobs keep workers 0 and 1 busy */
     assert_int_equal(tr_cast(rt, pool, JOB_GATE, NULL, 0), 0);
@@ -186,23 +160,22 @@ static void test_least_loaded(void **unused) {
             assert_int_equal(tr_pool_get_stats(rt, pool, NULL, rows, 3, &n), 0);
             if (rows[2].queued == 0)
                 break;
-            sleep_ms(5);
+            tu_sleep_ms(5);
         }
         assert_int_equal(n, 3);
         assert_int_equal(rows[0].queued, 1);
         assert_int_equal(rows[1].queued, 1);
         assert_int_equal(rows[2].queued, 0);
     }
-    sem_post(&g.sem);
-    sem_post(&g.sem);
+    tu_gate_open(&g); /* both slow jobs finish */
     tr_pool_stats st = wait_stats(rt, pool, 4, 0);
     assert_int_equal(st.jobs_done, 4);
     /* idle again: lowest index wins the tie */
     assert_int_equal(call_idx(rt, pool, JOB_WHOAMI, &idx), 0);
     assert_int_equal(idx, 0);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
 }
 
 /* A client actor: sends FIRST jobs, a resize to 2, then SECOND jobs, all
@@ -285,9 +258,9 @@ static const tr_behaviour client_behaviour = {
  * resize to 2, 100 more jobs. Returns false (with the reason in why) when a
  * job got no reply, an error, or went to the wrong workers. */
 static bool scale_down_round(char *why, size_t why_size) {
-    tr_runtime *rt = rt_start(2);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tr_runtime *rt = tu_rt_start(2);
+    tu_gate g;
+    tu_gate_init(&g);
     tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
     size_t actors_before = tr_runtime_actor_count(rt); /* pool + supervisor + 4 workers */
     client_report r;
@@ -316,7 +289,7 @@ static bool scale_down_round(char *why, size_t why_size) {
                  (unsigned long long)st.jobs_done, (unsigned long long)st.jobs_failed);
         tr_pool_stop(rt, pool, 10000);
         tr_runtime_shutdown(&rt);
-        sem_destroy(&g.sem);
+        tu_gate_destroy(&g);
         return false;
     }
     /* the first batch was spread over 4 workers, the second over 2 */
@@ -329,7 +302,7 @@ static bool scale_down_round(char *why, size_t why_size) {
     assert_int_equal(st.jobs_failed, 0);
     /* the two removed workers are gone */
     for (int i = 0; i < 500 && tr_runtime_actor_count(rt) > actors_before - 2; i++)
-        sleep_ms(10);
+        tu_sleep_ms(10);
     assert_int_equal(tr_runtime_actor_count(rt), actors_before - 2);
     /* growing again reuses indexes 2 and 3 */
     assert_int_equal(tr_pool_resize(rt, pool, 4), 0);
@@ -339,8 +312,8 @@ static bool scale_down_round(char *why, size_t why_size) {
         assert_int_equal(idx, i);
     }
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
     return true;
@@ -367,9 +340,9 @@ static void test_scale_down_loses_nothing(void **unused) {
  * removed by a scale-down and the one a later grow started there. */
 static void test_jobs_done_across_incarnations(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start(2);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tr_runtime *rt = tu_rt_start(2);
+    tu_gate g;
+    tu_gate_init(&g);
     tr_pid pool = pool_start(rt, &g, 4, TR_POOL_ROUND_ROBIN);
     int idx = -1;
     for (int i = 0; i < 8; i++) /* two jobs per worker */
@@ -398,15 +371,15 @@ static void test_jobs_done_across_incarnations(void **unused) {
         assert_int_equal(rows[i].restarts, 0);
     }
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
 }
 
 static void test_crash_mid_job(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start(2);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tr_runtime *rt = tu_rt_start(2);
+    tu_gate g;
+    tu_gate_init(&g);
     tr_pid pool = pool_start(rt, &g, 2, TR_POOL_ROUND_ROBIN);
     tr_pool_worker_stats rows[2];
     size_t n;
@@ -436,13 +409,13 @@ static void test_crash_mid_job(void **unused) {
     st = wait_stats(rt, pool, 6, 1);
     assert_int_equal(st.jobs_done, 6);
     assert_int_equal(tr_pool_stop(rt, pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
 }
 
 static void test_start_errors(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start(2);
+    tr_runtime *rt = tu_rt_start(2);
     tr_pool_opts o = {0};
     tr_pid pool;
     assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINVAL); /* no behaviour */
@@ -454,8 +427,8 @@ static void test_start_errors(void **unused) {
     o.worker_arg = (const void *)(uintptr_t)1; /* pw_init refuses */
     assert_int_equal(tr_pool_start(rt, &o, &pool), TR_EINIT);
     assert_int_equal(tr_pool_worker_index(NULL), TR_EINVAL);
-    gate g;
-    sem_init(&g.sem, 0, 0);
+    tu_gate g;
+    tu_gate_init(&g);
     pool = pool_start(rt, &g, 2, TR_POOL_ROUND_ROBIN);
     assert_int_equal(tr_pool_resize(rt, pool, 0), TR_EINVAL);
     assert_int_equal(tr_pool_resize(rt, pool, TR_POOL_MAX_WORKERS + 1), TR_EINVAL);
@@ -463,8 +436,8 @@ static void test_start_errors(void **unused) {
     assert_int_equal(tr_pool_stop(rt, pool, 10000), TR_ENOPROC);
     /* a pool left running is stopped by the runtime */
     pool_start(rt, &g, 3, TR_POOL_LEAST_LOADED);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-    sem_destroy(&g.sem);
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -556,7 +529,7 @@ static void *stress_client(void *arg) {
 
 static void resize_under_load(tr_pool_strategy strategy) {
     const unsigned resizes = 1000;
-    tr_runtime *rt = rt_start(4);
+    tr_runtime *rt = tu_rt_start(4);
     stress *x = calloc(1, sizeof(*x));
     assert_non_null(x);
     x->ran = calloc(STRESS_MAX_JOBS, sizeof(*x->ran));
@@ -612,7 +585,7 @@ static void resize_under_load(tr_pool_strategy strategy) {
     assert_int_equal(st.restarts, 0);
     assert_int_equal(st.size, size);
     assert_int_equal(tr_pool_stop(rt, x->pool, 10000), 0);
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
+    tu_rt_stop(&rt);
     pthread_mutex_destroy(&x->mu);
     free(x->ran);
     free(x->answered);

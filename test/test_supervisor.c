@@ -14,49 +14,7 @@
 
 #include <troupe/troupe.h>
 
-/* ------------------------------------------------------------------------ */
-/* A shared, mutex-protected event log                                       */
-/* ------------------------------------------------------------------------ */
-
-typedef struct evlog {
-    pthread_mutex_t mu;
-    int n;
-    char ev[128][24];
-} evlog;
-
-static void log_init(evlog *l) {
-    memset(l, 0, sizeof(*l));
-    pthread_mutex_init(&l->mu, NULL);
-}
-
-static void log_add(evlog *l, const char *what, const char *name) {
-    if (!l)
-        return;
-    pthread_mutex_lock(&l->mu);
-    if (l->n < 128)
-        snprintf(l->ev[l->n++], sizeof(l->ev[0]), "%s:%s", what, name);
-    pthread_mutex_unlock(&l->mu);
-}
-
-/* index of the first entry equal to s at or after from, or -1 */
-static int log_find(evlog *l, const char *s, int from) {
-    pthread_mutex_lock(&l->mu);
-    int r = -1;
-    for (int i = from; i < l->n; i++)
-        if (strcmp(l->ev[i], s) == 0) {
-            r = i;
-            break;
-        }
-    pthread_mutex_unlock(&l->mu);
-    return r;
-}
-
-static int log_count(evlog *l) {
-    pthread_mutex_lock(&l->mu);
-    int n = l->n;
-    pthread_mutex_unlock(&l->mu);
-    return n;
-}
+#include "testutil.h"
 
 /* ------------------------------------------------------------------------ */
 /* A test worker                                                             */
@@ -64,7 +22,7 @@ static int log_count(evlog *l) {
 
 typedef struct tw_arg {
     const char *name;
-    evlog *log;
+    tu_log *log;      /* notes "start:<name>", "down:<name>", "term:<name>" */
     int fail_init;    /* init refuses */
     int ignore_exits; /* traps exits and ignores EXIT (and shutdown) */
 } tw_arg;
@@ -83,7 +41,7 @@ static int tw_init(tr_self *self, void *state, const void *arg) {
         return tr_stop(self, tr_reason_error(42, "refused"));
     /* trap exits so that terminate runs on shutdown (as OTP) */
     tr_trap_exit(self, true);
-    log_add(st->arg->log, "start", st->arg->name);
+    tu_log_note(st->arg->log, "start", st->arg->name);
     return TR_CONTINUE;
 }
 
@@ -116,65 +74,10 @@ static int tw_info(tr_self *self, void *state, const tr_msg *msg) {
     return TR_CONTINUE;
 }
 
-/* A watcher actor: monitors a pid from its init and records the DOWN
- * reason, so a test can learn an exit reason without racing the exit. */
-typedef struct watch {
-    tr_pid target;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool down;
-    tr_reason reason;
-} watch;
-
-static int watcher_init(tr_self *self, void *state, const void *arg) {
-    *(watch **)state = (watch *)arg;
-    return tr_monitor(self, ((watch *)arg)->target, NULL) ? TR_STOP : TR_CONTINUE;
-}
-
-static int watcher_info(tr_self *self, void *state, const tr_msg *msg) {
-    watch *w = *(watch **)state;
-    if (msg->kind != TR_MSG_DOWN)
-        return TR_CONTINUE;
-    pthread_mutex_lock(&w->mu);
-    w->down = true;
-    w->reason = *tr_msg_reason(msg);
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return tr_stop(self, tr_reason_normal());
-}
-
-static const tr_behaviour watcher_behaviour = {
-    .name = "watcher",
-    .state_size = sizeof(watch *),
-    .init = watcher_init,
-    .handle_info = watcher_info,
-};
-
-static void watch_start(tr_runtime *rt, watch *w, tr_pid target) {
-    memset(w, 0, sizeof(*w));
-    w->target = target;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    assert_int_equal(tr_spawn(rt, &watcher_behaviour, w, NULL, NULL), 0);
-}
-
-/* Waits up to 10 s for the DOWN; returns its reason kind. */
-static int watch_wait(watch *w) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    pthread_mutex_lock(&w->mu);
-    while (!w->down && pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
-        ;
-    int kind = w->down ? w->reason.kind : -1;
-    pthread_mutex_unlock(&w->mu);
-    return kind;
-}
-
 static void tw_terminate(tr_self *self, void *state, tr_reason reason) {
     tw_state *st = state;
     (void)self;
-    log_add(st->arg->log, reason.kind == TR_EXIT_SHUTDOWN ? "down" : "term", st->arg->name);
+    tu_log_note(st->arg->log, reason.kind == TR_EXIT_SHUTDOWN ? "down" : "term", st->arg->name);
 }
 
 static const tr_behaviour tw_behaviour = {
@@ -196,23 +99,6 @@ static tr_child_spec child(const char *id, const tw_arg *arg, tr_restart_type re
     c.shutdown_ms = 2000;
     c.type = TR_WORKER;
     return c;
-}
-
-static tr_runtime *rt_start(void) {
-    tr_runtime_opts o = {0};
-    o.threads = 2;
-    tr_runtime *rt = NULL;
-    assert_int_equal(tr_runtime_start(&o, &rt), 0);
-    return rt;
-}
-
-static void rt_stop(tr_runtime *rt) {
-    assert_int_equal(tr_runtime_shutdown(&rt), 0);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The child's info by id; false when absent. */
@@ -240,7 +126,7 @@ static tr_pid wait_new_pid(tr_runtime *rt, tr_pid sup, const char *id, tr_pid ol
         tr_child_info ci;
         if (child_info(rt, sup, id, &ci) && !tr_pid_is_none(ci.pid) && !tr_pid_eq(ci.pid, old))
             return ci.pid;
-        sleep_ms(10);
+        tu_sleep_ms(10);
     }
     fail_msg("child %s was not restarted", id);
     return TR_PID_NONE;
@@ -258,7 +144,7 @@ static void make_exit(tr_runtime *rt, tr_pid pid, int32_t kind) {
 
 static void test_restart_matrix(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     const tr_restart_type types[3] = {TR_PERMANENT, TR_TRANSIENT, TR_TEMPORARY};
     const int32_t kinds[3] = {TR_EXIT_NORMAL, TR_EXIT_SHUTDOWN, TR_EXIT_ERROR};
     for (int t = 0; t < 3; t++) {
@@ -290,23 +176,22 @@ static void test_restart_matrix(void **unused) {
             assert_false(tr_is_alive(rt, sup));
         }
     }
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_start_and_stop_order(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
-    evlog log;
-    log_init(&log);
-    tw_arg a = {"A", &log, 0, 0}, b = {"B", &log, 0, 0}, c = {"C", &log, 0, 0};
+    tr_runtime *rt = tu_rt_start(2);
+    tu_log *log = tu_log_new();
+    tw_arg a = {"A", log, 0, 0}, b = {"B", log, 0, 0}, c = {"C", log, 0, 0};
     tr_child_spec cs[3] = {child("A", &a, TR_PERMANENT), child("B", &b, TR_PERMANENT),
                            child("C", &c, TR_PERMANENT)};
     tr_sup_spec spec = {.children = cs, .n_children = 3};
     tr_pid sup;
     assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
-    assert_int_equal(log_find(&log, "start:A", 0), 0);
-    assert_int_equal(log_find(&log, "start:B", 0), 1);
-    assert_int_equal(log_find(&log, "start:C", 0), 2);
+    assert_int_equal(tu_log_find_note(log, "start:A", 0), 0);
+    assert_int_equal(tu_log_find_note(log, "start:B", 0), 1);
+    assert_int_equal(tu_log_find_note(log, "start:C", 0), 2);
     tr_child_info v[3];
     size_t n = 0;
     assert_int_equal(tr_supervisor_which_children(rt, sup, v, 3, &n), 0);
@@ -314,19 +199,19 @@ static void test_start_and_stop_order(void **unused) {
     assert_string_equal(v[0].id, "A");
     assert_string_equal(v[2].id, "C");
     assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
-    assert_int_equal(log_count(&log), 6);
-    assert_int_equal(log_find(&log, "down:C", 0), 3);
-    assert_int_equal(log_find(&log, "down:B", 0), 4);
-    assert_int_equal(log_find(&log, "down:A", 0), 5);
-    rt_stop(rt);
+    assert_int_equal((int)tu_log_notes(log), 6);
+    assert_int_equal(tu_log_find_note(log, "down:C", 0), 3);
+    assert_int_equal(tu_log_find_note(log, "down:B", 0), 4);
+    assert_int_equal(tu_log_find_note(log, "down:A", 0), 5);
+    tu_rt_stop(&rt);
+    tu_log_free(log);
 }
 
 static void test_intensity_exceeded(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
-    evlog log;
-    log_init(&log);
-    tw_arg a = {"A", &log, 0, 0}, b = {"B", &log, 0, 0}, c = {"C", &log, 0, 0};
+    tr_runtime *rt = tu_rt_start(2);
+    tu_log *log = tu_log_new();
+    tw_arg a = {"A", log, 0, 0}, b = {"B", log, 0, 0}, c = {"C", log, 0, 0};
     tr_child_spec cs[3] = {child("A", &a, TR_PERMANENT), child("B", &b, TR_PERMANENT),
                            child("C", &c, TR_PERMANENT)};
     tr_sup_spec spec = {.children = cs, .n_children = 3}; /* 1 restart in 5 s */
@@ -335,22 +220,22 @@ static void test_intensity_exceeded(void **unused) {
     tr_pid a1 = child_pid(rt, sup, "A");
     make_exit(rt, a1, TR_EXIT_ERROR);
     tr_pid a2 = wait_new_pid(rt, sup, "A", a1);
-    int before = log_count(&log);
-    watch w;
-    watch_start(rt, &w, sup);
+    size_t before = tu_log_notes(log);
+    tu_watch w = tu_watch_start(rt, log, sup);
     assert_int_equal(tr_cast(rt, a2, TAG_EXIT, &(int32_t){TR_EXIT_ERROR}, sizeof(int32_t)), 0);
-    assert_int_equal(watch_wait(&w), TR_EXIT_SHUTDOWN);
+    assert_int_equal(tu_watch_wait(&w).kind, TR_EXIT_SHUTDOWN);
     /* B and C were stopped in reverse start order, and A not restarted */
-    int ic = log_find(&log, "down:C", before);
-    int ib = log_find(&log, "down:B", before);
+    int ic = tu_log_find_note(log, "down:C", before);
+    int ib = tu_log_find_note(log, "down:B", before);
     assert_true(ic >= 0 && ib > ic);
-    assert_int_equal(log_find(&log, "start:A", before), -1);
-    rt_stop(rt);
+    assert_int_equal(tu_log_find_note(log, "start:A", before), -1);
+    tu_rt_stop(&rt);
+    tu_log_free(log);
 }
 
 static void test_escalation_to_parent(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg w = {.name = "w"};
     tr_child_spec inner_child = child("w", &w, TR_PERMANENT);
     tr_sup_spec inner = {
@@ -369,10 +254,10 @@ static void test_escalation_to_parent(void **unused) {
     assert_int_equal(ci.type, TR_SUPERVISOR);
     tr_pid inner1 = ci.pid;
     tr_pid w1 = child_pid(rt, inner1, "w");
-    watch wt;
-    watch_start(rt, &wt, inner1);
+    tu_log *log = tu_log_new();
+    tu_watch wt = tu_watch_start(rt, log, inner1);
     tr_cast(rt, w1, TAG_EXIT, &(int32_t){TR_EXIT_ERROR}, sizeof(int32_t));
-    assert_int_equal(watch_wait(&wt), TR_EXIT_SHUTDOWN);
+    assert_int_equal(tu_watch_wait(&wt).kind, TR_EXIT_SHUTDOWN);
     tr_pid inner2 = wait_new_pid(rt, top, "inner", inner1);
     assert_true(child_info(rt, top, "inner", &ci));
     assert_int_equal(ci.restarts, 1);
@@ -382,12 +267,13 @@ static void test_escalation_to_parent(void **unused) {
     assert_false(tr_pid_eq(w1, w2));
     assert_int_equal(tr_supervisor_stop(rt, top, 10000), 0);
     assert_false(tr_is_alive(rt, w2));
-    rt_stop(rt);
+    tu_rt_stop(&rt);
+    tu_log_free(log);
 }
 
 static void test_shutdown_timeout_kills(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg a = {"stubborn", NULL, 0, 1};
     tr_child_spec cs = child("stubborn", &a, TR_PERMANENT);
     cs.shutdown_ms = 200;
@@ -408,12 +294,12 @@ static void test_shutdown_timeout_kills(void **unused) {
     assert_true(tr_is_alive(rt, p));
     assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
     assert_false(tr_is_alive(rt, p));
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_management_calls(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg a = {.name = "A"}, bad = {.name = "bad", .fail_init = 1};
     tr_child_spec cs = child("A", &a, TR_PERMANENT);
     tr_sup_spec spec = {.children = &cs, .n_children = 1};
@@ -457,15 +343,14 @@ static void test_management_calls(void **unused) {
 
     assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
     assert_int_equal(tr_supervisor_count_children(rt, sup, &cc), TR_ENOPROC);
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_bad_specs_and_init_failure(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
-    evlog log;
-    log_init(&log);
-    tw_arg a = {"A", &log, 0, 0}, b = {"B", &log, 1, 0};
+    tr_runtime *rt = tu_rt_start(2);
+    tu_log *log = tu_log_new();
+    tw_arg a = {"A", log, 0, 0}, b = {"B", log, 1, 0};
     tr_child_spec dup[2] = {child("A", &a, TR_PERMANENT), child("A", &a, TR_PERMANENT)};
     tr_sup_spec spec = {.children = dup, .n_children = 2};
     assert_int_equal(tr_supervisor_start(rt, &spec, NULL), TR_EINVAL);
@@ -478,18 +363,19 @@ static void test_bad_specs_and_init_failure(void **unused) {
     tr_child_spec cs[2] = {child("A", &a, TR_PERMANENT), child("B", &b, TR_PERMANENT)};
     tr_sup_spec failing = {.children = cs, .n_children = 2};
     assert_int_equal(tr_supervisor_start(rt, &failing, NULL), TR_EINIT);
-    assert_int_equal(log_find(&log, "start:A", 0), 0);
-    assert_true(log_find(&log, "down:A", 0) > 0); /* A was stopped again */
+    assert_int_equal(tu_log_find_note(log, "start:A", 0), 0);
+    assert_true(tu_log_find_note(log, "down:A", 0) > 0); /* A was stopped again */
     /* nothing left behind (the count drops just after the exit is seen) */
     for (int i = 0; i < 500 && tr_runtime_actor_count(rt) != before; i++)
-        sleep_ms(10);
+        tu_sleep_ms(10);
     assert_int_equal(tr_runtime_actor_count(rt), before);
-    rt_stop(rt);
+    tu_rt_stop(&rt);
+    tu_log_free(log);
 }
 
 static void test_one_for_all_and_rest_for_one(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg a = {.name = "A"}, b = {.name = "B"}, c = {.name = "C"};
     tr_child_spec cs[3] = {child("A", &a, TR_PERMANENT), child("B", &b, TR_PERMANENT),
                            child("C", &c, TR_PERMANENT)};
@@ -514,12 +400,12 @@ static void test_one_for_all_and_rest_for_one(void **unused) {
         assert_false(tr_is_alive(rt, pc));
         assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
     }
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_simple_one_for_one(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg t = {.name = "tmpl"}, other = {.name = "other"};
     tr_child_spec tmpl = child("worker", &t, TR_PERMANENT);
     tr_sup_spec spec = {
@@ -556,7 +442,7 @@ static void test_simple_one_for_one(void **unused) {
         assert_int_equal(tr_supervisor_count_children(rt, sup, &cc), 0);
         ok = cc.active == 3;
         if (!ok)
-            sleep_ms(10);
+            tu_sleep_ms(10);
     }
     assert_true(ok);
     tr_child_info v[8];
@@ -572,12 +458,12 @@ static void test_simple_one_for_one(void **unused) {
     assert_true(restarted);
     assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
     assert_false(tr_is_alive(rt, q));
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_backoff_restart(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg a = {.name = "A"};
     tr_child_spec cs = child("A", &a, TR_PERMANENT);
     tr_sup_spec spec = {.flags = {.intensity = 5, .period_ms = 5000, .backoff_initial_ms = 100},
@@ -592,18 +478,18 @@ static void test_backoff_restart(void **unused) {
     assert_true(tr_now_ms() - t0 >= 95); /* not before the backoff */
     assert_true(tr_is_alive(rt, a2));
     assert_int_equal(tr_supervisor_stop(rt, sup, 10000), 0);
-    rt_stop(rt);
+    tu_rt_stop(&rt);
 }
 
 static void test_runtime_shutdown_with_supervisors(void **unused) {
     (void)unused;
-    tr_runtime *rt = rt_start();
+    tr_runtime *rt = tu_rt_start(2);
     tw_arg a = {.name = "A"};
     tr_child_spec cs[2] = {child("A", &a, TR_PERMANENT), child("B", &a, TR_PERMANENT)};
     tr_sup_spec spec = {.children = cs, .n_children = 2};
     assert_int_equal(tr_supervisor_start(rt, &spec, NULL), 0);
     assert_int_equal(tr_supervisor_start(rt, &spec, NULL), 0);
-    rt_stop(rt); /* no restarts, no hang, no leak */
+    tu_rt_stop(&rt); /* no restarts, no hang, no leak */
 }
 
 int main(void) {

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <pthread.h>
 #include <time.h>
 
@@ -71,8 +73,7 @@ typedef struct fixture {
 
 static int setup_n(void **state, unsigned workers) {
     fixture *fx = calloc(1, sizeof *fx);
-    tr_runtime_opts o = {.threads = 2};
-    assert_int_equal(tr_runtime_start(&o, &fx->rt), 0);
+    fx->rt = tu_rt_start(2);
     tr_task_pool_opts po = {.workers = workers};
     assert_int_equal(tr_task_pool_start(fx->rt, &po, &fx->pool), 0);
     __atomic_store_n(&gate_open, 0, __ATOMIC_RELEASE);
@@ -91,7 +92,7 @@ static int teardown(void **state) {
     __atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
     if (fx->pool)
         assert_int_equal(tr_task_pool_free(fx->pool), 0);
-    assert_int_equal(tr_runtime_shutdown(&fx->rt), 0);
+    tu_rt_stop(&fx->rt);
     free(fx);
     return 0;
 }

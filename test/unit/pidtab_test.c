@@ -9,7 +9,12 @@
  *   false, tr_await_exit noproc; nothing sent to an old pid reaches the
  *   actor that now has its slot; no pid value is ever handed out twice.
  * - The same with the default table and spawns from inside an actor (a
- *   scheduler thread keeps a cache of free slots). */
+ *   scheduler thread keeps a cache of free slots).
+ * - Generation wrap: a slot whose generation is the highest one
+ *   (TR__PID_GEN_MASK) gives the next actor there generation 1, never 0;
+ *   the pid of the highest generation keeps the slot index and the
+ *   runtime's id (the generation bits do not spill), and is stale once its
+ *   actor is gone. */
 #include "testutil.h"
 
 #include "actor/core.h"
@@ -213,10 +218,85 @@ static void test_pid_generation_reuse_from_actor(void **state) {
     free(all);
 }
 
+/* ---- generation wrap ---- */
+
+/* The slot word of index idx (actor/core.h's table layout). */
+static uint64_t *slot_word(tr_runtime *rt, uint32_t idx) {
+    tr__slot **segs = rt->segs;
+    tr__slot *seg = __atomic_load_n(&segs[idx >> TR__SEG_BITS], __ATOMIC_ACQUIRE);
+    assert_non_null(seg);
+    return &seg[idx & (TR__SEG_SIZE - 1)].w;
+}
+
+/* Waits until the slot of p is reclaimed (its generation moved past p's);
+ * returns the new generation. */
+static uint32_t wait_slot_reclaimed(tr_runtime *rt, tr_pid p) {
+    uint64_t *w = slot_word(rt, pid_index(p));
+    int64_t end = tu_now_ms() + 10000;
+    for (;;) {
+        uint32_t gen = (uint32_t)(__atomic_load_n(w, __ATOMIC_ACQUIRE) >> 32);
+        if (gen != pid_gen(p))
+            return gen;
+        if (tu_now_ms() > end)
+            fail_msg("slot %u still has generation %u", pid_index(p), gen);
+        tu_sleep_ms(1);
+    }
+}
+
+static void test_pid_generation_wrap(void **state) {
+    (void)state;
+    /* One slot: every spawn reuses it. */
+    tr_runtime_opts o = {.threads = 2, .max_actors = 1};
+    tr_runtime *rt = NULL;
+    assert_rc(tr_runtime_start(&o, &rt), 0);
+    tu_log *log = tu_log_new();
+    unsigned full_retries = 0;
+
+    tr_pid p1 = spawn_probe(rt, log, &full_retries);
+    tu_ping(rt, p1);
+    assert_rc(tr_exit(rt, p1, tr_reason_kill()), 0);
+    tu_await(rt, p1);
+    assert_int_equal(wait_slot_reclaimed(rt, p1), pid_gen(p1) + 1);
+
+    /* The slot is free and nothing writes its word until the next spawn:
+     * jump to the highest generation. */
+    __atomic_store_n(slot_word(rt, pid_index(p1)), (uint64_t)TR__PID_GEN_MASK << 32,
+                     __ATOMIC_RELEASE);
+    tr_pid top = spawn_probe(rt, log, &full_retries);
+    assert_int_equal(pid_index(top), pid_index(p1));
+    assert_int_equal(pid_gen(top), TR__PID_GEN_MASK);
+    assert_int_equal(tr__pid_rt(top), tr__pid_rt(p1));
+    assert_true(tr_is_alive(rt, top));
+    tu_ping(rt, top);
+    assert_stale(rt, p1);
+
+    /* The generation after the highest is 1: 0 is skipped. */
+    tu_stop(rt, top, tr_reason_normal());
+    tu_await(rt, top);
+    assert_int_equal(wait_slot_reclaimed(rt, top), 1);
+    tr_pid wrapped = spawn_probe(rt, log, &full_retries);
+    assert_int_equal(pid_index(wrapped), pid_index(top));
+    assert_int_equal(pid_gen(wrapped), 1);
+    assert_int_equal(tr__pid_rt(wrapped), tr__pid_rt(top));
+    assert_true(tr_is_alive(rt, wrapped));
+    tu_ping(rt, wrapped);
+    assert_stale(rt, top);
+    /* (wrapped has the value p1 had: a pid stays unique for 2^25 - 1
+     * generations of its slot, as erts reuses a pid after its counter
+     * wraps.) Nothing sent to the stale pids reached the actors of the slot. */
+    assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_CAST, TU_ANY), 0);
+    assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_INFO, TU_ANY), 0);
+    print_message("pids: generation %u wrapped to %u in slot %u (%u spawns retried)\n",
+                  pid_gen(top), pid_gen(wrapped), pid_index(wrapped), full_retries);
+    assert_rc(tr_runtime_shutdown(&rt), 0);
+    tu_log_free(log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pid_generation_reuse_small_table),
         TU_TEST(test_pid_generation_reuse_from_actor),
+        cmocka_unit_test(test_pid_generation_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

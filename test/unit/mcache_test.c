@@ -291,6 +291,18 @@ static void test_mc_classes(void **state) {
     }
 }
 
+/* A block found on a free list of cache i, class k: a block the test
+ * allocated from cache i in class k, freed, and on no other list. */
+static void check_free_block(world *w, tr__mfree *b, unsigned i, unsigned k) {
+    bentry *e = bset_get(&w->live, (uintptr_t)b);
+    assert_non_null(e);
+    assert_false(e->live);
+    assert_false(e->seen);
+    assert_int_equal(e->owner, i);
+    assert_int_equal(e->cls, k);
+    e->seen = true;
+}
+
 /* Walks cache i's lists; returns the number of blocks, or stops at the
  * first error. */
 static size_t walk_cache(world *w, unsigned i) {
@@ -301,13 +313,7 @@ static size_t walk_cache(world *w, unsigned i) {
         /* the local list */
         uint32_t n = 0;
         for (tr__mfree *b = c->local[k].head; b; b = b->next) {
-            bentry *e = bset_get(&w->live, (uintptr_t)b);
-            assert_non_null(e);
-            assert_false(e->live);
-            assert_false(e->seen);
-            assert_int_equal(e->owner, i);
-            assert_int_equal(e->cls, k);
-            e->seen = true;
+            check_free_block(w, b, i, k);
             n++;
         }
         assert_int_equal(n, c->local[k].count);
@@ -318,13 +324,7 @@ static size_t walk_cache(world *w, unsigned i) {
             uint32_t bn = 0;
             tr__mfree *last = NULL;
             for (tr__mfree *b = batch; b; b = b->next) {
-                bentry *e = bset_get(&w->live, (uintptr_t)b);
-                assert_non_null(e);
-                assert_false(e->live);
-                assert_false(e->seen);
-                assert_int_equal(e->owner, i);
-                assert_int_equal(e->cls, k);
-                e->seen = true;
+                check_free_block(w, b, i, k);
                 last = b;
                 bn++;
             }
