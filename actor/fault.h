@@ -24,7 +24,7 @@ void tr__fault_arm(tr_runtime *rt, uint64_t nth, uint64_t every);
 uint64_t tr__fault_disarm(tr_runtime *rt);
 
 /* tr__fault_detach: the calling thread lets go of the runtime it armed
- * (without touching it: after tr_runtime_shutdown, which frees it). */
+ * (without touching it: after tr_runtime_free, which frees it). */
 void tr__fault_detach(void);
 
 /* tr__fault_count: allocations counted since tr__fault_arm. */

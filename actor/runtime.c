@@ -239,7 +239,7 @@ int tr_runtime_stop(tr_runtime *rt) {
     return TR_OK;
 }
 
-int tr_runtime_shutdown(tr_runtime **rtp) {
+int tr_runtime_free(tr_runtime **rtp) {
     if (!rtp || !*rtp)
         return TR_OK;
     tr_runtime *rt = *rtp;

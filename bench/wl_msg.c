@@ -119,7 +119,7 @@ void wl_skynet(double scale) {
     snprintf(extra, sizeof extra, "actors=%ld errors=%d", atomic_load(&ctx.actors),
              atomic_load(&ctx.errors));
     bench_result("skynet", n, ms, (double)n, ok, extra);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ================================================================ pingpong */
@@ -206,7 +206,7 @@ void wl_pingpong(double scale) {
     snprintf(extra, sizeof extra, "msgs=%lld roundtrips_per_s=%.0f", (long long)(2 * n),
              ms > 0 ? n / (ms / 1000) : 0);
     bench_result("pingpong", n, ms, 2.0 * (double)n, ok, extra);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ================================================================ counting */
@@ -302,7 +302,7 @@ void wl_counting(double scale) {
         bench_err("counting", "send", rc ? rc : ctx.status);
     ok = ok && ctx.status == 0 && ctx.got == n;
     bench_result("counting", n, ms, (double)n, ok, NULL);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ================================================================ fanin */
@@ -393,7 +393,7 @@ void wl_fanin(double scale) {
     int64_t want = FANIN_PRODUCERS * (ctx.per * (ctx.per - 1) / 2);
     ok = ok && atomic_load(&ctx.errors) == 0 && ctx.total == n && ctx.sum == want;
     bench_result("fanin", n, ms, (double)n, ok, "producers=8");
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ================================================================ call */
@@ -484,7 +484,7 @@ void wl_call(double scale) {
         bench_err("call", "request", rc ? rc : ctx.status);
     ok = ok && ctx.status == 0 && !ctx.bad && ctx.calls == n;
     bench_result("call", n, ms, (double)n, ok, "client=actor");
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* The same server, called from the main thread with the blocking tr_call. */
@@ -514,7 +514,7 @@ void wl_call_thread(double scale) {
     if (rc != 0)
         bench_err("call_thread", "tr_call", rc);
     bench_result("call_thread", n, ms, (double)i, ok && i == n, "client=thread");
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ================================================================ ring */
@@ -599,6 +599,6 @@ void wl_ring(double scale) {
         hops += ctx->counts[i];
     ok = ok && atomic_load(&ctx->errors) == 0 && hops == n && ctx->final_idx == n % RING_SIZE;
     bench_result("ring", n, ms, (double)n, ok, "actors=1000");
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     free(ctx);
 }

@@ -128,7 +128,7 @@ static void pool_run(const char *workload, double scale, const tr_behaviour *wor
     if (rc != 0) {
         bench_err(workload, "tr_pool_start", rc);
         bench_result(workload, n, 0, 0, false, "error=pool_start");
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return;
     }
     double ms = 0;
@@ -150,7 +150,7 @@ static void pool_run(const char *workload, double scale, const tr_behaviour *wor
     rc = tr_pool_stop(rt, ctx.pool, 10000);
     if (rc != 0)
         bench_err(workload, "tr_pool_stop", rc);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 void wl_pool(double scale) {
@@ -418,5 +418,5 @@ void wl_restart(double scale) {
              atomic_load(&ctx.incarnations), ctx.bad ? " bad_generation=1" : "");
     bench_result("restart", n, ms, (double)ctx.restarts, ok, extra);
     tr_supervisor_stop(rt, sup, 10000);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }

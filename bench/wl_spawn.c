@@ -103,6 +103,6 @@ void wl_spawn_idle(double scale) {
              "bytes_per_actor=%.0f teardown_ms=%.3f rss_growth_mb=%.1f live=%zu",
              (double)growth / (double)n, teardown_ms, growth / 1048576.0, live);
     bench_result("spawn_idle", n, ms, (double)n, ok, extra);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     free(pids);
 }

@@ -76,7 +76,7 @@ void wl_tickers(double scale) {
     if (rc != 0) {
         bench_err("tickers", "setup", rc);
         bench_result("tickers", TICKERS, 0, 0, false, "error=setup");
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return;
     }
     int64_t cpu0 = bench_cpu_ns(), t0 = bench_now_ns();
@@ -107,5 +107,5 @@ void wl_tickers(double scale) {
     snprintf(extra, sizeof extra, "cpu_pct=%.2f tick_accuracy=%.4f ticks=%lld expected_ticks=%lld",
              cpu_pct, acc, (long long)observed, (long long)expected);
     bench_result("tickers", TICKERS, wall_ms, (double)observed, ok, extra);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }

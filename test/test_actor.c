@@ -374,7 +374,7 @@ static void test_terminate_on_runtime_shutdown(void **state) {
     for (int i = 0; i < 5; i++)
         (void)get_info(rt, p[i]);
     assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_TERM, TU_ANY), 0);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_TERM, TU_ANY), 5);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(tu_log_count(log, p[i], TU_EV_TERM, TU_ANY), 1);
@@ -393,7 +393,7 @@ static void test_shutdown_reverse_spawn_order(void **state) {
     tu_log *log = tu_log_new();
     for (int i = 0; i < 8; i++)
         (void)spawn_counter(rt, log, i);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_TERM, TU_ANY), 8);
     for (int i = 0; i < 8; i++) {
         tu_event e;
@@ -629,7 +629,7 @@ static void test_owned_dropped_at_shutdown_dtor_once(void **state) {
     pthread_t th;
     opener_arg oa = {&g, 100};
     pthread_create(&th, NULL, opener, &oa);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     pthread_join(th, NULL);
     assert_int_equal(atomic_load(&g_dtor_calls), accepted);
     tu_gate_destroy(&g);

@@ -300,7 +300,7 @@ static void stop_rt(stats *s, tr_runtime *rt) {
     if (s->abandoned)
         return; /* a helper thread may still be inside it */
     check_runtime(s, rt, 0);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1074,7 +1074,7 @@ static void sweep_tasks_every(void) {
 static void op_shutdown(run *r) {
     arm(r);
     int64_t t0 = tu_now_ms();
-    tr_runtime_shutdown(&r->rt); /* frees the runtime, and the fault state with it */
+    tr_runtime_free(&r->rt); /* frees the runtime, and the fault state with it */
     tr__fault_detach();
     r->count = (size_t)(tu_now_ms() - t0);
     /* the count of failed allocations went with the runtime: not known */
@@ -1094,7 +1094,7 @@ static void sweep_shutdown(void) {
         if (!step(s, &r))
             break;
         if (r.count > 2500) /* a lost shutdown signal costs 5 s per actor */
-            bad(s, C_LOST, n, "tr_runtime_shutdown took %zu ms", r.count);
+            bad(s, C_LOST, n, "tr_runtime_free took %zu ms", r.count);
     }
 }
 

@@ -65,7 +65,7 @@ static const char *const all_functions[] = {
     /* actor.h */
     "tr_reason_normal", "tr_reason_shutdown", "tr_reason_kill", "tr_reason_error",
     "tr_reason_is_normal", "tr_reason_format", "tr_msg_reason", "tr_runtime_start",
-    "tr_runtime_shutdown", "tr_runtime_stop", "tr_runtime_threads", "tr_runtime_actor_count",
+    "tr_runtime_free", "tr_runtime_stop", "tr_runtime_threads", "tr_runtime_actor_count",
     "tr_on_scheduler", "tr_spawn", "tr_spawn_link", "tr_stop", "tr_fail", "tr_exit", "tr_is_alive",
     "tr_await_exit", "tr_self_pid", "tr_self_runtime", "tr_trap_exit", "tr_link", "tr_unlink",
     "tr_monitor", "tr_demonitor", "tr_send", "tr_cast", "tr_cast_owned", "tr_send_owned",
@@ -488,10 +488,10 @@ static void test_no_runtime(void **state) {
     int rc = tr_runtime_start(&o, &rt);
     CKS(tr_runtime_start, rc);
     if (rc == 0)
-        CK(tr_runtime_shutdown, tr_runtime_shutdown(&rt), 0);
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(NULL), 0);
+        CK(tr_runtime_free, tr_runtime_free(&rt), 0);
+    CK(tr_runtime_free, tr_runtime_free(NULL), 0);
     rt = NULL;
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(&rt), 0);
+    CK(tr_runtime_free, tr_runtime_free(&rt), 0);
     CK(tr_runtime_stop, tr_runtime_stop(NULL), TR_EINVAL);
     CK(tr_runtime_threads, tr_runtime_threads(NULL), 0);
     CKS(tr_runtime_actor_count, tr_runtime_actor_count(NULL));
@@ -887,8 +887,8 @@ static void cb_checks(tr_self *self, void *arg, const tr_msg *m, tr_from from) {
     CK(tr_await_exit, tr_await_exit(rt, c->live, 1000, NULL), TR_EDEADLK);
     CK(tr_runtime_stop, tr_runtime_stop(rt), TR_EDEADLK);
     tr_runtime *copy = rt;
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(&copy), TR_EDEADLK);
-    CKT(tr_runtime_shutdown, copy == rt);
+    CK(tr_runtime_free, tr_runtime_free(&copy), TR_EDEADLK);
+    CKT(tr_runtime_free, copy == rt);
     tr_child_info ci[2];
     size_t n = 0;
     tr_child_counts cc;
@@ -1593,7 +1593,7 @@ static void test_foreign_pids(void **state) {
     size_t got = tu_log_count(log2, alien, TU_ANY, TU_ANY);
     CK(tr_send, got, 1); /* only its init */
 
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(&rt2), 0);
+    CK(tr_runtime_free, tr_runtime_free(&rt2), 0);
     tu_log_free(log2);
     case_end();
 }
@@ -1770,9 +1770,9 @@ static void test_after_stop(void **state) {
     CK(tr_runtime_threads, tr_runtime_threads(rt), 2);
     CKS(tr_runtime_actor_count, tr_runtime_actor_count(rt));
     CK(tr_on_scheduler, tr_on_scheduler(rt), false);
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(&rt), 0);
-    CKT(tr_runtime_shutdown, rt == NULL);
-    CK(tr_runtime_shutdown, tr_runtime_shutdown(&rt), 0);
+    CK(tr_runtime_free, tr_runtime_free(&rt), 0);
+    CKT(tr_runtime_free, rt == NULL);
+    CK(tr_runtime_free, tr_runtime_free(&rt), 0);
     tu_log_free(log);
     case_end();
 }

@@ -24,7 +24,7 @@
  *   - restarts are counted: 0 < restarts reported <= exits delivered;
  *   - the pool's books balance (dispatched = done + failed);
  *   - shutdown is clean: tr_pool_stop and tr_supervisor_stop return 0,
- *     tr_runtime_shutdown returns 0; ASan/LSan (leaks) and TSan (races)
+ *     tr_runtime_free returns 0; ASan/LSan (leaks) and TSan (races)
  *     check the rest in those builds.
  * The figures (calls, kills, restarts) are printed with print_message.
  *

@@ -137,7 +137,7 @@ static void test_cleanup_runs_once_on_every_exit(void **unused) {
     for (int i = 0; i < C_N; i++)
         if (i != C_SHUTDOWN)
             assert_true(TU_WAIT(atomic_load(&cleanups[i]) >= 1, 5000));
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 
     for (int i = 0; i < C_N; i++) {
         print_message("case %d: cleanup %d, terminate %d\n", i, atomic_load(&cleanups[i]),

@@ -167,7 +167,7 @@ static void test_runtime_bad_args(void **state) {
     assert_rc(tr_runtime_start(&o, &rt), TR_EINVAL);
     assert_ptr_equal(rt, (tr_runtime *)(uintptr_t)0x1);
     assert_rc(tr_runtime_stop(NULL), TR_EINVAL);
-    tr_runtime_shutdown(NULL); /* documented no-op */
+    tr_runtime_free(NULL); /* documented no-op */
 }
 
 static void dtor_count(void *p);

@@ -163,7 +163,7 @@ static void stop_with_stuck_child(const tr_behaviour *b, bool via_cast) {
     tu_sleep_ms(50);
     assert_rc(atomic_load(&late_send_rc), TR_EKILLED);
     assert_int_equal(atomic_load(&sink_hits), 0);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     if (!via_cast)
         assert_int_equal(atomic_load(&slow_terminates), 1);
 }
@@ -208,7 +208,7 @@ static void test_kill_running_actor(void **unused) {
     tu_sleep_ms(50);
     assert_rc(atomic_load(&late_send_rc), TR_EKILLED);
     assert_int_equal(atomic_load(&sink_hits), 0);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -290,7 +290,7 @@ static void test_exit_signal_after_casts_from_thread(void **unused) {
     assert_true(TU_WAIT(atomic_load(&casts_at_exit) >= 0, 10000));
     assert_int_equal(atomic_load(&exit_kind), TR_EXIT_SHUTDOWN);
     assert_int_equal(atomic_load(&casts_at_exit), N_CASTS);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* From an actor: one callback casts 1,000 times and then calls tr_exit
@@ -323,7 +323,7 @@ static void test_exit_signal_after_casts_from_actor(void **unused) {
     assert_true(TU_WAIT(atomic_load(&casts_at_exit) >= 0, 10000));
     assert_int_equal(atomic_load(&exit_kind), TR_EXIT_SHUTDOWN);
     assert_int_equal(atomic_load(&casts_at_exit), N_CASTS);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 /* A kill still overtakes everything, even for an actor that traps exits. */
@@ -342,7 +342,7 @@ static void test_kill_overtakes_trapping_actor(void **unused) {
     assert_true(TU_WAIT(atomic_load(&watch_got), 5000)); /* before the gate opens */
     assert_int_equal(atomic_load(&watch_kind), TR_EXIT_KILLED);
     atomic_store(&gate_open, 1);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     assert_int_equal(atomic_load(&casts_at_exit), -1); /* no EXIT message */
 }
 
@@ -432,7 +432,7 @@ static void test_pool_workers_killed_mid_job(void **unused) {
     assert_int_equal(cl[1].other, 0);
     assert_true(kills > 0);
     assert_rc(tr_pool_stop(rt, pool, 10000), 0);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
 }
 
 int main(void) {

@@ -178,7 +178,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     tr_runtime *rt = (tr_runtime *)*state;
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     pthread_mutex_destroy(&g.mu);
     pthread_cond_destroy(&g.cv);
     return 0;

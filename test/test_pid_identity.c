@@ -12,7 +12,7 @@ static tr_runtime *g_rt2;
 
 static int teardown2(void **state) {
     if (g_rt2)
-        tr_runtime_shutdown(&g_rt2);
+        tr_runtime_free(&g_rt2);
     return tu_teardown(state);
 }
 
@@ -99,7 +99,7 @@ static void test_pids_of_another_runtime_refused(void **state) {
     assert_int_equal(tu_log_count(f->log, TR_PID_NONE, TU_EV_TERM, TU_ANY), 0);
     tu_ping(f->rt, p1);
     tu_ping(g_rt2, p2);
-    assert_rc(tr_runtime_shutdown(&g_rt2), 0);
+    assert_rc(tr_runtime_free(&g_rt2), 0);
 }
 
 /* Many runtimes alive at once: no two hand out the same pid. */
@@ -120,7 +120,7 @@ static void test_live_runtimes_never_share_pids(void **state) {
                 assert_false(tr_is_alive(rts[j], pids[i]));
             }
     for (int i = 0; i < N; i++)
-        assert_rc(tr_runtime_shutdown(&rts[i]), 0);
+        assert_rc(tr_runtime_free(&rts[i]), 0);
 }
 
 typedef struct caller_arg {

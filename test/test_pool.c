@@ -288,7 +288,7 @@ static bool scale_down_round(char *why, size_t why_size) {
                  r.resize_seen ? tr_err_name(r.resize_status) : "unanswered",
                  (unsigned long long)st.jobs_done, (unsigned long long)st.jobs_failed);
         tr_pool_stop(rt, pool, 10000);
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         tu_gate_destroy(&g);
         return false;
     }

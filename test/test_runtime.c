@@ -43,7 +43,7 @@ static int e_cast(tr_self *self, void *state, const tr_msg *m) {
     if (m->tag == R_SHUTDOWN_INSIDE) {
         tr_runtime *rt = tr_self_runtime(self);
         atomic_store(&g_inside_stop_rc, tr_runtime_stop(rt));
-        atomic_store(&g_inside_shutdown_rc, tr_runtime_shutdown(&rt));
+        atomic_store(&g_inside_shutdown_rc, tr_runtime_free(&rt));
         atomic_store(&g_inside_done, 1);
     }
     return TR_CONTINUE;
@@ -96,7 +96,7 @@ static void test_start_shutdown_1_2_4_threads(void **state) {
         assert_int_equal(tr_runtime_actor_count(rt), 8);
         for (int k = 0; k < 8; k++)
             echo_once(rt, p[k]);
-        assert_rc(tr_runtime_shutdown(&rt), 0);
+        assert_rc(tr_runtime_free(&rt), 0);
     }
     /* Default options: online CPUs. */
     tr_runtime *rt = NULL;
@@ -104,7 +104,7 @@ static void test_start_shutdown_1_2_4_threads(void **state) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     assert_int_equal(tr_runtime_threads(rt), (unsigned)cpus);
     echo_once(rt, spawn_echo(rt, NULL));
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
 }
 
 static void test_many_start_shutdown_cycles(void **state) {
@@ -114,7 +114,7 @@ static void test_many_start_shutdown_cycles(void **state) {
         tr_runtime *rt = tu_start(2);
         assert_non_null(rt);
         echo_once(rt, spawn_echo(rt, NULL));
-        assert_rc(tr_runtime_shutdown(&rt), 0);
+        assert_rc(tr_runtime_free(&rt), 0);
     }
     /* Two runtimes at once are independent. */
     tr_runtime *a = tu_start(1), *b = tu_start(1);
@@ -123,9 +123,9 @@ static void test_many_start_shutdown_cycles(void **state) {
     tr_pid pa = spawn_echo(a, NULL);
     echo_once(a, pa);
     echo_once(b, spawn_echo(b, NULL));
-    assert_rc(tr_runtime_shutdown(&b), 0);
+    assert_rc(tr_runtime_free(&b), 0);
     echo_once(a, pa);
-    assert_rc(tr_runtime_shutdown(&a), 0);
+    assert_rc(tr_runtime_free(&a), 0);
 }
 
 typedef struct stopper {
@@ -152,10 +152,10 @@ static void test_stop_twice_harmless(void **state) {
     assert_int_equal(atomic_load(&g_terms), 10);
     assert_rc(tr_runtime_stop(rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
     assert_null(rt);                        /* shutdown clears the caller's pointer */
-    assert_rc(tr_runtime_shutdown(&rt), 0); /* so a second shutdown is harmless */
+    assert_rc(tr_runtime_free(&rt), 0); /* so a second shutdown is harmless */
     assert_int_equal(atomic_load(&g_terms), 10);
 
     /* Several threads racing to stop. */
@@ -178,7 +178,7 @@ static void test_stop_twice_harmless(void **state) {
     }
     pthread_barrier_destroy(&bar);
     assert_int_equal(atomic_load(&g_terms), 10);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
 }
 
@@ -216,7 +216,7 @@ static void test_idle_threads_park(void **state) {
                   (long long)idle2);
     assert_true(idle1 < 100);
     assert_true(idle2 < 100);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
 }
 
 static void test_shutdown_runs_every_terminate_once(void **state) {
@@ -230,7 +230,7 @@ static void test_shutdown_runs_every_terminate_once(void **state) {
     for (int64_t i = 0; i < n; i++)
         (void)spawn_echo(rt, &i);
     assert_int_equal(tr_runtime_actor_count(rt), (size_t)n);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), n);
     assert_int_equal(atomic_load(&g_term_shutdown), n);
     for (int i = 0; i < n; i++)
@@ -278,7 +278,7 @@ static void test_calls_after_stop_eclosed(void **state) {
     assert_true(arc == TR_ECLOSED || (arc == 0 && why.kind == TR_EXIT_NOPROC));
     assert_false(tr_is_alive(rt, p));
     assert_int_equal(tr_runtime_actor_count(rt), 0);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
 }
 
 typedef struct caller {
@@ -324,7 +324,7 @@ static void test_pending_calls_released_by_stop(void **state) {
      * first (TR_EEXITED); either way the caller is released. */
     assert_true(c.rc == TR_ECLOSED || c.rc == TR_EEXITED);
     assert_true(w.rc == TR_ECLOSED || w.rc == 0); /* 0: saw the shutdown exit */
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
 }
 
 static void test_blocking_calls_refused_on_scheduler(void **state) {
@@ -371,7 +371,7 @@ static void test_max_actors_efull(void **state) {
     bool ok = TU_WAIT(tr_spawn(rt, &k_echo, NULL, NULL, &p[0]) == 0, 5000);
     assert_true(ok);
     echo_once(rt, p[0]);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
 }
 
 int main(void) {

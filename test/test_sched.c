@@ -156,7 +156,7 @@ static void test_relay_not_stranded(void **st) {
         print_message("round %d: relay finished after %lld ms, last worker (%d) started after "
                       "%lld ms (long callbacks: %d ms)\n",
                       round, (long long)relay_ms, worst, (long long)worst_start, (int)c->long_ms);
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         free(c);
         if (round >= 0 && (relay_ms > BOUND_MS || worst_start > BOUND_MS)) {
             print_error("round %d: relay finished after %lld ms, worker %d started after %lld ms; "
@@ -283,7 +283,7 @@ static void test_dispatcher_stays_scheduled(void **st) {
         print_message("round %d: slowest report reached the dispatcher %lld ms after its job "
                       "ended (jobs: %d ms)\n",
                       round, (long long)worst, JOB_MS);
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         free(c);
         if (worst > REPORT_BOUND_MS) {
             print_error("round %d: job %d's report reached the dispatcher %lld ms after the job "

@@ -244,13 +244,13 @@ int main(void) {
     tr_pid collector, queue, workers[NUM_WORKERS];
     if ((rc = tr_spawn(rt, &collector_behaviour, &jobs, NULL, &collector)) != 0 ||
         (rc = tr_spawn(rt, &queue_behaviour, NULL, NULL, &queue)) != 0) {
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return die("spawn", rc);
     }
     for (int i = 0; i < NUM_WORKERS; i++) {
         worker_arg wa = {.id = i + 1, .queue = queue, .collector = collector};
         if ((rc = tr_spawn(rt, &worker_behaviour, &wa, NULL, &workers[i])) != 0) {
-            tr_runtime_shutdown(&rt);
+            tr_runtime_free(&rt);
             return die("spawn worker", rc);
         }
     }
@@ -264,7 +264,7 @@ int main(void) {
         /* Blocks while the queue is full (back-pressure), as a send on a
          * buffered channel would. */
         if ((rc = tr_call(rt, queue, Q_PUSH, &job, sizeof job, NULL, TR_DEFAULT_TIMEOUT)) != 0) {
-            tr_runtime_shutdown(&rt);
+            tr_runtime_free(&rt);
             return die("push job", rc);
         }
     }
@@ -274,11 +274,11 @@ int main(void) {
     rc = tr_await_exit(rt, collector, 30000, &why);
     int64_t elapsed = tr_now_ms() - t0;
     if (rc != 0) {
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return die("waiting for the collector", rc);
     }
     printf("Total time: %lld ms (%d jobs x %d ms on %d workers; one worker would take %d ms)\n",
            (long long)elapsed, NUM_JOBS, WORK_MS, NUM_WORKERS, NUM_JOBS * WORK_MS);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     return 0;
 }

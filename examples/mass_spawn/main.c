@@ -419,7 +419,7 @@ int main(void) {
     tr_pid sup, watcher;
     if ((rc = tr_supervisor_start(rt, &spec, &sup)) != 0) {
         fprintf(stderr, "mass_spawn: supervisor start: %s\n", tr_strerror(rc));
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return 1;
     }
     tr_spawn(rt, &watcher_behaviour, &sup, NULL, &watcher);
@@ -449,7 +449,7 @@ int main(void) {
             status = 1;
         }
     }
-    tr_runtime_shutdown(&rt); /* stops whatever is left; every terminate runs */
+    tr_runtime_free(&rt); /* stops whatever is left; every terminate runs */
     printf("shutdown: workers_spawned_total=%" PRIuFAST64 " workers_terminated=%" PRIuFAST64
            " exit=%d\n",
            atomic_load(&sh.spawned_total), atomic_load(&sh.terminated_total), status);

@@ -126,7 +126,7 @@ int main(void) {
     tr_task_pool *pool;
     tr_task_pool_opts opts = {.workers = 4};
     if ((rc = tr_task_pool_start(rt, &opts, &pool)) != 0) {
-        tr_runtime_shutdown(&rt);
+        tr_runtime_free(&rt);
         return fail("task pool start", rc);
     }
     printf("task pool: %u workers\n", tr_task_pool_workers(pool));
@@ -230,6 +230,6 @@ int main(void) {
     rc = tr_task_submit(pool, fib_task, &n, sizeof n, &f);
     printf("submit after stop: %s\n", name(rc));
     tr_task_pool_free(pool);
-    tr_runtime_shutdown(&rt);
+    tr_runtime_free(&rt);
     return 0;
 }

@@ -334,7 +334,7 @@ int wp_run_count(const wp_count_opts *o) {
         nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
     }
     wp_die_on(tr_pool_stop(x->rt, x->pool, 30000), "tr_pool_stop");
-    wp_die_on(tr_runtime_shutdown(&x->rt), "tr_runtime_shutdown");
+    wp_die_on(tr_runtime_free(&x->rt), "tr_runtime_free");
 
     /* Totals of the pool pass. */
     wp_counts total = {0};

@@ -127,7 +127,7 @@ static int run_classic(void) {
 
     wp_die_on(tr_pool_stop(rt, pool, TR_DEFAULT_TIMEOUT), "tr_pool_stop");
     printf("Pool stopped\n");
-    wp_die_on(tr_runtime_shutdown(&rt), "tr_runtime_shutdown");
+    wp_die_on(tr_runtime_free(&rt), "tr_runtime_free");
     return failures ? 1 : 0;
 }
 

@@ -7,7 +7,7 @@
  * Threads. "Scheduler thread" means one of the runtime's worker threads, on
  * which every behaviour callback runs. "Any thread" means a scheduler thread
  * (inside a callback) or any other thread of the process. Calls that block
- * (tr_call, tr_await_exit, tr_runtime_stop/shutdown, and the supervisor,
+ * (tr_call, tr_await_exit, tr_runtime_stop/free, and the supervisor,
  * pool and task pool calls built on them) refuse to run on a scheduler
  * thread and inside any callback, wherever it runs (init included: it runs
  * on the spawning thread at a first start and on a scheduler thread at a
@@ -285,7 +285,7 @@ typedef struct tr_runtime_opts {
 /** tr_runtime_start: creates a runtime and starts its scheduler threads and
  *  timer thread.
  *  Arguments: opts may be NULL (all defaults); out receives the runtime.
- *  Ownership: the caller owns *out and releases it with tr_runtime_shutdown.
+ *  Ownership: the caller owns *out and releases it with tr_runtime_free.
  *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30),
  *  TR_EFULL (256 runtimes are alive in the process: each needs its own id
  *  in its pids; shut one down first), TR_ENOMEM (allocation or
@@ -294,10 +294,13 @@ typedef struct tr_runtime_opts {
  *  runtime. */
 TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
 
-/** tr_runtime_shutdown: stops every actor still alive (each terminate runs
+/** tr_runtime_free: frees the runtime, stopping it first if it still runs
+ *  (tr_runtime_stop: every actor still alive stops, each terminate runs
  *  once, with reason shutdown, in reverse spawn order for the top-level
- *  actors; children of supervisors are stopped by their supervisor), stops
- *  the timers, joins the threads, frees everything and sets *rt to NULL.
+ *  actors; children of supervisors are stopped by their supervisor; the
+ *  timers stop and the threads are joined), then frees everything and
+ *  sets *rt to NULL. The lifecycle rule of the whole API: `_stop` stops
+ *  and keeps the object, `_free` frees (stopping first if needed).
  *  Messages still queued are dropped; pending blocking calls return
  *  TR_ECLOSED.
  *  Arguments: rt, the address of the variable tr_runtime_start filled;
@@ -307,15 +310,15 @@ TR_API int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out);
  *  threads or inside any callback (the runtime is left running, *rt
  *  unchanged). Other threads
  *  that may still be calling into the runtime: tr_runtime_stop first (they
- *  get TR_ECLOSED), join them, then shut down.
+ *  get TR_ECLOSED), join them, then free.
  *  Thread-safety: one thread, not a scheduler thread. */
-TR_API int tr_runtime_shutdown(tr_runtime **rt);
+TR_API int tr_runtime_free(tr_runtime **rt);
 
 /** tr_runtime_stop: the first half of shutdown — stops every actor and the
  *  threads, but keeps the tr_runtime object so that other threads' calls
  *  get TR_ECLOSED instead of touching freed memory. Calling it twice (or
  *  from several threads) is harmless: later calls return 0 at once.
- *  tr_runtime_shutdown calls it, then frees.
+ *  tr_runtime_free calls it, then frees.
  *  Errors: TR_EINVAL (rt NULL), TR_EDEADLK (on a scheduler thread, or
  *  inside any callback).
  *  Thread-safety: any thread that is not a scheduler thread. */

@@ -41,7 +41,7 @@ tr_runtime *tu_rt_start(unsigned threads) {
 }
 
 void tu_rt_stop(tr_runtime **rt) {
-    assert_rc(tr_runtime_shutdown(rt), 0);
+    assert_rc(tr_runtime_free(rt), 0);
 }
 
 tu_log *tu_log_new(void) {
@@ -508,14 +508,14 @@ int tu_teardown(void **state) {
         return 0;
     for (int i = 0; i < TU_MAX_GATES; i++)
         tu_gate_open(&f->gate[i]);
-    int rc = tr_runtime_shutdown(&f->rt);
+    int rc = tr_runtime_free(&f->rt);
     for (int i = 0; i < TU_MAX_GATES; i++)
         tu_gate_destroy(&f->gate[i]);
     tu_log_free(f->log);
     free(f);
     *state = NULL;
     if (rc != 0) {
-        fprintf(stderr, "tr_runtime_shutdown: %s\n", tr_err_name(rc));
+        fprintf(stderr, "tr_runtime_free: %s\n", tr_err_name(rc));
         return -1;
     }
     return 0;

@@ -140,7 +140,7 @@ static void test_pid_generation_reuse_small_table(void **state) {
     assert_int_equal(reused, (unsigned)(SMALL * (ROUNDS - 1)));
     assert_true(max_gen >= ROUNDS);
     free(all);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     tu_log_free(log);
 }
 
@@ -288,7 +288,7 @@ static void test_pid_generation_wrap(void **state) {
     assert_int_equal(tu_log_count(log, TR_PID_NONE, TU_EV_INFO, TU_ANY), 0);
     print_message("pids: generation %u wrapped to %u in slot %u (%u spawns retried)\n",
                   pid_gen(top), pid_gen(wrapped), pid_index(wrapped), full_retries);
-    assert_rc(tr_runtime_shutdown(&rt), 0);
+    assert_rc(tr_runtime_free(&rt), 0);
     tu_log_free(log);
 }
 
