@@ -57,6 +57,16 @@ bool tr__grace_wait(tr_runtime *rt);
 ck_epoch_record_t *tr__epoch_enter(tr_runtime *rt, bool *borrowed);
 void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
 
+/* ---- blocking ----------------------------------------------------------- */
+
+/* tr__park_refused: true when the caller must not block (park) here:
+ * inside an actor's callback (which is not a fiber), or on a scheduler
+ * thread outside any fiber. A fiber may park (its thread runs other work
+ * meanwhile) and so may a plain thread. Blocking primitives that are not
+ * tied to one runtime (channels, select) return TR_EDEADLK when it is
+ * true. Any thread. */
+bool tr__park_refused(void);
+
 /* ---- the running actor, for behaviours built into the library ---------- */
 
 /* The running actor's state block (what its callbacks get as `state`). */

@@ -500,6 +500,10 @@ bool tr_on_scheduler(const tr_runtime *rt) {
  * start and on a scheduler thread on a supervisor's restart: the same
  * init gets the same answer), and on rt's scheduler threads. Two TLS
  * reads; nothing on the spawn path. */
+bool tr__park_refused(void) {
+    return tr__tls_current != NULL || tr__tls_sched != NULL;
+}
+
 bool tr__blocking_refused(const tr_runtime *rt) {
     return tr__tls_current != NULL || tr_on_scheduler(rt);
 }
