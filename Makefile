@@ -12,7 +12,8 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX     ?= /usr/local
-DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev
+DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev \
+              libboost-context-dev
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS       ?= $(if $(filter-out 0,$(TROUPE_NO_APT)),0,1)
 
@@ -25,7 +26,8 @@ A64_BUILD      ?= build-aarch64
 A64_SYSROOT    := $(abspath $(A64_BUILD))/sysroot
 A64_HOST_PKGS  := cmake make pkg-config gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
                   libstdc++6-arm64-cross qemu-user
-A64_ARM64_PKGS := libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev libcmocka0
+A64_ARM64_PKGS := libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev libcmocka0 \
+                  libboost-context1.74-dev libboost-context1.74.0
 A64_CTEST_ARGS ?=
 
 .PHONY: setup deps configure build demo test tsan asan ubsan bench install clean aarch64 aarch64-deps
@@ -91,14 +93,14 @@ aarch64-deps:
 	  echo "troupe: dpkg --add-architecture arm64"; \
 	  $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; \
 	fi
-	@if [ ! -f "$(A64_SYSROOT)/.unpacked" ]; then \
+	@if [ "$$(cat "$(A64_SYSROOT)/.unpacked" 2>/dev/null)" != "$(strip $(A64_ARM64_PKGS))" ]; then \
 	  pkgs=""; for p in $(A64_ARM64_PKGS); do pkgs="$$pkgs $$p:arm64"; done; \
 	  echo "troupe: unpacking$$pkgs into $(A64_SYSROOT)"; \
 	  rm -rf "$(A64_SYSROOT)" "$(A64_BUILD)/debs" && mkdir -p "$(A64_BUILD)/debs" && \
 	  { (cd "$(A64_BUILD)/debs" && apt-get download -qq $$pkgs 2>/dev/null) || \
 	    { $(SUDO) apt-get update -qq && (cd "$(A64_BUILD)/debs" && apt-get download -qq $$pkgs); }; } && \
 	  for d in "$(A64_BUILD)"/debs/*.deb; do dpkg-deb -x "$$d" "$(A64_SYSROOT)" || exit 1; done && \
-	  touch "$(A64_SYSROOT)/.unpacked"; \
+	  echo "$(strip $(A64_ARM64_PKGS))" > "$(A64_SYSROOT)/.unpacked"; \
 	fi
 
 # Cross-compile for aarch64 (build-aarch64/) and run the whole test suite

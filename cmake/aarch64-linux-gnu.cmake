@@ -9,9 +9,11 @@
 # Host packages: gcc-aarch64-linux-gnu (with libc6-dev-arm64-cross and
 # libstdc++6-arm64-cross) and qemu-user.
 #
-# The arm64 builds of ck, jemalloc and cmocka come from one of two places:
+# The arm64 builds of ck, jemalloc, cmocka and Boost.Context come from one
+# of two places:
 # - TROUPE_AARCH64_SYSROOT: a directory into which the arm64 .debs
-#   (libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev libcmocka0)
+#   (libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev libcmocka0
+#   libboost-context1.74-dev libboost-context1.74.0)
 #   were unpacked with dpkg-deb -x. This is what `make aarch64` does, because
 #   Debian's libck0/libck-dev and libjemalloc-dev are not Multi-Arch
 #   co-installable: `apt-get install libck-dev:arm64 libjemalloc-dev:arm64`
