@@ -22,10 +22,14 @@
  * advice), the guard is an mprotect(PROT_NONE) page, which splits the
  * mapping: two VMAs per stack, so a process is capped at about
  * vm.max_map_count / 2 stacks (~32k) unless the administrator raises it.
- * A freed stack goes to a per-thread cache (up to TR__CORO_CACHE stacks),
- * or beyond that to a process-wide free list per stack size; either way
- * its committed pages below the top TR__CORO_KEEP_PAGES are released
- * (MADV_DONTNEED), so RSS does not grow with churn. Slabs are never
+ * A freed stack goes to the freeing thread's cache, which keeps the
+ * TR__CORO_CACHE newest as they are (still committed); the oldest then
+ * goes to a process-wide free list per stack size, its committed pages
+ * below the top TR__CORO_KEEP_PAGES released (MADV_DONTNEED). So RSS does
+ * not grow with churn: free stacks hold at most TR__CORO_CACHE stacks'
+ * worth per thread. (Measured: releasing on every free costs ~1 us per
+ * coroutine, ~4 us once the next one touches the pages again, against
+ * ~65 ns for the whole create/run/free without.) Slabs are never
  * unmapped: the address space (not memory) of the most stacks ever live
  * at once stays reserved until the process exits. A thread's cache goes
  * back to the shared lists when the thread exits.

@@ -9,8 +9,9 @@
  * - 100k coroutines created, run and freed: no leak (ASan), and RSS does
  *   not grow with them (the pool reuses stacks).
  * - Deep recursion using most of a 1 MiB stack.
- * - A freed stack is reused by the next coroutine of that size, and its
- *   deep pages come back zeroed (released to the kernel).
+ * - A freed stack is reused by the next coroutine of that size; a thread
+ *   keeps its 16 newest free stacks, and older ones go back to the shared
+ *   list with their deep pages released (read back as zeros).
  * - Bad sizes: over TR__CORO_STACK_MAX gives TR_EINVAL; tiny ones get the
  *   minimum.
  * - Overflow: in a forked child, unbounded recursion hits the guard page;
@@ -231,7 +232,7 @@ static void touch_fn(tr__coro *c, void *arg) {
 static void test_churn_100k(void **state) {
     long sum = 0;
     long before = rss_kib();
-    const int n = 100000;
+    const int n = TU_SCALE(100000, 10000); /* a TSan fiber costs ~0.6 ms */
     for (int i = 0; i < n; i++) {
         tr__coro c;
         assert_rc(tr__coro_init(&c, 0, touch_fn, &sum), TR_OK);
@@ -286,32 +287,44 @@ static void test_reuse(void **state) {
     assert_rc(tr__coro_init(&a, size, noop_fn, NULL), TR_OK);
     char *stack = a.stack;
     assert_int_equal(a.stack_size, size);
-    /* a byte deep in the stack, below the pages a freed stack keeps */
-    char *deep_byte = stack + 1024;
     tr__coro_fini(&a);
-    assert_rc(tr__coro_init(&b, size, scribble_fn, deep_byte), TR_OK);
+    assert_rc(tr__coro_init(&b, size, noop_fn, NULL), TR_OK);
     assert_ptr_equal(b.stack, stack); /* the pooled stack, not a new one */
-    tr__coro_resume(&b);
-    assert_int_equal(*deep_byte, 0x5a);
     tr__coro_fini(&b);
-    assert_int_equal(*deep_byte, 0); /* released: zero-filled again */
-    /* the cache holds several: freed in one order, reused */
-    tr__coro cs[8];
-    char *stacks[8];
-    for (int i = 0; i < 8; i++) {
-        assert_rc(tr__coro_init(&cs[i], size, noop_fn, NULL), TR_OK);
-        stacks[i] = cs[i].stack;
+
+    /* 24 stacks of a size no other test uses, each written deep down (below
+     * the pages a released stack keeps), then freed in order: the thread
+     * keeps the 16 newest; the 8 oldest go back to the shared list with
+     * their pages released (zero-filled when read again). */
+    enum { N = 24 };
+    const size_t size2 = 72 * 1024;
+    tr__coro cs[N];
+    char *deep_byte[N];
+    for (int i = 0; i < N; i++) {
+        assert_rc(tr__coro_init(&cs[i], size2, noop_fn, NULL), TR_OK);
+        deep_byte[i] = cs[i].stack + 1024;
+        cs[i].fn = scribble_fn;
+        cs[i].arg = deep_byte[i];
     }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < N; i++) {
+        tr__coro_resume(&cs[i]);
+        assert_true(tr__coro_done(&cs[i]));
+        assert_int_equal(*deep_byte[i], 0x5a);
+    }
+    for (int i = 0; i < N; i++)
         tr__coro_fini(&cs[i]);
-    for (int i = 0; i < 8; i++) {
-        assert_rc(tr__coro_init(&cs[i], size, noop_fn, NULL), TR_OK);
-        bool found = false;
-        for (int j = 0; j < 8; j++)
-            found |= cs[i].stack == stacks[j];
-        assert_true(found);
+    for (int i = 0; i < N - TR__CORO_CACHE; i++)
+        assert_int_equal(*deep_byte[i], 0);    /* released */
+    assert_int_equal(*deep_byte[N - 1], 0x5a); /* cached as it was */
+    /* the next 16 of that size come from the thread's cache */
+    for (int i = 0; i < TR__CORO_CACHE; i++) {
+        assert_rc(tr__coro_init(&cs[i], size2, noop_fn, NULL), TR_OK);
+        bool cached = false;
+        for (int j = N - TR__CORO_CACHE; j < N; j++)
+            cached |= cs[i].stack + 1024 == deep_byte[j];
+        assert_true(cached);
     }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < TR__CORO_CACHE; i++)
         tr__coro_fini(&cs[i]);
 }
 
@@ -363,8 +376,6 @@ static void *overflow_thread(void *arg) {
 }
 
 static void test_overflow(void **state) {
-    if (TU_ASAN)
-        skip(); /* ASan's own SEGV handling reports the overflow instead */
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
