@@ -41,7 +41,7 @@ extern tr__fcontext make_fcontext(void *sp, size_t size, void (*fn)(tr__transfer
 
 /* ---- stacks ---- */
 
-/* A free stack's link lives in its top bytes (which stay committed). */
+/* The link of a free stack on a shared list. */
 typedef struct free_stack {
     struct free_stack *next;
 } free_stack;
@@ -115,7 +115,7 @@ static int probe_guard_mode(void) {
 }
 
 /* Installs the guard pages of a slab's first slots (MADV_GUARD_INSTALL)
- * with process_madvise, up to 1,024 ranges a call, which costs less than a
+ * with process_madvise, up to 256 ranges a call, which costs less than a
  * madvise per slot (one syscall per stack was ~40% of creating a fiber on
  * a fresh stack). Returns how many slots are done from the first; the
  * caller does the rest one by one (process_madvise refuses the advice
@@ -172,6 +172,16 @@ static bool new_slab(size_class *k) {
     return true;
 }
 
+/* A free stack's link: its top 16 bytes (in the pages that stay
+ * committed). */
+static free_stack *link_of(char *s, size_t size) {
+    return (free_stack *)(s + size - sizeof(free_stack) * 2);
+}
+
+static char *stack_of_link(free_stack *f, size_t size) {
+    return (char *)f + sizeof(free_stack) * 2 - size;
+}
+
 static char *stack_get_shared(size_t size) {
     pthread_mutex_lock(&pool.mu);
     size_class *k = pool.classes;
@@ -193,7 +203,7 @@ static char *stack_get_shared(size_t size) {
     if (k->free) {
         free_stack *f = k->free;
         k->free = f->next;
-        s = (char *)f + sizeof(free_stack) * 2 - size; /* link at top - 16 */
+        s = stack_of_link(f, size);
     } else if (k->slab_left || new_slab(k)) {
         s = k->slab_next + page_size;
         k->slab_next += size + page_size;
@@ -201,10 +211,6 @@ static char *stack_get_shared(size_t size) {
     }
     pthread_mutex_unlock(&pool.mu);
     return s;
-}
-
-static free_stack *link_of(char *s, size_t size) {
-    return (free_stack *)(s + size - sizeof(free_stack) * 2);
 }
 
 /* Releases the committed pages of a freed stack below its top ones. */

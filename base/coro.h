@@ -48,10 +48,14 @@
  * first resume in the process and never removed (a thread's first resume
  * installs them again if someone replaced them since, chaining to the
  * replacement; a handler installed later that does not chain to troupe's
- * loses the report); the stack slabs and
- * free lists, under one mutex. Per thread: the running coroutine, an
+ * loses the report); the stack slabs and free lists, under one mutex
+ * (slabs never unmapped). Per thread: the running coroutine, an
  * alternate signal stack (64 KiB, made on the thread's first resume when it
  * has none, freed when the thread exits), the stack cache.
+ *
+ * The switch: ~36 ns per resume + yield pair (two switches; Release build,
+ * x86-64 VM; ~31 ns with the static libboost_context.a). A new stack's
+ * first page costs a page fault (~2-5 us here, mostly zeroing).
  *
  * Sanitizers: every switch is announced to ASan
  * (__sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber) and
