@@ -12,8 +12,8 @@
 
 /* ---- services --------------------------------------------------------- */
 
-/* A subsystem outside actor/ that keeps state per runtime (today the
- * registry). actor/services.c lists them; tr_runtime_start calls every
+/* A subsystem outside actor/ that keeps state per runtime (the registry,
+ * the blocking pool). actor/services.c lists them; tr_runtime_start calls every
  * init in that order (a failure undoes the ones before and fails the
  * start), tr_runtime_free every fini in reverse, after every actor has
  * exited and every thread is joined. */

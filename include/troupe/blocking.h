@@ -55,8 +55,8 @@ typedef int (*tr_blocking_fn)(void *arg);
  *  to its end, and its result is thrown away: arg must then outlive the
  *  call by other means (not on the fiber's stack) if fn uses it.
  *  Errors: TR_EINVAL (rt or fn NULL), TR_ECLOSED (tr_runtime_stop has
- *  begun; fn did not run), TR_ENOMEM (no memory for the job, or no pool
- *  thread could be started; fn did not run), TR_EDEADLK (see above; fn
+ *  begun; fn did not run), TR_ENOMEM (no memory for the job, or the pool
+ *  had no thread and none could be started; fn did not run), TR_EDEADLK (see above; fn
  *  did not run). On any error *result is unchanged.
  *  Thread-safety: any fiber, any plain thread. */
 TR_API int tr_blocking(tr_runtime *rt, tr_blocking_fn fn, void *arg, int *result);
