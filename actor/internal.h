@@ -12,8 +12,8 @@
 
 /* ---- services --------------------------------------------------------- */
 
-/* A subsystem outside actor/ that keeps state per runtime (today the
- * registry). actor/services.c lists them; tr_runtime_start calls every
+/* A subsystem outside actor/ that keeps state per runtime (the registry,
+ * the blocking pool). actor/services.c lists them; tr_runtime_start calls every
  * init in that order (a failure undoes the ones before and fails the
  * start), tr_runtime_free every fini in reverse, after every actor has
  * exited and every thread is joined. */
@@ -29,7 +29,7 @@ typedef struct tr__service {
     void (*on_exit)(tr_runtime *rt, void *state, tr_pid pid);
 } tr__service;
 
-enum { TR__SVC_REGISTRY, TR__SVC_COUNT };
+enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_COUNT };
 
 /* tr__service_state: the state service id made for rt. Any thread. */
 void *tr__service_state(const tr_runtime *rt, unsigned id);
@@ -79,6 +79,9 @@ const tr_behaviour *tr__self_behaviour(const tr_self *self);
 tr_pid tr__self_parent(const tr_self *self);
 /* True once tr_runtime_stop has begun (supervisors stop restarting). */
 bool tr__runtime_stopping(const tr_runtime *rt);
+/* tr_runtime_opts.blocking_threads, defaulted (1..1024): the most threads
+ * of rt's blocking pool (task/blocking.c). Any thread. */
+unsigned tr__runtime_blocking_threads(const tr_runtime *rt);
 /* True when a blocking call (tr_call, tr_await_exit, the stop and
  * management calls) must return TR_EDEADLK: inside any callback (init
  * included, on whatever thread it runs) or on one of rt's scheduler

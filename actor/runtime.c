@@ -99,7 +99,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     tr_runtime_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.threads > 1024 || o.max_actors > (1u << 30))
+    if (o.threads > 1024 || o.max_actors > (1u << 30) || o.blocking_threads > 1024)
         return TR_EINVAL;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -107,6 +107,8 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     }
     if (o.max_actors == 0)
         o.max_actors = 4u << 20;
+    if (o.blocking_threads == 0)
+        o.blocking_threads = 16;
     if (o.batch == 0)
         o.batch = 256; /* an Erlang slice (4,000 reductions) is a few hundred messages */
     tr_runtime *rt = (tr_runtime *)tr__calloc(sizeof *rt);
@@ -119,6 +121,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->n_sched = o.threads;
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
+    rt->blocking_threads = o.blocking_threads;
     /* Slots 1..max_actors for actors, then 65536 for blocking callers'
      * waiters (a waiter is a pid too, but does not count as an actor). */
     rt->actor_slots.high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */
@@ -263,6 +266,10 @@ size_t tr_runtime_actor_count(const tr_runtime *rt) {
 
 bool tr__runtime_stopping(const tr_runtime *rt) {
     return tr__load_acq_u32(&rt->stopping) != 0;
+}
+
+unsigned tr__runtime_blocking_threads(const tr_runtime *rt) {
+    return rt->blocking_threads;
 }
 
 uint64_t tr__make_ref(tr_runtime *rt) {

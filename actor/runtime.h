@@ -17,6 +17,7 @@ struct tr_runtime {
     unsigned n_sched;
     unsigned batch;
     uint32_t max_actors;
+    unsigned blocking_threads; /* tr_blocking's pool: most threads (task/blocking.c) */
     tr__sched *scheds;
     tr__mcache *mcaches; /* one message block cache per scheduler thread */
     /* actor table */

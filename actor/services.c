@@ -5,9 +5,11 @@
 #include "actor/core.h"
 
 extern const tr__service tr__registry_service; /* registry/registry.c */
+extern const tr__service tr__blocking_service; /* task/blocking.c */
 
 static const tr__service *const services[TR__SVC_COUNT] = {
     [TR__SVC_REGISTRY] = &tr__registry_service,
+    [TR__SVC_BLOCKING] = &tr__blocking_service,
 };
 
 int tr__services_init(tr_runtime *rt) {

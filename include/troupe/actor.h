@@ -280,13 +280,17 @@ typedef struct tr_runtime_opts {
     unsigned threads;    /* scheduler threads; 0 = online CPUs */
     unsigned max_actors; /* most live actors; 0 = 4,194,304; at most 2^30 */
     unsigned batch;      /* messages per actor turn; 0 = 256 */
+    /* tr_blocking's pool (blocking.h): most blocking threads, started on
+     * demand and exiting after 10 s idle; 0 = 16; at most 1024 */
+    unsigned blocking_threads;
 } tr_runtime_opts;
 
 /** tr_runtime_start: creates a runtime and starts its scheduler threads and
  *  timer thread.
  *  Arguments: opts may be NULL (all defaults); out receives the runtime.
  *  Ownership: the caller owns *out and releases it with tr_runtime_free.
- *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30),
+ *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30,
+ *  blocking_threads > 1024),
  *  TR_EFULL (256 runtimes are alive in the process: each needs its own id
  *  in its pids; shut one down first), TR_ENOMEM (allocation or
  *  thread creation failed; nothing is left behind).
