@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "future.h"
 #include "task_pool.h"
+#include "channel.h"
 
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
