@@ -398,8 +398,10 @@ typedef struct shared {
     /* written by the actor, read after `finished` */
     long long sum;
     int count, notifies;
-    int refused[3];
+    tr_chan *aux;
+    int refused[4];
     int cancel_rc[2];
+    bool test_cancel; /* init registers for SEND (on a full channel) and cancels */
     uint32_t finished;
 } shared;
 
@@ -413,7 +415,7 @@ static void drain(tr_self *self, consumer *c) {
         int rc = tr_chan_try_recv(c->sh->ch, &v);
         if (rc == 0) {
             c->sh->sum += v;
-            c->sh->count++;
+            __atomic_fetch_add(&c->sh->count, 1, __ATOMIC_RELEASE);
             continue;
         }
         if (rc == TR_ECLOSED) {
@@ -431,11 +433,15 @@ static int consumer_init(tr_self *self, void *state, const void *arg) {
     consumer *c = state;
     c->sh = (shared *)arg;
     int v = 0;
-    /* Blocking is refused in a callback; trying is fine. */
-    c->sh->refused[0] = tr_chan_recv(c->sh->ch, &v, 10);
-    c->sh->refused[1] = tr_chan_send(c->sh->ch, &v, TR_INFINITY);
-    tr_select_case cs = {.chan = c->sh->ch, .dir = TR_CHAN_RECV, .elem = &v};
-    c->sh->refused[2] = tr_select(&cs, 1, 5);
+    if (c->sh->aux) { /* Blocking is refused in a callback (aux: nobody on the other end) */
+        c->sh->refused[0] = tr_chan_recv(c->sh->aux, &v, 10);
+        c->sh->refused[1] = tr_chan_send(c->sh->aux, &v, 10); /* TR_INFINITY alike */
+        tr_select_case cs = {.chan = c->sh->aux, .dir = TR_CHAN_RECV, .elem = &v};
+        c->sh->refused[2] = tr_select(&cs, 1, 5);
+        c->sh->refused[3] = tr_chan_try_recv(c->sh->aux, &v); /* trying is fine */
+    }
+    if (!c->sh->test_cancel)
+        return tr_chan_notify(c->sh->ch, self, TR_CHAN_RECV, TAG_READY);
     /* A registration can be withdrawn. */
     assert_rc(tr_chan_notify(c->sh->ch, self, TR_CHAN_SEND, TAG_UNUSED), 0);
     c->sh->cancel_rc[0] = tr_chan_notify_cancel(c->sh->ch, self, TR_CHAN_SEND);
@@ -461,7 +467,7 @@ static const tr_behaviour consumer_b = {
 static void test_notify_actor(void **state) {
     (void)state;
     tr_runtime *rt = tu_rt_start(2);
-    shared sh = {.ch = mk(sizeof(int), 64)};
+    shared sh = {.ch = mk(sizeof(int), 64), .aux = mk(sizeof(int), 0), .test_cancel = true};
     /* Fill it so that the SEND registration in init is not ready at once. */
     for (int i = 0; i < 64; i++)
         assert_rc(tr_chan_send(sh.ch, &i, 0), 0);
@@ -484,8 +490,28 @@ static void test_notify_actor(void **state) {
     assert_rc(sh.refused[0], TR_EDEADLK);
     assert_rc(sh.refused[1], TR_EDEADLK);
     assert_rc(sh.refused[2], TR_EDEADLK);
+    assert_rc(sh.refused[3], TR_EAGAIN);
+    tr_chan_release(sh.aux);
     assert_rc(sh.cancel_rc[0], 0);
     assert_rc(sh.cancel_rc[1], TR_ENOTFOUND);
+    tr_chan_release(sh.ch);
+    tu_rt_stop(&rt);
+}
+
+/* A buffered send with no blocked sender notifies the waiting actor. */
+static void test_notify_on_buffered_send(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_rt_start(1);
+    shared sh = {.ch = mk(sizeof(int), 4)};
+    tr_pid pid;
+    assert_rc(tr_spawn(rt, &consumer_b, &sh, NULL, &pid), 0);
+    for (int round = 1; round <= 5; round++) {
+        int v = round;
+        assert_rc(tr_chan_try_send(sh.ch, &v), 0); /* never blocks: only the buffer */
+        assert_true(TU_WAIT(__atomic_load_n(&sh.count, __ATOMIC_ACQUIRE) == round, 10000));
+    }
+    assert_rc(tr_chan_close(sh.ch), 0);
+    assert_rc(tr_await_exit(rt, pid, 10000, NULL), 0);
     tr_chan_release(sh.ch);
     tu_rt_stop(&rt);
 }
@@ -727,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_select_default_and_null),
         cmocka_unit_test(test_select_ready_during_registration),
         cmocka_unit_test(test_notify_actor),
+        cmocka_unit_test(test_notify_on_buffered_send),
         cmocka_unit_test(test_notify_dead_actor),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_stress),
