@@ -22,6 +22,8 @@
  * (all of a direction at once) when an event makes the channel ready for
  * it; the messages are sent after the locks are released.
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,7 +265,14 @@ int tr_chan_new(size_t elem_size, size_t capacity, tr_chan **out) {
             return TR_ENOMEM;
         }
     }
-    if (pthread_mutex_init(&ch->mu, NULL) != 0) {
+    /* Adaptive (glibc): a short spin before sleeping, as the critical
+     * sections are a few copies long. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    int mrc = pthread_mutex_init(&ch->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (mrc != 0) {
         tr__free(ch->buf);
         tr__free(ch);
         return TR_ENOMEM;
@@ -507,6 +516,25 @@ static int do_select(tr_select_case *cases, size_t n, tr_duration_ms timeout_ms)
     sel_state s = {.n = n, .w = w, .locks = locks, .nlocks = live ? k : 0};
     note *fire = NULL;
     int rc;
+    if (live > 1) {
+        /* Fast path: try each case under its own lock alone, in poll order,
+         * so that a ready case costs one lock, not all of them. The full
+         * pass below, under every lock, is the one that decides to wait. */
+        for (size_t i = 0; i < live; i++) {
+            tr_select_case *c = &cases[order[i]];
+            int result, done;
+            pthread_mutex_lock(&c->chan->mu);
+            done = c->dir == TR_CHAN_SEND ? send_locked(c->chan, c->elem, &result, &fire)
+                                          : recv_locked(c->chan, c->elem, &result, &fire);
+            pthread_mutex_unlock(&c->chan->mu);
+            if (done) {
+                c->result = result;
+                send_notes(fire);
+                tr__free(heap);
+                return (int)order[i];
+            }
+        }
+    }
     lock_all(&s);
     for (size_t i = 0; i < live; i++) {
         tr_select_case *c = &cases[order[i]];
