@@ -20,6 +20,8 @@
 
 #include <troupe/troupe.h>
 
+#include "base/park.h" /* a stand-in fiber parker, for the cancel hook */
+
 static tr_chan *mk(size_t elem, size_t cap) {
     tr_chan *ch = NULL;
     assert_rc(tr_chan_new(elem, cap, &ch), 0);
@@ -388,6 +390,62 @@ static void test_select_ready_during_registration(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* A waiter killed while parked (what a fiber's exit does)                   */
+/* ------------------------------------------------------------------------ */
+
+static jmp_buf kill_jb;
+static int cancel_seen;
+
+/* A parker whose wait is a fiber being killed: the exit calls the cancel
+ * hook, and the fiber's stack (with the select's waiters on it) is never
+ * resumed. */
+static int killed_block(tr__parker *p, int64_t deadline) {
+    (void)deadline;
+    cancel_seen = p->cancel != NULL;
+    if (p->cancel)
+        p->cancel(p->cancel_arg);
+    longjmp(kill_jb, 1);
+}
+
+static void killed_unblock(tr__parker *p) {
+    (void)p;
+}
+
+static void __attribute__((noinline)) scribble_stack(void) {
+    volatile unsigned char junk[16384];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = 0xA5;
+}
+
+static void test_killed_waiter_leaves_no_entry(void **state) {
+    (void)state;
+    static const tr__parker_ops ops = {.block = killed_block, .unblock = killed_unblock};
+    static tr__parker fake;
+    tr_chan *a = mk(sizeof(int), 0), *b = mk(sizeof(int), 0);
+    tr__parker_init_ops(&fake, &ops);
+    tr__parker_set_fiber(&fake);
+    if (setjmp(kill_jb) == 0) {
+        int v = 4;
+        tr_select_case cs[3] = {{.chan = a, .dir = TR_CHAN_RECV, .elem = &v},
+                                {.chan = b, .dir = TR_CHAN_SEND, .elem = &v},
+                                {.chan = a, .dir = TR_CHAN_RECV, .elem = &v}};
+        tr_select(cs, 3, TR_INFINITY);
+        tr__parker_set_fiber(NULL);
+        fail_msg("the select returned");
+    }
+    tr__parker_set_fiber(NULL);
+    assert_true(cancel_seen);
+    scribble_stack(); /* the dead select's frame is garbage now */
+    int v = 1;
+    assert_rc(tr_chan_try_send(a, &v), TR_EAGAIN); /* no receiver left behind */
+    assert_rc(tr_chan_try_recv(b, &v), TR_EAGAIN); /* no sender left behind */
+    assert_rc(tr_chan_close(a), 0);
+    assert_rc(tr_chan_close(b), 0);
+    tr_chan_release(a);
+    tr_chan_release(b);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Actors                                                                    */
 /* ------------------------------------------------------------------------ */
 
@@ -752,6 +810,7 @@ int main(void) {
         cmocka_unit_test(test_select_fairness),
         cmocka_unit_test(test_select_default_and_null),
         cmocka_unit_test(test_select_ready_during_registration),
+        cmocka_unit_test(test_killed_waiter_leaves_no_entry),
         cmocka_unit_test(test_notify_actor),
         cmocka_unit_test(test_notify_on_buffered_send),
         cmocka_unit_test(test_notify_dead_actor),
