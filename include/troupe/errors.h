@@ -26,7 +26,7 @@ extern "C" {
     X(ETIMEDOUT, -4, "timed out")                                                                  \
     X(EEXITED, -5, "the server exited before replying")                                            \
     X(EDEADLK, -6, "blocking call in a callback or on a scheduler thread")                         \
-    X(ECLOSED, -7, "runtime is shut down or shutting down")                                        \
+    X(ECLOSED, -7, "closed: runtime shut down or shutting down, or channel closed")                \
     X(EEXIST, -8, "name or id already taken")                                                      \
     X(ENOTFOUND, -9, "no such name, id or timer")                                                  \
     X(EINIT, -10, "init callback failed")                                                          \
@@ -38,7 +38,8 @@ extern "C" {
     X(ETOOBIG, -16, "message or buffer too large")                                                 \
     X(EREMOTE, -17, "the server replied with an error")                                            \
     X(ECANCELED, -18, "operation canceled")                                                        \
-    X(EKILLED, -19, "the calling actor was killed: nothing was sent")
+    X(EKILLED, -19, "the calling actor was killed: nothing was sent")                              \
+    X(EAGAIN, -20, "would block: try again")
 
 /** Error codes. 0 is success; all errors are negative. */
 typedef enum tr_err {

@@ -11,6 +11,7 @@
 #include "future.h"
 #include "task_pool.h"
 #include "blocking.h"
+#include "channel.h"
 
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
