@@ -66,6 +66,7 @@ static inline void frame_push(tr__frame *f, tr__actor *a) {
     f->cur_call_ref = 0;
     f->cur_call_replied = false;
     f->stop_pending = false;
+    f->fiber_jb = NULL;
     tr__tls_frame = f;
     tr__tls_current = a;
 }
@@ -280,6 +281,10 @@ static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why
                 f->cur_msg = s; /* freed by the crash path if it unwinds */
                 int rc = a->b->handle_info((tr_self *)a, tr__actor_state(a), &s->pub);
                 f->cur_msg = NULL;
+                if (f->msg_taken) { /* a fiber keeps it in its queue */
+                    f->msg_taken = false;
+                    s = NULL;
+                }
                 if (rc != TR_CONTINUE || f->stop_pending) {
                     stop = true;
                     *why = f->stop_pending ? f->stop_reason : tr_reason_normal();
@@ -294,7 +299,8 @@ static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why
             *terminate = false;
         }
     }
-    tr__msg_free(s);
+    if (s)
+        tr__msg_free(s);
     return stop;
 }
 
@@ -511,6 +517,14 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         }
         if (tr__is_wake(a, m)) {
             tr__wake_taken(a); /* signals are looked at next */
+            if (tr__is_fiber(a)) {
+                n = n + 1;
+                if (tr__fiber_poke(&f, a)) {
+                    why = f.stop_reason;
+                    terminate_v = true;
+                    goto stop;
+                }
+            }
             continue;
         }
         n = n + 1;
@@ -588,6 +602,8 @@ bool tr_trap_exit(tr_self *self, bool on) {
 
 int tr_stop(tr_self *self, tr_reason reason) {
     tr__frame *f = tr__tls_frame;
+    if (f && self && f->a == (tr__actor *)self && f->fiber_jb)
+        tr__fiber_unwind(f, reason); /* a fiber's body ends at once */
     if (f && self && f->a == (tr__actor *)self) {
         f->stop_pending = true;
         f->stop_reason = tr__reason_sealed(reason);
@@ -603,6 +619,8 @@ void tr_fail(tr_self *self, tr_reason reason) {
                 tr_reason_format(&reason, buf, sizeof buf));
         abort();
     }
+    if (f->fiber_jb)
+        tr__fiber_unwind(f, reason); /* to the fiber's trampoline, on its own stack */
     f->stop_pending = true;
     f->stop_reason = tr__reason_sealed(reason);
     longjmp(f->jb, 1);

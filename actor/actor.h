@@ -142,6 +142,7 @@ typedef struct tr__frame {
     bool cur_call_replied;
     bool stop_pending;
     tr_reason stop_reason;
+    jmp_buf *fiber_jb; /* while a fiber's body runs: where tr_fail unwinds to */
 } tr__frame;
 
 /* Pid layout (include/troupe/actor.h): slot index in bits 0..30, the

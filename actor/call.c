@@ -100,6 +100,12 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         memset(reply, 0, sizeof *reply);
     if (!rt || (size && !req) || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
+    tr__actor *fa = tr__fiber_here();
+    if (fa && fa->rt == rt) {
+        if (tr__runtime_stopping(rt))
+            return TR_ECLOSED;
+        return tr__fiber_call(fa, to, tag, req, size, reply, timeout_ms); /* the fiber parks */
+    }
     if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     if (tr__runtime_stopping(rt))
@@ -190,6 +196,9 @@ static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_
                       const tr_reason *send) {
     if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
+    tr__actor *fa = tr__fiber_here();
+    if (fa && fa->rt == rt) /* the fiber parks */
+        return tr__fiber_await_exit(fa, pid, timeout_ms, reason, send);
     if (tr__blocking_refused(rt))
         return TR_EDEADLK;
     return await_exit_unchecked(rt, pid, timeout_ms, reason, send);

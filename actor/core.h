@@ -4,6 +4,7 @@
 #define TROUPE_ACTOR_CORE_H
 
 #include "actor/actor.h"
+#include "actor/fiber.h"
 #include "actor/pidtab.h"
 #include "actor/reason.h"
 #include "actor/requests.h"

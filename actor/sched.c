@@ -501,6 +501,8 @@ bool tr_on_scheduler(const tr_runtime *rt) {
  * init gets the same answer), and on rt's scheduler threads. Two TLS
  * reads; nothing on the spawn path. */
 bool tr__park_refused(void) {
+    if (tr__fiber_here())
+        return false; /* a fiber parks; its thread runs other work */
     return tr__tls_current != NULL || tr__tls_sched != NULL;
 }
 

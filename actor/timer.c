@@ -200,7 +200,7 @@ static void *timer_main(void *arg) {
             continue;
         }
         m->sys = e->sys;
-        m->pub.ref = e->sys == TR__SYS_REQ_TIMEOUT ? e->ref : id;
+        m->pub.ref = e->sys == TR__SYS_NONE ? id : e->ref; /* system timers carry their own ref */
         if (periodic) {
             e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
             int64_t period = tr__sat_mul(e->period, 1000);

@@ -22,8 +22,9 @@ enum {
     TR__SYS_REQ_TIMEOUT,  /* a tr_request's timeout fired; ref = request id */
     TR__SYS_SIG_EXIT,     /* exit signal (in the signal list, not the mailbox) */
     TR__SYS_SIG_SHUTDOWN, /* runtime shutdown: stop with shutdown, run terminate */
-    TR__SYS_FWD           /* a message handed on by tr_forward: whoever forwarded it
+    TR__SYS_FWD,          /* a message handed on by tr_forward: whoever forwarded it
                              answers for it if the receiver fails (no bounce) */
+    TR__SYS_FIBER_TIMEOUT /* a fiber's receive/sleep/park timeout; ref = its timer's ref */
 };
 
 typedef struct tr__msg {

@@ -11,7 +11,10 @@
 /* ------------------------------------------------------------------------ */
 
 int tr__sup_validate_child(const tr_child_spec *c, bool need_id) {
-    if (!c || !c->behaviour)
+    if (!c || !c->behaviour == !c->fiber) /* exactly one of the two */
+        return TR_EINVAL;
+    if (c->fiber && c->stack_size &&
+        (c->stack_size < 16 * 1024 || c->stack_size > ((size_t)1 << 30)))
         return TR_EINVAL;
     if (c->id) {
         size_t len = strnlen(c->id, TR_CHILD_ID_MAX + 1);
@@ -29,7 +32,7 @@ int tr__sup_validate_child(const tr_child_spec *c, bool need_id) {
     if (c->arg_size > 0 && !c->arg)
         return TR_EINVAL;
     /* Sizes no allocation can hold: refused here, not as TR_EINIT later. */
-    if (c->arg_size > TR__SIZE_MAX || c->behaviour->state_size > TR__SIZE_MAX)
+    if (c->arg_size > TR__SIZE_MAX || (c->behaviour && c->behaviour->state_size > TR__SIZE_MAX))
         return TR_EINVAL;
     return 0;
 }
@@ -78,6 +81,8 @@ int tr__sup_child_fill(tr__sup_child *c, const tr_child_spec *spec) {
     if (spec->id)
         memcpy(c->id, spec->id, strnlen(spec->id, TR_CHILD_ID_MAX));
     c->behaviour = spec->behaviour;
+    c->fiber = spec->fiber;
+    c->stack_size = spec->stack_size;
     c->restart = spec->restart;
     c->type = spec->type;
     c->shutdown_ms = spec->shutdown_ms;

@@ -14,6 +14,8 @@
 typedef struct tr__sup_child {
     char id[TR_CHILD_ID_MAX + 1];
     const tr_behaviour *behaviour;
+    tr_fiber_fn fiber; /* a fiber child (behaviour NULL) */
+    size_t stack_size;
     const void *arg; /* what init gets: arg_copy, the template's copy, or the caller's */
     void *arg_copy;  /* owned copy, or NULL */
     size_t arg_size;

@@ -144,7 +144,13 @@ static tr__sup_child *find_by_serial(const sup_state *st, uint64_t serial) {
 
 static int child_start(tr_self *self, tr__sup_child *c) {
     tr_pid pid;
-    int rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
+    int rc;
+    if (c->fiber) {
+        tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
+        rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
+    } else {
+        rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
+    }
     if (rc)
         return rc;
     c->pid = pid;

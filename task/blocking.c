@@ -286,7 +286,7 @@ int tr_blocking(tr_runtime *rt, tr_blocking_fn fn, void *arg, int *result) {
     return tr__blocking_finish(job, p, result);
 }
 
-int tr_blocking_stats(tr_runtime *rt, tr_blocking_stats_t *out) {
+int tr_blocking_get_stats(tr_runtime *rt, tr_blocking_stats *out) {
     if (!rt || !out)
         return TR_EINVAL;
     tr__bpool *pool = pool_of(rt);

@@ -33,19 +33,19 @@ static tr_runtime *start_pool(unsigned max) {
     return rt;
 }
 
-static tr_blocking_stats_t stats(tr_runtime *rt) {
-    tr_blocking_stats_t s;
-    assert_int_equal(tr_blocking_stats(rt, &s), TR_OK);
+static tr_blocking_stats stats(tr_runtime *rt) {
+    tr_blocking_stats s;
+    assert_int_equal(tr_blocking_get_stats(rt, &s), TR_OK);
     return s;
 }
 
 /* Waits (looking every millisecond, up to WAIT_MS) until the pool's stats
  * satisfy ok; returns whether they did. */
-static bool wait_stats(tr_runtime *rt, bool (*ok)(const tr_blocking_stats_t *, uint64_t),
+static bool wait_stats(tr_runtime *rt, bool (*ok)(const tr_blocking_stats *, uint64_t),
                        uint64_t n) {
     int64_t end = tu_now_ms() + WAIT_MS;
     for (;;) {
-        tr_blocking_stats_t s = stats(rt);
+        tr_blocking_stats s = stats(rt);
         if (ok(&s, n))
             return true;
         if (tu_now_ms() > end)
@@ -53,13 +53,13 @@ static bool wait_stats(tr_runtime *rt, bool (*ok)(const tr_blocking_stats_t *, u
         tu_sleep_ms(1);
     }
 }
-static bool queued_is(const tr_blocking_stats_t *s, uint64_t n) {
+static bool queued_is(const tr_blocking_stats *s, uint64_t n) {
     return s->queued == n;
 }
-static bool run_is(const tr_blocking_stats_t *s, uint64_t n) {
+static bool run_is(const tr_blocking_stats *s, uint64_t n) {
     return s->jobs_run == n;
 }
-static bool threads_is(const tr_blocking_stats_t *s, uint64_t n) {
+static bool threads_is(const tr_blocking_stats *s, uint64_t n) {
     return s->threads == n;
 }
 
@@ -166,7 +166,7 @@ static void test_result_comes_back(void **st) {
     assert_int_equal(tr_blocking(rt, add_one, &x, &r), TR_OK);
     assert_int_equal(r, 42);
     assert_int_equal(tr_blocking(rt, add_one, &x, NULL), TR_OK); /* result not wanted */
-    tr_blocking_stats_t s = stats(rt);
+    tr_blocking_stats s = stats(rt);
     assert_int_equal(s.jobs_run, 2);
     assert_int_equal(s.threads_max, 16); /* the default */
     assert_int_equal(s.queued, 0);
@@ -174,8 +174,8 @@ static void test_result_comes_back(void **st) {
     assert_int_equal(tr_blocking(NULL, add_one, &x, &r), TR_EINVAL);
     assert_int_equal(tr_blocking(rt, NULL, &x, &r), TR_EINVAL);
     assert_int_equal(r, 5);
-    assert_int_equal(tr_blocking_stats(rt, NULL), TR_EINVAL);
-    assert_int_equal(tr_blocking_stats(NULL, &s), TR_EINVAL);
+    assert_int_equal(tr_blocking_get_stats(rt, NULL), TR_EINVAL);
+    assert_int_equal(tr_blocking_get_stats(NULL, &s), TR_EINVAL);
     tu_rt_stop(&rt);
 }
 
@@ -233,7 +233,7 @@ static void test_many_callers(void **st) {
         assert_int_equal(a[i].failed, 0);
         assert_int_equal(a[i].wrong, 0);
     }
-    tr_blocking_stats_t s = stats(rt);
+    tr_blocking_stats s = stats(rt);
     assert_int_equal(s.jobs_run, N_CALLS);
     assert_true(s.threads_peak >= 1 && s.threads_peak <= 4);
     tu_rt_stop(&rt);
@@ -271,7 +271,7 @@ static void test_grows_to_max(void **st) {
         caller_start(&c[i], rt, held, (void *)(intptr_t)(100 + i));
     assert_true(tu_gate_wait_entered(&gate, 3, WAIT_MS));
     assert_true(wait_stats(rt, queued_is, 2));
-    tr_blocking_stats_t s = stats(rt);
+    tr_blocking_stats s = stats(rt);
     assert_int_equal(s.threads, 3);
     assert_int_equal(s.threads_peak, 3);
     assert_int_equal(s.jobs_run, 0);

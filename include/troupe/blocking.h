@@ -61,21 +61,21 @@ typedef int (*tr_blocking_fn)(void *arg);
  *  Thread-safety: any fiber, any plain thread. */
 TR_API int tr_blocking(tr_runtime *rt, tr_blocking_fn fn, void *arg, int *result);
 
-/* What tr_blocking_stats reports. */
-typedef struct tr_blocking_stats_t {
+/* What tr_blocking_get_stats reports. */
+typedef struct tr_blocking_stats {
     unsigned threads;      /* pool threads alive now (running a job or idle) */
     unsigned threads_peak; /* most pool threads alive at once since start */
     unsigned threads_max;  /* the limit: tr_runtime_opts.blocking_threads */
     size_t queued;         /* jobs waiting for a free thread now */
     uint64_t jobs_run;     /* fns that have returned since start */
-} tr_blocking_stats_t;
+} tr_blocking_stats;
 
-/** tr_blocking_stats: a snapshot of rt's blocking pool into *out (the
+/** tr_blocking_get_stats: a snapshot of rt's blocking pool into *out (the
  *  counts move as jobs come and go).
  *  Arguments: rt, a runtime (running or stopped, not freed); out, filled.
  *  Errors: TR_EINVAL (rt or out NULL).
  *  Thread-safety: any thread. */
-TR_API int tr_blocking_stats(tr_runtime *rt, tr_blocking_stats_t *out);
+TR_API int tr_blocking_get_stats(tr_runtime *rt, tr_blocking_stats *out);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #define TROUPE_SUPERVISOR_H
 
 #include "actor.h"
+#include "fiber.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +62,14 @@ typedef struct tr_child_spec {
     tr_restart_type restart;
     tr_duration_ms shutdown_ms;
     tr_child_type type;
+    /* A fiber child instead of a behaviour: set fiber (and leave behaviour
+     * NULL); the fiber runs fiber(self, arg) (arg as the child's init would
+     * get it: the supervisor's copy when arg_size > 0). stack_size as
+     * tr_fiber_opts (0 = default). A fiber child is restarted, shut down
+     * (tr_exit shutdown, then kill after shutdown_ms) and counted as any
+     * child; it traps no exits unless it asks (tr_trap_exit). */
+    tr_fiber_fn fiber;
+    size_t stack_size;
 } tr_child_spec;
 
 /** Strategies, as OTP. */

@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "future.h"
 #include "task_pool.h"
+#include "fiber.h"
 #include "blocking.h"
 #include "channel.h"
 
