@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/alloc.h"
 #include "base/atomic.h"
+#include "base/park.h"
 #include "task/future.h"
 
 /* ------------------------------------------------------------------------ */
@@ -34,7 +35,6 @@ void tr__future_unref(tr_future *f) {
     tr__free(f->arg);
     tr__free(f->data);
     pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
     tr__free(f);
 }
 
@@ -51,12 +51,6 @@ tr_future *tr__future_new(tr_task_fn fn, const void *arg, size_t arg_size) {
         memcpy(f->arg, arg, arg_size);
     }
     if (pthread_mutex_init(&f->mu, NULL) != 0) {
-        tr__free(f->arg);
-        tr__free(f);
-        return NULL;
-    }
-    if (tr__cond_init_monotonic(&f->cv) != 0) {
-        pthread_mutex_destroy(&f->mu);
         tr__free(f->arg);
         tr__free(f);
         return NULL;
@@ -104,6 +98,13 @@ static int send_notification(tr_future *f, tr_pid to, uint32_t tag, int status) 
     return rc;
 }
 
+/* A thread or fiber in tr_future_await: an entry on its own stack. */
+typedef struct tr__fwaiter {
+    tr__parker *p;
+    struct tr__fwaiter *next;
+    tr_future *f;
+} tr__fwaiter;
+
 /* Completes f with status and data (owned: taken, or freed when f was
  * already complete). Returns true when this call completed it. */
 bool tr__future_complete(tr_future *f, int status, void *data, size_t size) {
@@ -119,7 +120,11 @@ bool tr__future_complete(tr_future *f, int status, void *data, size_t size) {
     bool notify = f->notify_set;
     tr_pid to = f->notify_pid;
     uint32_t tag = f->notify_tag;
-    pthread_cond_broadcast(&f->cv);
+    /* Woken under the lock (base/park.h): a waiter that takes the lock
+     * after this knows we are done with its entry. */
+    for (tr__fwaiter *w = f->waiters; w; w = w->next)
+        tr__parker_wake(w->p);
+    f->waiters = NULL;
     pthread_mutex_unlock(&f->mu);
 
     tr_task_pool *p = f->pool;
@@ -171,21 +176,44 @@ static int take_outcome(tr_future *f, tr_buf *result) {
     return st;
 }
 
+static void fwaiter_unlink_locked(tr__fwaiter *w) {
+    for (tr__fwaiter **pp = &w->f->waiters; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            return;
+        }
+}
+
+/* A fiber killed while it awaits: its entry leaves the list before its
+ * stack goes (base/park.h's cancel hook). */
+static void fwaiter_cancel(void *arg) {
+    tr__fwaiter *w = (tr__fwaiter *)arg;
+    pthread_mutex_lock(&w->f->mu);
+    fwaiter_unlink_locked(w);
+    pthread_mutex_unlock(&w->f->mu);
+}
+
 int tr_future_await(tr_future *f, tr_duration_ms timeout_ms, tr_buf *result) {
     if (result)
         memset(result, 0, sizeof *result);
     if (!f || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
-    if (tr__task_on_actor_thread())
+    if (tr__park_refused())
         return TR_EDEADLK;
-    struct timespec dl;
-    bool timed = timeout_ms != TR_INFINITY && tr__abstime_after(&dl, timeout_ms);
+    int64_t deadline = tr__deadline_ms(timeout_ms);
+    tr__parker *p = tr__parker_self();
     pthread_mutex_lock(&f->mu);
     while (f->status == TR_FUTURE_PENDING) {
-        if (!timed) {
-            pthread_cond_wait(&f->cv, &f->mu);
-        } else if (pthread_cond_timedwait(&f->cv, &f->mu, &dl) != 0 &&
-                   f->status == TR_FUTURE_PENDING) {
+        tr__fwaiter w = {p, f->waiters, f};
+        f->waiters = &w;
+        p->cancel = fwaiter_cancel;
+        p->cancel_arg = &w;
+        pthread_mutex_unlock(&f->mu);
+        int rc = tr__parker_wait(p, deadline);
+        pthread_mutex_lock(&f->mu);
+        p->cancel = NULL;
+        fwaiter_unlink_locked(&w); /* still listed unless completion woke it */
+        if (rc == TR_ETIMEDOUT && f->status == TR_FUTURE_PENDING) {
             pthread_mutex_unlock(&f->mu);
             return TR_ETIMEDOUT;
         }

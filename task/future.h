@@ -37,9 +37,9 @@ struct tr_future {
     tr_future *next; /* manager's queue */
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int status; /* under mu: TR_FUTURE_PENDING or the outcome */
-    void *data; /* under mu: result, or NUL-terminated error text */
+    struct tr__fwaiter *waiters; /* under mu: threads and fibers in tr_future_await */
+    int status;                  /* under mu: TR_FUTURE_PENDING or the outcome */
+    void *data;                  /* under mu: result, or NUL-terminated error text */
     size_t size;
     bool notify_set;
     tr_pid notify_pid;
@@ -49,11 +49,6 @@ struct tr_future {
 /* True for a timeout the blocking calls accept: > 0 or TR_INFINITY. */
 static inline bool tr__task_valid_timeout(tr_duration_ms t) {
     return t > 0 || t == TR_INFINITY;
-}
-
-/* True on a thread that runs actor callbacks (blocking is refused there). */
-static inline bool tr__task_on_actor_thread(void) {
-    return tr__current() != NULL;
 }
 
 /* tr__future_new: a pending future with a copy of arg (arg_size bytes),

@@ -67,6 +67,11 @@ struct tr_task {
 /* Reference counts                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* True on a thread that runs actor callbacks (blocking is refused there). */
+static bool on_actor_thread(void) {
+    return tr__current() != NULL;
+}
+
 static void pool_ref(tr_task_pool *p) {
     tr__faa_acqrel_u32(&p->refs, 1);
 }
@@ -497,7 +502,7 @@ int tr_task_pool_start(tr_runtime *rt, const tr_task_pool_opts *opts, tr_task_po
 int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
-    if (tr__task_on_actor_thread())
+    if (on_actor_thread())
         return TR_EDEADLK;
     /* A timeout past time_t's range waits as TR_INFINITY does. */
     struct timespec dl;
@@ -519,7 +524,7 @@ int tr_task_pool_drain(tr_task_pool *pool, tr_duration_ms timeout_ms) {
 int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
     if (!pool || !tr__task_valid_timeout(timeout_ms))
         return TR_EINVAL;
-    if (tr__task_on_actor_thread())
+    if (on_actor_thread())
         return TR_EDEADLK;
     pthread_mutex_lock(&pool->mu);
     pool->closed = true;
@@ -555,7 +560,7 @@ int tr_task_pool_stop(tr_task_pool *pool, tr_duration_ms timeout_ms) {
 int tr_task_pool_free(tr_task_pool *pool) {
     if (!pool)
         return 0;
-    if (tr__task_on_actor_thread())
+    if (on_actor_thread())
         return TR_EDEADLK;
     int rc = tr_task_pool_stop(pool, TR_INFINITY);
     pool->freed = true;
@@ -628,7 +633,7 @@ int tr_task_pool_map(tr_task_pool *pool, tr_task_fn fn, const void *inputs, size
     if (!tr__size_mul(n, elem_size, &bytes) || !tr__size_mul(n, sizeof(tr_buf), &bytes) ||
         !tr__size_mul(n, sizeof(tr_future *), &bytes))
         return TR_EINVAL;
-    if (tr__task_on_actor_thread())
+    if (on_actor_thread())
         return TR_EDEADLK;
     if (results)
         memset(results, 0, sizeof(tr_buf) * n);

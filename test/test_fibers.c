@@ -612,6 +612,51 @@ static void test_kill_a_fiber_in_a_blocking_call(void **state) {
     assert_int_equal(atomic_load(&g_blocking_rc), -1000); /* the body never went on */
 }
 
+/* ---- futures ------------------------------------------------------------------------ */
+
+static int slow_square(tr_task *t, const void *arg, size_t size) {
+    (void)size;
+    int v = *(const int *)arg;
+    int r = v * v;
+    return tr_task_set_result(t, &r, sizeof r);
+}
+
+static atomic_int g_future_sum;
+
+static int awaiting_body(tr_self *self, void *arg) {
+    (void)self;
+    tr_task_pool *pool = arg;
+    int sum = 0;
+    for (int i = 1; i <= 20; i++) {
+        tr_future *f = NULL;
+        if (tr_task_submit(pool, slow_square, &i, sizeof i, &f) != TR_OK)
+            return -1;
+        tr_buf b;
+        int rc = tr_future_await(f, 20000, &b); /* parks the fiber */
+        if (rc == TR_OK) {
+            int v;
+            memcpy(&v, b.data, sizeof v);
+            sum += v;
+        }
+        tr_buf_free(&b);
+        tr_future_free(f);
+    }
+    atomic_store(&g_future_sum, sum);
+    return 0;
+}
+
+static void test_fiber_awaits_a_future(void **state) {
+    tr_runtime *rt = *state;
+    tr_task_pool *pool = NULL;
+    assert_int_equal(tr_task_pool_start(rt, NULL, &pool), TR_OK);
+    atomic_store(&g_future_sum, 0);
+    tr_pid f;
+    assert_int_equal(tr_spawn_fiber(rt, awaiting_body, pool, NULL, &f), TR_OK);
+    assert_true(TU_WAIT(atomic_load(&g_future_sum) == 2870, 20000)); /* sum of squares 1..20 */
+    await_gone(rt, f);
+    tr_task_pool_free(pool);
+}
+
 /* ---- bad input ------------------------------------------------------------------- */
 
 static void test_bad_input(void **state) {
@@ -709,6 +754,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_many_fibers_come_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fiber_awaits_a_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_overflow_is_reported, setup, teardown),
     };
