@@ -759,6 +759,70 @@ static void test_stress(void **state) {
         tr_chan_release(s.ch[c]);
 }
 
+/* The same stress with half the senders and half the receivers fibers
+ * (parking on the channels while their scheduler threads run the others),
+ * half plain threads. */
+static atomic_int g_mixed_done;
+
+static int stress_sender_fiber(tr_self *self, void *p) {
+    (void)self;
+    stress_sender(p);
+    atomic_fetch_add(&g_mixed_done, 1);
+    return 0;
+}
+
+static int stress_receiver_fiber(tr_self *self, void *p) {
+    (void)self;
+    stress_receiver(p);
+    atomic_fetch_add(&g_mixed_done, 1);
+    return 0;
+}
+
+static void test_stress_fibers_and_threads(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_start(2);
+    assert_non_null(rt);
+    atomic_store(&g_mixed_done, 0);
+    stress s = {.per_sender = TU_SCALE(25000, 4000)};
+    const size_t caps[S_CHANS] = {0, 1, 16, 0};
+    for (int c = 0; c < S_CHANS; c++)
+        s.ch[c] = mk(sizeof(uint32_t), caps[c]);
+    size_t total = (size_t)S_SENDERS * (size_t)s.per_sender;
+    s.seen = calloc(total, 1);
+    assert_non_null(s.seen);
+    pthread_t snd[S_SENDERS], rcv[4];
+    stress_arg sa[S_SENDERS], ra[4];
+    for (int i = 0; i < 4; i++) {
+        ra[i] = (stress_arg){.s = &s, .id = i};
+        if (i % 2 == 0)
+            assert_rc(tr_spawn_fiber(rt, stress_receiver_fiber, &ra[i], NULL, NULL), 0);
+        else
+            pthread_create(&rcv[i], NULL, stress_receiver, &ra[i]);
+    }
+    for (int i = 0; i < S_SENDERS; i++) {
+        sa[i] = (stress_arg){.s = &s, .id = i};
+        if (i % 2 == 0)
+            assert_rc(tr_spawn_fiber(rt, stress_sender_fiber, &sa[i], NULL, NULL), 0);
+        else
+            pthread_create(&snd[i], NULL, stress_sender, &sa[i]);
+    }
+    for (int i = 1; i < S_SENDERS; i += 2)
+        pthread_join(snd[i], NULL);
+    assert_true(TU_WAIT(atomic_load(&g_mixed_done) == S_SENDERS / 2, 60000));
+    for (int c = 0; c < S_CHANS; c++)
+        assert_rc(tr_chan_close(s.ch[c]), 0);
+    for (int i = 1; i < 4; i += 2)
+        pthread_join(rcv[i], NULL);
+    assert_true(TU_WAIT(atomic_load(&g_mixed_done) == S_SENDERS / 2 + 2, 60000));
+    assert_int_equal(__atomic_load_n(&s.received, __ATOMIC_RELAXED), total);
+    for (size_t i = 0; i < total; i++)
+        assert_int_equal(s.seen[i], 1);
+    free(s.seen);
+    for (int c = 0; c < S_CHANS; c++)
+        tr_chan_release(s.ch[c]);
+    tr_runtime_free(&rt);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Throughput (printed, not asserted)                                        */
 /* ------------------------------------------------------------------------ */
@@ -816,6 +880,7 @@ int main(void) {
         cmocka_unit_test(test_notify_dead_actor),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_stress),
+        cmocka_unit_test(test_stress_fibers_and_threads),
         cmocka_unit_test(test_pingpong_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
