@@ -251,6 +251,14 @@ static int fiber_cast(tr_self *self, void *state, const tr_msg *msg) {
     return take(self, state, msg);
 }
 
+void tr__fiber_on_exit(tr_self *self, void (*fn)(void *arg), void *arg) {
+    tr__fiber *fib = running(self);
+    if (!fib)
+        return;
+    fib->on_exit = fn;
+    fib->on_exit_arg = arg;
+}
+
 static void fiber_cleanup(void *state) {
     tr__fiber *fib = (tr__fiber *)state;
     if (fib->parker.cancel) {
@@ -260,6 +268,11 @@ static void fiber_cleanup(void *state) {
     }
     if (fib->timer_ref)
         tr_cancel_timer(fib->self->rt, fib->timer);
+    if (fib->on_exit) {
+        void (*fn)(void *) = fib->on_exit;
+        fib->on_exit = NULL;
+        fn(fib->on_exit_arg);
+    }
     while (fib->in_head) {
         tr__msg *n = (tr__msg *)fib->in_head->node.next;
         tr__msg_free(fib->in_head);

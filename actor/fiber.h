@@ -52,9 +52,11 @@ typedef struct tr__fiber {
     int call_status;
     bool call_done;
     char call_text[96];
-    tr_reason reason; /* the exit reason once finished */
-    jmp_buf jb;       /* tr_fail / tr_stop in the body unwind to the trampoline */
-    char label[48];   /* "<pid>" for the stack-overflow report */
+    tr_reason reason;           /* the exit reason once finished */
+    void (*on_exit)(void *arg); /* tr__fiber_on_exit: run at its exit, stack still there */
+    void *on_exit_arg;
+    jmp_buf jb;     /* tr_fail / tr_stop in the body unwind to the trampoline */
+    char label[48]; /* "<pid>" for the stack-overflow report */
 } tr__fiber;
 
 extern const tr_behaviour tr__fiber_behaviour;

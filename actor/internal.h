@@ -67,6 +67,12 @@ void tr__epoch_leave(tr_runtime *rt, ck_epoch_record_t *rec, bool borrowed);
  * true. Any thread. */
 bool tr__park_refused(void);
 
+/* tr__fiber_on_exit: the running fiber self calls fn(arg) when it exits,
+ * however it ends (returned, failed, killed while parked), before its
+ * stack is freed (arg may point into it). For processes built into the
+ * library (the task pool's workers). One hook; NULL fn clears it. */
+void tr__fiber_on_exit(tr_self *self, void (*fn)(void *arg), void *arg);
+
 /* ---- the running actor, for behaviours built into the library ---------- */
 
 /* The running actor's state block (what its callbacks get as `state`). */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <troupe/fiber.h>
 #include <troupe/task_pool.h>
 
 #include "base/clock.h"
@@ -97,25 +98,11 @@ void tr__task_pool_future_done(tr_task_pool *p) {
 /* Workers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-typedef struct worker_arg {
-    tr_pid manager;
-    unsigned index;
-} worker_arg;
-
-typedef struct worker_state {
-    tr_pid manager;
-    unsigned index;
-    tr_future *current; /* the task running now (for a crash mid-task) */
-    tr_task task;
-} worker_state;
-
-static int worker_init(tr_self *self, void *state, const void *arg) {
-    worker_state *st = state;
-    const worker_arg *wa = arg;
-    st->manager = wa->manager;
-    st->index = wa->index;
-    return TR_CONTINUE;
-}
+/* A worker is a fiber: a task may block (sleep, await a future, use
+ * channels, tr_blocking) and only its fiber parks. Its manager is the
+ * process that spawned it (linked, trapping exits): a worker that crashes
+ * inside a task ends, and the manager fails that task's future with the
+ * crash reason and starts a fresh worker. */
 
 static const char *default_text(int code) {
     if (strcmp(tr_err_name(code), "TR_UNKNOWN") != 0)
@@ -123,60 +110,60 @@ static const char *default_text(int code) {
     return "task failed";
 }
 
-static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
-    worker_state *st = state;
-    if (msg->kind != TR_MSG_INFO || msg->tag != TP_RUN)
-        return TR_CONTINUE;
-    tr_future *f = (tr_future *)msg->data;
-    f->started = true;
-    st->current = f;
-    memset(&st->task, 0, sizeof st->task);
-    st->task.self = self;
+/* What a worker holds while it runs a task: released at its exit however
+ * it ends (tr__fiber_on_exit), so a crash or a kill mid-task leaks
+ * nothing. */
+typedef struct worker_hold {
+    tr_msg *run; /* the RUN message (its destructor drops the future's reference) */
+    tr_task task;
+} worker_hold;
 
-    int rc = f->fn(&st->task, f->arg, f->arg_size);
+static void worker_release(void *arg) {
+    worker_hold *h = arg;
+    tr_msg_free(h->run);
+    h->run = NULL;
+    tr__free(h->task.res);
+    h->task.res = NULL;
+}
 
-    st->current = NULL;
-    if (rc == TR_FUTURE_PENDING)
-        rc = TR_EREMOTE; /* 1 would read as "still pending" for ever */
-    if (rc == 0) {
-        tr__future_complete(f, 0, st->task.res, st->task.res_size);
-    } else {
-        tr__free(st->task.res);
-        tr__future_fail_text(f, rc, st->task.has_text ? st->task.text : default_text(rc));
+static int worker_main(tr_self *self, void *arg) {
+    unsigned idx = (unsigned)(uintptr_t)arg;
+    tr_pid manager = tr__self_parent(self);
+    worker_hold h = {0};
+    tr__fiber_on_exit(self, worker_release, &h);
+    for (;;) {
+        int rc = tr_receive_tag(self, TP_RUN, TR_INFINITY, &h.run);
+        if (rc)
+            return rc;
+        if (h.run->kind != TR_MSG_INFO) {
+            worker_release(&h);
+            continue;
+        }
+        tr_future *f = (tr_future *)h.run->data;
+        f->started = true;
+        memset(&h.task, 0, sizeof h.task);
+        h.task.self = self;
+
+        rc = f->fn(&h.task, f->arg, f->arg_size);
+
+        if (rc == TR_FUTURE_PENDING)
+            rc = TR_EREMOTE; /* 1 would read as "still pending" for ever */
+        if (rc == 0) {
+            tr__future_complete(f, 0, h.task.res, h.task.res_size);
+        } else {
+            tr__free(h.task.res);
+            tr__future_fail_text(f, rc, h.task.has_text ? h.task.text : default_text(rc));
+        }
+        h.task.res = NULL;
+        worker_release(&h);
+        /* The manager counts this worker busy until DONE comes: if DONE
+         * cannot be allocated, crash instead; the manager sees the EXIT
+         * (its memory is reserved with the link) and starts a fresh
+         * worker. */
+        if (tr_send(tr_self_runtime(self), manager, TP_DONE, &idx, sizeof idx) == TR_ENOMEM)
+            tr_fail(self, tr_reason_error(TR_ENOMEM, "task pool worker out of memory"));
     }
-    st->task.res = NULL;
-    unsigned idx = st->index;
-    /* The manager counts this worker busy until DONE comes: if DONE cannot
-     * be allocated, crash instead; the manager sees the EXIT (its memory is
-     * reserved with the link) and starts a fresh worker. */
-    if (tr_send(tr_self_runtime(self), st->manager, TP_DONE, &idx, sizeof idx) == TR_ENOMEM)
-        tr_fail(self, tr_reason_error(TR_ENOMEM, "task pool worker out of memory"));
-    return TR_CONTINUE;
 }
-
-static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
-    worker_state *st = state;
-    if (st->current) { /* crashed inside the task function */
-        tr__future_fail_reason(st->current, &reason);
-        st->current = NULL;
-    }
-}
-
-/* Every exit, kill included: the result buffer goes. */
-static void worker_cleanup(void *state) {
-    worker_state *st = state;
-    tr__free(st->task.res);
-    st->task.res = NULL;
-}
-
-static const tr_behaviour worker_behaviour = {
-    .name = "tr_task_worker",
-    .state_size = sizeof(worker_state),
-    .init = worker_init,
-    .handle_info = worker_info,
-    .terminate = worker_terminate,
-    .cleanup = worker_cleanup,
-};
 
 /* Destructor of a RUN message: drops its reference; a task no worker began
  * (the worker died first) is failed here. */
@@ -216,9 +203,9 @@ static void queue_push_front(mgr_state *st, tr_future *f) {
 }
 
 static int spawn_worker(tr_self *self, mgr_state *st, unsigned i) {
-    worker_arg wa = {.manager = tr_self_pid(self), .index = i};
+    tr_fiber_opts o = {.link_to = tr_self_pid(self)};
     tr_pid pid;
-    int rc = tr_spawn_link(self, &worker_behaviour, &wa, &pid);
+    int rc = tr_spawn_fiber(tr_self_runtime(self), worker_main, (void *)(uintptr_t)i, &o, &pid);
     if (rc != 0)
         return rc;
     st->w[i].pid = pid;

@@ -657,6 +657,60 @@ static void test_fiber_awaits_a_future(void **state) {
     tr_task_pool_free(pool);
 }
 
+/* Tasks run on fibers: a sleeping task does not hold the one scheduler
+ * thread, and a task may await another task's future. */
+static int sleepy_task(tr_task *t, const void *arg, size_t size) {
+    (void)arg;
+    (void)size;
+    return tr_sleep(tr_task_self(t), 300);
+}
+
+static int nested_task(tr_task *t, const void *arg, size_t size) {
+    (void)size;
+    tr_task_pool *pool = *(tr_task_pool *const *)arg;
+    int seven = 7;
+    tr_future *inner = NULL;
+    int rc = tr_task_submit(pool, slow_square, &seven, sizeof seven, &inner);
+    if (rc)
+        return rc;
+    tr_buf b;
+    rc = tr_future_await(inner, 20000, &b); /* parks this task's fiber */
+    if (rc == TR_OK)
+        rc = tr_task_set_result(t, b.data, b.size);
+    tr_buf_free(&b);
+    tr_future_free(inner);
+    return rc;
+}
+
+static void test_tasks_run_on_fibers(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_start(1);
+    tr_task_pool_opts po = {.workers = 2};
+    tr_task_pool *pool = NULL;
+    assert_int_equal(tr_task_pool_start(rt, &po, &pool), TR_OK);
+    tr_future *sleepy = NULL, *quick = NULL;
+    assert_int_equal(tr_task_submit(pool, sleepy_task, NULL, 0, &sleepy), TR_OK);
+    int three = 3;
+    assert_int_equal(tr_task_submit(pool, slow_square, &three, sizeof three, &quick), TR_OK);
+    tr_buf b;
+    assert_int_equal(tr_future_await(quick, 20000, &b), TR_OK);
+    tr_buf_free(&b);
+    assert_int_equal(tr_future_status(sleepy), TR_FUTURE_PENDING); /* still asleep */
+    assert_int_equal(tr_future_await(sleepy, 20000, NULL), TR_OK);
+    tr_future *nested = NULL;
+    assert_int_equal(tr_task_submit(pool, nested_task, &pool, sizeof pool, &nested), TR_OK);
+    assert_int_equal(tr_future_await(nested, 20000, &b), TR_OK);
+    int v;
+    memcpy(&v, b.data, sizeof v);
+    assert_int_equal(v, 49);
+    tr_buf_free(&b);
+    tr_future_free(sleepy);
+    tr_future_free(quick);
+    tr_future_free(nested);
+    tr_task_pool_free(pool);
+    tr_runtime_free(&rt);
+}
+
 /* ---- bad input ------------------------------------------------------------------- */
 
 static void test_bad_input(void **state) {
@@ -755,6 +809,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fiber_awaits_a_future, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_run_on_fibers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_overflow_is_reported, setup, teardown),
     };

@@ -1,15 +1,15 @@
 /* troupe — task pool (as Elixir's Task.async/await and
- * Task.async_stream, on a fixed set of worker actors).
+ * Task.async_stream, on a fixed set of worker fibers).
  *
- * A task pool runs short functions ("tasks") on worker actors and hands the
+ * A task pool runs functions ("tasks") on worker fibers and hands the
  * submitter a future for each (troupe/future.h, included here). A future is
  * awaited from a plain thread (blocking, with a timeout: tr_future_await)
  * or from an actor (the result arrives as a message: tr_future_notify).
  *
  * Model. tr_task_pool_start spawns one manager actor, which traps exits and
- * spawns `workers` worker actors linked to it. Submitted tasks queue in the
- * manager (FIFO); the manager hands one task at a time to an idle worker,
- * which runs the task function inside its callback and completes the
+ * spawns `workers` worker fibers (troupe/fiber.h) linked to it. Submitted
+ * tasks queue in the manager (FIFO); the manager hands one task at a time
+ * to an idle worker, which runs the task function and completes the
  * future. A worker that crashes while running a task (tr_task_fail,
  * tr_fail, or an exit signal) fails that task's future with TR_ECRASHED and
  * the crash text; the manager restarts the worker and the pool keeps
@@ -17,10 +17,12 @@
  * crash never affects another task). The manager plays the supervisor for
  * its workers itself so that it knows which task each worker was running.
  *
- * Tasks run on scheduler threads. A task function must not block (no
- * sleep(), no blocking I/O, no tr_call, no tr_future_await): a blocked task
- * stalls every actor of its scheduler thread. CPU-bound work is fine; to
- * wait for something, use actors and timers instead.
+ * Tasks run on fibers. A task may block the troupe way: tr_sleep,
+ * tr_call, tr_future_await (of another task too), channels, tr_blocking
+ * (for a blocking system call), all on tr_task_self(task): only its fiber
+ * parks, and its scheduler thread runs other work meanwhile. A plain
+ * blocking system call (sleep(), read() of a slow file) still holds the
+ * thread: use tr_blocking for those.
  *
  * Nothing accepted is lost: every future returned by tr_task_submit is
  * completed exactly once — with the task's result, its error, TR_ECRASHED,
@@ -49,8 +51,8 @@ typedef struct tr_task_pool tr_task_pool;
  *  task function's call. */
 typedef struct tr_task tr_task;
 
-/** A task function. Runs on a scheduler thread inside a worker actor's
- *  callback; must not block (see the header comment).
+/** A task function. Runs on a worker fiber; may block the troupe way
+ *  (tr_sleep, tr_call, channels, tr_blocking: see the header comment).
  *  Arguments: task, the running task (for tr_task_set_result, tr_task_error,
  *  tr_task_fail, tr_task_self); arg/arg_size, the pool's copy of the bytes
  *  given to tr_task_submit (borrowed: valid during this call; arg is NULL
@@ -63,7 +65,7 @@ typedef struct tr_task tr_task;
 typedef int (*tr_task_fn)(tr_task *task, const void *arg, size_t arg_size);
 
 /** Task pool options. Zero-initialize, then set what you need.
- *  - workers: worker actors, 1..4096; 0 = the runtime's scheduler threads.
+ *  - workers: worker fibers, 1..4096; 0 = the runtime's scheduler threads.
  *  - max_pending: most tasks submitted and not yet completed; 0 = no
  *    limit. Beyond it tr_task_submit returns TR_EFULL. */
 typedef struct tr_task_pool_opts {
@@ -211,7 +213,7 @@ TR_API int tr_task_error(tr_task *task, int code, const char *text);
  *  task's own resources first. Thread-safety: the task's thread. */
 TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text);
 
-/** tr_task_self: the worker actor running the task (for tr_self_pid,
+/** tr_task_self: the worker fiber running the task (for tr_self_pid,
  *  tr_send, tr_fail...). Valid during the task function; NULL for task
  *  NULL (never fails otherwise). Thread-safety:
  *  the task's thread. */
