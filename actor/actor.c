@@ -497,6 +497,17 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = term;
             goto stop;
         }
+        if (tr__fiber_yielded(a)) { /* a fiber's tr_yield: it goes on now */
+            n = n + 1;
+            if (tr__fiber_poke(&f, a)) {
+                why = f.stop_reason;
+                terminate_v = true;
+                goto stop;
+            }
+            if (tr__fiber_yielded(a))
+                break; /* yielded again: back of the queue */
+            continue;
+        }
         tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
         if (!m) {
             if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
@@ -524,6 +535,8 @@ void tr__run(tr__sched *sched, tr__actor *a) {
                     terminate_v = true;
                     goto stop;
                 }
+                if (tr__fiber_yielded(a))
+                    break; /* its tr_yield: back of the queue */
             }
             continue;
         }
@@ -550,6 +563,8 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = true;
             goto stop;
         }
+        if (tr__fiber_yielded(a))
+            break; /* a fiber resumed by this message called tr_yield */
         if (sched && sched->ctx.sends >= TR__TURN_SENDS)
             break; /* sent a lot: let the receivers run */
     }

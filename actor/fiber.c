@@ -406,8 +406,7 @@ int tr_yield(tr_self *self) {
     if (!fib)
         return TR_EINVAL;
     park_if_killed(fib);
-    tr__wake_reserved(fib->self); /* the turn pokes it after what is queued */
-    suspend(fib, TR__FW_YIELD);
+    suspend(fib, TR__FW_YIELD); /* the turn ends; the next one resumes it first */
     return TR_OK;
 }
 

@@ -75,6 +75,13 @@ bool tr__fiber_poke(tr__frame *f, tr__actor *a);
  * ends the body with reason, unwinding its stack to the trampoline. */
 _Noreturn void tr__fiber_unwind(tr__frame *f, tr_reason reason);
 
+/* tr__fiber_yielded: a's body called tr_yield: its turn ends (back of the
+ * run queue) and its next turn resumes it first. */
+static inline bool tr__fiber_yielded(const tr__actor *a) {
+    return tr__is_fiber(a) &&
+           ((const tr__fiber *)((const char *)a + TR__ACTOR_HDR))->wait == TR__FW_YIELD;
+}
+
 /* tr__fiber_here: the fiber whose body runs on this thread, or NULL. */
 tr__actor *tr__fiber_here(void);
 

@@ -460,26 +460,95 @@ static void test_supervised_fiber_restarts(void **state) {
 /* ---- yield and many fibers ------------------------------------------------------ */
 
 static atomic_int g_turns[2];
+static int g_order[400];
+static atomic_int g_order_n;
+
+typedef struct {
+    int me;
+    tr_pid partner; /* fiber 1 starts fiber 0 (sends it GO): both then run */
+} yielder_arg;
 
 static int yielder_body(tr_self *self, void *arg) {
-    int me = *(int *)arg;
+    yielder_arg *ya = arg;
+    if (ya->me == 0) {
+        tr_msg *go;
+        if (tr_receive_tag(self, T_GO, 20000, &go) != TR_OK)
+            return -1;
+        tr_msg_free(go);
+    } else if (tr_send(tr_self_runtime(self), ya->partner, T_GO, NULL, 0) != TR_OK) {
+        return -1;
+    }
     for (int i = 0; i < 1000; i++) {
-        atomic_fetch_add(&g_turns[me], 1);
+        atomic_fetch_add(&g_turns[ya->me], 1);
+        int k = atomic_fetch_add(&g_order_n, 1);
+        if (k < 400)
+            g_order[k] = ya->me;
         assert_int_equal(tr_yield(self), TR_OK);
     }
     return 0;
 }
 
+/* With one scheduler thread, two fibers that yield take turns: tr_yield
+ * ends the turn (as erlang:yield/0), it does not go on at once. */
 static void test_yield_lets_others_run(void **state) {
-    tr_runtime *rt = *state;
-    static int ids[2] = {0, 1};
+    (void)state;
+    tr_runtime *rt = tu_start(1);
+    atomic_store(&g_turns[0], 0);
+    atomic_store(&g_turns[1], 0);
+    atomic_store(&g_order_n, 0);
+    static yielder_arg args[2];
     tr_pid a, b;
-    assert_int_equal(tr_spawn_fiber(rt, yielder_body, &ids[0], NULL, &a), TR_OK);
-    assert_int_equal(tr_spawn_fiber(rt, yielder_body, &ids[1], NULL, &b), TR_OK);
+    args[0] = (yielder_arg){.me = 0};
+    assert_int_equal(tr_spawn_fiber(rt, yielder_body, &args[0], NULL, &a), TR_OK);
+    args[1] = (yielder_arg){.me = 1, .partner = a};
+    assert_int_equal(tr_spawn_fiber(rt, yielder_body, &args[1], NULL, &b), TR_OK);
     await_gone(rt, a);
     await_gone(rt, b);
     assert_int_equal(atomic_load(&g_turns[0]), 1000);
     assert_int_equal(atomic_load(&g_turns[1]), 1000);
+    /* Strictly alternating from the start (a run of two where one turn
+     * ends and the other begins). */
+    int run = 1, longest = 1;
+    for (int k = 1; k < 400; k++) {
+        run = g_order[k] == g_order[k - 1] ? run + 1 : 1;
+        if (run > longest)
+            longest = run;
+    }
+    assert_true(longest <= 2);
+    tr_runtime_free(&rt);
+}
+
+static atomic_int g_spin_stop, g_late_ran;
+
+static int spinner_body(tr_self *self, void *arg) {
+    (void)arg;
+    while (!atomic_load(&g_spin_stop))
+        tr_yield(self);
+    return 0;
+}
+
+static int late_body(tr_self *self, void *arg) {
+    (void)self;
+    (void)arg;
+    atomic_store(&g_late_ran, 1);
+    return 0;
+}
+
+/* A fiber that yields for ever keeps its thread's ring busy: a process
+ * another thread starts (injected) still gets to run. */
+static void test_yielding_fiber_does_not_starve_injected_work(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_start(1);
+    atomic_store(&g_spin_stop, 0);
+    atomic_store(&g_late_ran, 0);
+    tr_pid spinner;
+    assert_int_equal(tr_spawn_fiber(rt, spinner_body, NULL, NULL, &spinner), TR_OK);
+    tu_sleep_ms(5);
+    assert_int_equal(tr_spawn_fiber(rt, late_body, NULL, NULL, NULL), TR_OK);
+    assert_true(TU_WAIT(atomic_load(&g_late_ran) == 1, 10000));
+    atomic_store(&g_spin_stop, 1);
+    await_gone(rt, spinner);
+    tr_runtime_free(&rt);
 }
 
 static atomic_int g_many;
@@ -805,6 +874,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_trapped_exit_is_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supervised_fiber_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yield_lets_others_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_yielding_fiber_does_not_starve_injected_work, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_many_fibers_come_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
