@@ -237,7 +237,7 @@ static void select_timeout(void) {
     printf("== select-timeout: wait on two channels, at most 1000 ms, then at most 100 ms\n");
     tr_chan *fast = new_chan(sizeof(int), 0), *slow = new_chan(sizeof(int), 0);
     delayed df = {tr_chan_ref(fast), 50, 1}, ds = {tr_chan_ref(slow), 500, 2};
-    tr_pid f = spawn(send_later, &df), s = spawn(send_later, &ds);
+    tr_pid f = spawn(send_later, &df);
 
     int v = 0;
     tr_select_case cs[] = {
@@ -249,6 +249,7 @@ static void select_timeout(void) {
         printf("select: case 0 (fast) received %d\n", v);
     else
         printf("select: unexpected %d\n", i);
+    tr_pid s = spawn(send_later, &ds);
     i = tr_select(cs, 2, 100); /* slow answers only after 500 ms */
     if (i == TR_ETIMEDOUT)
         printf("select: nothing within 100 ms: TR_ETIMEDOUT\n");
