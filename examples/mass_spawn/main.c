@@ -6,9 +6,16 @@
  *           ├── ...
  *           └── worker N
  *
+ * Two kinds of worker, the same tree:
+ *   mass_spawn            each worker is an actor with an interval timer
+ *   mass_spawn --fibers   each worker is a fiber looping "sleep a random
+ *                         tick; send tick", the shape of Wippy's mass-spawn
+ *
  * The spawner spawns NUM_WORKERS long-lived workers at start-up (printing
  * the spawn time and the memory per worker), counts the `tick` messages
- * they send it, and prints a stats line every STATS_INTERVAL. The workers
+ * they send it, and prints a stats line every STATS_INTERVAL, with the
+ * resident memory per process (RSS growth since before the spawn / live
+ * workers, from /proc/self/statm). The workers
  * are linked to the spawner, so if the spawner crashes they go down with
  * it (no leak) and the supervisor restarts the spawner, which spawns a
  * fresh set. SIGINT (Ctrl+C) or SIGTERM stops the tree gracefully: every
@@ -48,6 +55,7 @@ enum {
 };
 
 typedef struct config {
+    bool fibers; /* --fibers: the workers are fibers, not actors */
     long num_workers;
     tr_duration_ms tick_min, tick_max, stats_interval, crash_after, run_for;
 } config;
@@ -59,6 +67,7 @@ typedef struct shared {
     atomic_uint_fast64_t spawned_total;    /* all generations */
     atomic_uint_fast64_t terminated_total; /* worker terminate calls */
     atomic_uint generation;
+    tr_chan *gone; /* a worker that stops when all have stopped wakes main */
 } shared;
 
 /* ------------------------------------------------------------------------ */
@@ -140,7 +149,8 @@ static int read_config(config *c) {
 
 typedef struct worker_arg {
     tr_pid spawner;
-    tr_duration_ms period_ms;
+    tr_duration_ms period_ms; /* actors: the tick period */
+    uint64_t seed;            /* fibers: the seed of its random ticks */
     shared *sh;
 } worker_arg;
 
@@ -149,6 +159,13 @@ typedef struct worker_state { /* 24 bytes per worker, besides the actor */
     shared *sh;
     tr_timer timer;
 } worker_state;
+
+/* Counts a stopped worker; the last one (of every generation so far) wakes
+ * main, which waits for them at shutdown (a WaitGroup made of a channel). */
+static void worker_gone(shared *sh) {
+    if (atomic_fetch_add(&sh->terminated_total, 1) + 1 == atomic_load(&sh->spawned_total))
+        tr_chan_try_send(sh->gone, ""); /* full: main has a wake-up already */
+}
 
 static int worker_init(tr_self *self, void *state, const void *arg) {
     const worker_arg *a = arg;
@@ -176,7 +193,7 @@ static int worker_info(tr_self *self, void *state, const tr_msg *msg) {
 static void worker_terminate(tr_self *self, void *state, tr_reason reason) {
     worker_state *w = state;
     tr_cancel_timer(tr_self_runtime(self), w->timer);
-    atomic_fetch_add(&w->sh->terminated_total, 1);
+    worker_gone(w->sh);
 }
 
 static const tr_behaviour worker_behaviour = {
@@ -187,6 +204,36 @@ static const tr_behaviour worker_behaviour = {
     .terminate = worker_terminate,
 };
 
+/* The fiber worker (--fibers): one loop, written in a blocking style. It
+ * starts with trap_exit set, so the spawner's exit arrives as a message;
+ * it "sleeps" with a receive whose timeout is the tick, so that message
+ * ends the sleep at once (a plain tr_sleep would notice it only after the
+ * tick). */
+static uint64_t next_random(uint64_t *s);
+
+static int fiber_worker(tr_self *self, void *arg) {
+    worker_arg a = *(const worker_arg *)arg;
+    free(arg);
+    const config *c = a.sh->cfg;
+    tr_runtime *rt = tr_self_runtime(self);
+    uint64_t rng = a.seed | 1;
+    for (;;) {
+        tr_duration_ms tick = c->tick_min;
+        if (c->tick_max > c->tick_min)
+            tick += (tr_duration_ms)(next_random(&rng) % (uint64_t)(c->tick_max - c->tick_min + 1));
+        tr_msg *msg = NULL;
+        int rc = tr_receive(self, NULL, NULL, tick, &msg); /* sleep(tick) */
+        bool stop = rc == 0 ? msg->kind == TR_MSG_EXIT : rc != TR_ETIMEDOUT;
+        tr_msg_free(msg);
+        if (stop) /* the spawner (our only link) stopped, or an error */
+            break;
+        if (rc == TR_ETIMEDOUT) /* the tick passed */
+            tr_send(rt, a.spawner, TICK, NULL, 0);
+    }
+    worker_gone(a.sh);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Spawner                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -196,7 +243,8 @@ typedef struct spawner_state {
     unsigned generation;
     uint64_t rng;
     size_t spawned, alive;
-    tr_pid *workers; /* sorted by id, to tell a worker's EXIT from the parent's */
+    tr_pid *workers;   /* sorted by id, to tell a worker's EXIT from the parent's */
+    size_t rss_before; /* RSS before the workers were spawned */
     uint64_t total_ticks, last_ticks;
     int64_t last_stats_ms;
 } spawner_state;
@@ -258,15 +306,30 @@ static void spawn_all(tr_self *self, spawner_state *s) {
     const config *c = s->sh->cfg;
     tr_runtime *rt = tr_self_runtime(self);
     size_t rss0 = rss_bytes();
+    s->rss_before = rss0;
     double t0 = now_sec();
+    tr_fiber_opts fopts = {.link_to = tr_self_pid(self), .trap_exit = true};
     for (long i = 0; i < c->num_workers; i++) {
         worker_arg a = {.spawner = tr_self_pid(self), .sh = s->sh};
-        a.period_ms = c->tick_min;
-        if (c->tick_max > c->tick_min)
-            a.period_ms +=
-                (tr_duration_ms)(next_random(&s->rng) % (uint64_t)(c->tick_max - c->tick_min + 1));
         tr_pid pid;
-        int rc = tr_spawn_link(self, &worker_behaviour, &a, &pid);
+        int rc;
+        if (c->fibers) { /* the fiber draws its ticks itself; it frees its arg */
+            worker_arg *fa = malloc(sizeof *fa);
+            if (!fa) {
+                fprintf(stderr, "mass_spawn: out of memory at worker %ld\n", i + 1);
+                break;
+            }
+            *fa = a;
+            fa->seed = next_random(&s->rng);
+            if ((rc = tr_spawn_fiber(rt, fiber_worker, fa, &fopts, &pid)) != 0)
+                free(fa);
+        } else {
+            a.period_ms = c->tick_min;
+            if (c->tick_max > c->tick_min)
+                a.period_ms += (tr_duration_ms)(next_random(&s->rng) %
+                                                (uint64_t)(c->tick_max - c->tick_min + 1));
+            rc = tr_spawn_link(self, &worker_behaviour, &a, &pid);
+        }
         if (rc != 0) {
             fprintf(stderr, "mass_spawn: spawning worker %ld failed: %s\n", i + 1, tr_strerror(rc));
             break;
@@ -283,10 +346,10 @@ static void spawn_all(tr_self *self, spawner_state *s) {
     double per_worker = s->spawned && rss1 > rss0 ? (double)(rss1 - rss0) / (double)s->spawned : 0;
     printf("started: generation=%u workers=%zu spawn_time_ms=%.1f spawn_us_per_worker=%.2f "
            "rss_growth_kb=%zu mem_per_worker_bytes=%.0f tick=%" PRId64 "..%" PRId64
-           "ms stats_every=%" PRId64 "ms\n",
+           "ms stats_every=%" PRId64 "ms mode=%s\n",
            s->generation, s->spawned, dt * 1000.0, s->spawned ? dt * 1e6 / (double)s->spawned : 0,
            rss1 > rss0 ? (rss1 - rss0) / 1024 : 0, per_worker, c->tick_min, c->tick_max,
-           c->stats_interval);
+           c->stats_interval, c->fibers ? "fibers" : "actors");
     s->last_stats_ms = tr_now_ms();
     tr_send_interval(rt, tr_self_pid(self), c->stats_interval, STATS, NULL, 0, NULL);
     if (c->crash_after > 0)
@@ -316,11 +379,16 @@ static int spawner_info(tr_self *self, void *state, const tr_msg *msg) {
             int64_t now = tr_now_ms();
             uint64_t fresh = s->total_ticks - s->last_ticks;
             double secs = (double)(now - s->last_stats_ms) / 1000.0;
+            size_t rss = rss_bytes();
             printf("stats: generation=%u alive=%zu total_ticks=%" PRIu64 " new_ticks=%" PRIu64
-                   " tick_rate=%.1f/s actors=%zu\n",
+                   " tick_rate=%.1f/s actors=%zu mode=%s bytes_per_process=%.0f\n",
                    s->generation, s->alive, s->total_ticks, fresh,
                    secs > 0 ? (double)fresh / secs : 0.0,
-                   tr_runtime_actor_count(tr_self_runtime(self)));
+                   tr_runtime_actor_count(tr_self_runtime(self)),
+                   s->sh->cfg->fibers ? "fibers" : "actors",
+                   s->alive && rss > s->rss_before
+                       ? (double)(rss - s->rss_before) / (double)s->alive
+                       : 0.0);
             s->last_ticks = s->total_ticks;
             s->last_stats_ms = now;
         } else if (msg->tag == CRASH) {
@@ -376,9 +444,18 @@ static const tr_behaviour watcher_behaviour = {
 
 /* ------------------------------------------------------------------------ */
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    config cfg;
+    config cfg = {0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--fibers") == 0) {
+            cfg.fibers = true;
+        } else {
+            fprintf(stderr, "mass_spawn: unknown argument \"%s\"; usage: mass_spawn [--fibers]\n",
+                    argv[i]);
+            return 2;
+        }
+    }
     if (read_config(&cfg) != 0)
         return 2;
 
@@ -392,8 +469,13 @@ int main(void) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     shared sh = {.cfg = &cfg};
+    int rc = tr_chan_new(1, 1, &sh.gone);
+    if (rc != 0) {
+        fprintf(stderr, "mass_spawn: tr_chan_new: %s\n", tr_strerror(rc));
+        return 1;
+    }
     tr_runtime *rt;
-    int rc = tr_runtime_start(NULL, &rt);
+    rc = tr_runtime_start(NULL, &rt);
     if (rc != 0) {
         fprintf(stderr, "mass_spawn: runtime start: %s\n", tr_strerror(rc));
         return 1;
@@ -448,8 +530,14 @@ int main(void) {
             fprintf(stderr, "mass_spawn: supervisor stop: %s\n", tr_strerror(rc));
             status = 1;
         }
+        /* The workers stop after the spawner, each on its own: wait until
+         * every one has (woken by the last), at most 10 s. */
+        while (atomic_load(&sh.terminated_total) < atomic_load(&sh.spawned_total))
+            if (tr_chan_recv(sh.gone, NULL, 10000) != 0)
+                break;
     }
     tr_runtime_free(&rt); /* stops whatever is left; every terminate runs */
+    tr_chan_release(sh.gone);
     printf("shutdown: workers_spawned_total=%" PRIuFAST64 " workers_terminated=%" PRIuFAST64
            " exit=%d\n",
            atomic_load(&sh.spawned_total), atomic_load(&sh.terminated_total), status);
