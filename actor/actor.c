@@ -100,17 +100,17 @@ static void die(tr__actor *a, tr_reason reason, bool terminate) {
 /* spawn                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static int spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, tr_pid link_to, bool trap,
-                 size_t max_mailbox, tr_pid *out) {
+int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
+              tr_pid link_to, bool trap, size_t max_mailbox, tr_pid *out) {
     if (!rt || !b)
         return TR_EINVAL;
-    if (b->state_size > TR__SIZE_MAX)
+    if (state_size > TR__SIZE_MAX)
         return TR_EINVAL; /* no allocation can hold it (the sum below could wrap) */
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
     if (tr__self_killed_here())
         return TR_EKILLED;
-    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + b->state_size);
+    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + state_size);
     if (!a)
         return TR_ENOMEM;
     int err = TR_OK;
@@ -196,14 +196,16 @@ int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_sp
     tr_spawn_opts o = {0};
     if (opts)
         o = *opts;
-    return spawn(rt, b, arg, o.link_to, o.trap_exit, o.max_mailbox, out);
+    if (o.on_fiber)
+        return tr__fiber_spawn_behaviour(rt, b, arg, &o, out);
+    return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox, out);
 }
 
 int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out) {
     tr__actor *me = (tr__actor *)self;
     if (!me)
         return TR_EINVAL;
-    return spawn(me->rt, b, arg, me->pid, false, 0, out);
+    return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -594,12 +596,16 @@ tr_runtime *tr_self_runtime(const tr_self *self) {
     return self ? ((const tr__actor *)self)->rt : NULL;
 }
 void *tr__self_state(const tr_self *self) {
+    if (self && tr__is_fiber((const tr__actor *)self))
+        return tr__fiber_bstate((const tr__actor *)self); /* its behaviour's state, if any */
     return self ? tr__actor_state((tr__actor *)self) : NULL;
 }
 tr_pid tr__self_parent(const tr_self *self) {
     return self ? ((const tr__actor *)self)->parent : TR_PID_NONE;
 }
 const tr_behaviour *tr__self_behaviour(const tr_self *self) {
+    if (self && tr__is_fiber((const tr__actor *)self))
+        return tr__fiber_bbehaviour((const tr__actor *)self);
     return self ? ((const tr__actor *)self)->b : NULL;
 }
 
@@ -618,7 +624,8 @@ bool tr_trap_exit(tr_self *self, bool on) {
 int tr_stop(tr_self *self, tr_reason reason) {
     tr__frame *f = tr__tls_frame;
     if (f && self && f->a == (tr__actor *)self && f->fiber_jb)
-        tr__fiber_unwind(f, reason); /* a fiber's body ends at once */
+        return tr__fiber_stop(f, reason); /* a fiber's body ends at once; a behaviour's
+                                             callback on a fiber stops after it returns */
     if (f && self && f->a == (tr__actor *)self) {
         f->stop_pending = true;
         f->stop_reason = tr__reason_sealed(reason);

@@ -17,7 +17,12 @@ typedef struct fiber_start {
     tr_fiber_fn fn;
     void *arg;
     size_t stack_size;
+    const tr_behaviour *b; /* a behaviour run on the fiber, or NULL */
+    const void *barg;      /* its init's argument */
 } fiber_start;
+
+/* Where a behaviour's state starts after the tr__fiber (16-byte aligned). */
+#define FIBER_HDR ((sizeof(tr__fiber) + 15) & ~(size_t)15)
 
 static tr__fiber *fib_of(tr__actor *a) {
     return (tr__fiber *)tr__actor_state(a);
@@ -70,9 +75,32 @@ static void trampoline(tr__coro *c, void *arg) {
     tr__fiber *fib = (tr__fiber *)arg;
     if (setjmp(fib->jb) == 0) {
         int rc = fib->fn((tr_self *)fib->self, fib->arg);
-        fib->reason = rc == 0 ? tr_reason_normal() : tr_reason_error(rc, "fiber returned an error");
+        if (!fib->reason_set)
+            fib->reason =
+                rc == 0 ? tr_reason_normal() : tr_reason_error(rc, "fiber returned an error");
     } /* else: tr_fail or tr_stop set fib->reason (tr__fiber_unwind) */
+    if (fib->b && !fib->bterminated) {
+        /* A behaviour's loop ended (stopped, or crashed in a callback): its
+         * terminate runs here, as a gen_server's; a crash inside it comes
+         * back to the setjmp below. */
+        fib->bterminated = true;
+        if (fib->bmsg) {
+            tr_msg_free(fib->bmsg);
+            fib->bmsg = NULL;
+        }
+        if (fib->b->terminate && setjmp(fib->jb) == 0)
+            fib->b->terminate((tr_self *)fib->self, fib->bstate, fib->reason);
+    }
     fib->finished = true;
+}
+
+int tr__fiber_stop(tr__frame *f, tr_reason reason) {
+    tr__fiber *fib = fib_of(f->a);
+    if (!fib->b)
+        tr__fiber_unwind(f, reason);
+    fib->bstop = true;
+    fib->bstop_reason = tr__reason_sealed(reason);
+    return TR_STOP;
 }
 
 _Noreturn void tr__fiber_unwind(tr__frame *f, tr_reason reason) {
@@ -166,6 +194,15 @@ static int fiber_init(tr_self *self, void *state, const void *arg) {
     fib->self = a;
     fib->fn = st->fn;
     fib->arg = st->arg;
+    if (st->b) { /* a behaviour on the fiber: its init runs here, as an actor's */
+        fib->b = st->b;
+        fib->bstate = (char *)fib + FIBER_HDR;
+        if (st->b->init) {
+            int rc = st->b->init(self, fib->bstate, st->barg);
+            if (rc != TR_CONTINUE)
+                return rc;
+        }
+    }
     tr__parker_init_ops(&fib->parker, &fiber_parker_ops);
     snprintf(fib->label, sizeof fib->label, "<%u.%u.%u>", tr__pid_rt(a->pid), tr__pid_index(a->pid),
              tr__pid_gen(a->pid));
@@ -259,6 +296,17 @@ void tr__fiber_on_exit(tr_self *self, void (*fn)(void *arg), void *arg) {
     fib->on_exit_arg = arg;
 }
 
+/* The core's terminate (a runtime shutdown, or the end of the loop): a
+ * behaviour's terminate runs once. */
+static void fiber_terminate(tr_self *self, void *state, tr_reason reason) {
+    tr__fiber *fib = (tr__fiber *)state;
+    if (!fib->b || fib->bterminated)
+        return;
+    fib->bterminated = true;
+    if (fib->b->terminate)
+        fib->b->terminate(self, fib->bstate, reason);
+}
+
 static void fiber_cleanup(void *state) {
     tr__fiber *fib = (tr__fiber *)state;
     if (fib->parker.cancel) {
@@ -280,7 +328,11 @@ static void fiber_cleanup(void *state) {
     }
     if (fib->call_reply)
         tr__msg_free(fib->call_reply);
-    if (fib->self) /* init got as far as the stack */
+    if (fib->bmsg)
+        tr_msg_free(fib->bmsg);
+    if (fib->b && fib->b->cleanup)
+        fib->b->cleanup(fib->bstate);
+    if (fib->coro.stack) /* init got as far as the stack */
         tr__coro_fini(&fib->coro);
 }
 
@@ -291,6 +343,7 @@ const tr_behaviour tr__fiber_behaviour = {
     .handle_call = fiber_call,
     .handle_cast = fiber_cast,
     .handle_info = take,
+    .terminate = fiber_terminate,
     .cleanup = fiber_cleanup,
 };
 
@@ -302,10 +355,59 @@ int tr_spawn_fiber(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opt
     if (!rt || !fn ||
         (o.stack_size && (o.stack_size < 16 * 1024 || o.stack_size > ((size_t)1 << 30))))
         return TR_EINVAL;
-    fiber_start st = {fn, arg, o.stack_size};
+    fiber_start st = {fn, arg, o.stack_size, NULL, NULL};
     tr_spawn_opts so = {
         .link_to = o.link_to, .trap_exit = o.trap_exit, .max_mailbox = o.max_mailbox};
     return tr_spawn(rt, &tr__fiber_behaviour, &st, &so, out);
+}
+
+/* ---- a behaviour on a fiber ------------------------------------------------- */
+
+/* The loop of a behaviour run on a fiber, as OTP's gen_server loop: one
+ * message at a time to its callbacks, which may block (park). */
+static int behaviour_loop(tr_self *self, void *arg) {
+    (void)arg;
+    tr__fiber *fib = running(self);
+    const tr_behaviour *b = fib->b;
+    for (;;) {
+        tr_msg *m = NULL;
+        int rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
+        if (rc)
+            return rc;
+        fib->bmsg = m;
+        rc = TR_CONTINUE;
+        if (m->kind == TR_MSG_CALL) {
+            if (!b->handle_call)
+                tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected call"));
+            rc = b->handle_call(self, fib->bstate, m, tr_msg_from(self, m));
+        } else if (m->kind == TR_MSG_CAST) {
+            if (!b->handle_cast)
+                tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected cast"));
+            rc = b->handle_cast(self, fib->bstate, m);
+        } else if (b->handle_info) {
+            rc = b->handle_info(self, fib->bstate, m);
+        }
+        fib->bmsg = NULL;
+        tr_msg_free(m);
+        if (fib->bstop || rc != TR_CONTINUE) {
+            fib->reason = fib->bstop ? fib->bstop_reason : tr_reason_normal();
+            fib->reason_set = true;
+            return 0;
+        }
+    }
+}
+
+int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                              const tr_spawn_opts *opts, tr_pid *out) {
+    size_t size;
+    if (!rt || !b || b->state_size > TR__SIZE_MAX ||
+        (opts->stack_size &&
+         (opts->stack_size < 16 * 1024 || opts->stack_size > ((size_t)1 << 30))) ||
+        !tr__size_add(FIBER_HDR, b->state_size, &size))
+        return TR_EINVAL;
+    fiber_start st = {behaviour_loop, NULL, opts->stack_size, b, arg};
+    return tr__spawn(rt, &tr__fiber_behaviour, size, &st, opts->link_to, opts->trap_exit,
+                     opts->max_mailbox, out);
 }
 
 /* ---- receive -------------------------------------------------------------- */

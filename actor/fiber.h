@@ -55,6 +55,15 @@ typedef struct tr__fiber {
     tr_reason reason;           /* the exit reason once finished */
     void (*on_exit)(void *arg); /* tr__fiber_on_exit: run at its exit, stack still there */
     void *on_exit_arg;
+    bool reason_set; /* the body set reason itself (a behaviour's loop) */
+    /* A behaviour run on the fiber (tr_spawn_opts.on_fiber): its callbacks
+     * are called from the fiber's loop, with its state after this struct. */
+    const tr_behaviour *b;
+    void *bstate;
+    tr_msg *bmsg;     /* the message its callback handles now */
+    bool bstop;       /* tr_stop in a callback: stop after it returns */
+    bool bterminated; /* its terminate ran (or must not) */
+    tr_reason bstop_reason;
     jmp_buf jb;     /* tr_fail / tr_stop in the body unwind to the trampoline */
     char label[48]; /* "<pid>" for the stack-overflow report */
 } tr__fiber;
@@ -81,6 +90,28 @@ static inline bool tr__fiber_yielded(const tr__actor *a) {
     return tr__is_fiber(a) &&
            ((const tr__fiber *)((const char *)a + TR__ACTOR_HDR))->wait == TR__FW_YIELD;
 }
+
+/* The behaviour a fiber runs (tr_spawn_opts.on_fiber) and its state; for
+ * a plain fiber, the fiber behaviour and its tr__fiber (as for actors). */
+static inline const tr__fiber *tr__fiber_of_c(const tr__actor *a) {
+    return (const tr__fiber *)((const char *)a + TR__ACTOR_HDR);
+}
+static inline void *tr__fiber_bstate(const tr__actor *a) {
+    const tr__fiber *fib = tr__fiber_of_c(a);
+    return fib->b ? fib->bstate : (void *)fib;
+}
+static inline const tr_behaviour *tr__fiber_bbehaviour(const tr__actor *a) {
+    const tr__fiber *fib = tr__fiber_of_c(a);
+    return fib->b ? fib->b : a->b;
+}
+
+/* tr_stop inside a fiber (frame f): a plain fiber's body ends at once
+ * (does not return); a behaviour's callback returns and its loop stops. */
+int tr__fiber_stop(tr__frame *f, tr_reason reason);
+
+/* tr_spawn with opts->on_fiber: b's callbacks run on a fiber. */
+int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                              const tr_spawn_opts *opts, tr_pid *out);
 
 /* tr__fiber_here: the fiber whose body runs on this thread, or NULL. */
 tr__actor *tr__fiber_here(void);

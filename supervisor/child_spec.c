@@ -13,7 +13,7 @@
 int tr__sup_validate_child(const tr_child_spec *c, bool need_id) {
     if (!c || !c->behaviour == !c->fiber) /* exactly one of the two */
         return TR_EINVAL;
-    if (c->fiber && c->stack_size &&
+    if ((c->fiber || c->on_fiber) && c->stack_size &&
         (c->stack_size < 16 * 1024 || c->stack_size > ((size_t)1 << 30)))
         return TR_EINVAL;
     if (c->id) {
@@ -83,6 +83,7 @@ int tr__sup_child_fill(tr__sup_child *c, const tr_child_spec *spec) {
     c->behaviour = spec->behaviour;
     c->fiber = spec->fiber;
     c->stack_size = spec->stack_size;
+    c->on_fiber = spec->on_fiber;
     c->restart = spec->restart;
     c->type = spec->type;
     c->shutdown_ms = spec->shutdown_ms;

@@ -16,6 +16,7 @@ typedef struct tr__sup_child {
     const tr_behaviour *behaviour;
     tr_fiber_fn fiber; /* a fiber child (behaviour NULL) */
     size_t stack_size;
+    bool on_fiber;   /* the behaviour's callbacks run on a fiber */
     const void *arg; /* what init gets: arg_copy, the template's copy, or the caller's */
     void *arg_copy;  /* owned copy, or NULL */
     size_t arg_size;

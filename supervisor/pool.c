@@ -144,6 +144,8 @@ typedef struct pool_state {
     tr_pool_strategy strategy;
     bool default_intensity;
     tr_duration_ms shutdown_ms;
+    bool fiber_workers; /* workers' callbacks on fibers (tr_pool_opts) */
+    size_t worker_stack_size;
     pslot **act;
     unsigned n_act, cap_act;
     pslot **drain;
@@ -215,6 +217,8 @@ static tr_child_spec slot_spec(pool_state *p, pslot *s) {
     cs.restart = TR_TRANSIENT;
     cs.shutdown_ms = p->shutdown_ms;
     cs.type = TR_WORKER;
+    cs.on_fiber = p->fiber_workers;
+    cs.stack_size = p->worker_stack_size;
     return cs;
 }
 
@@ -744,7 +748,9 @@ static bool opts_valid(const tr_pool_opts *o) {
            (o->worker_arg_size == 0 || o->worker_arg) && o->worker_arg_size <= TR__SIZE_MAX &&
            tr__pool_worker_state_fits(o->worker->state_size) &&
            ((int)o->strategy == TR_POOL_ROUND_ROBIN || (int)o->strategy == TR_POOL_LEAST_LOADED) &&
-           o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0;
+           o->intensity >= 0 && o->period_ms >= 0 && o->worker_shutdown_ms >= 0 &&
+           (o->worker_stack_size == 0 ||
+            (o->worker_stack_size >= 16 * 1024 && o->worker_stack_size <= ((size_t)1 << 30)));
 }
 
 static void pool_free(pool_state *p, bool release_shared) {
@@ -781,6 +787,8 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
     p->sh = sh;
     p->strategy = o->strategy;
     p->shutdown_ms = o->worker_shutdown_ms ? o->worker_shutdown_ms : POOL_DEFAULT_SHUTDOWN_MS;
+    p->fiber_workers = o->fiber_workers;
+    p->worker_stack_size = o->worker_stack_size;
     p->default_intensity = o->period_ms == 0;
 
     tr_child_spec *specs = tr__calloc(o->size * sizeof(*specs));

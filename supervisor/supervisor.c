@@ -148,6 +148,10 @@ static int child_start(tr_self *self, tr__sup_child *c) {
     if (c->fiber) {
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
         rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
+    } else if (c->on_fiber) {
+        tr_spawn_opts o = {
+            .link_to = tr_self_pid(self), .on_fiber = true, .stack_size = c->stack_size};
+        rc = tr_spawn(tr_self_runtime(self), c->behaviour, c->arg, &o, &pid);
     } else {
         rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
     }

@@ -780,6 +780,140 @@ static void test_tasks_run_on_fibers(void **state) {
     tr_runtime_free(&rt);
 }
 
+/* ---- behaviours on fibers ------------------------------------------------------- */
+
+typedef struct {
+    int calls;
+} blk_state;
+
+static int add_job(void *arg) {
+    int *v = arg;
+    return *v + 1000;
+}
+
+static atomic_int g_bterm_kind, g_bterm_n, g_bcleanup_n;
+
+static int blk_init(tr_self *self, void *state, const void *arg) {
+    (void)self;
+    (void)arg;
+    ((blk_state *)state)->calls = 0;
+    return TR_CONTINUE;
+}
+
+/* A gen_server whose handle_call blocks: tr_blocking, tr_sleep. */
+static int blk_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
+    blk_state *st = state;
+    st->calls++;
+    if (m->tag == 1) {
+        int v;
+        memcpy(&v, m->data, sizeof v);
+        int r = 0;
+        int rc = tr_blocking(tr_self_runtime(self), add_job, &v, &r);
+        if (rc)
+            return tr_reply_error(from, rc, "blocking failed"), TR_CONTINUE;
+        tr_reply(from, 0, &r, sizeof r);
+    } else if (m->tag == 2) {
+        tr_sleep(self, 20);
+        tr_reply(from, 0, &st->calls, sizeof st->calls);
+    } else if (m->tag == 3) {
+        tr_fail(self, tr_reason_error(33, "crashed in a blocking callback"));
+    } else if (m->tag == 4) {
+        tr_reply(from, 0, NULL, 0);
+        tr_stop(self, tr_reason_error(44, "asked to stop"));
+    }
+    return TR_CONTINUE;
+}
+
+static void blk_terminate(tr_self *self, void *state, tr_reason reason) {
+    (void)self;
+    (void)state;
+    atomic_store(&g_bterm_kind, reason.code);
+    atomic_fetch_add(&g_bterm_n, 1);
+}
+
+static void blk_cleanup(void *state) {
+    (void)state;
+    atomic_fetch_add(&g_bcleanup_n, 1);
+}
+
+static const tr_behaviour blk_b = {.name = "blocking_server",
+                                   .state_size = sizeof(blk_state),
+                                   .init = blk_init,
+                                   .handle_call = blk_call,
+                                   .terminate = blk_terminate,
+                                   .cleanup = blk_cleanup};
+
+/* tr_spawn_opts.on_fiber: a behaviour whose callbacks block, parking only
+ * its process; terminate runs on a crash and on tr_stop, as a gen_server's,
+ * and cleanup on every exit. */
+static void test_behaviour_on_a_fiber(void **state) {
+    tr_runtime *rt = *state;
+    atomic_store(&g_bterm_n, 0);
+    atomic_store(&g_bcleanup_n, 0);
+    tr_spawn_opts o = {.on_fiber = true};
+    tr_pid srv;
+    assert_int_equal(tr_spawn(rt, &blk_b, NULL, &o, &srv), TR_OK);
+    for (int i = 0; i < 50; i++) {
+        tr_buf r;
+        assert_int_equal(tr_call(rt, srv, 1, &i, sizeof i, &r, 20000), TR_OK);
+        int v;
+        memcpy(&v, r.data, sizeof v);
+        assert_int_equal(v, i + 1000);
+        tr_buf_free(&r);
+    }
+    tr_buf r;
+    assert_int_equal(tr_call(rt, srv, 2, NULL, 0, &r, 20000), TR_OK);
+    int calls;
+    memcpy(&calls, r.data, sizeof calls);
+    assert_int_equal(calls, 51); /* its state persists across callbacks */
+    tr_buf_free(&r);
+    /* A crash in a callback: terminate runs with the reason. */
+    watch w = watch_on(rt, srv);
+    assert_int_equal(tr_call(rt, srv, 3, NULL, 0, &r, 20000), TR_EEXITED);
+    tr_buf_free(&r);
+    assert_int_equal(watch_reason(rt, &w).code, 33);
+    assert_true(TU_WAIT(atomic_load(&g_bcleanup_n) == 1, 20000));
+    assert_int_equal(atomic_load(&g_bterm_n), 1);
+    assert_int_equal(atomic_load(&g_bterm_kind), 33);
+    /* tr_stop in a callback: it returns, then the process stops. */
+    assert_int_equal(tr_spawn(rt, &blk_b, NULL, &o, &srv), TR_OK);
+    w = watch_on(rt, srv);
+    assert_int_equal(tr_call(rt, srv, 4, NULL, 0, &r, 20000), TR_OK);
+    tr_buf_free(&r);
+    assert_int_equal(watch_reason(rt, &w).code, 44);
+    assert_true(TU_WAIT(atomic_load(&g_bcleanup_n) == 2, 20000));
+    assert_int_equal(atomic_load(&g_bterm_n), 2);
+    /* Inside an ordinary actor the same call is refused. */
+    tr_pid plain;
+    assert_int_equal(tr_spawn(rt, &blk_b, NULL, NULL, &plain), TR_OK);
+    int z = 0;
+    assert_int_equal(tr_call(rt, plain, 1, &z, sizeof z, &r, 20000), TR_EDEADLK);
+    tr_buf_free(&r);
+}
+
+/* A pool whose workers' callbacks run on fibers. */
+static void test_pool_with_fiber_workers(void **state) {
+    tr_runtime *rt = *state;
+    tr_pool_opts po = {.worker = &blk_b, .size = 3, .fiber_workers = true};
+    tr_pid pool;
+    assert_int_equal(tr_pool_start(rt, &po, &pool), TR_OK);
+    for (int i = 0; i < 100; i++) {
+        tr_buf r;
+        assert_int_equal(tr_call(rt, pool, 1, &i, sizeof i, &r, 20000), TR_OK);
+        int v;
+        memcpy(&v, r.data, sizeof v);
+        assert_int_equal(v, i + 1000);
+        tr_buf_free(&r);
+    }
+    tr_pool_stats st;
+    assert_int_equal(tr_pool_get_stats(rt, pool, &st, NULL, 0, NULL), TR_OK);
+    assert_int_equal(st.jobs_done, 100);
+    po.worker_stack_size = 100;
+    tr_pid bad;
+    assert_int_equal(tr_pool_start(rt, &po, &bad), TR_EINVAL);
+    assert_int_equal(tr_pool_stop(rt, pool, 20000), TR_OK);
+}
+
 /* ---- bad input ------------------------------------------------------------------- */
 
 static void test_bad_input(void **state) {
@@ -881,6 +1015,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fiber_awaits_a_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_run_on_fibers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_behaviour_on_a_fiber, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_with_fiber_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_overflow_is_reported, setup, teardown),
     };

@@ -352,6 +352,11 @@ typedef struct tr_spawn_opts {
     bool trap_exit;     /* start with trap_exit set (before init runs) */
     size_t max_mailbox; /* 0 = unbounded; else sends to a mailbox holding this
                           many messages fail with TR_EFULL */
+    bool on_fiber;      /* run the callbacks (after init) on a fiber of their own, as
+                           an Erlang gen_server runs in its process: they may block
+                           (tr_call, tr_blocking, channels, tr_future_await,
+                           tr_sleep) and only this process parks (troupe/fiber.h) */
+    size_t stack_size;  /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
 } tr_spawn_opts;
 
 /** tr_spawn: creates an actor running behaviour b and runs b->init(arg) on

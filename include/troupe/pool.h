@@ -52,6 +52,11 @@ typedef struct tr_pool_opts {
     int intensity;
     tr_duration_ms period_ms;
     tr_duration_ms worker_shutdown_ms;
+    /* Run the workers' callbacks on fibers (tr_spawn_opts.on_fiber): a job
+     * may block (tr_blocking for a file read, tr_call, channels) and only
+     * its worker parks. */
+    bool fiber_workers;
+    size_t worker_stack_size; /* with fiber_workers; 0 = default */
 } tr_pool_opts;
 
 /** tr_pool_start: starts a pool; returns after all workers ran init.

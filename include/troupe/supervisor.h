@@ -70,6 +70,9 @@ typedef struct tr_child_spec {
      * child; it traps no exits unless it asks (tr_trap_exit). */
     tr_fiber_fn fiber;
     size_t stack_size;
+    /* With a behaviour: run its callbacks on a fiber of their own
+     * (tr_spawn_opts.on_fiber), so they may block. */
+    bool on_fiber;
 } tr_child_spec;
 
 /** Strategies, as OTP. */
