@@ -108,7 +108,10 @@ async fn fiber_switch(scale: f64) -> BenchResult {
         elapsed: el,
         units: n as f64,
         ok: true,
-        extra: vec![format!("ns_per_yield={:.1}", el.as_nanos() as f64 / n as f64)],
+        extra: vec![format!(
+            "ns_per_yield={:.1}",
+            el.as_nanos() as f64 / n as f64
+        )],
     }
 }
 
@@ -286,16 +289,22 @@ async fn select_fanin(scale: f64) -> BenchResult {
     }
 }
 
-/// Resident set size in bytes from /proc/self/statm; -1 if unreadable.
+/// Resident set size in bytes (VmRSS of /proc/self/status: the resident
+/// pages of /proc/self/statm, in kB, so no page size is assumed); -1 if
+/// unreadable.
 fn vm_rss() -> i64 {
-    let s = match std::fs::read_to_string("/proc/self/statm") {
+    let status = match std::fs::read_to_string("/proc/self/status") {
         Ok(s) => s,
         Err(_) => return -1,
     };
-    match s.split_whitespace().nth(1).map(|f| f.parse::<i64>()) {
-        Some(Ok(pages)) => pages * 4096,
-        _ => -1,
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix("VmRSS:") {
+            if let Some(Ok(kb)) = rest.split_whitespace().next().map(|f| f.parse::<i64>()) {
+                return kb * 1024;
+            }
+        }
     }
+    -1
 }
 
 /// N tasks that each count themselves started and wait on their own
@@ -357,7 +366,11 @@ const WORKLOADS: [(&str, Workload); 5] = [
 
 fn usage(prog: &str) {
     let names: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
-    eprintln!("usage: {} [--scale F] [workload ...]\nworkloads: {}", prog, names.join(" "));
+    eprintln!(
+        "usage: {} [--scale F] [workload ...]\nworkloads: {}",
+        prog,
+        names.join(" ")
+    );
 }
 
 fn parse_scale(s: &str) -> f64 {
@@ -378,7 +391,10 @@ fn main() {
         std::process::exit(70);
     }));
     let args: Vec<String> = std::env::args().collect();
-    let prog = args.first().map(String::as_str).unwrap_or("bench-fiber-tokio");
+    let prog = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("bench-fiber-tokio");
     let mut scale = 1.0;
     if let Ok(s) = std::env::var("SCALE") {
         if !s.is_empty() {
