@@ -84,5 +84,10 @@ void wl_pool(double scale);
 void wl_pool_sleep(double scale);
 void wl_restart(double scale);
 void wl_tickers(double scale);
+void wl_fiber_switch(double scale);
+void wl_chan_pingpong(double scale);
+void wl_chan_throughput(double scale);
+void wl_select_fanin(double scale);
+void wl_fiber_spawn(double scale);
 
 #endif

@@ -26,10 +26,23 @@ static const struct {
     const char *name;
     bench_fn fn;
 } workloads[] = {
-    {"skynet", wl_skynet},         {"pingpong", wl_pingpong}, {"counting", wl_counting},
-    {"fanin", wl_fanin},           {"call", wl_call},         {"call_thread", wl_call_thread},
-    {"spawn_idle", wl_spawn_idle}, {"ring", wl_ring},         {"pool", wl_pool},
-    {"pool_sleep", wl_pool_sleep}, {"restart", wl_restart},   {"tickers", wl_tickers},
+    {"skynet", wl_skynet},
+    {"pingpong", wl_pingpong},
+    {"counting", wl_counting},
+    {"fanin", wl_fanin},
+    {"call", wl_call},
+    {"call_thread", wl_call_thread},
+    {"spawn_idle", wl_spawn_idle},
+    {"ring", wl_ring},
+    {"pool", wl_pool},
+    {"pool_sleep", wl_pool_sleep},
+    {"restart", wl_restart},
+    {"tickers", wl_tickers},
+    {"fiber_switch", wl_fiber_switch},
+    {"chan_pingpong", wl_chan_pingpong},
+    {"chan_throughput", wl_chan_throughput},
+    {"select_fanin", wl_select_fanin},
+    {"fiber_spawn", wl_fiber_spawn},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 

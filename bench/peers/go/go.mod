@@ -1,0 +1,3 @@
+module bench-fiber-go
+
+go 1.19
