@@ -503,17 +503,6 @@ static int do_select(tr_select_case *cases, size_t n, tr_duration_ms timeout_ms)
         locks[k] = cases[i].chan;
         k++;
     }
-    /* Lock order: by address, each channel once (Go's lockorder). */
-    if (live > 1) {
-        qsort(locks, live, sizeof *locks, cmp_chan);
-        size_t u = 1;
-        for (size_t i = 1; i < live; i++)
-            if (locks[i] != locks[u - 1])
-                locks[u++] = locks[i];
-        k = u;
-    }
-
-    sel_state s = {.n = n, .w = w, .locks = locks, .nlocks = live ? k : 0};
     note *fire = NULL;
     int rc;
     if (live > 1) {
@@ -535,6 +524,28 @@ static int do_select(tr_select_case *cases, size_t n, tr_duration_ms timeout_ms)
             }
         }
     }
+    /* Lock order: by address, each channel once (Go's lockorder). Sorted
+     * only now: the first pass above takes one lock at a time and finds
+     * most cases ready without it. */
+    if (live > 1) {
+        if (live <= 16) {
+            for (size_t i = 1; i < live; i++) { /* insertion sort: n is small */
+                tr_chan *x = locks[i];
+                size_t j = i;
+                for (; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)x; j--)
+                    locks[j] = locks[j - 1];
+                locks[j] = x;
+            }
+        } else {
+            qsort(locks, live, sizeof *locks, cmp_chan);
+        }
+        size_t u = 1;
+        for (size_t i = 1; i < live; i++)
+            if (locks[i] != locks[u - 1])
+                locks[u++] = locks[i];
+        k = u;
+    }
+    sel_state s = {.n = n, .w = w, .locks = locks, .nlocks = live ? k : 0};
     lock_all(&s);
     for (size_t i = 0; i < live; i++) {
         tr_select_case *c = &cases[order[i]];
