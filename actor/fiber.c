@@ -414,8 +414,16 @@ int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void 
 
 /* The body stops here for good when its fiber was killed: the turn ends it
  * when the body gives the thread back (and never resumes it). */
+static __attribute__((noinline)) bool killed_here(void) {
+    /* Not inlined: the thread-local is read anew on whatever thread the
+     * fiber runs now (a cached address would be the thread it ran on). */
+    bool k = tr__self_killed_here();
+    __asm__ __volatile__("" ::: "memory");
+    return k;
+}
+
 static void park_if_killed(tr__fiber *fib) {
-    if (tr__self_killed_here())
+    if (killed_here())
         suspend(fib, TR__FW_MSG);
 }
 
