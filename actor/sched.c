@@ -276,15 +276,6 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
  * ring. NULL when none had work at the look. */
 static tr__actor *next_actor(tr__sched *s) {
     void *p;
-    /* Every 61st pick looks at the injection queue first, as Go's
-     * schedule() does with its global queue: an actor that keeps its own
-     * ring busy (a batch used up, a fiber's tr_yield) must not starve what
-     * other threads injected. */
-    if (++s->picks % 61 == 0) {
-        tr__actor *a = take_injected(s->rt);
-        if (a)
-            return a;
-    }
     if (tr__load_acq_ptr((void *const *)&s->next)) {
         tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
         if (a)

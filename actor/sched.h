@@ -76,7 +76,6 @@ struct tr__sched {
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
-    unsigned picks; /* owner only: next_actor calls (injection fairness) */
     tr__ctx ctx;    /* the context of the actors this thread runs */
 };
 

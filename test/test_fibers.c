@@ -518,39 +518,6 @@ static void test_yield_lets_others_run(void **state) {
     tr_runtime_free(&rt);
 }
 
-static atomic_int g_spin_stop, g_late_ran;
-
-static int spinner_body(tr_self *self, void *arg) {
-    (void)arg;
-    while (!atomic_load(&g_spin_stop))
-        tr_yield(self);
-    return 0;
-}
-
-static int late_body(tr_self *self, void *arg) {
-    (void)self;
-    (void)arg;
-    atomic_store(&g_late_ran, 1);
-    return 0;
-}
-
-/* A fiber that yields for ever keeps its thread's ring busy: a process
- * another thread starts (injected) still gets to run. */
-static void test_yielding_fiber_does_not_starve_injected_work(void **state) {
-    (void)state;
-    tr_runtime *rt = tu_start(1);
-    atomic_store(&g_spin_stop, 0);
-    atomic_store(&g_late_ran, 0);
-    tr_pid spinner;
-    assert_int_equal(tr_spawn_fiber(rt, spinner_body, NULL, NULL, &spinner), TR_OK);
-    tu_sleep_ms(5);
-    assert_int_equal(tr_spawn_fiber(rt, late_body, NULL, NULL, NULL), TR_OK);
-    assert_true(TU_WAIT(atomic_load(&g_late_ran) == 1, 10000));
-    atomic_store(&g_spin_stop, 1);
-    await_gone(rt, spinner);
-    tr_runtime_free(&rt);
-}
-
 static atomic_int g_many;
 
 static int sleeper_body(tr_self *self, void *arg) {
@@ -1018,8 +985,6 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_trapped_exit_is_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supervised_fiber_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yield_lets_others_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_yielding_fiber_does_not_starve_injected_work, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(test_many_fibers_come_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
