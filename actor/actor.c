@@ -468,6 +468,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     frame_push(&f, a);
     volatile unsigned n = 0;
     unsigned batch = a->rt->batch;
+    const bool fiber = tr__is_fiber(a); /* read once: a's behaviour never changes */
     if (sched) {
         sched->ctx.sends = 0;
         sched->ctx.direct_n = 0;
@@ -499,7 +500,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = term;
             goto stop;
         }
-        if (tr__fiber_yielded(a)) { /* a fiber's tr_yield: it goes on now */
+        if (fiber && tr__fiber_yielded(a)) { /* a fiber's tr_yield: it goes on now */
             n = n + 1;
             if (tr__fiber_poke(&f, a)) {
                 why = f.stop_reason;
@@ -530,7 +531,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         }
         if (tr__is_wake(a, m)) {
             tr__wake_taken(a); /* signals are looked at next */
-            if (tr__is_fiber(a)) {
+            if (fiber) {
                 n = n + 1;
                 if (tr__fiber_poke(&f, a)) {
                     why = f.stop_reason;
@@ -565,7 +566,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = true;
             goto stop;
         }
-        if (tr__fiber_yielded(a))
+        if (fiber && tr__fiber_yielded(a))
             break; /* a fiber resumed by this message called tr_yield */
         if (sched && sched->ctx.sends >= TR__TURN_SENDS)
             break; /* sent a lot: let the receivers run */
