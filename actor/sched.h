@@ -76,7 +76,7 @@ struct tr__sched {
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
     uint64_t steal_seed;
     unsigned runs_since_poll;
-    tr__ctx ctx;    /* the context of the actors this thread runs */
+    tr__ctx ctx; /* the context of the actors this thread runs */
 };
 
 /* The scheduler thread the calling thread is (NULL on other threads). */

@@ -43,6 +43,9 @@ unsigned bench_timeout_s(void);
 /* Monotonic wall clock in nanoseconds / process CPU time in nanoseconds. */
 int64_t bench_now_ns(void);
 int64_t bench_cpu_ns(void);
+/* Resident set size of the process in bytes (/proc/self/statm); -1 if
+ * unreadable. */
+long bench_rss_bytes(void);
 
 /* N for a workload: round(def * scale), at least 1. */
 int64_t bench_scaled(double def, double scale);

@@ -359,18 +359,6 @@ static int fs_body(tr_self *self, void *arg) {
     return 0;
 }
 
-/* Resident set size in bytes, from /proc/self/statm; -1 if unreadable. */
-static long rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = -1;
-    if (!f)
-        return -1;
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
-}
-
 void wl_fiber_spawn(double scale) {
     int64_t n = bench_scaled(1000000, scale);
     tr_runtime *rt = fiber_runtime("fiber_spawn", 0);
@@ -387,7 +375,7 @@ void wl_fiber_spawn(double scale) {
     }
     memset(pids, 0, (size_t)n * sizeof *pids);
     size_t base = tr_runtime_actor_count(rt);
-    long before = rss_bytes();
+    long before = bench_rss_bytes();
 
     int rc = 0;
     int64_t i = 0;
@@ -399,7 +387,7 @@ void wl_fiber_spawn(double scale) {
     }
     bool ok = rc == 0 && bench_done_wait(&fs.started);
     double ms = (bench_now_ns() - t0) / 1e6;
-    long after = rss_bytes();
+    long after = bench_rss_bytes();
     if (rc != 0)
         bench_err("fiber_spawn", "tr_spawn_fiber", rc);
     size_t live = tr_runtime_actor_count(rt) - base;

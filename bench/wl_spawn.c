@@ -35,18 +35,6 @@ static const tr_behaviour idle_b = {
     .terminate = idle_terminate,
 };
 
-/* Resident set size in bytes, from /proc/self/statm; -1 if unreadable. */
-static long rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = -1;
-    if (!f)
-        return -1;
-    if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-        resident = -1;
-    fclose(f);
-    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
-}
-
 void wl_spawn_idle(double scale) {
     int64_t n = bench_scaled(1000000, scale);
     tr_runtime *rt = bench_runtime("spawn_idle");
@@ -61,7 +49,7 @@ void wl_spawn_idle(double scale) {
     }
     memset(pids, 0, (size_t)n * sizeof *pids);
     size_t base_actors = tr_runtime_actor_count(rt);
-    long before = rss_bytes();
+    long before = bench_rss_bytes();
 
     int rc = 0;
     int64_t i = 0;
@@ -72,7 +60,7 @@ void wl_spawn_idle(double scale) {
             break;
     }
     double ms = (bench_now_ns() - t0) / 1e6; /* every init has run: all wait */
-    long after = rss_bytes();
+    long after = bench_rss_bytes();
     bool ok = rc == 0;
     if (rc != 0)
         bench_err("spawn_idle", "tr_spawn", rc);

@@ -175,9 +175,22 @@ static int timeout_body(tr_self *self, void *arg) {
     tr_buf reply;
     g_to.rc[2] = tr_call(tr_self_runtime(self), server, 1, NULL, 0, &reply, 50);
     int64_t t3 = tr_now_ms();
+    /* The parker's timeout: a channel receive and a select with nothing
+     * ready, and a future that never completes in time. */
+    tr_chan *ch = NULL;
+    tr_chan_new(sizeof(int), 0, &ch);
+    int v;
+    g_to.rc[6] = tr_chan_recv(ch, &v, 50);
+    int64_t t4 = tr_now_ms();
+    tr_select_case c = {.chan = ch, .dir = TR_CHAN_RECV, .elem = &v};
+    g_to.rc[7] = tr_select(&c, 1, 50);
+    int64_t t5 = tr_now_ms();
+    tr_chan_release(ch);
     g_to.rc[3] = (int)(t1 - t0);
     g_to.rc[4] = (int)(t2 - t1);
     g_to.rc[5] = (int)(t3 - t2);
+    g_to.rc[8] = (int)(t4 - t3);
+    g_to.rc[9] = (int)(t5 - t4);
     rec_done(&g_to);
     return 0;
 }
@@ -203,7 +216,11 @@ static void test_every_blocking_operation_times_out(void **state) {
     assert_int_equal(g_to.rc[0], TR_ETIMEDOUT);
     assert_int_equal(g_to.rc[1], TR_OK);
     assert_int_equal(g_to.rc[2], TR_ETIMEDOUT);
-    for (int i = 3; i < 6; i++) {
+    assert_int_equal(g_to.rc[6], TR_ETIMEDOUT);
+    assert_int_equal(g_to.rc[7], TR_ETIMEDOUT);
+    for (int i = 3; i < 10; i++) {
+        if (i == 6 || i == 7)
+            continue;
         assert_true(g_to.rc[i] >= 45); /* the clock's ms rounding */
         assert_true(g_to.rc[i] < 10000);
     }

@@ -40,30 +40,20 @@ static void record_rc(int rc) {
     pthread_mutex_unlock(&g.mu);
 }
 
-static bool wait_rc(int n) {
-    int64_t end = tr_now_ms() + 10000;
+/* *counter (a field of g) read under g.mu. */
+static int locked_read(const int *counter) {
     pthread_mutex_lock(&g.mu);
-    while (g.n_rc < n && tr_now_ms() < end) {
-        pthread_mutex_unlock(&g.mu);
-        tu_sleep_ms(1);
-        pthread_mutex_lock(&g.mu);
-    }
-    bool ok = g.n_rc >= n;
+    int v = *counter;
     pthread_mutex_unlock(&g.mu);
-    return ok;
+    return v;
+}
+
+static bool wait_rc(int n) {
+    return TU_WAIT(locked_read(&g.n_rc) >= n, 10000);
 }
 
 static bool wait_notes(int n) {
-    int64_t end = tr_now_ms() + 10000;
-    pthread_mutex_lock(&g.mu);
-    while (g.n_notes < n && tr_now_ms() < end) {
-        pthread_mutex_unlock(&g.mu);
-        tu_sleep_ms(1);
-        pthread_mutex_lock(&g.mu);
-    }
-    bool ok = g.n_notes >= n;
-    pthread_mutex_unlock(&g.mu);
-    return ok;
+    return TU_WAIT(locked_read(&g.n_notes) >= n, 10000);
 }
 
 /* ---- the target ---- */

@@ -154,7 +154,7 @@ static void test_stop_twice_harmless(void **state) {
     assert_int_equal(atomic_load(&g_terms), 10);
     assert_rc(tr_runtime_free(&rt), 0);
     assert_int_equal(atomic_load(&g_terms), 10);
-    assert_null(rt);                        /* shutdown clears the caller's pointer */
+    assert_null(rt);                    /* shutdown clears the caller's pointer */
     assert_rc(tr_runtime_free(&rt), 0); /* so a second shutdown is harmless */
     assert_int_equal(atomic_load(&g_terms), 10);
 

@@ -365,8 +365,9 @@ typedef struct tr_spawn_opts {
  *  Arguments: rt; b (borrowed: must outlive the actor); arg passed to init
  *  as is (borrowed for the duration of init); opts may be NULL; out may be
  *  NULL, else receives the pid.
- *  Errors: TR_EINVAL (rt or b NULL, b->state_size over PTRDIFF_MAX / 2:
- *  init is not called), TR_ECLOSED (runtime stopping), TR_EFULL (actor
+ *  Errors: TR_EINVAL (rt or b NULL, b->state_size over PTRDIFF_MAX / 2,
+ *  with on_fiber a stack_size outside 16 KiB .. 1 GiB: init is not
+ *  called), TR_ENOMEM also for a fiber's stack, TR_ECLOSED (runtime stopping), TR_EFULL (actor
  *  table full), TR_ENOMEM (the state cannot be allocated; also when init
  *  stopped or failed with an error reason whose code is TR_ENOMEM, as the
  *  supervisor and the pools do when their set-up runs out of memory),

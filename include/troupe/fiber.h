@@ -65,8 +65,9 @@ typedef struct tr_fiber_opts {
 TR_API int tr_spawn_fiber(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opts *opts,
                           tr_pid *out);
 
-/** tr_self_is_fiber: true when self is a fiber. Thread-safety: self's
- *  callback or body. */
+/** tr_self_is_fiber: true when self is a fiber (tr_spawn_fiber, or a
+ *  behaviour spawned with tr_spawn_opts.on_fiber); false for an actor and
+ *  for NULL. Never fails. Thread-safety: self's callback or body. */
 TR_API bool tr_self_is_fiber(const tr_self *self);
 
 /** A selective-receive predicate: true when the fiber wants msg now. Runs
@@ -105,7 +106,10 @@ TR_API void tr_msg_free(tr_msg *msg);
 
 /** tr_msg_from: the reply address of a TR_MSG_CALL a fiber received, for
  *  tr_reply / tr_reply_error (gen_server:reply/2 on a From taken from a
- *  plain receive). Thread-safety: the fiber that received it. */
+ *  plain receive). Never fails: for self or msg NULL, or a message that is
+ *  not a call, it gives an empty tr_from (rt NULL), which tr_reply refuses
+ *  with TR_EINVAL. The tr_from is a value: it stays valid after
+ *  tr_msg_free. Thread-safety: the fiber that received it. */
 TR_API tr_from tr_msg_from(const tr_self *self, const tr_msg *msg);
 
 /** tr_sleep: parks the fiber for ms milliseconds (timer:sleep/1); messages

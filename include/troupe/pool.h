@@ -62,7 +62,8 @@ typedef struct tr_pool_opts {
 /** tr_pool_start: starts a pool; returns after all workers ran init.
  *  Errors: TR_EINVAL (rt, opts or out NULL: a pool nobody can name could
  *  never be stopped; size 0 or too big, no behaviour, negative
- *  durations, worker_arg_size or state_size over PTRDIFF_MAX / 2), TR_EINIT (a
+ *  durations, worker_arg_size or state_size over PTRDIFF_MAX / 2,
+ *  worker_stack_size outside 16 KiB .. 1 GiB), TR_EINIT (a
  *  worker's init failed), TR_ENOMEM, TR_ECLOSED. *out receives the pool's
  *  pid. Thread-safety: any thread. */
 TR_API int tr_pool_start(tr_runtime *rt, const tr_pool_opts *opts, tr_pid *out);
