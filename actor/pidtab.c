@@ -205,12 +205,19 @@ void tr__grave_drain_final(tr_runtime *rt) {
         }
 }
 
-/* Clears ALIVE: from now on lookups fail. The caller still holds its ref. */
+/* Clears ALIVE: from now on lookups fail. The caller holds a reference,
+ * or (a killer in borrow mode) its epoch section keeps `a` readable.
+ * Whichever comes last of this and the last unref destroys: a killer that
+ * holds no reference may retire the pid after the owner, running at once
+ * on another thread, has finished its exit and dropped the self reference
+ * (exit_notify claims the exit under the lock, and retires after it). */
 void tr__pidtab_retire(tr__actor *a) {
     tr__slot *s = tr__slot_at(a->rt, tr__pid_index(a->pid));
     uint64_t w = tr__load_acq_u64(&s->w);
     while (!tr__cas_acqrel_u64(&s->w, w, w & ~TR__SLOT_ALIVE))
         w = tr__load_acq_u64(&s->w);
+    if ((w & TR__SLOT_ALIVE) && (w & TR__SLOT_REFS) == 0)
+        defer_destroy(a);
 }
 
 bool tr_is_alive(tr_runtime *rt, tr_pid pid) {

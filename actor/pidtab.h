@@ -132,7 +132,9 @@ uint32_t tr__pidtab_alloc(tr_runtime *rt, bool waiter, int *err);
 /* tr__pidtab_free: gives slot idx back (its generation already bumped). */
 void tr__pidtab_free(tr_runtime *rt, uint32_t idx);
 /* tr__pidtab_retire: clears ALIVE: from now on lookups of a's pid fail.
- * The caller still holds its reference. */
+ * The caller holds a reference or is in borrow mode; if every reference
+ * is gone already (the owner finished its exit first), this destroys a
+ * after a grace period. */
 void tr__pidtab_retire(tr__actor *a);
 
 /* Deferred destruction of actors whose last reference a plain thread

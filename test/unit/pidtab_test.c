@@ -292,11 +292,41 @@ static void test_pid_generation_wrap(void **state) {
     tu_log_free(log);
 }
 
+/* A kill from a scheduler thread takes no reference (borrow mode): the
+ * killed actor may run at once on another thread, finish its exit and drop
+ * its self reference before the killer has cleared ALIVE (exit_notify
+ * claims the exit under the actor's lock and retires the pid after it).
+ * Whichever comes last of the last unref and the retire must destroy the
+ * actor; here the references go first. Before this was handled, the actor
+ * was never destroyed: runtime stop waited 10 s and reported it as still
+ * running (seen as a rare leak in test_monitors under load). */
+static void test_retire_after_last_unref_destroys(void **state) {
+    (void)state;
+    tr_runtime_opts o = {.threads = 2};
+    tr_runtime *rt = NULL;
+    assert_rc(tr_runtime_start(&o, &rt), 0);
+    tu_log *log = tu_log_new();
+    unsigned full_retries = 0;
+    tr_pid p = spawn_probe(rt, log, &full_retries);
+    tu_ping(rt, p);
+    tr__actor *a = tr__acquire(rt, p); /* a plain thread: a real reference */
+    assert_non_null(a);
+    tr__unref(a);         /* the owner's exit_finish: its self reference */
+    tr__unref(a);         /* our reference: none left, the pid still alive */
+    tr__pidtab_retire(a); /* the killer, last */
+    assert_false(tr_is_alive(rt, p));
+    /* destroyed: the slot's generation moves on (actor_destroy) */
+    assert_int_equal(wait_slot_reclaimed(rt, p), pid_gen(p) + 1);
+    assert_rc(tr_runtime_free(&rt), 0);
+    tu_log_free(log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pid_generation_reuse_small_table),
         TU_TEST(test_pid_generation_reuse_from_actor),
         cmocka_unit_test(test_pid_generation_wrap),
+        cmocka_unit_test(test_retire_after_last_unref_destroys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
