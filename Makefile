@@ -3,7 +3,7 @@
 #   make test   set up the same way and run the whole test suite
 # Also: make build, make tsan (tests under ThreadSanitizer), make asan,
 #       make ubsan (UndefinedBehaviorSanitizer), make bench,
-#       make install PREFIX=...,
+#       make install PREFIX=..., make consumer (build against an installed troupe),
 #       make aarch64 (cross build for arm64, test suite under qemu-user)
 # DEPS=0 (or TROUPE_NO_APT=1 in the environment) skips the apt step: the
 # packages are only checked, e.g. make test DEPS=0.
@@ -12,7 +12,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX     ?= /usr/local
-DEB_PKGS   := cmake make gcc pkg-config libck-dev libjemalloc-dev libcmocka-dev \
+DEB_PKGS   := cmake make gcc g++ pkg-config libck-dev libjemalloc-dev libcmocka-dev \
               libboost-context-dev
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS       ?= $(if $(filter-out 0,$(TROUPE_NO_APT)),0,1)
@@ -30,7 +30,8 @@ A64_ARM64_PKGS := libck-dev libck0 libjemalloc-dev libjemalloc2 libcmocka-dev li
                   libboost-context1.74-dev libboost-context1.74.0
 A64_CTEST_ARGS ?=
 
-.PHONY: setup deps configure build demo test tsan asan ubsan bench install clean aarch64 aarch64-deps
+.PHONY: setup deps configure build demo test tsan asan ubsan bench install consumer clean aarch64 \
+        aarch64-deps
 
 # Install the Debian packages that are missing (apt, with sudo when not
 # root); with DEPS=0 only say which are missing.
@@ -75,6 +76,12 @@ bench:
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Install to a temporary prefix and build programs against it as an
+# application would: pkg-config (shared, static), CMake find_package (both
+# targets), C++17 (test/consumer/run.sh).
+consumer: build
+	test/consumer/run.sh $(BUILD)
 
 # The arm64 toolchain and qemu-user (apt, with sudo when not root), the arm64
 # package list (dpkg --add-architecture arm64), and the unpacked sysroot.

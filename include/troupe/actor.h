@@ -401,7 +401,7 @@ TR_API int tr_stop(tr_self *self, tr_reason reason);
  *  before calling. Does not return. Called outside a callback (or with
  *  self NULL) it aborts the process, as a failed assert would.
  *  Thread-safety: the callback's thread. */
-TR_API _Noreturn void tr_fail(tr_self *self, tr_reason reason);
+TR_API TR_NORETURN void tr_fail(tr_self *self, tr_reason reason);
 
 /** tr_exit: sends an exit signal to pid (erlang:exit/2).
  *  - kill: the target dies with reason killed even if it traps exits or

@@ -19,6 +19,14 @@ extern "C" {
 #define TR_API
 #endif
 
+/* A function that never returns, in C11 and in C++ (the headers compile
+ * as both). */
+#ifdef __cplusplus
+#define TR_NORETURN [[noreturn]]
+#else
+#define TR_NORETURN _Noreturn
+#endif
+
 #define TR_ERRNO_MAP(X)                                                                            \
     X(EINVAL, -1, "invalid argument")                                                              \
     X(ENOMEM, -2, "out of memory")                                                                 \

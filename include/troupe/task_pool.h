@@ -211,7 +211,7 @@ TR_API int tr_task_error(tr_task *task, int code, const char *text);
  *  and the text (truncated to 55 bytes, as any exit reason); the worker is
  *  restarted; other tasks are not affected. Does not return; release the
  *  task's own resources first. Thread-safety: the task's thread. */
-TR_API _Noreturn void tr_task_fail(tr_task *task, int code, const char *text);
+TR_API TR_NORETURN void tr_task_fail(tr_task *task, int code, const char *text);
 
 /** tr_task_self: the worker fiber running the task (for tr_self_pid,
  *  tr_send, tr_fail...). Valid during the task function; NULL for task
