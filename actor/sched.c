@@ -35,6 +35,10 @@ __thread tr__frame *tr__tls_frame;
 #define SPIN_ROUNDS 200
 #define SPIN_MIN 100
 #define POLL_EVERY 64
+/* Every FAIR_EVERY-th pick looks at the injection queue and the ring
+ * before the `next` slot (next_actor_fair); a prime, as Go's 61, so that
+ * it does not fall into step with a periodic pattern of the work. */
+#define FAIR_EVERY 61
 /* How long work a busy thread holds (its `next` actor, its outbox) may
  * wait behind a turn that does not end before an idle thread takes it
  * (steal_next). A spinning thread looks at the end of each spin phase; a
@@ -273,9 +277,34 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
 /* The next actor to run on s, in order of warmth: the `next` slot (the
  * receiver of this thread's last send, its message in this core's cache),
  * then the own ring, the injection queue, and finally another thread's
- * ring. NULL when none had work at the look. */
+ * ring. NULL when none had work at the look.
+ *
+ * Fairness: that order alone lets a thread that always has work of its
+ * own starve the rest: a self-sender or a yielding fiber keeps its ring
+ * busy (the injection queue, where plain threads' sends, timers and I/O
+ * arrive, is never looked at), and two actors that send to each other run
+ * each other next turn after turn (the ring is never looked at). So every
+ * FAIR_EVERY-th pick looks the other way round, as Go's scheduler looks at
+ * its global queue every 61st tick: injection queue, ring, then `next`
+ * (which stays in its slot until then). */
+static tr__actor *next_actor_fair(tr__sched *s) {
+    void *p;
+    tr__actor *a = take_injected(s->rt);
+    if (a)
+        return a;
+    if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
+        return (tr__actor *)p;
+    return NULL;
+}
+
 static tr__actor *next_actor(tr__sched *s) {
     void *p;
+    if (++s->picks >= FAIR_EVERY) {
+        s->picks = 0;
+        tr__actor *a = next_actor_fair(s);
+        if (a)
+            return a;
+    }
     if (tr__load_acq_ptr((void *const *)&s->next)) {
         tr__actor *a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
         if (a)
