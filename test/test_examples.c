@@ -505,8 +505,38 @@ static void test_mass_spawn_invalid_env(void **state) {
     free(r.out);
 }
 
+/* Every example prints its usage on --help (exit 0) and refuses an
+ * argument it does not know with its usage on stderr (exit 2), before it
+ * starts anything. */
+static const char *const usage_examples[] = {"channels", "fan_out_fan_in", "task_pool"};
+
+static void test_examples_help_and_bad_args(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof usage_examples / sizeof usage_examples[0]; i++) {
+        const char *name = usage_examples[i];
+        static const char *const help[] = {"--help", NULL};
+        static const char *const bad[] = {"--no-such-option", NULL};
+        run_opts o = {.args = help, .timeout_ms = 30000};
+        run_result r;
+        run_example(name, &o, &r);
+        if (r.exit_code != 0 || !strstr(r.out, "usage:")) {
+            dump(name, &r);
+            fail_msg("%s --help: exit %d, no usage", name, r.exit_code);
+        }
+        free(r.out);
+        o.args = bad;
+        run_example(name, &o, &r);
+        if (r.exit_code != 2 || !strstr(r.out, "usage:") || !strstr(r.out, "--no-such-option")) {
+            dump(name, &r);
+            fail_msg("%s --no-such-option: exit %d (want 2 and the usage)", name, r.exit_code);
+        }
+        free(r.out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples_help_and_bad_args),
         cmocka_unit_test(test_fan_out_fan_in),
         cmocka_unit_test(test_channels_example),
         cmocka_unit_test(test_task_pool_example),

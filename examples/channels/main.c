@@ -380,17 +380,27 @@ static const struct section {
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 
+static void usage(FILE *to) {
+    fprintf(to, "usage: channels [--help] [section...]\n"
+                "  runs the named sections in order (all of them without arguments):\n ");
+    for (size_t k = 0; k < N_SECTIONS; k++)
+        fprintf(to, " %s", sections[k].name);
+    fprintf(to, "\n");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int a = 1; a < argc; a++) { /* check the names before starting anything */
+        if (strcmp(argv[a], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
         size_t k = 0;
         while (k < N_SECTIONS && strcmp(argv[a], sections[k].name) != 0)
             k++;
         if (k == N_SECTIONS) {
-            fprintf(stderr, "channels: unknown section \"%s\"; sections:", argv[a]);
-            for (k = 0; k < N_SECTIONS; k++)
-                fprintf(stderr, " %s", sections[k].name);
-            fprintf(stderr, "\n");
+            fprintf(stderr, "channels: unknown section \"%s\"\n", argv[a]);
+            usage(stderr);
             return 2;
         }
     }

@@ -13,11 +13,13 @@
  * channel too.
  *
  * Usage: fan_out_fan_in            (10 jobs, 3 workers, 200 ms each)
+ *        fan_out_fan_in --help     (this usage; any other argument: exit 2)
  * Expected: 10 "Job #n: n^2 = ..." lines in completion order, then
  * "All jobs done." and the wall time, about 4 x 200 ms rather than 10 x.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <troupe/troupe.h>
 
@@ -54,7 +56,22 @@ static int die(const char *what, int rc) {
     return 1;
 }
 
-int main(void) {
+static void usage(FILE *to) {
+    fprintf(to,
+            "usage: fan_out_fan_in [--help]\n"
+            "  %d jobs, %d worker fibers, %d ms of work each: jobs and results go through\n"
+            "  buffered channels; prints each result in completion order and the wall time.\n",
+            NUM_JOBS, NUM_WORKERS, WORK_MS);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        if (!help)
+            fprintf(stderr, "fan_out_fan_in: unknown argument \"%s\"\n", argv[1]);
+        usage(help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     tr_runtime *rt;
     int rc = tr_runtime_start(NULL, &rt);

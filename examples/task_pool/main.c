@@ -10,6 +10,8 @@
  *   5. drain: many tasks submitted, pending_count, then drain to 0;
  *   6. stop (twice: the second call is harmless).
  *
+ * Usage: task_pool [--help]   (any other argument: exit 2)
+ *
  * Task functions run on scheduler threads: they compute and return, and
  * never block (no sleep(), no blocking I/O, no awaiting other futures).
  */
@@ -117,7 +119,20 @@ static int fail(const char *what, int rc) {
     return 1;
 }
 
-int main(void) {
+static void usage(FILE *to) {
+    fprintf(to, "usage: task_pool [--help]\n"
+                "  futures on a pool of 4 worker actors: submit and await, map, errors and a\n"
+                "  crashing task, await from an actor, drain, stop.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        if (!help)
+            fprintf(stderr, "task_pool: unknown argument \"%s\"\n", argv[1]);
+        usage(help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     tr_runtime *rt;
     int rc = tr_runtime_start(NULL, &rt);
