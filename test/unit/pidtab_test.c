@@ -311,6 +311,11 @@ static void test_retire_after_last_unref_destroys(void **state) {
     tu_ping(rt, p);
     tr__actor *a = tr__acquire(rt, p); /* a plain thread: a real reference */
     assert_non_null(a);
+    /* The ping's turn is over once the actor gave its run token back (the
+     * last thing its turn does to it; acquire: pairs with that CAS): only
+     * then may its exit finish, as the owner's own exit would. */
+    assert_true(
+        TU_WAIT(((uintptr_t)__atomic_load_n(&a->mq.head, __ATOMIC_ACQUIRE) & 1) != 0, 10000));
     tr__unref(a);         /* the owner's exit_finish: its self reference */
     tr__unref(a);         /* our reference: none left, the pid still alive */
     tr__pidtab_retire(a); /* the killer, last */
