@@ -87,8 +87,8 @@ typedef struct tr__actor {
     uint32_t max_mailbox; /* 0 = unbounded; read by producers */
     bool is_waiter;       /* set before the pid is published; read by anyone */
     bool exiting;         /* under lock: exit processing has begun */
-    bool has_names;       /* under lock: registered under at least one name */
-    tr__spin lock;        /* links, signals, exiting, has_names */
+    uint8_t svc_marks;    /* under lock: services whose on_exit runs at its exit (bit per id) */
+    tr__spin lock;        /* links, signals, exiting, svc_marks */
     tr__msg *sig_head, *sig_tail;
     tr__link *links;
     uint32_t n_links, cap_links;

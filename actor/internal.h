@@ -23,21 +23,45 @@ typedef struct tr__service {
     int (*init)(tr_runtime *rt, void **state);
     /* Frees it. */
     void (*fini)(tr_runtime *rt, void *state);
-    /* pid, which the service marked with tr__actor_mark_named, is exiting:
+    /* pid, which the service marked with tr__actor_mark_service, is exiting:
      * called on the exiting actor's thread, before its links and monitors
      * learn of the exit (names go first, as in OTP). May be NULL. */
     void (*on_exit)(tr_runtime *rt, void *state, tr_pid pid);
+    /* For a service with descriptors in rt's poller (tr__runtime_poll);
+     * each may be NULL. Called on the timer thread, which waits for timers
+     * and I/O at once (actor/timer.c):
+     * on_io: the descriptor registered with key got events (TR__POLL_*);
+     * io_tick: before each wait: does what is due and returns the next
+     * deadline it needs (microseconds of tr__now_us; INT64_MAX: none).
+     * on_stop: tr_runtime_stop, after every actor has exited and before the
+     * timer thread stops: closes what is left (any thread). */
+    void (*on_io)(tr_runtime *rt, void *state, uint64_t key, uint32_t events);
+    int64_t (*io_tick)(tr_runtime *rt, void *state);
+    void (*on_stop)(tr_runtime *rt, void *state);
 } tr__service;
 
-enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_COUNT };
+enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_NET, TR__SVC_COUNT };
+
+/* ---- the poller ----------------------------------------------------------- */
+
+/* rt's poller (io/poll.h), waited on by the timer thread; NULL before
+ * the runtime started its timer thread or after it stopped it. Any
+ * thread. */
+struct tr__poll *tr__runtime_poll(const tr_runtime *rt);
+/* Makes the timer thread look again (a service's io_tick deadline moved
+ * earlier). Any thread. */
+void tr__runtime_poll_wake(tr_runtime *rt);
 
 /* tr__service_state: the state service id made for rt. Any thread. */
 void *tr__service_state(const tr_runtime *rt, unsigned id);
 
-/* tr__actor_mark_named: marks pid so that its exit calls the services'
- * on_exit, under the actor's lock: TR_OK, or TR_ENOPROC when pid is not a
- * live actor of rt (a waiter, dead, or its exit has begun: on_exit may
- * have run already). Any thread. */
+/* tr__actor_mark_service: marks pid so that its exit calls service svc's
+ * on_exit (each service marks its own: an exit calls only the services
+ * that marked it), under the actor's lock: TR_OK, or TR_ENOPROC when pid
+ * is not a live actor of rt (a waiter, dead, or its exit has begun:
+ * on_exit may have run already). Any thread. tr__actor_mark_named: the
+ * registry's mark. */
+int tr__actor_mark_service(tr_runtime *rt, tr_pid pid, unsigned svc);
 int tr__actor_mark_named(tr_runtime *rt, tr_pid pid);
 
 /* ---- grace periods ---------------------------------------------------- */
@@ -74,6 +98,19 @@ bool tr__park_refused(void);
 void tr__fiber_on_exit(tr_self *self, void (*fn)(void *arg), void *arg);
 
 /* ---- the running actor, for behaviours built into the library ---------- */
+
+/* The process running on this thread: the fiber whose body runs here, or
+ * the actor whose callback runs here; TR_PID_NONE on a plain thread (and
+ * on a scheduler thread outside any process). Reads the thread's state
+ * anew at each call (never cache it across a fiber's suspension). */
+tr_pid tr__caller_pid(void);
+
+/* tr__send_info: a TR_MSG_INFO message to `to` with this tag, ref and
+ * status and a copy of data, from no sender (as a timer's): the messages
+ * of the library's own event sources (io/net.c). Errors: as tr__deliver
+ * (TR_ENOPROC, TR_EFULL, TR_ECLOSED), TR_ENOMEM. Any thread. */
+int tr__send_info(tr_runtime *rt, tr_pid to, uint32_t tag, uint64_t ref, int32_t status,
+                  const void *data, size_t size);
 
 /* The running actor's state block (what its callbacks get as `state`). */
 void *tr__self_state(const tr_self *self);

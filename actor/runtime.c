@@ -225,7 +225,9 @@ int tr_runtime_stop(tr_runtime *rt) {
             break;
         }
     }
-    /* 2. Timers, then scheduler threads. */
+    /* 2. What the services hold open (sockets), timers, then scheduler
+     * threads. */
+    tr__services_stop(rt);
     tr__timers_stop(rt);
     tr__store_rel_u32(&rt->quit, 1);
     tr__wake_all(rt);
@@ -295,6 +297,13 @@ uint64_t tr__random(tr_runtime *rt) {
 
 tr_self *tr__current(void) {
     return (tr_self *)tr__tls_current;
+}
+
+tr_pid tr__caller_pid(void) {
+    tr__actor *a = tr__fiber_here(); /* not inlined: read anew after a switch */
+    if (!a)
+        a = tr__tls_current;
+    return a ? a->pid : TR_PID_NONE;
 }
 
 /* ---- stopping every actor ------------------------------------------- */

@@ -82,7 +82,13 @@ void tr__shutdown_all(tr_runtime *rt);
 int tr__services_init(tr_runtime *rt);
 /* tr__services_fini: every service's fini, in reverse order. */
 void tr__services_fini(tr_runtime *rt);
-/* tr__services_on_exit: pid (marked by tr__actor_mark_named) exits. */
-void tr__services_on_exit(tr_runtime *rt, tr_pid pid);
+/* tr__services_on_exit: pid exits; marks: the services that marked it
+ * (tr__actor_mark_service), whose on_exit runs. */
+void tr__services_on_exit(tr_runtime *rt, tr_pid pid, unsigned marks);
+/* The poller's events and deadlines (timer thread), and the services'
+ * on_stop (tr_runtime_stop): see tr__service. */
+void tr__services_on_io(tr_runtime *rt, uint64_t key, uint32_t events);
+int64_t tr__services_io_tick(tr_runtime *rt);
+void tr__services_stop(tr_runtime *rt);
 
 #endif

@@ -9,7 +9,7 @@
 
 /* max_mailbox and is_waiter never change after the pid is published, but
  * they share an 8-byte word with fields written under the lock (exiting,
- * has_names): separate relaxed loads keep the compiler from reading them
+ * svc_marks): separate relaxed loads keep the compiler from reading them
  * as one word (which ThreadSanitizer reports as a race with those writes). */
 static inline bool bounded_or_waiter(const tr__actor *a) {
     return tr__load_rlx_u32(&a->max_mailbox) != 0 || tr__load_rlx_bool(&a->is_waiter);
@@ -141,6 +141,34 @@ int tr__deliver(tr_runtime *rt, tr_pid to, tr__msg *m) {
         return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
     }
     int err = tr__push(a, m);
+    tr__release_in(rt, a);
+    return err;
+}
+
+/* The library's event sources (sockets) have no sender and keep their
+ * own order (a socket's data is read under its lock, by whichever thread):
+ * their messages go straight to the mailbox, never through the calling
+ * turn's outbox, which would hold them behind ones another thread pushes
+ * meanwhile. */
+int tr__send_info(tr_runtime *rt, tr_pid to, uint32_t tag, uint64_t ref, int32_t status,
+                  const void *data, size_t size) {
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_INFO, tag, data, size);
+    if (!m)
+        return TR_ENOMEM;
+    m->pub.ref = ref;
+    m->pub.status = status;
+    tr__actor *a = tr__acquire(rt, to);
+    if (!a) {
+        tr__msg_free(m);
+        return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
+    }
+    int err = TR_OK;
+    if (a->max_mailbox && tr__mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
+        tr__msg_release(m);
+        err = TR_EFULL;
+    } else if (tr__mq_push_mpsc(&a->mq, &m->node)) {
+        tr__schedule(a);
+    }
     tr__release_in(rt, a);
     return err;
 }

@@ -6,10 +6,12 @@
 
 extern const tr__service tr__registry_service; /* registry/registry.c */
 extern const tr__service tr__blocking_service; /* task/blocking.c */
+extern const tr__service tr__net_service;      /* io/net.c */
 
 static const tr__service *const services[TR__SVC_COUNT] = {
     [TR__SVC_REGISTRY] = &tr__registry_service,
     [TR__SVC_BLOCKING] = &tr__blocking_service,
+    [TR__SVC_NET] = &tr__net_service,
 };
 
 int tr__services_init(tr_runtime *rt) {
@@ -34,10 +36,35 @@ void tr__services_fini(tr_runtime *rt) {
     }
 }
 
-void tr__services_on_exit(tr_runtime *rt, tr_pid pid) {
+void tr__services_on_exit(tr_runtime *rt, tr_pid pid, unsigned marks) {
     for (unsigned i = 0; i < TR__SVC_COUNT; i++)
-        if (services[i]->on_exit && rt->services[i])
+        if ((marks & (1u << i)) && services[i]->on_exit && rt->services[i])
             services[i]->on_exit(rt, rt->services[i], pid);
+}
+
+void tr__services_on_io(tr_runtime *rt, uint64_t key, uint32_t events) {
+    /* One service has descriptors today (the network's); the key says
+     * nothing about which, so each with on_io is asked. */
+    for (unsigned i = 0; i < TR__SVC_COUNT; i++)
+        if (services[i]->on_io && rt->services[i])
+            services[i]->on_io(rt, rt->services[i], key, events);
+}
+
+int64_t tr__services_io_tick(tr_runtime *rt) {
+    int64_t next = INT64_MAX;
+    for (unsigned i = 0; i < TR__SVC_COUNT; i++)
+        if (services[i]->io_tick && rt->services[i]) {
+            int64_t d = services[i]->io_tick(rt, rt->services[i]);
+            if (d < next)
+                next = d;
+        }
+    return next;
+}
+
+void tr__services_stop(tr_runtime *rt) {
+    for (unsigned i = TR__SVC_COUNT; i-- > 0;)
+        if (services[i]->on_stop && rt->services[i])
+            services[i]->on_stop(rt, rt->services[i]);
 }
 
 void *tr__service_state(const tr_runtime *rt, unsigned id) {

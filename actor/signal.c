@@ -265,7 +265,7 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
     a->exiting = true;
     if (kill)
         tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_KILLED);
-    bool has_names = a->has_names;
+    uint8_t svc_marks = a->svc_marks;
     tr__link *links = a->links;
     uint32_t n = a->n_links;
     a->links = NULL;
@@ -277,8 +277,8 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
      * restarting us) finds the names free. */
-    if (has_names)
-        tr__services_on_exit(rt, a->pid);
+    if (svc_marks)
+        tr__services_on_exit(rt, a->pid, svc_marks);
     tr_reason prop = reason;
     if (prop.kind == TR_EXIT_KILL)
         prop.kind = TR_EXIT_KILLED;
@@ -339,20 +339,24 @@ void tr__exit_actor(tr__actor *a, tr_reason reason, bool skip_links) {
     exit_finish(a);
 }
 
-int tr__actor_mark_named(tr_runtime *rt, tr_pid pid) {
+int tr__actor_mark_service(tr_runtime *rt, tr_pid pid, unsigned svc) {
     tr__actor *a = tr__acquire(rt, pid); /* processes only: never a waiter */
     if (!a)
         return TR_ENOPROC;
     /* Under the actor's lock: either its exit processing has not begun and
-     * will see has_names (and call on_exit), or it has begun and we
+     * will see the mark (and call on_exit), or it has begun and we
      * refuse. */
     tr__spin_lock(&a->lock);
     bool exiting = a->exiting;
     if (!exiting)
-        a->has_names = true;
+        a->svc_marks |= (uint8_t)(1u << svc);
     tr__spin_unlock(&a->lock);
     tr__release(a);
     return exiting ? TR_ENOPROC : TR_OK;
+}
+
+int tr__actor_mark_named(tr_runtime *rt, tr_pid pid) {
+    return tr__actor_mark_service(rt, pid, TR__SVC_REGISTRY);
 }
 
 int tr_link(tr_self *self, tr_pid pid) {

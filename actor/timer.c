@@ -1,9 +1,11 @@
-/* troupe — timers.
+/* troupe — timers, and the thread that waits for timers and I/O.
  *
  * One timer thread per runtime keeps a 4-ary min-heap of deadlines and
- * sleeps on a condition variable until the earliest one (microseconds of
- * CLOCK_MONOTONIC, plus a slack: see below). No thread is blocked per
- * timer. Timer ids are slot
+ * waits in the runtime's poller (io/poll.h) until the earliest one
+ * (microseconds of CLOCK_MONOTONIC, plus a slack: see below) or an I/O
+ * event, whichever comes first: timers and sockets share one wait, and the
+ * events go to the services that registered descriptors (io/net.c). No
+ * thread is blocked per timer or per socket. Timer ids are slot
  * index + generation in a table, so cancelling a fired or reused timer is
  * detected; cancellation removes the entry from the heap (O(log n)). A
  * periodic timer that fires gets its next deadline in place (one sift).
@@ -21,6 +23,7 @@
 
 #include "actor/core.h"
 #include "base/clock.h"
+#include "io/poll.h"
 
 /* Deadlines are in microseconds of CLOCK_MONOTONIC, so a timer fires no
  * earlier than asked (a millisecond clock would let it fire up to 1 ms
@@ -67,10 +70,11 @@ typedef struct hnode {
 
 struct tr__timers {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    tr__poll *poll; /* the one wait: timers' deadlines and I/O */
     pthread_t thread;
     bool quit;
-    entry *e; /* table */
+    bool sleeping; /* under mu: the thread is (about to be) in tr__poll_wait */
+    entry *e;      /* table */
     uint32_t n_e, cap_e;
     uint32_t *free_e;
     uint32_t n_free;
@@ -164,25 +168,26 @@ static void *timer_main(void *arg) {
     /* The kernel may delay a timed wait by the thread's timer slack (50 us
      * by default); 1 ns keeps the wake-ups on time. Best effort. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    tr__poll_event evs[64];
     pthread_mutex_lock(&t->mu);
     while (!t->quit) {
-        if (t->n_heap == 0) {
-            pthread_cond_wait(&t->cv, &t->mu);
-            continue;
-        }
         int64_t now = tr__now_us();
-        int64_t top_when = t->heap[0].when;
-        if (top_when > now) {
-            /* Sleep until the deadline itself (absolute, CLOCK_MONOTONIC):
-             * a timer never fires early. A deadline that never comes: sleep
-             * until a new timer or quit signals. */
-            int64_t wake = tr__sat_add(top_when, t->e[t->heap[0].idx].slack);
-            if (wake == TR__NEVER) {
-                pthread_cond_wait(&t->cv, &t->mu);
-                continue;
-            }
-            struct timespec ts = {.tv_sec = wake / 1000000, .tv_nsec = (wake % 1000000) * 1000};
-            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+        if (t->n_heap == 0 || t->heap[0].when > now) {
+            /* Wait until the deadline itself plus its slack (a timer never
+             * fires early), an I/O event, or a wake-up (a new earliest
+             * timer, quit, a socket's deadline). A deadline that never
+             * comes: wait for the others only. */
+            int64_t wake = TR__NEVER;
+            if (t->n_heap)
+                wake = tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
+            t->sleeping = true;
+            pthread_mutex_unlock(&t->mu);
+            int64_t io = tr__services_io_tick(rt);
+            int n = tr__poll_wait(t->poll, evs, 64, io < wake ? io : wake);
+            for (int i = 0; i < n; i++)
+                tr__services_on_io(rt, evs[i].key, evs[i].events);
+            pthread_mutex_lock(&t->mu);
+            t->sleeping = false;
             continue;
         }
         /* Fire the earliest entry. */
@@ -232,12 +237,16 @@ int tr__timers_start(tr_runtime *rt) {
     tr__timers *t = (tr__timers *)tr__calloc(sizeof *t);
     if (!t)
         return TR_ENOMEM;
+    int err = tr__poll_open(&t->poll);
+    if (err) {
+        tr__free(t);
+        return err;
+    }
     pthread_mutex_init(&t->mu, NULL);
-    tr__cond_init_monotonic(&t->cv);
     rt->timers = t;
     if (pthread_create(&t->thread, NULL, timer_main, rt)) {
         pthread_mutex_destroy(&t->mu);
-        pthread_cond_destroy(&t->cv);
+        tr__poll_close(t->poll);
         tr__free(t);
         rt->timers = NULL;
         return TR_ENOMEM;
@@ -251,7 +260,7 @@ void tr__timers_stop(tr_runtime *rt) {
         return;
     pthread_mutex_lock(&t->mu);
     t->quit = true;
-    pthread_cond_signal(&t->cv);
+    tr__poll_wake(t->poll);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
     for (uint32_t i = 0; i < t->n_e; i++) {
@@ -263,9 +272,18 @@ void tr__timers_stop(tr_runtime *rt) {
     tr__free(t->free_e);
     tr__free(t->heap);
     pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    tr__poll_close(t->poll);
     tr__free(t);
     rt->timers = NULL;
+}
+
+struct tr__poll *tr__runtime_poll(const tr_runtime *rt) {
+    return rt && rt->timers ? rt->timers->poll : NULL;
+}
+
+void tr__runtime_poll_wake(tr_runtime *rt) {
+    if (rt && rt->timers)
+        tr__poll_wake(rt->timers->poll);
 }
 
 int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration_ms period,
@@ -336,8 +354,8 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         t->free_e[t->n_free++] = idx;
         goto nomem;
     }
-    if (e->heap_pos == 0)
-        pthread_cond_signal(&t->cv);
+    if (e->heap_pos == 0 && t->sleeping)
+        tr__poll_wake(t->poll);
     if (out)
         *out = ((uint64_t)e->gen << 32) | (idx + 1);
     pthread_mutex_unlock(&t->mu);

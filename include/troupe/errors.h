@@ -47,7 +47,16 @@ extern "C" {
     X(EREMOTE, -17, "the server replied with an error")                                            \
     X(ECANCELED, -18, "operation canceled")                                                        \
     X(EKILLED, -19, "the calling actor was killed: nothing was sent")                              \
-    X(EAGAIN, -20, "would block: try again")
+    X(EAGAIN, -20, "would block: try again")                                                       \
+    X(EPERM, -21, "not permitted: the caller does not own it")                                     \
+    X(ECONNREFUSED, -22, "connection refused")                                                     \
+    X(ECONNRESET, -23, "connection reset by the peer")                                             \
+    X(EADDRINUSE, -24, "address already in use")                                                   \
+    X(EPIPE, -25, "broken pipe: the peer closed the connection")                                   \
+    X(EUNREACH, -26, "network or host unreachable")                                                \
+    X(EACCES, -27, "permission denied (a privileged port?)")                                       \
+    X(ENOTCONN, -28, "socket not connected")                                                       \
+    X(EIO, -29, "input/output error (the errno is kept: tr_tcp_errno)")
 
 /** Error codes. 0 is success; all errors are negative. */
 typedef enum tr_err {

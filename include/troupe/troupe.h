@@ -13,6 +13,7 @@
 #include "fiber.h"
 #include "blocking.h"
 #include "channel.h"
+#include "net.h"
 
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
