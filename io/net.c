@@ -74,6 +74,17 @@
 enum { S_FREE = 0, S_OPEN, S_LINGER };
 enum { K_NONE = 0, K_LISTEN, K_CONN, K_CONNECTING, K_FAILED };
 
+/* A message the owner's mailbox could not take yet (bounded and full, or
+ * out of memory): kept in order and tried again every millisecond, while
+ * the socket reads nothing more (the peer is throttled by TCP). */
+typedef struct pmsg {
+    struct pmsg *next;
+    uint32_t tag;
+    int32_t status;
+    size_t size;
+    _Alignas(16) unsigned char data[];
+} pmsg;
+
 /* A fiber or thread waiting on a socket (on its stack). */
 typedef struct waiter {
     struct waiter *next;
@@ -111,8 +122,9 @@ typedef struct sock {
     size_t ohead, olen, ocap;
     waiter *rd_w;            /* recv, accept, connect */
     waiter *wr_w;            /* send (room in the queue) */
+    pmsg *pend, *pend_tail;  /* messages not delivered yet, oldest first */
     uint32_t o_prev, o_next; /* owner list (index + 1; under net.mu) */
-    int64_t deadline_us;     /* connect timeout (an actor's) or end of linger */
+    int64_t deadline_us;     /* connect timeout (an actor's), end of linger, or retry of pend */
 } sock;
 
 /* Modes: active is one of these; a count lives in count. */
@@ -458,6 +470,15 @@ static sock *slot_new(net *n, int fd, uint32_t *idx, int *err) {
     return s;
 }
 
+static void pend_drop(sock *s) {
+    while (s->pend) {
+        pmsg *p = s->pend;
+        s->pend = p->next;
+        tr__free(p);
+    }
+    s->pend_tail = NULL;
+}
+
 /* The end of a slot: closes its descriptor, frees its queue, wakes its
  * waiters, bumps its generation (every handle and pending event goes
  * stale) and returns it to the free list. Slot locked. */
@@ -470,6 +491,7 @@ static void slot_free_locked(net *n, sock *s, uint32_t idx) {
     tr__free(s->obuf);
     s->obuf = NULL;
     s->ohead = s->olen = s->ocap = 0;
+    pend_drop(s);
     pthread_mutex_lock(&n->mu);
     owner_unlink(n, s);
     s->state = S_FREE;
@@ -496,12 +518,49 @@ static uint32_t idx_of_id(uint64_t id) {
 
 /* ---- messages ---------------------------------------------------------------- */
 
+/* Sends a message about s (locked) to its owner, keeping order: behind
+ * what is pending, or pending itself when the mailbox cannot take it.
+ * TR_ENOPROC: the owner is exiting, and its exit closes the socket. */
 static void notify(net *n, sock *s, uint32_t tag, uint64_t id, int status, const void *data,
                    size_t size) {
-    if (!tr_pid_is_none(s->owner))
-        (void)tr__send_info(n->rt, s->owner, tag, id, status, data, size);
-    /* TR_ENOPROC: the owner is exiting, and closes the socket; TR_EFULL /
-     * TR_ENOMEM: a bounded or starved mailbox loses the event (documented). */
+    if (tr_pid_is_none(s->owner))
+        return;
+    if (!s->pend) {
+        int err = tr__send_info(n->rt, s->owner, tag, id, status, data, size);
+        if (err != TR_EFULL && err != TR_ENOMEM)
+            return;
+    }
+    pmsg *p = (pmsg *)tr__malloc(sizeof(pmsg) + size);
+    if (!p)
+        return; /* out of memory twice over: the event is lost */
+    p->next = NULL;
+    p->tag = tag;
+    p->status = status;
+    p->size = size;
+    if (size)
+        memcpy(p->data, data, size);
+    if (s->pend_tail)
+        s->pend_tail->next = p;
+    else
+        s->pend = p;
+    s->pend_tail = p;
+    want_timed(n, s, id, tr__now_us() + 1000);
+}
+
+/* Delivers what is pending, in order, as far as the mailbox takes it.
+ * True when nothing is left. */
+static bool pend_flush(net *n, sock *s, uint64_t id) {
+    while (s->pend) {
+        pmsg *p = s->pend;
+        int err = tr__send_info(n->rt, s->owner, p->tag, id, p->status, p->size ? p->data : NULL,
+                                p->size);
+        if (err == TR_EFULL || err == TR_ENOMEM)
+            return false;
+        s->pend = p->next;
+        tr__free(p);
+    }
+    s->pend_tail = NULL;
+    return true;
 }
 
 /* One message of an active socket was delivered: counts down the mode. */
@@ -527,7 +586,7 @@ static void pump_locked(net *n, sock *s, uint64_t id, char *buf, size_t cap) {
         accept_pump_locked(n, s, id);
         return;
     }
-    if (s->kind != K_CONN || s->peer_eof || s->active == M_PASSIVE)
+    if (s->kind != K_CONN || s->peer_eof || s->active == M_PASSIVE || s->pend)
         return;
     char *heap = NULL;
     if (!buf || cap < s->recv_max) {
@@ -539,7 +598,7 @@ static void pump_locked(net *n, sock *s, uint64_t id, char *buf, size_t cap) {
         buf = heap;
     }
     int budget = READ_BUDGET;
-    while (s->active != M_PASSIVE && !s->peer_eof) {
+    while (s->active != M_PASSIVE && !s->peer_eof && !s->pend) {
         if (budget-- == 0) {
             want_ready(n, s, id);
             break;
@@ -631,7 +690,7 @@ static int watch(net *n, sock *s, uint64_t id) {
 /* An active listener (locked): accepts while its mode allows. */
 static void accept_pump_locked(net *n, sock *ls, uint64_t lid) {
     int budget = READ_BUDGET;
-    while (ls->active != M_PASSIVE) {
+    while (ls->active != M_PASSIVE && !ls->pend) {
         if (budget-- == 0) {
             want_ready(n, ls, lid);
             return;
@@ -810,6 +869,8 @@ static int64_t net_io_tick(tr_runtime *rt, void *state) {
         pthread_mutex_unlock(&s->mu);
     }
     tr__free(ready);
+    if (tr__load_acq_u32(&n->n_work) == 0)
+        return TR__NEVER;
 
     int64_t next = TR__NEVER, now = tr__now_us();
     pthread_mutex_lock(&n->mu);
@@ -819,21 +880,33 @@ static int64_t net_io_tick(tr_runtime *rt, void *state) {
         sock *s = lock_id(n, id, LIVE);
         bool keep = false;
         if (s) {
-            bool pending = (s->kind == K_CONNECTING && s->state == S_OPEN) || s->state == S_LINGER;
-            if (pending && s->deadline_us > now) {
+            bool connecting = s->kind == K_CONNECTING && s->state == S_OPEN && s->connect_msg;
+            bool linger = s->state == S_LINGER;
+            bool pend = s->pend && s->state == S_OPEN;
+            if ((connecting || linger || pend) && s->deadline_us > now) {
                 keep = true;
-                if (s->deadline_us < next)
-                    next = s->deadline_us;
-            } else if (pending && s->state == S_LINGER) {
+            } else if (linger) {
                 slot_free_locked(n, s, idx_of_id(id)); /* linger over: drop the rest */
-            } else if (pending) {
+            } else if (connecting) {
                 s->kind = K_FAILED; /* an actor's connect timed out */
                 s->err = ETIMEDOUT;
-                if (s->connect_msg)
-                    notify(n, s, TR_TAG_TCP_ERROR, id, TR_ETIMEDOUT, NULL, 0);
                 s->connect_msg = false;
+                notify(n, s, TR_TAG_TCP_ERROR, id, TR_ETIMEDOUT, NULL, 0);
                 wq_wake_all(&s->rd_w);
+                keep = s->pend != NULL; /* the ERROR itself waits */
+            } else if (pend) {
+                if (pend_flush(n, s, id)) {
+                    if (s->active != M_PASSIVE)
+                        pump_locked(n, s, id, n->rbuf, sizeof n->rbuf);
+                    keep = s->pend != NULL;
+                } else {
+                    keep = true;
+                }
+                if (keep)
+                    s->deadline_us = now + 1000;
             }
+            if (keep && s->deadline_us < next)
+                next = s->deadline_us;
             if (!keep && s->state != S_FREE)
                 s->on_timed = false;
             pthread_mutex_unlock(&s->mu);
@@ -847,8 +920,35 @@ static int64_t net_io_tick(tr_runtime *rt, void *state) {
             tr__faa_acqrel_u32(&n->n_work, (uint32_t)-1);
         }
     }
+    if (n->n_ready)
+        next = now; /* a reader used its budget: go round at once */
     pthread_mutex_unlock(&n->mu);
     return next;
+}
+
+/* Closes s (open, locked): the handle is dead at once; queued output is
+ * still written for up to LINGER_US (the slot lingers, its id dead to
+ * every call), then the descriptor closes. */
+static void close_locked(net *n, sock *s, uint64_t id) {
+    if (s->kind != K_CONN || !s->olen || s->failed) {
+        slot_free_locked(n, s, idx_of_id(id));
+        return;
+    }
+    s->state = S_LINGER;
+    s->drained_want = false;
+    s->active = M_PASSIVE;
+    pend_drop(s);
+    wq_wake_all(&s->rd_w);
+    wq_wake_all(&s->wr_w);
+    pthread_mutex_lock(&n->mu);
+    owner_unlink(n, s);
+    pthread_mutex_unlock(&n->mu);
+    s->owner = TR_PID_NONE;
+    s->shut_wr = true;
+    want_timed(n, s, id, tr__now_us() + LINGER_US);
+    flush_locked(n, s, id);
+    if (s->olen == 0 || s->failed)
+        slot_free_locked(n, s, idx_of_id(id));
 }
 
 /* ---- the service ---------------------------------------------------------------- */
@@ -916,10 +1016,8 @@ static void net_on_exit(tr_runtime *rt, void *state, tr_pid pid) {
         owner_unlink(n, s);
         pthread_mutex_unlock(&n->mu);
         pthread_mutex_lock(&s->mu);
-        if (s->state == S_OPEN && tr_pid_eq(s->owner, pid)) {
-            s->owner = TR_PID_NONE;
-            slot_free_locked(n, s, idx);
-        }
+        if (s->state == S_OPEN && tr_pid_eq(s->owner, pid))
+            close_locked(n, s, mk_id(idx, s->gen)); /* as tr_tcp_close: output still goes */
         pthread_mutex_unlock(&s->mu);
     }
 }
@@ -1483,25 +1581,7 @@ int tr_tcp_close(tr_runtime *rt, tr_sock sk) {
     sock *s = lock_id(n, sk.id, OPEN_ONLY);
     if (!s)
         return TR_ECLOSED;
-    if (s->kind == K_CONN && s->olen && !s->failed) {
-        /* Linger: the handle is dead now (state), the queue goes on. */
-        s->state = S_LINGER;
-        s->drained_want = false;
-        s->active = M_PASSIVE;
-        wq_wake_all(&s->rd_w);
-        wq_wake_all(&s->wr_w);
-        pthread_mutex_lock(&n->mu);
-        owner_unlink(n, s);
-        pthread_mutex_unlock(&n->mu);
-        s->owner = TR_PID_NONE;
-        s->shut_wr = true;
-        want_timed(n, s, sk.id, tr__now_us() + LINGER_US);
-        flush_locked(n, s, sk.id);
-        if (s->olen == 0 || s->failed)
-            slot_free_locked(n, s, idx_of_id(sk.id));
-    } else {
-        slot_free_locked(n, s, idx_of_id(sk.id));
-    }
+    close_locked(n, s, sk.id);
     pthread_mutex_unlock(&s->mu);
     return TR_OK;
 }

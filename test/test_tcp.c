@@ -89,6 +89,7 @@ enum {
     CMD_CLOSE,               /* data: tr_sock: tr_tcp_close */
     CMD_ACCEPT,              /* data: tr_sock: tr_tcp_accept (refused: TR_EDEADLK) */
     CMD_RECV,                /* data: tr_sock: tr_tcp_recv (TR_EAGAIN or data) */
+    CMD_GATE,                /* data: tu_gate *: hold the actor in its callback */
 };
 
 typedef struct give_arg {
@@ -221,6 +222,12 @@ static int na_info(tr_self *self, void *state, const tr_msg *m) {
         tr_sock ls, out;
         memcpy(&ls, m->data, sizeof ls);
         c->rc = tr_tcp_accept(rt, ls, 1000, &out);
+        break;
+    }
+    case CMD_GATE: {
+        tu_gate *g;
+        memcpy(&g, m->data, sizeof g);
+        tu_gate_pass(g, WAIT_MS);
         break;
     }
     case CMD_RECV: {
@@ -684,6 +691,87 @@ static void test_close_flushes_queued_output(void **state) {
     tr_tcp_close(f->rt, ls);
 }
 
+/* A bounded mailbox that is full: the socket holds the data back (and
+ * reads no more) until the owner takes its messages; nothing is lost. */
+static void test_full_mailbox_loses_nothing(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    uint16_t port;
+    tr_sock ls = listen_here(f->rt, NULL, &port);
+    int fd = raw_connect(port);
+    tr_sock s;
+    assert_rc(tr_tcp_accept(f->rt, ls, WAIT_MS, &s), TR_OK);
+    net_ctx c = {.log = f->log};
+    tr_spawn_opts so = {.max_mailbox = 2};
+    tr_pid a;
+    assert_rc(tr_spawn(f->rt, &net_actor, &c, &so, &a), TR_OK);
+    tr_tcp_opts o = {.recv_max = 1024};
+    assert_rc(tr_tcp_setopts(f->rt, s, &o), TR_OK);
+    assert_rc(tr_tcp_controlling_process(f->rt, s, a), TR_OK);
+    /* Hold the actor, then make it active: its mailbox fills at once. */
+    tu_gate *g = &f->gate[0];
+    cmd(f->rt, a, CMD_GATE, &g, sizeof g);
+    assert_true(tu_gate_wait_entered(g, 1, WAIT_MS));
+    assert_rc(tr_tcp_active(f->rt, s, TR_TCP_ACTIVE_ALWAYS), TR_OK);
+    enum { TOTAL = 256 * 1024 };
+    static char out[TOTAL];
+    for (size_t i = 0; i < TOTAL; i++)
+        out[i] = (char)i;
+    raw_write(fd, out, TOTAL);
+    tu_sleep_ms(30); /* the socket meets the full mailbox meanwhile */
+    tu_gate_open(g);
+    assert_true(TU_WAIT(c.bytes == TOTAL, WAIT_MS));
+    close(fd);
+    assert_true(TU_WAIT(c.n_closed == 1, WAIT_MS));
+    assert_int_equal(c.bytes, TOTAL);
+    tr_exit(f->rt, a, tr_reason_kill());
+    tu_await(f->rt, a);
+    tr_tcp_close(f->rt, ls);
+}
+
+/* A fiber killed while parked in recv: its waiter goes with it (ASan
+ * checks that nothing touches its stack after), the socket closes. */
+typedef struct park_arg {
+    tr_runtime *rt;
+    uint16_t port;
+    _Atomic int parked;
+} park_arg;
+
+static int fiber_parks(tr_self *self, void *arg) {
+    (void)self;
+    park_arg *a = (park_arg *)arg;
+    tr_sock s;
+    if (tr_tcp_connect(a->rt, "127.0.0.1", a->port, NULL, WAIT_MS, &s) != TR_OK)
+        return 1;
+    a->parked = 1;
+    char buf[8];
+    size_t got;
+    tr_tcp_recv(a->rt, s, buf, sizeof buf, TR_INFINITY, &got);
+    a->parked = 2; /* never: it is killed first */
+    return 0;
+}
+
+static void test_kill_fiber_parked_in_recv(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    uint16_t port;
+    tr_sock ls = listen_here(f->rt, NULL, &port);
+    park_arg pa = {.rt = f->rt, .port = port};
+    tr_pid p;
+    assert_rc(tr_spawn_fiber(f->rt, fiber_parks, &pa, NULL, &p), TR_OK);
+    tr_sock s;
+    assert_rc(tr_tcp_accept(f->rt, ls, WAIT_MS, &s), TR_OK);
+    assert_true(TU_WAIT(pa.parked == 1, WAIT_MS));
+    tu_sleep_ms(20); /* let it park; the result is the same if it has not yet */
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), TR_OK);
+    tu_await(f->rt, p);
+    assert_int_equal(pa.parked, 1);
+    /* Its socket closed with it: EOF here. Data for it now goes nowhere. */
+    char buf[8];
+    size_t got;
+    assert_rc(tr_tcp_recv(f->rt, s, buf, sizeof buf, WAIT_MS, &got), TR_ECLOSED);
+    tr_tcp_close(f->rt, s);
+    tr_tcp_close(f->rt, ls);
+}
+
 /* ---- connect errors ----------------------------------------------------------- */
 
 static void test_connect_refused_and_timeout(void **state) {
@@ -961,6 +1049,8 @@ int main(void) {
         TU_TEST(test_owner_crash_closes_socket),
         TU_TEST(test_output_bound_eagain_then_drained),
         TU_TEST(test_close_flushes_queued_output),
+        TU_TEST(test_full_mailbox_loses_nothing),
+        TU_TEST(test_kill_fiber_parked_in_recv),
         TU_TEST(test_connect_refused_and_timeout),
         TU_TEST(test_ipv6_loopback),
         TU_TEST(test_many_connections),
