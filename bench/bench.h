@@ -92,5 +92,7 @@ void wl_chan_pingpong(double scale);
 void wl_chan_throughput(double scale);
 void wl_select_fanin(double scale);
 void wl_fiber_spawn(double scale);
+void wl_tcp_echo(double scale);
+void wl_tcp_echo_fiber(double scale);
 
 #endif

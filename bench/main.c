@@ -43,6 +43,8 @@ static const struct {
     {"chan_throughput", wl_chan_throughput},
     {"select_fanin", wl_select_fanin},
     {"fiber_spawn", wl_fiber_spawn},
+    {"tcp_echo", wl_tcp_echo},
+    {"tcp_echo_fiber", wl_tcp_echo_fiber},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 

@@ -108,6 +108,12 @@ typedef struct sock {
     bool nodelay, keepalive;
     bool on_ready; /* on the ready list */
     bool on_timed; /* on the timed list */
+    /* The kernel's input is known empty: the last read was short (TCP
+     * reads what is there) or EAGAIN, and no readable edge came since. A
+     * reader then skips the read that would only say EAGAIN; an edge (or a
+     * hang-up, sticky: a FIN may wait behind a short read) clears it. */
+    bool rd_empty;
+    bool rd_hup;
     bool o_listed; /* on owner's list (under net.mu) */
     int fd;
     int err;    /* errno of the last error */
@@ -598,21 +604,24 @@ static void pump_locked(net *n, sock *s, uint64_t id, char *buf, size_t cap) {
         buf = heap;
     }
     int budget = READ_BUDGET;
-    while (s->active != M_PASSIVE && !s->peer_eof && !s->pend) {
+    while (s->active != M_PASSIVE && !s->peer_eof && !s->pend && !(s->rd_empty && !s->rd_hup)) {
         if (budget-- == 0) {
             want_ready(n, s, id);
             break;
         }
         ssize_t r = read(s->fd, buf, s->recv_max);
         if (r > 0) {
+            s->rd_empty = (size_t)r < s->recv_max;
             notify(n, s, TR_TAG_TCP_DATA, id, 0, buf, (size_t)r);
             count_down(n, s, id);
             continue;
         }
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && errno == EAGAIN)
+        if (r < 0 && errno == EAGAIN) {
+            s->rd_empty = true;
             break;
+        }
         s->peer_eof = true;
         if (r < 0) {
             s->err = errno;
@@ -837,6 +846,9 @@ static void net_on_io(tr_runtime *rt, void *state, uint64_t key, uint32_t events
                 wq_wake_all(&s->wr_w);
         }
         if (events & (TR__POLL_IN | TR__POLL_HUP | TR__POLL_ERR)) {
+            s->rd_empty = false;
+            if (events & (TR__POLL_HUP | TR__POLL_ERR))
+                s->rd_hup = true;
             if (s->rd_w)
                 wq_wake_all(&s->rd_w);
             if (s->active != M_PASSIVE)
@@ -1367,10 +1379,11 @@ int tr_tcp_recv(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_duration_m
             rc = s->err && s->err != ECONNRESET ? map_errno(s->err) : TR_ECLOSED;
             break;
         }
-        if (s->kind == K_CONN) {
+        if (s->kind == K_CONN && !(s->rd_empty && !s->rd_hup)) {
             size_t want = cap < s->recv_max ? cap : s->recv_max;
             ssize_t r = read(s->fd, buf, want);
             if (r > 0) {
+                s->rd_empty = (size_t)r < want;
                 *got = (size_t)r;
                 rc = TR_OK;
                 break;
@@ -1388,6 +1401,7 @@ int tr_tcp_recv(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_duration_m
                 rc = map_errno(errno);
                 break;
             }
+            s->rd_empty = true;
         }
         if (actor) {
             rc = TR_EAGAIN;
@@ -1560,6 +1574,7 @@ int tr_tcp_shutdown(tr_runtime *rt, tr_sock sk, int how) {
     } else {
         if (how != SHUT_WR) {
             shutdown(s->fd, SHUT_RD);
+            s->rd_hup = true; /* reads now say EOF: make them */
             wq_wake_all(&s->rd_w);
         }
         if (how != SHUT_RD) {
