@@ -516,7 +516,9 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  *   0xFFFF0300 - 0xFFFF03FF  not assigned
  *   0xFFFF0400 - 0xFFFF04FF  the task pool's manager and workers
  *                            (task/task_pool.c)
- *   0xFFFF0500 - 0xFFFFFFFF  not assigned
+ *   0xFFFF0500 - 0xFFFF05FF  the network: TR_TAG_TCP_* messages to a
+ *                            socket's owner (troupe/net.h)
+ *   0xFFFF0600 - 0xFFFFFFFF  not assigned
  *
  * A pool refuses a call with a reserved tag (TR_EINVAL) rather than hand
  * it to a worker. */
