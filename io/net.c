@@ -49,7 +49,9 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <troupe/net.h>
@@ -124,7 +126,9 @@ typedef struct sock {
     size_t send_max, recv_max;
     tr_pid owner;
     tr_pid drained_to;
-    char *obuf; /* output queue: obuf[ohead, ohead + olen) */
+    size_t drained_at; /* DRAINED when the queue is this short: half of send_max, or empty
+                          for a send larger than send_max */
+    char *obuf;        /* output queue: obuf[ohead, ohead + olen) */
     size_t ohead, olen, ocap;
     waiter *rd_w;            /* recv, accept, connect */
     waiter *wr_w;            /* send (room in the queue) */
@@ -755,7 +759,7 @@ static void flush_locked(net *n, sock *s, uint64_t id) {
     }
     if (s->olen == 0)
         s->ohead = 0;
-    if (s->drained_want && (s->failed || s->olen <= s->send_max / 2)) {
+    if (s->drained_want && (s->failed || s->olen <= s->drained_at)) {
         s->drained_want = false;
         if (s->state == S_OPEN)
             (void)tr__send_info(n->rt, s->drained_to, TR_TAG_TCP_DRAINED, id, 0, NULL, 0);
@@ -768,27 +772,31 @@ static void flush_locked(net *n, sock *s, uint64_t id) {
     }
 }
 
-/* Puts len bytes into the queue of s (locked), after what is there. */
-static int queue_append(sock *s, const void *data, size_t len) {
-    if (s->ohead + s->olen + len > s->ocap) {
-        if (s->ohead) {
-            memmove(s->obuf, s->obuf + s->ohead, s->olen);
-            s->ohead = 0;
-        }
-        if (s->olen + len > s->ocap) {
-            size_t cap = s->ocap ? s->ocap : 4096;
-            while (cap < s->olen + len)
-                cap *= 2;
-            char *nb = (char *)tr__realloc(s->obuf, cap);
-            if (!nb)
-                return TR_ENOMEM;
-            s->obuf = nb;
-            s->ocap = cap;
-        }
+/* Makes room for len more bytes in the queue of s (locked). */
+static int queue_reserve(sock *s, size_t len) {
+    if (s->ohead + s->olen + len <= s->ocap)
+        return TR_OK;
+    if (s->ohead) {
+        memmove(s->obuf, s->obuf + s->ohead, s->olen);
+        s->ohead = 0;
     }
+    if (s->olen + len <= s->ocap)
+        return TR_OK;
+    size_t cap = s->ocap ? s->ocap : 4096;
+    while (cap < s->olen + len)
+        cap *= 2;
+    char *nb = (char *)tr__realloc(s->obuf, cap);
+    if (!nb)
+        return TR_ENOMEM;
+    s->obuf = nb;
+    s->ocap = cap;
+    return TR_OK;
+}
+
+/* Appends len bytes (room reserved) to the queue of s (locked). */
+static void queue_put(sock *s, const void *data, size_t len) {
     memcpy(s->obuf + s->ohead + s->olen, data, len);
     s->olen += len;
-    return TR_OK;
 }
 
 /* ---- connecting -------------------------------------------------------------- */
@@ -1422,10 +1430,42 @@ int tr_tcp_recv(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_duration_m
     return rc;
 }
 
-int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
-                tr_duration_ms timeout_ms) {
-    if (!rt || (len && !data))
+/* The iovec being written: advances past what the kernel took. */
+typedef struct iov_cur {
+    struct iovec *v;
+    int n;
+} iov_cur;
+
+static void iov_skip(iov_cur *c, size_t k) {
+    while (k && c->n) {
+        if (k < c->v->iov_len) {
+            c->v->iov_base = (char *)c->v->iov_base + k;
+            c->v->iov_len -= k;
+            return;
+        }
+        k -= c->v->iov_len;
+        c->v++;
+        c->n--;
+    }
+    while (c->n && c->v->iov_len == 0) {
+        c->v++;
+        c->n--;
+    }
+}
+
+#define IOV_STACK 16
+
+static int send_iov(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
+                    tr_duration_ms timeout_ms) {
+    if (!rt || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
         return TR_EINVAL;
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len && !iov[i].iov_base)
+            return TR_EINVAL;
+        if (!tr__size_add(len, iov[i].iov_len, &len) || len > TR__SIZE_MAX)
+            return TR_EINVAL;
+    }
     if (timeout_ms < 0)
         timeout_ms = TR_INFINITY;
     net *n = net_of(rt);
@@ -1436,6 +1476,7 @@ int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
     sock *s = lock_id(n, sk.id, OPEN_ONLY);
     if (!s)
         return TR_ECLOSED;
+    struct iovec stack[IOV_STACK], *heap = NULL;
     int rc = TR_OK;
     for (;;) {
         if (s->kind == K_LISTEN) {
@@ -1457,15 +1498,24 @@ int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
         if (len == 0)
             break;
         if (s->olen == 0 || s->olen + len <= s->send_max) {
-            const char *p = (const char *)data;
-            size_t left = len;
+            iov_cur c = {stack, iovcnt};
+            if (iovcnt > IOV_STACK) {
+                heap = (struct iovec *)tr__malloc(sizeof(struct iovec) * (size_t)iovcnt);
+                if (!heap) {
+                    rc = TR_ENOMEM;
+                    break;
+                }
+                c.v = heap;
+            }
+            memcpy(c.v, iov, sizeof(struct iovec) * (size_t)iovcnt);
+            iov_skip(&c, 0);
             if (s->olen == 0 && s->kind == K_CONN) {
                 /* Nothing queued: write at once, queue only the rest. */
-                while (left) {
-                    ssize_t w = send(s->fd, p, left, MSG_NOSIGNAL);
+                while (c.n) {
+                    struct msghdr mh = {.msg_iov = c.v, .msg_iovlen = (size_t)c.n};
+                    ssize_t w = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
                     if (w > 0) {
-                        p += w;
-                        left -= (size_t)w;
+                        iov_skip(&c, (size_t)w);
                     } else if (w < 0 && errno == EINTR) {
                         continue;
                     } else if (w < 0 && errno == EAGAIN) {
@@ -1479,12 +1529,30 @@ int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
                     }
                 }
             }
-            if (left)
-                rc = queue_append(s, p, left);
+            /* The rest in one piece, or nothing: never half a send. */
+            size_t rest = 0;
+            for (int i = 0; i < c.n; i++)
+                rest += c.v[i].iov_len;
+            if (rest && queue_reserve(s, rest) != TR_OK) {
+                if (rest == len) {
+                    rc = TR_ENOMEM; /* nothing was written: nothing taken */
+                    break;
+                }
+                /* Part is on the wire: the stream is broken without the
+                 * rest. Fail the socket rather than lose bytes silently. */
+                s->err = ENOMEM;
+                s->failed = true;
+                s->wfail = TR_ENOMEM;
+                rc = TR_ENOMEM;
+                break;
+            }
+            for (int i = 0; i < c.n; i++)
+                queue_put(s, c.v[i].iov_base, c.v[i].iov_len);
             break;
         }
         if (actor) {
             s->drained_want = true;
+            s->drained_at = len > s->send_max ? 0 : s->send_max / 2;
             s->drained_to = tr__caller_pid();
             rc = TR_EAGAIN;
             break;
@@ -1502,7 +1570,21 @@ int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
     }
 out:
     pthread_mutex_unlock(&s->mu);
+    tr__free(heap);
     return rc;
+}
+
+int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
+                tr_duration_ms timeout_ms) {
+    if (len && !data)
+        return TR_EINVAL;
+    struct iovec v = {.iov_base = (void *)data, .iov_len = len};
+    return send_iov(rt, sk, &v, len ? 1 : 0, timeout_ms);
+}
+
+int tr_tcp_sendv(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
+                 tr_duration_ms timeout_ms) {
+    return send_iov(rt, sk, iov, iovcnt, timeout_ms);
 }
 
 int tr_tcp_active(tr_runtime *rt, tr_sock sk, int mode) {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -341,6 +342,31 @@ static void test_thread_accept_and_connect(void **state) {
     assert_true(tu_now_ms() - t0 >= 50);
     assert_rc(tr_tcp_accept(f->rt, ls, 0, &s), TR_ETIMEDOUT);
     assert_rc(tr_tcp_close(f->rt, ls), TR_OK);
+}
+
+static void test_sendv(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    uint16_t port;
+    tr_sock ls = listen_here(f->rt, NULL, &port);
+    int fd = raw_connect(port);
+    tr_sock s;
+    assert_rc(tr_tcp_accept(f->rt, ls, WAIT_MS, &s), TR_OK);
+    struct iovec v[3] = {{"ab", 2}, {NULL, 0}, {"cde", 3}};
+    assert_rc(tr_tcp_sendv(f->rt, s, v, 3, WAIT_MS), TR_OK);
+    assert_rc(tr_tcp_sendv(f->rt, s, NULL, 0, WAIT_MS), TR_OK);
+    char in[5];
+    assert_int_equal(raw_read(fd, in, 5), 5);
+    assert_memory_equal(in, "abcde", 5);
+    struct iovec bad[1] = {{NULL, 3}};
+    assert_rc(tr_tcp_sendv(f->rt, s, bad, 1, 0), TR_EINVAL);
+    assert_rc(tr_tcp_sendv(f->rt, s, NULL, 1, 0), TR_EINVAL);
+    assert_rc(tr_tcp_sendv(f->rt, s, v, -1, 0), TR_EINVAL);
+    assert_rc(tr_tcp_sendv(f->rt, s, v, 1 << 20, 0), TR_EINVAL); /* over IOV_MAX */
+    assert_rc(tr_tcp_sendv(NULL, s, v, 3, 0), TR_EINVAL);
+    assert_rc(tr_tcp_sendv(f->rt, TR_SOCK_NONE, v, 3, 0), TR_ECLOSED);
+    close(fd);
+    tr_tcp_close(f->rt, s);
+    tr_tcp_close(f->rt, ls);
 }
 
 /* ---- fibers ------------------------------------------------------------------ */
@@ -1041,6 +1067,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_thread_accept_and_connect),
+        TU_TEST(test_sendv),
         TU_TEST(test_fiber_echo_server),
         TU_TEST(test_fiber_client_and_close_wakes_it),
         TU_TEST(test_actor_echo_active_once),

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <troupe/actor.h>
 
@@ -182,6 +183,15 @@ TR_API int tr_tcp_recv(tr_runtime *rt, tr_sock s, void *buf, size_t cap, tr_dura
  *  queue (inet's high_watermark / low_watermark). */
 TR_API int tr_tcp_send(tr_runtime *rt, tr_sock s, const void *data, size_t len,
                        tr_duration_ms timeout_ms);
+
+/** tr_tcp_sendv: tr_tcp_send of the iovcnt pieces of iov, one after the
+ *  other, as one send: all of it is queued or none (the bound applies to
+ *  the sum). Arguments: iov may be NULL when iovcnt is 0; 0 <= iovcnt <=
+ *  IOV_MAX; a piece with iov_len > 0 needs iov_base. Errors: as
+ *  tr_tcp_send, and TR_EINVAL for a bad iovec. Thread-safety: any thread.
+ *  Semantics: writev(2) on gen_tcp's queue (gen_tcp:send/2 of an iolist). */
+TR_API int tr_tcp_sendv(tr_runtime *rt, tr_sock s, const struct iovec *iov, int iovcnt,
+                        tr_duration_ms timeout_ms);
 
 /** tr_tcp_active: sets s's mode: 0 passive, 1 once, N > 1 ({active, N}:
  *  adds N to the count left, as inet:setopts does), -1 always. When a
