@@ -148,6 +148,11 @@ typedef struct net {
     uint32_t *free;       /* free slot indexes */
     uint32_t n_free, cap_free;
     bool stopped;
+    /* Plain threads inside a blocking call (they may be parked on a slot
+     * when the runtime stops): tr_runtime_free waits for them to leave
+     * before freeing the slots. */
+    uint32_t inside; /* under mu */
+    pthread_cond_t left_cv;
     /* owners: open addressing, linear probing, backward-shift deletion */
     uint64_t *okeys; /* pid ids; 0: empty */
     uint32_t *ovals; /* first slot index + 1 */
@@ -979,6 +984,7 @@ static int net_init(tr_runtime *rt, void **state) {
         return TR_ENOMEM;
     n->rt = rt;
     pthread_mutex_init(&n->mu, NULL);
+    pthread_cond_init(&n->left_cv, NULL);
     *state = n;
     return TR_OK;
 }
@@ -1003,6 +1009,10 @@ static void net_stop(tr_runtime *rt, void *state) {
 static void net_fini(tr_runtime *rt, void *state) {
     net *n = (net *)state;
     net_stop(rt, n); /* a runtime that failed to start never stopped */
+    pthread_mutex_lock(&n->mu);
+    while (n->inside) /* woken by the stop: they leave */
+        pthread_cond_wait(&n->left_cv, &n->mu);
+    pthread_mutex_unlock(&n->mu);
     for (uint32_t k = 0; k < MAX_SEGS; k++) {
         if (!n->segs[k])
             continue;
@@ -1015,6 +1025,7 @@ static void net_fini(tr_runtime *rt, void *state) {
     tr__free(n->ovals);
     tr__free(n->ready);
     tr__free(n->timed);
+    pthread_cond_destroy(&n->left_cv);
     pthread_mutex_destroy(&n->mu);
     tr__free(n);
 }
@@ -1113,6 +1124,27 @@ static int resolve(const char *host, uint16_t port, bool passive, struct sockadd
     else
         return TR_ENOTFOUND;
     return TR_OK;
+}
+
+/* A plain thread enters / leaves a call that may block (fibers are all gone
+ * before the runtime frees anything). */
+static bool enter(net *n) {
+    if (tr__park_refused() || !tr_pid_is_none(tr__caller_pid()))
+        return false;
+    pthread_mutex_lock(&n->mu);
+    n->inside++;
+    pthread_mutex_unlock(&n->mu);
+    return true;
+}
+/* Under the lock, so that net_fini cannot free n before this unlocks; the
+ * thread touches nothing of n after. */
+static void leave(net *n, bool entered) {
+    if (!entered)
+        return;
+    pthread_mutex_lock(&n->mu);
+    if (--n->inside == 0)
+        pthread_cond_broadcast(&n->left_cv);
+    pthread_mutex_unlock(&n->mu);
 }
 
 /* ---- the calls ------------------------------------------------------------------ */
@@ -1215,7 +1247,7 @@ int tr_tcp_listen(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_
     return TR_OK;
 }
 
-int tr_tcp_accept(tr_runtime *rt, tr_sock ls, tr_duration_ms timeout_ms, tr_sock *out) {
+static int do_accept_(tr_runtime *rt, tr_sock ls, tr_duration_ms timeout_ms, tr_sock *out) {
     if (!rt || !out)
         return TR_EINVAL;
     *out = TR_SOCK_NONE;
@@ -1277,8 +1309,8 @@ int tr_tcp_accept(tr_runtime *rt, tr_sock ls, tr_duration_ms timeout_ms, tr_sock
     }
 }
 
-int tr_tcp_connect(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
-                   tr_duration_ms timeout_ms, tr_sock *out) {
+static int do_connect_(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
+                       tr_duration_ms timeout_ms, tr_sock *out) {
     if (!rt || !out || !host || !*host || port == 0 || opts_check(opts))
         return TR_EINVAL;
     *out = TR_SOCK_NONE;
@@ -1357,8 +1389,8 @@ int tr_tcp_connect(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp
     return TR_OK;
 }
 
-int tr_tcp_recv(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_duration_ms timeout_ms,
-                size_t *got) {
+static int do_recv_(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_duration_ms timeout_ms,
+                    size_t *got) {
     if (got)
         *got = 0;
     if (!rt || !buf || !got || cap == 0)
@@ -1455,8 +1487,8 @@ static void iov_skip(iov_cur *c, size_t k) {
 
 #define IOV_STACK 16
 
-static int send_iov(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
-                    tr_duration_ms timeout_ms) {
+static int send_iov_(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
+                     tr_duration_ms timeout_ms) {
     if (!rt || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
         return TR_EINVAL;
     size_t len = 0;
@@ -1573,6 +1605,9 @@ out:
     tr__free(heap);
     return rc;
 }
+
+static int send_iov(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
+                    tr_duration_ms timeout_ms);
 
 int tr_tcp_send(tr_runtime *rt, tr_sock sk, const void *data, size_t len,
                 tr_duration_ms timeout_ms) {
@@ -1772,4 +1807,33 @@ tr_sock tr_msg_sock(const tr_msg *m) {
     if (!m || m->kind != TR_MSG_INFO || m->tag < TR_TAG_TCP_MIN || m->tag > TR_TAG_TCP_MAX)
         return TR_SOCK_NONE;
     return (tr_sock){m->ref};
+}
+
+/* ---- the calls that may block: plain threads are counted ---------------- */
+
+#define COUNTED(call)                                                                              \
+    net *n_ = rt ? net_of(rt) : NULL;                                                              \
+    bool in_ = n_ ? enter(n_) : false;                                                             \
+    int rc_ = call;                                                                                \
+    if (n_)                                                                                        \
+        leave(n_, in_);                                                                            \
+    return rc_
+
+int tr_tcp_accept(tr_runtime *rt, tr_sock ls, tr_duration_ms timeout_ms, tr_sock *out) {
+    COUNTED(do_accept_(rt, ls, timeout_ms, out));
+}
+
+int tr_tcp_connect(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
+                   tr_duration_ms timeout_ms, tr_sock *out) {
+    COUNTED(do_connect_(rt, host, port, opts, timeout_ms, out));
+}
+
+int tr_tcp_recv(tr_runtime *rt, tr_sock s, void *buf, size_t cap, tr_duration_ms timeout_ms,
+                size_t *got) {
+    COUNTED(do_recv_(rt, s, buf, cap, timeout_ms, got));
+}
+
+static int send_iov(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt,
+                    tr_duration_ms timeout_ms) {
+    COUNTED(send_iov_(rt, sk, iov, iovcnt, timeout_ms));
 }

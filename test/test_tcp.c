@@ -957,8 +957,18 @@ static void *blocked_accept(void *p) {
     return NULL;
 }
 
+/* Open descriptors of the process. */
+static int count_fds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
 static void test_runtime_stop_closes_everything(void **state) {
     (void)state;
+    int fds0 = count_fds();
     tr_runtime *rt = tu_rt_start(2);
     uint16_t port;
     tr_sock ls = listen_here(rt, NULL, &port);
@@ -987,6 +997,42 @@ static void test_runtime_stop_closes_everything(void **state) {
     close(fd);
     close(fd2);
     tu_rt_stop(&rt);
+    /* Every socket, the poller and its eventfd are gone. */
+    assert_int_equal(count_fds(), fds0);
+}
+
+typedef struct recv_arg {
+    tr_runtime *rt;
+    tr_sock s;
+    _Atomic int rc;
+} recv_arg;
+
+static void *blocked_recv(void *p) {
+    recv_arg *a = (recv_arg *)p;
+    char buf[8];
+    size_t got;
+    a->rc = tr_tcp_recv(a->rt, a->s, buf, sizeof buf, TR_INFINITY, &got);
+    return NULL;
+}
+
+/* tr_runtime_free (no stop first) while a thread is parked in recv: the
+ * thread wakes with TR_ECLOSED and the free waits until it has left the
+ * socket (ASan: no use after free). */
+static void test_free_with_a_thread_parked(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_rt_start(2);
+    uint16_t port;
+    tr_sock ls = listen_here(rt, NULL, &port);
+    int fd = raw_connect(port);
+    recv_arg ra = {.rt = rt, .rc = 1};
+    assert_rc(tr_tcp_accept(rt, ls, WAIT_MS, &ra.s), TR_OK);
+    pthread_t th;
+    pthread_create(&th, NULL, blocked_recv, &ra);
+    tu_sleep_ms(20); /* let it park; the result is the same if it has not yet */
+    assert_rc(tr_runtime_free(&rt), TR_OK);
+    pthread_join(th, NULL);
+    assert_rc(ra.rc, TR_ECLOSED);
+    close(fd);
 }
 
 /* ---- bad input ------------------------------------------------------------------ */
@@ -1083,6 +1129,7 @@ int main(void) {
         TU_TEST(test_many_connections),
         TU_TEST(test_shutdown_write_side),
         cmocka_unit_test(test_runtime_stop_closes_everything),
+        cmocka_unit_test(test_free_with_a_thread_parked),
         TU_TEST(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
