@@ -1,7 +1,8 @@
 /* Bad-input sweep (issue 8, reliability suite).
  *
  * Every public function of include/troupe/ (every header: actor.h, errors.h, pool.h,
- * registry.h, supervisor.h, task_pool.h: 82 functions) is called with NULL,
+ * registry.h, supervisor.h, task_pool.h, net.h: 98 functions; fiber.h,
+ * channel.h and blocking.h are swept by test_fibers and test_channels) is called with NULL,
  * zero, negative and huge sizes and timeouts, TR_PID_NONE, stale pids (of
  * exited actors), pids of another runtime, over-long names and ids, from a
  * scheduler thread where it blocks, and after tr_runtime_stop. Each call
@@ -84,7 +85,12 @@ static const char *const all_functions[] = {
     "tr_task_pool_start", "tr_task_pool_stop", "tr_task_pool_free", "tr_task_submit",
     "tr_future_await", "tr_future_status", "tr_future_id", "tr_future_notify", "tr_future_reply_of",
     "tr_future_free", "tr_task_pool_map", "tr_task_pool_drain", "tr_task_pool_pending_count",
-    "tr_task_pool_workers", "tr_task_set_result", "tr_task_error", "tr_task_fail", "tr_task_self"};
+    "tr_task_pool_workers", "tr_task_set_result", "tr_task_error", "tr_task_fail", "tr_task_self",
+    /* net.h */
+    "tr_msg_sock", "tr_tcp_listen", "tr_tcp_accept", "tr_tcp_connect", "tr_tcp_recv", "tr_tcp_send",
+    "tr_tcp_sendv", "tr_tcp_active", "tr_tcp_controlling_process", "tr_tcp_shutdown",
+    "tr_tcp_close", "tr_tcp_setopts", "tr_tcp_errno", "tr_tcp_local_port", "tr_tcp_peername",
+    "tr_tcp_sockname"};
 #define N_FUNCTIONS (sizeof all_functions / sizeof all_functions[0])
 
 typedef struct sweep {
@@ -109,7 +115,7 @@ static void cover(const char *fn) {
 }
 
 static const char *code_name(long v, char *buf, size_t n) {
-    if (v < 0 && v >= -20)
+    if (v < 0 && v >= -29)
         return tr_err_name((int)v);
     snprintf(buf, n, "%ld", v);
     return buf;
@@ -1777,6 +1783,76 @@ static void test_after_stop(void **state) {
     case_end();
 }
 
+/* net.h: NULLs, none / stale / forged handles, bad options, after the
+ * runtime stopped. */
+static void test_net_api(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    tr_runtime *rt = f->rt;
+    case_begin();
+    tr_sock s = TR_SOCK_NONE, ls = TR_SOCK_NONE, forged = {0xffffffffffffffffull};
+    char buf[64];
+    size_t got = 7;
+    uint16_t port = 0;
+    CKT(tr_msg_sock, tr_sock_is_none(tr_msg_sock(NULL)));
+    CK(tr_tcp_listen, tr_tcp_listen(NULL, "127.0.0.1", 0, NULL, &s), TR_EINVAL);
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, NULL, NULL), TR_EINVAL);
+    tr_tcp_opts bad = {.recv_max = SIZE_MAX};
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, &bad, &s), TR_EINVAL);
+    bad = (tr_tcp_opts){.send_max = SIZE_MAX};
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, &bad, &s), TR_EINVAL);
+    bad = (tr_tcp_opts){.owner = {UINT64_MAX}};
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, &bad, &s), TR_ENOPROC);
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "not:a:host", 0, NULL, &s), TR_ENOTFOUND);
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, NULL, &ls), 0);
+    CK(tr_tcp_local_port, tr_tcp_local_port(rt, ls, &port), 0);
+    CK(tr_tcp_local_port, tr_tcp_local_port(NULL, ls, &port), TR_EINVAL);
+    CK(tr_tcp_connect, tr_tcp_connect(rt, NULL, port, NULL, 1000, &s), TR_EINVAL);
+    CK(tr_tcp_connect, tr_tcp_connect(rt, "127.0.0.1", port, NULL, 1000, NULL), TR_EINVAL);
+    CK(tr_tcp_connect, tr_tcp_connect(rt, "127.0.0.1", 0, NULL, 1000, &s), TR_EINVAL);
+    CK(tr_tcp_connect, tr_tcp_connect(rt, "127.0.0.1", port, NULL, INT64_MAX, &s), 0);
+    tr_sock a = TR_SOCK_NONE;
+    CK(tr_tcp_accept, tr_tcp_accept(rt, ls, -5, &a), 0); /* negative: no limit */
+    tr_sock a2;
+    CK(tr_tcp_accept, tr_tcp_accept(rt, s, 0, &a2), TR_EINVAL); /* not a listener */
+    CKT(tr_tcp_accept, tr_sock_is_none(a2));                    /* *out: none on error */
+    CK(tr_tcp_recv, tr_tcp_recv(rt, a, buf, SIZE_MAX, 0, &got), TR_ETIMEDOUT);
+    CK(tr_tcp_recv, tr_tcp_recv(rt, a, NULL, 1, 0, &got), TR_EINVAL);
+    CK(tr_tcp_send, tr_tcp_send(rt, s, NULL, SIZE_MAX, 0), TR_EINVAL);
+    CK(tr_tcp_send, tr_tcp_send(rt, s, buf, 0, 0), 0);
+    CK(tr_tcp_sendv, tr_tcp_sendv(rt, s, NULL, INT_MIN, 0), TR_EINVAL);
+    struct iovec huge[2] = {{buf, SIZE_MAX / 2}, {buf, SIZE_MAX / 2}};
+    CK(tr_tcp_sendv, tr_tcp_sendv(rt, s, huge, 2, 0), TR_EINVAL);
+    CK(tr_tcp_active, tr_tcp_active(rt, s, INT_MIN), TR_EINVAL);
+    CK(tr_tcp_active, tr_tcp_active(rt, s, INT_MAX), TR_EINVAL); /* a plain thread's: no owner */
+    CK(tr_tcp_controlling_process, tr_tcp_controlling_process(rt, s, (tr_pid){UINT64_MAX}),
+       TR_ENOPROC);
+    CK(tr_tcp_shutdown, tr_tcp_shutdown(rt, s, -1), TR_EINVAL);
+    CK(tr_tcp_setopts, tr_tcp_setopts(rt, s, NULL), TR_EINVAL);
+    CK(tr_tcp_errno, tr_tcp_errno(rt, forged), 0);
+    CK(tr_tcp_peername, tr_tcp_peername(rt, s, buf, 0, NULL), TR_EINVAL);
+    CK(tr_tcp_peername, tr_tcp_peername(rt, s, NULL, 0, NULL), 0);
+    CK(tr_tcp_sockname, tr_tcp_sockname(rt, s, buf, 1, &port), TR_EINVAL);
+    tr_sock hs[] = {TR_SOCK_NONE, forged, {ls.id ^ (1ull << 40)}};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
+        CK(tr_tcp_accept, tr_tcp_accept(rt, hs[i], 0, &a2), TR_ECLOSED);
+        CK(tr_tcp_recv, tr_tcp_recv(rt, hs[i], buf, sizeof buf, 0, &got), TR_ECLOSED);
+        CK(tr_tcp_send, tr_tcp_send(rt, hs[i], buf, 1, 0), TR_ECLOSED);
+        CK(tr_tcp_close, tr_tcp_close(rt, hs[i]), TR_ECLOSED);
+        CK(tr_tcp_sockname, tr_tcp_sockname(rt, hs[i], buf, sizeof buf, NULL), TR_ECLOSED);
+    }
+    CK(tr_tcp_close, tr_tcp_close(rt, a), 0);
+    CK(tr_tcp_close, tr_tcp_close(rt, s), 0);
+    CK(tr_tcp_close, tr_tcp_close(rt, s), TR_ECLOSED);
+    CK(tr_tcp_close, tr_tcp_close(NULL, ls), TR_EINVAL);
+    /* After the stop: everything is closed. */
+    tr_runtime_stop(rt);
+    CK(tr_tcp_send, tr_tcp_send(rt, ls, buf, 1, 0), TR_ECLOSED);
+    CK(tr_tcp_listen, tr_tcp_listen(rt, "127.0.0.1", 0, NULL, &s), TR_ECLOSED);
+    CK(tr_tcp_connect, tr_tcp_connect(rt, "127.0.0.1", port, NULL, 100, &s), TR_ECLOSED);
+    CK(tr_tcp_active, tr_tcp_active(rt, ls, 1), TR_ECLOSED);
+    case_end();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Figures                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -1798,11 +1874,17 @@ static void test_figures(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_runtime), TU_TEST(test_actor_api),
-        TU_TEST(test_in_callback),         TU_TEST(test_registry),
-        TU_TEST(test_supervisor_api),      TU_TEST(test_pool_api),
-        TU_TEST(test_task_pool_api),       TU_TEST(test_foreign_pids),
-        TU_TEST(test_caller_pid),          cmocka_unit_test(test_after_stop),
+        cmocka_unit_test(test_no_runtime),
+        TU_TEST(test_actor_api),
+        TU_TEST(test_in_callback),
+        TU_TEST(test_registry),
+        TU_TEST(test_supervisor_api),
+        TU_TEST(test_pool_api),
+        TU_TEST(test_task_pool_api),
+        TU_TEST(test_foreign_pids),
+        TU_TEST(test_caller_pid),
+        cmocka_unit_test(test_after_stop),
+        TU_TEST(test_net_api),
         cmocka_unit_test(test_figures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

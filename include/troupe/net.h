@@ -114,6 +114,9 @@ typedef struct tr_tcp_opts {
  *  Thread-safety: pure, any thread. */
 TR_API tr_sock tr_msg_sock(const tr_msg *msg);
 
+/* tr_tcp_listen, tr_tcp_accept and tr_tcp_connect set *out to
+ * TR_SOCK_NONE on every error (out not NULL). */
+
 /** tr_tcp_listen: a listening socket on host:port.
  *  Arguments: host NULL or "" = any address ("::" dual-stack when the
  *  machine has IPv6, else 0.0.0.0); a numeric address ("127.0.0.1",
