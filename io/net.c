@@ -72,6 +72,7 @@
 #define LINGER_US ((int64_t)5 * 1000000) /* close: queued output gets this long */
 #define READ_BUDGET 16                   /* reads (or accepts) per socket per turn */
 #define RBUF_SIZE RECV_MAX_DEFAULT
+#define OBUF_KEEP ((size_t)16 << 10) /* an empty output queue keeps at most this much */
 
 enum { S_FREE = 0, S_OPEN, S_LINGER };
 enum { K_NONE = 0, K_LISTEN, K_CONN, K_CONNECTING, K_FAILED };
@@ -762,8 +763,14 @@ static void flush_locked(net *n, sock *s, uint64_t id) {
         s->wfail = map_errno(errno);
         s->olen = 0;
     }
-    if (s->olen == 0)
+    if (s->olen == 0) {
         s->ohead = 0;
+        if (s->ocap > OBUF_KEEP) { /* a burst is over: give its memory back */
+            tr__free(s->obuf);
+            s->obuf = NULL;
+            s->ocap = 0;
+        }
+    }
     if (s->drained_want && (s->failed || s->olen <= s->drained_at)) {
         s->drained_want = false;
         if (s->state == S_OPEN)

@@ -5,7 +5,8 @@
  * with EPOLLET, as Go's netpoll registers its descriptors: no epoll_ctl per
  * read or write. The wait's timeout is the caller's deadline in
  * microseconds, given to epoll_pwait2 (Linux 5.11) as a timespec; where the
- * kernel lacks it, epoll_wait gets the timeout in milliseconds rounded up,
+ * kernel lacks it (or a seccomp filter refuses it), epoll_wait gets the
+ * timeout in milliseconds rounded up,
  * so the wait never ends before the deadline. Wake-ups write the eventfd,
  * which is registered edge-triggered too: every write is an edge, so the
  * counter is never read (it cannot overflow in practice: 2^64 writes).
@@ -91,7 +92,9 @@ int tr__poll_wait(tr__poll *p, tr__poll_event *out, int max, int64_t deadline_us
     if (!p->no_pwait2) {
         struct timespec ts = {.tv_sec = left / 1000000, .tv_nsec = (left % 1000000) * 1000};
         n = epoll_pwait2(p->epfd, p->evs, max, deadline_us == TR__NEVER ? NULL : &ts, NULL);
-        if (n < 0 && errno == ENOSYS) {
+        if (n < 0 && errno != EINTR) {
+            /* ENOSYS (before Linux 5.11), or EPERM from a seccomp filter
+             * that does not know it: epoll_wait from now on. */
             p->no_pwait2 = true;
             return 0; /* look again: the caller loops */
         }
