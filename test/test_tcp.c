@@ -918,6 +918,62 @@ static void test_many_connections(void **state) {
     assert_rc(tr_await_exit(f->rt, acc, WAIT_MS, NULL), TR_OK);
 }
 
+/* Closes, mode changes and sends from other threads race the timer
+ * thread's reads and the actor's echoes: every client still ends (echo
+ * done or EOF/reset), nothing crashes (TSan: no race). */
+typedef struct blast_arg {
+    uint16_t port;
+    int rounds;
+    _Atomic int ended;
+} blast_arg;
+
+static void *blaster(void *p) {
+    blast_arg *a = (blast_arg *)p;
+    int fd = raw_connect(a->port);
+    char out[256], in[256];
+    memset(out, 'q', sizeof out);
+    for (int i = 0; i < a->rounds; i++) {
+        if (send(fd, out, sizeof out, MSG_NOSIGNAL) != (ssize_t)sizeof out)
+            break;
+        if (raw_read(fd, in, sizeof out) != sizeof out)
+            break; /* closed under us */
+    }
+    close(fd);
+    a->ended++;
+    return NULL;
+}
+
+static void test_close_races_io(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    net_ctx c = {.log = f->log, .listen = true, .active = TR_TCP_ACTIVE_ALWAYS, .echo = true};
+    tr_pid a = spawn_na(f->rt, &c);
+    enum { N = 16 };
+    blast_arg ba = {.port = c.port, .rounds = TU_SCALE(400, 100)};
+    pthread_t th[N];
+    for (int i = 0; i < N; i++)
+        pthread_create(&th[i], NULL, blaster, &ba);
+    /* Meanwhile: flip modes, send, and close the accepted sockets. */
+    int closed = 0;
+    int64_t end = tu_now_ms() + WAIT_MS;
+    while (ba.ended < N && tu_now_ms() < end) {
+        tr_sock s = {c.last};
+        if (!tr_sock_is_none(s)) {
+            tr_tcp_active(f->rt, s, 0);
+            tr_tcp_send(f->rt, s, "", 0, 0);
+            tr_tcp_active(f->rt, s, TR_TCP_ACTIVE_ALWAYS);
+            if (closed < N / 2 && tr_tcp_close(f->rt, s) == TR_OK)
+                closed++;
+        }
+        tu_sleep_ms(1);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(ba.ended, N);
+    assert_true(closed > 0);
+    tr_exit(f->rt, a, tr_reason_kill());
+    tu_await(f->rt, a);
+}
+
 /* ---- shutdown and runtime stop ------------------------------------------------------ */
 
 static void test_shutdown_write_side(void **state) {
@@ -1127,6 +1183,7 @@ int main(void) {
         TU_TEST(test_connect_refused_and_timeout),
         TU_TEST(test_ipv6_loopback),
         TU_TEST(test_many_connections),
+        TU_TEST(test_close_races_io),
         TU_TEST(test_shutdown_write_side),
         cmocka_unit_test(test_runtime_stop_closes_everything),
         cmocka_unit_test(test_free_with_a_thread_parked),
