@@ -1201,6 +1201,30 @@ static int slot_start(net *n, sock *s, uint32_t idx, tr_pid owner) {
     return err;
 }
 
+/* A bound, listening descriptor for ss; -1 and *err on failure. */
+static int listen_fd(const struct sockaddr_storage *ss, socklen_t len, const tr_tcp_opts *opts,
+                     int *err) {
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = map_errno(errno);
+        return -1;
+    }
+    int one = 1;
+    if (!(opts && opts->no_reuseaddr))
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6) {
+        int v6only = opts && opts->ipv6_only;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    int backlog = opts && opts->backlog ? opts->backlog : BACKLOG_DEFAULT;
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, backlog) != 0) {
+        *err = map_errno(errno);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int tr_tcp_listen(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
                   tr_sock *out) {
     if (!rt || !out || opts_check(opts))
@@ -1217,22 +1241,18 @@ int tr_tcp_listen(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_
     int err = resolve(host, port, true, &ss, &len);
     if (err)
         return err;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = listen_fd(&ss, len, opts, &err);
+    if (fd < 0 && (!host || !*host) && ss.ss_family == AF_INET6 && err != TR_EADDRINUSE) {
+        /* "::" refused (IPv6 disabled on the machine): 0.0.0.0 then. */
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        memset(&ss, 0, sizeof ss);
+        a4->sin_family = AF_INET;
+        a4->sin_addr.s_addr = htonl(INADDR_ANY);
+        a4->sin_port = htons(port);
+        fd = listen_fd(&ss, sizeof *a4, opts, &err);
+    }
     if (fd < 0)
-        return map_errno(errno);
-    int one = 1;
-    if (!(opts && opts->no_reuseaddr))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (ss.ss_family == AF_INET6) {
-        int v6only = opts && opts->ipv6_only;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
-    }
-    int backlog = opts && opts->backlog ? opts->backlog : BACKLOG_DEFAULT;
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) {
-        err = map_errno(errno);
-        close(fd);
         return err;
-    }
     uint32_t idx;
     sock *s = slot_new(n, fd, &idx, &err);
     if (!s) {
