@@ -108,10 +108,12 @@ typedef struct connect_arg {
 /* What the test shares with the actor. */
 typedef struct net_ctx {
     tu_log *log;
-    bool listen; /* init: an active listener on 127.0.0.1:0 */
-    int active;  /* its mode (inherited by accepted sockets) */
-    bool echo;   /* DATA: send it back */
-    bool rearm;  /* ACCEPTED / DATA: tr_tcp_active(s, 1) again */
+    bool listen;              /* init: an active listener on 127.0.0.1:0 */
+    int active;               /* its mode (inherited by accepted sockets) */
+    bool echo;                /* DATA: send it back */
+    bool rearm;               /* ACCEPTED / DATA: tr_tcp_active(s, 1) again */
+    bool then_active;         /* init: listen passive, then tr_tcp_active(ls, -1) */
+    _Atomic uint64_t give_to; /* ACCEPTED: hand the new socket to this pid, make it active */
     _Atomic uint16_t port;
     _Atomic uint64_t listener;
     _Atomic uint64_t last;   /* last accepted or connected socket */
@@ -136,6 +138,8 @@ static int na_init(tr_self *self, void *state, const void *arg) {
         int rc = tr_tcp_listen(tr_self_runtime(self), "127.0.0.1", 0, &o, &ls);
         if (rc)
             return rc;
+        if (st->c->then_active)
+            tr_tcp_active(tr_self_runtime(self), ls, TR_TCP_ACTIVE_ALWAYS);
         uint16_t port;
         tr_tcp_local_port(tr_self_runtime(self), ls, &port);
         st->c->listener = ls.id;
@@ -157,6 +161,10 @@ static int na_info(tr_self *self, void *state, const tr_msg *m) {
         c->n_accepted++;
         if (c->rearm)
             tr_tcp_active(rt, l, 1);
+        if (c->give_to) {
+            c->rc = tr_tcp_controlling_process(rt, s, (tr_pid){c->give_to});
+            tr_tcp_active(rt, s, TR_TCP_ACTIVE_ONCE); /* the new owner gets the data */
+        }
         break;
     }
     case TR_TAG_TCP_DATA:
@@ -628,6 +636,36 @@ static void test_controlling_process(void **state) {
     assert_rc(tr_tcp_send(f->rt, s, "x", 1, 0), TR_ECLOSED);
     close(fd);
     tr_tcp_close(f->rt, ls);
+}
+
+/* The acceptor pattern: a listener made passive (so its connections are
+ * passive too) and then made active; each ACCEPTED socket is handed to a
+ * connection process before any of its data is read. */
+static void test_acceptor_hands_over_passive_sockets(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    net_ctx cc = {.log = f->log, .echo = true, .rearm = true};
+    tr_pid conn = spawn_na(f->rt, &cc);
+    net_ctx ac = {.log = f->log, .listen = true, .active = 0, .then_active = true};
+    ac.give_to = conn.id;
+    tr_pid acc = spawn_na(f->rt, &ac);
+    int fd = raw_connect(ac.port);
+    raw_write(fd, "hello", 5); /* may be in the kernel before the handover */
+    char in[5];
+    assert_int_equal(raw_read(fd, in, 5), 5);
+    assert_memory_equal(in, "hello", 5);
+    assert_int_equal(ac.n_accepted, 1);
+    assert_rc(ac.rc, TR_OK);
+    assert_int_equal(ac.n_data, 0); /* the acceptor never saw the data */
+    assert_true(cc.n_data >= 1);
+    /* The listener stays active: a second connection is accepted too. */
+    int fd2 = raw_connect(ac.port);
+    assert_true(TU_WAIT(ac.n_accepted == 2, WAIT_MS));
+    close(fd2);
+    close(fd);
+    tr_exit(f->rt, acc, tr_reason_kill());
+    tr_exit(f->rt, conn, tr_reason_kill());
+    tu_await(f->rt, acc);
+    tu_await(f->rt, conn);
 }
 
 static void test_owner_crash_closes_socket(void **state) {
@@ -1175,6 +1213,7 @@ int main(void) {
         TU_TEST(test_actor_echo_active_once),
         TU_TEST(test_active_n_then_passive),
         TU_TEST(test_controlling_process),
+        TU_TEST(test_acceptor_hands_over_passive_sockets),
         TU_TEST(test_owner_crash_closes_socket),
         TU_TEST(test_output_bound_eagain_then_drained),
         TU_TEST(test_close_flushes_queued_output),

@@ -77,7 +77,8 @@ typedef struct tr_tcp_opts {
     bool ipv6_only;    /* IPV6_V6ONLY for a "::" listener */
     size_t send_max;   /* bound of the output queue, bytes; 0: 1 MiB */
     size_t recv_max;   /* most bytes per read / per TR_TAG_TCP_DATA message; 0: 64 KiB */
-    int active;        /* initial mode of the sockets listen/accept/connect make:
+    int active;        /* initial mode of the sockets listen/accept/connect make (a
+                          listener: its own mode and that of the sockets it accepts):
                           TR_TCP_PASSIVE (0), TR_TCP_ACTIVE_ONCE (1), N > 1 ({active, N}),
                           TR_TCP_ACTIVE_ALWAYS (-1) */
     tr_pid owner;      /* controlling process; none: the calling fiber or actor (no owner
@@ -126,7 +127,11 @@ TR_API tr_sock tr_msg_sock(const tr_msg *msg);
  *  sends TR_TAG_TCP_ACCEPTED for each connection to its owner, counting
  *  {active, N} as a socket's data does; a passive one is drained with
  *  tr_tcp_accept. Accepted sockets inherit nodelay, keepalive, send_max,
- *  recv_max and opts->active.
+ *  recv_max and opts->active (the mode the listener was made with:
+ *  tr_tcp_active on the listener changes only its own). An acceptor that
+ *  hands each connection to another process listens with active 0, then
+ *  makes the listener active with tr_tcp_active: its connections come
+ *  passive, and no data reaches the acceptor before the handover.
  *  Errors: TR_EINVAL (rt or out NULL, bad option), TR_ENOTFOUND (host does
  *  not resolve), TR_EADDRINUSE, TR_EACCES, TR_ENOPROC (owner not alive),
  *  TR_EFULL (out of descriptors), TR_ENOMEM, TR_ECLOSED (runtime stopped),
@@ -196,7 +201,9 @@ TR_API int tr_tcp_send(tr_runtime *rt, tr_sock s, const void *data, size_t len,
 TR_API int tr_tcp_sendv(tr_runtime *rt, tr_sock s, const struct iovec *iov, int iovcnt,
                         tr_duration_ms timeout_ms);
 
-/** tr_tcp_active: sets s's mode: 0 passive, 1 once, N > 1 ({active, N}:
+/** tr_tcp_active: sets s's mode (a listener's: whether it accepts and sends
+ *  TR_TAG_TCP_ACCEPTED; not the mode of the sockets it accepts): 0 passive,
+ *  1 once, N > 1 ({active, N}:
  *  adds N to the count left, as inet:setopts does), -1 always. When a
  *  count reaches 0 the owner gets TR_TAG_TCP_PASSIVE. Passive, data stays
  *  in the kernel, so TCP throttles the peer.
