@@ -135,8 +135,8 @@ TR_API tr_sock tr_msg_sock(const tr_msg *msg);
  *  Errors: TR_EINVAL (rt or out NULL, bad option), TR_ENOTFOUND (host does
  *  not resolve), TR_EADDRINUSE, TR_EACCES, TR_ENOPROC (owner not alive),
  *  TR_EFULL (out of descriptors), TR_ENOMEM, TR_ECLOSED (runtime stopped),
- *  TR_EIO (another errno: tr_tcp_errno of the failed call is not kept, see
- *  the errno in the message of docs/network.md).
+ *  TR_EIO (another errno; a failed listen leaves no socket, so no
+ *  tr_tcp_errno: the codes above cover bind's and listen's usual errnos).
  *  Thread-safety: any thread. Semantics: gen_tcp:listen/2. */
 TR_API int tr_tcp_listen(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
                          tr_sock *out);
@@ -160,7 +160,7 @@ TR_API int tr_tcp_accept(tr_runtime *rt, tr_sock ls, tr_duration_ms timeout_ms, 
  *  timeout included), and the socket is usable once CONNECTED came.
  *  Errors: TR_EINVAL, TR_ENOTFOUND (host), TR_ECONNREFUSED, TR_ETIMEDOUT,
  *  TR_EUNREACH (no route), TR_ENOPROC (owner), TR_EFULL, TR_ENOMEM,
- *  TR_ECLOSED, TR_EIO.
+ *  TR_ECLOSED, TR_EIO. Connects to the first address a name resolves to.
  *  Thread-safety: any thread. Semantics: gen_tcp:connect/4. */
 TR_API int tr_tcp_connect(tr_runtime *rt, const char *host, uint16_t port, const tr_tcp_opts *opts,
                           tr_duration_ms timeout_ms, tr_sock *out);
