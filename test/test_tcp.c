@@ -731,6 +731,72 @@ static void test_output_bound_eagain_then_drained(void **state) {
     tr_tcp_close(f->rt, ls);
 }
 
+/* A fiber's send parks while the queue is full, and goes on as the peer
+ * reads; a thread's send with a timeout gets TR_ETIMEDOUT with nothing
+ * queued. Every byte accepted arrives, in order. */
+typedef struct writer_arg {
+    tr_runtime *rt;
+    tr_sock s;
+    size_t total;
+    _Atomic int rc;
+} writer_arg;
+
+static int fiber_writer(tr_self *self, void *arg) {
+    (void)self;
+    writer_arg *w = (writer_arg *)arg;
+    char chunk[16384];
+    int rc = TR_OK;
+    for (size_t off = 0; off < w->total && rc == TR_OK; off += sizeof chunk) {
+        for (size_t i = 0; i < sizeof chunk; i++)
+            chunk[i] = (char)((off + i) % 251);
+        rc = tr_tcp_send(w->rt, w->s, chunk, sizeof chunk, WAIT_MS);
+    }
+    w->rc = rc;
+    return 0;
+}
+
+static void test_send_parks_until_room(void **state) {
+    tu_fix *f = (tu_fix *)*state;
+    uint16_t port;
+    tr_sock ls = listen_here(f->rt, NULL, &port);
+    tr_sock c, peer;
+    tr_tcp_opts o = {.send_max = 64 * 1024};
+    assert_rc(tr_tcp_connect(f->rt, "127.0.0.1", port, &o, WAIT_MS, &c), TR_OK);
+    assert_rc(tr_tcp_accept(f->rt, ls, WAIT_MS, &peer), TR_OK);
+    writer_arg w = {.rt = f->rt, .s = c, .total = (size_t)TU_SCALE(16, 4) << 20, .rc = 1};
+    tr_pid p;
+    assert_rc(tr_spawn_fiber(f->rt, fiber_writer, &w, NULL, &p), TR_OK);
+    static char buf[65536];
+    size_t have = 0;
+    while (have < w.total) {
+        size_t got;
+        assert_rc(tr_tcp_recv(f->rt, peer, buf, sizeof buf, WAIT_MS, &got), TR_OK);
+        for (size_t i = 0; i < got; i++)
+            if (buf[i] != (char)((have + i) % 251))
+                fail_msg("byte %zu differs", have + i);
+        have += got;
+    }
+    assert_true(TU_WAIT(w.rc != 1, WAIT_MS));
+    assert_rc(w.rc, TR_OK);
+    assert_rc(tr_await_exit(f->rt, p, WAIT_MS, NULL), TR_OK);
+    /* This thread: sends until the bound holds it past 20 ms. */
+    char chunk[16384];
+    memset(chunk, 'z', sizeof chunk);
+    size_t sent = 0;
+    int rc;
+    while ((rc = tr_tcp_send(f->rt, c, chunk, sizeof chunk, 20)) == TR_OK)
+        sent += sizeof chunk;
+    assert_rc(rc, TR_ETIMEDOUT);
+    assert_rc(tr_tcp_close(f->rt, c), TR_OK); /* the queue still goes */
+    size_t got, seen = 0;
+    while ((rc = tr_tcp_recv(f->rt, peer, buf, sizeof buf, WAIT_MS, &got)) == TR_OK)
+        seen += got;
+    assert_rc(rc, TR_ECLOSED);
+    assert_int_equal(seen, sent);
+    tr_tcp_close(f->rt, peer);
+    tr_tcp_close(f->rt, ls);
+}
+
 static void test_close_flushes_queued_output(void **state) {
     tu_fix *f = (tu_fix *)*state;
     uint16_t port;
@@ -1216,6 +1282,7 @@ int main(void) {
         TU_TEST(test_acceptor_hands_over_passive_sockets),
         TU_TEST(test_owner_crash_closes_socket),
         TU_TEST(test_output_bound_eagain_then_drained),
+        TU_TEST(test_send_parks_until_room),
         TU_TEST(test_close_flushes_queued_output),
         TU_TEST(test_full_mailbox_loses_nothing),
         TU_TEST(test_kill_fiber_parked_in_recv),
