@@ -80,7 +80,7 @@ static inline void frame_pop(tr__frame *f) {
 static void run_terminate(tr__actor *a, tr_reason reason) {
     if ((a->flags & TR__F_TERMINATED) || !a->b->terminate)
         return;
-    a->flags |= TR__F_TERMINATED;
+    tr__flag_set(a, TR__F_TERMINATED, true);
     tr__frame f;
     frame_push(&f, a);
     if (setjmp(f.jb) == 0)
@@ -139,6 +139,7 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     tr__mq_init(&a->mq, &a->mqc, true);
     TR__COUNT_ALLOCATED(rt, 1);
     TR__COUNT_ALIVE(rt, 1);
+    TR__COUNT_SPAWN(rt);
     tr__store_rel_ptr((void **)&s->actor, a);
     /* Publish: generation | ALIVE | one self reference. */
     tr__store_rel_u64(&s->w, ((uint64_t)gen << 32) | TR__SLOT_ALIVE | 1);
@@ -146,7 +147,7 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     if (link_to.id) {
         err = tr__link_pair(a, link_to, true);
         if (err) {
-            a->flags |= TR__F_TERMINATED;
+            tr__flag_set(a, TR__F_TERMINATED, true);
             tr__exit_actor(a, tr_reason_normal(), true);
             return err;
         }
@@ -167,7 +168,8 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     frame_pop(&f);
     if (failed) {
         tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
-        a->flags |= TR__F_TERMINATED; /* OTP: no terminate after a failed init */
+        tr__flag_set(a, TR__F_TERMINATED, true); /* OTP: no terminate after a failed init */
+        tr__log_init_failed(a, &reason);
         tr__exit_actor(a, reason, true);
         /* An init that ran out of memory says so (the caller may retry). */
         return reason.kind == TR_EXIT_ERROR && reason.code == TR_ENOMEM ? TR_ENOMEM : TR_EINIT;
@@ -443,6 +445,8 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     default:
         if (b->handle_info)
             rc = b->handle_info((tr_self *)a, state, msg);
+        else
+            tr__log_unexpected(a, msg); /* OTP's default handle_info logs it */
         break;
     }
     if (rc != TR_CONTINUE && !f->stop_pending) {
@@ -450,6 +454,21 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
         f->stop_reason = tr_reason_normal();
     }
     return f->stop_pending;
+}
+
+/* An exit that OTP reports with a crash report: the actor stopped itself
+ * (a crash, or tr_stop) with a reason other than normal and shutdown. */
+static inline bool crash_reason(const tr_reason *r) {
+    return r->kind != TR_EXIT_NORMAL && r->kind != TR_EXIT_SHUTDOWN;
+}
+
+/* Introspection and metrics: relaxed stores by the owner, once per turn. */
+static inline void turn_stats(tr__sched *sched, tr__actor *a, unsigned n) {
+    tr__store_rlx_u64(&a->n_handled, a->n_handled + n);
+    if (sched) {
+        tr__store_rlx_u64(&sched->ctx.m_msgs, sched->ctx.m_msgs + n);
+        tr__store_rlx_u32(&a->last_sched, sched->index + 1);
+    }
 }
 
 static void turn_end(tr__sched *sched) {
@@ -476,10 +495,15 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     }
     tr_reason why;
     volatile bool terminate_v = true; /* written after setjmp */
+    volatile bool reported = false;   /* the crash report is out */
+    volatile unsigned counted = 0;    /* of n, what turn_stats has counted */
     if (setjmp(f.jb) != 0) {
         /* tr_fail unwound out of a callback. */
         tr__msg *m = f.cur_msg;
         f.cur_msg = NULL;
+        reported = crash_reason(&f.stop_reason);
+        if (reported)
+            tr__log_crash(a, &f.stop_reason, m ? &m->pub : NULL);
         if (m) {
             if (m->pub.kind == TR_MSG_CALL && f.cur_call_ref == m->pub.ref && !f.cur_call_replied) {
                 char text[80];
@@ -524,6 +548,8 @@ void tr__run(tr__sched *sched, tr__actor *a) {
                 tr__ob_flush(sched);
                 tr__spin_unlock(&sched->ctx.ob_lock);
             }
+            turn_stats(sched, a, n - counted); /* before the token goes */
+            counted = n;
             if (tr__mq_markempty_mpsc(&a->mq, &a->mqc))
                 goto out;    /* token given back */
             tr__cpu_relax(); /* a push is half-done */
@@ -557,6 +583,10 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         f.cur_msg = m;
         bool stop = dispatch(&f, a, m);
         f.cur_msg = NULL;
+        if (stop && crash_reason(&f.stop_reason)) {
+            reported = true;
+            tr__log_crash(a, &f.stop_reason, f.msg_taken ? NULL : &m->pub);
+        }
         if (f.msg_taken)
             f.msg_taken = false; /* forwarded: another mailbox has it */
         else
@@ -573,11 +603,15 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     }
     /* Batch used up: back of the queue. */
     frame_pop(&f);
+    turn_stats(sched, a, n - counted);
     turn_end(sched);
     tr__schedule_yield(a);
     return;
 stop:
     frame_pop(&f);
+    if (terminate_v && !reported && crash_reason(&why))
+        tr__log_crash(a, &why, NULL);
+    turn_stats(sched, a, n - counted);
     die(a, why, terminate_v);
     turn_end(sched);
     return;
@@ -615,10 +649,7 @@ bool tr_trap_exit(tr_self *self, bool on) {
     if (!a)
         return false;
     bool old = (a->flags & TR__F_TRAP_EXIT) != 0;
-    if (on)
-        a->flags |= TR__F_TRAP_EXIT;
-    else
-        a->flags &= ~TR__F_TRAP_EXIT;
+    tr__flag_set(a, TR__F_TRAP_EXIT, on);
     return old;
 }
 

@@ -103,6 +103,11 @@ typedef struct tr__actor {
     struct tr__actor *run_next; /* injection queue link */
     uint64_t seq;               /* spawn order */
     tr_pid parent;              /* the actor that spawned it (NONE: a plain thread) */
+    /* Introspection (tr_process_info), stored relaxed by the owner once per
+     * turn and read by any thread: messages handled, and 1 + the index of
+     * the scheduler thread of its last turn (0: none yet). */
+    uint64_t n_handled;
+    uint32_t last_sched;
     union {
         tr__reqstate *rq;   /* actors: allocated by the first tr_request */
         tr__waiter *waiter; /* waiters */
@@ -124,6 +129,12 @@ typedef struct tr__actor {
 _Static_assert(offsetof(tr__actor, mqc) >= 64, "consumer side must not share the producers' line");
 _Static_assert(offsetof(tr__actor, n_links) + sizeof(uint32_t) * 2 <= 64,
                "producers' line holds only producer-side fields");
+
+/* Sets or clears a flag: owner thread; a relaxed store, since
+ * tr_process_info reads the flags from other threads. */
+static inline void tr__flag_set(tr__actor *a, uint32_t bit, bool on) {
+    tr__store_rlx_u32(&a->flags, on ? a->flags | bit : a->flags & ~bit);
+}
 
 #define TR__ACTOR_HDR ((sizeof(tr__actor) + 15) & ~(size_t)15)
 static inline void *tr__actor_state(tr__actor *a) {

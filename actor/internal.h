@@ -38,6 +38,10 @@ typedef struct tr__service {
     void (*on_io)(tr_runtime *rt, void *state, uint64_t key, uint32_t events);
     int64_t (*io_tick)(tr_runtime *rt, void *state);
     void (*on_stop)(tr_runtime *rt, void *state);
+    /* The names pid holds: writes up to max of them, each NUL-terminated
+     * in `size` bytes, at buf, buf + size, ...; returns how many it holds
+     * (may exceed max). For reports and introspection. May be NULL. */
+    size_t (*names_of)(tr_runtime *rt, void *state, tr_pid pid, char *buf, size_t size, size_t max);
 } tr__service;
 
 enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_NET, TR__SVC_COUNT };
@@ -63,6 +67,29 @@ void *tr__service_state(const tr_runtime *rt, unsigned id);
  * registry's mark. */
 int tr__actor_mark_service(tr_runtime *rt, tr_pid pid, unsigned svc);
 int tr__actor_mark_named(tr_runtime *rt, tr_pid pid);
+
+/* tr__services_names_of: the names pid is registered under (the
+ * services' names_of, the first that knows any): as names_of. Any thread
+ * outside the registry's own locks. */
+size_t tr__services_names_of(tr_runtime *rt, tr_pid pid, char *buf, size_t size, size_t max);
+
+/* ---- logging and metrics (actor/log.c, actor/introspect.c) -------------- */
+
+struct tr_log_event;
+/* True when events of this level reach rt's handler (tr_runtime_opts
+ * .log_level). Any thread. */
+bool tr__log_enabled(const tr_runtime *rt, int level);
+/* tr__log_emit: queues a copy of *ev for rt's logger thread (time and the
+ * formatted line are filled there and here); never blocks on the handler:
+ * a full queue counts the event as dropped, and a later event says how
+ * many. Events below the level are ignored. Any thread. */
+void tr__log_emit(tr_runtime *rt, const struct tr_log_event *ev);
+/* tr__behaviour_of: the behaviour pid runs (for comparison only: the
+ * built-in behaviours identify their own actors), NULL when pid is not a
+ * live actor of rt. Any thread. */
+const tr_behaviour *tr__behaviour_of(tr_runtime *rt, tr_pid pid);
+/* tr__count_restart: one supervisor restart, for the metrics. Any thread. */
+void tr__count_restart(tr_runtime *rt);
 
 /* ---- grace periods ---------------------------------------------------- */
 

@@ -93,7 +93,7 @@ void tr__pidtab_free(tr_runtime *rt, uint32_t idx) {
     pthread_mutex_unlock(&rt->table_mu);
 }
 
-static uint64_t count_sum(const tr_runtime *rt, const uint64_t *shared, size_t field) {
+uint64_t tr__count_sum(const tr_runtime *rt, const uint64_t *shared, size_t field) {
     uint64_t n = tr__load_acq_u64(shared);
     for (unsigned i = 0; rt->scheds && i < rt->n_sched; i++)
         n += tr__load_acq_u64((const uint64_t *)((const char *)&rt->scheds[i] + field));
@@ -101,10 +101,10 @@ static uint64_t count_sum(const tr_runtime *rt, const uint64_t *shared, size_t f
 }
 
 uint64_t tr__count_alive(const tr_runtime *rt) {
-    return count_sum(rt, &rt->n_alive, offsetof(tr__sched, ctx.d_alive));
+    return tr__count_sum(rt, &rt->n_alive, offsetof(tr__sched, ctx.d_alive));
 }
 uint64_t tr__count_allocated(const tr_runtime *rt) {
-    return count_sum(rt, &rt->n_allocated, offsetof(tr__sched, ctx.d_allocated));
+    return tr__count_sum(rt, &rt->n_allocated, offsetof(tr__sched, ctx.d_allocated));
 }
 
 static void destroy_cb(ck_epoch_entry_t *e) {

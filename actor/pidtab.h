@@ -60,6 +60,16 @@ static inline void tr__count_add(tr_runtime *rt, uint64_t *shared, size_t field,
 #define TR__COUNT_ALLOCATED(rt, d)                                                                 \
     tr__count_add(rt, &(rt)->n_allocated, offsetof(tr__sched, ctx.d_allocated), d)
 
+#define TR__COUNT_SPAWN(rt) tr__count_add(rt, &(rt)->n_spawns, offsetof(tr__sched, ctx.d_spawns), 1)
+/* One exit of kind k (tr_exit_kind; kill counts as killed). */
+static inline void tr__count_exit(tr_runtime *rt, int32_t k) {
+    if (k == TR_EXIT_KILL)
+        k = TR_EXIT_KILLED;
+    if (k < 0 || k >= TR__EXIT_KINDS)
+        k = TR_EXIT_ERROR;
+    tr__count_add(rt, &rt->n_exits[k], offsetof(tr__sched, ctx.d_exits) + (size_t)k * 8, 1);
+}
+
 /* Lookups. On a scheduler thread inside its epoch section (the normal case
  * in callbacks), a lookup takes no reference: it only reads the slot, and
  * the actor's memory is freed only after every section that could have
@@ -144,6 +154,9 @@ void tr__grave_drain_sync(tr_runtime *rt);  /* plain thread: wait a grace period
 void tr__grave_drain_final(tr_runtime *rt); /* no scheduler threads left: destroy */
 
 /* Counts: live actors (not waiters), and actor structs not yet destroyed. */
+/* tr__count_sum: a count's shared part plus every scheduler thread's
+ * share (at field in tr__sched). Any thread. */
+uint64_t tr__count_sum(const tr_runtime *rt, const uint64_t *shared, size_t field);
 uint64_t tr__count_alive(const tr_runtime *rt);
 uint64_t tr__count_allocated(const tr_runtime *rt);
 

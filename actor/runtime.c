@@ -51,6 +51,8 @@ static void rt_id_put(uint32_t id) {
 /* ---- start / stop --------------------------------------------------------- */
 
 static void runtime_free(tr_runtime *rt) {
+    tr__log_stop(rt);
+    tr__log_fini(rt);
     /* Records registered by other threads (never freed by ck: unregister only
      * marks them reusable). */
     ck_stack_entry_t *e, *next;
@@ -99,7 +101,8 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     tr_runtime_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.threads > 1024 || o.max_actors > (1u << 30) || o.blocking_threads > 1024)
+    if (o.threads > 1024 || o.max_actors > (1u << 30) || o.blocking_threads > 1024 ||
+        o.log_level < 0 || o.log_level > TR_LOG_ERROR || o.log_queue > (1u << 20))
         return TR_EINVAL;
     if (o.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -129,6 +132,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->waiter_slots.high = rt->actor_slots.end;
     rt->waiter_slots.end = rt->actor_slots.end + TR__SEG_SIZE;
     rt->n_segs = (rt->waiter_slots.end + TR__SEG_SIZE - 1) / TR__SEG_SIZE;
+    rt->start_ns = tr__now_ns();
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
     pthread_mutex_init(&rt->inj_mu, NULL);
@@ -160,7 +164,12 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         ck_ring_init(&s->ring, TR__RING_SIZE);
         ck_epoch_register(&rt->epoch, &s->epoch, NULL);
     }
-    int err = tr__services_init(rt);
+    int err = tr__log_start(rt, &o);
+    if (err) {
+        runtime_free(rt);
+        return err;
+    }
+    err = tr__services_init(rt);
     if (err) {
         runtime_free(rt);
         return err;
@@ -237,6 +246,8 @@ int tr_runtime_stop(tr_runtime *rt) {
     for (unsigned i = 0; i < rt->n_sched; i++)
         ck_epoch_barrier(&rt->scheds[i].epoch);
     tr__grave_drain_final(rt);
+    /* 3. The logger delivers what the exits reported, then stops. */
+    tr__log_stop(rt);
     pthread_mutex_lock(&rt->stop_mu);
     tr__store_rel_u32(&rt->stopped, 1);
     pthread_cond_broadcast(&rt->stop_cv);

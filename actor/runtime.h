@@ -2,6 +2,7 @@
 #ifndef TROUPE_ACTOR_RUNTIME_H
 #define TROUPE_ACTOR_RUNTIME_H
 
+#include "actor/log.h"
 #include "actor/sched.h"
 
 typedef struct tr__slotpool {
@@ -33,6 +34,9 @@ struct tr_runtime {
     uint64_t n_alive;     /* atomic: live actors (not waiters) */
     uint64_t n_allocated; /* atomic: actor structs not yet destroyed (waiters too) */
     uint64_t seq;         /* atomic: spawn order */
+    /* metrics: the shares of threads that are not schedulers (tr__count_add) */
+    uint64_t n_spawns, n_restarts, n_exits[TR__EXIT_KINDS];
+    int64_t start_ns;     /* when the runtime started (monotonic) */
     uint64_t ref_counter; /* atomic */
     uint64_t rand_state;  /* atomic */
     /* injection queue */
@@ -59,6 +63,7 @@ struct tr_runtime {
     ck_epoch_t epoch;
     tr__timers *timers;
     void *services[TR__SVC_COUNT]; /* each service's state (services.c) */
+    tr__logger log;                /* the logger thread and its queue (log.c) */
 #ifdef TR_FAULT_INJECTION
     tr__fault fault; /* allocation-failure injection (test builds; actor/fault.h) */
 #endif

@@ -205,8 +205,10 @@ static tr__actor *steal(tr__sched *s) {
         if (v == s)
             continue;
         void *p;
-        if (ck_ring_trydequeue_spmc(&v->ring, v->ring_buf, &p))
+        if (ck_ring_trydequeue_spmc(&v->ring, v->ring_buf, &p)) {
+            tr__store_rlx_u64(&s->ctx.m_steals, s->ctx.m_steals + 1);
             return (tr__actor *)p;
+        }
     }
     return NULL;
 }
@@ -348,6 +350,7 @@ static void quiesce(tr__sched *s);
  * (we count as spinning then), false otherwise. */
 static bool park(tr__sched *s, int64_t wait_ns) {
     tr_runtime *rt = s->rt;
+    int64_t parked_at = tr__now_ns();
     quiesce(s);                   /* never sleep inside a section: it would stall reclamation */
     tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
     pthread_mutex_lock(&s->park_mu);
@@ -401,6 +404,8 @@ static bool park(tr__sched *s, int64_t wait_ns) {
     bool woken = s->woken;
     s->woken = false;
     pthread_mutex_unlock(&s->park_mu);
+    tr__store_rlx_u64(&s->ctx.m_parked_ns,
+                      s->ctx.m_parked_ns + (uint64_t)(tr__now_ns() - parked_at));
     return woken;
 }
 

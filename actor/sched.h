@@ -14,6 +14,7 @@
 #include "actor/actor.h"
 
 #define TR__RING_SIZE 4096
+#define TR__EXIT_KINDS 6 /* tr_exit_kind: normal .. error */
 /* A turn also ends after this many sends: a flooding producer yields, so
  * its receiver gets to run (on another thread, in parallel) before the
  * backlog grows without bound. */
@@ -46,13 +47,19 @@ typedef struct tr__seen {
 typedef struct tr__ctx {
     uint32_t sends;                /* messages this thread sent during the current turn */
     uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
-    uint32_t n_slots;              /* cached free actor slots (owner only) */
-    uint64_t ref_next, ref_end;    /* refs this thread may hand out (tr__make_ref) */
-    bool ob_on;                    /* inside an actor's turn: sends are gathered */
-    uint32_t ob_held;              /* atomic hint: ob[] holds messages during a turn */
-    tr__spin ob_lock;              /* ob_n, ob[]: the owner, or a thread that flushes them
-                                      while the owner is stuck in a long turn (steal_next) */
-    uint32_t ob_n;                 /* receivers in ob[] */
+    /* Metrics (introspect.c): this thread's share, stored relaxed by the
+     * owner, summed by readers; no shared cache line in the send path. */
+    uint64_t d_spawns, d_restarts;
+    uint64_t d_exits[TR__EXIT_KINDS]; /* by tr_exit_kind */
+    uint64_t m_msgs, m_steals;        /* messages handled here; actors stolen by this thread */
+    uint64_t m_parked_ns;             /* time parked (in park()) */
+    uint32_t n_slots;                 /* cached free actor slots (owner only) */
+    uint64_t ref_next, ref_end;       /* refs this thread may hand out (tr__make_ref) */
+    bool ob_on;                       /* inside an actor's turn: sends are gathered */
+    uint32_t ob_held;                 /* atomic hint: ob[] holds messages during a turn */
+    tr__spin ob_lock;                 /* ob_n, ob[]: the owner, or a thread that flushes them
+                                         while the owner is stuck in a long turn (steal_next) */
+    uint32_t ob_n;                    /* receivers in ob[] */
     tr__obox ob[TR__OB_SLOTS];
     unsigned direct_n;               /* owner only: receivers in direct[] */
     tr__actor *direct[TR__OB_SLOTS]; /* owner only: idle receivers pushed to at once this turn */

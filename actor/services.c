@@ -70,3 +70,14 @@ void tr__services_stop(tr_runtime *rt) {
 void *tr__service_state(const tr_runtime *rt, unsigned id) {
     return rt && id < TR__SVC_COUNT ? rt->services[id] : NULL;
 }
+
+size_t tr__services_names_of(tr_runtime *rt, tr_pid pid, char *buf, size_t size, size_t max) {
+    for (unsigned i = 0; i < TR__SVC_COUNT; i++) {
+        if (!services[i]->names_of || !rt->services[i])
+            continue;
+        size_t n = services[i]->names_of(rt, rt->services[i], pid, buf, size, max);
+        if (n)
+            return n;
+    }
+    return 0;
+}

@@ -272,8 +272,10 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
     a->n_links = a->cap_links = 0;
     tr__spin_unlock(&a->lock);
     tr__pidtab_retire(a);
-    if (!__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED))
+    if (!__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED)) {
         TR__COUNT_ALIVE(rt, -1);
+        tr__count_exit(rt, reason.kind);
+    }
 
     /* Names go first, as in OTP: whoever learns of the exit (a supervisor
      * restarting us) finds the names free. */

@@ -408,3 +408,13 @@ int tr_send_interval(tr_runtime *rt, tr_pid to, tr_duration_ms period_ms, uint32
     return tr__timer_start(rt, to, period_ms, period_ms, TR_MSG_TIMER, TR__SYS_NONE, tag, 0, data,
                            size, timer);
 }
+
+size_t tr__timers_pending(tr_runtime *rt) {
+    tr__timers *t = rt->timers;
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->n_heap;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}

@@ -7,6 +7,8 @@
 /* Start and stop rt's timer thread. tr__timers_start: TR_ENOMEM. */
 int tr__timers_start(tr_runtime *rt);
 void tr__timers_stop(tr_runtime *rt);
+/* tr__timers_pending: timers armed now (metrics). Any thread. */
+size_t tr__timers_pending(tr_runtime *rt);
 /* tr__timer_start: a timer that delivers a message of kind/sys/tag/ref
  * with a copy of data to `to` after delay ms, then every period ms (0:
  * once). TR_ENOMEM, TR_ECLOSED. */

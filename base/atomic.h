@@ -67,6 +67,9 @@ static inline uint64_t tr__load_acq_u64(const uint64_t *p) {
 static inline uint64_t tr__load_rlx_u64(const uint64_t *p) {
     return TR__A_LD((uint64_t *)p, __ATOMIC_RELAXED);
 }
+static inline void tr__store_rlx_u64(uint64_t *p, uint64_t v) {
+    TR__A_ST(p, v, __ATOMIC_RELAXED);
+}
 static inline void tr__store_rel_u64(uint64_t *p, uint64_t v) {
     TR__A_ST(p, v, __ATOMIC_RELEASE);
 }

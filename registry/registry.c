@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <ck_hs.h>
@@ -339,9 +340,65 @@ int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *re
     return err ? err : tr_call(rt, pid, tag, req, size, reply, timeout_ms);
 }
 
+static size_t registry_names_of(tr_runtime *rt, void *state, tr_pid pid, char *buf, size_t size,
+                                size_t max) {
+    (void)rt;
+    tr__registry *r = (tr__registry *)state;
+    size_t n = 0;
+    pthread_mutex_lock(&r->mu);
+    ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+    void *obj;
+    while (ck_hs_next(&r->hs, &it, &obj)) {
+        const reg_entry *e = (const reg_entry *)obj;
+        if (!tr_pid_eq(e->pid, pid))
+            continue;
+        if (n < max && size > 0)
+            snprintf(buf + n * size, size, "%s", e->name);
+        n++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+int tr_registered(tr_runtime *rt, tr_reg_entry *out, size_t max, size_t *n) {
+    if (!rt || !n || (!out && max > 0))
+        return TR_EINVAL;
+    *n = 0;
+    tr__registry *r = reg(rt);
+    if (!r)
+        return TR_OK;
+    size_t k = 0;
+    pthread_mutex_lock(&r->mu);
+    ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+    void *obj;
+    while (ck_hs_next(&r->hs, &it, &obj)) {
+        const reg_entry *e = (const reg_entry *)obj;
+        if (k < max) {
+            memcpy(out[k].name, e->name, e->len);
+            out[k].name[e->len] = '\0';
+            out[k].pid = e->pid;
+        }
+        k++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    *n = k;
+    return TR_OK;
+}
+
+int tr_name_of(tr_runtime *rt, tr_pid pid, char *buf, size_t size) {
+    if (!rt || !buf || size == 0)
+        return TR_EINVAL;
+    buf[0] = '\0';
+    tr__registry *r = reg(rt);
+    if (!r || pid.id == 0)
+        return TR_ENOTFOUND;
+    return registry_names_of(rt, r, pid, buf, size, 1) ? TR_OK : TR_ENOTFOUND;
+}
+
 const tr__service tr__registry_service = {
     .name = "registry",
     .init = registry_init,
     .fini = registry_fini,
     .on_exit = registry_on_exit,
+    .names_of = registry_names_of,
 };

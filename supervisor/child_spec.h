@@ -23,7 +23,8 @@ typedef struct tr__sup_child {
     tr_restart_type restart;
     tr_duration_ms shutdown_ms;
     tr_child_type type;
-    tr_pid pid; /* NONE when not running */
+    tr_pid pid;      /* NONE when not running */
+    tr_pid prev_pid; /* the pid of its latest start (reports: a restart's old pid) */
     uint32_t restarts;
     bool should_run;      /* the supervisor wants it running (restart due) */
     bool backoff_pending; /* a backoff timer will start it */

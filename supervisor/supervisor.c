@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <troupe/log.h>
 #include <troupe/supervisor.h>
 
 #include "base/clock.h"
@@ -142,6 +143,58 @@ static tr__sup_child *find_by_serial(const sup_state *st, uint64_t serial) {
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reports (troupe/log.h: SASL's supervisor and progress reports)           */
+/* ------------------------------------------------------------------------ */
+
+/* Starts a report about child c (NULL: none) when its level is logged. */
+static bool report_begin(tr_self *self, tr_log_event *ev, tr_log_kind kind, tr_log_level level,
+                         const tr__sup_child *c) {
+    if (!tr__log_enabled(tr_self_runtime(self), level))
+        return false;
+    memset(ev, 0, offsetof(tr_log_event, line));
+    ev->level = level;
+    ev->kind = kind;
+    ev->pid = ev->sup = tr_self_pid(self);
+    ev->parent = tr__self_parent(self);
+    if (c) {
+        snprintf(ev->child_id, sizeof ev->child_id, "%s", c->id);
+        ev->child_pid = c->pid;
+        ev->restarts = c->restarts;
+    }
+    return true;
+}
+
+static void report_start_failed(tr_self *self, const tr__sup_child *c, int rc) {
+    tr_log_event ev;
+    if (!report_begin(self, &ev, TR_LOG_CHILD_START_FAILED, TR_LOG_ERROR, c))
+        return;
+    ev.code = rc;
+    tr__log_emit(tr_self_runtime(self), &ev);
+}
+
+static void report_delayed(tr_self *self, const tr__sup_child *c, tr_duration_ms d) {
+    tr_log_event ev;
+    if (!report_begin(self, &ev, TR_LOG_RESTART_DELAYED, TR_LOG_WARNING, c))
+        return;
+    ev.child_pid = c->prev_pid;
+    ev.delay_ms = d;
+    tr__log_emit(tr_self_runtime(self), &ev);
+}
+
+static void report_gave_up(tr_self *self, const tr__sup_child *c, const tr_sup_flags *f,
+                           size_t restarts, const tr_reason *why) {
+    tr_log_event ev;
+    if (!report_begin(self, &ev, TR_LOG_SUP_GAVE_UP, TR_LOG_ERROR, c))
+        return;
+    ev.child_pid = c ? c->prev_pid : TR_PID_NONE;
+    ev.restarts = (uint32_t)restarts;
+    ev.intensity = f->intensity;
+    ev.period_ms = f->period_ms;
+    ev.reason = *why;
+    tr__log_emit(tr_self_runtime(self), &ev);
+}
+
 static int child_start(tr_self *self, tr__sup_child *c) {
     tr_pid pid;
     int rc;
@@ -157,9 +210,12 @@ static int child_start(tr_self *self, tr__sup_child *c) {
     }
     if (rc)
         return rc;
-    c->pid = pid;
+    c->pid = c->prev_pid = pid;
     c->started_ms = tr_now_ms();
     c->should_run = true;
+    tr_log_event ev;
+    if (report_begin(self, &ev, TR_LOG_CHILD_STARTED, TR_LOG_INFO, c))
+        tr__log_emit(tr_self_runtime(self), &ev);
     return 0;
 }
 
@@ -449,15 +505,26 @@ static void start_missing(tr_self *self, sup_state *st) {
         tr__sup_child *c = st->kids[i];
         if (!c->should_run || !tr_pid_is_none(c->pid) || c->backoff_pending)
             continue;
+        tr_pid old = c->prev_pid;
         int rc = child_start(self, c);
         if (rc == 0) {
             c->restarts++;
+            tr__count_restart(rt);
+            tr_log_event ev;
+            if (report_begin(self, &ev, TR_LOG_CHILD_RESTARTED, TR_LOG_NOTICE, c)) {
+                ev.child_pid = old;
+                ev.new_pid = c->pid;
+                tr__log_emit(rt, &ev);
+            }
             continue;
         }
         if (rc == TR_ECLOSED)
             return;
+        report_start_failed(self, c, rc);
         if (note_restart(st)) {
-            begin_shutdown(self, st, start_failed_reason(c, rc));
+            tr_reason why = start_failed_reason(c, rc);
+            report_gave_up(self, c, &st->flags, st->rs_len, &why);
+            begin_shutdown(self, st, why);
             return;
         }
         if (backoff_on(st) && st->flags.strategy != TR_ONE_FOR_ALL &&
@@ -466,6 +533,7 @@ static void start_missing(tr_self *self, sup_state *st) {
             if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
                               sizeof(c->serial), &c->backoff_timer) == 0) {
                 c->backoff_pending = true;
+                report_delayed(self, c, d);
                 continue;
             }
         }
@@ -505,6 +573,12 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, tr__sup_chi
 /* A child exited on its own (not stopped by an op). */
 static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const tr_reason *reason) {
     tr_runtime *rt = tr_self_runtime(self);
+    bool crashed = reason->kind != TR_EXIT_NORMAL && reason->kind != TR_EXIT_SHUTDOWN;
+    tr_log_event ev;
+    if (report_begin(self, &ev, TR_LOG_CHILD_TERMINATED, crashed ? TR_LOG_ERROR : TR_LOG_INFO, c)) {
+        ev.reason = *reason;
+        tr__log_emit(rt, &ev);
+    }
     c->pid = TR_PID_NONE;
     bool normal = reason->kind == TR_EXIT_NORMAL || reason->kind == TR_EXIT_SHUTDOWN;
     bool restart = c->restart == TR_PERMANENT || (c->restart == TR_TRANSIENT && !normal);
@@ -523,7 +597,9 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
             c->backoff_next = 0;
     }
     if (note_restart(st)) {
-        begin_shutdown(self, st, tr_reason_shutdown());
+        tr_reason why = tr_reason_shutdown();
+        report_gave_up(self, c, &st->flags, st->rs_len, &why);
+        begin_shutdown(self, st, why);
         return;
     }
     c->should_run = true;
@@ -542,6 +618,7 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
         if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
                           sizeof(c->serial), &c->backoff_timer) == 0) {
             c->backoff_pending = true;
+            report_delayed(self, c, d);
             return;
         }
     }
@@ -884,6 +961,7 @@ static int sup_init(tr_self *self, void *state, const void *arg) {
         }
         int rc = child_start(self, c);
         if (rc) {
+            report_start_failed(self, c, rc);
             tr_reason why = start_failed_reason(c, rc);
             init_unwind(self, st);
             state_free(st);

@@ -275,6 +275,10 @@ typedef struct tr_behaviour {
 /* Runtime                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/** A log event and a log handler (log.h has the event's fields). */
+typedef struct tr_log_event tr_log_event;
+typedef void (*tr_log_fn)(const tr_log_event *ev, void *user);
+
 /** Runtime options. Zero-initialize, then set what you need. */
 typedef struct tr_runtime_opts {
     unsigned threads;    /* scheduler threads; 0 = online CPUs */
@@ -283,6 +287,16 @@ typedef struct tr_runtime_opts {
     /* tr_blocking's pool (blocking.h): most blocking threads, started on
      * demand and exiting after 10 s idle; 0 = 16; at most 1024 */
     unsigned blocking_threads;
+    /* The logger (log.h): the handler of crash, supervisor and init
+     * reports, called on the runtime's logger thread; NULL = the default
+     * handler (one line per event to stderr). log_level: the least level
+     * reported (tr_log_level; 0 = TR_LOG_NOTICE); log_queue: events queued
+     * for the handler at most, beyond which they are counted and reported
+     * as dropped (0 = 4096; at most 2^20). */
+    tr_log_fn log_fn;
+    void *log_user;
+    int log_level;
+    unsigned log_queue;
 } tr_runtime_opts;
 
 /** tr_runtime_start: creates a runtime and starts its scheduler threads and

@@ -56,6 +56,29 @@ TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const v
  *  Never fails. Thread-safety: any thread. */
 TR_API size_t tr_registered_count(tr_runtime *rt);
 
+/** A registered name and its holder (tr_registered). */
+typedef struct tr_reg_entry {
+    char name[TR_NAME_MAX + 1];
+    tr_pid pid;
+} tr_reg_entry;
+
+/** tr_registered: the registered names (erlang:registered/0), a snapshot
+ *  taken under the registry's lock, in no particular order.
+ *  Arguments: out, room for max entries (NULL when max is 0: to ask how
+ *  many there are); *n receives the number of names registered (which may
+ *  exceed max: then out holds the first max).
+ *  Errors: TR_EINVAL (rt or n NULL, out NULL with max > 0).
+ *  Thread-safety: any thread. */
+TR_API int tr_registered(tr_runtime *rt, tr_reg_entry *out, size_t max, size_t *n);
+
+/** tr_name_of: a name pid is registered under (the reverse of
+ *  tr_whereis; OTP's process_info(Pid, registered_name)), copied into buf
+ *  (size bytes, NUL-terminated, truncated to fit). When pid holds several
+ *  names, which one is unspecified (tr_process_info lists them all).
+ *  Errors: TR_EINVAL (rt or buf NULL, size 0), TR_ENOTFOUND (pid holds no
+ *  name, or is dead). Thread-safety: any thread. */
+TR_API int tr_name_of(tr_runtime *rt, tr_pid pid, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

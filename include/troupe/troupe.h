@@ -14,6 +14,8 @@
 #include "blocking.h"
 #include "channel.h"
 #include "net.h"
+#include "log.h"
+#include "introspect.h"
 
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
