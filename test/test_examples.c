@@ -534,9 +534,43 @@ static void test_examples_help_and_bad_args(void **state) {
     }
 }
 
+/* SIGUSR1 prints the supervision tree and the metrics, and the demo goes
+ * on (RUN_FOR then stops it normally). */
+static void test_mass_spawn_sigusr1_dump(void **state) {
+    (void)state;
+    static const char *const env[] = {"NUM_WORKERS=200",      "TICK_MIN=50ms", "TICK_MAX=200ms",
+                                      "STATS_INTERVAL=300ms", "RUN_FOR=3s",    NULL};
+    run_opts o = {.env = env,
+                  .signal_after = "started:",
+                  .signal_delay_ms = 500,
+                  .sig = SIGUSR1,
+                  .timeout_ms = 60000};
+    run_result r;
+    run_example("mass_spawn", &o, &r);
+    if (r.exit_code != 0 || !r.signalled || !strstr(r.out, "---- end ----"))
+        dump("mass_spawn", &r);
+    assert_true(r.signalled);
+    assert_int_equal(r.exit_code, 0);
+    const char *tree = strstr(r.out, "---- supervision tree ----\n");
+    assert_non_null(tree);
+    assert_non_null(strstr(tree, "supervisor <"));
+    assert_non_null(strstr(tree, "\n  spawner <"));
+    assert_non_null(strstr(tree, "worker permanent restarts=0 behaviour=spawner"));
+    const char *metrics = strstr(tree, "---- metrics ----\n");
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "# TYPE troupe_spawns_total counter\n"));
+    assert_non_null(strstr(metrics, "troupe_actors "));
+    assert_non_null(strstr(metrics, "troupe_scheduler_messages_total{scheduler=\"0\"} "));
+    assert_non_null(strstr(metrics, "---- end ----"));
+    /* it went on after the dump, and stopped at RUN_FOR */
+    assert_non_null(strstr(metrics, "signal: RUN_FOR elapsed"));
+    free(r.out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples_help_and_bad_args),
+        cmocka_unit_test(test_mass_spawn_sigusr1_dump),
         cmocka_unit_test(test_fan_out_fan_in),
         cmocka_unit_test(test_channels_example),
         cmocka_unit_test(test_task_pool_example),

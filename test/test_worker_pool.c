@@ -120,8 +120,27 @@ static void test_count_files_with_crashes(void **state) {
     assert_int_equal(number_after(&o, "\nfiles"), 60);
     assert_int_equal(number_after(&o, "\nlines"), 3 * 1830);
     assert_int_equal(number_after(&o, "\nwords"), 6 * 1830);
-    assert_true(number_after(&o, "\nrestarts") > 0);
+    long restarts = number_after(&o, "\nrestarts");
+    assert_true(restarts > 0);
     assert_int_equal(number_after(&o, "\nfailed jobs"), 0);
+    /* without --verbose the crash reports are counted, not printed: one
+     * per crash, and each restart follows a crash */
+    assert_true(number_after(&o, "\ncrash reports") >= restarts);
+    assert_null(strstr(o.text, "troupe error crash"));
+    free(o.text);
+
+    /* --verbose: the runtime's crash and supervisor reports, one line each */
+    snprintf(args, sizeof args, "--dir %s --workers 3 --crash-every 6 --tries 50 --verbose", dir);
+    run_demo(args, &o);
+    if (o.exit_code != 0)
+        fprintf(stderr, "%s", o.text);
+    assert_int_equal(o.exit_code, 0);
+    expect_line(&o, "totals match the single-threaded pass");
+    expect_line(&o, " troupe error crash pid=<");
+    expect_line(&o, "behaviour=wc_worker reason=\"error(1): injected crash on job 6 of worker ");
+    expect_line(&o, " troupe error child_terminated supervisor=<");
+    expect_line(&o, " troupe notice child_restarted supervisor=<");
+    assert_null(strstr(o.text, "\ncrash reports"));
     free(o.text);
     char rm[600];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);

@@ -30,9 +30,14 @@
  *   RUN_FOR              stop by itself after this long         off (wait for a signal)
  * An invalid value is an error that names the variable (exit code 2).
  *
- * Signals: main blocks SIGINT/SIGTERM before the runtime starts, so every
- * thread inherits the mask, and waits for them with sigtimedwait(): no
- * signal handler runs at all, so nothing async-signal-unsafe can happen.
+ * Signals: main blocks SIGINT/SIGTERM/SIGUSR1/SIGUSR2 before the runtime
+ * starts, so every thread inherits the mask, and waits for them with
+ * sigtimedwait(): no signal handler runs at all, so nothing
+ * async-signal-unsafe can happen. SIGUSR1 (kill -USR1 <pid>) prints the
+ * supervision tree and the runtime's metrics (Prometheus text format) from
+ * main, then goes on; SIGUSR2 is the watcher's "the supervisor gave up".
+ * Crash and supervisor reports go to stderr (the runtime's default log
+ * handler), e.g. with SPAWNER_CRASH_AFTER.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -433,7 +438,7 @@ static int watcher_init(tr_self *self, void *state, const void *arg) {
 
 static int watcher_info(tr_self *self, void *state, const tr_msg *msg) {
     if (msg->kind == TR_MSG_DOWN) {
-        kill(getpid(), SIGUSR1); /* every thread blocks it: main's sigtimedwait takes it */
+        kill(getpid(), SIGUSR2); /* every thread blocks it: main's sigtimedwait takes it */
         return tr_stop(self, tr_reason_normal());
     }
     return TR_CONTINUE;
@@ -441,6 +446,23 @@ static int watcher_info(tr_self *self, void *state, const tr_msg *msg) {
 
 static const tr_behaviour watcher_behaviour = {
     .name = "watcher", .init = watcher_init, .handle_info = watcher_info};
+
+/* ------------------------------------------------------------------------ */
+/* SIGUSR1: the supervision tree and the metrics, printed from main          */
+/* ------------------------------------------------------------------------ */
+
+static void print_introspection(tr_runtime *rt, tr_pid sup) {
+    printf("---- supervision tree ----\n");
+    int rc = tr_supervision_tree_write(rt, sup, stdout, TR_FORMAT_TEXT);
+    if (rc != 0)
+        printf("(tree: %s)\n", tr_strerror(rc));
+    printf("---- metrics ----\n");
+    rc = tr_metrics_write(rt, stdout, TR_FORMAT_PROMETHEUS);
+    if (rc != 0)
+        printf("(metrics: %s)\n", tr_strerror(rc));
+    printf("---- end ----\n");
+    fflush(stdout);
+}
 
 /* ------------------------------------------------------------------------ */
 
@@ -466,6 +488,7 @@ int main(int argc, char **argv) {
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     shared sh = {.cfg = &cfg};
@@ -507,20 +530,28 @@ int main(int argc, char **argv) {
     tr_spawn(rt, &watcher_behaviour, &sup, NULL, &watcher);
 
     int sig;
+    int64_t end_ms = tr_now_ms() + cfg.run_for;
     for (;;) {
         if (cfg.run_for > 0) {
-            struct timespec ts = {cfg.run_for / 1000, (long)(cfg.run_for % 1000) * 1000000L};
+            int64_t left = end_ms - tr_now_ms();
+            if (left < 0)
+                left = 0;
+            struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
             sig = sigtimedwait(&sigs, NULL, &ts);
             if (sig < 0 && errno == EAGAIN)
                 sig = 0; /* RUN_FOR elapsed */
         } else {
             sig = sigwaitinfo(&sigs, NULL);
         }
+        if (sig == SIGUSR1) {
+            print_introspection(rt, sup);
+            continue;
+        }
         if (sig >= 0 || errno != EINTR)
             break;
     }
     int status = 0;
-    if (sig == SIGUSR1) {
+    if (sig == SIGUSR2) {
         fprintf(stderr, "mass_spawn: the supervisor gave up (too many spawner restarts)\n");
         status = 1;
     } else {

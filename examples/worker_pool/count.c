@@ -183,7 +183,19 @@ typedef struct count_ctx {
     pthread_mutex_t lock; /* example texts below */
     char crash_text[128];
     char fatal_text[160];
+    atomic_ullong crash_reports; /* crash reports the runtime made (without --verbose) */
+    atomic_ullong reports_dropped;
 } count_ctx;
+
+/* The log handler without --verbose: counts crash reports (on the
+ * runtime's logger thread), prints nothing. */
+static void count_reports(const tr_log_event *ev, void *user) {
+    count_ctx *x = user;
+    if (ev->kind == TR_LOG_CRASH)
+        atomic_fetch_add(&x->crash_reports, 1);
+    else if (ev->kind == TR_LOG_DROPPED)
+        atomic_fetch_add(&x->reports_dropped, ev->dropped);
+}
 
 static bool retryable(count_ctx *x, int rc) {
     switch (rc) {
@@ -311,7 +323,15 @@ int wp_run_count(const wp_count_opts *o) {
     x->max_tries = o->max_tries;
     pthread_mutex_init(&x->lock, NULL);
 
-    wp_die_on(tr_runtime_start(NULL, &x->rt), "tr_runtime_start");
+    /* The runtime's reports (troupe/log.h): --verbose prints them with the
+     * default handler (notice and above: crashes, restarts); otherwise a
+     * handler counts the crash reports, and the summary says how many. */
+    tr_runtime_opts ro = {0};
+    if (o->verbose)
+        ro.log_level = TR_LOG_NOTICE;
+    else
+        ro = (tr_runtime_opts){.log_fn = count_reports, .log_user = x, .log_level = TR_LOG_ERROR};
+    wp_die_on(tr_runtime_start(&ro, &x->rt), "tr_runtime_start");
     wc_worker_arg warg = {.crash_every = o->crash_every};
     tr_pool_opts po = {
         .worker = &wc_worker,
@@ -424,6 +444,14 @@ int wp_run_count(const wp_count_opts *o) {
     printf(")\n");
     if (x->crash_text[0])
         printf("             e.g. \"%s\"\n", x->crash_text);
+    if (!o->verbose) {
+        printf("crash reports %llu (--verbose prints them)",
+               (unsigned long long)atomic_load(&x->crash_reports));
+        if (atomic_load(&x->reports_dropped))
+            printf(", %llu more dropped by the logger",
+                   (unsigned long long)atomic_load(&x->reports_dropped));
+        printf("\n");
+    }
     printf("failed jobs  %zu\n", failed + not_run);
     if (unreadable)
         printf("unreadable   %zu\n", unreadable);

@@ -139,12 +139,14 @@ static void usage(FILE *to) {
     fprintf(to,
             "usage: worker_pool                 the classic pool transcript\n"
             "       worker_pool [--dir PATH] [--workers N] [--strategy round_robin|least_loaded]\n"
-            "                   [--crash-every K] [--clients N] [--tries N]\n"
+            "                   [--crash-every K] [--clients N] [--tries N] [--verbose]\n"
             "  count lines, words and bytes of every regular file under PATH\n"
             "  (default /usr/share/doc) with a supervised pool of N workers (default 4);\n"
             "  a worker crashes on every K-th job it gets (default 0: never), the pool\n"
             "  restarts it and the job is submitted again, up to --tries times (default 5);\n"
             "  --clients threads submit jobs at once (default 2 x workers).\n"
+            "  --verbose prints the runtime's crash reports and supervisor reports\n"
+            "  (stderr, one line each); without it they are only counted.\n"
             "  Exit status: 0 when the totals match a single-threaded pass, 1 when they\n"
             "  do not or on any error, 2 for bad arguments.\n");
 }
@@ -181,7 +183,11 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        /* Every option takes a value: "--opt VALUE" or "--opt=VALUE". */
+        if (!strcmp(a, "--verbose")) {
+            o.verbose = true;
+            continue;
+        }
+        /* Every other option takes a value: "--opt VALUE" or "--opt=VALUE". */
         const char *eq = strchr(a, '=');
         size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);

@@ -34,6 +34,7 @@ typedef struct wp_count_opts {
     unsigned crash_every; /* a worker crashes on its K-th job; 0 = never */
     unsigned clients;     /* submitting threads (default 2 * workers) */
     unsigned max_tries;   /* attempts per job (default 5) */
+    bool verbose;         /* print the runtime's crash and supervisor reports */
 } wp_count_opts;
 
 /* wp_run_count: the counting mode. Returns the process exit status:
