@@ -195,8 +195,9 @@ static int fiber_init(tr_self *self, void *state, const void *arg) {
     fib->fn = st->fn;
     fib->arg = st->arg;
     if (st->b) { /* a behaviour on the fiber: its init runs here, as an actor's */
-        fib->b = st->b;
         fib->bstate = (char *)fib + FIBER_HDR;
+        /* released: tr_process_info may read it from another thread */
+        __atomic_store_n(&fib->b, st->b, __ATOMIC_RELEASE);
         if (st->b->init) {
             int rc = st->b->init(self, fib->bstate, st->barg);
             if (rc != TR_CONTINUE)

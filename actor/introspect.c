@@ -92,13 +92,22 @@ void tr_processes_close(tr_proc_iter *it) {
 /* one actor                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The behaviour a runs, read from any thread: a fiber running a behaviour
+ * publishes it in its init (fiber.c), after the pid is live. */
+static const tr_behaviour *behaviour_any_thread(const tr__actor *a) {
+    if (!tr__is_fiber(a))
+        return a->b;
+    const tr_behaviour *b = __atomic_load_n(&tr__fiber_of_c(a)->b, __ATOMIC_ACQUIRE);
+    return b ? b : a->b;
+}
+
 const tr_behaviour *tr__behaviour_of(tr_runtime *rt, tr_pid pid) {
     if (!rt || pid.id == 0)
         return NULL;
     tr__actor *a = tr__acquire(rt, pid);
     if (!a)
         return NULL;
-    const tr_behaviour *b = tr__self_behaviour((const tr_self *)a);
+    const tr_behaviour *b = behaviour_any_thread(a);
     tr__release(a);
     return b;
 }
@@ -117,7 +126,7 @@ int tr_process_info(tr_runtime *rt, tr_pid pid, tr_proc_info *info) {
     if (!a)
         return TR_ENOPROC;
     info->pid = pid;
-    const tr_behaviour *b = tr__self_behaviour((const tr_self *)a);
+    const tr_behaviour *b = behaviour_any_thread(a);
     if (b && b->name)
         snprintf(info->behaviour, sizeof info->behaviour, "%s", b->name);
     info->is_fiber = tr__is_fiber(a);
