@@ -292,19 +292,20 @@ typedef struct tr_runtime_opts {
      * handler (one line per event to stderr). log_level: the least level
      * reported (tr_log_level; 0 = TR_LOG_NOTICE); log_queue: events queued
      * for the handler at most, beyond which they are counted and reported
-     * as dropped (0 = 4096; at most 2^20). */
+     * as dropped (0 = 1024; at most 2^20). */
     tr_log_fn log_fn;
     void *log_user;
     int log_level;
     unsigned log_queue;
 } tr_runtime_opts;
 
-/** tr_runtime_start: creates a runtime and starts its scheduler threads and
- *  timer thread.
+/** tr_runtime_start: creates a runtime and starts its scheduler threads,
+ *  timer thread and logger thread (log.h).
  *  Arguments: opts may be NULL (all defaults); out receives the runtime.
  *  Ownership: the caller owns *out and releases it with tr_runtime_free.
  *  Errors: TR_EINVAL (out NULL, threads > 1024, max_actors > 2^30,
- *  blocking_threads > 1024),
+ *  blocking_threads > 1024, log_level not 0..TR_LOG_ERROR, log_queue >
+ *  2^20),
  *  TR_EFULL (256 runtimes are alive in the process: each needs its own id
  *  in its pids; shut one down first), TR_ENOMEM (allocation or
  *  thread creation failed; nothing is left behind).
