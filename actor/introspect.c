@@ -183,7 +183,14 @@ int tr_metrics_get(tr_runtime *rt, tr_metrics *m) {
         tr_sched_metrics *s = &m->sched[i];
         s->messages = msgs;
         s->steals = tr__load_rlx_u64(&c->m_steals);
+        /* a park in progress counts up to now (since is read first: once
+         * it reads 0, the total includes that park) */
+        uint64_t since = tr__load_acq_u64(&c->m_park_since);
         s->parked_ns = tr__load_rlx_u64(&c->m_parked_ns);
+        if (since && (uint64_t)now > since)
+            s->parked_ns += (uint64_t)now - since;
+        if (s->parked_ns > m->uptime_ns)
+            s->parked_ns = m->uptime_ns;
         s->busy_ns = m->uptime_ns > s->parked_ns ? m->uptime_ns - s->parked_ns : 0;
     }
     m->spawns = tr__count_sum(rt, &rt->n_spawns, offsetof(tr__sched, ctx.d_spawns));

@@ -351,6 +351,7 @@ static void quiesce(tr__sched *s);
 static bool park(tr__sched *s, int64_t wait_ns) {
     tr_runtime *rt = s->rt;
     int64_t parked_at = tr__now_ns();
+    tr__store_rel_u64(&s->ctx.m_park_since, (uint64_t)parked_at);
     quiesce(s);                   /* never sleep inside a section: it would stall reclamation */
     tr__mc_flush(tr__tls_mcache); /* siblings' blocks go home before we sleep */
     pthread_mutex_lock(&s->park_mu);
@@ -406,6 +407,7 @@ static bool park(tr__sched *s, int64_t wait_ns) {
     pthread_mutex_unlock(&s->park_mu);
     tr__store_rlx_u64(&s->ctx.m_parked_ns,
                       s->ctx.m_parked_ns + (uint64_t)(tr__now_ns() - parked_at));
+    tr__store_rel_u64(&s->ctx.m_park_since, 0);
     return woken;
 }
 

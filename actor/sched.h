@@ -52,7 +52,8 @@ typedef struct tr__ctx {
     uint64_t d_spawns, d_restarts;
     uint64_t d_exits[TR__EXIT_KINDS]; /* by tr_exit_kind */
     uint64_t m_msgs, m_steals;        /* messages handled here; actors stolen by this thread */
-    uint64_t m_parked_ns;             /* time parked (in park()) */
+    uint64_t m_parked_ns;             /* time parked (in park()), up to the last wake-up */
+    uint64_t m_park_since;            /* when the current park began (monotonic ns), 0: awake */
     uint32_t n_slots;                 /* cached free actor slots (owner only) */
     uint64_t ref_next, ref_end;       /* refs this thread may hand out (tr__make_ref) */
     bool ob_on;                       /* inside an actor's turn: sends are gathered */

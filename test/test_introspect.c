@@ -378,6 +378,27 @@ static void test_metrics(void **st) {
     tu_rt_stop(&rt);
 }
 
+/* An idle runtime's threads show as parked, while they are parked (not
+ * only once they wake up). */
+static uint64_t parked_ns(tr_runtime *rt, unsigned i) {
+    tr_metrics m;
+    assert_rc(tr_metrics_get(rt, &m), TR_OK);
+    return m.sched[i].parked_ns;
+}
+
+static void test_metrics_idle_parked(void **st) {
+    (void)st;
+    tr_runtime *rt = tu_rt_start(2);
+    assert_true(TU_WAIT(parked_ns(rt, 0) > 200000000ull && parked_ns(rt, 1) > 200000000ull, 10000));
+    tr_metrics m;
+    assert_rc(tr_metrics_get(rt, &m), TR_OK);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_true(m.sched[i].parked_ns <= m.uptime_ns);
+        assert_int_equal(m.sched[i].busy_ns + m.sched[i].parked_ns, m.uptime_ns);
+    }
+    tu_rt_stop(&rt);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_processes_snapshot),
@@ -385,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_process_info_monitors),
         cmocka_unit_test(test_tree_dump),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_metrics_idle_parked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
