@@ -1,11 +1,12 @@
-// Go peer of troupe's fiber and channel workloads (fiber_switch,
-// chan_pingpong, chan_throughput, select_fanin, fiber_spawn) defined in
-// ../../WORKLOADS.md: a fiber is a goroutine, a troupe channel a Go channel
-// of int64, tr_select a select statement, tr_yield runtime.Gosched.
+// Go peer of troupe's workloads (../../WORKLOADS.md). The actor workloads
+// are in actors.go; this file has the fiber and channel workloads
+// (fiber_switch, chan_pingpong, chan_throughput, select_fanin, fiber_spawn):
+// a fiber is a goroutine, a troupe channel a Go channel of int64, tr_select a
+// select statement, tr_yield runtime.Gosched.
 //
 // Usage: bench-go [--scale F] [workload ...]   (or SCALE=F bench-go ...)
 //
-// With no workload named, all five run in this process in the order above;
+// With no workload named, all run in this process in the table's order;
 // ./run starts one process per workload instead. Only the standard library
 // is used; GOMAXPROCS is left at its default (all cores) except in
 // fiber_switch, which measures one scheduler thread (GOMAXPROCS 1).
@@ -35,11 +36,19 @@ type result struct {
 	extra    []string // "key=value"
 }
 
+// skipN as a result's n means the runtime cannot express the workload: its
+// RESULT line says check=skip.
+const skipN = -1
+
 func (r result) print() {
 	ms := float64(r.elapsed.Nanoseconds()) / 1e6
 	rate := 0.0
 	if r.elapsed > 0 {
 		rate = r.units / r.elapsed.Seconds()
+	}
+	if r.n == skipN {
+		fmt.Printf("RESULT workload=%s impl=go n=0 ms=0 rate=0 check=skip\n", r.workload)
+		return
 	}
 	check := "ok"
 	if !r.ok {
@@ -286,10 +295,27 @@ func fiberSpawn(scale float64) result {
 		}}
 }
 
+// restartSkip: Go has no supervisors or links, so restart is not expressed
+// (WORKLOADS.md: runtimes without supervisors skip it).
+func restartSkip(float64) result {
+	return result{workload: "restart", n: skipN, ok: true}
+}
+
 var workloads = []struct {
 	name string
 	run  func(float64) result
 }{
+	{"skynet", skynet},
+	{"pingpong", pingpong},
+	{"counting", counting},
+	{"fanin", fanin},
+	{"call", call},
+	{"spawn_idle", spawnIdle},
+	{"ring", ring},
+	{"pool", pool},
+	{"pool_sleep", poolSleep},
+	{"restart", restartSkip},
+	{"tickers", tickers},
 	{"fiber_switch", fiberSwitch},
 	{"chan_pingpong", chanPingpong},
 	{"chan_throughput", chanThroughput},

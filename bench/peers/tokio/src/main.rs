@@ -1,8 +1,8 @@
-//! Tokio peer of troupe's fiber and channel workloads (fiber_switch,
-//! chan_pingpong, chan_throughput, select_fanin, fiber_spawn) defined in
-//! ../../WORKLOADS.md: a fiber is a task, a channel a tokio::sync::mpsc
-//! channel of i64, tr_select tokio::select!, tr_yield
-//! tokio::task::yield_now.
+//! Tokio peer of troupe's workloads (../../WORKLOADS.md). The actor
+//! workloads are in actors.rs; this file has the fiber and channel workloads
+//! (fiber_switch, chan_pingpong, chan_throughput, select_fanin, fiber_spawn):
+//! a fiber is a task, a channel a tokio::sync::mpsc channel of i64,
+//! tr_select tokio::select!, tr_yield tokio::task::yield_now.
 //!
 //! Usage: bench-fiber-tokio [--scale F] [workload ...]  (or SCALE=F ...)
 //!
@@ -26,7 +26,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Mutex, Notify};
 
-struct BenchResult {
+mod actors;
+
+/// A result whose n is SKIP_N prints check=skip: the runtime cannot express
+/// the workload.
+pub const SKIP_N: i64 = -1;
+
+pub struct BenchResult {
     workload: &'static str,
     n: i64,
     elapsed: Duration,
@@ -37,6 +43,10 @@ struct BenchResult {
 
 impl BenchResult {
     fn print(&self) {
+        if self.n == SKIP_N {
+            println!("RESULT workload={} impl=tokio n=0 ms=0 rate=0 check=skip", self.workload);
+            return;
+        }
         let ms = self.elapsed.as_nanos() as f64 / 1e6;
         let rate = if self.elapsed > Duration::ZERO {
             self.units / self.elapsed.as_secs_f64()
@@ -56,29 +66,29 @@ impl BenchResult {
     }
 }
 
-fn scaled(def: f64, scale: f64) -> i64 {
+pub fn scaled(def: f64, scale: f64) -> i64 {
     ((def * scale).round() as i64).max(1)
 }
 
 /// Go's sync.WaitGroup; leaked per run so that tasks hold a &'static.
-struct WaitGroup {
+pub struct WaitGroup {
     left: AtomicUsize,
     zero: Notify,
 }
 
 impl WaitGroup {
-    fn leak(n: usize) -> &'static WaitGroup {
+    pub fn leak(n: usize) -> &'static WaitGroup {
         Box::leak(Box::new(WaitGroup {
             left: AtomicUsize::new(n),
             zero: Notify::new(),
         }))
     }
-    fn done(&self) {
+    pub fn done(&self) {
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.zero.notify_one();
         }
     }
-    async fn wait(&self) {
+    pub async fn wait(&self) {
         while self.left.load(Ordering::Acquire) != 0 {
             self.zero.notified().await;
         }
@@ -292,7 +302,7 @@ async fn select_fanin(scale: f64) -> BenchResult {
 /// Resident set size in bytes (VmRSS of /proc/self/status: the resident
 /// pages of /proc/self/statm, in kB, so no page size is assumed); -1 if
 /// unreadable.
-fn vm_rss() -> i64 {
+pub fn vm_rss() -> i64 {
     let status = match std::fs::read_to_string("/proc/self/status") {
         Ok(s) => s,
         Err(_) => return -1,
@@ -356,12 +366,32 @@ async fn fiber_spawn(scale: f64) -> BenchResult {
 
 type Workload = fn(f64) -> Pin<Box<dyn Future<Output = BenchResult> + Send>>;
 
-const WORKLOADS: [(&str, Workload); 5] = [
+const WORKLOADS: [(&str, Workload); 17] = [
+    ("skynet", |s| Box::pin(actors::skynet(s))),
+    ("pingpong", |s| Box::pin(actors::pingpong(s))),
+    ("counting", |s| Box::pin(actors::counting(s))),
+    ("fanin", |s| Box::pin(actors::fanin(s))),
+    ("call", |s| Box::pin(actors::call(s))),
+    ("call_thread", |s| Box::pin(actors::call_thread(s))),
+    ("spawn_idle", |s| Box::pin(actors::spawn_idle(s))),
+    ("ring", |s| Box::pin(actors::ring(s))),
+    ("pool", |s| Box::pin(actors::pool(s))),
+    ("pool_sleep", |s| Box::pin(actors::pool_sleep(s))),
+    ("restart", |s| Box::pin(actors::restart(s))),
+    ("tickers", |s| Box::pin(actors::tickers(s))),
     ("fiber_switch", |s| Box::pin(fiber_switch(s))),
     ("chan_pingpong", |s| Box::pin(chan_pingpong(s))),
     ("chan_throughput", |s| Box::pin(chan_throughput(s))),
     ("select_fanin", |s| Box::pin(select_fanin(s))),
     ("fiber_spawn", |s| Box::pin(fiber_spawn(s))),
+];
+
+const FIBER_WORKLOADS: [&str; 5] = [
+    "fiber_switch",
+    "chan_pingpong",
+    "chan_throughput",
+    "select_fanin",
+    "fiber_spawn",
 ];
 
 fn usage(prog: &str) {
@@ -438,10 +468,15 @@ fn main() {
     let mut failed = false;
     for name in &names {
         let run = WORKLOADS.iter().find(|w| w.0 == name).unwrap().1;
+        // The fiber workloads need no timer; the actor workloads get the
+        // runtime #[tokio::main] builds (enable_all: here the timer only).
+        let fiber = FIBER_WORKLOADS.contains(&name.as_str());
         let rt = if name == "fiber_switch" {
             tokio::runtime::Builder::new_current_thread().build()
-        } else {
+        } else if fiber {
             tokio::runtime::Builder::new_multi_thread().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()
         }
         .expect("building the Tokio runtime");
         let r = rt.block_on(async move { tokio::spawn(run(scale)).await.expect("driver task") });
