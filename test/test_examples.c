@@ -491,6 +491,24 @@ static void test_mass_spawn_invalid_env(void **state) {
     expect_env_error(zero_count, "NUM_WORKERS");
     expect_env_error(bad_stats, "STATS_INTERVAL");
     expect_env_error(swapped, "TICK_MIN");
+    /* A fraction needs a unit (a bare number is whole ms); "off" is only
+     * for the variables that can be off. */
+    static const char *const bare_fraction[] = {"NUM_WORKERS=10", "TICK_MIN=1.5", NULL};
+    static const char *const off_tick[] = {"NUM_WORKERS=10", "TICK_MAX=off", NULL};
+    expect_env_error(bare_fraction, "TICK_MIN=\"1.5\"");
+    expect_env_error(off_tick, "TICK_MAX=\"off\"");
+
+    /* "off", as documented, is accepted where a feature can be off. */
+    static const char *const offs[] = {"NUM_WORKERS=10", "SPAWNER_CRASH_AFTER=off", "RUN_FOR=200ms",
+                                       "TICK_MIN=1500",  "TICK_MAX=1.5s",           NULL};
+    run_opts oo = {.env = offs, .timeout_ms = 30000};
+    run_result ro;
+    run_example("mass_spawn", &oo, &ro);
+    if (ro.exit_code != 0)
+        dump("mass_spawn", &ro);
+    assert_int_equal(ro.exit_code, 0);
+    assert_non_null(strstr(ro.out, "shutdown:"));
+    free(ro.out);
 
     /* A misspelt option is an error too, not the actor mode by default. */
     static const char *const typo[] = {"--fiber", NULL};
@@ -508,7 +526,8 @@ static void test_mass_spawn_invalid_env(void **state) {
 /* Every example prints its usage on --help (exit 0) and refuses an
  * argument it does not know with its usage on stderr (exit 2), before it
  * starts anything. */
-static const char *const usage_examples[] = {"channels", "fan_out_fan_in", "task_pool"};
+static const char *const usage_examples[] = {"channels", "fan_out_fan_in", "task_pool",
+                                             "mass_spawn", "worker_pool"};
 
 static void test_examples_help_and_bad_args(void **state) {
     (void)state;

@@ -21,7 +21,10 @@
  * fresh set. SIGINT (Ctrl+C) or SIGTERM stops the tree gracefully: every
  * worker's terminate runs, the spawner prints a final line, exit code 0.
  *
- * Environment (durations: 250ms, 2s, 1.5s, 1m; a bare number is ms):
+ * Usage: mass_spawn [--fibers] [--help]   (any other argument: exit 2)
+ *
+ * Environment (durations: 250ms, 2s, 1.5s, 1m; a bare number is whole ms;
+ * SPAWNER_CRASH_AFTER and RUN_FOR also take off):
  *   NUM_WORKERS          workers to spawn (1..1000000)         default 10000
  *   TICK_MIN, TICK_MAX   range of each worker's random period   500ms, 3s
  *   STATS_INTERVAL       period of the stats line               2s
@@ -84,20 +87,29 @@ static int env_error(const char *name, const char *value, const char *expected) 
     return -1;
 }
 
-/* Parses "250ms", "2s", "1.5s", "1m" or "250" (ms) into *out (> 0). */
-static int parse_duration(const char *name, tr_duration_ms dflt, tr_duration_ms *out) {
+/* Parses "250ms", "2s", "1.5s", "1m" or "250" (whole ms) into *out (> 0);
+ * with can_be_off, "off" gives 0 (the feature is off). */
+static int parse_duration(const char *name, tr_duration_ms dflt, bool can_be_off,
+                          tr_duration_ms *out) {
     const char *v = getenv(name);
     if (!v) {
         *out = dflt;
         return 0;
     }
-    const char *want = "a positive duration such as 250ms, 2s or 1.5s";
+    if (can_be_off && strcmp(v, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    const char *want = can_be_off ? "off or a positive duration such as 250ms, 2s or 1.5s"
+                                  : "a positive duration such as 250ms, 2s or 1.5s";
     char *end;
     errno = 0;
     double x = strtod(v, &end);
     if (end == v || errno != 0 || !(x > 0) || (*v < '0' || *v > '9'))
         return env_error(name, v, want);
     double ms;
+    if (*end == '\0' && strspn(v, "0123456789") != strlen(v))
+        return env_error(name, v, "a unit (ms, s, m) after a fraction: a bare number is whole ms");
     if (strcmp(end, "ms") == 0 || *end == '\0')
         ms = x;
     else if (strcmp(end, "s") == 0)
@@ -132,11 +144,11 @@ static int parse_count(const char *name, long dflt, long min, long max, long *ou
 
 static int read_config(config *c) {
     if (parse_count("NUM_WORKERS", 10000, 1, 1000000, &c->num_workers) ||
-        parse_duration("TICK_MIN", 500, &c->tick_min) ||
-        parse_duration("TICK_MAX", 3000, &c->tick_max) ||
-        parse_duration("STATS_INTERVAL", 2000, &c->stats_interval) ||
-        parse_duration("SPAWNER_CRASH_AFTER", 0, &c->crash_after) ||
-        parse_duration("RUN_FOR", 0, &c->run_for))
+        parse_duration("TICK_MIN", 500, false, &c->tick_min) ||
+        parse_duration("TICK_MAX", 3000, false, &c->tick_max) ||
+        parse_duration("STATS_INTERVAL", 2000, false, &c->stats_interval) ||
+        parse_duration("SPAWNER_CRASH_AFTER", 0, true, &c->crash_after) ||
+        parse_duration("RUN_FOR", 0, true, &c->run_for))
         return -1;
     if (c->tick_min > c->tick_max) {
         fprintf(stderr,
@@ -466,15 +478,31 @@ static void print_introspection(tr_runtime *rt, tr_pid sup) {
 
 /* ------------------------------------------------------------------------ */
 
+static void usage(FILE *to) {
+    fprintf(to, "usage: mass_spawn [--fibers] [--help]\n"
+                "  a supervised spawner with NUM_WORKERS ticking workers (actors; fibers with\n"
+                "  --fibers); SIGINT/SIGTERM stop it, SIGUSR1 prints the tree and the metrics.\n"
+                "environment (durations: 250ms, 2s, 1.5s, 1m; a bare number is whole ms):\n"
+                "  NUM_WORKERS          1..1000000                      default 10000\n"
+                "  TICK_MIN, TICK_MAX   range of each worker's period   500ms, 3s\n"
+                "  STATS_INTERVAL       period of the stats line        2s\n"
+                "  SPAWNER_CRASH_AFTER  crash the spawner this long after each start, or off\n"
+                "                                                       default off\n"
+                "  RUN_FOR              stop after this long, or off    default off\n");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     config cfg = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--fibers") == 0) {
             cfg.fibers = true;
+        } else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
         } else {
-            fprintf(stderr, "mass_spawn: unknown argument \"%s\"; usage: mass_spawn [--fibers]\n",
-                    argv[i]);
+            fprintf(stderr, "mass_spawn: unknown argument \"%s\"\n", argv[i]);
+            usage(stderr);
             return 2;
         }
     }
