@@ -1462,6 +1462,10 @@ static int do_recv_(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_durati
             }
             if (errno == EINTR)
                 continue;
+            if (errno == EFAULT) { /* the caller's buffer: bad input, the socket is fine */
+                rc = TR_EINVAL;
+                break;
+            }
             if (errno != EAGAIN) {
                 s->err = errno;
                 s->peer_eof = true;

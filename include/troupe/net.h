@@ -170,7 +170,8 @@ TR_API int tr_tcp_connect(tr_runtime *rt, const char *host, uint16_t port, const
  *  for data (< 0: no limit; 0: do not wait); from an actor's callback it
  *  returns what is there now or TR_EAGAIN.
  *  Errors: TR_ECLOSED with *got 0 (the peer closed: EOF; or s closed),
- *  TR_EINVAL (s active or a listener, buf/got NULL, cap 0), TR_EAGAIN
+ *  TR_EINVAL (s active or a listener, buf/got NULL, cap 0, buf not
+ *  writable for min(cap, recv_max) bytes: the kernel's EFAULT), TR_EAGAIN
  *  (actor, nothing there), TR_ETIMEDOUT, TR_ECONNRESET and the other codes
  *  of tr_tcp_errno (errno kept).
  *  Thread-safety: any thread. Semantics: gen_tcp:recv/3. */
