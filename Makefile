@@ -13,7 +13,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX     ?= /usr/local
 DEB_PKGS   := cmake make gcc g++ pkg-config libck-dev libjemalloc-dev libcmocka-dev \
-              libboost-context-dev
+              libboost-context-dev libhiredis-dev redis-server redis-tools
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEPS       ?= $(if $(filter-out 0,$(TROUPE_NO_APT)),0,1)
 
