@@ -45,6 +45,8 @@ void tr__actor_destroy(tr__actor *a) {
     tr__pidtab_free(rt, idx);
     if (a->is_waiter)
         tr__waiter_fini(a->u.waiter);
+    if (a->cont) /* a continuation that never ran (the actor stopped first) */
+        tr__msg_free(a->cont);
     for (uint32_t i = 0; i < a->n_links; i++)
         tr__pre_free(a->links[i].pre);
     tr__free(a->links);
@@ -187,8 +189,9 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
         tr__ob_flush(sc);
         tr__spin_unlock(&sc->ctx.ob_lock);
     }
-    /* Give the token back, or schedule when messages came in during init. */
-    if (!tr__mq_markempty_mpsc(&a->mq, &a->mqc))
+    /* Give the token back, or schedule when messages came in during init,
+     * or when init set a continuation (a fiber runs its own, at its start). */
+    if ((a->cont && !tr__is_fiber(a)) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
@@ -368,6 +371,12 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
+    if (m->sys == TR__SYS_CONTINUE) {
+        if (!b->handle_continue)
+            crash(f, TR_EINVAL, "unexpected continue");
+        rc = b->handle_continue((tr_self *)a, state, msg);
+        goto done;
+    }
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
         if (!tr__req_take(a, msg->ref, true))
             return false; /* answered already */
@@ -449,6 +458,7 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
             tr__log_unexpected(a, msg); /* OTP's default handle_info logs it */
         break;
     }
+done:
     if (rc != TR_CONTINUE && !f->stop_pending) {
         f->stop_pending = true;
         f->stop_reason = tr_reason_normal();
@@ -535,7 +545,13 @@ void tr__run(tr__sched *sched, tr__actor *a) {
                 break; /* yielded again: back of the queue */
             continue;
         }
-        tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
+        tr__msg *m;
+        if (a->cont && !fiber) { /* tr_continue: before any other message */
+            m = a->cont;
+            a->cont = NULL;
+        } else {
+            m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
+        }
         if (!m) {
             if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
                 continue;
@@ -663,6 +679,26 @@ int tr_stop(tr_self *self, tr_reason reason) {
         f->stop_reason = tr__reason_sealed(reason);
     }
     return TR_STOP;
+}
+
+int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size) {
+    tr__frame *f = tr__tls_frame;
+    tr__actor *a = (tr__actor *)self;
+    if (!a || !f || f->a != a || (size && !data))
+        return TR_EINVAL;
+    if (tr__is_fiber(a) && !tr__fiber_bbehaviour(a))
+        return TR_EINVAL; /* a plain fiber has no handle_continue */
+    if (a->cont)
+        return TR_EBUSY;
+    /* Runs first in the actor's next turn (init's: its first), maybe on
+     * another thread: tr__msg_free returns the block wherever it is freed. */
+    tr__msg *m = tr__msg_new(tr__mc_here(a->rt), TR_MSG_CONTINUE, tag, data, size);
+    if (!m)
+        return TR_ENOMEM;
+    m->sys = TR__SYS_CONTINUE;
+    m->pub.sender = a->pid;
+    a->cont = m;
+    return TR_CONTINUE;
 }
 
 void tr_fail(tr_self *self, tr_reason reason) {

@@ -123,6 +123,9 @@ typedef struct tr__actor {
     tr__mq_node wake;
     bool wake_queued;
     bool shutdown_pending;
+    /* owner only: the continuation tr_continue set (TR__SYS_CONTINUE), run
+     * before the next message; freed with the actor if it never runs */
+    tr__msg *cont;
     /* the behaviour's state follows, 16-byte aligned */
 } tr__actor;
 

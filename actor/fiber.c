@@ -370,14 +370,26 @@ static int behaviour_loop(tr_self *self, void *arg) {
     (void)arg;
     tr__fiber *fib = running(self);
     const tr_behaviour *b = fib->b;
+    tr__actor *a = (tr__actor *)self;
     for (;;) {
         tr_msg *m = NULL;
-        int rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
-        if (rc)
-            return rc;
+        int rc;
+        if (a->cont) { /* tr_continue (init's too): before any other message */
+            tr__msg *c = a->cont;
+            a->cont = NULL;
+            m = &c->pub; /* freed by tr_msg_free as a received message */
+        } else {
+            rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
+            if (rc)
+                return rc;
+        }
         fib->bmsg = m;
         rc = TR_CONTINUE;
-        if (m->kind == TR_MSG_CALL) {
+        if (m->kind == TR_MSG_CONTINUE) {
+            if (!b->handle_continue)
+                tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected continue"));
+            rc = b->handle_continue(self, fib->bstate, m);
+        } else if (m->kind == TR_MSG_CALL) {
             if (!b->handle_call)
                 tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected call"));
             rc = b->handle_call(self, fib->bstate, m, tr_msg_from(self, m));

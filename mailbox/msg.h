@@ -18,13 +18,16 @@
 /* Internal message kinds beyond tr_msg_kind (never seen by callbacks). */
 enum {
     TR__SYS_NONE = 0,
-    TR__SYS_WAKE,         /* no-op: makes the actor run (signals were queued) */
-    TR__SYS_REQ_TIMEOUT,  /* a tr_request's timeout fired; ref = request id */
-    TR__SYS_SIG_EXIT,     /* exit signal (in the signal list, not the mailbox) */
-    TR__SYS_SIG_SHUTDOWN, /* runtime shutdown: stop with shutdown, run terminate */
-    TR__SYS_FWD,          /* a message handed on by tr_forward: whoever forwarded it
-                             answers for it if the receiver fails (no bounce) */
-    TR__SYS_FIBER_TIMEOUT /* a fiber's receive/sleep/park timeout; ref = its timer's ref */
+    TR__SYS_WAKE,          /* no-op: makes the actor run (signals were queued) */
+    TR__SYS_REQ_TIMEOUT,   /* a tr_request's timeout fired; ref = request id */
+    TR__SYS_SIG_EXIT,      /* exit signal (in the signal list, not the mailbox) */
+    TR__SYS_SIG_SHUTDOWN,  /* runtime shutdown: stop with shutdown, run terminate */
+    TR__SYS_FWD,           /* a message handed on by tr_forward: whoever forwarded it
+                              answers for it if the receiver fails (no bounce) */
+    TR__SYS_FIBER_TIMEOUT, /* a fiber's receive/sleep/park timeout; ref = its timer's ref */
+    TR__SYS_CONTINUE,      /* a continuation (tr_continue), for handle_continue */
+    TR__SYS_STOP,          /* tr_stop_server: stop with the reason in bytes, run terminate */
+    TR__SYS_IDLE           /* the idle timeout (tr_idle_timeout) fired; ref = its number */
 };
 
 typedef struct tr__msg {

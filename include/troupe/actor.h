@@ -159,7 +159,9 @@ typedef enum tr_msg_kind {
     TR_MSG_REPLY,    /* reply to a tr_request; status 0, or an error / TR_ETIMEDOUT */
     TR_MSG_EXIT,     /* {'EXIT', sender, reason} for an actor that traps exits */
     TR_MSG_DOWN,     /* {'DOWN', ref, process, sender, reason} for a monitor */
-    TR_MSG_TIMER     /* a timer from tr_send_after / tr_send_interval fired */
+    TR_MSG_TIMER,    /* a timer from tr_send_after / tr_send_interval fired */
+    TR_MSG_CONTINUE, /* handle_continue's message: the continuation set by tr_continue */
+    TR_MSG_TIMEOUT   /* handle_info: the idle timeout set by tr_idle_timeout expired */
 } tr_msg_kind;
 
 /** A message as a callback sees it. Borrowed: valid only until the callback
@@ -254,6 +256,14 @@ typedef struct tr_from {
  *    call troupe functions that act for the actor, or tr_fail. Memory a
  *    behaviour allocates and keeps in its state must be freed here (not
  *    in terminate, which a kill skips). Default: nothing.
+ *  - handle_continue(self, state, msg): runs the continuation that init or
+ *    any callback set with tr_continue, right after that callback and
+ *    before any other message (OTP 21's {continue, C} and
+ *    handle_continue/2): msg->kind is TR_MSG_CONTINUE, msg->tag, data and
+ *    size are what tr_continue was given, msg->sender is the actor itself.
+ *    It returns as the other callbacks do, and may set a new continuation.
+ *    Default (NULL) with a continuation set: crash with TR_EINVAL
+ *    ("unexpected continue"), as OTP's undefined callback.
  *  Kill while running: C code cannot be preempted, so a kill (tr_exit with
  *  tr_reason_kill()) that finds the actor inside a callback takes effect
  *  for everyone else at once (see tr_exit); the callback runs on until it
@@ -269,6 +279,7 @@ typedef struct tr_behaviour {
     int (*handle_info)(tr_self *self, void *state, const tr_msg *msg);
     void (*terminate)(tr_self *self, void *state, tr_reason reason);
     void (*cleanup)(void *state);
+    int (*handle_continue)(tr_self *self, void *state, const tr_msg *msg);
 } tr_behaviour;
 
 /* ------------------------------------------------------------------------ */
@@ -407,6 +418,29 @@ TR_API int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, 
  *  `return tr_stop(self, tr_reason_normal());`. In init it makes spawn fail
  *  with TR_EINIT. Thread-safety: the callback's thread. */
 TR_API int tr_stop(tr_self *self, tr_reason reason);
+
+/** tr_continue: sets a continuation: after the running callback returns
+ *  (init included), the behaviour's handle_continue runs with a message of
+ *  kind TR_MSG_CONTINUE carrying tag and a copy of the size bytes at data,
+ *  before any other message is handled (OTP 21's {noreply, S, {continue,
+ *  C}} and {ok, S, {continue, C}}). This is the way to do slow set-up after
+ *  init: tr_spawn returns once init has, and the set-up runs on a scheduler
+ *  thread before the first message. Exit signals still act first (a kill,
+ *  or an exit to an actor that does not trap exits, ends the actor and the
+ *  continuation is dropped), as in OTP. Returns TR_CONTINUE (0), so that a
+ *  callback can end with `return tr_continue(self, TAG, &x, sizeof x);`.
+ *  A callback that stops (returns TR_STOP, tr_stop, tr_fail) drops it.
+ *  Arguments: self, the running actor, inside one of its callbacks; tag,
+ *  application-defined; data may be NULL when size is 0 (copied; the
+ *  caller keeps it).
+ *  Errors: TR_EINVAL (self NULL or not the actor whose callback runs on
+ *  this thread, data NULL with size > 0, a plain fiber (tr_spawn_fiber),
+ *  which has no handle_continue), TR_EBUSY (a continuation is already set
+ *  in this callback: one per callback, as OTP's one return value),
+ *  TR_ENOMEM (also for a payload over the message limit): nothing is set;
+ *  a callback that returns the error stops with reason normal, as any
+ *  non-zero return. Thread-safety: the callback's thread. */
+TR_API int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size);
 
 /** tr_fail: crashes the running actor at once: unwinds out of the current
  *  callback (longjmp to the dispatch point, skipping the rest of the

@@ -1,0 +1,225 @@
+/* The gen_server API people reach for (issue 10): handle_continue
+ * (tr_continue), stopping a server from outside (tr_stop_server), reading
+ * and replacing its state (tr_get_state, tr_replace_state) and the idle
+ * timeout (tr_idle_timeout). Each test asserts what a user observes: the
+ * order of the callbacks, what the calls return, and when. */
+#include "testutil.h"
+
+enum {
+    T_SELF = 1, /* init sends this to itself before its continuation */
+    T_CAST,     /* a cast: noted; the payload says what to return */
+    T_CONT_A,   /* continuation tags */
+    T_CONT_B,
+    T_GET,       /* call: reply with the state's counter */
+    T_BUSY_CHECK /* cast: tr_continue twice, note the second rc */
+};
+
+/* What the cast's payload asks for. */
+enum { DO_NOTHING = 0, DO_CONTINUE_A, DO_GATE, DO_BUSY };
+
+typedef struct cont_arg {
+    tu_log *log;
+    tu_gate *gate;  /* handle_continue of T_CONT_A blocks here when set */
+    bool init_cont; /* init sets T_CONT_A */
+    bool chain;     /* T_CONT_A sets T_CONT_B */
+} cont_arg;
+
+typedef struct cont_state {
+    cont_arg arg;
+    int counter;
+} cont_state;
+
+static int c_init(tr_self *self, void *state, const void *arg) {
+    cont_state *st = state;
+    st->arg = *(const cont_arg *)arg;
+    tu_log_note(st->arg.log, "init", "");
+    tr_send(tr_self_runtime(self), tr_self_pid(self), T_SELF, NULL, 0);
+    if (st->arg.init_cont) {
+        int v = 41;
+        return tr_continue(self, T_CONT_A, &v, sizeof v);
+    }
+    return TR_CONTINUE;
+}
+
+static int c_continue(tr_self *self, void *state, const tr_msg *m) {
+    cont_state *st = state;
+    if (m->kind != TR_MSG_CONTINUE || !tr_pid_eq(m->sender, tr_self_pid(self)))
+        tu_log_note(st->arg.log, "bad-continue-msg", "");
+    if (m->tag == T_CONT_A) {
+        tu_log_note(st->arg.log, "cont", "A");
+        if (st->arg.gate)
+            tu_gate_pass(st->arg.gate, 10000);
+        if (m->size == sizeof(int))
+            memcpy(&st->counter, m->data, sizeof(int));
+        st->counter++;
+        if (st->arg.chain)
+            return tr_continue(self, T_CONT_B, NULL, 0);
+    } else if (m->tag == T_CONT_B) {
+        tu_log_note(st->arg.log, "cont", "B");
+        st->counter += 100;
+    }
+    return TR_CONTINUE;
+}
+
+static int c_info(tr_self *self, void *state, const tr_msg *m) {
+    (void)self;
+    cont_state *st = state;
+    if (m->tag == T_SELF)
+        tu_log_note(st->arg.log, "info", "self");
+    return TR_CONTINUE;
+}
+
+static int c_cast(tr_self *self, void *state, const tr_msg *m) {
+    cont_state *st = state;
+    int what = DO_NOTHING;
+    if (m->size == sizeof what)
+        memcpy(&what, m->data, sizeof what);
+    char name[16];
+    snprintf(name, sizeof name, "%d", what);
+    tu_log_note(st->arg.log, "cast", name);
+    if (what == DO_GATE)
+        tu_gate_pass(st->arg.gate, 10000);
+    if (what == DO_CONTINUE_A)
+        return tr_continue(self, T_CONT_A, NULL, 0);
+    if (what == DO_BUSY) {
+        int rc1 = tr_continue(self, T_CONT_B, NULL, 0);
+        int rc2 = tr_continue(self, T_CONT_B, NULL, 0);
+        char buf[48];
+        snprintf(buf, sizeof buf, "%s,%s", tr_err_name(rc1), tr_err_name(rc2));
+        tu_log_note(st->arg.log, "busy", buf);
+        return rc1;
+    }
+    return TR_CONTINUE;
+}
+
+static int c_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
+    (void)self;
+    (void)m;
+    cont_state *st = state;
+    tr_reply(from, 0, &st->counter, sizeof st->counter);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour cont_b = {.name = "cont",
+                                    .state_size = sizeof(cont_state),
+                                    .init = c_init,
+                                    .handle_call = c_call,
+                                    .handle_cast = c_cast,
+                                    .handle_info = c_info,
+                                    .handle_continue = c_continue};
+
+static int get_counter(tr_runtime *rt, tr_pid p) {
+    tr_buf b;
+    assert_rc(tr_call(rt, p, T_GET, NULL, 0, &b, 10000), 0);
+    assert_int_equal(b.size, sizeof(int));
+    int v;
+    memcpy(&v, b.data, sizeof v);
+    tr_buf_free(&b);
+    return v;
+}
+
+static void cast_do(tr_runtime *rt, tr_pid p, int what) {
+    assert_rc(tr_cast(rt, p, T_CAST, &what, sizeof what), 0);
+}
+
+/* init's continuation runs on a scheduler thread after tr_spawn returned
+ * (spawn does not wait for the slow set-up), and before the message init
+ * sent itself and before a message sent right after spawn. */
+static void test_continue_after_init_runs_first(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .gate = &f->gate[0], .init_cont = true};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, NULL, &p), 0);
+    /* tr_spawn is back while the continuation is held in its gate. */
+    assert_true(tu_gate_wait_entered(&f->gate[0], 1, 10000));
+    cast_do(f->rt, p, DO_NOTHING);
+    tu_gate_open(&f->gate[0]);
+    assert_int_equal(get_counter(f->rt, p), 42); /* the continuation's data, +1 */
+    assert_int_equal(tu_log_find_note(f->log, "init:", 0), 0);
+    assert_int_equal(tu_log_find_note(f->log, "cont:A", 0), 1);
+    assert_int_equal(tu_log_find_note(f->log, "info:self", 0), 2);
+    assert_int_equal(tu_log_find_note(f->log, "cast:0", 0), 3);
+    assert_int_equal(tu_log_find_note(f->log, "bad-continue-msg:", 0), -1);
+}
+
+/* Any callback may continue, and a continuation may continue again: the
+ * chain runs before the messages queued meanwhile. */
+static void test_continue_chain_from_callback(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .chain = true, .gate = &f->gate[0]};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, NULL, &p), 0);
+    /* Hold the actor in a cast so that the next ones queue behind it: the
+     * continuation must still run before them. */
+    cast_do(f->rt, p, DO_GATE);
+    assert_true(tu_gate_wait_entered(&f->gate[0], 1, 10000));
+    cast_do(f->rt, p, DO_CONTINUE_A);
+    cast_do(f->rt, p, DO_NOTHING);
+    cast_do(f->rt, p, DO_NOTHING);
+    tu_gate_open(&f->gate[0]);
+    assert_int_equal(get_counter(f->rt, p), 101);
+    int c1 = tu_log_find_note(f->log, "cast:1", 0);
+    assert_true(c1 >= 0);
+    assert_int_equal(tu_log_find_note(f->log, "cont:A", 0), c1 + 1);
+    assert_int_equal(tu_log_find_note(f->log, "cont:B", 0), c1 + 2);
+    assert_int_equal(tu_log_find_note(f->log, "cast:0", 0), c1 + 3);
+}
+
+/* One continuation per callback: the second tr_continue gets TR_EBUSY and
+ * the first still runs once. Outside a callback: TR_EINVAL. */
+static void test_continue_errors(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, NULL, &p), 0);
+    cast_do(f->rt, p, DO_BUSY);
+    assert_int_equal(get_counter(f->rt, p), 100);
+    assert_true(tu_log_find_note(f->log, "busy:TR_OK,TR_EBUSY", 0) >= 0);
+    assert_int_equal(tu_log_count(f->log, TR_PID_NONE, TU_EV_NOTE, TU_ANY), 5);
+    assert_rc(tr_continue(NULL, 1, NULL, 0), TR_EINVAL);
+}
+
+/* A behaviour without handle_continue that sets one crashes with
+ * "unexpected continue", as OTP's undefined callback. */
+static int nc_init(tr_self *self, void *state, const void *arg) {
+    (void)state;
+    (void)arg;
+    return tr_continue(self, 7, NULL, 0);
+}
+static const tr_behaviour no_cont_b = {.name = "no_cont", .init = nc_init};
+
+static void test_continue_without_callback_crashes(void **state) {
+    tu_fix *f = *state;
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &no_cont_b, NULL, NULL, &p), 0);
+    tr_reason r = tu_await(f->rt, p);
+    if (r.kind == TR_EXIT_NOPROC)
+        return; /* it crashed before the monitor: nothing more to see */
+    assert_reason_kind(r, TR_EXIT_ERROR);
+    assert_int_equal(r.code, TR_EINVAL);
+    assert_string_equal(r.text, "unexpected continue");
+}
+
+/* A behaviour run on a fiber continues the same way. */
+static void test_continue_on_fiber(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .init_cont = true, .chain = true};
+    tr_spawn_opts o = {.on_fiber = true};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, &o, &p), 0);
+    assert_int_equal(get_counter(f->rt, p), 142);
+    assert_int_equal(tu_log_find_note(f->log, "cont:A", 0), 1);
+    assert_int_equal(tu_log_find_note(f->log, "cont:B", 0), 2);
+    assert_int_equal(tu_log_find_note(f->log, "info:self", 0), 3);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        TU_TEST(test_continue_after_init_runs_first),
+        TU_TEST(test_continue_chain_from_callback),
+        TU_TEST(test_continue_errors),
+        TU_TEST(test_continue_without_callback_crashes),
+        TU_TEST(test_continue_on_fiber),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
