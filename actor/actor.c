@@ -377,6 +377,11 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
         rc = b->handle_continue((tr_self *)a, state, msg);
         goto done;
     }
+    if (m->sys == TR__SYS_STOP) { /* tr_stop_server: stop now, terminate runs */
+        f->stop_pending = true;
+        memcpy(&f->stop_reason, m->bytes, sizeof f->stop_reason);
+        return true;
+    }
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
         if (!tr__req_take(a, msg->ref, true))
             return false; /* answered already */

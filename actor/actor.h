@@ -213,6 +213,15 @@ static inline bool tr__self_killed_here(void) {
     return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
 }
 
+/* What a blocking stop sends once its monitor is set up: an exit signal
+ * (tr_exit) or, with stop set, the stop message of tr_stop_server, which the
+ * actor handles in its mailbox's order by stopping with `reason` and
+ * running terminate (OTP's system message behind gen_server:stop/3). */
+typedef struct tr__stop_send {
+    tr_reason reason;
+    bool stop;
+} tr__stop_send;
+
 /* ---- actor.c ---- */
 typedef struct tr__sched tr__sched;
 /* tr__run: runs one turn of a (up to the runtime's batch of messages) on

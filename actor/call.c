@@ -163,7 +163,7 @@ done:
  * the exit signal *send first when send is not NULL (after the monitor is
  * set up). */
 static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
-                                tr_reason *reason, const tr_reason *send) {
+                                tr_reason *reason, const tr__stop_send *send) {
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
     int err = TR_OK;
@@ -172,7 +172,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
     if (!pa)
         return err;
     if (send) {
-        err = tr_exit(rt, pid, *send);
+        err = tr__stop_send_to(rt, pid, send, TR_PID_NONE);
         if (err) {
             watch_end(pa, mref);
             return err;
@@ -193,7 +193,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
 
 /* tr_await_exit, sending *send first when it is not NULL. */
 static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                      const tr_reason *send) {
+                      const tr__stop_send *send) {
     if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
     tr__actor *fa = tr__fiber_here();
@@ -214,7 +214,44 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
 }
 
 int tr__exit_await(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms) {
-    return await_exit(rt, pid, timeout_ms, NULL, &reason);
+    tr__stop_send s = {reason, false};
+    return await_exit(rt, pid, timeout_ms, NULL, &s);
+}
+
+int tr__stop_send_to(tr_runtime *rt, tr_pid pid, const tr__stop_send *s, tr_pid sender) {
+    if (!s->stop)
+        return tr_exit(rt, pid, s->reason);
+    tr_reason r = tr__reason_sealed(s->reason);
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_INFO, 0, &r, sizeof r);
+    if (!m)
+        return TR_ENOMEM;
+    m->sys = TR__SYS_STOP;
+    m->pub.sender = sender;
+    return tr__deliver(rt, pid, m);
+}
+
+static bool same_reason(const tr_reason *a, const tr_reason *b) {
+    return a->kind == b->kind && a->code == b->code &&
+           strncmp(a->text, b->text, sizeof a->text) == 0;
+}
+
+int tr_stop_server(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms,
+                   tr_reason *exit_reason) {
+    if (!rt || pid.id == 0 || reason.kind < TR_EXIT_NORMAL || reason.kind > TR_EXIT_ERROR)
+        return TR_EINVAL;
+    tr__actor *fa = tr__fiber_here();
+    if (fa && fa->rt == rt && tr_pid_eq(fa->pid, pid))
+        return TR_EDEADLK; /* calling itself: gen_server:stop's calling_self */
+    tr__stop_send s = {tr__reason_sealed(reason), true};
+    tr_reason why = tr__reason_make(TR_EXIT_NOPROC);
+    int err = await_exit(rt, pid, timeout_ms, &why, &s);
+    if (err)
+        return err;
+    if (exit_reason)
+        *exit_reason = why;
+    if (why.kind == TR_EXIT_NOPROC)
+        return TR_ENOPROC; /* dead before the monitor was set up */
+    return same_reason(&why, &s.reason) ? TR_OK : TR_EEXITED;
 }
 
 int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,

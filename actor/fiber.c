@@ -603,14 +603,14 @@ int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_
 }
 
 int tr__fiber_await_exit(tr__actor *a, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                         const tr_reason *send) {
+                         const tr__stop_send *send) {
     tr__fiber *fib = fib_of(a);
     uint64_t mref = 0;
     int err = tr_monitor((tr_self *)a, pid, &mref);
     if (err)
         return err;
     if (send) {
-        err = tr_exit(a->rt, pid, *send);
+        err = tr__stop_send_to(a->rt, pid, send, a->pid);
         if (err) {
             tr_demonitor((tr_self *)a, mref);
             return err;

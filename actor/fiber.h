@@ -120,6 +120,6 @@ tr__actor *tr__fiber_here(void);
 int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_t size,
                    tr_buf *reply, tr_duration_ms timeout_ms);
 int tr__fiber_await_exit(tr__actor *a, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                         const tr_reason *send);
+                         const tr__stop_send *send);
 
 #endif

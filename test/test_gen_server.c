@@ -213,6 +213,127 @@ static void test_continue_on_fiber(void **state) {
     assert_int_equal(tu_log_find_note(f->log, "info:self", 0), 3);
 }
 
+/* ---- tr_stop_server ------------------------------------------------------ */
+
+/* A slow terminate, to show that tr_stop_server waits for it. */
+static atomic_int g_term_done;
+static int slow_cast(tr_self *self, void *state, const tr_msg *m) {
+    (void)self;
+    (*(int *)state)++;
+    (void)m;
+    return TR_CONTINUE;
+}
+static void slow_terminate(tr_self *self, void *state, tr_reason reason) {
+    (void)self;
+    (void)reason;
+    tu_sleep_ms(50); /* the work a terminate does; the caller must wait for it */
+    atomic_store(&g_term_done, *(int *)state);
+}
+static int slow_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
+    (void)state;
+    (void)m;
+    /* An actor may not stop anyone with a blocking call: TR_EDEADLK. */
+    int rc =
+        tr_stop_server(tr_self_runtime(self), tr_self_pid(self), tr_reason_normal(), 1000, NULL);
+    tr_reply(from, 0, &rc, sizeof rc);
+    return TR_CONTINUE;
+}
+static const tr_behaviour slow_b = {.name = "slow",
+                                    .state_size = sizeof(int),
+                                    .handle_call = slow_call,
+                                    .handle_cast = slow_cast,
+                                    .terminate = slow_terminate};
+
+/* It returns after terminate ran, with the reason given, behind the casts
+ * the same thread sent before; the actor does not trap exits. */
+static void test_stop_server_waits_for_terminate(void **state) {
+    tu_fix *f = *state;
+    atomic_store(&g_term_done, -1);
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &slow_b, NULL, NULL, &p), 0);
+    for (int i = 0; i < 100; i++)
+        assert_rc(tr_cast(f->rt, p, 1, NULL, 0), 0);
+    tu_watch w = tu_watch_start(f->rt, f->log, p);
+    tr_reason why;
+    memset(&why, 0, sizeof why);
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_error(7, "bye"), 10000, &why), 0);
+    assert_int_equal(atomic_load(&g_term_done), 100); /* terminate ran, after the casts */
+    assert_false(tr_is_alive(f->rt, p));
+    assert_reason_kind(why, TR_EXIT_ERROR);
+    assert_int_equal(why.code, 7);
+    assert_string_equal(why.text, "bye");
+    tr_reason down = tu_watch_wait(&w); /* monitors see the same reason */
+    assert_int_equal(down.code, 7);
+    assert_string_equal(down.text, "bye");
+}
+
+/* A probe that traps exits stops the same way, terminate with the reason. */
+static void test_stop_server_probe_terminate_reason(void **state) {
+    tu_fix *f = *state;
+    tr_pid p = tu_probe(f->rt, f->log, true);
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_shutdown(), TR_INFINITY, NULL), 0);
+    assert_int_equal(tu_log_count(f->log, p, TU_EV_TERM, TU_ANY), 1);
+    tu_event e;
+    assert_true(tu_log_get(f->log, p, TU_EV_TERM, TU_ANY, 0, &e));
+    assert_reason_kind(e.reason, TR_EXIT_SHUTDOWN);
+}
+
+static void test_stop_server_errors(void **state) {
+    tu_fix *f = *state;
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &slow_b, NULL, NULL, &p), 0);
+    tr_reason bad = tr_reason_normal();
+    bad.kind = 99;
+    assert_rc(tr_stop_server(NULL, p, tr_reason_normal(), 1000, NULL), TR_EINVAL);
+    assert_rc(tr_stop_server(f->rt, TR_PID_NONE, tr_reason_normal(), 1000, NULL), TR_EINVAL);
+    assert_rc(tr_stop_server(f->rt, p, bad, 1000, NULL), TR_EINVAL);
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_normal(), 0, NULL), TR_EINVAL);
+    /* from inside a callback (here: on itself) */
+    tr_buf b;
+    assert_rc(tr_call(f->rt, p, 2, NULL, 0, &b, 10000), 0);
+    int rc;
+    memcpy(&rc, b.data, sizeof rc);
+    tr_buf_free(&b);
+    assert_rc(rc, TR_EDEADLK);
+    assert_true(tr_is_alive(f->rt, p));
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_normal(), 10000, NULL), 0);
+    /* dead pid */
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_normal(), 1000, NULL), TR_ENOPROC);
+}
+
+/* A server busy past the timeout: TR_ETIMEDOUT, it is not killed, and it
+ * still stops with the reason when it comes to the request. */
+static void test_stop_server_timeout(void **state) {
+    tu_fix *f = *state;
+    tr_pid p = tu_probe(f->rt, f->log, false);
+    tu_watch w = tu_watch_start(f->rt, f->log, p);
+    tu_hold(f->rt, p, &f->gate[0]);
+    int64_t t0 = tu_now_ms();
+    assert_rc(tr_stop_server(f->rt, p, tr_reason_error(3, "later"), 100, NULL), TR_ETIMEDOUT);
+    assert_true(tu_now_ms() - t0 >= 100);
+    assert_true(tr_is_alive(f->rt, p));
+    tu_gate_open(&f->gate[0]);
+    tr_reason down = tu_watch_wait(&w);
+    assert_reason_kind(down, TR_EXIT_ERROR);
+    assert_string_equal(down.text, "later");
+    assert_int_equal(tu_log_count(f->log, p, TU_EV_TERM, TU_ANY), 1);
+}
+
+/* It crashed before it came to the request: TR_EEXITED and the crash. */
+static void test_stop_server_exited_otherwise(void **state) {
+    tu_fix *f = *state;
+    tr_pid p = tu_probe(f->rt, f->log, false);
+    tr_reason boom = tr_reason_error(9, "boom");
+    assert_rc(tr_cast(f->rt, p, TU_FAIL, &boom, sizeof boom), 0);
+    tr_reason why;
+    int rc = tr_stop_server(f->rt, p, tr_reason_normal(), 10000, &why);
+    if (rc == TR_ENOPROC)
+        return; /* it was gone before the monitor: nothing more to see */
+    assert_rc(rc, TR_EEXITED);
+    assert_reason_kind(why, TR_EXIT_ERROR);
+    assert_string_equal(why.text, "boom");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_continue_after_init_runs_first),
@@ -220,6 +341,11 @@ int main(void) {
         TU_TEST(test_continue_errors),
         TU_TEST(test_continue_without_callback_crashes),
         TU_TEST(test_continue_on_fiber),
+        TU_TEST(test_stop_server_waits_for_terminate),
+        TU_TEST(test_stop_server_probe_terminate_reason),
+        TU_TEST(test_stop_server_errors),
+        TU_TEST(test_stop_server_timeout),
+        TU_TEST(test_stop_server_exited_otherwise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -496,6 +496,33 @@ TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
  *  outside callbacks. */
 TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason);
 
+/** tr_stop_server: stops the actor pid in an orderly way and waits until it
+ *  has exited (gen_server:stop/3): a stop request is queued in pid's
+ *  mailbox, behind the messages this thread sent it before; when the actor
+ *  comes to it, it stops with `reason` and its terminate runs with that
+ *  reason (whether or not it traps exits), then cleanup, then its links and
+ *  monitors learn of the exit with that reason. This call returns after
+ *  all of that, so terminate has run when it returns 0.
+ *  Arguments: reason, a reason of any tr_exit_kind (its text is
+ *  NUL-terminated on receipt); timeout_ms > 0 or TR_INFINITY (past the
+ *  clock's range waits as TR_INFINITY); exit_reason may be NULL, else
+ *  receives the reason the actor exited with (on 0 and TR_EEXITED).
+ *  Returns 0 when pid exited with `reason`; TR_EEXITED when it exited with
+ *  another one first (it crashed, or was killed, before it came to the
+ *  request: *exit_reason says why; OTP's stop exits with that reason).
+ *  Errors: TR_EINVAL (rt NULL, pid TR_PID_NONE, reason.kind not a
+ *  tr_exit_kind, bad timeout), TR_ENOPROC (pid dead, never existed, or
+ *  names no process of rt: another runtime's pid, a blocking caller's
+ *  reply address), TR_ETIMEDOUT (pid has not exited in time: it was not
+ *  killed, and the request stays queued: it still stops when it comes to
+ *  it, as OTP), TR_EDEADLK (on a scheduler thread or inside any callback;
+ *  from a fiber, pid being the fiber itself: OTP's calling_self), TR_ECLOSED
+ *  (runtime stopping), TR_ENOMEM. A fiber (troupe/fiber.h) may call it for
+ *  another pid: it parks.
+ *  Thread-safety: any non-scheduler thread outside callbacks, or a fiber. */
+TR_API int tr_stop_server(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms,
+                          tr_reason *exit_reason);
+
 /* ------------------------------------------------------------------------ */
 /* Inside a callback                                                         */
 /* ------------------------------------------------------------------------ */
