@@ -365,6 +365,31 @@ static bool take_marker(tr__frame *f, tr__actor *a, uint32_t seq, tr_reason *why
     return false;
 }
 
+/* Answers tr_get_state / tr_replace_state between two callbacks (for a
+ * behaviour on a fiber: its state block, parked or not). */
+static void state_request(tr__actor *a, const tr_msg *msg) {
+    void *state = tr__self_state((tr_self *)a);
+    const tr_behaviour *sb = tr__self_behaviour((tr_self *)a);
+    size_t size = state && sb ? sb->state_size : 0;
+    tr_from from = {a->rt, msg->sender, msg->ref};
+    if (msg->tag == TR_TAG_GET_STATE) {
+        tr_reply(from, 0, state, size);
+        return;
+    }
+    tr_state_change c;
+    if (msg->size != sizeof c) {
+        tr_reply_error(from, TR_EINVAL, "bad state change");
+        return;
+    }
+    memcpy(&c, msg->data, sizeof c);
+    if (!c.fn) {
+        tr_reply_error(from, TR_EINVAL, "bad state change");
+        return;
+    }
+    c.fn(state, size, c.arg);
+    tr_reply(from, 0, NULL, 0);
+}
+
 /* Dispatches one message. Returns true to stop (reason in f->stop_reason). */
 static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     void *state = tr__actor_state(a);
@@ -393,6 +418,10 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     }
     switch (msg->kind) {
     case TR_MSG_CALL: {
+        if (msg->tag == TR_TAG_GET_STATE || msg->tag == TR_TAG_REPLACE_STATE) {
+            state_request(a, msg);
+            return false;
+        }
         if (!b->handle_call)
             crash(f, TR_EINVAL, "unexpected call");
         /* A forwarded call is its forwarder's to answer for on failure. */

@@ -352,3 +352,15 @@ int tr_reply_error(tr_from from, int err, const char *text) {
     const char *t = text ? text : "";
     return reply_common(from, err, 0, t, strlen(t) + 1, NULL);
 }
+
+int tr_get_state(tr_runtime *rt, tr_pid pid, tr_buf *out, tr_duration_ms timeout_ms) {
+    return tr_call(rt, pid, TR_TAG_GET_STATE, NULL, 0, out, timeout_ms);
+}
+
+int tr_replace_state(tr_runtime *rt, tr_pid pid, tr_state_fn fn, void *arg,
+                     tr_duration_ms timeout_ms) {
+    if (!fn)
+        return TR_EINVAL;
+    tr_state_change c = {fn, arg};
+    return tr_call(rt, pid, TR_TAG_REPLACE_STATE, &c, sizeof c, NULL, timeout_ms);
+}

@@ -334,6 +334,85 @@ static void test_stop_server_exited_otherwise(void **state) {
     assert_string_equal(why.text, "boom");
 }
 
+/* ---- tr_get_state / tr_replace_state ------------------------------------- */
+
+static void set_counter(void *state, size_t size, void *arg) {
+    if (size == sizeof(cont_state))
+        ((cont_state *)state)->counter = *(int *)arg;
+}
+
+/* A copy of the state, taken between callbacks: the continuation has run
+ * (42), and a replace is seen by the next callback. */
+static void test_get_and_replace_state(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .init_cont = true};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, NULL, &p), 0);
+    tr_buf b;
+    assert_rc(tr_get_state(f->rt, p, &b, 10000), 0);
+    assert_int_equal(b.size, sizeof(cont_state));
+    cont_state copy;
+    memcpy(&copy, b.data, sizeof copy);
+    tr_buf_free(&b);
+    assert_int_equal(copy.counter, 42);
+    assert_ptr_equal(copy.arg.log, f->log);
+    int v = 7;
+    assert_rc(tr_replace_state(f->rt, p, set_counter, &v, 10000), 0);
+    assert_int_equal(get_counter(f->rt, p), 7);
+}
+
+/* Between callbacks, never during one: an actor held inside a callback does
+ * not answer until the callback returns. */
+static void test_get_state_waits_for_callback(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .gate = &f->gate[0]};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, NULL, &p), 0);
+    cast_do(f->rt, p, DO_GATE);
+    assert_true(tu_gate_wait_entered(&f->gate[0], 1, 10000));
+    tr_buf b;
+    assert_rc(tr_get_state(f->rt, p, &b, 100), TR_ETIMEDOUT);
+    assert_null(b.data);
+    tu_gate_open(&f->gate[0]);
+    assert_rc(tr_get_state(f->rt, p, &b, 10000), 0);
+    assert_int_equal(b.size, sizeof(cont_state));
+    tr_buf_free(&b);
+}
+
+static void test_state_errors(void **state) {
+    tu_fix *f = *state;
+    tr_pid p = tu_probe(f->rt, f->log, false);
+    tr_buf b;
+    assert_rc(tr_get_state(f->rt, p, &b, 10000), 0);
+    assert_int_equal(b.size, sizeof(tu_probe_state)); /* the probe's state */
+    tr_buf_free(&b);
+    assert_rc(tr_replace_state(f->rt, p, NULL, NULL, 1000), TR_EINVAL);
+    tr_pid s;
+    assert_rc(tr_spawn(f->rt, &no_cont_b, NULL, NULL, &s), 0); /* crashes at once */
+    tu_await(f->rt, s);
+    assert_rc(tr_get_state(f->rt, s, &b, 1000), TR_ENOPROC);
+    assert_rc(tr_get_state(f->rt, TR_PID_NONE, &b, 1000), TR_ENOPROC);
+    int v = 1;
+    assert_rc(tr_replace_state(f->rt, s, set_counter, &v, 1000), TR_ENOPROC);
+}
+
+/* A behaviour on a fiber: its own state block. */
+static void test_get_state_on_fiber(void **state) {
+    tu_fix *f = *state;
+    cont_arg a = {.log = f->log, .init_cont = true};
+    tr_spawn_opts o = {.on_fiber = true};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &cont_b, &a, &o, &p), 0);
+    assert_int_equal(get_counter(f->rt, p), 42);
+    tr_buf b;
+    assert_rc(tr_get_state(f->rt, p, &b, 10000), 0);
+    assert_int_equal(b.size, sizeof(cont_state));
+    cont_state copy;
+    memcpy(&copy, b.data, sizeof copy);
+    tr_buf_free(&b);
+    assert_int_equal(copy.counter, 42);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_continue_after_init_runs_first),
@@ -346,6 +425,10 @@ int main(void) {
         TU_TEST(test_stop_server_errors),
         TU_TEST(test_stop_server_timeout),
         TU_TEST(test_stop_server_exited_otherwise),
+        TU_TEST(test_get_and_replace_state),
+        TU_TEST(test_get_state_waits_for_callback),
+        TU_TEST(test_state_errors),
+        TU_TEST(test_get_state_on_fiber),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

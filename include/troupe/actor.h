@@ -581,7 +581,9 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  * and its defines point back at this table:
  *
  *   0x00000000 - 0xFFFEFFFF  the application
- *   0xFFFF0000 - 0xFFFF00FF  the runtime (actor/; none used today)
+ *   0xFFFF0000 - 0xFFFF00FF  the runtime (actor/): the calls every actor
+ *                            answers itself, TR_TAG_GET_STATE and
+ *                            TR_TAG_REPLACE_STATE (from 0xFFFF0001)
  *   0xFFFF0100 - 0xFFFF01FF  the supervisor: TR_SUP_* requests
  *                            (troupe/supervisor.h) from 0xFFFF0101, its
  *                            private messages (supervisor/sup_internal.h)
@@ -750,6 +752,54 @@ TR_API int tr_forward(tr_self *self, tr_pid to);
  *  (its sender is the original sender, not the forwarder). Never fails
  *  (false for NULL). Thread-safety: the callback that got msg. */
 TR_API bool tr_msg_forwarded(const tr_msg *msg);
+
+/** tr_get_state: a copy of the actor's state bytes, taken between two of
+ *  its callbacks (sys:get_state/2), for debugging: the actor answers the
+ *  request itself, in its mailbox's order, without calling any callback.
+ *  Arguments: out receives behaviour->state_size bytes (freed with
+ *  tr_buf_free; size 0 and data NULL for a stateless behaviour or a plain
+ *  fiber); timeout_ms as tr_call's. The bytes are a shallow copy: pointers
+ *  in the state point into the live actor's memory, which it may free at
+ *  any time. A behaviour run on a fiber (on_fiber) may be parked inside a
+ *  callback: the copy is then taken where it blocked.
+ *  Errors: as tr_call (TR_EINVAL, TR_EDEADLK, TR_ENOPROC, TR_ETIMEDOUT,
+ *  TR_EEXITED, TR_ECLOSED, TR_ENOMEM); out is zeroed on error.
+ *  Thread-safety: as tr_call (a plain thread, or a fiber, which parks).
+ *  From an actor: tr_request with tag TR_TAG_GET_STATE and no payload; the
+ *  REPLY carries the bytes. */
+TR_API int tr_get_state(tr_runtime *rt, tr_pid pid, tr_buf *out, tr_duration_ms timeout_ms);
+
+/** A function tr_replace_state runs on the actor's state: state is its
+ *  state block (size bytes, behaviour->state_size; NULL and 0 for a
+ *  stateless behaviour), arg is tr_replace_state's. */
+typedef void (*tr_state_fn)(void *state, size_t size, void *arg);
+
+/** tr_replace_state: runs fn(state, size, arg) inside the actor, between
+ *  two of its callbacks, and waits until it has run (sys:replace_state/2,
+ *  whose StateFun is this fn). fn runs on the actor's scheduler thread
+ *  while the caller waits: it must not block, and must not call troupe
+ *  functions that act for the actor (it has no tr_self). A behaviour run
+ *  on a fiber may be parked inside a callback: fn then runs while that
+ *  callback waits.
+ *  Arguments: fn not NULL; arg passed as is (borrowed until this returns);
+ *  timeout_ms as tr_call's. After TR_ETIMEDOUT fn may still run later, with
+ *  arg: keep arg alive (or use a timeout you can afford to wait).
+ *  Errors: as tr_get_state (TR_EINVAL also for fn NULL).
+ *  Thread-safety: as tr_call. From an actor: tr_request with tag
+ *  TR_TAG_REPLACE_STATE and a tr_state_change payload. */
+TR_API int tr_replace_state(tr_runtime *rt, tr_pid pid, tr_state_fn fn, void *arg,
+                            tr_duration_ms timeout_ms);
+
+/** Call tags every actor answers itself (before handle_call): the state
+ *  requests of tr_get_state and tr_replace_state, for tr_request. */
+#define TR_TAG_GET_STATE 0xFFFF0001u
+#define TR_TAG_REPLACE_STATE 0xFFFF0002u
+
+/** The payload of a TR_TAG_REPLACE_STATE request. */
+typedef struct tr_state_change {
+    tr_state_fn fn;
+    void *arg;
+} tr_state_change;
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */
