@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <troupe/registry.h>
+
 #include "actor/core.h"
 
 static void drain(tr__actor *a) {
@@ -103,8 +105,11 @@ static void die(tr__actor *a, tr_reason reason, bool terminate) {
 /* ------------------------------------------------------------------------ */
 
 int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
-              tr_pid link_to, bool trap, size_t max_mailbox, tr_pid *out) {
+              tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+              tr_pid *out) {
     if (!rt || !b)
+        return TR_EINVAL;
+    if (name && (name[0] == '\0' || strnlen(name, TR_NAME_MAX + 1) > TR_NAME_MAX))
         return TR_EINVAL;
     if (state_size > TR__SIZE_MAX)
         return TR_EINVAL; /* no allocation can hold it (the sum below could wrap) */
@@ -155,6 +160,20 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
         }
     }
 
+    /* Named start: registered before init runs, as gen_server:start/4 with
+     * {local, Name}; a name taken leaves nothing behind (init never runs). */
+    if (name) {
+        tr_pid holder = TR_PID_NONE;
+        err = tr__name_claim(rt, name, a->pid, keeper, &holder);
+        if (err) {
+            a->flags |= TR__F_TERMINATED;
+            tr__exit_actor(a, tr_reason_normal(), true);
+            if (err == TR_EEXIST && out)
+                *out = holder;
+            return err;
+        }
+    }
+
     tr__frame f;
     frame_push(&f, a);
     volatile bool failed = false;
@@ -196,21 +215,28 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     return TR_OK;
 }
 
-int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
-             tr_pid *out) {
+int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                   const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out) {
     tr_spawn_opts o = {0};
     if (opts)
         o = *opts;
     if (o.on_fiber)
-        return tr__fiber_spawn_behaviour(rt, b, arg, &o, out);
-    return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox, out);
+        return tr__fiber_spawn_behaviour(rt, b, arg, &o, keeper, out);
+    return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox,
+                     o.name, keeper, out);
+}
+
+int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
+             tr_pid *out) {
+    return tr__spawn_kept(rt, b, arg, opts, TR_PID_NONE, out);
 }
 
 int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out) {
     tr__actor *me = (tr__actor *)self;
     if (!me)
         return TR_EINVAL;
-    return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, out);
+    return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, NULL, TR_PID_NONE,
+                     out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -411,7 +411,7 @@ static int behaviour_loop(tr_self *self, void *arg) {
 }
 
 int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void *arg,
-                              const tr_spawn_opts *opts, tr_pid *out) {
+                              const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out) {
     size_t size;
     if (!rt || !b || b->state_size > TR__SIZE_MAX ||
         (opts->stack_size &&
@@ -420,7 +420,7 @@ int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void 
         return TR_EINVAL;
     fiber_start st = {behaviour_loop, NULL, opts->stack_size, b, arg};
     return tr__spawn(rt, &tr__fiber_behaviour, size, &st, opts->link_to, opts->trap_exit,
-                     opts->max_mailbox, out);
+                     opts->max_mailbox, opts->name, keeper, out);
 }
 
 /* ---- receive -------------------------------------------------------------- */

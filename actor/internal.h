@@ -42,6 +42,17 @@ typedef struct tr__service {
      * in `size` bytes, at buf, buf + size, ...; returns how many it holds
      * (may exceed max). For reports and introspection. May be NULL. */
     size_t (*names_of)(tr_runtime *rt, void *state, tr_pid pid, char *buf, size_t size, size_t max);
+    /* The registry only (NULL elsewhere): names held for a keeper. claim
+     * binds name to pid as tr_register does, with keeper (TR_PID_NONE: an
+     * ordinary name): when pid exits while keeper lives, the name stays,
+     * bound to no pid ("restarting": the _named calls give TR_EAGAIN)
+     * until keeper claims it again for the restarted pid or releases it.
+     * Errors: as tr_register, and TR_EAGAIN (another live keeper holds the
+     * name for a restart). release drops name if keeper keeps it and its
+     * pid is not alive. */
+    int (*claim)(tr_runtime *rt, void *state, const char *name, tr_pid pid, tr_pid keeper,
+                 tr_pid *holder);
+    void (*release)(tr_runtime *rt, void *state, const char *name, tr_pid keeper);
 } tr__service;
 
 enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_NET, TR__SVC_COUNT };
@@ -58,6 +69,16 @@ void tr__runtime_poll_wake(tr_runtime *rt);
 
 /* tr__service_state: the state service id made for rt. Any thread. */
 void *tr__service_state(const tr_runtime *rt, unsigned id);
+
+/* The registry service's claim and release (see tr__service). Any
+ * thread. */
+int tr__name_claim(tr_runtime *rt, const char *name, tr_pid pid, tr_pid keeper, tr_pid *holder);
+void tr__name_release(tr_runtime *rt, const char *name, tr_pid keeper);
+
+/* tr__spawn_kept: tr_spawn whose opts->name is kept by keeper across the
+ * actor's exits (a supervisor's named child: see tr__service.claim). */
+int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                   const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out);
 
 /* tr__actor_mark_service: marks pid so that its exit calls service svc's
  * on_exit (each service marks its own: an exit calls only the services

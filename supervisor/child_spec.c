@@ -3,6 +3,8 @@
  * spec. */
 #include <string.h>
 
+#include <troupe/registry.h>
+
 #include "base/alloc.h"
 #include "supervisor/child_spec.h"
 
@@ -31,6 +33,11 @@ int tr__sup_validate_child(const tr_child_spec *c, bool need_id) {
         return TR_EINVAL;
     if (c->arg_size > 0 && !c->arg)
         return TR_EINVAL;
+    if (c->name) {
+        size_t len = strnlen(c->name, TR_NAME_MAX + 1);
+        if (len == 0 || len > TR_NAME_MAX || c->fiber || !need_id)
+            return TR_EINVAL; /* !need_id: a simple_one_for_one template */
+    }
     /* Sizes no allocation can hold: refused here, not as TR_EINIT later. */
     if (c->arg_size > TR__SIZE_MAX || (c->behaviour && c->behaviour->state_size > TR__SIZE_MAX))
         return TR_EINVAL;
@@ -57,9 +64,13 @@ int tr__sup_validate_spec(const tr_sup_spec *spec) {
         int rc = tr__sup_validate_child(&spec->children[i], true);
         if (rc)
             return rc;
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             if (strcmp(spec->children[i].id, spec->children[j].id) == 0)
                 return TR_EINVAL;
+            const char *a = spec->children[i].name, *b = spec->children[j].name;
+            if (a && b && strcmp(a, b) == 0)
+                return TR_EINVAL;
+        }
     }
     return 0;
 }
@@ -72,6 +83,7 @@ void tr__sup_child_free(tr__sup_child *c) {
     if (!c)
         return;
     tr__free(c->arg_copy);
+    tr__free(c->name);
     tr__free(c);
 }
 
@@ -90,6 +102,13 @@ int tr__sup_child_fill(tr__sup_child *c, const tr_child_spec *spec) {
     if (c->type == TR_SUPERVISOR && c->shutdown_ms == 0)
         c->shutdown_ms = TR_INFINITY;
     c->arg_size = spec->arg_size;
+    if (spec->name) {
+        size_t len = strlen(spec->name) + 1; /* validated: at most TR_NAME_MAX */
+        c->name = tr__malloc(len);
+        if (!c->name)
+            return TR_ENOMEM;
+        memcpy(c->name, spec->name, len);
+    }
     if (spec->arg_size > 0) {
         c->arg_copy = tr__malloc(spec->arg_size);
         if (!c->arg_copy)

@@ -23,6 +23,7 @@ typedef struct tr__sup_child {
     tr_restart_type restart;
     tr_duration_ms shutdown_ms;
     tr_child_type type;
+    char *name;      /* owned copy of the spec's name, or NULL */
     tr_pid pid;      /* NONE when not running */
     tr_pid prev_pid; /* the pid of its latest start (reports: a restart's old pid) */
     uint32_t restarts;

@@ -201,10 +201,14 @@ static int child_start(tr_self *self, tr__sup_child *c) {
     if (c->fiber) {
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
         rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
-    } else if (c->on_fiber) {
-        tr_spawn_opts o = {
-            .link_to = tr_self_pid(self), .on_fiber = true, .stack_size = c->stack_size};
-        rc = tr_spawn(tr_self_runtime(self), c->behaviour, c->arg, &o, &pid);
+    } else if (c->on_fiber || c->name) {
+        /* A named child's name is kept by the supervisor across restarts. */
+        tr_spawn_opts o = {.link_to = tr_self_pid(self),
+                           .on_fiber = c->on_fiber,
+                           .stack_size = c->stack_size,
+                           .name = c->name};
+        rc = tr__spawn_kept(tr_self_runtime(self), c->behaviour, c->arg, &o, tr_self_pid(self),
+                            &pid);
     } else {
         rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
     }
@@ -217,6 +221,13 @@ static int child_start(tr_self *self, tr__sup_child *c) {
     if (report_begin(self, &ev, TR_LOG_CHILD_STARTED, TR_LOG_INFO, c))
         tr__log_emit(tr_self_runtime(self), &ev);
     return 0;
+}
+
+/* A named child that will not run again (until a management call starts
+ * it): its name, kept across restarts, is freed. */
+static void name_release(tr_self *self, const tr__sup_child *c) {
+    if (c->name)
+        tr__name_release(tr_self_runtime(self), c->name, tr_self_pid(self));
 }
 
 /* Why a supervisor stops when a child cannot be started, at its first
@@ -428,6 +439,8 @@ static void ops_child_exited(tr_self *self, sup_state *st, tr__sup_child *c) {
     st->waiting_pid = TR_PID_NONE;
     if (c) {
         c->pid = TR_PID_NONE;
+        if (!c->should_run)
+            name_release(self, c);
         if (c->restart == TR_TEMPORARY && st->ops.head && st->ops.head->kind != OP_TERMINATE)
             kids_remove(tr_self_runtime(self), st, c);
     }
@@ -586,6 +599,7 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
         restart = false;
     if (!restart) {
         c->should_run = false;
+        name_release(self, c);
         if (c->restart == TR_TEMPORARY || st->sofo)
             kids_remove(rt, st, c);
         return;
@@ -724,6 +738,7 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
     }
     bool remove = st->sofo || c->restart == TR_TEMPORARY;
     if (tr_pid_is_none(c->pid)) {
+        name_release(self, c); /* it was waiting for a restart */
         if (remove)
             kids_remove(rt, st, c);
         sup_reply(from, tag, NULL, 0);
@@ -1092,6 +1107,8 @@ static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
                 tr_exit(rt, c->pid, tr_reason_kill());
         }
     }
+    for (size_t i = 0; i < st->n; i++)
+        name_release(self, st->kids[i]); /* names kept for restarts that will not come */
     /* the tables go in sup_cleanup, which also runs when we are killed */
 }
 

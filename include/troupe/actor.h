@@ -383,6 +383,10 @@ typedef struct tr_spawn_opts {
                            (tr_call, tr_blocking, channels, tr_future_await,
                            tr_sleep) and only this process parks (troupe/fiber.h) */
     size_t stack_size;  /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
+    const char *name;   /* named start (gen_server:start/4 with {local, Name}): register
+                           the actor under this name (troupe/registry.h) before init runs;
+                           NULL = no name. Taken: tr_spawn returns TR_EEXIST and *out gets
+                           the holder's pid; init never runs and no actor is left */
 } tr_spawn_opts;
 
 /** tr_spawn: creates an actor running behaviour b and runs b->init(arg) on
@@ -401,6 +405,12 @@ typedef struct tr_spawn_opts {
  *  gone, its links got the exit signal, terminate was not called; *out is
  *  left unchanged), TR_ENOPROC (opts->link_to is dead, or names no process
  *  of rt: another runtime's pid, a blocking caller's reply address).
+ *  With opts->name: TR_EINVAL also for an empty name or one longer than
+ *  TR_NAME_MAX; TR_EEXIST (a live actor holds the name: *out receives its
+ *  pid, OTP's {error, {already_started, Pid}}; nothing was started, init
+ *  did not run); TR_EAGAIN (a supervisor holds the name for a child it is
+ *  restarting). The name is dropped when the actor exits, a failed init
+ *  included (the registry's rule).
  *  Thread-safety: any thread. */
 TR_API int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg,
                     const tr_spawn_opts *opts, tr_pid *out);

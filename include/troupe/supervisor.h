@@ -73,6 +73,20 @@ typedef struct tr_child_spec {
     /* With a behaviour: run its callbacks on a fiber of their own
      * (tr_spawn_opts.on_fiber), so they may block. */
     bool on_fiber;
+    /* With a behaviour: register the child under this name before its init
+     * runs (tr_spawn_opts.name; copied; NULL = none). Across a restart the
+     * supervisor keeps the name: from the child's exit until its next pid
+     * is registered (also through a backoff delay), tr_whereis gives
+     * TR_PID_NONE and tr_send_named, tr_cast_named, tr_call_named and
+     * tr_register give TR_EAGAIN ("restarting, try again"), never
+     * TR_ENOTFOUND; a call queued at the old pid still ends with TR_EEXITED.
+     * When the child is not restarted (temporary, transient after a normal
+     * exit, terminate_child, the supervisor stopping or giving up) the name
+     * is freed. A name taken by another actor makes the start fail with
+     * TR_EEXIST. Invalid (TR_EINVAL): empty, longer than TR_NAME_MAX, the
+     * same name twice in one spec, on a fiber child, or on a
+     * simple_one_for_one template (its children would share it). */
+    const char *name;
 } tr_child_spec;
 
 /** Strategies, as OTP. */
