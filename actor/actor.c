@@ -95,6 +95,10 @@ static void run_terminate(tr__actor *a, tr_reason reason) {
 /* Used by the run loop: stop the actor (owner thread). No terminate once a
  * kill took effect (it may have come while terminate was due). */
 static void die(tr__actor *a, tr_reason reason, bool terminate) {
+    if (a->idle_timer) {
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+    }
     if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     tr__exit_actor(a, reason, false);
@@ -249,6 +253,16 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
     longjmp(f->jb, 1);
 }
 
+/* A message reached the actor: its idle timeout (tr_idle_timeout) is off,
+ * and a timeout message already queued is dropped when it comes up. */
+static void idle_cancel(tr__actor *a) {
+    if (a->idle_timer) {
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+        a->idle_seq++;
+    }
+}
+
 /* Takes the oldest exit signal, or NULL. Owner thread. */
 static tr__msg *take_signal(tr__actor *a) {
     tr__spin_lock(&a->lock);
@@ -309,6 +323,7 @@ static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why
             why->kind = TR_EXIT_KILLED;
             *terminate = false;
         } else if (a->flags & TR__F_TRAP_EXIT) {
+            idle_cancel(a);
             if (a->b->handle_info) {
                 s->pub.kind = TR_MSG_EXIT;
                 f->cur_msg = s; /* freed by the crash path if it unwinds */
@@ -422,6 +437,15 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
+    /* The idle timeout: any message cancels it; its own goes to handle_info
+     * unless it came too late. */
+    if (m->sys == TR__SYS_IDLE) {
+        if (!a->idle_timer || msg->ref != a->idle_seq)
+            return false;
+        a->idle_timer = 0;
+    } else {
+        idle_cancel(a);
+    }
     if (m->sys == TR__SYS_CONTINUE) {
         if (!b->handle_continue)
             crash(f, TR_EINVAL, "unexpected continue");
@@ -758,6 +782,31 @@ int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size) {
     m->sys = TR__SYS_CONTINUE;
     m->pub.sender = a->pid;
     a->cont = m;
+    return TR_CONTINUE;
+}
+
+int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms) {
+    tr__frame *f = tr__tls_frame;
+    tr__actor *a = (tr__actor *)self;
+    if (!a || !f || f->a != a || (timeout_ms < 0 && timeout_ms != TR_INFINITY))
+        return TR_EINVAL;
+    if (tr__is_fiber(a) && !tr__fiber_bbehaviour(a))
+        return TR_EINVAL; /* a plain fiber has tr_receive's timeout */
+    if (tr__self_killed_here())
+        return TR_EKILLED;
+    if (a->idle_timer) { /* the last call of the callback wins */
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+    }
+    if (timeout_ms == TR_INFINITY)
+        return TR_CONTINUE;
+    uint64_t seq = ++a->idle_seq;
+    tr_timer t = 0;
+    int err = tr__timer_start(a->rt, a->pid, timeout_ms, 0, TR_MSG_TIMEOUT, TR__SYS_IDLE, 0, seq,
+                              NULL, 0, &t);
+    if (err)
+        return err;
+    a->idle_timer = t;
     return TR_CONTINUE;
 }
 

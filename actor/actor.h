@@ -126,6 +126,10 @@ typedef struct tr__actor {
     /* owner only: the continuation tr_continue set (TR__SYS_CONTINUE), run
      * before the next message; freed with the actor if it never runs */
     tr__msg *cont;
+    /* owner only: the pending idle timeout (tr_idle_timeout), 0 for none,
+     * and the number its message carries (a late one is dropped) */
+    tr_timer idle_timer;
+    uint64_t idle_seq;
     /* the behaviour's state follows, 16-byte aligned */
 } tr__actor;
 

@@ -413,6 +413,129 @@ static void test_get_state_on_fiber(void **state) {
     assert_int_equal(copy.counter, 42);
 }
 
+/* ---- tr_idle_timeout ----------------------------------------------------- */
+
+enum { I_ARM = 1, I_PLAIN, I_OFF };
+
+typedef struct idle_arg {
+    tu_log *log;
+    tr_duration_ms init_ms; /* init's idle timeout; -2: none */
+} idle_arg;
+
+typedef struct idle_state {
+    tu_log *log;
+    atomic_int rc; /* the last tr_idle_timeout's result */
+} idle_state;
+
+static int i_init(tr_self *self, void *state, const void *arg) {
+    idle_state *st = state;
+    const idle_arg *a = arg;
+    st->log = a->log;
+    if (a->init_ms != -2)
+        return tr_idle_timeout(self, a->init_ms);
+    return TR_CONTINUE;
+}
+
+/* I_ARM: the payload is the timeout; I_PLAIN: nothing; I_OFF: infinity. */
+static int i_cast(tr_self *self, void *state, const tr_msg *m) {
+    idle_state *st = state;
+    tu_log_msg(st->log, TU_EV_CAST, self, m);
+    if (m->tag == I_ARM) {
+        tr_duration_ms ms;
+        memcpy(&ms, m->data, sizeof ms);
+        return tr_idle_timeout(self, ms);
+    }
+    if (m->tag == I_OFF)
+        return tr_idle_timeout(self, TR_INFINITY);
+    return TR_CONTINUE;
+}
+
+static int i_info(tr_self *self, void *state, const tr_msg *m) {
+    idle_state *st = state;
+    tu_log_msg(st->log, TU_EV_INFO, self, m);
+    return TR_CONTINUE;
+}
+
+static int i_call(tr_self *self, void *state, const tr_msg *m, tr_from from) {
+    (void)m;
+    /* bad arguments, from inside a callback */
+    int r[2] = {tr_idle_timeout(self, -5), tr_idle_timeout(NULL, 10)};
+    (void)state;
+    tr_reply(from, 0, r, sizeof r);
+    return TR_CONTINUE;
+}
+
+static const tr_behaviour idle_b = {.name = "idle",
+                                    .state_size = sizeof(idle_state),
+                                    .init = i_init,
+                                    .handle_call = i_call,
+                                    .handle_cast = i_cast,
+                                    .handle_info = i_info};
+
+static void cast_arm(tr_runtime *rt, tr_pid p, tr_duration_ms ms) {
+    assert_rc(tr_cast(rt, p, I_ARM, &ms, sizeof ms), 0);
+}
+
+/* init's timeout fires once, not before its time, as TR_MSG_TIMEOUT. */
+static void test_idle_timeout_from_init(void **state) {
+    tu_fix *f = *state;
+    idle_arg a = {f->log, 50};
+    int64_t t0 = tu_now_us();
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &idle_b, &a, NULL, &p), 0);
+    assert_true(tu_log_wait(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 1, 10000));
+    tu_event e;
+    assert_true(tu_log_get(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 0, &e));
+    assert_true(e.at_us - t0 >= 50 * 1000);
+    assert_int_equal(e.tag, 0);
+    assert_true(tr_pid_is_none(e.sender));
+    /* a callback that sets none: no more timeouts after the next message */
+    assert_rc(tr_cast(f->rt, p, I_PLAIN, NULL, 0), 0);
+    assert_true(tu_log_wait(f->log, p, TU_EV_CAST, TU_ANY, 1, 10000));
+    assert_int_equal(tu_log_count(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT), 1);
+}
+
+/* Any message cancels it: a plain cast right behind the arming one, and
+ * no timeout comes (the 100 ms one would be there well within 1 s). */
+static void test_idle_timeout_cancelled_by_message(void **state) {
+    tu_fix *f = *state;
+    idle_arg a = {f->log, -2};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &idle_b, &a, NULL, &p), 0);
+    cast_arm(f->rt, p, 100);
+    assert_rc(tr_cast(f->rt, p, I_PLAIN, NULL, 0), 0);
+    assert_true(tu_log_wait(f->log, p, TU_EV_CAST, TU_ANY, 2, 10000));
+    assert_false(tu_log_wait(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 1, 1000));
+    /* TR_INFINITY switches it off as well */
+    cast_arm(f->rt, p, 100);
+    assert_rc(tr_cast(f->rt, p, I_OFF, NULL, 0), 0);
+    assert_false(tu_log_wait(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 1, 1000));
+    /* armed and left alone, it fires */
+    int64_t t0 = tu_now_us();
+    cast_arm(f->rt, p, 30);
+    assert_true(tu_log_wait(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 1, 10000));
+    tu_event e;
+    assert_true(tu_log_get(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 0, &e));
+    assert_true(e.at_us - t0 >= 30 * 1000);
+}
+
+/* 0: at once when nothing is queued; bad values are refused. */
+static void test_idle_timeout_zero_and_errors(void **state) {
+    tu_fix *f = *state;
+    idle_arg a = {f->log, 0};
+    tr_pid p;
+    assert_rc(tr_spawn(f->rt, &idle_b, &a, NULL, &p), 0);
+    assert_true(tu_log_wait(f->log, p, TU_EV_INFO, TR_MSG_TIMEOUT, 1, 10000));
+    tr_buf b;
+    assert_rc(tr_call(f->rt, p, 1, NULL, 0, &b, 10000), 0);
+    int r[2];
+    memcpy(r, b.data, sizeof r);
+    tr_buf_free(&b);
+    assert_rc(r[0], TR_EINVAL);
+    assert_rc(r[1], TR_EINVAL);
+    assert_rc(tr_idle_timeout(NULL, 10), TR_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_continue_after_init_runs_first),
@@ -429,6 +552,9 @@ int main(void) {
         TU_TEST(test_get_state_waits_for_callback),
         TU_TEST(test_state_errors),
         TU_TEST(test_get_state_on_fiber),
+        TU_TEST(test_idle_timeout_from_init),
+        TU_TEST(test_idle_timeout_cancelled_by_message),
+        TU_TEST(test_idle_timeout_zero_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

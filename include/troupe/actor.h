@@ -452,6 +452,26 @@ TR_API int tr_stop(tr_self *self, tr_reason reason);
  *  non-zero return. Thread-safety: the callback's thread. */
 TR_API int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size);
 
+/** tr_idle_timeout: the idle timeout of a callback's return, OTP's
+ *  {noreply, S, Timeout} (and {ok, S, Timeout} from init): if no message
+ *  reaches the actor within timeout_ms, handle_info gets a message of kind
+ *  TR_MSG_TIMEOUT (tag 0, no data, sender TR_PID_NONE). Any message the
+ *  actor handles first cancels it (a call, a cast, an info, a timer, a
+ *  trapped EXIT, a DOWN, a reply, a continuation, the state requests), as
+ *  does the actor's exit; so does a later tr_idle_timeout, whose timeout
+ *  replaces this one (TR_INFINITY: none). The time counts from this call
+ *  (callbacks are short), never shorter than timeout_ms. 0 gives the
+ *  timeout at once unless a message is already queued. Returns
+ *  TR_CONTINUE (0), so a callback may end with
+ *  `return tr_idle_timeout(self, 30000);`.
+ *  Errors: TR_EINVAL (self NULL or not the actor whose callback runs here,
+ *  a negative timeout other than TR_INFINITY, a plain fiber: use
+ *  tr_receive's timeout), TR_EKILLED, TR_ENOMEM, TR_ECLOSED (runtime
+ *  stopping): no timeout is set (a callback returning the error stops with
+ *  reason normal, as any non-zero return). Thread-safety: the callback's
+ *  thread. */
+TR_API int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms);
+
 /** tr_fail: crashes the running actor at once: unwinds out of the current
  *  callback (longjmp to the dispatch point, skipping the rest of the
  *  callback), runs terminate with `reason`, and propagates the exit to
