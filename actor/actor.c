@@ -108,9 +108,30 @@ static void die(tr__actor *a, tr_reason reason, bool terminate) {
 /* spawn                                                                     */
 /* ------------------------------------------------------------------------ */
 
+static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
+                 tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+                 tr_reason *why, tr_pid *out);
+
 int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
               tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
-              tr_pid *out) {
+              tr_start_error *error, tr_pid *out) {
+    tr_reason why = tr_reason_normal();
+    int rc = spawn(rt, b, state_size, arg, link_to, trap, max_mailbox, name, keeper, &why, out);
+    if (error) {
+        memset(error, 0, sizeof *error);
+        error->child_index = -1;
+        if (rc == TR_EINIT || (rc == TR_ENOMEM && why.kind == TR_EXIT_ERROR))
+            error->reason = why;
+        else if (rc)
+            error->reason = tr_reason_error(rc, tr_strerror(rc));
+    }
+    return rc;
+}
+
+/* tr__spawn's work; *why gets init's reason when init stopped or failed. */
+static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
+                 tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+                 tr_reason *why, tr_pid *out) {
     if (!rt || !b)
         return TR_EINVAL;
     if (name && (name[0] == '\0' || strnlen(name, TR_NAME_MAX + 1) > TR_NAME_MAX))
@@ -193,6 +214,7 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     frame_pop(&f);
     if (failed) {
         tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
+        *why = reason;
         tr__flag_set(a, TR__F_TERMINATED, true); /* OTP: no terminate after a failed init */
         tr__log_init_failed(a, &reason);
         tr__exit_actor(a, reason, true);
@@ -224,10 +246,17 @@ int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
     tr_spawn_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.on_fiber)
-        return tr__fiber_spawn_behaviour(rt, b, arg, &o, keeper, out);
-    return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox,
-                     o.name, keeper, out);
+    if (!o.on_fiber)
+        return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox,
+                         o.name, keeper, o.error, out);
+    if (o.error) { /* the fiber's checks come before tr__spawn fills it */
+        memset(o.error, 0, sizeof *o.error);
+        o.error->child_index = -1;
+    }
+    int rc = tr__fiber_spawn_behaviour(rt, b, arg, &o, keeper, out);
+    if (o.error && rc && rc != TR_EINIT && o.error->reason.kind == TR_EXIT_NORMAL)
+        o.error->reason = tr_reason_error(rc, tr_strerror(rc));
+    return rc;
 }
 
 int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
@@ -240,7 +269,7 @@ int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid 
     if (!me)
         return TR_EINVAL;
     return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, NULL, TR_PID_NONE,
-                     out);
+                     NULL, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -238,10 +238,10 @@ void tr__run(tr__sched *s, tr__actor *a);
 void tr__actor_destroy(tr__actor *a);
 /* tr__spawn: tr_spawn with the state size given; name (NULL: none) is
  * registered before init runs, kept by keeper (TR_PID_NONE: none; see
- * tr__service.claim) (a fiber running a
+ * tr__service.claim); error (NULL: none) as tr_spawn_opts.error (a fiber running a
  * behaviour keeps its tr__fiber and the behaviour's state in one block). */
 int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
               tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
-              tr_pid *out);
+              tr_start_error *error, tr_pid *out);
 
 #endif

@@ -420,7 +420,7 @@ int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void 
         return TR_EINVAL;
     fiber_start st = {behaviour_loop, NULL, opts->stack_size, b, arg};
     return tr__spawn(rt, &tr__fiber_behaviour, size, &st, opts->link_to, opts->trap_exit,
-                     opts->max_mailbox, opts->name, keeper, out);
+                     opts->max_mailbox, opts->name, keeper, opts->error, out);
 }
 
 /* ---- receive -------------------------------------------------------------- */

@@ -40,6 +40,13 @@ typedef struct tr__sup_child {
  * simple_one_for_one), else TR_EINVAL. */
 int tr__sup_validate_child(const tr_child_spec *c, bool need_id);
 
+/* The same checks saying what is wrong: *what (may be NULL) gets a static
+ * text ("duplicate id", "missing behaviour", "bad restart type", ...) or
+ * NULL when valid; for a spec, *index (may be NULL) the index of the child
+ * concerned in spec->children, -1 when none. */
+int tr__sup_check_child(const tr_child_spec *c, bool need_id, const char **what);
+int tr__sup_check_spec(const tr_sup_spec *spec, const char **what, long *index);
+
 /* tr__sup_validate_spec: 0 when spec is well formed, else TR_EINVAL.
  * Used by tr_supervisor_start and the supervisor's init before spawning. */
 int tr__sup_validate_spec(const tr_sup_spec *spec);

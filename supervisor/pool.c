@@ -814,7 +814,7 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
         }
         ss.children = specs;
         ss.n_children = o->size;
-        tr__sup_owned_arg oa = {&ss, {tr__pool_shared_retain, tr__pool_shared_release, sh}};
+        tr__sup_owned_arg oa = {&ss, {tr__pool_shared_retain, tr__pool_shared_release, sh}, NULL};
         rc = tr_spawn_link(self, tr__supervisor_owned_behaviour(), &oa, &p->sup);
     }
     tr__free(specs);

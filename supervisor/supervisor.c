@@ -74,9 +74,10 @@ typedef struct sup_state {
     bool shutting_down;
     bool exit_now;
     tr_reason exit_reason;
-    tr__sup_owner owner; /* released by cleanup (tr__supervisor_owned_behaviour) */
-    bool reply_lost;     /* out of memory where nobody can be told (a reply, a retry): stop */
-    sup_op shutdown_op;  /* the shutdown when no op can be allocated */
+    tr__sup_owner owner;       /* released by cleanup (tr__supervisor_owned_behaviour) */
+    tr_start_error *start_err; /* during init only: tr_supervisor_start_ex's report */
+    bool reply_lost;           /* out of memory where nobody can be told (a reply, a retry): stop */
+    sup_op shutdown_op;        /* the shutdown when no op can be allocated */
 } sup_state;
 
 /* ------------------------------------------------------------------------ */
@@ -195,18 +196,19 @@ static void report_gave_up(tr_self *self, const tr__sup_child *c, const tr_sup_f
     tr__log_emit(tr_self_runtime(self), &ev);
 }
 
-static int child_start(tr_self *self, tr__sup_child *c) {
+static int child_start(tr_self *self, tr__sup_child *c, tr_start_error *error) {
     tr_pid pid;
     int rc;
     if (c->fiber) {
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
         rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
-    } else if (c->on_fiber || c->name) {
+    } else if (c->on_fiber || c->name || error) {
         /* A named child's name is kept by the supervisor across restarts. */
         tr_spawn_opts o = {.link_to = tr_self_pid(self),
                            .on_fiber = c->on_fiber,
                            .stack_size = c->stack_size,
-                           .name = c->name};
+                           .name = c->name,
+                           .error = error};
         rc = tr__spawn_kept(tr_self_runtime(self), c->behaviour, c->arg, &o, tr_self_pid(self),
                             &pid);
     } else {
@@ -326,6 +328,7 @@ static sup_op *op_new(op_kind kind, size_t n) {
 }
 
 static const tr_behaviour sup_behaviour;
+static const tr_behaviour sup_owned_behaviour;
 
 /* A reply the caller gets nothing of (out of memory, even for the bare
  * TR_ENOMEM that replaces it): the supervisor stops after this callback
@@ -334,7 +337,8 @@ static const tr_behaviour sup_behaviour;
  * are made only in the supervisor's callbacks. */
 static void note_reply_lost(void) {
     tr_self *self = tr__current();
-    if (self && tr__self_behaviour(self) == &sup_behaviour)
+    const tr_behaviour *b = self ? tr__self_behaviour(self) : NULL;
+    if (b && (b == &sup_behaviour || b == &sup_owned_behaviour))
         ((sup_state *)tr__self_state(self))->reply_lost = true;
 }
 
@@ -519,7 +523,7 @@ static void start_missing(tr_self *self, sup_state *st) {
         if (!c->should_run || !tr_pid_is_none(c->pid) || c->backoff_pending)
             continue;
         tr_pid old = c->prev_pid;
-        int rc = child_start(self, c);
+        int rc = child_start(self, c, NULL);
         if (rc == 0) {
             c->restarts++;
             tr__count_restart(rt);
@@ -697,7 +701,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
             return;
         }
     }
-    int rc = child_start(self, c);
+    int rc = child_start(self, c, NULL);
     if (rc == 0)
         rc = kids_append(st, c);
     if (rc) {
@@ -788,7 +792,7 @@ static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const
         tr_cancel_timer(rt, c->backoff_timer);
         c->backoff_pending = false;
     }
-    int rc = child_start(self, c);
+    int rc = child_start(self, c, NULL);
     if (rc) {
         c->should_run = false;
         call_reply_err(from, rc);
@@ -974,10 +978,14 @@ static int sup_init(tr_self *self, void *state, const void *arg) {
             init_unwind(self, st);
             goto nomem;
         }
-        int rc = child_start(self, c);
+        int rc = child_start(self, c, st->start_err);
         if (rc) {
             report_start_failed(self, c, rc);
             tr_reason why = start_failed_reason(c, rc);
+            if (st->start_err) { /* tr_supervisor_start_ex: which child, and its reason */
+                snprintf(st->start_err->child_id, sizeof st->start_err->child_id, "%s", c->id);
+                st->start_err->child_index = (long)i;
+            }
             init_unwind(self, st);
             state_free(st);
             return tr_stop(self, why);
@@ -1130,7 +1138,10 @@ static int sup_owned_init(tr_self *self, void *state, const void *arg) {
     st->owner = oa->owner;
     if (st->owner.retain)
         st->owner.retain(st->owner.ctx);
-    return sup_init(self, state, oa->spec);
+    st->start_err = oa->error;
+    int rc = sup_init(self, state, oa->spec);
+    st->start_err = NULL; /* the caller's, valid during init only */
+    return rc;
 }
 
 static const tr_behaviour sup_behaviour = {
@@ -1174,6 +1185,31 @@ int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out) {
     if (rc)
         return rc;
     return tr_spawn(rt, &sup_behaviour, spec, NULL, out);
+}
+
+int tr_supervisor_start_ex(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out,
+                           tr_start_error *error) {
+    if (!error)
+        return tr_supervisor_start(rt, spec, out);
+    memset(error, 0, sizeof *error);
+    error->child_index = -1;
+    const char *what = NULL;
+    long at = -1;
+    int rc = !rt ? TR_EINVAL : tr__sup_check_spec(spec, &what, &at);
+    if (rc) {
+        error->reason = tr_reason_error(rc, what ? what : "invalid argument");
+        error->child_index = at;
+        if (at >= 0 && spec->children[at].id)
+            snprintf(error->child_id, sizeof error->child_id, "%.63s", spec->children[at].id);
+        return rc;
+    }
+    tr__sup_owned_arg oa = {.spec = spec, .error = error};
+    tr_start_error sup_err;
+    tr_spawn_opts o = {.error = &sup_err};
+    rc = tr_spawn(rt, &sup_owned_behaviour, &oa, &o, out);
+    if (rc && error->child_index < 0)
+        error->reason = sup_err.reason; /* the supervisor's own failure (memory) */
+    return rc;
 }
 
 static int sup_req(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,

@@ -371,22 +371,46 @@ TR_API bool tr_on_scheduler(const tr_runtime *rt);
 /* Spawning and stopping                                                     */
 /* ------------------------------------------------------------------------ */
 
+/** Why a start failed: filled by tr_spawn (tr_spawn_opts.error) and
+ *  tr_supervisor_start_ex, as OTP's {error, Reason} from start/start_link
+ *  and supervisor:start_link ({shutdown, {failed_to_start_child, Id, R}},
+ *  or the bad_start_spec / duplicate_child_name errors of a spec check).
+ *  A value; the caller owns it. On success it is zeroed (reason normal,
+ *  child_index -1). On failure:
+ *  - reason: for TR_EINIT (and a TR_ENOMEM that init reported) the reason
+ *    init stopped or failed with (tr_stop/tr_fail; normal when init just
+ *    returned non-zero); for a spec refused with TR_EINVAL, an error
+ *    reason whose code is TR_EINVAL and whose text says what is wrong
+ *    ("duplicate id", "missing behaviour", "bad restart type", ...); for
+ *    any other error, an error reason with that code and tr_strerror's
+ *    text.
+ *  - child_id / child_index: for a supervisor, the child that failed to
+ *    start or whose spec is wrong (its id, NUL-terminated, cut to 63 bytes;
+ *    its index in spec->children); "" and -1 when no child is concerned. */
+typedef struct tr_start_error {
+    tr_reason reason;
+    char child_id[64];
+    long child_index;
+} tr_start_error;
+
 /** Spawn options. Zero-initialize. */
 typedef struct tr_spawn_opts {
-    tr_pid link_to;     /* link the new actor to this actor (spawn_link); NONE = no link.
-                           Inside a callback, tr_spawn_link links to self. */
-    bool trap_exit;     /* start with trap_exit set (before init runs) */
-    size_t max_mailbox; /* 0 = unbounded; else sends to a mailbox holding this
-                          many messages fail with TR_EFULL */
-    bool on_fiber;      /* run the callbacks (after init) on a fiber of their own, as
-                           an Erlang gen_server runs in its process: they may block
-                           (tr_call, tr_blocking, channels, tr_future_await,
-                           tr_sleep) and only this process parks (troupe/fiber.h) */
-    size_t stack_size;  /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
-    const char *name;   /* named start (gen_server:start/4 with {local, Name}): register
-                           the actor under this name (troupe/registry.h) before init runs;
-                           NULL = no name. Taken: tr_spawn returns TR_EEXIST and *out gets
-                           the holder's pid; init never runs and no actor is left */
+    tr_pid link_to;        /* link the new actor to this actor (spawn_link); NONE = no link.
+                              Inside a callback, tr_spawn_link links to self. */
+    bool trap_exit;        /* start with trap_exit set (before init runs) */
+    size_t max_mailbox;    /* 0 = unbounded; else sends to a mailbox holding this
+                             many messages fail with TR_EFULL */
+    bool on_fiber;         /* run the callbacks (after init) on a fiber of their own, as
+                              an Erlang gen_server runs in its process: they may block
+                              (tr_call, tr_blocking, channels, tr_future_await,
+                              tr_sleep) and only this process parks (troupe/fiber.h) */
+    size_t stack_size;     /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
+    const char *name;      /* named start (gen_server:start/4 with {local, Name}): register
+                              the actor under this name (troupe/registry.h) before init runs;
+                              NULL = no name. Taken: tr_spawn returns TR_EEXIST and *out gets
+                              the holder's pid; init never runs and no actor is left */
+    tr_start_error *error; /* NULL, or filled with why the spawn failed (zeroed on success):
+                              init's own reason for TR_EINIT */
 } tr_spawn_opts;
 
 /** tr_spawn: creates an actor running behaviour b and runs b->init(arg) on

@@ -153,6 +153,29 @@ TR_API const tr_behaviour *tr_supervisor_behaviour(void);
  *  Thread-safety: any thread. */
 TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out);
 
+/** tr_supervisor_start_ex: tr_supervisor_start that says why it failed
+ *  (supervisor:start_link/2's {error, Reason}). Arguments and errors as
+ *  tr_supervisor_start; error may be NULL (then exactly
+ *  tr_supervisor_start), else it is zeroed on success (child_index -1) and
+ *  filled on failure (see tr_start_error in troupe/actor.h):
+ *  - TR_EINVAL for a malformed spec: reason error(TR_EINVAL, WHAT), WHAT
+ *    one of "no spec", "bad strategy", "bad intensity or period", "bad
+ *    backoff", "children NULL", "simple_one_for_one needs exactly one
+ *    template", or for one child (child_id and child_index name it):
+ *    "missing behaviour", "both a behaviour and a fiber", "bad stack
+ *    size", "id too long", "missing id", "bad restart type", "bad
+ *    shutdown", "bad child type", "arg NULL with arg_size", "size too
+ *    large", "bad name", "name on a fiber child", "name on a
+ *    simple_one_for_one template", "duplicate id", "duplicate name";
+ *  - TR_EINIT (or TR_ENOMEM from a child's init): child_id and
+ *    child_index name the child that failed, reason is the reason its init
+ *    stopped or failed with (tr_stop/tr_fail), or error(TR_EEXIST, ...)
+ *    when its name was taken;
+ *  - other errors: an error reason with that code.
+ *  Thread-safety: any thread. */
+TR_API int tr_supervisor_start_ex(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out,
+                                  tr_start_error *error);
+
 /** Information about one child (supervisor:which_children/1). */
 typedef struct tr_child_info {
     char id[TR_CHILD_ID_MAX + 1];
