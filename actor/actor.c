@@ -448,12 +448,12 @@ static void state_request(tr__actor *a, const tr_msg *msg) {
     }
     tr_state_change c;
     if (msg->size != sizeof c) {
-        tr_reply_error(from, TR_EINVAL, "bad state change");
+        tr__reply_status(from, TR_EINVAL, "bad state change");
         return;
     }
     memcpy(&c, msg->data, sizeof c);
     if (!c.fn) {
-        tr_reply_error(from, TR_EINVAL, "bad state change");
+        tr__reply_status(from, TR_EINVAL, "bad state change");
         return;
     }
     c.fn(state, size, c.arg);

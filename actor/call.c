@@ -18,12 +18,14 @@ void tr_buf_free(tr_buf *buf) {
     buf->data = NULL;
     buf->size = 0;
     buf->tag = 0;
+    buf->code = 0;
 }
 
 static int fill_buf(tr_buf *out, const tr__msg *m) {
     if (!out)
         return TR_OK;
     out->tag = m->pub.tag;
+    out->code = m->pub.code;
     out->size = m->pub.size;
     out->data = NULL;
     if (m->pub.size) {
@@ -131,9 +133,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     int64_t deadline = tr__deadline_ms(timeout_ms);
     tr__msg *r = waiter_wait_for(pa, deadline, ref, mref, &err);
     if (r && r->pub.kind == TR_MSG_REPLY) {
-        err = r->pub.status;
-        if (err > 0)
-            err = TR_EREMOTE;
+        err = r->pub.status; /* 0 or a TR_E* code (the space is closed) */
         int e2 = TR_OK;
         if (err == TR_OK || r->pub.size)
             e2 = fill_buf(reply, r);
@@ -301,9 +301,10 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
     return TR_OK;
 }
 
-/* *lost (when not NULL): the caller got nothing at all. */
-static int reply_common(tr_from from, int status, uint32_t tag, const void *data, size_t size,
-                        bool *lost) {
+/* *lost (when not NULL): the caller got nothing at all. status is 0 or a
+ * TR_E* code; code the application's (with TR_EREMOTE). */
+static int reply_common(tr_from from, int status, int code, uint32_t tag, const void *data,
+                        size_t size, bool *lost) {
     if (lost)
         *lost = false;
     if (!from.rt || (size && !data))
@@ -325,9 +326,11 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
             return TR_ENOMEM;
         }
         status = TR_ENOMEM;
+        code = 0;
     }
     m->pub.ref = from.ref;
     m->pub.status = status;
+    m->pub.code = code;
     tr__actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == from.rt) ? cur->pid : TR_PID_NONE;
     int err = tr__deliver(from.rt, from.pid, m);
@@ -337,20 +340,28 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
 }
 
 int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size) {
-    return reply_common(from, TR_OK, tag, data, size, NULL);
+    return reply_common(from, TR_OK, 0, tag, data, size, NULL);
+}
+
+/* A troupe code kept in the closed space: anything else is TR_EREMOTE. */
+static int troupe_code(int err) {
+    return err < 0 && strcmp(tr_err_name(err), "TR_UNKNOWN") != 0 ? err : TR_EREMOTE;
 }
 
 bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size) {
     bool lost;
-    reply_common(from, status, tag, data, size, &lost);
+    reply_common(from, status ? troupe_code(status) : 0, 0, tag, data, size, &lost);
     return lost;
 }
 
-int tr_reply_error(tr_from from, int err, const char *text) {
-    if (err >= 0)
-        err = TR_EREMOTE;
+int tr__reply_status(tr_from from, int err, const char *text) {
     const char *t = text ? text : "";
-    return reply_common(from, err, 0, t, strlen(t) + 1, NULL);
+    return reply_common(from, troupe_code(err), 0, 0, t, strlen(t) + 1, NULL);
+}
+
+int tr_reply_error(tr_from from, int code, const char *text) {
+    const char *t = text ? text : "";
+    return reply_common(from, TR_EREMOTE, code, 0, t, strlen(t) + 1, NULL);
 }
 
 int tr_get_state(tr_runtime *rt, tr_pid pid, tr_buf *out, tr_duration_ms timeout_ms) {

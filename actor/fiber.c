@@ -579,9 +579,9 @@ int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_
             }
         }
     } else {
-        err = r->pub.status;
-        if (err > 0)
-            err = TR_EREMOTE;
+        err = r->pub.status; /* 0 or a TR_E* code (the space is closed) */
+        if (reply)
+            reply->code = r->pub.code;
         if (reply && (err == TR_OK || r->pub.size) && r->pub.size) {
             reply->data = tr__malloc(r->pub.size);
             if (reply->data) {

@@ -195,6 +195,12 @@ bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v);
  * that replaces it when it cannot be allocated. The server should then
  * stop, so that the caller's monitor ends the wait. Any thread. */
 bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size);
+/* Answers the call `from` with troupe's own error code err (a library
+ * server refusing a request: the pool, the supervisor): the caller's
+ * tr_call returns err itself, with text in its reply's data. A value that
+ * is not a TR_E* code goes as TR_EREMOTE. tr_reply_error is for an
+ * application's codes. Errors: as tr_reply. Any thread. */
+int tr__reply_status(tr_from from, int err, const char *text);
 /* tr_exit from self's callback to pid, an actor linked to self (a
  * supervisor's child, a pool's supervisor): out of memory for the signal,
  * it goes in the block self's link keeps for self's own exit (reserved with

@@ -86,6 +86,7 @@ static inline tr__msg *tr__msg_new(tr__mcache *mc, uint32_t kind, uint32_t tag, 
     m->pub.sender = TR_PID_NONE;
     m->pub.ref = 0;
     m->pub.status = 0;
+    m->pub.code = 0;
     m->pub.size = size;
     m->pub.data = size ? m->bytes : NULL;
     if (size && data)

@@ -894,7 +894,7 @@ static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *
         mgmt_set_intensity(st, tag, data, size, from);
         break;
     default:
-        tr_reply_error(from, TR_EINVAL, "unknown supervisor request");
+        tr__reply_status(from, TR_EINVAL, "unknown supervisor request");
         break;
     }
 }

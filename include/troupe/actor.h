@@ -173,14 +173,20 @@ typedef enum tr_msg_kind {
  *  - ref: REPLY: the request id returned by tr_request; DOWN: the monitor
  *    reference; TIMER: the timer id; otherwise 0.
  *  - status: REPLY: 0 for a reply, TR_ETIMEDOUT for the timeout notice,
- *    TR_EEXITED when the server exited first, or the code the server passed
- *    to tr_reply_error(); otherwise 0. */
+ *    TR_EEXITED when the server exited first, TR_EREMOTE when the server
+ *    answered with tr_reply_error() (code then holds its application code
+ *    and data its text), or another TR_E* code of troupe's (a pool or a
+ *    supervisor refusing the request); otherwise 0. status is always 0 or
+ *    a TR_E* code: the error space is closed (docs/errors.md).
+ *  - code: REPLY with status TR_EREMOTE: the application's code, any int;
+ *    otherwise 0. */
 typedef struct tr_msg {
     uint32_t kind; /* tr_msg_kind */
     uint32_t tag;
     tr_pid sender;
     uint64_t ref;
     int32_t status;
+    int32_t code; /* REPLY with status TR_EREMOTE: the application's code (tr_reply_error) */
     const void *data;
     size_t size;
 } tr_msg;
@@ -703,7 +709,8 @@ TR_API int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, si
  *  tr_buf_free. */
 typedef struct tr_buf {
     uint32_t tag;
-    void *data; /* owned by the caller after tr_call; NULL when size is 0 */
+    int32_t code; /* TR_EREMOTE: the application's code (tr_reply_error, a task's error) */
+    void *data;   /* owned by the caller after tr_call; NULL when size is 0 */
     size_t size;
 } tr_buf;
 
@@ -719,8 +726,10 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  reply-only address (see tr_from).
  *  Arguments: req/size copied as in tr_send; reply may be NULL (the reply
  *  is discarded), else receives the reply (caller frees with tr_buf_free;
- *  on error it is zeroed, except for TR_EREMOTE/TR_ECRASHED where data
- *  holds the server's NUL-terminated error text, and TR_EEXITED where data
+ *  on error it is zeroed, except for TR_EREMOTE, where code holds the
+ *  server's application code and data its NUL-terminated error text (both
+ *  from tr_reply_error), TR_ECRASHED and the troupe codes a pool or a
+ *  supervisor answers with, where data holds the error text, and TR_EEXITED where data
  *  holds the server's exit reason as tr_reason_format writes it, e.g.
  *  "error(42): boom", NUL-terminated and counted in size: the same text an
  *  actor's tr_request gets; the caller frees it with tr_buf_free as any
@@ -732,8 +741,10 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  rt: another runtime's pid, a blocking caller's reply address),
  *  TR_ETIMEDOUT (no reply in time; a late reply is dropped, and the server
  *  may still have handled the request), TR_EEXITED (the server exited before
- *  replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, or the server's code
- *  from tr_reply_error (TR_EREMOTE when it gave 0). Thread-safety: any
+ *  replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, TR_EREMOTE (the
+ *  server answered with tr_reply_error: reply->code is its code), or the
+ *  troupe code a library server (pool, supervisor) refused the request
+ *  with. Never a code outside troupe's table. Thread-safety: any
  *  non-scheduler thread, outside callbacks; many threads may call at once. */
 TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size,
                    tr_buf *reply, tr_duration_ms timeout_ms);
@@ -744,7 +755,8 @@ TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, siz
  *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
  *  (data: the server's exit reason as text, as tr_reason_format writes it)
  *  if the server exits before replying to a request it had received, or
- *  the server's tr_reply_error code. Later replies are dropped.
+ *  TR_EREMOTE with msg->code the server's tr_reply_error code. Later
+ *  replies are dropped.
  *  Arguments: timeout_ms > 0 or TR_INFINITY (a timeout past the clock's
  *  range never fires, as TR_INFINITY); req_id may be NULL.
  *  Errors: TR_EINVAL, TR_ENOPROC (to is dead or names no process of this
@@ -765,12 +777,16 @@ TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, s
  *  Thread-safety: any thread. */
 TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
 
-/** tr_reply_error: answers a call with an error: the blocking caller's
- *  tr_call returns `err` (TR_EREMOTE when err is 0 or positive) with text
- *  in reply->data; an actor's REPLY message has status = that code and
- *  data = text. text may be NULL. Errors: as tr_reply. Thread-safety: any
+/** tr_reply_error: answers a call with an application error (as nng and
+ *  libuv keep their code space closed, troupe's codes and the
+ *  application's never mix): the blocking caller's tr_call returns
+ *  TR_EREMOTE, with reply->code = code and the text in reply->data; an
+ *  actor's REPLY message has status TR_EREMOTE, msg->code = code and
+ *  data = the text. code is the application's, any int (0 and troupe's
+ *  own values included: they are passed on as they are, in the code
+ *  field). text may be NULL (""). Errors: as tr_reply. Thread-safety: any
  *  thread (as tr_reply). */
-TR_API int tr_reply_error(tr_from from, int err, const char *text);
+TR_API int tr_reply_error(tr_from from, int code, const char *text);
 
 /** tr_forward: hands the message being handled, as it is (the same block:
  *  sender, ref, tag and payload, an owned payload included, nothing
