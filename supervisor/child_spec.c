@@ -39,6 +39,8 @@ int tr__sup_check_child(const tr_child_spec *c, bool need_id, const char **what)
     else if (c->arg_size > TR__SIZE_MAX ||
              (c->behaviour && c->behaviour->state_size > TR__SIZE_MAX))
         w = "size too large";
+    else if (c->significant && c->restart == TR_PERMANENT)
+        w = "significant permanent child";
     else if (c->name) {
         size_t len = strnlen(c->name, TR_NAME_MAX + 1);
         if (len == 0 || len > TR_NAME_MAX)
@@ -71,6 +73,9 @@ int tr__sup_check_spec(const tr_sup_spec *spec, const char **what, long *index) 
         w = "bad intensity or period";
     else if (f->backoff_initial_ms < 0 || f->backoff_max_ms < 0 || f->backoff_jitter_pct > 100)
         w = "bad backoff";
+    else if ((int)f->auto_shutdown < (int)TR_AUTO_SHUTDOWN_NEVER ||
+             (int)f->auto_shutdown > (int)TR_AUTO_SHUTDOWN_ALL_SIGNIFICANT)
+        w = "bad auto_shutdown";
     else if (spec->n_children > 0 && !spec->children)
         w = "children NULL";
     else if (f->strategy == TR_SIMPLE_ONE_FOR_ONE) {
@@ -78,9 +83,18 @@ int tr__sup_check_spec(const tr_sup_spec *spec, const char **what, long *index) 
             w = "simple_one_for_one needs exactly one template";
         else if ((rc = tr__sup_check_child(&spec->children[0], false, &w)) != 0)
             at = 0;
+        else if (spec->children[0].significant && f->auto_shutdown == TR_AUTO_SHUTDOWN_NEVER) {
+            w = "significant child without auto_shutdown";
+            at = 0;
+        }
     } else {
         for (size_t i = 0; i < spec->n_children && !w; i++) {
             if (tr__sup_check_child(&spec->children[i], true, &w)) {
+                at = (long)i;
+                break;
+            }
+            if (spec->children[i].significant && f->auto_shutdown == TR_AUTO_SHUTDOWN_NEVER) {
+                w = "significant child without auto_shutdown";
                 at = (long)i;
                 break;
             }
@@ -137,6 +151,7 @@ int tr__sup_child_fill(tr__sup_child *c, const tr_child_spec *spec) {
     if (c->type == TR_SUPERVISOR && c->shutdown_ms == 0)
         c->shutdown_ms = TR_INFINITY;
     c->arg_size = spec->arg_size;
+    c->significant = spec->significant;
     if (spec->name) {
         size_t len = strlen(spec->name) + 1; /* validated: at most TR_NAME_MAX */
         c->name = tr__malloc(len);

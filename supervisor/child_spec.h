@@ -26,6 +26,7 @@ typedef struct tr__sup_child {
     char *name;      /* owned copy of the spec's name, or NULL */
     tr_pid pid;      /* NONE when not running */
     tr_pid prev_pid; /* the pid of its latest start (reports: a restart's old pid) */
+    bool significant;
     uint32_t restarts;
     bool should_run;      /* the supervisor wants it running (restart due) */
     bool backoff_pending; /* a backoff timer will start it */

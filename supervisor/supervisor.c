@@ -511,12 +511,23 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
     ops_run(self, st);
 }
 
+/* A group strategy (one_for_all, rest_for_one) with a backoff: a pending
+ * delay holds back the whole group's start. */
+static bool group_held(const sup_state *st) {
+    if (st->flags.strategy != TR_ONE_FOR_ALL && st->flags.strategy != TR_REST_FOR_ONE)
+        return false;
+    for (size_t i = 0; i < st->n; i++)
+        if (st->kids[i]->backoff_pending)
+            return true;
+    return false;
+}
+
 /* Starts, in order, every child that should run and does not. A failed
  * start counts as a restart and is retried (after the backoff, or via a
  * message to self). */
 static void start_missing(tr_self *self, sup_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
-    if (st->shutting_down || st->ops.head || tr__runtime_stopping(rt))
+    if (st->shutting_down || st->ops.head || tr__runtime_stopping(rt) || group_held(st))
         return;
     for (size_t i = 0; i < st->n; i++) {
         tr__sup_child *c = st->kids[i];
@@ -544,13 +555,14 @@ static void start_missing(tr_self *self, sup_state *st) {
             begin_shutdown(self, st, why);
             return;
         }
-        if (backoff_on(st) && st->flags.strategy != TR_ONE_FOR_ALL &&
-            st->flags.strategy != TR_REST_FOR_ONE) {
+        if (backoff_on(st)) {
             tr_duration_ms d = backoff_delay(rt, st, c);
             if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
                               sizeof(c->serial), &c->backoff_timer) == 0) {
                 c->backoff_pending = true;
                 report_delayed(self, c, d);
+                if (group_held(st))
+                    return; /* the rest of a group waits for it */
                 continue;
             }
         }
@@ -587,6 +599,21 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, tr__sup_chi
     ops_run(self, st);
 }
 
+/* auto_shutdown (OTP 24): c, a child that exited by itself and will not be
+ * restarted, was significant: true when the supervisor must shut down. */
+static bool auto_shutdown_due(const sup_state *st, const tr__sup_child *c) {
+    if (!c->significant || st->flags.auto_shutdown == TR_AUTO_SHUTDOWN_NEVER)
+        return false;
+    if (st->flags.auto_shutdown == TR_AUTO_SHUTDOWN_ANY_SIGNIFICANT)
+        return true;
+    for (size_t i = 0; i < st->n; i++) { /* all_significant: none left running */
+        const tr__sup_child *k = st->kids[i];
+        if (k != c && k->significant && (!tr_pid_is_none(k->pid) || k->should_run))
+            return false;
+    }
+    return true;
+}
+
 /* A child exited on its own (not stopped by an op). */
 static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const tr_reason *reason) {
     tr_runtime *rt = tr_self_runtime(self);
@@ -604,8 +631,11 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
     if (!restart) {
         c->should_run = false;
         name_release(self, c);
+        bool shut = !st->shutting_down && !tr__runtime_stopping(rt) && auto_shutdown_due(st, c);
         if (c->restart == TR_TEMPORARY || st->sofo)
             kids_remove(rt, st, c);
+        if (shut)
+            begin_shutdown(self, st, tr_reason_shutdown());
         return;
     }
     if (backoff_on(st)) {
@@ -621,15 +651,19 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
         return;
     }
     c->should_run = true;
-    switch (st->flags.strategy) {
-    case TR_ONE_FOR_ALL:
-        restart_group(self, st, 0, c);
+    if (st->flags.strategy == TR_ONE_FOR_ALL || st->flags.strategy == TR_REST_FOR_ONE) {
+        /* With a backoff, the group starts again after the crashed child's
+         * delay (start_missing holds it back meanwhile), as one_for_one. */
+        if (backoff_on(st)) {
+            tr_duration_ms d = backoff_delay(rt, st, c);
+            if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
+                              sizeof(c->serial), &c->backoff_timer) == 0) {
+                c->backoff_pending = true;
+                report_delayed(self, c, d);
+            }
+        }
+        restart_group(self, st, st->flags.strategy == TR_ONE_FOR_ALL ? 0 : kid_index(st, c), c);
         return;
-    case TR_REST_FOR_ONE:
-        restart_group(self, st, kid_index(st, c), c);
-        return;
-    default:
-        break;
     }
     if (backoff_on(st)) {
         tr_duration_ms d = backoff_delay(rt, st, c);

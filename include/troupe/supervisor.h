@@ -87,6 +87,13 @@ typedef struct tr_child_spec {
      * same name twice in one spec, on a fiber child, or on a
      * simple_one_for_one template (its children would share it). */
     const char *name;
+    /* OTP 24's significant child: its own exit (not one the supervisor
+     * orders) can make the supervisor shut down, as tr_sup_flags
+     * .auto_shutdown says. Only for transient and temporary children, and
+     * only with auto_shutdown other than TR_AUTO_SHUTDOWN_NEVER (else
+     * TR_EINVAL: "significant permanent child", "significant child without
+     * auto_shutdown"). */
+    bool significant;
 } tr_child_spec;
 
 /** Strategies, as OTP. */
@@ -96,6 +103,17 @@ typedef enum tr_strategy {
     TR_REST_FOR_ONE,
     TR_SIMPLE_ONE_FOR_ONE
 } tr_strategy;
+
+/** auto_shutdown (OTP 24): whether significant children's exits shut the
+ *  supervisor down. Only a significant child that exits by itself and is
+ *  not restarted counts (a transient one after a normal or shutdown exit, a
+ *  temporary one after any exit); children the supervisor stops (terminate
+ *  child, a group restart, its own shutdown) do not. */
+typedef enum tr_auto_shutdown {
+    TR_AUTO_SHUTDOWN_NEVER = 0,       /* never: significant children are refused */
+    TR_AUTO_SHUTDOWN_ANY_SIGNIFICANT, /* any_significant: when one significant child exits */
+    TR_AUTO_SHUTDOWN_ALL_SIGNIFICANT  /* all_significant: when no significant child is left */
+} tr_auto_shutdown;
 
 /** Supervisor flags. Zero-initialized: one_for_one, 1 restart in 5000 ms
  *  (OTP's defaults), no backoff.
@@ -109,7 +127,12 @@ typedef enum tr_strategy {
  *    after the child has run for backoff_max_ms (or 5 s when no cap)
  *    without exiting. The doubling and the jitter saturate: a delay past
  *    the clock's range (INT64_MAX, say) means the child is not restarted.
- *    Negative values, or a jitter over 100, are invalid (TR_EINVAL). */
+ *    Negative values, or a jitter over 100, are invalid (TR_EINVAL).
+ *    one_for_all and rest_for_one honour it too: after a child's exit the
+ *    group is stopped at once and started again, in order, when the
+ *    crashed child's delay has passed (nothing of the group starts before).
+ *  - auto_shutdown: see tr_auto_shutdown; the supervisor then exits with
+ *    reason shutdown, stopping its other children first (OTP 24). */
 typedef struct tr_sup_flags {
     tr_strategy strategy;
     int intensity;
@@ -117,6 +140,7 @@ typedef struct tr_sup_flags {
     tr_duration_ms backoff_initial_ms;
     tr_duration_ms backoff_max_ms;
     unsigned backoff_jitter_pct;
+    tr_auto_shutdown auto_shutdown;
 } tr_sup_flags;
 
 /** A supervisor spec: flags and the children in start order. For
@@ -166,7 +190,9 @@ TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *
  *    size", "id too long", "missing id", "bad restart type", "bad
  *    shutdown", "bad child type", "arg NULL with arg_size", "size too
  *    large", "bad name", "name on a fiber child", "name on a
- *    simple_one_for_one template", "duplicate id", "duplicate name";
+ *    simple_one_for_one template", "duplicate id", "duplicate name",
+ *    "significant permanent child", "significant child without
+ *    auto_shutdown", and for the flags "bad auto_shutdown";
  *  - TR_EINIT (or TR_ENOMEM from a child's init): child_id and
  *    child_index name the child that failed, reason is the reason its init
  *    stopped or failed with (tr_stop/tr_fail), or error(TR_EEXIST, ...)
