@@ -86,6 +86,7 @@ typedef struct tr__actor {
     tr__mq_prod mq;
     uint32_t max_mailbox; /* 0 = unbounded; read by producers */
     bool is_waiter;       /* set before the pid is published; read by anyone */
+    bool receiver;        /* a waiter that takes ordinary messages (receiver.c) */
     bool exiting;         /* under lock: exit processing has begun */
     uint8_t svc_marks;    /* under lock: services whose on_exit runs at its exit (bit per id) */
     tr__spin lock;        /* links, signals, exiting, svc_marks */
