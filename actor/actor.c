@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <troupe/registry.h>
+
 #include "actor/core.h"
 
 static void drain(tr__actor *a) {
@@ -45,6 +47,8 @@ void tr__actor_destroy(tr__actor *a) {
     tr__pidtab_free(rt, idx);
     if (a->is_waiter)
         tr__waiter_fini(a->u.waiter);
+    if (a->cont) /* a continuation that never ran (the actor stopped first) */
+        tr__msg_free(a->cont);
     for (uint32_t i = 0; i < a->n_links; i++)
         tr__pre_free(a->links[i].pre);
     tr__free(a->links);
@@ -91,6 +95,10 @@ static void run_terminate(tr__actor *a, tr_reason reason) {
 /* Used by the run loop: stop the actor (owner thread). No terminate once a
  * kill took effect (it may have come while terminate was due). */
 static void die(tr__actor *a, tr_reason reason, bool terminate) {
+    if (a->idle_timer) {
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+    }
     if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     tr__exit_actor(a, reason, false);
@@ -100,9 +108,33 @@ static void die(tr__actor *a, tr_reason reason, bool terminate) {
 /* spawn                                                                     */
 /* ------------------------------------------------------------------------ */
 
+static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
+                 tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+                 tr_reason *why, tr_pid *out);
+
 int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
-              tr_pid link_to, bool trap, size_t max_mailbox, tr_pid *out) {
+              tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+              tr_start_error *error, tr_pid *out) {
+    tr_reason why = tr_reason_normal();
+    int rc = spawn(rt, b, state_size, arg, link_to, trap, max_mailbox, name, keeper, &why, out);
+    if (error) {
+        memset(error, 0, sizeof *error);
+        error->child_index = -1;
+        if (rc == TR_EINIT || (rc == TR_ENOMEM && why.kind == TR_EXIT_ERROR))
+            error->reason = why;
+        else if (rc)
+            error->reason = tr_reason_error(rc, tr_strerror(rc));
+    }
+    return rc;
+}
+
+/* tr__spawn's work; *why gets init's reason when init stopped or failed. */
+static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
+                 tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+                 tr_reason *why, tr_pid *out) {
     if (!rt || !b)
+        return TR_EINVAL;
+    if (name && (name[0] == '\0' || strnlen(name, TR_NAME_MAX + 1) > TR_NAME_MAX))
         return TR_EINVAL;
     if (state_size > TR__SIZE_MAX)
         return TR_EINVAL; /* no allocation can hold it (the sum below could wrap) */
@@ -153,6 +185,20 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
         }
     }
 
+    /* Named start: registered before init runs, as gen_server:start/4 with
+     * {local, Name}; a name taken leaves nothing behind (init never runs). */
+    if (name) {
+        tr_pid holder = TR_PID_NONE;
+        err = tr__name_claim(rt, name, a->pid, keeper, &holder);
+        if (err) {
+            a->flags |= TR__F_TERMINATED;
+            tr__exit_actor(a, tr_reason_normal(), true);
+            if (err == TR_EEXIST && out)
+                *out = holder;
+            return err;
+        }
+    }
+
     tr__frame f;
     frame_push(&f, a);
     volatile bool failed = false;
@@ -168,6 +214,7 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
     frame_pop(&f);
     if (failed) {
         tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
+        *why = reason;
         tr__flag_set(a, TR__F_TERMINATED, true); /* OTP: no terminate after a failed init */
         tr__log_init_failed(a, &reason);
         tr__exit_actor(a, reason, true);
@@ -187,27 +234,42 @@ int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const vo
         tr__ob_flush(sc);
         tr__spin_unlock(&sc->ctx.ob_lock);
     }
-    /* Give the token back, or schedule when messages came in during init. */
-    if (!tr__mq_markempty_mpsc(&a->mq, &a->mqc))
+    /* Give the token back, or schedule when messages came in during init,
+     * or when init set a continuation (a fiber runs its own, at its start). */
+    if ((a->cont && !tr__is_fiber(a)) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
 
-int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
-             tr_pid *out) {
+int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                   const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out) {
     tr_spawn_opts o = {0};
     if (opts)
         o = *opts;
-    if (o.on_fiber)
-        return tr__fiber_spawn_behaviour(rt, b, arg, &o, out);
-    return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox, out);
+    if (!o.on_fiber)
+        return tr__spawn(rt, b, b ? b->state_size : 0, arg, o.link_to, o.trap_exit, o.max_mailbox,
+                         o.name, keeper, o.error, out);
+    if (o.error) { /* the fiber's checks come before tr__spawn fills it */
+        memset(o.error, 0, sizeof *o.error);
+        o.error->child_index = -1;
+    }
+    int rc = tr__fiber_spawn_behaviour(rt, b, arg, &o, keeper, out);
+    if (o.error && rc && rc != TR_EINIT && o.error->reason.kind == TR_EXIT_NORMAL)
+        o.error->reason = tr_reason_error(rc, tr_strerror(rc));
+    return rc;
+}
+
+int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg, const tr_spawn_opts *opts,
+             tr_pid *out) {
+    return tr__spawn_kept(rt, b, arg, opts, TR_PID_NONE, out);
 }
 
 int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, tr_pid *out) {
     tr__actor *me = (tr__actor *)self;
     if (!me)
         return TR_EINVAL;
-    return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, out);
+    return tr__spawn(me->rt, b, b ? b->state_size : 0, arg, me->pid, false, 0, NULL, TR_PID_NONE,
+                     NULL, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -218,6 +280,16 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
     f->stop_pending = true;
     f->stop_reason = tr_reason_error(code, text);
     longjmp(f->jb, 1);
+}
+
+/* A message reached the actor: its idle timeout (tr_idle_timeout) is off,
+ * and a timeout message already queued is dropped when it comes up. */
+static void idle_cancel(tr__actor *a) {
+    if (a->idle_timer) {
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+        a->idle_seq++;
+    }
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
@@ -280,6 +352,7 @@ static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why
             why->kind = TR_EXIT_KILLED;
             *terminate = false;
         } else if (a->flags & TR__F_TRAP_EXIT) {
+            idle_cancel(a);
             if (a->b->handle_info) {
                 s->pub.kind = TR_MSG_EXIT;
                 f->cur_msg = s; /* freed by the crash path if it unwinds */
@@ -362,12 +435,57 @@ static bool take_marker(tr__frame *f, tr__actor *a, uint32_t seq, tr_reason *why
     return false;
 }
 
+/* Answers tr_get_state / tr_replace_state between two callbacks (for a
+ * behaviour on a fiber: its state block, parked or not). */
+static void state_request(tr__actor *a, const tr_msg *msg) {
+    void *state = tr__self_state((tr_self *)a);
+    const tr_behaviour *sb = tr__self_behaviour((tr_self *)a);
+    size_t size = state && sb ? sb->state_size : 0;
+    tr_from from = {a->rt, msg->sender, msg->ref};
+    if (msg->tag == TR_TAG_GET_STATE) {
+        tr_reply(from, 0, state, size);
+        return;
+    }
+    tr_state_change c;
+    if (msg->size != sizeof c) {
+        tr__reply_status(from, TR_EINVAL, "bad state change");
+        return;
+    }
+    memcpy(&c, msg->data, sizeof c);
+    if (!c.fn) {
+        tr__reply_status(from, TR_EINVAL, "bad state change");
+        return;
+    }
+    c.fn(state, size, c.arg);
+    tr_reply(from, 0, NULL, 0);
+}
+
 /* Dispatches one message. Returns true to stop (reason in f->stop_reason). */
 static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     void *state = tr__actor_state(a);
     const tr_behaviour *b = a->b;
     tr_msg *msg = &m->pub;
     int rc = TR_CONTINUE;
+    /* The idle timeout: any message cancels it; its own goes to handle_info
+     * unless it came too late. */
+    if (m->sys == TR__SYS_IDLE) {
+        if (!a->idle_timer || msg->ref != a->idle_seq)
+            return false;
+        a->idle_timer = 0;
+    } else {
+        idle_cancel(a);
+    }
+    if (m->sys == TR__SYS_CONTINUE) {
+        if (!b->handle_continue)
+            crash(f, TR_EINVAL, "unexpected continue");
+        rc = b->handle_continue((tr_self *)a, state, msg);
+        goto done;
+    }
+    if (m->sys == TR__SYS_STOP) { /* tr_stop_server: stop now, terminate runs */
+        f->stop_pending = true;
+        memcpy(&f->stop_reason, m->bytes, sizeof f->stop_reason);
+        return true;
+    }
     if (m->sys == TR__SYS_REQ_TIMEOUT) {
         if (!tr__req_take(a, msg->ref, true))
             return false; /* answered already */
@@ -379,6 +497,10 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     }
     switch (msg->kind) {
     case TR_MSG_CALL: {
+        if (msg->tag == TR_TAG_GET_STATE || msg->tag == TR_TAG_REPLACE_STATE) {
+            state_request(a, msg);
+            return false;
+        }
         if (!b->handle_call)
             crash(f, TR_EINVAL, "unexpected call");
         /* A forwarded call is its forwarder's to answer for on failure. */
@@ -449,6 +571,7 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
             tr__log_unexpected(a, msg); /* OTP's default handle_info logs it */
         break;
     }
+done:
     if (rc != TR_CONTINUE && !f->stop_pending) {
         f->stop_pending = true;
         f->stop_reason = tr_reason_normal();
@@ -535,7 +658,13 @@ void tr__run(tr__sched *sched, tr__actor *a) {
                 break; /* yielded again: back of the queue */
             continue;
         }
-        tr__msg *m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
+        tr__msg *m;
+        if (a->cont && !fiber) { /* tr_continue: before any other message */
+            m = a->cont;
+            a->cont = NULL;
+        } else {
+            m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
+        }
         if (!m) {
             if (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)
                 continue;
@@ -663,6 +792,51 @@ int tr_stop(tr_self *self, tr_reason reason) {
         f->stop_reason = tr__reason_sealed(reason);
     }
     return TR_STOP;
+}
+
+int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size) {
+    tr__frame *f = tr__tls_frame;
+    tr__actor *a = (tr__actor *)self;
+    if (!a || !f || f->a != a || (size && !data))
+        return TR_EINVAL;
+    if (tr__is_fiber(a) && !tr__fiber_bbehaviour(a))
+        return TR_EINVAL; /* a plain fiber has no handle_continue */
+    if (a->cont)
+        return TR_EBUSY;
+    /* Runs first in the actor's next turn (init's: its first), maybe on
+     * another thread: tr__msg_free returns the block wherever it is freed. */
+    tr__msg *m = tr__msg_new(tr__mc_here(a->rt), TR_MSG_CONTINUE, tag, data, size);
+    if (!m)
+        return TR_ENOMEM;
+    m->sys = TR__SYS_CONTINUE;
+    m->pub.sender = a->pid;
+    a->cont = m;
+    return TR_CONTINUE;
+}
+
+int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms) {
+    tr__frame *f = tr__tls_frame;
+    tr__actor *a = (tr__actor *)self;
+    if (!a || !f || f->a != a || (timeout_ms < 0 && timeout_ms != TR_INFINITY))
+        return TR_EINVAL;
+    if (tr__is_fiber(a) && !tr__fiber_bbehaviour(a))
+        return TR_EINVAL; /* a plain fiber has tr_receive's timeout */
+    if (tr__self_killed_here())
+        return TR_EKILLED;
+    if (a->idle_timer) { /* the last call of the callback wins */
+        tr_cancel_timer(a->rt, a->idle_timer);
+        a->idle_timer = 0;
+    }
+    if (timeout_ms == TR_INFINITY)
+        return TR_CONTINUE;
+    uint64_t seq = ++a->idle_seq;
+    tr_timer t = 0;
+    int err = tr__timer_start(a->rt, a->pid, timeout_ms, 0, TR_MSG_TIMEOUT, TR__SYS_IDLE, 0, seq,
+                              NULL, 0, &t);
+    if (err)
+        return err;
+    a->idle_timer = t;
+    return TR_CONTINUE;
 }
 
 void tr_fail(tr_self *self, tr_reason reason) {

@@ -86,6 +86,7 @@ typedef struct tr__actor {
     tr__mq_prod mq;
     uint32_t max_mailbox; /* 0 = unbounded; read by producers */
     bool is_waiter;       /* set before the pid is published; read by anyone */
+    bool receiver;        /* a waiter that takes ordinary messages (receiver.c) */
     bool exiting;         /* under lock: exit processing has begun */
     uint8_t svc_marks;    /* under lock: services whose on_exit runs at its exit (bit per id) */
     tr__spin lock;        /* links, signals, exiting, svc_marks */
@@ -123,6 +124,13 @@ typedef struct tr__actor {
     tr__mq_node wake;
     bool wake_queued;
     bool shutdown_pending;
+    /* owner only: the continuation tr_continue set (TR__SYS_CONTINUE), run
+     * before the next message; freed with the actor if it never runs */
+    tr__msg *cont;
+    /* owner only: the pending idle timeout (tr_idle_timeout), 0 for none,
+     * and the number its message carries (a late one is dropped) */
+    tr_timer idle_timer;
+    uint64_t idle_seq;
     /* the behaviour's state follows, 16-byte aligned */
 } tr__actor;
 
@@ -210,6 +218,15 @@ static inline bool tr__self_killed_here(void) {
     return cur && (tr__load_acq_u32(&cur->has_sig) & TR__SIG_KILLED);
 }
 
+/* What a blocking stop sends once its monitor is set up: an exit signal
+ * (tr_exit) or, with stop set, the stop message of tr_stop_server, which the
+ * actor handles in its mailbox's order by stopping with `reason` and
+ * running terminate (OTP's system message behind gen_server:stop/3). */
+typedef struct tr__stop_send {
+    tr_reason reason;
+    bool stop;
+} tr__stop_send;
+
 /* ---- actor.c ---- */
 typedef struct tr__sched tr__sched;
 /* tr__run: runs one turn of a (up to the runtime's batch of messages) on
@@ -220,9 +237,12 @@ void tr__run(tr__sched *s, tr__actor *a);
  * that will never be handled are answered TR_EEXITED), frees its slot for
  * reuse with the next generation. Called by the pid table. */
 void tr__actor_destroy(tr__actor *a);
-/* tr__spawn: tr_spawn with the state size given (a fiber running a
+/* tr__spawn: tr_spawn with the state size given; name (NULL: none) is
+ * registered before init runs, kept by keeper (TR_PID_NONE: none; see
+ * tr__service.claim); error (NULL: none) as tr_spawn_opts.error (a fiber running a
  * behaviour keeps its tr__fiber and the behaviour's state in one block). */
 int tr__spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const void *arg,
-              tr_pid link_to, bool trap, size_t max_mailbox, tr_pid *out);
+              tr_pid link_to, bool trap, size_t max_mailbox, const char *name, tr_pid keeper,
+              tr_start_error *error, tr_pid *out);
 
 #endif

@@ -18,12 +18,14 @@ void tr_buf_free(tr_buf *buf) {
     buf->data = NULL;
     buf->size = 0;
     buf->tag = 0;
+    buf->code = 0;
 }
 
 static int fill_buf(tr_buf *out, const tr__msg *m) {
     if (!out)
         return TR_OK;
     out->tag = m->pub.tag;
+    out->code = m->pub.code;
     out->size = m->pub.size;
     out->data = NULL;
     if (m->pub.size) {
@@ -131,9 +133,7 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
     int64_t deadline = tr__deadline_ms(timeout_ms);
     tr__msg *r = waiter_wait_for(pa, deadline, ref, mref, &err);
     if (r && r->pub.kind == TR_MSG_REPLY) {
-        err = r->pub.status;
-        if (err > 0)
-            err = TR_EREMOTE;
+        err = r->pub.status; /* 0 or a TR_E* code (the space is closed) */
         int e2 = TR_OK;
         if (err == TR_OK || r->pub.size)
             e2 = fill_buf(reply, r);
@@ -163,7 +163,7 @@ done:
  * the exit signal *send first when send is not NULL (after the monitor is
  * set up). */
 static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms,
-                                tr_reason *reason, const tr_reason *send) {
+                                tr_reason *reason, const tr__stop_send *send) {
     if (tr_on_scheduler(rt))
         return TR_EDEADLK;
     int err = TR_OK;
@@ -172,7 +172,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
     if (!pa)
         return err;
     if (send) {
-        err = tr_exit(rt, pid, *send);
+        err = tr__stop_send_to(rt, pid, send, TR_PID_NONE);
         if (err) {
             watch_end(pa, mref);
             return err;
@@ -193,7 +193,7 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
 
 /* tr_await_exit, sending *send first when it is not NULL. */
 static int await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                      const tr_reason *send) {
+                      const tr__stop_send *send) {
     if (!rt || pid.id == 0 || timeout_ms == 0 || timeout_ms < TR_INFINITY)
         return TR_EINVAL;
     tr__actor *fa = tr__fiber_here();
@@ -214,7 +214,44 @@ int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reas
 }
 
 int tr__exit_await(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms) {
-    return await_exit(rt, pid, timeout_ms, NULL, &reason);
+    tr__stop_send s = {reason, false};
+    return await_exit(rt, pid, timeout_ms, NULL, &s);
+}
+
+int tr__stop_send_to(tr_runtime *rt, tr_pid pid, const tr__stop_send *s, tr_pid sender) {
+    if (!s->stop)
+        return tr_exit(rt, pid, s->reason);
+    tr_reason r = tr__reason_sealed(s->reason);
+    tr__msg *m = tr__msg_new(tr__mc_here(rt), TR_MSG_INFO, 0, &r, sizeof r);
+    if (!m)
+        return TR_ENOMEM;
+    m->sys = TR__SYS_STOP;
+    m->pub.sender = sender;
+    return tr__deliver(rt, pid, m);
+}
+
+static bool same_reason(const tr_reason *a, const tr_reason *b) {
+    return a->kind == b->kind && a->code == b->code &&
+           strncmp(a->text, b->text, sizeof a->text) == 0;
+}
+
+int tr_stop_server(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms,
+                   tr_reason *exit_reason) {
+    if (!rt || pid.id == 0 || reason.kind < TR_EXIT_NORMAL || reason.kind > TR_EXIT_ERROR)
+        return TR_EINVAL;
+    tr__actor *fa = tr__fiber_here();
+    if (fa && fa->rt == rt && tr_pid_eq(fa->pid, pid))
+        return TR_EDEADLK; /* calling itself: gen_server:stop's calling_self */
+    tr__stop_send s = {tr__reason_sealed(reason), true};
+    tr_reason why = tr__reason_make(TR_EXIT_NOPROC);
+    int err = await_exit(rt, pid, timeout_ms, &why, &s);
+    if (err)
+        return err;
+    if (exit_reason)
+        *exit_reason = why;
+    if (why.kind == TR_EXIT_NOPROC)
+        return TR_ENOPROC; /* dead before the monitor was set up */
+    return same_reason(&why, &s.reason) ? TR_OK : TR_EEXITED;
 }
 
 int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t size,
@@ -264,9 +301,10 @@ int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, size_t s
     return TR_OK;
 }
 
-/* *lost (when not NULL): the caller got nothing at all. */
-static int reply_common(tr_from from, int status, uint32_t tag, const void *data, size_t size,
-                        bool *lost) {
+/* *lost (when not NULL): the caller got nothing at all. status is 0 or a
+ * TR_E* code; code the application's (with TR_EREMOTE). */
+static int reply_common(tr_from from, int status, int code, uint32_t tag, const void *data,
+                        size_t size, bool *lost) {
     if (lost)
         *lost = false;
     if (!from.rt || (size && !data))
@@ -288,9 +326,11 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
             return TR_ENOMEM;
         }
         status = TR_ENOMEM;
+        code = 0;
     }
     m->pub.ref = from.ref;
     m->pub.status = status;
+    m->pub.code = code;
     tr__actor *cur = tr__tls_current;
     m->pub.sender = (cur && cur->rt == from.rt) ? cur->pid : TR_PID_NONE;
     int err = tr__deliver(from.rt, from.pid, m);
@@ -300,18 +340,38 @@ static int reply_common(tr_from from, int status, uint32_t tag, const void *data
 }
 
 int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size) {
-    return reply_common(from, TR_OK, tag, data, size, NULL);
+    return reply_common(from, TR_OK, 0, tag, data, size, NULL);
+}
+
+/* A troupe code kept in the closed space: anything else is TR_EREMOTE. */
+static int troupe_code(int err) {
+    return err < 0 && strcmp(tr_err_name(err), "TR_UNKNOWN") != 0 ? err : TR_EREMOTE;
 }
 
 bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size) {
     bool lost;
-    reply_common(from, status, tag, data, size, &lost);
+    reply_common(from, status ? troupe_code(status) : 0, 0, tag, data, size, &lost);
     return lost;
 }
 
-int tr_reply_error(tr_from from, int err, const char *text) {
-    if (err >= 0)
-        err = TR_EREMOTE;
+int tr__reply_status(tr_from from, int err, const char *text) {
     const char *t = text ? text : "";
-    return reply_common(from, err, 0, t, strlen(t) + 1, NULL);
+    return reply_common(from, troupe_code(err), 0, 0, t, strlen(t) + 1, NULL);
+}
+
+int tr_reply_error(tr_from from, int code, const char *text) {
+    const char *t = text ? text : "";
+    return reply_common(from, TR_EREMOTE, code, 0, t, strlen(t) + 1, NULL);
+}
+
+int tr_get_state(tr_runtime *rt, tr_pid pid, tr_buf *out, tr_duration_ms timeout_ms) {
+    return tr_call(rt, pid, TR_TAG_GET_STATE, NULL, 0, out, timeout_ms);
+}
+
+int tr_replace_state(tr_runtime *rt, tr_pid pid, tr_state_fn fn, void *arg,
+                     tr_duration_ms timeout_ms) {
+    if (!fn)
+        return TR_EINVAL;
+    tr_state_change c = {fn, arg};
+    return tr_call(rt, pid, TR_TAG_REPLACE_STATE, &c, sizeof c, NULL, timeout_ms);
 }

@@ -1,4 +1,6 @@
 /* troupe — error codes: tr_strerror and tr_err_name from one table. */
+#include <stdio.h>
+
 #include <troupe/errors.h>
 
 const char *tr_strerror(int err) {
@@ -11,7 +13,9 @@ const char *tr_strerror(int err) {
         TR_ERRNO_MAP(TR__ERR_TEXT)
 #undef TR__ERR_TEXT
     default:
-        return "unknown error";
+        return err > 0 ? "not an error (a positive value)"
+                       : "not a troupe error code (an application's code? it belongs in "
+                         "tr_buf.code / tr_msg.code)";
     }
 }
 
@@ -27,4 +31,10 @@ const char *tr_err_name(int err) {
     default:
         return "TR_UNKNOWN";
     }
+}
+
+char *tr_err_describe(int err, char *buf, size_t size) {
+    if (buf && size > 0)
+        snprintf(buf, size, "%s (%d): %s", tr_err_name(err), err, tr_strerror(err));
+    return buf;
 }

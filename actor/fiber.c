@@ -370,14 +370,26 @@ static int behaviour_loop(tr_self *self, void *arg) {
     (void)arg;
     tr__fiber *fib = running(self);
     const tr_behaviour *b = fib->b;
+    tr__actor *a = (tr__actor *)self;
     for (;;) {
         tr_msg *m = NULL;
-        int rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
-        if (rc)
-            return rc;
+        int rc;
+        if (a->cont) { /* tr_continue (init's too): before any other message */
+            tr__msg *c = a->cont;
+            a->cont = NULL;
+            m = &c->pub; /* freed by tr_msg_free as a received message */
+        } else {
+            rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
+            if (rc)
+                return rc;
+        }
         fib->bmsg = m;
         rc = TR_CONTINUE;
-        if (m->kind == TR_MSG_CALL) {
+        if (m->kind == TR_MSG_CONTINUE) {
+            if (!b->handle_continue)
+                tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected continue"));
+            rc = b->handle_continue(self, fib->bstate, m);
+        } else if (m->kind == TR_MSG_CALL) {
             if (!b->handle_call)
                 tr_fail(self, tr_reason_error(TR_EINVAL, "unexpected call"));
             rc = b->handle_call(self, fib->bstate, m, tr_msg_from(self, m));
@@ -399,7 +411,7 @@ static int behaviour_loop(tr_self *self, void *arg) {
 }
 
 int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void *arg,
-                              const tr_spawn_opts *opts, tr_pid *out) {
+                              const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out) {
     size_t size;
     if (!rt || !b || b->state_size > TR__SIZE_MAX ||
         (opts->stack_size &&
@@ -408,7 +420,7 @@ int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void 
         return TR_EINVAL;
     fiber_start st = {behaviour_loop, NULL, opts->stack_size, b, arg};
     return tr__spawn(rt, &tr__fiber_behaviour, size, &st, opts->link_to, opts->trap_exit,
-                     opts->max_mailbox, out);
+                     opts->max_mailbox, opts->name, keeper, opts->error, out);
 }
 
 /* ---- receive -------------------------------------------------------------- */
@@ -567,9 +579,9 @@ int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_
             }
         }
     } else {
-        err = r->pub.status;
-        if (err > 0)
-            err = TR_EREMOTE;
+        err = r->pub.status; /* 0 or a TR_E* code (the space is closed) */
+        if (reply)
+            reply->code = r->pub.code;
         if (reply && (err == TR_OK || r->pub.size) && r->pub.size) {
             reply->data = tr__malloc(r->pub.size);
             if (reply->data) {
@@ -591,14 +603,14 @@ int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_
 }
 
 int tr__fiber_await_exit(tr__actor *a, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                         const tr_reason *send) {
+                         const tr__stop_send *send) {
     tr__fiber *fib = fib_of(a);
     uint64_t mref = 0;
     int err = tr_monitor((tr_self *)a, pid, &mref);
     if (err)
         return err;
     if (send) {
-        err = tr_exit(a->rt, pid, *send);
+        err = tr__stop_send_to(a->rt, pid, send, a->pid);
         if (err) {
             tr_demonitor((tr_self *)a, mref);
             return err;

@@ -111,7 +111,7 @@ int tr__fiber_stop(tr__frame *f, tr_reason reason);
 
 /* tr_spawn with opts->on_fiber: b's callbacks run on a fiber. */
 int tr__fiber_spawn_behaviour(tr_runtime *rt, const tr_behaviour *b, const void *arg,
-                              const tr_spawn_opts *opts, tr_pid *out);
+                              const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out);
 
 /* tr__fiber_here: the fiber whose body runs on this thread, or NULL. */
 tr__actor *tr__fiber_here(void);
@@ -120,6 +120,6 @@ tr__actor *tr__fiber_here(void);
 int tr__fiber_call(tr__actor *a, tr_pid to, uint32_t tag, const void *req, size_t size,
                    tr_buf *reply, tr_duration_ms timeout_ms);
 int tr__fiber_await_exit(tr__actor *a, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason,
-                         const tr_reason *send);
+                         const tr__stop_send *send);
 
 #endif

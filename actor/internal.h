@@ -42,6 +42,17 @@ typedef struct tr__service {
      * in `size` bytes, at buf, buf + size, ...; returns how many it holds
      * (may exceed max). For reports and introspection. May be NULL. */
     size_t (*names_of)(tr_runtime *rt, void *state, tr_pid pid, char *buf, size_t size, size_t max);
+    /* The registry only (NULL elsewhere): names held for a keeper. claim
+     * binds name to pid as tr_register does, with keeper (TR_PID_NONE: an
+     * ordinary name): when pid exits while keeper lives, the name stays,
+     * bound to no pid ("restarting": the _named calls give TR_EAGAIN)
+     * until keeper claims it again for the restarted pid or releases it.
+     * Errors: as tr_register, and TR_EAGAIN (another live keeper holds the
+     * name for a restart). release drops name if keeper keeps it and its
+     * pid is not alive. */
+    int (*claim)(tr_runtime *rt, void *state, const char *name, tr_pid pid, tr_pid keeper,
+                 tr_pid *holder);
+    void (*release)(tr_runtime *rt, void *state, const char *name, tr_pid keeper);
 } tr__service;
 
 enum { TR__SVC_REGISTRY, TR__SVC_BLOCKING, TR__SVC_NET, TR__SVC_COUNT };
@@ -58,6 +69,16 @@ void tr__runtime_poll_wake(tr_runtime *rt);
 
 /* tr__service_state: the state service id made for rt. Any thread. */
 void *tr__service_state(const tr_runtime *rt, unsigned id);
+
+/* The registry service's claim and release (see tr__service). Any
+ * thread. */
+int tr__name_claim(tr_runtime *rt, const char *name, tr_pid pid, tr_pid keeper, tr_pid *holder);
+void tr__name_release(tr_runtime *rt, const char *name, tr_pid keeper);
+
+/* tr__spawn_kept: tr_spawn whose opts->name is kept by keeper across the
+ * actor's exits (a supervisor's named child: see tr__service.claim). */
+int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
+                   const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out);
 
 /* tr__actor_mark_service: marks pid so that its exit calls service svc's
  * on_exit (each service marks its own: an exit calls only the services
@@ -174,6 +195,12 @@ bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v);
  * that replaces it when it cannot be allocated. The server should then
  * stop, so that the caller's monitor ends the wait. Any thread. */
 bool tr__reply_lost(tr_from from, int status, uint32_t tag, const void *data, size_t size);
+/* Answers the call `from` with troupe's own error code err (a library
+ * server refusing a request: the pool, the supervisor): the caller's
+ * tr_call returns err itself, with text in its reply's data. A value that
+ * is not a TR_E* code goes as TR_EREMOTE. tr_reply_error is for an
+ * application's codes. Errors: as tr_reply. Any thread. */
+int tr__reply_status(tr_from from, int err, const char *text);
 /* tr_exit from self's callback to pid, an actor linked to self (a
  * supervisor's child, a pool's supervisor): out of memory for the signal,
  * it goes in the block self's link keeps for self's own exit (reserved with

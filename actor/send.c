@@ -315,6 +315,17 @@ long tr_mailbox_len(tr_runtime *rt, tr_pid pid) {
     return n < 0 ? 0 : n;
 }
 
+/* A plain thread's receiver (receiver.c) takes ordinary messages too: looked
+ * for only when `to` is no actor (waiters have their own region). */
+static tr__actor *acquire_receiver(tr_runtime *rt, tr_pid to) {
+    tr__actor *a = tr__acquire_any(rt, to);
+    if (a && !__atomic_load_n(&a->receiver, __ATOMIC_ACQUIRE)) {
+        tr__release(a);
+        return NULL;
+    }
+    return a;
+}
+
 static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, const void *data,
                        size_t size, void *owned, void (*dtor)(void *)) {
     if (!rt || (size && !data))
@@ -326,7 +337,7 @@ static int send_common(tr_runtime *rt, tr_pid to, uint32_t kind, uint32_t tag, c
     if (tr__self_killed_here())
         return TR_EKILLED; /* the caller keeps owned data */
     tr__actor *a = tr__acquire(rt, to);
-    if (!a)
+    if (!a && !(a = acquire_receiver(rt, to)))
         return TR_ENOPROC;
     tr__owned o = {owned, dtor};
     tr__msg *m = owned ? tr__msg_new(tr__mc_here(rt), kind, tag, &o, sizeof o)

@@ -42,4 +42,8 @@ void tr__bounce_call(tr_runtime *rt, tr__msg *m, tr_pid server, const char *why)
 /* tr__note_reply: the running callback replied to the call `from`. */
 void tr__note_reply(tr_runtime *rt, tr_from from);
 
+/* tr__stop_send_to: sends it to pid from sender (TR_PID_NONE: a plain
+ * thread). Errors: as tr_exit / tr__deliver. */
+int tr__stop_send_to(tr_runtime *rt, tr_pid pid, const tr__stop_send *s, tr_pid sender);
+
 #endif

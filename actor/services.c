@@ -81,3 +81,13 @@ size_t tr__services_names_of(tr_runtime *rt, tr_pid pid, char *buf, size_t size,
     }
     return 0;
 }
+
+int tr__name_claim(tr_runtime *rt, const char *name, tr_pid pid, tr_pid keeper, tr_pid *holder) {
+    const tr__service *r = services[TR__SVC_REGISTRY];
+    return r->claim(rt, rt->services[TR__SVC_REGISTRY], name, pid, keeper, holder);
+}
+
+void tr__name_release(tr_runtime *rt, const char *name, tr_pid keeper) {
+    const tr__service *r = services[TR__SVC_REGISTRY];
+    r->release(rt, rt->services[TR__SVC_REGISTRY], name, keeper);
+}

@@ -92,6 +92,24 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
     }
 }
 
+bool tr__waiter_idle_wait(tr__actor *a, int64_t deadline) {
+    tr__waiter *p = a->u.waiter;
+    pthread_mutex_lock(&p->mu);
+    while (!p->signaled) {
+        tr_duration_ms left = tr__remaining_ms(deadline);
+        struct timespec ts;
+        if (left == 0)
+            break;
+        if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
+            pthread_cond_wait(&p->cv, &p->mu);
+        else
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    bool s = p->signaled; /* left set: tr__waiter_wait pops without marking empty */
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
 tr__actor *tr__waiter_open(tr_runtime *rt, int *err) {
     tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + sizeof(tr__waiter));
     if (!a) {

@@ -25,6 +25,11 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed);
 /* tr__waiter_signal: a push made the waiter's mailbox non-empty (its
  * tr__schedule). Any thread. */
 void tr__waiter_signal(tr__actor *a);
+/* tr__waiter_idle_wait: after tr__waiter_wait returned NULL on a timeout
+ * its mailbox is marked empty (the token given back): waits until a push
+ * signals it (true: tr__waiter_wait then takes what came) or the deadline
+ * passes (false). For a waiter used again after a timeout (a receiver). */
+bool tr__waiter_idle_wait(tr__actor *a, int64_t deadline);
 void tr__waiter_init(tr__waiter *p);
 void tr__waiter_fini(tr__waiter *p);
 

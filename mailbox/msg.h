@@ -18,13 +18,16 @@
 /* Internal message kinds beyond tr_msg_kind (never seen by callbacks). */
 enum {
     TR__SYS_NONE = 0,
-    TR__SYS_WAKE,         /* no-op: makes the actor run (signals were queued) */
-    TR__SYS_REQ_TIMEOUT,  /* a tr_request's timeout fired; ref = request id */
-    TR__SYS_SIG_EXIT,     /* exit signal (in the signal list, not the mailbox) */
-    TR__SYS_SIG_SHUTDOWN, /* runtime shutdown: stop with shutdown, run terminate */
-    TR__SYS_FWD,          /* a message handed on by tr_forward: whoever forwarded it
-                             answers for it if the receiver fails (no bounce) */
-    TR__SYS_FIBER_TIMEOUT /* a fiber's receive/sleep/park timeout; ref = its timer's ref */
+    TR__SYS_WAKE,          /* no-op: makes the actor run (signals were queued) */
+    TR__SYS_REQ_TIMEOUT,   /* a tr_request's timeout fired; ref = request id */
+    TR__SYS_SIG_EXIT,      /* exit signal (in the signal list, not the mailbox) */
+    TR__SYS_SIG_SHUTDOWN,  /* runtime shutdown: stop with shutdown, run terminate */
+    TR__SYS_FWD,           /* a message handed on by tr_forward: whoever forwarded it
+                              answers for it if the receiver fails (no bounce) */
+    TR__SYS_FIBER_TIMEOUT, /* a fiber's receive/sleep/park timeout; ref = its timer's ref */
+    TR__SYS_CONTINUE,      /* a continuation (tr_continue), for handle_continue */
+    TR__SYS_STOP,          /* tr_stop_server: stop with the reason in bytes, run terminate */
+    TR__SYS_IDLE           /* the idle timeout (tr_idle_timeout) fired; ref = its number */
 };
 
 typedef struct tr__msg {
@@ -83,6 +86,7 @@ static inline tr__msg *tr__msg_new(tr__mcache *mc, uint32_t kind, uint32_t tag, 
     m->pub.sender = TR_PID_NONE;
     m->pub.ref = 0;
     m->pub.status = 0;
+    m->pub.code = 0;
     m->pub.size = size;
     m->pub.data = size ? m->bytes : NULL;
     if (size && data)

@@ -23,7 +23,10 @@
 
 typedef struct reg_entry {
     ck_epoch_entry_t ep; /* deferred free */
+    /* Both atomic: readers load them without the mutex. pid 0 with a live
+     * keeper: the keeper (a supervisor) restarts the name's actor. */
     tr_pid pid;
+    tr_pid keeper;
     size_t len;
     char name[TR_NAME_MAX + 1];
 } reg_entry;
@@ -192,35 +195,66 @@ static void make_key(reg_entry *k, const char *name, size_t len) {
     k->name[len] = '\0';
 }
 
+static tr_pid e_pid(const reg_entry *e) {
+    return (tr_pid){tr__load_acq_u64(&e->pid.id)};
+}
+static tr_pid e_keeper(const reg_entry *e) {
+    return (tr_pid){tr__load_acq_u64(&e->keeper.id)};
+}
+
+static int claim(tr_runtime *rt, tr__registry *r, const char *name, tr_pid pid, tr_pid keeper,
+                 tr_pid *holder);
+
 int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
+    return claim(rt, rt ? reg(rt) : NULL, name, pid, TR_PID_NONE, holder);
+}
+
+static int registry_claim(tr_runtime *rt, void *state, const char *name, tr_pid pid, tr_pid keeper,
+                          tr_pid *holder) {
+    return claim(rt, (tr__registry *)state, name, pid, keeper, holder);
+}
+
+static int claim(tr_runtime *rt, tr__registry *r, const char *name, tr_pid pid, tr_pid keeper,
+                 tr_pid *holder) {
     size_t len;
     if (!rt || check_name(name, &len) != TR_OK || pid.id == 0)
         return TR_EINVAL;
     if (tr__runtime_stopping(rt))
         return TR_ECLOSED;
-    tr__registry *r = reg(rt);
     reg_entry *e = (reg_entry *)tr__malloc(sizeof *e);
     if (!e)
         return TR_ENOMEM;
     make_key(e, name, len);
     e->pid = pid;
+    e->keeper = keeper;
     unsigned long h = CK_HS_HASH(&r->hs, hs_hash, e);
     writer_begin(r);
     reg_entry *cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
-    if (cur && !tr_is_alive(rt, cur->pid)) {
-        /* The holder exited and its exit processing has not reached the
-         * registry yet: the name is free. */
-        reg_entry *old = (reg_entry *)ck_hs_remove(&r->hs, h, cur);
-        writer_end(rt, r, old ? &old : NULL, old ? 1 : 0);
-        writer_begin(r);
-        cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
-    }
     if (cur) {
-        if (holder)
-            *holder = cur->pid;
+        tr_pid cp = e_pid(cur), ck = e_keeper(cur);
+        int err = TR_OK;
+        if (cp.id && tr_is_alive(rt, cp)) {
+            if (holder)
+                *holder = cp;
+            err = TR_EEXIST;
+        } else if (ck.id && !tr_pid_eq(ck, keeper) && tr_is_alive(rt, ck)) {
+            /* Another keeper restarts the name's actor. */
+            if (holder)
+                *holder = TR_PID_NONE;
+            err = TR_EAGAIN;
+        } else if (tr__actor_mark_named(rt, pid) != TR_OK) {
+            err = TR_ENOPROC;
+        } else {
+            /* The holder exited (its exit processing may not have reached
+             * the registry yet: it will find the name taken over), or its
+             * keeper restarts it now: the entry is rebound in place, so a
+             * reader sees the old pid, none, or the new one, never a gap. */
+            tr__store_rel_u64(&cur->keeper.id, keeper.id);
+            tr__store_rel_u64(&cur->pid.id, pid.id);
+        }
         writer_end(rt, r, NULL, 0);
         tr__free(e);
-        return TR_EEXIST;
+        return err;
     }
     /* Either the actor's exit has not begun and will call registry_on_exit
      * (after we unlock), or it has begun and we refuse. */
@@ -237,6 +271,23 @@ int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder) {
     }
     writer_end(rt, r, NULL, 0);
     return TR_OK;
+}
+
+static void registry_release(tr_runtime *rt, void *state, const char *name, tr_pid keeper) {
+    tr__registry *r = (tr__registry *)state;
+    size_t len;
+    if (!r || check_name(name, &len) != TR_OK || keeper.id == 0)
+        return;
+    reg_entry key;
+    make_key(&key, name, len);
+    unsigned long h = CK_HS_HASH(&r->hs, hs_hash, &key);
+    writer_begin(r);
+    reg_entry *e = (reg_entry *)ck_hs_get(&r->hs, h, &key);
+    if (e && tr_pid_eq(e_keeper(e), keeper) && !tr_is_alive(rt, e_pid(e)))
+        e = (reg_entry *)ck_hs_remove(&r->hs, h, e);
+    else
+        e = NULL;
+    writer_end(rt, r, e ? &e : NULL, e ? 1 : 0);
 }
 
 int tr_unregister(tr_runtime *rt, const char *name) {
@@ -263,7 +314,12 @@ static void registry_on_exit(tr_runtime *rt, void *state, tr_pid pid) {
         void *obj;
         while (n < 16 && ck_hs_next(&r->hs, &it, &obj)) {
             reg_entry *e = (reg_entry *)obj;
-            if (tr_pid_eq(e->pid, pid))
+            if (!tr_pid_eq(e_pid(e), pid))
+                continue;
+            tr_pid k = e_keeper(e);
+            if (k.id && tr_is_alive(rt, k))
+                tr__store_rel_u64(&e->pid.id, 0); /* kept: its keeper restarts it */
+            else
                 dead[n++] = e;
         }
         for (size_t i = 0; i < n; i++)
@@ -274,7 +330,10 @@ static void registry_on_exit(tr_runtime *rt, void *state, tr_pid pid) {
     }
 }
 
-tr_pid tr_whereis(tr_runtime *rt, const char *name) {
+/* The pid bound to name (TR_PID_NONE: none, or restarting) and, when
+ * keeper is not NULL, the name's keeper (left as is when there is no
+ * entry). Lock-free. */
+static tr_pid lookup(tr_runtime *rt, const char *name, tr_pid *keeper) {
     size_t len;
     if (!rt || !reg(rt) || check_name(name, &len) != TR_OK)
         return TR_PID_NONE;
@@ -291,12 +350,18 @@ tr_pid tr_whereis(tr_runtime *rt, const char *name) {
     reg_entry *e = (reg_entry *)ck_hs_get(&r->hs, h, &key);
     if (e) {
         TR__TSAN_ACQUIRE(e);
-        pid = e->pid;
+        pid = e_pid(e);
+        if (keeper)
+            *keeper = e_keeper(e);
         TR__TSAN_RELEASE(e);
     }
     ck_epoch_end(rec, NULL);
     tr__epoch_leave(rt, rec, borrowed);
     return pid;
+}
+
+tr_pid tr_whereis(tr_runtime *rt, const char *name) {
+    return lookup(rt, name, NULL);
 }
 
 size_t tr_registered_count(tr_runtime *rt) {
@@ -310,25 +375,56 @@ size_t tr_registered_count(tr_runtime *rt) {
 }
 
 /* Resolves a name for the *_named functions: TR_EINVAL for a bad name,
+ * TR_EAGAIN when its keeper (a supervisor) is restarting its actor,
  * TR_ENOTFOUND when nobody holds it. */
 static int resolve(tr_runtime *rt, const char *name, tr_pid *pid) {
     size_t len;
     if (!rt || check_name(name, &len) != TR_OK)
         return TR_EINVAL;
-    *pid = tr_whereis(rt, name);
-    return pid->id ? TR_OK : TR_ENOTFOUND;
+    tr_pid keeper = TR_PID_NONE;
+    *pid = lookup(rt, name, &keeper);
+    if (pid->id)
+        return TR_OK;
+    return keeper.id && tr_is_alive(rt, keeper) ? TR_EAGAIN : TR_ENOTFOUND;
+}
+
+/* A *_named operation found `old` dead (TR_ENOPROC): the name's actor
+ * exited between the lookup and the send. TR_OK with *pid when the name
+ * names another live actor now (try once more), TR_EAGAIN when its keeper
+ * restarts it (or will: the exit has not reached the registry yet), else
+ * err. */
+static int resolve_again(tr_runtime *rt, const char *name, tr_pid old, int err, tr_pid *pid) {
+    if (err != TR_ENOPROC)
+        return err;
+    tr_pid keeper = TR_PID_NONE;
+    *pid = lookup(rt, name, &keeper);
+    if (pid->id && !tr_pid_eq(*pid, old))
+        return TR_OK;
+    return keeper.id && tr_is_alive(rt, keeper) ? TR_EAGAIN : err;
 }
 
 int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
     tr_pid pid;
     int err = resolve(rt, name, &pid);
-    return err ? err : tr_send(rt, pid, tag, data, size);
+    if (err)
+        return err;
+    err = tr_send(rt, pid, tag, data, size);
+    tr_pid again;
+    if (err == TR_ENOPROC && (err = resolve_again(rt, name, pid, err, &again)) == TR_OK)
+        err = tr_send(rt, again, tag, data, size);
+    return err;
 }
 
 int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data, size_t size) {
     tr_pid pid;
     int err = resolve(rt, name, &pid);
-    return err ? err : tr_cast(rt, pid, tag, data, size);
+    if (err)
+        return err;
+    err = tr_cast(rt, pid, tag, data, size);
+    tr_pid again;
+    if (err == TR_ENOPROC && (err = resolve_again(rt, name, pid, err, &again)) == TR_OK)
+        err = tr_cast(rt, again, tag, data, size);
+    return err;
 }
 
 int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req, size_t size,
@@ -337,7 +433,13 @@ int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *re
         memset(reply, 0, sizeof *reply);
     tr_pid pid;
     int err = resolve(rt, name, &pid);
-    return err ? err : tr_call(rt, pid, tag, req, size, reply, timeout_ms);
+    if (err)
+        return err;
+    err = tr_call(rt, pid, tag, req, size, reply, timeout_ms);
+    tr_pid again;
+    if (err == TR_ENOPROC && (err = resolve_again(rt, name, pid, err, &again)) == TR_OK)
+        err = tr_call(rt, again, tag, req, size, reply, timeout_ms);
+    return err;
 }
 
 static size_t registry_names_of(tr_runtime *rt, void *state, tr_pid pid, char *buf, size_t size,
@@ -401,4 +503,6 @@ const tr__service tr__registry_service = {
     .fini = registry_fini,
     .on_exit = registry_on_exit,
     .names_of = registry_names_of,
+    .claim = registry_claim,
+    .release = registry_release,
 };

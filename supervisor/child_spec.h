@@ -23,8 +23,10 @@ typedef struct tr__sup_child {
     tr_restart_type restart;
     tr_duration_ms shutdown_ms;
     tr_child_type type;
+    char *name;      /* owned copy of the spec's name, or NULL */
     tr_pid pid;      /* NONE when not running */
     tr_pid prev_pid; /* the pid of its latest start (reports: a restart's old pid) */
+    bool significant;
     uint32_t restarts;
     bool should_run;      /* the supervisor wants it running (restart due) */
     bool backoff_pending; /* a backoff timer will start it */
@@ -38,6 +40,13 @@ typedef struct tr__sup_child {
  * a non-empty id is required, as in every strategy but
  * simple_one_for_one), else TR_EINVAL. */
 int tr__sup_validate_child(const tr_child_spec *c, bool need_id);
+
+/* The same checks saying what is wrong: *what (may be NULL) gets a static
+ * text ("duplicate id", "missing behaviour", "bad restart type", ...) or
+ * NULL when valid; for a spec, *index (may be NULL) the index of the child
+ * concerned in spec->children, -1 when none. */
+int tr__sup_check_child(const tr_child_spec *c, bool need_id, const char **what);
+int tr__sup_check_spec(const tr_sup_spec *spec, const char **what, long *index);
 
 /* tr__sup_validate_spec: 0 when spec is well formed, else TR_EINVAL.
  * Used by tr_supervisor_start and the supervisor's init before spawning. */

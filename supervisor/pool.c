@@ -242,7 +242,7 @@ static void slot_fail_jobs(pslot *s, int err, const char *text, bool count) {
     while (s->out.len > 0) {
         job_rec r = fifo_pop(&s->out);
         if (r.from.rt)
-            tr_reply_error(r.from, err, text);
+            tr__reply_status(r.from, err, text);
         if (count)
             s->jobs_failed++;
     }
@@ -281,7 +281,7 @@ static void zombie_fail(pslot *s, int err, const char *text, bool count) {
     while (s->zout.len > 0) {
         job_rec r = fifo_pop(&s->zout);
         if (r.from.rt)
-            tr_reply_error(r.from, err, text);
+            tr__reply_status(r.from, err, text);
         if (count)
             s->jobs_failed++;
     }
@@ -453,7 +453,7 @@ static void flush_pending(tr_self *self, pool_state *p) {
         pending_job *j = TR__FIFO_POP(&p->pend, next);
         int rc = dispatch(self, p, j->from, j->sender, j->tag, j->data, j->size, false);
         if (rc && j->from.rt)
-            tr_reply_error(j->from, rc, tr_strerror(rc));
+            tr__reply_status(j->from, rc, tr_strerror(rc));
         tr__free(j->data);
         tr__free(j);
     }
@@ -463,7 +463,7 @@ static void fail_pending(pool_state *p, int err) {
     pending_job *j;
     while ((j = TR__FIFO_POP(&p->pend, next))) {
         if (j->from.rt)
-            tr_reply_error(j->from, err, tr_strerror(err));
+            tr__reply_status(j->from, err, tr_strerror(err));
         tr__free(j->data);
         tr__free(j);
     }
@@ -488,7 +488,7 @@ static void resize_done(tr_self *self, pool_state *p, int err) {
     p->rz_active = false;
     set_intensity(self, p);
     if (err)
-        tr_reply_error(r->from, err, tr_strerror(err));
+        tr__reply_status(r->from, err, tr_strerror(err));
     else
         tr_reply(r->from, TR_POOL_RESIZE, NULL, 0);
     tr__free(r);
@@ -594,7 +594,7 @@ static void reply_stats(pool_state *p, tr_from from) {
     size_t len = sizeof(tr_pool_stats) + p->n_act * sizeof(tr_pool_worker_stats);
     char *buf = tr__calloc(len);
     if (!buf) {
-        tr_reply_error(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
+        tr__reply_status(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
         return;
     }
     tr_pool_stats st = {0};
@@ -814,7 +814,7 @@ static int pool_init(tr_self *self, void *state, const void *arg) {
         }
         ss.children = specs;
         ss.n_children = o->size;
-        tr__sup_owned_arg oa = {&ss, {tr__pool_shared_retain, tr__pool_shared_release, sh}};
+        tr__sup_owned_arg oa = {&ss, {tr__pool_shared_retain, tr__pool_shared_release, sh}, NULL};
         rc = tr_spawn_link(self, tr__supervisor_owned_behaviour(), &oa, &p->sup);
     }
     tr__free(specs);
@@ -851,7 +851,7 @@ static void begin_stop(tr_self *self, pool_state *p, tr_reason reason) {
 static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
     pool_state *p = state;
     if (p->stopping) {
-        tr_reply_error(from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
+        tr__reply_status(from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
         return TR_CONTINUE;
     }
     if (msg->tag == TR_POOL_STATS) {
@@ -861,17 +861,17 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
     if (msg->tag == TR_POOL_RESIZE) {
         unsigned target;
         if (msg->size != sizeof(target)) {
-            tr_reply_error(from, TR_EINVAL, "resize payload: unsigned");
+            tr__reply_status(from, TR_EINVAL, "resize payload: unsigned");
             return TR_CONTINUE;
         }
         memcpy(&target, msg->data, sizeof(target));
         if (target < 1 || target > TR_POOL_MAX_WORKERS) {
-            tr_reply_error(from, TR_EINVAL, "pool size out of range");
+            tr__reply_status(from, TR_EINVAL, "pool size out of range");
             return TR_CONTINUE;
         }
         resize_req *r = tr__calloc(sizeof(*r));
         if (!r) {
-            tr_reply_error(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
+            tr__reply_status(from, TR_ENOMEM, tr_strerror(TR_ENOMEM));
             return TR_CONTINUE;
         }
         r->from = from;
@@ -881,12 +881,12 @@ static int pool_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_fr
         return TR_CONTINUE;
     }
     if (msg->tag >= TR_TAG_RESERVED_MIN) {
-        tr_reply_error(from, TR_EINVAL, "reserved tag");
+        tr__reply_status(from, TR_EINVAL, "reserved tag");
         return TR_CONTINUE;
     }
     int rc = dispatch(self, p, from, msg->sender, msg->tag, msg->data, msg->size, true);
     if (rc)
-        tr_reply_error(from, rc, tr_strerror(rc));
+        tr__reply_status(from, rc, tr_strerror(rc));
     return TR_CONTINUE;
 }
 
@@ -955,7 +955,7 @@ static void pool_terminate(tr_self *self, void *state, tr_reason reason) {
     }
     fail_pending(p, TR_EEXITED);
     for (resize_req *r = p->rz.head; r; r = r->next)
-        tr_reply_error(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
+        tr__reply_status(r->from, TR_ESHUTDOWN, tr_strerror(TR_ESHUTDOWN));
     if (!p->sup_dead && !tr__runtime_stopping(rt))
         tr__exit_linked(self, p->sup, tr_reason_shutdown());
     /* the tables go in pool_cleanup, which also runs when we are killed */

@@ -37,6 +37,7 @@ typedef struct tr__sup_owner {
 typedef struct tr__sup_owned_arg {
     const tr_sup_spec *spec;
     tr__sup_owner owner;
+    tr_start_error *error; /* tr_supervisor_start_ex: what init reports, or NULL */
 } tr__sup_owned_arg;
 
 /* The supervisor behaviour with an owner (above); otherwise the same as

@@ -74,9 +74,10 @@ typedef struct sup_state {
     bool shutting_down;
     bool exit_now;
     tr_reason exit_reason;
-    tr__sup_owner owner; /* released by cleanup (tr__supervisor_owned_behaviour) */
-    bool reply_lost;     /* out of memory where nobody can be told (a reply, a retry): stop */
-    sup_op shutdown_op;  /* the shutdown when no op can be allocated */
+    tr__sup_owner owner;       /* released by cleanup (tr__supervisor_owned_behaviour) */
+    tr_start_error *start_err; /* during init only: tr_supervisor_start_ex's report */
+    bool reply_lost;           /* out of memory where nobody can be told (a reply, a retry): stop */
+    sup_op shutdown_op;        /* the shutdown when no op can be allocated */
 } sup_state;
 
 /* ------------------------------------------------------------------------ */
@@ -195,16 +196,21 @@ static void report_gave_up(tr_self *self, const tr__sup_child *c, const tr_sup_f
     tr__log_emit(tr_self_runtime(self), &ev);
 }
 
-static int child_start(tr_self *self, tr__sup_child *c) {
+static int child_start(tr_self *self, tr__sup_child *c, tr_start_error *error) {
     tr_pid pid;
     int rc;
     if (c->fiber) {
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
         rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
-    } else if (c->on_fiber) {
-        tr_spawn_opts o = {
-            .link_to = tr_self_pid(self), .on_fiber = true, .stack_size = c->stack_size};
-        rc = tr_spawn(tr_self_runtime(self), c->behaviour, c->arg, &o, &pid);
+    } else if (c->on_fiber || c->name || error) {
+        /* A named child's name is kept by the supervisor across restarts. */
+        tr_spawn_opts o = {.link_to = tr_self_pid(self),
+                           .on_fiber = c->on_fiber,
+                           .stack_size = c->stack_size,
+                           .name = c->name,
+                           .error = error};
+        rc = tr__spawn_kept(tr_self_runtime(self), c->behaviour, c->arg, &o, tr_self_pid(self),
+                            &pid);
     } else {
         rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
     }
@@ -217,6 +223,13 @@ static int child_start(tr_self *self, tr__sup_child *c) {
     if (report_begin(self, &ev, TR_LOG_CHILD_STARTED, TR_LOG_INFO, c))
         tr__log_emit(tr_self_runtime(self), &ev);
     return 0;
+}
+
+/* A named child that will not run again (until a management call starts
+ * it): its name, kept across restarts, is freed. */
+static void name_release(tr_self *self, const tr__sup_child *c) {
+    if (c->name)
+        tr__name_release(tr_self_runtime(self), c->name, tr_self_pid(self));
 }
 
 /* Why a supervisor stops when a child cannot be started, at its first
@@ -315,6 +328,7 @@ static sup_op *op_new(op_kind kind, size_t n) {
 }
 
 static const tr_behaviour sup_behaviour;
+static const tr_behaviour sup_owned_behaviour;
 
 /* A reply the caller gets nothing of (out of memory, even for the bare
  * TR_ENOMEM that replaces it): the supervisor stops after this callback
@@ -323,7 +337,8 @@ static const tr_behaviour sup_behaviour;
  * are made only in the supervisor's callbacks. */
 static void note_reply_lost(void) {
     tr_self *self = tr__current();
-    if (self && tr__self_behaviour(self) == &sup_behaviour)
+    const tr_behaviour *b = self ? tr__self_behaviour(self) : NULL;
+    if (b && (b == &sup_behaviour || b == &sup_owned_behaviour))
         ((sup_state *)tr__self_state(self))->reply_lost = true;
 }
 
@@ -428,6 +443,8 @@ static void ops_child_exited(tr_self *self, sup_state *st, tr__sup_child *c) {
     st->waiting_pid = TR_PID_NONE;
     if (c) {
         c->pid = TR_PID_NONE;
+        if (!c->should_run)
+            name_release(self, c);
         if (c->restart == TR_TEMPORARY && st->ops.head && st->ops.head->kind != OP_TERMINATE)
             kids_remove(tr_self_runtime(self), st, c);
     }
@@ -494,19 +511,30 @@ static void begin_shutdown(tr_self *self, sup_state *st, tr_reason reason) {
     ops_run(self, st);
 }
 
+/* A group strategy (one_for_all, rest_for_one) with a backoff: a pending
+ * delay holds back the whole group's start. */
+static bool group_held(const sup_state *st) {
+    if (st->flags.strategy != TR_ONE_FOR_ALL && st->flags.strategy != TR_REST_FOR_ONE)
+        return false;
+    for (size_t i = 0; i < st->n; i++)
+        if (st->kids[i]->backoff_pending)
+            return true;
+    return false;
+}
+
 /* Starts, in order, every child that should run and does not. A failed
  * start counts as a restart and is retried (after the backoff, or via a
  * message to self). */
 static void start_missing(tr_self *self, sup_state *st) {
     tr_runtime *rt = tr_self_runtime(self);
-    if (st->shutting_down || st->ops.head || tr__runtime_stopping(rt))
+    if (st->shutting_down || st->ops.head || tr__runtime_stopping(rt) || group_held(st))
         return;
     for (size_t i = 0; i < st->n; i++) {
         tr__sup_child *c = st->kids[i];
         if (!c->should_run || !tr_pid_is_none(c->pid) || c->backoff_pending)
             continue;
         tr_pid old = c->prev_pid;
-        int rc = child_start(self, c);
+        int rc = child_start(self, c, NULL);
         if (rc == 0) {
             c->restarts++;
             tr__count_restart(rt);
@@ -527,13 +555,14 @@ static void start_missing(tr_self *self, sup_state *st) {
             begin_shutdown(self, st, why);
             return;
         }
-        if (backoff_on(st) && st->flags.strategy != TR_ONE_FOR_ALL &&
-            st->flags.strategy != TR_REST_FOR_ONE) {
+        if (backoff_on(st)) {
             tr_duration_ms d = backoff_delay(rt, st, c);
             if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
                               sizeof(c->serial), &c->backoff_timer) == 0) {
                 c->backoff_pending = true;
                 report_delayed(self, c, d);
+                if (group_held(st))
+                    return; /* the rest of a group waits for it */
                 continue;
             }
         }
@@ -570,6 +599,21 @@ static void restart_group(tr_self *self, sup_state *st, size_t from, tr__sup_chi
     ops_run(self, st);
 }
 
+/* auto_shutdown (OTP 24): c, a child that exited by itself and will not be
+ * restarted, was significant: true when the supervisor must shut down. */
+static bool auto_shutdown_due(const sup_state *st, const tr__sup_child *c) {
+    if (!c->significant || st->flags.auto_shutdown == TR_AUTO_SHUTDOWN_NEVER)
+        return false;
+    if (st->flags.auto_shutdown == TR_AUTO_SHUTDOWN_ANY_SIGNIFICANT)
+        return true;
+    for (size_t i = 0; i < st->n; i++) { /* all_significant: none left running */
+        const tr__sup_child *k = st->kids[i];
+        if (k != c && k->significant && (!tr_pid_is_none(k->pid) || k->should_run))
+            return false;
+    }
+    return true;
+}
+
 /* A child exited on its own (not stopped by an op). */
 static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const tr_reason *reason) {
     tr_runtime *rt = tr_self_runtime(self);
@@ -586,8 +630,12 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
         restart = false;
     if (!restart) {
         c->should_run = false;
+        name_release(self, c);
+        bool shut = !st->shutting_down && !tr__runtime_stopping(rt) && auto_shutdown_due(st, c);
         if (c->restart == TR_TEMPORARY || st->sofo)
             kids_remove(rt, st, c);
+        if (shut)
+            begin_shutdown(self, st, tr_reason_shutdown());
         return;
     }
     if (backoff_on(st)) {
@@ -603,15 +651,19 @@ static void child_exited(tr_self *self, sup_state *st, tr__sup_child *c, const t
         return;
     }
     c->should_run = true;
-    switch (st->flags.strategy) {
-    case TR_ONE_FOR_ALL:
-        restart_group(self, st, 0, c);
+    if (st->flags.strategy == TR_ONE_FOR_ALL || st->flags.strategy == TR_REST_FOR_ONE) {
+        /* With a backoff, the group starts again after the crashed child's
+         * delay (start_missing holds it back meanwhile), as one_for_one. */
+        if (backoff_on(st)) {
+            tr_duration_ms d = backoff_delay(rt, st, c);
+            if (tr_send_after(rt, tr_self_pid(self), d, TR__SUP_TAG_BACKOFF, &c->serial,
+                              sizeof(c->serial), &c->backoff_timer) == 0) {
+                c->backoff_pending = true;
+                report_delayed(self, c, d);
+            }
+        }
+        restart_group(self, st, st->flags.strategy == TR_ONE_FOR_ALL ? 0 : kid_index(st, c), c);
         return;
-    case TR_REST_FOR_ONE:
-        restart_group(self, st, kid_index(st, c), c);
-        return;
-    default:
-        break;
     }
     if (backoff_on(st)) {
         tr_duration_ms d = backoff_delay(rt, st, c);
@@ -683,7 +735,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
             return;
         }
     }
-    int rc = child_start(self, c);
+    int rc = child_start(self, c, NULL);
     if (rc == 0)
         rc = kids_append(st, c);
     if (rc) {
@@ -724,6 +776,7 @@ static void mgmt_terminate_child(tr_self *self, sup_state *st, uint32_t tag, con
     }
     bool remove = st->sofo || c->restart == TR_TEMPORARY;
     if (tr_pid_is_none(c->pid)) {
+        name_release(self, c); /* it was waiting for a restart */
         if (remove)
             kids_remove(rt, st, c);
         sup_reply(from, tag, NULL, 0);
@@ -773,7 +826,7 @@ static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const
         tr_cancel_timer(rt, c->backoff_timer);
         c->backoff_pending = false;
     }
-    int rc = child_start(self, c);
+    int rc = child_start(self, c, NULL);
     if (rc) {
         c->should_run = false;
         call_reply_err(from, rc);
@@ -875,7 +928,7 @@ static void handle_mgmt(tr_self *self, sup_state *st, uint32_t tag, const void *
         mgmt_set_intensity(st, tag, data, size, from);
         break;
     default:
-        tr_reply_error(from, TR_EINVAL, "unknown supervisor request");
+        tr__reply_status(from, TR_EINVAL, "unknown supervisor request");
         break;
     }
 }
@@ -959,10 +1012,14 @@ static int sup_init(tr_self *self, void *state, const void *arg) {
             init_unwind(self, st);
             goto nomem;
         }
-        int rc = child_start(self, c);
+        int rc = child_start(self, c, st->start_err);
         if (rc) {
             report_start_failed(self, c, rc);
             tr_reason why = start_failed_reason(c, rc);
+            if (st->start_err) { /* tr_supervisor_start_ex: which child, and its reason */
+                snprintf(st->start_err->child_id, sizeof st->start_err->child_id, "%s", c->id);
+                st->start_err->child_index = (long)i;
+            }
             init_unwind(self, st);
             state_free(st);
             return tr_stop(self, why);
@@ -1092,6 +1149,8 @@ static void sup_terminate(tr_self *self, void *state, tr_reason reason) {
                 tr_exit(rt, c->pid, tr_reason_kill());
         }
     }
+    for (size_t i = 0; i < st->n; i++)
+        name_release(self, st->kids[i]); /* names kept for restarts that will not come */
     /* the tables go in sup_cleanup, which also runs when we are killed */
 }
 
@@ -1113,7 +1172,10 @@ static int sup_owned_init(tr_self *self, void *state, const void *arg) {
     st->owner = oa->owner;
     if (st->owner.retain)
         st->owner.retain(st->owner.ctx);
-    return sup_init(self, state, oa->spec);
+    st->start_err = oa->error;
+    int rc = sup_init(self, state, oa->spec);
+    st->start_err = NULL; /* the caller's, valid during init only */
+    return rc;
 }
 
 static const tr_behaviour sup_behaviour = {
@@ -1157,6 +1219,31 @@ int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out) {
     if (rc)
         return rc;
     return tr_spawn(rt, &sup_behaviour, spec, NULL, out);
+}
+
+int tr_supervisor_start_ex(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out,
+                           tr_start_error *error) {
+    if (!error)
+        return tr_supervisor_start(rt, spec, out);
+    memset(error, 0, sizeof *error);
+    error->child_index = -1;
+    const char *what = NULL;
+    long at = -1;
+    int rc = !rt ? TR_EINVAL : tr__sup_check_spec(spec, &what, &at);
+    if (rc) {
+        error->reason = tr_reason_error(rc, what ? what : "invalid argument");
+        error->child_index = at;
+        if (at >= 0 && spec->children[at].id)
+            snprintf(error->child_id, sizeof error->child_id, "%.63s", spec->children[at].id);
+        return rc;
+    }
+    tr__sup_owned_arg oa = {.spec = spec, .error = error};
+    tr_start_error sup_err;
+    tr_spawn_opts o = {.error = &sup_err};
+    rc = tr_spawn(rt, &sup_owned_behaviour, &oa, &o, out);
+    if (rc && error->child_index < 0)
+        error->reason = sup_err.reason; /* the supervisor's own failure (memory) */
+    return rc;
 }
 
 static int sup_req(tr_runtime *rt, tr_pid sup, uint32_t tag, const void *req, size_t size,

@@ -90,6 +90,7 @@ static int send_notification(tr_future *f, tr_pid to, uint32_t tag, int status) 
     r->id = f->id;
     r->future = f;
     r->status = status;
+    r->code = status == TR_EREMOTE ? f->code : 0;
     r->size = (uint32_t)f->size;
     if (f->size)
         memcpy(r->data, f->data, f->size);
@@ -142,6 +143,14 @@ void tr__future_fail_text(tr_future *f, int status, const char *text) {
     tr__future_complete(f, status, s, size);
 }
 
+void tr__future_fail_code(tr_future *f, int code, const char *text) {
+    pthread_mutex_lock(&f->mu);
+    if (f->status == TR_FUTURE_PENDING)
+        f->code = code; /* read only with status TR_EREMOTE, set below */
+    pthread_mutex_unlock(&f->mu);
+    tr__future_fail_text(f, TR_EREMOTE, text);
+}
+
 /* Fails f because the worker holding it exited with reason r. An orderly
  * stop (normal, shutdown: the pool or the runtime is stopping) can only
  * come between two callbacks, so the task never started: TR_ECLOSED. Any
@@ -166,6 +175,8 @@ void tr__future_fail_reason(tr_future *f, const tr_reason *r) {
 /* Copies the outcome of a complete future (under f->mu) into result. */
 static int take_outcome(tr_future *f, tr_buf *result) {
     int st = f->status;
+    if (result && st == TR_EREMOTE)
+        result->code = f->code;
     if (result && f->size > 0) {
         result->data = tr__malloc(f->size);
         if (!result->data)

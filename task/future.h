@@ -39,6 +39,7 @@ struct tr_future {
     pthread_mutex_t mu;
     struct tr__fwaiter *waiters; /* under mu: threads and fibers in tr_future_await */
     int status;                  /* under mu: TR_FUTURE_PENDING or the outcome */
+    int code;                    /* under mu: with status TR_EREMOTE, the task's own code */
     void *data;                  /* under mu: result, or NUL-terminated error text */
     size_t size;
     bool notify_set;
@@ -70,6 +71,10 @@ bool tr__future_complete(tr_future *f, int status, void *data, size_t size);
 /* tr__future_fail_text: completes f with status and a copy of text
  * (truncated to TR__TASK_TEXT_MAX - 1 bytes). No-op if already complete. */
 void tr__future_fail_text(tr_future *f, int status, const char *text);
+/* tr__future_fail_code: completes f with TR_EREMOTE, the task's own error
+ * code and a copy of text (the closed error space: the code travels
+ * beside troupe's status). */
+void tr__future_fail_code(tr_future *f, int code, const char *text);
 
 /* tr__future_fail_reason: fails f because the worker holding it exited
  * with reason r: an orderly stop (normal, shutdown) gives TR_ECLOSED, any

@@ -146,13 +146,11 @@ static int worker_main(tr_self *self, void *arg) {
 
         rc = f->fn(&h.task, f->arg, f->arg_size);
 
-        if (rc == TR_FUTURE_PENDING)
-            rc = TR_EREMOTE; /* 1 would read as "still pending" for ever */
         if (rc == 0) {
             tr__future_complete(f, 0, h.task.res, h.task.res_size);
-        } else {
+        } else { /* the task's own code: TR_EREMOTE, the code beside it */
             tr__free(h.task.res);
-            tr__future_fail_text(f, rc, h.task.has_text ? h.task.text : default_text(rc));
+            tr__future_fail_code(f, rc, h.task.has_text ? h.task.text : default_text(rc));
         }
         h.task.res = NULL;
         worker_release(&h);

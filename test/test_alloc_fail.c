@@ -999,6 +999,8 @@ static void op_tasks(run *r) {
             continue;
         tr_buf b = {0};
         r->frc[i] = tr_future_await(r->fut[i], 3000, &b);
+        if (r->frc[i] == TR_EREMOTE && b.code == TR_ENOMEM)
+            r->frc[i] = TR_ENOMEM; /* the task's tr_task_set_result ran out: its own code */
         int v = -1;
         if (r->frc[i] == 0 && b.size == sizeof v)
             memcpy(&v, b.data, sizeof v);

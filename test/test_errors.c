@@ -65,9 +65,21 @@ static void test_unknown_codes(void **state) {
     (void)state;
     const int unknown[] = {-30, -100, -1000, 1, 2, 42, 1000, INT_MIN, INT_MAX, INT_MIN + 1};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-        assert_string_equal(tr_strerror(unknown[i]), "unknown error");
+        assert_string_equal(tr_strerror(unknown[i]),
+                            unknown[i] > 0 ? "not an error (a positive value)"
+                                           : "not a troupe error code (an application's code? it "
+                                             "belongs in tr_buf.code / tr_msg.code)");
         assert_string_equal(tr_err_name(unknown[i]), "TR_UNKNOWN");
     }
+    /* tr_err_describe prints the value of any code. */
+    char buf[160];
+    assert_string_equal(tr_err_describe(-1000, buf, sizeof buf),
+                        "TR_UNKNOWN (-1000): not a troupe error code (an application's code? it "
+                        "belongs in tr_buf.code / tr_msg.code)");
+    assert_string_equal(tr_err_describe(TR_ETIMEDOUT, buf, sizeof buf),
+                        "TR_ETIMEDOUT (-4): timed out");
+    assert_null(tr_err_describe(-4, NULL, 0));
+    assert_string_equal(tr_err_describe(-4, buf, 3), "TR");
     /* 0 is success: some static text, never NULL, never an error's text. */
     assert_non_null(tr_strerror(0));
     assert_non_null(tr_err_name(0));

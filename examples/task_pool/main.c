@@ -190,9 +190,11 @@ int main(int argc, char **argv) {
             memcpy(&q, res.data, sizeof q);
             printf("  %d / %d = %d\n", pairs[i][0], pairs[i][1], q);
             ok++;
-        } else {
-            printf("  %d / %d failed: error %d: %s\n", pairs[i][0], pairs[i][1], rc,
+        } else if (rc == TR_EREMOTE) { /* the task's own error: its code beside it */
+            printf("  %d / %d failed: error %d: %s\n", pairs[i][0], pairs[i][1], res.code,
                    res.data ? (char *)res.data : "");
+        } else {
+            printf("  %d / %d failed: %s\n", pairs[i][0], pairs[i][1], tr_err_name(rc));
         }
         tr_buf_free(&res);
         tr_future_free(fs[i]);

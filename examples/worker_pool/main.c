@@ -52,6 +52,9 @@ static int submit(tr_runtime *rt, tr_pid pool, const char *job, char *out, size_
     int rc = tr_call(rt, pool, 0, job, strlen(job), &reply, TR_DEFAULT_TIMEOUT);
     if (rc == 0)
         snprintf(out, outsize, "Result: %.*s", (int)reply.size, (const char *)reply.data);
+    else if (rc == TR_EREMOTE) /* the worker's own error: its code and text in the reply */
+        snprintf(out, outsize, "Error: %s: worker error %d: %s", job, reply.code,
+                 reply.data ? (const char *)reply.data : "");
     else
         snprintf(out, outsize, "Error: %s: %s%s%s", job, tr_err_name(rc), reply.data ? ": " : "",
                  reply.data ? (const char *)reply.data : "");

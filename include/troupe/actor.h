@@ -159,7 +159,9 @@ typedef enum tr_msg_kind {
     TR_MSG_REPLY,    /* reply to a tr_request; status 0, or an error / TR_ETIMEDOUT */
     TR_MSG_EXIT,     /* {'EXIT', sender, reason} for an actor that traps exits */
     TR_MSG_DOWN,     /* {'DOWN', ref, process, sender, reason} for a monitor */
-    TR_MSG_TIMER     /* a timer from tr_send_after / tr_send_interval fired */
+    TR_MSG_TIMER,    /* a timer from tr_send_after / tr_send_interval fired */
+    TR_MSG_CONTINUE, /* handle_continue's message: the continuation set by tr_continue */
+    TR_MSG_TIMEOUT   /* handle_info: the idle timeout set by tr_idle_timeout expired */
 } tr_msg_kind;
 
 /** A message as a callback sees it. Borrowed: valid only until the callback
@@ -171,14 +173,20 @@ typedef enum tr_msg_kind {
  *  - ref: REPLY: the request id returned by tr_request; DOWN: the monitor
  *    reference; TIMER: the timer id; otherwise 0.
  *  - status: REPLY: 0 for a reply, TR_ETIMEDOUT for the timeout notice,
- *    TR_EEXITED when the server exited first, or the code the server passed
- *    to tr_reply_error(); otherwise 0. */
+ *    TR_EEXITED when the server exited first, TR_EREMOTE when the server
+ *    answered with tr_reply_error() (code then holds its application code
+ *    and data its text), or another TR_E* code of troupe's (a pool or a
+ *    supervisor refusing the request); otherwise 0. status is always 0 or
+ *    a TR_E* code: the error space is closed (docs/errors.md).
+ *  - code: REPLY with status TR_EREMOTE: the application's code, any int;
+ *    otherwise 0. */
 typedef struct tr_msg {
     uint32_t kind; /* tr_msg_kind */
     uint32_t tag;
     tr_pid sender;
     uint64_t ref;
     int32_t status;
+    int32_t code; /* REPLY with status TR_EREMOTE: the application's code (tr_reply_error) */
     const void *data;
     size_t size;
 } tr_msg;
@@ -254,6 +262,14 @@ typedef struct tr_from {
  *    call troupe functions that act for the actor, or tr_fail. Memory a
  *    behaviour allocates and keeps in its state must be freed here (not
  *    in terminate, which a kill skips). Default: nothing.
+ *  - handle_continue(self, state, msg): runs the continuation that init or
+ *    any callback set with tr_continue, right after that callback and
+ *    before any other message (OTP 21's {continue, C} and
+ *    handle_continue/2): msg->kind is TR_MSG_CONTINUE, msg->tag, data and
+ *    size are what tr_continue was given, msg->sender is the actor itself.
+ *    It returns as the other callbacks do, and may set a new continuation.
+ *    Default (NULL) with a continuation set: crash with TR_EINVAL
+ *    ("unexpected continue"), as OTP's undefined callback.
  *  Kill while running: C code cannot be preempted, so a kill (tr_exit with
  *  tr_reason_kill()) that finds the actor inside a callback takes effect
  *  for everyone else at once (see tr_exit); the callback runs on until it
@@ -269,6 +285,7 @@ typedef struct tr_behaviour {
     int (*handle_info)(tr_self *self, void *state, const tr_msg *msg);
     void (*terminate)(tr_self *self, void *state, tr_reason reason);
     void (*cleanup)(void *state);
+    int (*handle_continue)(tr_self *self, void *state, const tr_msg *msg);
 } tr_behaviour;
 
 /* ------------------------------------------------------------------------ */
@@ -360,18 +377,46 @@ TR_API bool tr_on_scheduler(const tr_runtime *rt);
 /* Spawning and stopping                                                     */
 /* ------------------------------------------------------------------------ */
 
+/** Why a start failed: filled by tr_spawn (tr_spawn_opts.error) and
+ *  tr_supervisor_start_ex, as OTP's {error, Reason} from start/start_link
+ *  and supervisor:start_link ({shutdown, {failed_to_start_child, Id, R}},
+ *  or the bad_start_spec / duplicate_child_name errors of a spec check).
+ *  A value; the caller owns it. On success it is zeroed (reason normal,
+ *  child_index -1). On failure:
+ *  - reason: for TR_EINIT (and a TR_ENOMEM that init reported) the reason
+ *    init stopped or failed with (tr_stop/tr_fail; normal when init just
+ *    returned non-zero); for a spec refused with TR_EINVAL, an error
+ *    reason whose code is TR_EINVAL and whose text says what is wrong
+ *    ("duplicate id", "missing behaviour", "bad restart type", ...); for
+ *    any other error, an error reason with that code and tr_strerror's
+ *    text.
+ *  - child_id / child_index: for a supervisor, the child that failed to
+ *    start or whose spec is wrong (its id, NUL-terminated, cut to 63 bytes;
+ *    its index in spec->children); "" and -1 when no child is concerned. */
+typedef struct tr_start_error {
+    tr_reason reason;
+    char child_id[64];
+    long child_index;
+} tr_start_error;
+
 /** Spawn options. Zero-initialize. */
 typedef struct tr_spawn_opts {
-    tr_pid link_to;     /* link the new actor to this actor (spawn_link); NONE = no link.
-                           Inside a callback, tr_spawn_link links to self. */
-    bool trap_exit;     /* start with trap_exit set (before init runs) */
-    size_t max_mailbox; /* 0 = unbounded; else sends to a mailbox holding this
-                          many messages fail with TR_EFULL */
-    bool on_fiber;      /* run the callbacks (after init) on a fiber of their own, as
-                           an Erlang gen_server runs in its process: they may block
-                           (tr_call, tr_blocking, channels, tr_future_await,
-                           tr_sleep) and only this process parks (troupe/fiber.h) */
-    size_t stack_size;  /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
+    tr_pid link_to;        /* link the new actor to this actor (spawn_link); NONE = no link.
+                              Inside a callback, tr_spawn_link links to self. */
+    bool trap_exit;        /* start with trap_exit set (before init runs) */
+    size_t max_mailbox;    /* 0 = unbounded; else sends to a mailbox holding this
+                             many messages fail with TR_EFULL */
+    bool on_fiber;         /* run the callbacks (after init) on a fiber of their own, as
+                              an Erlang gen_server runs in its process: they may block
+                              (tr_call, tr_blocking, channels, tr_future_await,
+                              tr_sleep) and only this process parks (troupe/fiber.h) */
+    size_t stack_size;     /* with on_fiber: as tr_fiber_opts.stack_size (0 = default) */
+    const char *name;      /* named start (gen_server:start/4 with {local, Name}): register
+                              the actor under this name (troupe/registry.h) before init runs;
+                              NULL = no name. Taken: tr_spawn returns TR_EEXIST and *out gets
+                              the holder's pid; init never runs and no actor is left */
+    tr_start_error *error; /* NULL, or filled with why the spawn failed (zeroed on success):
+                              init's own reason for TR_EINIT */
 } tr_spawn_opts;
 
 /** tr_spawn: creates an actor running behaviour b and runs b->init(arg) on
@@ -390,6 +435,12 @@ typedef struct tr_spawn_opts {
  *  gone, its links got the exit signal, terminate was not called; *out is
  *  left unchanged), TR_ENOPROC (opts->link_to is dead, or names no process
  *  of rt: another runtime's pid, a blocking caller's reply address).
+ *  With opts->name: TR_EINVAL also for an empty name or one longer than
+ *  TR_NAME_MAX; TR_EEXIST (a live actor holds the name: *out receives its
+ *  pid, OTP's {error, {already_started, Pid}}; nothing was started, init
+ *  did not run); TR_EAGAIN (a supervisor holds the name for a child it is
+ *  restarting). The name is dropped when the actor exits, a failed init
+ *  included (the registry's rule).
  *  Thread-safety: any thread. */
 TR_API int tr_spawn(tr_runtime *rt, const tr_behaviour *b, const void *arg,
                     const tr_spawn_opts *opts, tr_pid *out);
@@ -407,6 +458,49 @@ TR_API int tr_spawn_link(tr_self *self, const tr_behaviour *b, const void *arg, 
  *  `return tr_stop(self, tr_reason_normal());`. In init it makes spawn fail
  *  with TR_EINIT. Thread-safety: the callback's thread. */
 TR_API int tr_stop(tr_self *self, tr_reason reason);
+
+/** tr_continue: sets a continuation: after the running callback returns
+ *  (init included), the behaviour's handle_continue runs with a message of
+ *  kind TR_MSG_CONTINUE carrying tag and a copy of the size bytes at data,
+ *  before any other message is handled (OTP 21's {noreply, S, {continue,
+ *  C}} and {ok, S, {continue, C}}). This is the way to do slow set-up after
+ *  init: tr_spawn returns once init has, and the set-up runs on a scheduler
+ *  thread before the first message. Exit signals still act first (a kill,
+ *  or an exit to an actor that does not trap exits, ends the actor and the
+ *  continuation is dropped), as in OTP. Returns TR_CONTINUE (0), so that a
+ *  callback can end with `return tr_continue(self, TAG, &x, sizeof x);`.
+ *  A callback that stops (returns TR_STOP, tr_stop, tr_fail) drops it.
+ *  Arguments: self, the running actor, inside one of its callbacks; tag,
+ *  application-defined; data may be NULL when size is 0 (copied; the
+ *  caller keeps it).
+ *  Errors: TR_EINVAL (self NULL or not the actor whose callback runs on
+ *  this thread, data NULL with size > 0, a plain fiber (tr_spawn_fiber),
+ *  which has no handle_continue), TR_EBUSY (a continuation is already set
+ *  in this callback: one per callback, as OTP's one return value),
+ *  TR_ENOMEM (also for a payload over the message limit): nothing is set;
+ *  a callback that returns the error stops with reason normal, as any
+ *  non-zero return. Thread-safety: the callback's thread. */
+TR_API int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size);
+
+/** tr_idle_timeout: the idle timeout of a callback's return, OTP's
+ *  {noreply, S, Timeout} (and {ok, S, Timeout} from init): if no message
+ *  reaches the actor within timeout_ms, handle_info gets a message of kind
+ *  TR_MSG_TIMEOUT (tag 0, no data, sender TR_PID_NONE). Any message the
+ *  actor handles first cancels it (a call, a cast, an info, a timer, a
+ *  trapped EXIT, a DOWN, a reply, a continuation, the state requests), as
+ *  does the actor's exit; so does a later tr_idle_timeout, whose timeout
+ *  replaces this one (TR_INFINITY: none). The time counts from this call
+ *  (callbacks are short), never shorter than timeout_ms. 0 gives the
+ *  timeout at once unless a message is already queued. Returns
+ *  TR_CONTINUE (0), so a callback may end with
+ *  `return tr_idle_timeout(self, 30000);`.
+ *  Errors: TR_EINVAL (self NULL or not the actor whose callback runs here,
+ *  a negative timeout other than TR_INFINITY, a plain fiber: use
+ *  tr_receive's timeout), TR_EKILLED, TR_ENOMEM, TR_ECLOSED (runtime
+ *  stopping): no timeout is set (a callback returning the error stops with
+ *  reason normal, as any non-zero return). Thread-safety: the callback's
+ *  thread. */
+TR_API int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms);
 
 /** tr_fail: crashes the running actor at once: unwinds out of the current
  *  callback (longjmp to the dispatch point, skipping the rest of the
@@ -461,6 +555,33 @@ TR_API bool tr_is_alive(tr_runtime *rt, tr_pid pid);
  *  while waiting), TR_ENOMEM. Thread-safety: any non-scheduler thread,
  *  outside callbacks. */
 TR_API int tr_await_exit(tr_runtime *rt, tr_pid pid, tr_duration_ms timeout_ms, tr_reason *reason);
+
+/** tr_stop_server: stops the actor pid in an orderly way and waits until it
+ *  has exited (gen_server:stop/3): a stop request is queued in pid's
+ *  mailbox, behind the messages this thread sent it before; when the actor
+ *  comes to it, it stops with `reason` and its terminate runs with that
+ *  reason (whether or not it traps exits), then cleanup, then its links and
+ *  monitors learn of the exit with that reason. This call returns after
+ *  all of that, so terminate has run when it returns 0.
+ *  Arguments: reason, a reason of any tr_exit_kind (its text is
+ *  NUL-terminated on receipt); timeout_ms > 0 or TR_INFINITY (past the
+ *  clock's range waits as TR_INFINITY); exit_reason may be NULL, else
+ *  receives the reason the actor exited with (on 0 and TR_EEXITED).
+ *  Returns 0 when pid exited with `reason`; TR_EEXITED when it exited with
+ *  another one first (it crashed, or was killed, before it came to the
+ *  request: *exit_reason says why; OTP's stop exits with that reason).
+ *  Errors: TR_EINVAL (rt NULL, pid TR_PID_NONE, reason.kind not a
+ *  tr_exit_kind, bad timeout), TR_ENOPROC (pid dead, never existed, or
+ *  names no process of rt: another runtime's pid, a blocking caller's
+ *  reply address), TR_ETIMEDOUT (pid has not exited in time: it was not
+ *  killed, and the request stays queued: it still stops when it comes to
+ *  it, as OTP), TR_EDEADLK (on a scheduler thread or inside any callback;
+ *  from a fiber, pid being the fiber itself: OTP's calling_self), TR_ECLOSED
+ *  (runtime stopping), TR_ENOMEM. A fiber (troupe/fiber.h) may call it for
+ *  another pid: it parks.
+ *  Thread-safety: any non-scheduler thread outside callbacks, or a fiber. */
+TR_API int tr_stop_server(tr_runtime *rt, tr_pid pid, tr_reason reason, tr_duration_ms timeout_ms,
+                          tr_reason *exit_reason);
 
 /* ------------------------------------------------------------------------ */
 /* Inside a callback                                                         */
@@ -520,7 +641,9 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  * and its defines point back at this table:
  *
  *   0x00000000 - 0xFFFEFFFF  the application
- *   0xFFFF0000 - 0xFFFF00FF  the runtime (actor/; none used today)
+ *   0xFFFF0000 - 0xFFFF00FF  the runtime (actor/): the calls every actor
+ *                            answers itself, TR_TAG_GET_STATE and
+ *                            TR_TAG_REPLACE_STATE (from 0xFFFF0001)
  *   0xFFFF0100 - 0xFFFF01FF  the supervisor: TR_SUP_* requests
  *                            (troupe/supervisor.h) from 0xFFFF0101, its
  *                            private messages (supervisor/sup_internal.h)
@@ -586,7 +709,8 @@ TR_API int tr_send_owned(tr_runtime *rt, tr_pid to, uint32_t tag, void *data, si
  *  tr_buf_free. */
 typedef struct tr_buf {
     uint32_t tag;
-    void *data; /* owned by the caller after tr_call; NULL when size is 0 */
+    int32_t code; /* TR_EREMOTE: the application's code (tr_reply_error, a task's error) */
+    void *data;   /* owned by the caller after tr_call; NULL when size is 0 */
     size_t size;
 } tr_buf;
 
@@ -602,8 +726,10 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  reply-only address (see tr_from).
  *  Arguments: req/size copied as in tr_send; reply may be NULL (the reply
  *  is discarded), else receives the reply (caller frees with tr_buf_free;
- *  on error it is zeroed, except for TR_EREMOTE/TR_ECRASHED where data
- *  holds the server's NUL-terminated error text, and TR_EEXITED where data
+ *  on error it is zeroed, except for TR_EREMOTE, where code holds the
+ *  server's application code and data its NUL-terminated error text (both
+ *  from tr_reply_error), TR_ECRASHED and the troupe codes a pool or a
+ *  supervisor answers with, where data holds the error text, and TR_EEXITED where data
  *  holds the server's exit reason as tr_reason_format writes it, e.g.
  *  "error(42): boom", NUL-terminated and counted in size: the same text an
  *  actor's tr_request gets; the caller frees it with tr_buf_free as any
@@ -615,8 +741,10 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  rt: another runtime's pid, a blocking caller's reply address),
  *  TR_ETIMEDOUT (no reply in time; a late reply is dropped, and the server
  *  may still have handled the request), TR_EEXITED (the server exited before
- *  replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, or the server's code
- *  from tr_reply_error (TR_EREMOTE when it gave 0). Thread-safety: any
+ *  replying), TR_ECLOSED (runtime stopping), TR_ENOMEM, TR_EREMOTE (the
+ *  server answered with tr_reply_error: reply->code is its code), or the
+ *  troupe code a library server (pool, supervisor) refused the request
+ *  with. Never a code outside troupe's table. Thread-safety: any
  *  non-scheduler thread, outside callbacks; many threads may call at once. */
 TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t size,
                    tr_buf *reply, tr_duration_ms timeout_ms);
@@ -627,7 +755,8 @@ TR_API int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, siz
  *  reply (status 0), or status TR_ETIMEDOUT after timeout_ms, or TR_EEXITED
  *  (data: the server's exit reason as text, as tr_reason_format writes it)
  *  if the server exits before replying to a request it had received, or
- *  the server's tr_reply_error code. Later replies are dropped.
+ *  TR_EREMOTE with msg->code the server's tr_reply_error code. Later
+ *  replies are dropped.
  *  Arguments: timeout_ms > 0 or TR_INFINITY (a timeout past the clock's
  *  range never fires, as TR_INFINITY); req_id may be NULL.
  *  Errors: TR_EINVAL, TR_ENOPROC (to is dead or names no process of this
@@ -648,12 +777,16 @@ TR_API int tr_request(tr_self *self, tr_pid to, uint32_t tag, const void *req, s
  *  Thread-safety: any thread. */
 TR_API int tr_reply(tr_from from, uint32_t tag, const void *data, size_t size);
 
-/** tr_reply_error: answers a call with an error: the blocking caller's
- *  tr_call returns `err` (TR_EREMOTE when err is 0 or positive) with text
- *  in reply->data; an actor's REPLY message has status = that code and
- *  data = text. text may be NULL. Errors: as tr_reply. Thread-safety: any
+/** tr_reply_error: answers a call with an application error (as nng and
+ *  libuv keep their code space closed, troupe's codes and the
+ *  application's never mix): the blocking caller's tr_call returns
+ *  TR_EREMOTE, with reply->code = code and the text in reply->data; an
+ *  actor's REPLY message has status TR_EREMOTE, msg->code = code and
+ *  data = the text. code is the application's, any int (0 and troupe's
+ *  own values included: they are passed on as they are, in the code
+ *  field). text may be NULL (""). Errors: as tr_reply. Thread-safety: any
  *  thread (as tr_reply). */
-TR_API int tr_reply_error(tr_from from, int err, const char *text);
+TR_API int tr_reply_error(tr_from from, int code, const char *text);
 
 /** tr_forward: hands the message being handled, as it is (the same block:
  *  sender, ref, tag and payload, an owned payload included, nothing
@@ -689,6 +822,54 @@ TR_API int tr_forward(tr_self *self, tr_pid to);
  *  (its sender is the original sender, not the forwarder). Never fails
  *  (false for NULL). Thread-safety: the callback that got msg. */
 TR_API bool tr_msg_forwarded(const tr_msg *msg);
+
+/** tr_get_state: a copy of the actor's state bytes, taken between two of
+ *  its callbacks (sys:get_state/2), for debugging: the actor answers the
+ *  request itself, in its mailbox's order, without calling any callback.
+ *  Arguments: out receives behaviour->state_size bytes (freed with
+ *  tr_buf_free; size 0 and data NULL for a stateless behaviour or a plain
+ *  fiber); timeout_ms as tr_call's. The bytes are a shallow copy: pointers
+ *  in the state point into the live actor's memory, which it may free at
+ *  any time. A behaviour run on a fiber (on_fiber) may be parked inside a
+ *  callback: the copy is then taken where it blocked.
+ *  Errors: as tr_call (TR_EINVAL, TR_EDEADLK, TR_ENOPROC, TR_ETIMEDOUT,
+ *  TR_EEXITED, TR_ECLOSED, TR_ENOMEM); out is zeroed on error.
+ *  Thread-safety: as tr_call (a plain thread, or a fiber, which parks).
+ *  From an actor: tr_request with tag TR_TAG_GET_STATE and no payload; the
+ *  REPLY carries the bytes. */
+TR_API int tr_get_state(tr_runtime *rt, tr_pid pid, tr_buf *out, tr_duration_ms timeout_ms);
+
+/** A function tr_replace_state runs on the actor's state: state is its
+ *  state block (size bytes, behaviour->state_size; NULL and 0 for a
+ *  stateless behaviour), arg is tr_replace_state's. */
+typedef void (*tr_state_fn)(void *state, size_t size, void *arg);
+
+/** tr_replace_state: runs fn(state, size, arg) inside the actor, between
+ *  two of its callbacks, and waits until it has run (sys:replace_state/2,
+ *  whose StateFun is this fn). fn runs on the actor's scheduler thread
+ *  while the caller waits: it must not block, and must not call troupe
+ *  functions that act for the actor (it has no tr_self). A behaviour run
+ *  on a fiber may be parked inside a callback: fn then runs while that
+ *  callback waits.
+ *  Arguments: fn not NULL; arg passed as is (borrowed until this returns);
+ *  timeout_ms as tr_call's. After TR_ETIMEDOUT fn may still run later, with
+ *  arg: keep arg alive (or use a timeout you can afford to wait).
+ *  Errors: as tr_get_state (TR_EINVAL also for fn NULL).
+ *  Thread-safety: as tr_call. From an actor: tr_request with tag
+ *  TR_TAG_REPLACE_STATE and a tr_state_change payload. */
+TR_API int tr_replace_state(tr_runtime *rt, tr_pid pid, tr_state_fn fn, void *arg,
+                            tr_duration_ms timeout_ms);
+
+/** Call tags every actor answers itself (before handle_call): the state
+ *  requests of tr_get_state and tr_replace_state, for tr_request. */
+#define TR_TAG_GET_STATE 0xFFFF0001u
+#define TR_TAG_REPLACE_STATE 0xFFFF0002u
+
+/** The payload of a TR_TAG_REPLACE_STATE request. */
+typedef struct tr_state_change {
+    tr_state_fn fn;
+    void *arg;
+} tr_state_change;
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                    */

@@ -9,6 +9,8 @@
 #ifndef TROUPE_ERRORS_H
 #define TROUPE_ERRORS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -67,16 +69,29 @@ typedef enum tr_err {
 } tr_err;
 
 /** tr_strerror: human-readable text for an error code.
- *  Arguments: err, a value returned by a troupe call (0 or TR_E*).
- *  Returns a static string (never NULL, never to be freed); unknown codes
- *  give "unknown error".
+ *  Arguments: err, a value returned by a troupe call (0 or TR_E*). The
+ *  space is closed: no troupe call returns anything else (an application's
+ *  code travels in tr_buf.code / tr_msg.code beside TR_EREMOTE).
+ *  Returns a static string (never NULL, never to be freed); a code outside
+ *  the table gives "not a troupe error code (an application's code? it
+ *  belongs in tr_buf.code / tr_msg.code)", and a positive value "not an
+ *  error (a positive value)".
  *  Thread-safety: any thread.  Semantics: as libuv uv_strerror(). */
 TR_API const char *tr_strerror(int err);
 
 /** tr_err_name: the symbolic name of an error code ("TR_ETIMEDOUT").
- *  Returns a static string (never NULL); unknown codes give "TR_UNKNOWN".
+ *  Returns a static string (never NULL); a code outside the table gives
+ *  "TR_UNKNOWN" (tr_err_describe prints its value).
  *  Thread-safety: any thread.  Semantics: as libuv uv_err_name(). */
 TR_API const char *tr_err_name(int err);
+
+/** tr_err_describe: writes "NAME (VALUE): TEXT" for err into buf, e.g.
+ *  "TR_ETIMEDOUT (-4): timed out", and for a code outside the table
+ *  "TR_UNKNOWN (-1000): not a troupe error code (...)", so a log line
+ *  shows every value (size bytes, always NUL-terminated when size > 0).
+ *  Returns buf (NULL and size 0 write nothing). Thread-safety: any
+ *  thread. */
+TR_API char *tr_err_describe(int err, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,10 @@ typedef struct tr_future tr_future;
  *  failed; the caller frees it with tr_buf_free. On TR_ETIMEDOUT, TR_EINVAL
  *  and TR_EDEADLK it is zeroed. A completed future can be awaited again
  *  (each await gets its own copy).
- *  Returns 0 (success), the task's own non-zero error code, TR_ECRASHED
+ *  Returns 0 (success), TR_EREMOTE (the task returned a non-zero code
+ *  of its own: result->code holds it, result->data its text; the space
+ *  of return values is closed: a task's code never comes back as the
+ *  return value, and cannot be mistaken for TR_ETIMEDOUT), TR_ECRASHED
  *  (the worker crashed while running it; text = the crash reason's text),
  *  TR_ECLOSED (the pool or runtime stopped before it ran), TR_ENOMEM
  *  (the result could not be copied, or the task could not be handed to a
@@ -67,6 +70,7 @@ typedef struct tr_future_reply {
     uint64_t id;          /* tr_future_id of the future */
     tr_future *future;    /* the future, still owned by whoever owned it */
     int32_t status;       /* as tr_future_await's return value (never PENDING) */
+    int32_t code;         /* status TR_EREMOTE: the task's own error code; else 0 */
     uint32_t size;        /* bytes in data */
     unsigned char data[]; /* the result, or the error text */
 } tr_future_reply;

@@ -20,7 +20,9 @@ extern "C" {
 /** tr_register: binds name to pid (erlang:register/2). The name is copied.
  *  Errors: TR_EINVAL (NULL rt/name, empty or longer than TR_NAME_MAX),
  *  TR_ENOPROC (pid dead), TR_EEXIST (name taken: *holder, if not NULL,
- *  receives the current holder's pid), TR_ENOMEM, TR_ECLOSED.
+ *  receives the current holder's pid), TR_EAGAIN (a supervisor keeps the
+ *  name for a child it is restarting: see tr_child_spec.name; *holder gets
+ *  TR_PID_NONE), TR_ENOMEM, TR_ECLOSED.
  *  Thread-safety: any thread. */
 TR_API int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *holder);
 
@@ -30,29 +32,38 @@ TR_API int tr_register(tr_runtime *rt, const char *name, tr_pid pid, tr_pid *hol
 TR_API int tr_unregister(tr_runtime *rt, const char *name);
 
 /** tr_whereis: the pid registered under name (erlang:whereis/1), or
- *  TR_PID_NONE when nobody holds it and for bad arguments (never fails
+ *  TR_PID_NONE when nobody holds it (also while a supervisor restarts the
+ *  child it keeps the name for) and for bad arguments (never fails
  *  otherwise). Lock-free. Thread-safety: any thread. */
 TR_API tr_pid tr_whereis(tr_runtime *rt, const char *name);
 
 /** tr_send_named: tr_send to the actor registered under name (Name ! Msg).
- *  Errors: TR_EINVAL (bad name), TR_ENOTFOUND (nobody holds it), then as
- *  tr_send. Ownership: data is copied. Thread-safety: any thread. */
+ *  Errors: TR_EINVAL (bad name), TR_ENOTFOUND (nobody holds it), TR_EAGAIN
+ *  (the name's supervisor is restarting its child: try again; the same
+ *  when the holder exits between the lookup and the send and its
+ *  supervisor will restart it; an actor that exited and was replaced
+ *  meanwhile is tried once more), then as tr_send. Ownership: data is copied. Thread-safety: any
+ * thread. */
 TR_API int tr_send_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
                          size_t size);
 /** tr_cast_named: tr_cast by registered name (gen_server:cast(Name, ...)).
- *  Errors: TR_EINVAL, TR_ENOTFOUND, then as tr_cast. Ownership: data is
+ *  Errors: TR_EINVAL, TR_ENOTFOUND, TR_EAGAIN (as tr_send_named), then as
+ *  tr_cast. Ownership: data is
  *  copied. Thread-safety: any thread. */
 TR_API int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const void *data,
                          size_t size);
 /** tr_call_named: tr_call by registered name (gen_server:call(Name, ...)).
- *  Errors: TR_EINVAL, TR_ENOTFOUND, then as tr_call. Ownership: as
+ *  Errors: TR_EINVAL, TR_ENOTFOUND, TR_EAGAIN (as tr_send_named), then as
+ *  tr_call (a call that reached the old pid before it exited still ends
+ *  with TR_EEXITED). Ownership: as
  *  tr_call (reply freed by the caller with tr_buf_free); timeout_ms as
  *  tr_call's. Thread-safety: any non-scheduler thread, outside callbacks
  *  (TR_EDEADLK on a scheduler thread or inside any callback). */
 TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req,
                          size_t size, tr_buf *reply, tr_duration_ms timeout_ms);
 
-/** tr_registered_count: number of registered names (0 for rt NULL).
+/** tr_registered_count: number of registered names, names kept for a
+ *  restarting child included (0 for rt NULL).
  *  Never fails. Thread-safety: any thread. */
 TR_API size_t tr_registered_count(tr_runtime *rt);
 

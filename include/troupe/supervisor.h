@@ -73,6 +73,27 @@ typedef struct tr_child_spec {
     /* With a behaviour: run its callbacks on a fiber of their own
      * (tr_spawn_opts.on_fiber), so they may block. */
     bool on_fiber;
+    /* With a behaviour: register the child under this name before its init
+     * runs (tr_spawn_opts.name; copied; NULL = none). Across a restart the
+     * supervisor keeps the name: from the child's exit until its next pid
+     * is registered (also through a backoff delay), tr_whereis gives
+     * TR_PID_NONE and tr_send_named, tr_cast_named, tr_call_named and
+     * tr_register give TR_EAGAIN ("restarting, try again"), never
+     * TR_ENOTFOUND; a call queued at the old pid still ends with TR_EEXITED.
+     * When the child is not restarted (temporary, transient after a normal
+     * exit, terminate_child, the supervisor stopping or giving up) the name
+     * is freed. A name taken by another actor makes the start fail with
+     * TR_EEXIST. Invalid (TR_EINVAL): empty, longer than TR_NAME_MAX, the
+     * same name twice in one spec, on a fiber child, or on a
+     * simple_one_for_one template (its children would share it). */
+    const char *name;
+    /* OTP 24's significant child: its own exit (not one the supervisor
+     * orders) can make the supervisor shut down, as tr_sup_flags
+     * .auto_shutdown says. Only for transient and temporary children, and
+     * only with auto_shutdown other than TR_AUTO_SHUTDOWN_NEVER (else
+     * TR_EINVAL: "significant permanent child", "significant child without
+     * auto_shutdown"). */
+    bool significant;
 } tr_child_spec;
 
 /** Strategies, as OTP. */
@@ -82,6 +103,17 @@ typedef enum tr_strategy {
     TR_REST_FOR_ONE,
     TR_SIMPLE_ONE_FOR_ONE
 } tr_strategy;
+
+/** auto_shutdown (OTP 24): whether significant children's exits shut the
+ *  supervisor down. Only a significant child that exits by itself and is
+ *  not restarted counts (a transient one after a normal or shutdown exit, a
+ *  temporary one after any exit); children the supervisor stops (terminate
+ *  child, a group restart, its own shutdown) do not. */
+typedef enum tr_auto_shutdown {
+    TR_AUTO_SHUTDOWN_NEVER = 0,       /* never: significant children are refused */
+    TR_AUTO_SHUTDOWN_ANY_SIGNIFICANT, /* any_significant: when one significant child exits */
+    TR_AUTO_SHUTDOWN_ALL_SIGNIFICANT  /* all_significant: when no significant child is left */
+} tr_auto_shutdown;
 
 /** Supervisor flags. Zero-initialized: one_for_one, 1 restart in 5000 ms
  *  (OTP's defaults), no backoff.
@@ -95,7 +127,12 @@ typedef enum tr_strategy {
  *    after the child has run for backoff_max_ms (or 5 s when no cap)
  *    without exiting. The doubling and the jitter saturate: a delay past
  *    the clock's range (INT64_MAX, say) means the child is not restarted.
- *    Negative values, or a jitter over 100, are invalid (TR_EINVAL). */
+ *    Negative values, or a jitter over 100, are invalid (TR_EINVAL).
+ *    one_for_all and rest_for_one honour it too: after a child's exit the
+ *    group is stopped at once and started again, in order, when the
+ *    crashed child's delay has passed (nothing of the group starts before).
+ *  - auto_shutdown: see tr_auto_shutdown; the supervisor then exits with
+ *    reason shutdown, stopping its other children first (OTP 24). */
 typedef struct tr_sup_flags {
     tr_strategy strategy;
     int intensity;
@@ -103,6 +140,7 @@ typedef struct tr_sup_flags {
     tr_duration_ms backoff_initial_ms;
     tr_duration_ms backoff_max_ms;
     unsigned backoff_jitter_pct;
+    tr_auto_shutdown auto_shutdown;
 } tr_sup_flags;
 
 /** A supervisor spec: flags and the children in start order. For
@@ -138,6 +176,31 @@ TR_API const tr_behaviour *tr_supervisor_behaviour(void);
  *  ID" (OTP's {shutdown, {failed_to_start_child, Id, _}}).
  *  Thread-safety: any thread. */
 TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out);
+
+/** tr_supervisor_start_ex: tr_supervisor_start that says why it failed
+ *  (supervisor:start_link/2's {error, Reason}). Arguments and errors as
+ *  tr_supervisor_start; error may be NULL (then exactly
+ *  tr_supervisor_start), else it is zeroed on success (child_index -1) and
+ *  filled on failure (see tr_start_error in troupe/actor.h):
+ *  - TR_EINVAL for a malformed spec: reason error(TR_EINVAL, WHAT), WHAT
+ *    one of "no spec", "bad strategy", "bad intensity or period", "bad
+ *    backoff", "children NULL", "simple_one_for_one needs exactly one
+ *    template", or for one child (child_id and child_index name it):
+ *    "missing behaviour", "both a behaviour and a fiber", "bad stack
+ *    size", "id too long", "missing id", "bad restart type", "bad
+ *    shutdown", "bad child type", "arg NULL with arg_size", "size too
+ *    large", "bad name", "name on a fiber child", "name on a
+ *    simple_one_for_one template", "duplicate id", "duplicate name",
+ *    "significant permanent child", "significant child without
+ *    auto_shutdown", and for the flags "bad auto_shutdown";
+ *  - TR_EINIT (or TR_ENOMEM from a child's init): child_id and
+ *    child_index name the child that failed, reason is the reason its init
+ *    stopped or failed with (tr_stop/tr_fail), or error(TR_EEXIST, ...)
+ *    when its name was taken;
+ *  - other errors: an error reason with that code.
+ *  Thread-safety: any thread. */
+TR_API int tr_supervisor_start_ex(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *out,
+                                  tr_start_error *error);
 
 /** Information about one child (supervisor:which_children/1). */
 typedef struct tr_child_info {

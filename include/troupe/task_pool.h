@@ -58,10 +58,11 @@ typedef struct tr_task tr_task;
  *  given to tr_task_submit (borrowed: valid during this call; arg is NULL
  *  when arg_size is 0).
  *  Returns 0 for success (the result is what tr_task_set_result stored, or
- *  empty), or any non-zero code for an error that fails this task's future
- *  with that code (its text from tr_task_error, else tr_strerror(code) for
- *  a TR_E* code, else "task failed"). 1 is TR_FUTURE_PENDING, so a task
- *  that returns 1 fails with TR_EREMOTE instead. */
+ *  empty), or any non-zero code of the application's for an error: the
+ *  future then fails with TR_EREMOTE and that code beside it
+ *  (tr_buf.code from tr_future_await, tr_future_reply.code), its text
+ *  from tr_task_error, else tr_strerror(code) for a value of troupe's
+ *  table, else "task failed". */
 typedef int (*tr_task_fn)(tr_task *task, const void *arg, size_t arg_size);
 
 /** Task pool options. Zero-initialize, then set what you need.

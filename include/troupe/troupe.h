@@ -16,6 +16,7 @@
 #include "net.h"
 #include "log.h"
 #include "introspect.h"
+#include "receiver.h"
 
 #define TROUPE_VERSION_MAJOR 0
 #define TROUPE_VERSION_MINOR 1
