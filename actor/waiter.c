@@ -42,6 +42,21 @@ void tr__waiter_fini(tr__waiter *p) {
     pthread_cond_destroy(&p->cv);
 }
 
+/* Sleeps (p->mu held) until signaled or the deadline (tr__deadline_ms;
+ * TR__NEVER: none) passes. */
+static void wait_signaled_locked(tr__waiter *p, int64_t deadline) {
+    while (!p->signaled) {
+        tr_duration_ms left = tr__remaining_ms(deadline);
+        struct timespec ts;
+        if (left == 0)
+            break;
+        if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
+            pthread_cond_wait(&p->cv, &p->mu);
+        else
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+}
+
 /* Waits for the next message on the waiter. Returns NULL on timeout (deadline
  * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
  * (*closed set). */
@@ -70,16 +85,7 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
                 pthread_mutex_unlock(&p->mu);
                 continue; /* a push is half-done or just landed */
             }
-            while (!p->signaled) {
-                tr_duration_ms left = tr__remaining_ms(deadline);
-                struct timespec ts;
-                if (left == 0)
-                    break;
-                if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
-                    pthread_cond_wait(&p->cv, &p->mu);
-                else
-                    pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-            }
+            wait_signaled_locked(p, deadline);
             if (!p->signaled) {
                 pthread_mutex_unlock(&p->mu);
                 /* Timed out. We gave the token back; a push may race, so
@@ -95,16 +101,7 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
 bool tr__waiter_idle_wait(tr__actor *a, int64_t deadline) {
     tr__waiter *p = a->u.waiter;
     pthread_mutex_lock(&p->mu);
-    while (!p->signaled) {
-        tr_duration_ms left = tr__remaining_ms(deadline);
-        struct timespec ts;
-        if (left == 0)
-            break;
-        if (left == TR_INFINITY || !tr__abstime_after(&ts, left))
-            pthread_cond_wait(&p->cv, &p->mu);
-        else
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-    }
+    wait_signaled_locked(p, deadline);
     bool s = p->signaled; /* left set: tr__waiter_wait pops without marking empty */
     pthread_mutex_unlock(&p->mu);
     return s;

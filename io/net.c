@@ -433,6 +433,16 @@ static int park_on(sock *s, waiter **q, int64_t deadline) {
     return rc;
 }
 
+/* One wait of a blocking recv or send loop (s locked): parks on q until
+ * woken or the deadline. TR_OK: go round again; TR_ETIMEDOUT (or no wait
+ * allowed: timeout_ms 0); TR_ECLOSED when sk was closed meanwhile. */
+static int park_turn(sock *s, tr_sock sk, waiter **q, tr_duration_ms timeout_ms, int64_t deadline) {
+    bool timed_out = timeout_ms == 0 || park_on(s, q, deadline) == TR_ETIMEDOUT;
+    if (s->gen != (uint32_t)(sk.id >> 32) || s->state != S_OPEN)
+        return TR_ECLOSED;
+    return timed_out ? TR_ETIMEDOUT : TR_OK;
+}
+
 /* ---- slots ------------------------------------------------------------------- */
 
 /* A free slot, locked, in state S_OPEN with fd; *idx its index. NULL: out
@@ -1478,16 +1488,8 @@ static int do_recv_(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_durati
             rc = TR_EAGAIN;
             break;
         }
-        if (timeout_ms == 0 || park_on(s, &s->rd_w, deadline) == TR_ETIMEDOUT) {
-            rc = TR_ETIMEDOUT;
-            if (s->gen != (uint32_t)(sk.id >> 32) || s->state != S_OPEN)
-                rc = TR_ECLOSED;
+        if ((rc = park_turn(s, sk, &s->rd_w, timeout_ms, deadline)) != TR_OK)
             break;
-        }
-        if (s->gen != (uint32_t)(sk.id >> 32) || s->state != S_OPEN) {
-            rc = TR_ECLOSED;
-            break;
-        }
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -1620,16 +1622,8 @@ static int send_iov_(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int io
             rc = TR_EAGAIN;
             break;
         }
-        if (timeout_ms == 0 || park_on(s, &s->wr_w, deadline) == TR_ETIMEDOUT) {
-            rc = TR_ETIMEDOUT;
-            if (s->gen != (uint32_t)(sk.id >> 32) || s->state != S_OPEN)
-                rc = TR_ECLOSED;
+        if ((rc = park_turn(s, sk, &s->wr_w, timeout_ms, deadline)) != TR_OK)
             break;
-        }
-        if (s->gen != (uint32_t)(sk.id >> 32) || s->state != S_OPEN) {
-            rc = TR_ECLOSED;
-            break;
-        }
     }
 out:
     pthread_mutex_unlock(&s->mu);
