@@ -288,15 +288,22 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
  * each other next turn after turn (the ring is never looked at). So every
  * FAIR_EVERY-th pick looks the other way round, as Go's scheduler looks at
  * its global queue every 61st tick: injection queue, ring, then `next`
- * (which stays in its slot until then). */
+ * (which moves to the ring then, see next_actor_fair). */
 static tr__actor *next_actor_fair(tr__sched *s) {
     void *p;
     tr__actor *a = take_injected(s->rt);
-    if (a)
-        return a;
-    if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
-        return (tr__actor *)p;
-    return NULL;
+    if (!a && ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
+        a = (tr__actor *)p;
+    if (a && tr__load_acq_ptr((void *const *)&s->next)) {
+        /* The `next` actor must not wait behind the turn we start now (it
+         * may be long, and at a turn's end nobody was woken to watch the
+         * slot): it goes to the ring, where idle threads steal at once,
+         * and push_ring wakes one if none looks. */
+        tr__actor *held = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
+        if (held)
+            push_ring(s->rt, s, held);
+    }
+    return a;
 }
 
 static tr__actor *next_actor(tr__sched *s) {
