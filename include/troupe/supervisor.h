@@ -240,6 +240,26 @@ typedef struct tr_child_counts {
 TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
                                      tr_pid *out);
 
+/** tr_supervisor_start_child_ex: tr_supervisor_start_child that also says
+ *  why a start failed, as tr_supervisor_start_ex does for a whole spec
+ *  (OTP's {error, Reason} from supervisor:start_child/2). error may be
+ *  NULL (then it is tr_supervisor_start_child); else it is zeroed on
+ *  success (reason normal, child_index -1) and on failure filled as
+ *  tr_start_error (troupe/actor.h) says:
+ *  - child_id: the spec's id (simple_one_for_one: the template's id);
+ *    child_index is always -1 (there is no spec array);
+ *  - reason: for TR_EINIT (and a TR_ENOMEM init reported) the reason the
+ *    child's init stopped or failed with; for TR_EINVAL an error reason
+ *    with code TR_EINVAL saying what is wrong ("missing behaviour", "bad
+ *    restart type", "bad arg", ...), for TR_EEXIST "duplicate id"; a name
+ *    held by another actor is TR_EEXIST with tr_strerror's text; any other
+ *    error (the call itself failing: TR_EEXITED, TR_ESHUTDOWN, ...) an
+ *    error reason with that code and tr_strerror's text.
+ *  Arguments, return value and errors: as tr_supervisor_start_child.
+ *  Thread-safety: any non-scheduler thread. */
+TR_API int tr_supervisor_start_child_ex(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
+                                        tr_pid *out, tr_start_error *error);
+
 /** tr_supervisor_terminate_child: stops the child by its shutdown rule and
  *  keeps its spec (supervisor:terminate_child/2); returns once it is gone.
  *  For simple_one_for_one, id is ignored and pid names the child;
@@ -252,6 +272,16 @@ TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char 
  *  TR_ENOTFOUND, TR_ERUNNING (it runs), TR_EINIT, and the common ones
  *  above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out);
+
+/** tr_supervisor_restart_child_ex: tr_supervisor_restart_child that also
+ *  says why the start failed, as tr_supervisor_start_child_ex: error (may
+ *  be NULL) is zeroed on success; on failure child_id is id, child_index
+ *  -1, and reason the child's init reason for TR_EINIT, else an error
+ *  reason with the code (TR_ENOTFOUND, TR_ERUNNING, ...) and tr_strerror's
+ *  text. Arguments, return value and errors: as
+ *  tr_supervisor_restart_child. Thread-safety: any non-scheduler thread. */
+TR_API int tr_supervisor_restart_child_ex(tr_runtime *rt, tr_pid sup, const char *id,
+                                          tr_pid *out, tr_start_error *error);
 
 /** tr_supervisor_delete_child: removes a stopped child's spec
  *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING, and the
