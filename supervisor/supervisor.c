@@ -1323,8 +1323,8 @@ static void start_error_out(int rc, const tr_buf *reply, const char *id, tr_star
         snprintf(error->child_id, sizeof error->child_id, "%.63s", id);
 }
 
-int tr_supervisor_start_child_ex(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
-                                 tr_pid *out, tr_start_error *error) {
+int tr_supervisor_start_child_ex(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec, tr_pid *out,
+                                 tr_start_error *error) {
     tr_buf reply = {0};
     int rc = sup_req(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
     start_error_out(rc, &reply, spec ? spec->id : NULL, error);

@@ -226,6 +226,67 @@ static void test_sup_named_child_errors(void **state) {
     assert_rc(tr_supervisor_start(f->rt, &spec, &sup), TR_EINVAL);
 }
 
+static bool listed(tr_runtime *rt, const char *name) {
+    tr_reg_entry ents[16];
+    size_t n = 0;
+    assert_rc(tr_registered(rt, ents, 16, &n), 0);
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ents[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* A name kept for a restarting child is bound to no process: the listings
+ * leave it out. A killed supervisor's kept names go with it (its exit, any
+ * reason): tr_unregister then finds nothing. */
+static void test_sup_killed_frees_kept_names(void **state) {
+    tu_fix *f = *state;
+    size_t base = tr_registered_count(f->rt);
+    tr_child_spec kid;
+    tr_sup_spec spec = kv_spec(&kid, 600000); /* the restart waits: kept for long */
+    tr_pid sup;
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    tr_pid p = tr_whereis(f->rt, "kv");
+    assert_false(tr_pid_is_none(p));
+    assert_int_equal(tr_registered_count(f->rt), base + 1);
+    assert_true(listed(f->rt, "kv"));
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    /* kept: restarting, not listed */
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_EAGAIN);
+    assert_int_equal(tr_registered_count(f->rt), base);
+    assert_false(listed(f->rt, "kv"));
+    /* the supervisor killed: terminate does not run, the name goes anyway */
+    assert_rc(tr_exit(f->rt, sup, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_ENOTFOUND);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    assert_int_equal(tr_registered_count(f->rt), base);
+
+    /* killed while the child runs: the child (linked) dies, its name too */
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    p = tr_whereis(f->rt, "kv");
+    assert_false(tr_pid_is_none(p));
+    assert_rc(tr_exit(f->rt, sup, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    assert_int_equal(tr_registered_count(f->rt), base);
+
+    /* a supervisor crashing (an error reason from its parent): the same */
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    p = tr_whereis(f->rt, "kv");
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_EAGAIN);
+    assert_rc(tr_exit(f->rt, sup, tr_reason_error(3, "boom")), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    /* and the name is free for anyone */
+    assert_rc(tr_register(f->rt, "kv", tu_probe(f->rt, f->log, false), NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_named_spawn),
@@ -233,6 +294,7 @@ int main(void) {
         TU_TEST(test_named_spawn_init_fails_and_bad_names),
         TU_TEST4(test_sup_named_child_across_restarts),
         TU_TEST(test_sup_named_child_errors),
+        TU_TEST(test_sup_killed_frees_kept_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,8 +280,8 @@ TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *i
  *  reason with the code (TR_ENOTFOUND, TR_ERUNNING, ...) and tr_strerror's
  *  text. Arguments, return value and errors: as
  *  tr_supervisor_restart_child. Thread-safety: any non-scheduler thread. */
-TR_API int tr_supervisor_restart_child_ex(tr_runtime *rt, tr_pid sup, const char *id,
-                                          tr_pid *out, tr_start_error *error);
+TR_API int tr_supervisor_restart_child_ex(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out,
+                                          tr_start_error *error);
 
 /** tr_supervisor_delete_child: removes a stopped child's spec
  *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING, and the
