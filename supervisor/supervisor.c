@@ -200,8 +200,10 @@ static int child_start(tr_self *self, tr__sup_child *c, tr_start_error *error) {
     tr_pid pid;
     int rc;
     if (c->fiber) {
+        /* A named fiber child's name is kept across restarts too. */
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
-        rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
+        rc = tr__spawn_fiber_kept(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, c->name,
+                                  tr_self_pid(self), &pid);
     } else if (c->on_fiber || c->name || error) {
         /* A named child's name is kept by the supervisor across restarts. */
         tr_spawn_opts o = {.link_to = tr_self_pid(self),

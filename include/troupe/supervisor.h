@@ -73,8 +73,9 @@ typedef struct tr_child_spec {
     /* With a behaviour: run its callbacks on a fiber of their own
      * (tr_spawn_opts.on_fiber), so they may block. */
     bool on_fiber;
-    /* With a behaviour: register the child under this name before its init
-     * runs (tr_spawn_opts.name; copied; NULL = none). Across a restart the
+    /* Register the child under this name before its init runs
+     * (tr_spawn_opts.name; copied; NULL = none); a fiber child is
+     * registered before its body starts, by the same rules. Across a restart the
      * supervisor keeps the name: from the child's exit until its next pid
      * is registered (also through a backoff delay), tr_whereis gives
      * TR_PID_NONE and tr_send_named, tr_cast_named, tr_call_named and
@@ -82,10 +83,13 @@ typedef struct tr_child_spec {
      * TR_ENOTFOUND; a call queued at the old pid still ends with TR_EEXITED.
      * When the child is not restarted (temporary, transient after a normal
      * exit, terminate_child, the supervisor stopping or giving up) the name
-     * is freed. A name taken by another actor makes the start fail with
-     * TR_EEXIST. Invalid (TR_EINVAL): empty, longer than TR_NAME_MAX, the
-     * same name twice in one spec, on a fiber child, or on a
-     * simple_one_for_one template (its children would share it). */
+     * is freed; so are the names a supervisor keeps when it exits for any
+     * reason, kill included. A name taken by another actor makes the start
+     * fail with TR_EEXIST. Invalid (TR_EINVAL): empty, longer than
+     * TR_NAME_MAX, the same name twice in one spec, or on a
+     * simple_one_for_one template ("name on a simple_one_for_one template
+     * (many children)": its children would share one name; OTP's
+     * simple_one_for_one children have no names either). */
     const char *name;
     /* OTP 24's significant child: its own exit (not one the supervisor
      * orders) can make the supervisor shut down, as tr_sup_flags
@@ -189,8 +193,8 @@ TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *
  *    "missing behaviour", "both a behaviour and a fiber", "bad stack
  *    size", "id too long", "missing id", "bad restart type", "bad
  *    shutdown", "bad child type", "arg NULL with arg_size", "size too
- *    large", "bad name", "name on a fiber child", "name on a
- *    simple_one_for_one template", "duplicate id", "duplicate name",
+ *    large", "bad name", "name on a simple_one_for_one template (many
+ *    children)", "duplicate id", "duplicate name",
  *    "significant permanent child", "significant child without
  *    auto_shutdown", and for the flags "bad auto_shutdown";
  *  - TR_EINIT (or TR_ENOMEM from a child's init): child_id and
