@@ -348,8 +348,8 @@ const tr_behaviour tr__fiber_behaviour = {
     .cleanup = fiber_cleanup,
 };
 
-int tr_spawn_fiber(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opts *opts,
-                   tr_pid *out) {
+int tr__spawn_fiber_kept(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opts *opts,
+                         const char *name, tr_pid keeper, tr_pid *out) {
     tr_fiber_opts o = {0};
     if (opts)
         o = *opts;
@@ -358,8 +358,15 @@ int tr_spawn_fiber(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opt
         return TR_EINVAL;
     fiber_start st = {fn, arg, o.stack_size, NULL, NULL};
     tr_spawn_opts so = {
-        .link_to = o.link_to, .trap_exit = o.trap_exit, .max_mailbox = o.max_mailbox};
-    return tr_spawn(rt, &tr__fiber_behaviour, &st, &so, out);
+        .link_to = o.link_to, .trap_exit = o.trap_exit, .max_mailbox = o.max_mailbox, .name = name};
+    if (!name)
+        return tr_spawn(rt, &tr__fiber_behaviour, &st, &so, out);
+    return tr__spawn_kept(rt, &tr__fiber_behaviour, &st, &so, keeper, out);
+}
+
+int tr_spawn_fiber(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opts *opts,
+                   tr_pid *out) {
+    return tr__spawn_fiber_kept(rt, fn, arg, opts, NULL, TR_PID_NONE, out);
 }
 
 /* ---- a behaviour on a fiber ------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <ck_epoch.h>
 
 #include <troupe/actor.h>
+#include <troupe/fiber.h>
 
 /* ---- services --------------------------------------------------------- */
 
@@ -79,6 +80,13 @@ void tr__name_release(tr_runtime *rt, const char *name, tr_pid keeper);
  * actor's exits (a supervisor's named child: see tr__service.claim). */
 int tr__spawn_kept(tr_runtime *rt, const tr_behaviour *b, const void *arg,
                    const tr_spawn_opts *opts, tr_pid keeper, tr_pid *out);
+/* tr__spawn_fiber_kept: tr_spawn_fiber that registers the fiber under
+ * name (NULL: none) before it starts, kept by keeper across its exits as
+ * tr__spawn_kept does (a supervisor's named fiber child). Errors: those of
+ * tr_spawn_fiber, and of a named tr_spawn (TR_EEXIST, TR_EAGAIN, TR_EINVAL
+ * for a bad name). Any thread, as tr_spawn_fiber. */
+int tr__spawn_fiber_kept(tr_runtime *rt, tr_fiber_fn fn, void *arg, const tr_fiber_opts *opts,
+                         const char *name, tr_pid keeper, tr_pid *out);
 
 /* tr__actor_mark_service: marks pid so that its exit calls service svc's
  * on_exit (each service marks its own: an exit calls only the services

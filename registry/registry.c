@@ -229,6 +229,10 @@ static int claim(tr_runtime *rt, tr__registry *r, const char *name, tr_pid pid, 
     e->keeper = keeper;
     unsigned long h = CK_HS_HASH(&r->hs, hs_hash, e);
     writer_begin(r);
+    /* A keeper is marked too: its exit (registry_on_exit) drops the names
+     * it keeps, killed or not. One whose exit has begun keeps nothing. */
+    if (keeper.id && tr__actor_mark_named(rt, keeper) != TR_OK)
+        e->keeper = keeper = TR_PID_NONE;
     reg_entry *cur = (reg_entry *)ck_hs_get(&r->hs, h, e);
     if (cur) {
         tr_pid cp = e_pid(cur), ck = e_keeper(cur);
@@ -314,9 +318,20 @@ static void registry_on_exit(tr_runtime *rt, void *state, tr_pid pid) {
         void *obj;
         while (n < 16 && ck_hs_next(&r->hs, &it, &obj)) {
             reg_entry *e = (reg_entry *)obj;
-            if (!tr_pid_eq(e_pid(e), pid))
+            tr_pid ep = e_pid(e), k = e_keeper(e);
+            if (tr_pid_eq(k, pid)) {
+                /* pid kept this name for a child (a supervisor, exiting
+                 * for any reason, kill included): no restart will come.
+                 * A kept name goes; a running child's name stays its own
+                 * until the child exits (it is linked: it will). */
+                if (ep.id && !tr_pid_eq(ep, pid) && tr_is_alive(rt, ep))
+                    tr__store_rel_u64(&e->keeper.id, 0);
+                else
+                    dead[n++] = e;
                 continue;
-            tr_pid k = e_keeper(e);
+            }
+            if (!tr_pid_eq(ep, pid))
+                continue;
             if (k.id && tr_is_alive(rt, k))
                 tr__store_rel_u64(&e->pid.id, 0); /* kept: its keeper restarts it */
             else
@@ -368,8 +383,12 @@ size_t tr_registered_count(tr_runtime *rt) {
     if (!rt || !reg(rt))
         return 0;
     tr__registry *r = reg(rt);
+    size_t n = 0;
     pthread_mutex_lock(&r->mu);
-    size_t n = (size_t)ck_hs_count(&r->hs);
+    ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+    void *obj;
+    while (ck_hs_next(&r->hs, &it, &obj))
+        n += ((const reg_entry *)obj)->pid.id != 0; /* not the kept ones */
     pthread_mutex_unlock(&r->mu);
     return n;
 }
@@ -475,6 +494,8 @@ int tr_registered(tr_runtime *rt, tr_reg_entry *out, size_t max, size_t *n) {
     void *obj;
     while (ck_hs_next(&r->hs, &it, &obj)) {
         const reg_entry *e = (const reg_entry *)obj;
+        if (e->pid.id == 0)
+            continue; /* kept for a restarting child: bound to no process */
         if (k < max) {
             memcpy(out[k].name, e->name, e->len);
             out[k].name[e->len] = '\0';

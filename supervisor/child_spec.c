@@ -45,10 +45,8 @@ int tr__sup_check_child(const tr_child_spec *c, bool need_id, const char **what)
         size_t len = strnlen(c->name, TR_NAME_MAX + 1);
         if (len == 0 || len > TR_NAME_MAX)
             w = "bad name";
-        else if (c->fiber)
-            w = "name on a fiber child";
-        else if (!need_id)
-            w = "name on a simple_one_for_one template";
+        else if (!need_id) /* many children, one name: OTP names none either */
+            w = "name on a simple_one_for_one template (many children)";
     }
     if (what)
         *what = w;

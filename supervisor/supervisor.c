@@ -200,8 +200,10 @@ static int child_start(tr_self *self, tr__sup_child *c, tr_start_error *error) {
     tr_pid pid;
     int rc;
     if (c->fiber) {
+        /* A named fiber child's name is kept across restarts too. */
         tr_fiber_opts o = {.link_to = tr_self_pid(self), .stack_size = c->stack_size};
-        rc = tr_spawn_fiber(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, &pid);
+        rc = tr__spawn_fiber_kept(tr_self_runtime(self), c->fiber, (void *)c->arg, &o, c->name,
+                                  tr_self_pid(self), &pid);
     } else if (c->on_fiber || c->name || error) {
         /* A named child's name is kept by the supervisor across restarts. */
         tr_spawn_opts o = {.link_to = tr_self_pid(self),
@@ -214,8 +216,11 @@ static int child_start(tr_self *self, tr__sup_child *c, tr_start_error *error) {
     } else {
         rc = tr_spawn_link(self, c->behaviour, c->arg, &pid);
     }
-    if (rc)
+    if (rc) {
+        if (error && c->fiber) /* tr_spawn_fiber has no report of its own */
+            error->reason = tr_reason_error(rc, tr_strerror(rc));
         return rc;
+    }
     c->pid = c->prev_pid = pid;
     c->started_ms = tr_now_ms();
     c->should_run = true;
@@ -685,6 +690,33 @@ static void reply_pid(tr_from from, uint32_t tag, tr_pid pid) {
     sup_reply(from, tag, &pid, sizeof(pid));
 }
 
+/* Answers a start_child or restart_child request that failed with rc:
+ * the error text ("failed to start child ID: REASON", NUL-terminated), then
+ * the tr_start_error e with the child's id (tr_supervisor_start_child_ex
+ * reads it from after the text). */
+static void reply_start_failed(tr_from from, int rc, const char *id, tr_start_error *e) {
+    char buf[160 + sizeof(tr_start_error)];
+    char why[96];
+    snprintf(e->child_id, sizeof e->child_id, "%s", id);
+    e->child_index = -1;
+    int len = snprintf(buf, 160, "failed to start child %.63s: %s", e->child_id,
+                       tr_reason_format(&e->reason, why, sizeof why));
+    size_t n = len < 0 ? 1 : (size_t)len >= 160 ? 160 : (size_t)len + 1;
+    buf[n - 1] = '\0';
+    memcpy(buf + n, e, sizeof *e);
+    if (tr__reply_lost(from, rc, 0, buf, n + sizeof *e))
+        note_reply_lost();
+}
+
+/* As reply_start_failed for a spec refused before any start (TR_EINVAL,
+ * TR_EEXIST, TR_ENOMEM): reason error(rc, what). */
+static void reply_spec_refused(tr_from from, int rc, const char *id, const char *what) {
+    tr_start_error e;
+    memset(&e, 0, sizeof e);
+    e.reason = tr_reason_error(rc, what ? what : tr_strerror(rc));
+    reply_start_failed(from, rc, id ? id : "", &e);
+}
+
 static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const void *data,
                              size_t size, tr_from from) {
     const tr_child_spec *spec = size == sizeof(tr_child_spec) ? data : NULL;
@@ -695,12 +727,12 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
     tr__sup_child *c;
     if (st->sofo) {
         if (spec && ((spec->arg_size > 0 && !spec->arg) || spec->arg_size > TR__SIZE_MAX)) {
-            call_reply_err(from, TR_EINVAL);
+            reply_spec_refused(from, TR_EINVAL, st->tmpl.id, "bad arg");
             return;
         }
         c = tr__malloc(sizeof(*c));
         if (!c) {
-            call_reply_err(from, TR_ENOMEM);
+            reply_spec_refused(from, TR_ENOMEM, st->tmpl.id, NULL);
             return;
         }
         *c = st->tmpl;
@@ -713,7 +745,7 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
                 c->arg_copy = tr__malloc(spec->arg_size);
                 if (!c->arg_copy) {
                     tr__sup_child_free(c);
-                    call_reply_err(from, TR_ENOMEM);
+                    reply_spec_refused(from, TR_ENOMEM, st->tmpl.id, NULL);
                     return;
                 }
                 memcpy(c->arg_copy, spec->arg, spec->arg_size);
@@ -721,28 +753,32 @@ static void mgmt_start_child(tr_self *self, sup_state *st, uint32_t tag, const v
             }
         }
     } else {
-        if (!spec || tr__sup_validate_child(spec, true)) {
-            call_reply_err(from, TR_EINVAL);
+        const char *what = NULL;
+        if (!spec || tr__sup_check_child(spec, true, &what)) {
+            reply_spec_refused(from, TR_EINVAL, spec && spec->id ? spec->id : "",
+                               spec ? what : "no spec");
             return;
         }
         if (find_by_id(st, spec->id)) {
-            call_reply_err(from, TR_EEXIST);
+            reply_spec_refused(from, TR_EEXIST, spec->id, "duplicate id");
             return;
         }
         c = child_new(st, spec);
         if (!c) {
-            call_reply_err(from, TR_ENOMEM);
+            reply_spec_refused(from, TR_ENOMEM, spec->id, NULL);
             return;
         }
     }
-    int rc = child_start(self, c, NULL);
-    if (rc == 0)
-        rc = kids_append(st, c);
+    tr_start_error e;
+    memset(&e, 0, sizeof e);
+    int rc = child_start(self, c, &e);
+    if (rc == 0 && (rc = kids_append(st, c)) != 0)
+        e.reason = tr_reason_error(rc, tr_strerror(rc));
     if (rc) {
         if (!tr_pid_is_none(c->pid))
             tr_exit(tr_self_runtime(self), c->pid, tr_reason_kill());
+        reply_start_failed(from, rc, c->id, &e);
         tr__sup_child_free(c);
-        call_reply_err(from, rc);
         return;
     }
     reply_pid(from, tag, c->pid);
@@ -826,10 +862,12 @@ static void mgmt_restart_child(tr_self *self, sup_state *st, uint32_t tag, const
         tr_cancel_timer(rt, c->backoff_timer);
         c->backoff_pending = false;
     }
-    int rc = child_start(self, c, NULL);
+    tr_start_error e;
+    memset(&e, 0, sizeof e);
+    int rc = child_start(self, c, &e);
     if (rc) {
         c->should_run = false;
-        call_reply_err(from, rc);
+        reply_start_failed(from, rc, c->id, &e);
         return;
     }
     reply_pid(from, tag, c->pid);
@@ -1264,10 +1302,39 @@ static int reply_pid_out(int rc, tr_buf *reply, tr_pid *out) {
     return rc;
 }
 
-int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec, tr_pid *out) {
+/* Fills error (may be NULL) from a start or restart request's outcome:
+ * zeroed on success; else the supervisor's report that follows the error
+ * text in the reply (reply_start_failed), or, when the request failed
+ * before the supervisor answered, error(rc, tr_strerror(rc)) and id. */
+static void start_error_out(int rc, const tr_buf *reply, const char *id, tr_start_error *error) {
+    if (!error)
+        return;
+    memset(error, 0, sizeof *error);
+    error->child_index = -1;
+    if (rc == 0)
+        return;
+    const char *nul = reply->data ? memchr(reply->data, '\0', reply->size) : NULL;
+    if (nul && reply->size - (size_t)(nul + 1 - (const char *)reply->data) == sizeof *error) {
+        memcpy(error, nul + 1, sizeof *error);
+        error->child_id[sizeof error->child_id - 1] = '\0';
+        error->reason.text[sizeof error->reason.text - 1] = '\0';
+        return;
+    }
+    error->reason = tr_reason_error(rc, tr_strerror(rc));
+    if (id)
+        snprintf(error->child_id, sizeof error->child_id, "%.63s", id);
+}
+
+int tr_supervisor_start_child_ex(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec, tr_pid *out,
+                                 tr_start_error *error) {
     tr_buf reply = {0};
     int rc = sup_req(rt, sup, TR_SUP_START_CHILD, spec, spec ? sizeof(*spec) : 0, &reply);
+    start_error_out(rc, &reply, spec ? spec->id : NULL, error);
     return reply_pid_out(rc, &reply, out);
+}
+
+int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec, tr_pid *out) {
+    return tr_supervisor_start_child_ex(rt, sup, spec, out, NULL);
 }
 
 static int make_ref(const char *id, tr_pid pid, tr_sup_child_ref *ref) {
@@ -1291,13 +1358,19 @@ int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char *id, tr
     return sup_req(rt, sup, TR_SUP_TERMINATE_CHILD, &ref, sizeof(ref), NULL);
 }
 
-int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out) {
+int tr_supervisor_restart_child_ex(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out,
+                                   tr_start_error *error) {
     tr_sup_child_ref ref;
-    if (!id || make_ref(id, TR_PID_NONE, &ref))
-        return TR_EINVAL;
     tr_buf reply = {0};
-    int rc = sup_req(rt, sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), &reply);
+    int rc = !id || make_ref(id, TR_PID_NONE, &ref) ? TR_EINVAL : 0;
+    if (rc == 0)
+        rc = sup_req(rt, sup, TR_SUP_RESTART_CHILD, &ref, sizeof(ref), &reply);
+    start_error_out(rc, &reply, id, error);
     return reply_pid_out(rc, &reply, out);
+}
+
+int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out) {
+    return tr_supervisor_restart_child_ex(rt, sup, id, out, NULL);
 }
 
 int tr_supervisor_delete_child(tr_runtime *rt, tr_pid sup, const char *id) {

@@ -196,12 +196,6 @@ static void test_sup_named_child_across_restarts(void **state) {
 
 /* A name held by another actor makes the child's start fail; bad names in
  * a spec are TR_EINVAL. */
-static int fib_body(tr_self *self, void *arg) {
-    (void)self;
-    (void)arg;
-    return 0;
-}
-
 static void test_sup_named_child_errors(void **state) {
     tu_fix *f = *state;
     tr_pid holder = tu_probe(f->rt, f->log, false);
@@ -220,10 +214,172 @@ static void test_sup_named_child_errors(void **state) {
     assert_rc(tr_supervisor_start(f->rt, &spec, &sup), TR_EINVAL);
     two[1].name = "";
     assert_rc(tr_supervisor_start(f->rt, &spec, &sup), TR_EINVAL);
-    two[1].name = "kv2";
-    two[1].behaviour = NULL;
-    two[1].fiber = fib_body;
-    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), TR_EINVAL);
+    /* a simple_one_for_one template makes many children: no name */
+    kv_spec(&two[0], 0);
+    spec.n_children = 1;
+    spec.flags.strategy = TR_SIMPLE_ONE_FOR_ONE;
+    tr_start_error e;
+    assert_rc(tr_supervisor_start_ex(f->rt, &spec, &sup, &e), TR_EINVAL);
+    assert_string_equal(e.reason.text, "name on a simple_one_for_one template (many children)");
+}
+
+/* A fiber child: answers calls with its pid until it is killed. */
+static int fib_server(tr_self *self, void *arg) {
+    (void)arg;
+    for (;;) {
+        tr_msg *m = NULL;
+        int rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);
+        if (rc)
+            return rc;
+        if (m->kind == TR_MSG_CALL) {
+            tr_pid me = tr_self_pid(self);
+            tr_reply(tr_msg_from(self, m), 0, &me, sizeof me);
+        }
+        tr_msg_free(m);
+    }
+}
+
+static tr_pid call_pid(tr_runtime *rt, const char *name) {
+    tr_buf b = {0};
+    assert_rc(tr_call_named(rt, name, 1, NULL, 0, &b, 10000), 0);
+    tr_pid p;
+    assert_int_equal(b.size, sizeof p);
+    memcpy(&p, b.data, sizeof p);
+    tr_buf_free(&b);
+    return p;
+}
+
+/* A named fiber child is registered as a behaviour child is: before it
+ * runs, again at each restart, kept (TR_EAGAIN) while it is restarting,
+ * freed when it will not come back. */
+static void test_sup_named_fiber_child(void **state) {
+    tu_fix *f = *state;
+    tr_child_spec kid;
+    tr_sup_spec spec = kv_spec(&kid, 0);
+    kid.behaviour = NULL;
+    kid.arg = NULL;
+    kid.fiber = fib_server;
+    kid.name = "fkv";
+    tr_pid sup;
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    tr_child_info info;
+    size_t n = 0;
+    assert_rc(tr_supervisor_which_children(f->rt, sup, &info, 1, &n), 0);
+    assert_pid_equal(tr_whereis(f->rt, "fkv"), info.pid);
+    assert_pid_equal(call_pid(f->rt, "fkv"), info.pid);
+    for (int k = 0; k < 5; k++) { /* restarted under its name */
+        tr_pid p = tr_whereis(f->rt, "fkv");
+        if (tr_pid_is_none(p)) {
+            assert_true(TU_WAIT(!tr_pid_is_none(tr_whereis(f->rt, "fkv")), 10000));
+            p = tr_whereis(f->rt, "fkv");
+        }
+        assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+        assert_true(TU_WAIT(!tr_pid_is_none(tr_whereis(f->rt, "fkv")) &&
+                                !tr_pid_eq(tr_whereis(f->rt, "fkv"), p),
+                            10000));
+    }
+    tr_pid now = tr_whereis(f->rt, "fkv");
+    assert_pid_equal(call_pid(f->rt, "fkv"), now);
+    assert_rc(tr_supervisor_which_children(f->rt, sup, &info, 1, &n), 0);
+    assert_int_equal(info.restarts, 5);
+    assert_pid_equal(info.pid, now);
+    /* terminate_child frees it, restart_child registers it again */
+    assert_rc(tr_supervisor_terminate_child(f->rt, sup, "kv", TR_PID_NONE), 0);
+    assert_rc(tr_call_named(f->rt, "fkv", 1, NULL, 0, NULL, 1000), TR_ENOTFOUND);
+    tr_pid again;
+    assert_rc(tr_supervisor_restart_child(f->rt, sup, "kv", &again), 0);
+    assert_pid_equal(call_pid(f->rt, "fkv"), again);
+    assert_rc(tr_supervisor_stop(f->rt, sup, 10000), 0);
+    assert_rc(tr_call_named(f->rt, "fkv", 1, NULL, 0, NULL, 1000), TR_ENOTFOUND);
+
+    /* with a long backoff: kept, "restarting, try again" */
+    spec = kv_spec(&kid, 600000);
+    kid.behaviour = NULL;
+    kid.arg = NULL;
+    kid.fiber = fib_server;
+    kid.name = "fkv";
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    tr_pid p = call_pid(f->rt, "fkv");
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    assert_rc(tr_call_named(f->rt, "fkv", 1, NULL, 0, NULL, 1000), TR_EAGAIN);
+    assert_rc(tr_send_named(f->rt, "fkv", 1, NULL, 0), TR_EAGAIN);
+    assert_rc(tr_register(f->rt, "fkv", tu_probe(f->rt, f->log, false), NULL), TR_EAGAIN);
+    assert_rc(tr_supervisor_stop(f->rt, sup, 10000), 0);
+    assert_rc(tr_call_named(f->rt, "fkv", 1, NULL, 0, NULL, 1000), TR_ENOTFOUND);
+
+    /* a name another actor holds: the fiber child does not start */
+    assert_rc(tr_register(f->rt, "fkv", tu_probe(f->rt, f->log, false), NULL), 0);
+    spec = kv_spec(&kid, 0);
+    kid.behaviour = NULL;
+    kid.arg = NULL;
+    kid.fiber = fib_server;
+    kid.name = "fkv";
+    tr_start_error e;
+    assert_rc(tr_supervisor_start_ex(f->rt, &spec, &sup, &e), TR_EINIT);
+    assert_string_equal(e.child_id, "kv");
+    assert_int_equal(e.reason.code, TR_EEXIST);
+}
+
+static bool listed(tr_runtime *rt, const char *name) {
+    tr_reg_entry ents[16];
+    size_t n = 0;
+    assert_rc(tr_registered(rt, ents, 16, &n), 0);
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ents[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* A name kept for a restarting child is bound to no process: the listings
+ * leave it out. A killed supervisor's kept names go with it (its exit, any
+ * reason): tr_unregister then finds nothing. */
+static void test_sup_killed_frees_kept_names(void **state) {
+    tu_fix *f = *state;
+    size_t base = tr_registered_count(f->rt);
+    tr_child_spec kid;
+    tr_sup_spec spec = kv_spec(&kid, 600000); /* the restart waits: kept for long */
+    tr_pid sup;
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    tr_pid p = tr_whereis(f->rt, "kv");
+    assert_false(tr_pid_is_none(p));
+    assert_int_equal(tr_registered_count(f->rt), base + 1);
+    assert_true(listed(f->rt, "kv"));
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    /* kept: restarting, not listed */
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_EAGAIN);
+    assert_int_equal(tr_registered_count(f->rt), base);
+    assert_false(listed(f->rt, "kv"));
+    /* the supervisor killed: terminate does not run, the name goes anyway */
+    assert_rc(tr_exit(f->rt, sup, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_ENOTFOUND);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    assert_int_equal(tr_registered_count(f->rt), base);
+
+    /* killed while the child runs: the child (linked) dies, its name too */
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    p = tr_whereis(f->rt, "kv");
+    assert_false(tr_pid_is_none(p));
+    assert_rc(tr_exit(f->rt, sup, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    assert_int_equal(tr_registered_count(f->rt), base);
+
+    /* a supervisor crashing (an error reason from its parent): the same */
+    assert_rc(tr_supervisor_start(f->rt, &spec, &sup), 0);
+    p = tr_whereis(f->rt, "kv");
+    assert_rc(tr_exit(f->rt, p, tr_reason_kill()), 0);
+    assert_rc(tr_await_exit(f->rt, p, 10000, NULL), 0);
+    assert_rc(tr_call_named(f->rt, "kv", 1, NULL, 0, NULL, 1000), TR_EAGAIN);
+    assert_rc(tr_exit(f->rt, sup, tr_reason_error(3, "boom")), 0);
+    assert_rc(tr_await_exit(f->rt, sup, 10000, NULL), 0);
+    assert_rc(tr_unregister(f->rt, "kv"), TR_ENOTFOUND);
+    /* and the name is free for anyone */
+    assert_rc(tr_register(f->rt, "kv", tu_probe(f->rt, f->log, false), NULL), 0);
 }
 
 int main(void) {
@@ -233,6 +389,8 @@ int main(void) {
         TU_TEST(test_named_spawn_init_fails_and_bad_names),
         TU_TEST4(test_sup_named_child_across_restarts),
         TU_TEST(test_sup_named_child_errors),
+        TU_TEST(test_sup_killed_frees_kept_names),
+        TU_TEST(test_sup_named_fiber_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

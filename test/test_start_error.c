@@ -153,11 +153,113 @@ static void test_supervisor_bad_spec_says_what(void **state) {
     assert_string_equal(e.reason.text, "no spec");
 }
 
+/* start_child, restart_child and a simple_one_for_one start say why the
+ * child's init failed and which child it was (tr_*_ex). */
+static void test_start_child_reports_reason(void **state) {
+    tu_fix *f = *state;
+    how ok = {0, 0, NULL}, bad = {1, 7, "port in use"};
+    tr_child_spec k[2];
+    tr_sup_spec s = two_kids(k, &ok, &ok);
+    tr_pid sup, p;
+    assert_rc(tr_supervisor_start(f->rt, &s, &sup), 0);
+    tr_start_error e;
+    memset(&e, 0x55, sizeof e);
+    tr_child_spec third = k[0];
+    third.id = "third";
+    third.arg = &bad;
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &third, &p, &e), TR_EINIT);
+    assert_string_equal(e.child_id, "third");
+    assert_int_equal(e.child_index, -1);
+    assert_reason_kind(e.reason, TR_EXIT_ERROR);
+    assert_int_equal(e.reason.code, 7);
+    assert_string_equal(e.reason.text, "port in use");
+    /* the plain call: the same code, and the error text in the reply */
+    assert_rc(tr_supervisor_start_child(f->rt, sup, &third, &p), TR_EINIT);
+    tr_buf reply = {0};
+    assert_rc(tr_call(f->rt, sup, TR_SUP_START_CHILD, &third, sizeof third, &reply, 10000),
+              TR_EINIT);
+    assert_non_null(reply.data);
+    assert_string_equal((const char *)reply.data,
+                        "failed to start child third: error(7): port in use");
+    tr_buf_free(&reply);
+    /* refused specs say what is wrong */
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &k[0], &p, &e), TR_EEXIST);
+    assert_string_equal(e.child_id, "first");
+    assert_string_equal(e.reason.text, "duplicate id");
+    third.behaviour = NULL;
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &third, &p, &e), TR_EINVAL);
+    assert_int_equal(e.reason.code, TR_EINVAL);
+    assert_string_equal(e.reason.text, "missing behaviour");
+    /* success: zeroed */
+    third.behaviour = &h_b;
+    third.arg = &ok;
+    memset(&e, 0x55, sizeof e);
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &third, &p, &e), 0);
+    assert_false(tr_pid_is_none(p));
+    assert_int_equal(e.child_index, -1);
+    assert_reason_kind(e.reason, TR_EXIT_NORMAL);
+    assert_string_equal(e.child_id, "");
+
+    /* restart_child: init's reason; a child that runs is TR_ERUNNING */
+    assert_rc(tr_supervisor_restart_child_ex(f->rt, sup, "first", &p, &e), TR_ERUNNING);
+    assert_string_equal(e.child_id, "first");
+    assert_int_equal(e.reason.code, TR_ERUNNING);
+    assert_rc(tr_supervisor_restart_child_ex(f->rt, sup, "nope", &p, &e), TR_ENOTFOUND);
+    assert_string_equal(e.child_id, "nope");
+    assert_rc(tr_supervisor_stop(f->rt, sup, 10000), 0);
+
+    /* a supervisor whose child "second" fails on a restart */
+    how flip = {0, 0, NULL};
+    s = two_kids(k, &ok, &flip);
+    assert_rc(tr_supervisor_start(f->rt, &s, &sup), 0);
+    assert_rc(tr_supervisor_terminate_child(f->rt, sup, "second", TR_PID_NONE), 0);
+    flip.mode = 2;
+    flip.code = -1001;
+    flip.text = "disk gone";
+    assert_rc(tr_supervisor_restart_child_ex(f->rt, sup, "second", &p, &e), TR_EINIT);
+    assert_string_equal(e.child_id, "second");
+    assert_int_equal(e.child_index, -1);
+    assert_int_equal(e.reason.code, -1001);
+    assert_string_equal(e.reason.text, "disk gone");
+    assert_rc(tr_supervisor_restart_child(f->rt, sup, "second", &p), TR_EINIT);
+    flip.mode = 0;
+    assert_rc(tr_supervisor_restart_child_ex(f->rt, sup, "second", &p, &e), 0);
+    assert_reason_kind(e.reason, TR_EXIT_NORMAL);
+    assert_rc(tr_supervisor_stop(f->rt, sup, 10000), 0);
+
+    /* simple_one_for_one: the template's id, the child's reason */
+    tr_child_spec tmpl = k[0];
+    tmpl.id = "worker";
+    tmpl.restart = TR_TEMPORARY;
+    tr_sup_spec ss;
+    memset(&ss, 0, sizeof ss);
+    ss.flags.strategy = TR_SIMPLE_ONE_FOR_ONE;
+    ss.children = &tmpl;
+    ss.n_children = 1;
+    assert_rc(tr_supervisor_start(f->rt, &ss, &sup), 0);
+    tr_child_spec one;
+    memset(&one, 0, sizeof one);
+    how bad2 = {1, 11, "no socket"};
+    one.arg = &bad2;
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &one, &p, &e), TR_EINIT);
+    assert_string_equal(e.child_id, "worker");
+    assert_int_equal(e.reason.code, 11);
+    assert_string_equal(e.reason.text, "no socket");
+    one.arg = &ok;
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &one, &p, &e), 0);
+    assert_false(tr_pid_is_none(p));
+    assert_rc(tr_supervisor_stop(f->rt, sup, 10000), 0);
+    /* the call itself failing: its code */
+    assert_rc(tr_supervisor_start_child_ex(f->rt, sup, &one, &p, &e), TR_ENOPROC);
+    assert_int_equal(e.reason.code, TR_ENOPROC);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_spawn_reports_init_reason),
         TU_TEST(test_supervisor_start_reports_child),
         TU_TEST(test_supervisor_bad_spec_says_what),
+        TU_TEST(test_start_child_reports_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,8 +62,12 @@ TR_API int tr_cast_named(tr_runtime *rt, const char *name, uint32_t tag, const v
 TR_API int tr_call_named(tr_runtime *rt, const char *name, uint32_t tag, const void *req,
                          size_t size, tr_buf *reply, tr_duration_ms timeout_ms);
 
-/** tr_registered_count: number of registered names, names kept for a
- *  restarting child included (0 for rt NULL).
+/** tr_registered_count: number of names bound to a process, as
+ *  tr_registered lists them (0 for rt NULL). A name a supervisor keeps for
+ *  a restarting child (troupe/supervisor.h, tr_child_spec.name) is bound to
+ *  no process until the restart, so it is not counted: as in OTP, where
+ *  registered/0 has no entry for a process that is being restarted. O(n)
+ *  in the number of names (a walk under the registry's lock).
  *  Never fails. Thread-safety: any thread. */
 TR_API size_t tr_registered_count(tr_runtime *rt);
 
@@ -74,7 +78,10 @@ typedef struct tr_reg_entry {
 } tr_reg_entry;
 
 /** tr_registered: the registered names (erlang:registered/0), a snapshot
- *  taken under the registry's lock, in no particular order.
+ *  taken under the registry's lock, in no particular order. Names kept for
+ *  a restarting child (bound to no process; tr_whereis gives TR_PID_NONE
+ *  and the _named calls TR_EAGAIN) are left out, as tr_registered_count
+ *  leaves them out.
  *  Arguments: out, room for max entries (NULL when max is 0: to ask how
  *  many there are); *n receives the number of names registered (which may
  *  exceed max: then out holds the first max).

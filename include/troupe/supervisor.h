@@ -73,8 +73,9 @@ typedef struct tr_child_spec {
     /* With a behaviour: run its callbacks on a fiber of their own
      * (tr_spawn_opts.on_fiber), so they may block. */
     bool on_fiber;
-    /* With a behaviour: register the child under this name before its init
-     * runs (tr_spawn_opts.name; copied; NULL = none). Across a restart the
+    /* Register the child under this name before its init runs
+     * (tr_spawn_opts.name; copied; NULL = none); a fiber child is
+     * registered before its body starts, by the same rules. Across a restart the
      * supervisor keeps the name: from the child's exit until its next pid
      * is registered (also through a backoff delay), tr_whereis gives
      * TR_PID_NONE and tr_send_named, tr_cast_named, tr_call_named and
@@ -82,10 +83,13 @@ typedef struct tr_child_spec {
      * TR_ENOTFOUND; a call queued at the old pid still ends with TR_EEXITED.
      * When the child is not restarted (temporary, transient after a normal
      * exit, terminate_child, the supervisor stopping or giving up) the name
-     * is freed. A name taken by another actor makes the start fail with
-     * TR_EEXIST. Invalid (TR_EINVAL): empty, longer than TR_NAME_MAX, the
-     * same name twice in one spec, on a fiber child, or on a
-     * simple_one_for_one template (its children would share it). */
+     * is freed; so are the names a supervisor keeps when it exits for any
+     * reason, kill included. A name taken by another actor makes the start
+     * fail with TR_EEXIST. Invalid (TR_EINVAL): empty, longer than
+     * TR_NAME_MAX, the same name twice in one spec, or on a
+     * simple_one_for_one template ("name on a simple_one_for_one template
+     * (many children)": its children would share one name; OTP's
+     * simple_one_for_one children have no names either). */
     const char *name;
     /* OTP 24's significant child: its own exit (not one the supervisor
      * orders) can make the supervisor shut down, as tr_sup_flags
@@ -189,8 +193,8 @@ TR_API int tr_supervisor_start(tr_runtime *rt, const tr_sup_spec *spec, tr_pid *
  *    "missing behaviour", "both a behaviour and a fiber", "bad stack
  *    size", "id too long", "missing id", "bad restart type", "bad
  *    shutdown", "bad child type", "arg NULL with arg_size", "size too
- *    large", "bad name", "name on a fiber child", "name on a
- *    simple_one_for_one template", "duplicate id", "duplicate name",
+ *    large", "bad name", "name on a simple_one_for_one template (many
+ *    children)", "duplicate id", "duplicate name",
  *    "significant permanent child", "significant child without
  *    auto_shutdown", and for the flags "bad auto_shutdown";
  *  - TR_EINIT (or TR_ENOMEM from a child's init): child_id and
@@ -240,6 +244,26 @@ typedef struct tr_child_counts {
 TR_API int tr_supervisor_start_child(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
                                      tr_pid *out);
 
+/** tr_supervisor_start_child_ex: tr_supervisor_start_child that also says
+ *  why a start failed, as tr_supervisor_start_ex does for a whole spec
+ *  (OTP's {error, Reason} from supervisor:start_child/2). error may be
+ *  NULL (then it is tr_supervisor_start_child); else it is zeroed on
+ *  success (reason normal, child_index -1) and on failure filled as
+ *  tr_start_error (troupe/actor.h) says:
+ *  - child_id: the spec's id (simple_one_for_one: the template's id);
+ *    child_index is always -1 (there is no spec array);
+ *  - reason: for TR_EINIT (and a TR_ENOMEM init reported) the reason the
+ *    child's init stopped or failed with; for TR_EINVAL an error reason
+ *    with code TR_EINVAL saying what is wrong ("missing behaviour", "bad
+ *    restart type", "bad arg", ...), for TR_EEXIST "duplicate id"; a name
+ *    held by another actor is TR_EEXIST with tr_strerror's text; any other
+ *    error (the call itself failing: TR_EEXITED, TR_ESHUTDOWN, ...) an
+ *    error reason with that code and tr_strerror's text.
+ *  Arguments, return value and errors: as tr_supervisor_start_child.
+ *  Thread-safety: any non-scheduler thread. */
+TR_API int tr_supervisor_start_child_ex(tr_runtime *rt, tr_pid sup, const tr_child_spec *spec,
+                                        tr_pid *out, tr_start_error *error);
+
 /** tr_supervisor_terminate_child: stops the child by its shutdown rule and
  *  keeps its spec (supervisor:terminate_child/2); returns once it is gone.
  *  For simple_one_for_one, id is ignored and pid names the child;
@@ -252,6 +276,16 @@ TR_API int tr_supervisor_terminate_child(tr_runtime *rt, tr_pid sup, const char 
  *  TR_ENOTFOUND, TR_ERUNNING (it runs), TR_EINIT, and the common ones
  *  above. Thread-safety: any non-scheduler thread. */
 TR_API int tr_supervisor_restart_child(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out);
+
+/** tr_supervisor_restart_child_ex: tr_supervisor_restart_child that also
+ *  says why the start failed, as tr_supervisor_start_child_ex: error (may
+ *  be NULL) is zeroed on success; on failure child_id is id, child_index
+ *  -1, and reason the child's init reason for TR_EINIT, else an error
+ *  reason with the code (TR_ENOTFOUND, TR_ERUNNING, ...) and tr_strerror's
+ *  text. Arguments, return value and errors: as
+ *  tr_supervisor_restart_child. Thread-safety: any non-scheduler thread. */
+TR_API int tr_supervisor_restart_child_ex(tr_runtime *rt, tr_pid sup, const char *id, tr_pid *out,
+                                          tr_start_error *error);
 
 /** tr_supervisor_delete_child: removes a stopped child's spec
  *  (supervisor:delete_child/2). Errors: TR_ENOTFOUND, TR_ERUNNING, and the
