@@ -83,8 +83,9 @@ static void exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, boo
         sig->via_link = via_link;
         sig->pub.sender = from;
         tr__push_signal(a, sig);
-    } else if (r.kind == TR_EXIT_KILL && !via_link) {
-        push_kill_flag(a);
+    } else if (r.kind == TR_EXIT_KILL && !via_link &&
+               !__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED)) {
+        push_kill_flag(a); /* never a receiver's: a thread is not killed */
     }
     tr__release(a);
 }
