@@ -223,7 +223,7 @@ void tr__pidtab_retire(tr__actor *a) {
 bool tr_is_alive(tr_runtime *rt, tr_pid pid) {
     if (!rt)
         return false;
-    tr__actor *a = tr__acquire(rt, pid); /* processes only */
+    tr__actor *a = tr__acquire_target(rt, pid); /* processes and receivers */
     if (!a)
         return false;
     tr__release(a);

@@ -1,8 +1,9 @@
 /* troupe — receivers: a plain thread's mailbox with a pid that actors can
  * send to (troupe/receiver.h), built on the waiters of blocking calls
  * (waiter.c): a waiter whose pid also takes ordinary messages
- * (tr__actor.receiver, looked at by send.c), and a list of the messages a
- * selective receive kept aside. */
+ * (tr__actor.receiver, looked at by send.c) and is a target of links,
+ * monitors and exit signals (signal.c; trapped as EXIT messages,
+ * waiter.c), and a list of the messages a selective receive kept aside. */
 #include <string.h>
 
 #include <troupe/receiver.h>
@@ -66,6 +67,19 @@ int tr_receiver_monitor(tr_receiver *r, tr_pid pid, uint64_t *ref) {
     if (!err && ref)
         *ref = mref;
     return err;
+}
+
+int tr_receiver_link(tr_receiver *r, tr_pid pid) {
+    if (!r || pid.id == 0 || tr_pid_eq(pid, r->w->pid))
+        return TR_EINVAL;
+    return tr__link_to(r->w, pid);
+}
+
+int tr_receiver_unlink(tr_receiver *r, tr_pid pid) {
+    if (!r || pid.id == 0)
+        return TR_EINVAL;
+    tr__unlink_from(r->w, pid);
+    return TR_OK;
 }
 
 /* Unlinks and frees the first kept message for which match is true. */

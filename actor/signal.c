@@ -9,6 +9,39 @@
 
 static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool kill);
 
+/* A target of links, monitors and exit signals: an actor, or a plain
+ * thread's receiver (receiver.c), as an Erlang shell process is one. A
+ * blocking caller's waiter (its pid a reply-only address) is none. */
+tr__actor *tr__acquire_target(tr_runtime *rt, tr_pid pid) {
+    tr__actor *a = tr__acquire(rt, pid);
+    if (a || tr__pid_is_proc(rt, pid))
+        return a;
+    a = tr__acquire_any(rt, pid);
+    if (a && !__atomic_load_n(&a->receiver, __ATOMIC_ACQUIRE)) {
+        tr__release(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* True when pid can name a target (see tr__acquire_target) of rt, alive or
+ * dead: an actor's pid, or a pid of the waiters' region that is no live
+ * blocking caller's reply address (a receiver's, or a dead one: a closed
+ * receiver looks like any dead process, as in OTP). */
+static bool pid_is_target(tr_runtime *rt, tr_pid pid) {
+    if (tr__pid_is_proc(rt, pid))
+        return true;
+    if (tr__pid_rt(pid) != rt->id || tr__pid_index(pid) == 0 ||
+        !tr__slot_at(rt, tr__pid_index(pid)))
+        return false;
+    tr__actor *a = tr__acquire_any(rt, pid);
+    if (!a)
+        return true;
+    bool ok = __atomic_load_n(&a->receiver, __ATOMIC_ACQUIRE);
+    tr__release(a);
+    return ok;
+}
+
 /* A kill whose signal could not be allocated: it needs none. The pid dies
  * at once (as any kill, see tr_exit: TR__SIG_KILLED), and the owner is
  * woken with its own wake node to finish the exit. */
@@ -36,7 +69,7 @@ void tr__pre_free(tr__msg *m) {
  * ahead of time; consumed), else in a new block. */
 static void exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, bool via_link,
                         tr__msg *sig) {
-    tr__actor *a = tr__acquire(rt, to);
+    tr__actor *a = tr__acquire_target(rt, to);
     if (!a) {
         tr__pre_free(sig);
         return;
@@ -50,8 +83,9 @@ static void exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, boo
         sig->via_link = via_link;
         sig->pub.sender = from;
         tr__push_signal(a, sig);
-    } else if (r.kind == TR_EXIT_KILL && !via_link) {
-        push_kill_flag(a);
+    } else if (r.kind == TR_EXIT_KILL && !via_link &&
+               !__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED)) {
+        push_kill_flag(a); /* never a receiver's: a thread is not killed */
     }
     tr__release(a);
 }
@@ -122,7 +156,7 @@ static void send_down(tr_runtime *rt, tr_pid to, uint64_t ref, tr_pid who, tr_re
 /* Links `a` (the caller's actor: running, or not yet published) and target.
  * Returns TR_ENOPROC when target is dead. */
 int tr__link_pair(tr__actor *a, tr_pid target, bool fresh) {
-    tr__actor *t = tr__acquire(a->rt, target);
+    tr__actor *t = tr__acquire_target(a->rt, target);
     if (!t)
         return TR_ENOPROC;
     /* Each side's entry carries the EXIT it sends the other. */
@@ -166,12 +200,13 @@ int tr__link_pair(tr__actor *a, tr_pid target, bool fresh) {
     return err;
 }
 
-/* Monitor target from watcher w. DOWN noproc at once if target is dead;
- * TR_ENOPROC (nothing monitored) if target can name no process of w's
- * runtime (another runtime's pid, a blocking caller's waiter). */
+/* Monitor target from watcher w. DOWN noproc at once if target is dead
+ * (an actor, or a closed receiver); TR_ENOPROC (nothing monitored) if
+ * target can name no process of w's runtime (another runtime's pid, a
+ * blocking caller's live waiter). */
 static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
     tr_runtime *rt = w->rt;
-    if (!tr__pid_is_proc(rt, target))
+    if (!pid_is_target(rt, target))
         return TR_ENOPROC;
     uint64_t ref = tr__make_ref(rt);
     tr__msg *down = pre_new(TR_MSG_DOWN); /* the DOWN, made now: it cannot be lost later */
@@ -188,7 +223,7 @@ static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
     }
     if (ref_out)
         *ref_out = ref;
-    tr__actor *t = tr__acquire(rt, target);
+    tr__actor *t = tr__acquire_target(rt, target);
     bool dead = true;
     if (t) {
         tr__spin_lock(&t->lock);
@@ -222,7 +257,7 @@ static int demonitor_pair(tr__actor *w, uint64_t ref) {
     tr__spin_unlock(&w->lock);
     if (!found)
         return TR_ENOTFOUND;
-    tr__actor *t = tr__acquire(w->rt, target);
+    tr__actor *t = tr__acquire_target(w->rt, target);
     if (t) {
         tr__spin_lock(&t->lock);
         tr__links_remove_locked(t, TR__L_MONITORED_BY, w->pid, ref);
@@ -292,7 +327,7 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
                 exit_signal(rt, l->pid, a->pid, prop, true, l->pre);
             } else {
                 tr__pre_free(l->pre);
-                tr__actor *o = tr__acquire(rt, l->pid);
+                tr__actor *o = tr__acquire_target(rt, l->pid);
                 if (o) {
                     tr__spin_lock(&o->lock);
                     tr__links_remove_locked(o, TR__L_LINK, a->pid, 0);
@@ -305,7 +340,7 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
             send_down(rt, l->pid, l->ref, a->pid, prop, l->pre);
             break;
         case TR__L_MONITORING: {
-            tr__actor *t = tr__acquire(rt, l->pid);
+            tr__actor *t = tr__acquire_target(rt, l->pid);
             if (t) {
                 tr__spin_lock(&t->lock);
                 tr__links_remove_locked(t, TR__L_MONITORED_BY, a->pid, l->ref);
@@ -361,13 +396,9 @@ int tr__actor_mark_named(tr_runtime *rt, tr_pid pid) {
     return tr__actor_mark_service(rt, pid, TR__SVC_REGISTRY);
 }
 
-int tr_link(tr_self *self, tr_pid pid) {
-    tr__actor *a = (tr__actor *)self;
-    if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
-        return TR_EINVAL;
-    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
-        return TR_EKILLED;
-    if (!tr__pid_is_proc(a->rt, pid))
+/* Links a (an actor or a receiver) to pid: tr_link's work. */
+int tr__link_to(tr__actor *a, tr_pid pid) {
+    if (!pid_is_target(a->rt, pid))
         return TR_ENOPROC; /* another runtime's pid, or a caller's reply address */
     int err = tr__link_pair(a, pid, false);
     if (err == TR_ENOPROC) {
@@ -384,20 +415,35 @@ int tr_link(tr_self *self, tr_pid pid) {
     return err;
 }
 
-int tr_unlink(tr_self *self, tr_pid pid) {
+int tr_link(tr_self *self, tr_pid pid) {
     tr__actor *a = (tr__actor *)self;
-    if (!a || pid.id == 0)
+    if (!a || pid.id == 0 || tr_pid_eq(pid, a->pid))
         return TR_EINVAL;
+    if (tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED)
+        return TR_EKILLED;
+    return tr__link_to(a, pid);
+}
+
+/* Removes the link between a (an actor or a receiver) and pid, both
+ * sides: tr_unlink's work. */
+void tr__unlink_from(tr__actor *a, tr_pid pid) {
     tr__spin_lock(&a->lock);
     tr__links_remove_locked(a, TR__L_LINK, pid, 0);
     tr__spin_unlock(&a->lock);
-    tr__actor *t = tr__acquire(a->rt, pid);
+    tr__actor *t = tr__acquire_target(a->rt, pid);
     if (t) {
         tr__spin_lock(&t->lock);
         tr__links_remove_locked(t, TR__L_LINK, a->pid, 0);
         tr__spin_unlock(&t->lock);
         tr__release(t);
     }
+}
+
+int tr_unlink(tr_self *self, tr_pid pid) {
+    tr__actor *a = (tr__actor *)self;
+    if (!a || pid.id == 0)
+        return TR_EINVAL;
+    tr__unlink_from(a, pid);
     return TR_OK;
 }
 
@@ -424,7 +470,9 @@ int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason) {
         return TR_ECLOSED;
     if (tr__self_killed_here())
         return TR_EKILLED;
-    tr__actor *a = tr__acquire(rt, pid);
+    /* A receiver traps exits (a thread cannot be killed): the signal
+     * becomes an EXIT message in its mailbox, kill too (receiver.c). */
+    tr__actor *a = tr__acquire_target(rt, pid);
     if (!a)
         return TR_ENOPROC;
     reason = tr__reason_sealed(reason);

@@ -25,5 +25,13 @@ int tr__monitor(tr__actor *w, tr_pid target, uint64_t *ref_out);
 int tr__demonitor(tr__actor *w, uint64_t ref);
 int tr__waiter_monitor(tr__actor *waiter, tr_pid target, uint64_t *ref);
 int tr__waiter_demonitor(tr__actor *waiter, uint64_t ref);
+/* tr__acquire_target: a reference to the target of a link, monitor or exit
+ * signal named by pid: an actor or a receiver (never a blocking caller's
+ * waiter); NULL if none. Release with tr__release. */
+tr__actor *tr__acquire_target(tr_runtime *rt, tr_pid pid);
+/* Links of a (an actor, or a receiver from its thread): as tr_link (pid
+ * dead: a noproc exit signal to a, TR_OK) and tr_unlink. */
+int tr__link_to(tr__actor *a, tr_pid pid);
+void tr__unlink_from(tr__actor *a, tr_pid pid);
 
 #endif

@@ -8,6 +8,11 @@
  * Its pid is a reply-only address (OTP's alias): the runtime delivers
  * replies and the waiter's own DOWN to it (tr__deliver), and every public
  * call that takes a pid refuses it with TR_ENOPROC (tr__acquire).
+ *
+ * A receiver (receiver.c) is a waiter whose pid is also a target of links,
+ * monitors and exit signals (signal.c: tr__acquire_target). It traps
+ * exits: an exit signal, kill too, becomes a TR_MSG_EXIT message, taken
+ * here after what its mailbox held when the signal was taken.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +23,7 @@ struct tr__waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool signaled;
+    tr__msg *ready_head, *ready_tail; /* owner only: a receiver's next messages, oldest first */
 };
 
 void tr__waiter_signal(tr__actor *a) {
@@ -35,6 +41,7 @@ void tr__waiter_init(tr__waiter *p) {
     pthread_mutex_init(&p->mu, NULL);
     tr__cond_init_monotonic(&p->cv);
     p->signaled = false;
+    p->ready_head = p->ready_tail = NULL;
 }
 
 void tr__waiter_fini(tr__waiter *p) {
@@ -60,6 +67,68 @@ static void wait_signaled_locked(tr__waiter *p, int64_t deadline) {
 /* Waits for the next message on the waiter. Returns NULL on timeout (deadline
  * from tr__deadline_ms; TR__NEVER: none) or when the runtime shuts down
  * (*closed set). */
+static void ready_add(tr__waiter *p, tr__msg *m) {
+    m->node.next = NULL;
+    if (p->ready_tail)
+        p->ready_tail->node.next = &m->node;
+    else
+        p->ready_head = m;
+    p->ready_tail = m;
+}
+
+static tr__msg *ready_take(tr__waiter *p) {
+    tr__msg *m = p->ready_head;
+    if (m) {
+        p->ready_head = (tr__msg *)m->node.next;
+        if (!p->ready_head)
+            p->ready_tail = NULL;
+        m->node.next = NULL;
+    }
+    return m;
+}
+
+/* The next message of the mailbox (wake markers dropped), or NULL. */
+static tr__msg *pop_msg(tr__actor *a) {
+    for (;;) {
+        tr__msg *m = tr__waiter_pop(a);
+        if (!m)
+            return NULL;
+        if (tr__is_wake(a, m)) {
+            tr__wake_taken(a);
+            continue;
+        }
+        if (m->sys == TR__SYS_WAKE) {
+            tr__msg_free(m);
+            continue;
+        }
+        return m;
+    }
+}
+
+/* An exit signal to a receiver (owner thread): an EXIT message, after what
+ * its mailbox holds now (a message its sender pushed before the signal
+ * comes first). A link's EXIT is void if the link went meanwhile. */
+static void trap_exit(tr__actor *a, tr__msg *s) {
+    if (s->via_link) {
+        tr__spin_lock(&a->lock);
+        bool linked = tr__links_remove_locked(a, TR__L_LINK, s->pub.sender, 0);
+        tr__spin_unlock(&a->lock);
+        if (!linked) {
+            tr__msg_free(s);
+            return;
+        }
+    }
+    tr__waiter *p = a->u.waiter;
+    tr__msg *m;
+    while ((m = pop_msg(a)) != NULL)
+        ready_add(p, m);
+    s->sys = TR__SYS_NONE;
+    s->via_link = 0;
+    s->pub.kind = TR_MSG_EXIT;
+    s->pub.ref = 0; /* the marker number was ours */
+    ready_add(p, s);
+}
+
 tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
     tr__waiter *p = a->u.waiter;
     for (;;) {
@@ -67,7 +136,10 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
             *closed = true;
             return NULL;
         }
-        tr__msg *m = tr__waiter_pop(a);
+        tr__msg *m = ready_take(p);
+        if (m)
+            return m;
+        m = tr__waiter_pop(a);
         if (m) {
             if (tr__is_wake(a, m)) {
                 tr__wake_taken(a); /* a signal came: looked at above */
@@ -134,7 +206,10 @@ tr__actor *tr__waiter_open(tr_runtime *rt, int *err) {
 }
 
 void tr__waiter_close(tr__actor *a) {
-    tr__exit_actor(a, tr_reason_normal(), true);
+    tr__msg *m;
+    while ((m = ready_take(a->u.waiter)) != NULL)
+        tr__msg_free(m);
+    tr__exit_actor(a, tr_reason_normal(), false); /* a receiver's links are told */
 }
 
 tr__msg *tr__waiter_pop(tr__actor *a) {
@@ -159,7 +234,10 @@ bool tr__waiter_take_shutdown(tr__actor *a) {
         tr__msg *n = (tr__msg *)s->node.next;
         if (s->sys == TR__SYS_SIG_SHUTDOWN)
             shutdown = true;
-        tr__msg_free(s);
+        if (s->sys == TR__SYS_SIG_EXIT && __atomic_load_n(&a->receiver, __ATOMIC_RELAXED))
+            trap_exit(a, s);
+        else
+            tr__msg_free(s);
         s = n;
     }
     return shutdown;

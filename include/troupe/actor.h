@@ -528,6 +528,9 @@ TR_API TR_NORETURN void tr_fail(tr_self *self, tr_reason reason);
  *  - any other reason, to a target that does not trap exits: it dies with
  *    `reason` before its next message (normal is ignored then), without
  *    terminate.
+ *  - a plain thread's receiver (troupe/receiver.h), any reason, kill too:
+ *    an EXIT message for tr_receiver_recv (a receiver traps exits; a thread
+ *    is never killed).
  *  The reason's text is NUL-terminated on receipt (its last byte).
  *  Errors: TR_EINVAL (rt NULL, pid TR_PID_NONE, reason.kind not one of
  *  tr_exit_kind: nothing is sent), TR_ENOPROC (dead pid, or no process of
@@ -538,7 +541,8 @@ TR_API TR_NORETURN void tr_fail(tr_self *self, tr_reason reason);
  *  Thread-safety: any thread. */
 TR_API int tr_exit(tr_runtime *rt, tr_pid pid, tr_reason reason);
 
-/** tr_is_alive: true while pid names a live actor (is_process_alive/1);
+/** tr_is_alive: true while pid names a live actor or an open receiver
+ *  (troupe/receiver.h) (is_process_alive/1);
  *  false for a dead or never-existing pid, another runtime's pid, a blocking
  *  caller's reply address, TR_PID_NONE or rt NULL. Never fails.
  *  Thread-safety: any thread. */
@@ -599,7 +603,9 @@ TR_API tr_runtime *tr_self_runtime(const tr_self *self);
  *  old value. Thread-safety: the callback's thread. */
 TR_API bool tr_trap_exit(tr_self *self, bool on);
 
-/** tr_link: links the running actor and pid (link/1), bidirectional.
+/** tr_link: links the running actor and pid (link/1), bidirectional. pid
+ *  is an actor or a plain thread's receiver (troupe/receiver.h: it traps
+ *  exits; its close sends an exit signal normal).
  *  Linking to a dead pid: the running actor receives an exit signal with
  *  reason noproc (an EXIT message when trapping; otherwise it crashes after
  *  the current callback), as OTP, and 0 is returned. Linking twice is one
@@ -616,7 +622,8 @@ TR_API int tr_unlink(tr_self *self, tr_pid pid);
 
 /** tr_monitor: monitors pid (erlang:monitor(process, Pid)); one DOWN message
  *  arrives when it exits, with its reason, or at once with reason noproc
- *  if it is already dead. *ref (may be NULL) receives the monitor
+ *  if it is already dead. pid is an actor or a plain thread's receiver
+ *  (troupe/receiver.h; DOWN normal when it closes). *ref (may be NULL) receives the monitor
  *  reference, carried in the DOWN message's ref.
  *  Errors: TR_EINVAL, TR_ENOPROC (pid names no process of this runtime:
  *  another runtime's pid, a blocking caller's reply address; nothing is
