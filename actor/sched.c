@@ -39,6 +39,7 @@ __thread tr__frame *tr__tls_frame;
  * before the `next` slot (next_actor_fair); a prime, as Go's 61, so that
  * it does not fall into step with a periodic pattern of the work. */
 #define FAIR_EVERY 61
+#define FAIR_RING_EVERY 8
 /* How long work a busy thread holds (its `next` actor, its outbox) may
  * wait behind a turn that does not end before an idle thread takes it
  * (steal_next). A spinning thread looks at the end of each spin phase; a
@@ -287,13 +288,21 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
  * arrive, is never looked at), and two actors that send to each other run
  * each other next turn after turn (the ring is never looked at). So every
  * FAIR_EVERY-th pick looks the other way round, as Go's scheduler looks at
- * its global queue every 61st tick: injection queue, ring, then `next`
- * (which moves to the ring then, see next_actor_fair). */
+ * its global queue every 61st tick: the injection queue before `next`
+ * (which moves to the ring then, see next_actor_fair); and every
+ * FAIR_RING_EVERY-th of those looks, the ring too (as Go's runnext
+ * inherits its time slice, so two goroutines handing off to each other
+ * cannot starve the local run queue). The ring is looked at more rarely:
+ * taking it before `next` breaks the send-then-run locality that spawn
+ * trees (skynet) live on, for no gain unless a pair loops for long. */
 static tr__actor *next_actor_fair(tr__sched *s) {
     void *p;
     tr__actor *a = take_injected(s->rt);
-    if (!a && ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
-        a = (tr__actor *)p;
+    if (!a && ++s->fair_ticks >= FAIR_RING_EVERY) {
+        s->fair_ticks = 0;
+        if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
+            a = (tr__actor *)p;
+    }
     if (a && tr__load_acq_ptr((void *const *)&s->next)) {
         /* The `next` actor must not wait behind the turn we start now (it
          * may be long, and at a turn's end nobody was woken to watch the

@@ -73,11 +73,12 @@ struct tr__sched {
     pthread_t thread;
     ck_ring_t ring CK_CC_CACHELINE;
     ck_ring_buffer_t *ring_buf;
-    tr__actor *next; /* atomic: woken by this thread's last send; runs next here */
-    uint32_t runs;   /* atomic (owner stores): turns begun here (a thief sees one that lasts) */
-    uint32_t picks;  /* owner only: picks since the last fair one (next_actor) */
-    tr__seen *seen;  /* owner only, one per thread: when we saw it hold work (steal_next) */
-    bool in_section; /* owner only: inside an epoch section (lookups take no reference) */
+    tr__actor *next;     /* atomic: woken by this thread's last send; runs next here */
+    uint32_t runs;       /* atomic (owner stores): turns begun here (a thief sees one that lasts) */
+    uint32_t picks;      /* owner only: picks since the last fair one (next_actor) */
+    uint32_t fair_ticks; /* owner only: fair picks since the last that looked at the ring */
+    tr__seen *seen;      /* owner only, one per thread: when we saw it hold work (steal_next) */
+    bool in_section;     /* owner only: inside an epoch section (lookups take no reference) */
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
