@@ -87,7 +87,8 @@ static void runtime_free(tr_runtime *rt) {
     tr__free(rt->actor_slots.free);
     tr__free(rt->waiter_slots.free);
     pthread_mutex_destroy(&rt->table_mu);
-    pthread_mutex_destroy(&rt->inj_mu);
+    pthread_mutex_destroy(&rt->inj.mu);
+    pthread_mutex_destroy(&rt->ovf.mu);
     pthread_mutex_destroy(&rt->grave_mu);
     pthread_mutex_destroy(&rt->stop_mu);
     pthread_cond_destroy(&rt->stop_cv);
@@ -135,7 +136,8 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->start_ns = tr__now_ns();
     rt->rand_state = (uint64_t)tr__now_ms() * 0x9E3779B97F4A7C15ull + (uintptr_t)rt;
     pthread_mutex_init(&rt->table_mu, NULL);
-    pthread_mutex_init(&rt->inj_mu, NULL);
+    pthread_mutex_init(&rt->inj.mu, NULL);
+    pthread_mutex_init(&rt->ovf.mu, NULL);
     pthread_mutex_init(&rt->grave_mu, NULL);
     pthread_mutex_init(&rt->stop_mu, NULL);
     tr__cond_init_monotonic(&rt->stop_cv);

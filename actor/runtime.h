@@ -13,6 +13,15 @@ typedef struct tr__slotpool {
 
 typedef struct tr__timers tr__timers;
 
+/* A run queue shared by all scheduler threads: a FIFO under a mutex, with
+ * an advisory length read without the lock (to skip taking it when empty;
+ * every path that adds to it wakes a thread afterwards). */
+typedef struct tr__runq {
+    pthread_mutex_t mu;
+    TR__FIFO(tr__actor) q;
+    uint32_t len; /* atomic */
+} tr__runq;
+
 struct tr_runtime {
     uint32_t id; /* this runtime's id in its pids (bits 56..63): unique among live runtimes */
     unsigned n_sched;
@@ -39,19 +48,21 @@ struct tr_runtime {
     int64_t start_ns;     /* when the runtime started (monotonic) */
     uint64_t ref_counter; /* atomic */
     uint64_t rand_state;  /* atomic */
-    /* injection queue */
-    pthread_mutex_t inj_mu;
-    TR__FIFO(tr__actor) inj;
+    /* The injection queue (actors made runnable by threads that are not
+     * this runtime's schedulers: plain threads, the timer and I/O thread)
+     * and the overflow queue (actors a scheduler thread's full ring could
+     * not take). They differ in how often a busy thread looks at them:
+     * see next_actor in sched.c. */
+    tr__runq inj, ovf;
     /* Actors whose last reference a plain thread dropped: destroyed by a
      * scheduler thread (or the stopping thread) after a grace period. */
     pthread_mutex_t grave_mu;
     tr__actor *grave;
     /* Advisory counts: read without the lock only to skip taking it when
-     * empty (grave_take, take_injected) or to choose a park timeout; a
+     * empty (grave_take) or to choose a park timeout; a
      * stale read is harmless, as the mutex-protected list is the truth and
      * every path that adds to it wakes a thread afterwards. */
     uint32_t n_grave;    /* atomic: actors in grave */
-    uint32_t inj_len;    /* atomic: actors in inj */
     uint32_t n_sleeping; /* atomic */
     uint32_t n_spinning; /* atomic: idle schedulers looking for work, not parked */
     uint32_t n_watching; /* atomic: the parked scheduler that looks again every WATCH_NS (0/1) */

@@ -122,30 +122,31 @@ void tr__wake_all(tr_runtime *rt) {
 
 /* ---- run queues ---------------------------------------------------------- */
 
-static void inject(tr_runtime *rt, tr__actor *a) {
-    pthread_mutex_lock(&rt->inj_mu);
-    TR__FIFO_PUSH(&rt->inj, a, run_next);
-    tr__faa_acqrel_u32(&rt->inj_len, 1);
-    pthread_mutex_unlock(&rt->inj_mu);
+static void runq_push(tr__runq *q, tr__actor *a) {
+    pthread_mutex_lock(&q->mu);
+    TR__FIFO_PUSH(&q->q, a, run_next);
+    tr__faa_acqrel_u32(&q->len, 1);
+    pthread_mutex_unlock(&q->mu);
 }
 
-static tr__actor *take_injected(tr_runtime *rt) {
-    if (tr__load_acq_u32(&rt->inj_len) == 0)
+static tr__actor *runq_take(tr__runq *q) {
+    if (tr__load_acq_u32(&q->len) == 0)
         return NULL;
-    pthread_mutex_lock(&rt->inj_mu);
-    tr__actor *a = TR__FIFO_POP(&rt->inj, run_next);
-    if (a) {
-        tr__faa_acqrel_u32(&rt->inj_len, (uint32_t)-1);
-    }
-    pthread_mutex_unlock(&rt->inj_mu);
+    pthread_mutex_lock(&q->mu);
+    tr__actor *a = TR__FIFO_POP(&q->q, run_next);
+    if (a)
+        tr__faa_acqrel_u32(&q->len, (uint32_t)-1);
+    pthread_mutex_unlock(&q->mu);
     return a;
 }
 
 static void push_ring(tr_runtime *rt, tr__sched *s, tr__actor *a) {
     /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
     TR__TSAN_RELEASE(a);
-    if (!(s && s->rt == rt && ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a)))
-        inject(rt, a);
+    if (!(s && s->rt == rt))
+        runq_push(&rt->inj, a); /* from outside the schedulers */
+    else if (!ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a))
+        runq_push(&rt->ovf, a); /* this thread's ring is full */
     wake_one(rt);
 }
 
@@ -279,8 +280,8 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
 
 /* The next actor to run on s, in order of warmth: the `next` slot (the
  * receiver of this thread's last send, its message in this core's cache),
- * then the own ring, the injection queue, and finally another thread's
- * ring. NULL when none had work at the look.
+ * then the own ring, the injection queue, the overflow queue, and finally
+ * another thread's ring. NULL when none had work at the look.
  *
  * Fairness: that order alone lets a thread that always has work of its
  * own starve the rest: a self-sender or a yielding fiber keeps its ring
@@ -294,14 +295,19 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
  * inherits its time slice, so two goroutines handing off to each other
  * cannot starve the local run queue). The ring is looked at more rarely:
  * taking it before `next` breaks the send-then-run locality that spawn
- * trees (skynet) live on, for no gain unless a pair loops for long. */
+ * trees (skynet) live on, for no gain unless a pair loops for long.
+ * Actors that overflowed a full ring wait in their own queue (rt->ovf),
+ * looked at with the ring: a spawn tree overflows its ring all the time,
+ * and taking that work before `next` would cost it the same locality. */
 static tr__actor *next_actor_fair(tr__sched *s) {
     void *p;
-    tr__actor *a = take_injected(s->rt);
+    tr__actor *a = runq_take(&s->rt->inj);
     if (!a && ++s->fair_ticks >= FAIR_RING_EVERY) {
         s->fair_ticks = 0;
         if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
             a = (tr__actor *)p;
+        else
+            a = runq_take(&s->rt->ovf);
     }
     if (a && tr__load_acq_ptr((void *const *)&s->next)) {
         /* The `next` actor must not wait behind the turn we start now (it
@@ -330,7 +336,9 @@ static tr__actor *next_actor(tr__sched *s) {
     }
     if (ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
         return (tr__actor *)p;
-    tr__actor *a = take_injected(s->rt);
+    tr__actor *a = runq_take(&s->rt->inj);
+    if (!a)
+        a = runq_take(&s->rt->ovf);
     if (a)
         return a;
     return steal(s);
@@ -339,7 +347,7 @@ static tr__actor *next_actor(tr__sched *s) {
 /* Work any idle thread may take at once: injected or in a run queue. */
 static bool any_work(tr__sched *s) {
     tr_runtime *rt = s->rt;
-    if (tr__load_acq_u32(&rt->inj_len) != 0)
+    if (tr__load_acq_u32(&rt->inj.len) != 0 || tr__load_acq_u32(&rt->ovf.len) != 0)
         return true;
     for (unsigned i = 0; i < rt->n_sched; i++)
         if (ck_ring_size(&rt->scheds[i].ring) != 0)

@@ -10,8 +10,11 @@
  * - test_run_queue_not_starved_by_pingpong: two actors that bounce a
  *   message between them run each other next, turn after turn; an actor in
  *   the run queue (here a self-sender) must keep making progress.
- * Both hang (a call timeout, a progress timeout) without the fairness
- * rule; the bounds are seconds, far above a scheduling delay. */
+ * - test_overflowed_run_queue_runs: one callback makes 10,000 actors
+ *   runnable, more than a run queue holds; the rest wait in the overflow
+ *   queue, and all of them run.
+ * The first two hang (a call timeout, a progress timeout) without the
+ * fairness rule; the bounds are seconds, far above a scheduling delay. */
 #include "testutil.h"
 
 enum { T_SPIN = 1, T_PING, T_STOP };
@@ -103,10 +106,51 @@ static void test_run_queue_not_starved_by_pingpong(void **st) {
     assert_rc(tr_runtime_free(&rt), 0);
 }
 
+/* More runnable actors than a thread's run queue holds (4,096): one
+ * callback spawns 10,000 actors and sends each a message. Those its ring
+ * cannot take wait in the overflow queue; every one must run. */
+enum { N_FANOUT = 10000 };
+
+static int fan_info(tr_self *self, void *state, const tr_msg *m) {
+    spin_state *s = state;
+    if (m->tag == T_PING) { /* a child: count, and that is all */
+        __atomic_fetch_add(s->a.count, 1, __ATOMIC_RELAXED);
+        return TR_CONTINUE;
+    }
+    static const tr_behaviour child = {.name = "fan_child",
+                                       .state_size = sizeof(spin_state),
+                                       .init = spin_init,
+                                       .handle_info = fan_info};
+    for (int i = 0; i < N_FANOUT; i++) {
+        tr_pid c;
+        if (tr_spawn(tr_self_runtime(self), &child, &s->a, NULL, &c) == 0)
+            tr_send(tr_self_runtime(self), c, T_PING, NULL, 0);
+    }
+    return TR_CONTINUE;
+}
+
+static void test_overflowed_run_queue_runs(void **st) {
+    (void)st;
+    tr_runtime *rt = start1();
+    int stop = 0;
+    uint64_t count = 0;
+    spin_arg a = {NULL, &stop, &count};
+    static const tr_behaviour fan_b = {.name = "fan",
+                                       .state_size = sizeof(spin_state),
+                                       .init = spin_init,
+                                       .handle_info = fan_info};
+    tr_pid fan;
+    assert_rc(tr_spawn(rt, &fan_b, &a, NULL, &fan), 0);
+    assert_rc(tr_send(rt, fan, T_SPIN, NULL, 0), 0);
+    assert_true(TU_WAIT(__atomic_load_n(&count, __ATOMIC_RELAXED) == N_FANOUT, 20000));
+    assert_rc(tr_runtime_free(&rt), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_injected_not_starved),
         cmocka_unit_test(test_run_queue_not_starved_by_pingpong),
+        cmocka_unit_test(test_overflowed_run_queue_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
