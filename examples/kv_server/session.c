@@ -92,23 +92,32 @@ static void reply_status(kv_session *s, const char *text) {
     imm_done(s, p);
 }
 
-/* Adds an op for one key to its shard's request. */
-static void op_key(kv_session *s, kv_pend *p, uint8_t code, uint8_t flags, int64_t num,
-                   const kv_arg *key, const kv_arg *val) {
+/* A new op result slot (cleared): its id, or -1 when out of memory (the
+ * session has failed). */
+static int64_t new_op(kv_session *s) {
     if (s->nops == s->cap_ops) {
         size_t cap = s->cap_ops ? s->cap_ops * 2 : 64;
         kv_opres *o = (kv_opres *)realloc(s->ops, cap * sizeof *o);
         if (!o) {
             s->failed = true;
-            return;
+            return -1;
         }
         s->ops = o;
         s->cap_ops = cap;
     }
     uint32_t id = (uint32_t)s->nops++;
     s->ops[id] = (kv_opres){0};
+    return id;
+}
+
+/* Adds an op for one key to its shard's request. */
+static void op_key(kv_session *s, kv_pend *p, uint8_t code, uint8_t flags, int64_t num,
+                   const kv_arg *key, const kv_arg *val) {
+    int64_t id = new_op(s);
+    if (id < 0)
+        return;
     unsigned shard = kv_shard_of(kv_hash(key->p, key->len), s->nshards);
-    kv_op_put(&s->req[shard], id, code, flags, num, key->p, key->len, val ? val->p : NULL,
+    kv_op_put(&s->req[shard], (uint32_t)id, code, flags, num, key->p, key->len, val ? val->p : NULL,
               val ? val->len : 0);
     p->n++;
 }
@@ -116,19 +125,10 @@ static void op_key(kv_session *s, kv_pend *p, uint8_t code, uint8_t flags, int64
 /* Adds one op (no key) for every shard. */
 static void op_all(kv_session *s, kv_pend *p, uint8_t code) {
     for (unsigned i = 0; i < s->nshards; i++) {
-        if (s->nops == s->cap_ops) {
-            size_t cap = s->cap_ops ? s->cap_ops * 2 : 64;
-            kv_opres *o = (kv_opres *)realloc(s->ops, cap * sizeof *o);
-            if (!o) {
-                s->failed = true;
-                return;
-            }
-            s->ops = o;
-            s->cap_ops = cap;
-        }
-        uint32_t id = (uint32_t)s->nops++;
-        s->ops[id] = (kv_opres){0};
-        kv_op_put(&s->req[i], id, code, 0, 0, NULL, 0, NULL, 0);
+        int64_t id = new_op(s);
+        if (id < 0)
+            return;
+        kv_op_put(&s->req[i], (uint32_t)id, code, 0, 0, NULL, 0, NULL, 0);
         p->n++;
     }
 }
