@@ -680,7 +680,13 @@ static void test_owner_crash_closes_socket(void **state) {
     tu_await(f->rt, a);
     assert_true(raw_eof(fd));
     close(fd);
-    /* Both its sockets died with it. */
+    /* Both its sockets died with it. The pid is dead for tr_await_exit
+     * as soon as the exit begins; the exit closes its sockets right after,
+     * one by one (the peer's EOF above shows the first): look without
+     * closing until the listener is gone too. */
+    uint16_t p;
+    assert_true(
+        TU_WAIT(tr_tcp_local_port(f->rt, (tr_sock){c.listener}, &p) == TR_ECLOSED, WAIT_MS));
     assert_rc(tr_tcp_close(f->rt, (tr_sock){c.listener}), TR_ECLOSED);
     assert_rc(tr_tcp_close(f->rt, (tr_sock){c.last}), TR_ECLOSED);
 }
