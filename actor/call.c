@@ -58,23 +58,24 @@ static void exit_text(tr_buf *out, const tr_reason *why) {
 /* A blocking thread's waiter, monitoring target (its DOWN ends the wait).
  * NULL with *err on failure. */
 static tr__actor *watch_begin(tr_runtime *rt, tr_pid target, uint64_t *mref, int *err) {
-    tr__actor *pa = tr__waiter_open(rt, err);
+    tr__actor *pa = tr__waiter_get(rt, err);
     if (!pa)
         return NULL;
     *mref = 0;
     *err = tr__waiter_monitor(pa, target, mref);
     if (*err) {
-        tr__waiter_close(pa);
+        tr__waiter_put(pa);
         return NULL;
     }
     return pa;
 }
 
-/* Drops the monitor (if it did not fire) and closes the waiter. */
+/* Drops the monitor (also one that fired: the waiter's side of it is
+ * still recorded) and gives the waiter back to the pool. */
 static void watch_end(tr__actor *pa, uint64_t mref) {
     if (mref)
         tr__waiter_demonitor(pa, mref);
-    tr__waiter_close(pa);
+    tr__waiter_put(pa);
 }
 
 /* Waits on the waiter for the REPLY to request `ref` (0: none expected) or
@@ -146,7 +147,6 @@ int tr_call(tr_runtime *rt, tr_pid to, uint32_t tag, const void *req, size_t siz
         err = (why && why->kind == TR_EXIT_NOPROC) ? TR_ENOPROC : TR_EEXITED;
         if (err == TR_EEXITED && why)
             exit_text(reply, why);
-        mref = 0;
     }
     if (r)
         tr__msg_free(r);
@@ -184,7 +184,6 @@ static int await_exit_unchecked(tr_runtime *rt, tr_pid pid, tr_duration_ms timeo
         const tr_reason *why = tr_msg_reason(&r->pub);
         if (reason && why)
             *reason = *why;
-        mref = 0;
         tr__msg_free(r);
     }
     watch_end(pa, mref);

@@ -90,6 +90,7 @@ static void runtime_free(tr_runtime *rt) {
     pthread_mutex_destroy(&rt->inj.mu);
     pthread_mutex_destroy(&rt->ovf.mu);
     pthread_mutex_destroy(&rt->grave_mu);
+    pthread_mutex_destroy(&rt->wpool.mu);
     pthread_mutex_destroy(&rt->stop_mu);
     pthread_cond_destroy(&rt->stop_cv);
     rt_id_put(rt->id);
@@ -139,6 +140,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     pthread_mutex_init(&rt->inj.mu, NULL);
     pthread_mutex_init(&rt->ovf.mu, NULL);
     pthread_mutex_init(&rt->grave_mu, NULL);
+    pthread_mutex_init(&rt->wpool.mu, NULL);
     pthread_mutex_init(&rt->stop_mu, NULL);
     tr__cond_init_monotonic(&rt->stop_cv);
     ck_epoch_init(&rt->epoch);
@@ -213,6 +215,7 @@ int tr_runtime_stop(tr_runtime *rt) {
         pthread_mutex_unlock(&rt->stop_mu);
         return TR_OK;
     }
+    tr__waiter_pool_close(rt); /* idle waiters count until they are closed */
     /* 1. Every actor stops with reason shutdown (terminate runs once). */
     int64_t deadline = tr__now_ms() + 10000;
     bool warned = false;

@@ -58,6 +58,14 @@ struct tr_runtime {
      * scheduler thread (or the stopping thread) after a grace period. */
     pthread_mutex_t grave_mu;
     tr__actor *grave;
+    /* Idle waiters of blocking callers (waiter.c: tr__waiter_get/put), kept
+     * with their pids so that a tr_call from a plain thread opens none. */
+    struct {
+        pthread_mutex_t mu;
+        tr__actor *head;
+        unsigned n;
+        bool closed; /* tr_runtime_stop emptied it: waiters put back close */
+    } wpool;
     /* Advisory counts: read without the lock only to skip taking it when
      * empty (grave_take) or to choose a park timeout; a
      * stale read is harmless, as the mutex-protected list is the truth and

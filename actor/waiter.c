@@ -24,7 +24,24 @@ struct tr__waiter {
     pthread_cond_t cv;
     bool signaled;
     tr__msg *ready_head, *ready_tail; /* owner only: a receiver's next messages, oldest first */
+    tr__actor *pool_next;             /* in rt->wpool */
+    int64_t spin_ns;                  /* owner: how long the next wait spins first */
 };
+
+/* A wait spins before it sleeps: a reply from a server on another core
+ * comes within microseconds, and a sleep on a condition variable costs a
+ * futex wake-up on each side, tens of microseconds on a virtual machine
+ * whose idle cores halt. The spin adapts, as the scheduler's does: one
+ * that was answered keeps SPIN_MAX_NS, one that ran out halves the next
+ * (down to SPIN_MIN_NS), so a caller of slow servers spins little. It
+ * spins only while a scheduler thread is parked (a core is free): on a
+ * busy machine it would take the time the server needs. */
+#define SPIN_MAX_NS 20000
+#define SPIN_MIN_NS 1000
+
+/* Idle waiters kept per runtime: enough for this many blocking callers at
+ * once; more are opened and closed per call. */
+#define WPOOL_MAX 64
 
 void tr__waiter_signal(tr__actor *a) {
     tr__waiter *p = a->u.waiter;
@@ -42,6 +59,8 @@ void tr__waiter_init(tr__waiter *p) {
     tr__cond_init_monotonic(&p->cv);
     p->signaled = false;
     p->ready_head = p->ready_tail = NULL;
+    p->pool_next = NULL;
+    p->spin_ns = SPIN_MAX_NS;
 }
 
 void tr__waiter_fini(tr__waiter *p) {
@@ -129,8 +148,30 @@ static void trap_exit(tr__actor *a, tr__msg *s) {
     ready_add(p, s);
 }
 
+/* Spins until the mailbox or the signal list has something (true) or the
+ * spin budget runs out (false; at most SPIN_MAX_NS past a deadline). */
+static bool spin_for_message(tr__actor *a, int64_t deadline) {
+    tr__waiter *p = a->u.waiter;
+    if (tr__load_acq_u32(&a->rt->n_sleeping) == 0 || tr__remaining_ms(deadline) == 0)
+        return false;
+    int64_t until = tr__now_ns() + p->spin_ns;
+    for (unsigned i = 1;; i++) {
+        if (tr__mq_depth(&a->mq, &a->mqc) != 0 ||
+            (tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING)) {
+            p->spin_ns = SPIN_MAX_NS;
+            return true;
+        }
+        tr__cpu_relax();
+        if ((i & 15) == 0 && tr__now_ns() >= until)
+            break;
+    }
+    p->spin_ns = p->spin_ns / 2 > SPIN_MIN_NS ? p->spin_ns / 2 : SPIN_MIN_NS;
+    return false;
+}
+
 tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
     tr__waiter *p = a->u.waiter;
+    bool spun = false;
     for (;;) {
         if (tr__waiter_take_shutdown(a)) {
             *closed = true;
@@ -150,6 +191,11 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
                 continue;
             }
             return m;
+        }
+        if (!spun) {
+            spun = true;
+            if (spin_for_message(a, deadline))
+                continue;
         }
         pthread_mutex_lock(&p->mu);
         if (!p->signaled) {
@@ -210,6 +256,72 @@ void tr__waiter_close(tr__actor *a) {
     while ((m = ready_take(a->u.waiter)) != NULL)
         tr__msg_free(m);
     tr__exit_actor(a, tr_reason_normal(), false); /* a receiver's links are told */
+}
+
+/* ---- the pool of idle waiters ----------------------------------------
+ *
+ * A blocking call's waiter keeps its pid between calls: opening one takes
+ * the pid table's lock, and closing one is an exit whose memory a
+ * scheduler thread frees after a grace period (waking a parked one to do
+ * it). A message meant for an earlier call (a late reply, the DOWN of a
+ * monitor that fired as it was dropped) may reach a pooled waiter: every
+ * wait filters by its own request and monitor refs (unique per runtime),
+ * and what is left is dropped when the waiter is taken or put back. */
+
+/* Drops what the mailbox holds (a previous call's late messages). */
+static void drain_mailbox(tr__actor *a) {
+    tr__msg *m;
+    while ((m = ready_take(a->u.waiter)) != NULL)
+        tr__msg_free(m);
+    while ((m = tr__waiter_pop(a)) != NULL) {
+        if (tr__is_wake(a, m))
+            tr__wake_taken(a);
+        else
+            tr__msg_free(m);
+    }
+}
+
+tr__actor *tr__waiter_get(tr_runtime *rt, int *err) {
+    pthread_mutex_lock(&rt->wpool.mu);
+    tr__actor *a = rt->wpool.head;
+    if (a) {
+        rt->wpool.head = a->u.waiter->pool_next;
+        rt->wpool.n--;
+    }
+    pthread_mutex_unlock(&rt->wpool.mu);
+    if (!a)
+        return tr__waiter_open(rt, err);
+    a->u.waiter->pool_next = NULL;
+    return a;
+}
+
+void tr__waiter_put(tr__actor *a) {
+    tr_runtime *rt = a->rt;
+    drain_mailbox(a);
+    pthread_mutex_lock(&rt->wpool.mu);
+    bool keep = !rt->wpool.closed && rt->wpool.n < WPOOL_MAX;
+    if (keep) {
+        a->u.waiter->pool_next = rt->wpool.head;
+        rt->wpool.head = a;
+        rt->wpool.n++;
+    }
+    pthread_mutex_unlock(&rt->wpool.mu);
+    if (!keep)
+        tr__waiter_close(a);
+}
+
+void tr__waiter_pool_close(tr_runtime *rt) {
+    pthread_mutex_lock(&rt->wpool.mu);
+    tr__actor *a = rt->wpool.head;
+    rt->wpool.head = NULL;
+    rt->wpool.n = 0;
+    rt->wpool.closed = true;
+    pthread_mutex_unlock(&rt->wpool.mu);
+    while (a) {
+        tr__actor *next = a->u.waiter->pool_next;
+        tr__waiter_close(a);
+        a = next;
+    }
 }
 
 tr__msg *tr__waiter_pop(tr__actor *a) {

@@ -13,6 +13,15 @@ tr__actor *tr__waiter_open(tr_runtime *rt, int *err);
 /* tr__waiter_close: retires the waiter's pid; freed with its last
  * reference. */
 void tr__waiter_close(tr__actor *a);
+/* tr__waiter_get: an idle waiter from rt's pool, else a new one (as
+ * tr__waiter_open). For blocking calls: the caller drops every monitor it
+ * set before tr__waiter_put gives it back (closed instead when the pool is
+ * full or the runtime stops). Not for receivers (their pids are targets). */
+tr__actor *tr__waiter_get(tr_runtime *rt, int *err);
+void tr__waiter_put(tr__actor *a);
+/* tr__waiter_pool_close: closes the pooled waiters; later puts close
+ * theirs (tr_runtime_stop, before it waits for every actor to go). */
+void tr__waiter_pool_close(tr_runtime *rt);
 /* Its mailbox, for its owner: pop, mark empty (false: a push is half-done
  * or landed: look again), and take the runtime's shutdown signal. */
 tr__msg *tr__waiter_pop(tr__actor *a);

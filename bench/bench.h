@@ -81,6 +81,7 @@ void wl_counting(double scale);
 void wl_fanin(double scale);
 void wl_call(double scale);
 void wl_call_thread(double scale);
+void wl_call_thread_4(double scale);
 void wl_spawn_idle(double scale);
 void wl_ring(double scale);
 void wl_pool(double scale);

@@ -32,6 +32,7 @@ static const struct {
     {"fanin", wl_fanin},
     {"call", wl_call},
     {"call_thread", wl_call_thread},
+    {"call_thread_4", wl_call_thread_4},
     {"spawn_idle", wl_spawn_idle},
     {"ring", wl_ring},
     {"pool", wl_pool},

@@ -2,6 +2,8 @@
  * call, call_thread, ring. */
 #include "bench.h"
 
+#include <pthread.h>
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,6 +516,79 @@ void wl_call_thread(double scale) {
     if (rc != 0)
         bench_err("call_thread", "tr_call", rc);
     bench_result("call_thread", n, ms, (double)i, ok && i == n, "client=thread");
+    tr_runtime_free(&rt);
+}
+
+/* call_thread_4: the same server called by 4 plain threads at once, n/4
+ * calls each; each thread checks that its replies (the server's counter)
+ * grow, and the last reply seen overall is n. */
+#define CALL_CLIENTS 4
+
+typedef struct call4_client {
+    tr_runtime *rt;
+    tr_pid server;
+    int64_t n;
+    int64_t done, last;
+    int rc;
+    bool bad;
+    pthread_t th;
+} call4_client;
+
+static void *call4_main(void *arg) {
+    call4_client *c = arg;
+    for (; c->done < c->n; c->done++) {
+        tr_buf reply;
+        c->rc = tr_call(c->rt, c->server, TAG_ADD, NULL, 0, &reply, TR_DEFAULT_TIMEOUT);
+        if (c->rc != 0)
+            break;
+        int64_t v = -1;
+        if (reply.size == sizeof v)
+            memcpy(&v, reply.data, sizeof v);
+        if (v <= c->last)
+            c->bad = true;
+        c->last = v;
+        tr_buf_free(&reply);
+    }
+    return NULL;
+}
+
+void wl_call_thread_4(double scale) {
+    int64_t per = bench_scaled(1000000, scale) / CALL_CLIENTS;
+    if (per < 1)
+        per = 1;
+    int64_t n = per * CALL_CLIENTS;
+    tr_runtime *rt = bench_runtime("call_thread_4");
+    call_ctx ctx = {.n = n};
+    int rc = tr_spawn(rt, &server_b, &ctx, NULL, &ctx.server);
+    bool ok = rc == 0;
+    call4_client cl[CALL_CLIENTS];
+    int started = 0;
+    int64_t t0 = bench_now_ns();
+    for (int i = 0; ok && i < CALL_CLIENTS; i++) {
+        cl[i] = (call4_client){.rt = rt, .server = ctx.server, .n = per};
+        if (pthread_create(&cl[i].th, NULL, call4_main, &cl[i]) != 0)
+            ok = false;
+        else
+            started++;
+    }
+    int64_t calls = 0, top = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(cl[i].th, NULL);
+        calls += cl[i].done;
+        if (cl[i].rc != 0) {
+            bench_err("call_thread_4", "tr_call", cl[i].rc);
+            ok = false;
+        }
+        if (cl[i].bad)
+            ok = false;
+        if (cl[i].last > top)
+            top = cl[i].last;
+    }
+    double ms = (bench_now_ns() - t0) / 1e6;
+    if (rc != 0)
+        bench_err("call_thread_4", "tr_spawn", rc);
+    bench_result("call_thread_4", n, ms, (double)calls, ok && calls == n && top == n,
+                 "clients=4 client=thread");
     tr_runtime_free(&rt);
 }
 

@@ -223,6 +223,41 @@ static void test_call_timeout_then_server_still_answers(void **state) {
     assert_true(tr_is_alive(f->rt, s));
 }
 
+/* A blocking thread's reply address is kept between its calls (as an
+ * Erlang process calls with the same pid each time), and nothing of one
+ * call reaches the next: not a late reply, not the DOWN of a server that
+ * died mid-call. */
+static void test_calls_reuse_reply_address_cleanly(void **state) {
+    tu_fix *f = *state;
+    tr_pid live = spawn_srv(f->rt, NULL);
+    tr_buf b;
+    tr_pid first = TR_PID_NONE;
+    for (int i = 0; i < 50; i++) {
+        /* a call that times out, then is answered late */
+        atomic_store(&g_deferred, 0);
+        assert_rc(tr_call(f->rt, live, S_DEFER, NULL, 0, &b, 20), TR_ETIMEDOUT);
+        pthread_mutex_lock(&g_mu);
+        tr_pid caller = g_last_from.pid;
+        pthread_mutex_unlock(&g_mu);
+        if (i == 0)
+            first = caller;
+        assert_true(tr_pid_eq(caller, first));
+        assert_rc(tr_cast(f->rt, live, S_FLUSH, NULL, 0), 0);
+        /* a server that dies mid-call: its DOWN ends that call only */
+        tr_pid dying = spawn_srv(f->rt, NULL);
+        assert_rc(tr_call(f->rt, dying, S_FAIL_NOREPLY, NULL, 0, &b, 20000), TR_EEXITED);
+        assert_string_equal((const char *)b.data, "error(9): died mid-call");
+        tr_buf_free(&b);
+        /* the next call gets its own reply */
+        char text[16];
+        snprintf(text, sizeof text, "call %d", i);
+        assert_rc(tr_call(f->rt, live, S_ECHO, text, strlen(text) + 1, &b, 20000), 0);
+        assert_string_equal((const char *)b.data, text);
+        tr_buf_free(&b);
+    }
+    assert_true(tr_is_alive(f->rt, live));
+}
+
 static void test_call_dead_pid_enoproc(void **state) {
     tu_fix *f = *state;
     tr_pid s = spawn_srv(f->rt, NULL);
@@ -681,6 +716,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         TU_TEST(test_call_reply_data_and_tag),
         TU_TEST(test_call_timeout_then_server_still_answers),
+        TU_TEST(test_calls_reuse_reply_address_cleanly),
         TU_TEST(test_call_dead_pid_enoproc),
         TU_TEST(test_server_stops_without_reply_eexited),
         TU_TEST(test_server_fails_mid_call_eexited),
