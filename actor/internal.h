@@ -29,11 +29,14 @@ typedef struct tr__service {
      * learn of the exit (names go first, as in OTP). May be NULL. */
     void (*on_exit)(tr_runtime *rt, void *state, tr_pid pid);
     /* For a service with descriptors in rt's poller (tr__runtime_poll);
-     * each may be NULL. Called on the timer thread, which waits for timers
-     * and I/O at once (actor/timer.c):
-     * on_io: the descriptor registered with key got events (TR__POLL_*);
-     * io_tick: before each wait: does what is due and returns the next
-     * deadline it needs (microseconds of tr__now_us; INT64_MAX: none).
+     * each may be NULL.
+     * on_io: the descriptor registered with key got events (TR__POLL_*).
+     * Called on the thread that took them (actor/sched.c): a scheduler
+     * thread, outside any turn, or the timer thread; on several threads
+     * at once, for different events.
+     * io_tick: on the timer thread, before each of its waits: does what is
+     * due and returns the next deadline it needs (microseconds of
+     * tr__now_us; INT64_MAX: none).
      * on_stop: tr_runtime_stop, after every actor has exited and before the
      * timer thread stops: closes what is left (any thread). */
     void (*on_io)(tr_runtime *rt, void *state, uint64_t key, uint32_t events);
@@ -67,6 +70,10 @@ struct tr__poll *tr__runtime_poll(const tr_runtime *rt);
 /* Makes the timer thread look again (a service's io_tick deadline moved
  * earlier). Any thread. */
 void tr__runtime_poll_wake(tr_runtime *rt);
+/* The calling thread's index among rt's scheduler threads (0 ..
+ * tr_runtime_threads(rt) - 1), or -1 on any other thread (on_io runs on
+ * scheduler threads and on the timer thread). */
+int tr__sched_index_here(const tr_runtime *rt);
 
 /* tr__service_state: the state service id made for rt. Any thread. */
 void *tr__service_state(const tr_runtime *rt, unsigned id);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "actor/core.h"
+#include "io/poll.h"
 
 /* ---- runtime ids -------------------------------------------------------- */
 
@@ -86,6 +87,7 @@ static void runtime_free(tr_runtime *rt) {
     }
     tr__free(rt->actor_slots.free);
     tr__free(rt->waiter_slots.free);
+    tr__poll_close(rt->io_poll); /* NULL: nothing */
     pthread_mutex_destroy(&rt->table_mu);
     pthread_mutex_destroy(&rt->inj.mu);
     pthread_mutex_destroy(&rt->ovf.mu);
@@ -168,7 +170,12 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
         ck_ring_init(&s->ring, TR__RING_SIZE);
         ck_epoch_register(&rt->epoch, &s->epoch, NULL);
     }
-    int err = tr__log_start(rt, &o);
+    int err = tr__poll_open(&rt->io_poll);
+    if (err) {
+        runtime_free(rt);
+        return err;
+    }
+    err = tr__log_start(rt, &o);
     if (err) {
         runtime_free(rt);
         return err;

@@ -81,6 +81,16 @@ struct tr_runtime {
     pthread_cond_t stop_cv;
     ck_epoch_t epoch;
     tr__timers *timers;
+    /* The I/O poller (io/poll.h): sockets' readiness. At most one thread
+     * waits in it at a time, the holder of io_owner (sched.c: a parked
+     * scheduler thread, a busy one's look every FAIR_EVERY picks, or the
+     * timer thread's look every millisecond while no scheduler waits in
+     * it); the events are handled on that thread, so a socket's owner
+     * usually runs where its data was read. */
+    struct tr__poll *io_poll;
+    uint32_t io_owner;             /* atomic: 1 while a thread waits in (or looks at) io_poll */
+    uint32_t io_used;              /* atomic: a descriptor was ever registered with io_poll */
+    uint32_t io_waiting;           /* atomic: a parked scheduler thread waits in io_poll */
     void *services[TR__SVC_COUNT]; /* each service's state (services.c) */
     tr__logger log;                /* the logger thread and its queue (log.c) */
 #ifdef TR_FAULT_INJECTION

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "actor/core.h"
+#include "actor/internal.h"
+#include "io/poll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +64,10 @@ static void wake_sleeper(tr_runtime *rt) {
             s->woken = true;
             tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
             tr__faa_acqrel_u32(&rt->n_spinning, 1);
-            pthread_cond_signal(&s->park_cv);
+            if (s->in_poll)
+                tr__poll_wake(rt->io_poll);
+            else
+                pthread_cond_signal(&s->park_cv);
             pthread_mutex_unlock(&s->park_mu);
             return;
         }
@@ -115,9 +120,52 @@ void tr__wake_all(tr_runtime *rt) {
             s->sleeping = false;
             tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
         }
+        if (s->in_poll)
+            tr__poll_wake(rt->io_poll);
         pthread_cond_signal(&s->park_cv);
         pthread_mutex_unlock(&s->park_mu);
     }
+}
+
+/* ---- I/O ------------------------------------------------------------------
+ *
+ * Sockets' readiness comes from the I/O poller (rt->io_poll), which no
+ * thread owns: as Go's netpoll, the thread that waits in it is a scheduler
+ * thread with nothing to do (park), and a busy thread looks at it without
+ * waiting every FAIR_EVERY picks. The events are handled where they were
+ * taken: a socket's data is read there and its owner, made runnable by
+ * that thread, runs there next (the `next` slot), without a hand-over to
+ * another thread. io_owner lets one thread at a time wait or look; while
+ * no scheduler thread waits (all busy), the timer thread looks every
+ * millisecond (tr__io_look), as Go's sysmon does, so that I/O never waits
+ * for a long turn to end. */
+
+#define IO_BATCH 64
+
+bool tr__io_take(tr_runtime *rt) {
+    return tr__load_acq_u32(&rt->io_used) && !tr__load_acq_u32(&rt->io_owner) &&
+           tr__cas_acqrel_u32(&rt->io_owner, 0, 1);
+}
+
+/* Hands the events to the services (their owners are made runnable from
+ * this thread). */
+static void io_dispatch(tr_runtime *rt, const tr__poll_event *ev, int n) {
+    for (int i = 0; i < n; i++)
+        tr__services_on_io(rt, ev[i].key, ev[i].events);
+}
+
+void tr__wake_idle(tr_runtime *rt) {
+    if (tr__load_acq_u32(&rt->io_waiting) || !tr__load_acq_u32(&rt->n_sleeping))
+        return;
+    wake_sleeper(rt);
+}
+
+int tr__io_look(tr_runtime *rt) {
+    tr__poll_event ev[IO_BATCH];
+    int n = tr__poll_wait(rt->io_poll, ev, IO_BATCH, 0); /* a past deadline: no wait */
+    tr__store_rel_u32(&rt->io_owner, 0);
+    io_dispatch(rt, ev, n);
+    return n;
 }
 
 /* ---- run queues ---------------------------------------------------------- */
@@ -301,6 +349,8 @@ static tr__actor *steal_next(tr__sched *s, int64_t *wait_ns) {
  * and taking that work before `next` would cost it the same locality. */
 static tr__actor *next_actor_fair(tr__sched *s) {
     void *p;
+    if (tr__io_take(s->rt))
+        (void)tr__io_look(s->rt); /* sockets ready: their owners come to this thread */
     tr__actor *a = runq_take(&s->rt->inj);
     if (!a && ++s->fair_ticks >= FAIR_RING_EVERY) {
         s->fair_ticks = 0;
@@ -368,6 +418,50 @@ static bool any_held(tr__sched *s) {
 
 static void quiesce(tr__sched *s);
 
+/* One wait of a parked thread (park_mu held; dropped while it waits):
+ * until woken, or for wait_ms (-1: no limit). With the I/O poller free, the
+ * thread waits in it (a waker writes its wake-up there, in_poll) and
+ * handles what comes on this thread, leaving the sleepers as if woken.
+ * Returns 0 (woken, events, or a spurious return: the caller looks at
+ * s->sleeping) or ETIMEDOUT. */
+static int park_wait(tr__sched *s, int wait_ms) {
+    tr_runtime *rt = s->rt;
+    if (tr__io_take(rt)) {
+        s->in_poll = true;
+        pthread_mutex_unlock(&s->park_mu);
+        int64_t deadline = wait_ms < 0 ? TR__NEVER : tr__now_us() + (int64_t)wait_ms * 1000;
+        tr__poll_event ev[IO_BATCH];
+        tr__store_rel_u32(&rt->io_waiting, 1);
+        int n = tr__poll_wait(rt->io_poll, ev, IO_BATCH, deadline);
+        tr__store_rel_u32(&rt->io_waiting, 0);
+        tr__store_rel_u32(&rt->io_owner, 0);
+        pthread_mutex_lock(&s->park_mu);
+        s->in_poll = false;
+        if (n > 0) {
+            if (s->sleeping) { /* we have work now: count as a woken thread */
+                s->sleeping = false;
+                s->woken = true;
+                tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
+                tr__faa_acqrel_u32(&rt->n_spinning, 1);
+            }
+            pthread_mutex_unlock(&s->park_mu);
+            io_dispatch(rt, ev, n);
+            pthread_mutex_lock(&s->park_mu);
+            return 0;
+        }
+        if (s->sleeping && deadline != TR__NEVER && tr__now_us() >= deadline)
+            return ETIMEDOUT;
+        return 0;
+    }
+    if (wait_ms < 0) {
+        pthread_cond_wait(&s->park_cv, &s->park_mu);
+        return 0;
+    }
+    struct timespec ts;
+    tr__abstime_after(&ts, wait_ms);
+    return pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
 /* Parks until woken. While another thread holds work (wait_ns > 0, or
  * any_held), one parked thread is the watcher: it parks for WATCH_MS at most,
  * then returns to look again (steal_next). Returns true when a waker woke us
@@ -394,25 +488,21 @@ static bool park(tr__sched *s, int64_t wait_ns) {
         watch = (wait_ns > 0 || tr__load_acq_u32(&rt->n_sleeping) < rt->n_sched || any_held(s)) &&
                 tr__cas_acqrel_u32(&rt->n_watching, 0, 1);
         while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
-            if (watch) {
-                struct timespec ts;
-                tr__abstime_after(&ts, WATCH_MS);
-                if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT)
-                    break; /* look at the `next` slots again */
-                continue;
-            }
-            /* n_pending: the callbacks this thread's epoch record holds (a
-             * field of ck 0.7.1's ck_epoch_record; ck has no accessor). A
-             * stale read only costs one 2 ms look too many or too few: the
-             * records are polled again before any park. */
-            if (ck_pr_load_uint(&s->epoch.n_pending) == 0 && !tr__load_acq_u32(&rt->n_grave)) {
-                pthread_cond_wait(&s->park_cv, &s->park_mu);
-                continue;
-            }
-            /* Destructions are waiting for a grace period: look again soon. */
-            struct timespec ts;
-            tr__abstime_after(&ts, 2);
-            if (pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT) {
+            /* How long: a watcher WATCH_MS; with destructions waiting for a
+             * grace period (n_pending: the callbacks this thread's epoch
+             * record holds, a field of ck 0.7.1's ck_epoch_record; ck has
+             * no accessor; a stale read only costs one 2 ms look too many
+             * or too few: the records are polled again before any park)
+             * 2 ms; else until woken. */
+            int wait_ms = -1;
+            if (watch)
+                wait_ms = WATCH_MS;
+            else if (ck_pr_load_uint(&s->epoch.n_pending) != 0 || tr__load_acq_u32(&rt->n_grave))
+                wait_ms = 2;
+            int r = park_wait(s, wait_ms);
+            if (r == ETIMEDOUT && watch)
+                break; /* look at the `next` slots again */
+            if (r == ETIMEDOUT && !watch) {
                 pthread_mutex_unlock(&s->park_mu);
                 quiesce(s);
                 tr__mc_flush(tr__tls_mcache);
@@ -525,6 +615,10 @@ void *tr__sched_main(void *arg) {
         idle = 0;
         if (spin_limit > SPIN_MIN)
             spin_limit /= 2;
+        /* Sockets that became ready while we spun (no thread waits in the
+         * poller while none is parked): their owners come here. */
+        if (tr__io_take(rt) && tr__io_look(rt) > 0)
+            continue;
         int64_t wait_ns = 0;
         a = steal_next(s, &wait_ns);
         if (a) {
@@ -549,6 +643,11 @@ void *tr__sched_main(void *arg) {
      * stopped every actor; leftovers are dead actors' tokens. */
     tr__tls_sched = NULL;
     return NULL;
+}
+
+int tr__sched_index_here(const tr_runtime *rt) {
+    tr__sched *s = tr__tls_sched;
+    return s && s->rt == rt ? (int)s->index : -1;
 }
 
 bool tr_on_scheduler(const tr_runtime *rt) {

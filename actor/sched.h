@@ -84,6 +84,7 @@ struct tr__sched {
     pthread_cond_t park_cv;
     bool sleeping; /* under park_mu */
     bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
+    bool in_poll;  /* under park_mu: parked in the I/O poller's wait (wake it there) */
     uint64_t steal_seed;
     unsigned runs_since_poll;
     tr__ctx ctx; /* the context of the actors this thread runs */
@@ -105,6 +106,19 @@ void tr__wake_one(tr_runtime *rt);
 /* tr__wake_watcher: makes sure one parked thread watches held work (a
  * turn's outbox or `next` actor: steal_next). */
 void tr__wake_watcher(tr_runtime *rt);
+
+/* tr__io_take: takes the right to wait in or look at rt's I/O poller
+ * (false: a descriptor was never registered, or another thread has it).
+ * tr__io_look: with it taken: takes the events that are ready without
+ * waiting, gives the right back, and handles them on this thread; returns
+ * how many. Any thread (the timer thread looks while no scheduler thread
+ * waits). */
+bool tr__io_take(tr_runtime *rt);
+int tr__io_look(tr_runtime *rt);
+/* tr__wake_idle: wakes a scheduler thread parked on its condition
+ * variable, when none waits in the I/O poller (it parks again there).
+ * The timer thread, while sockets exist. */
+void tr__wake_idle(tr_runtime *rt);
 
 /* tr__wake_all: wakes every parked scheduler thread (stop). */
 void tr__wake_all(tr_runtime *rt);

@@ -1,11 +1,12 @@
 /* troupe — timers, and the thread that waits for timers and I/O.
  *
  * One timer thread per runtime keeps a 4-ary min-heap of deadlines and
- * waits in the runtime's poller (io/poll.h) until the earliest one
- * (microseconds of CLOCK_MONOTONIC, plus a slack: see below) or an I/O
- * event, whichever comes first: timers and sockets share one wait, and the
- * events go to the services that registered descriptors (io/net.c). No
- * thread is blocked per timer or per socket. Timer ids are slot
+ * waits in a poller of its own (io/poll.h, no descriptors: its wake-ups)
+ * until the earliest one (microseconds of CLOCK_MONOTONIC, plus a slack:
+ * see below), a wake-up, or the next deadline of the services' io_tick
+ * (io/net.c's ready and timed sockets). Sockets' events are waited for
+ * by idle scheduler threads (sched.c); the timer thread looks at them
+ * only while none does. No thread is blocked per timer or per socket. Timer ids are slot
  * index + generation in a table, so cancelling a fired or reused timer is
  * detected; cancellation removes the entry from the heap (O(log n)). A
  * periodic timer that fires gets its next deadline in place (one sift).
@@ -38,6 +39,13 @@
  * years) gives the deadline TR__NEVER, and such a timer never fires (it
  * stays pending until cancelled or the runtime shuts down). */
 #define SLACK_MAX_US 1000
+
+/* While sockets exist, the timer thread looks at the I/O poller when no
+ * scheduler thread waits in it (every thread busy: see sched.c), every
+ * IO_LOOK_MIN_US; each time it finds one waiting there, it looks half as
+ * often, down to every IO_LOOK_MAX_US (as Go's sysmon backs off). */
+#define IO_LOOK_MIN_US 1000
+#define IO_LOOK_MAX_US 16000
 
 static int64_t slack_us(tr_duration_ms d) {
     if (d >= 512) /* d * 1000 / 512 >= SLACK_MAX_US; and d * 1000 may overflow */
@@ -168,7 +176,8 @@ static void *timer_main(void *arg) {
     /* The kernel may delay a timed wait by the thread's timer slack (50 us
      * by default); 1 ns keeps the wake-ups on time. Best effort. */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-    tr__poll_event evs[64];
+    tr__poll_event evs[1]; /* its own poller has no descriptors: wake-ups only */
+    int64_t io_every = IO_LOOK_MIN_US;
     pthread_mutex_lock(&t->mu);
     while (!t->quit) {
         int64_t now = tr__now_us();
@@ -182,10 +191,29 @@ static void *timer_main(void *arg) {
                 wake = tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
             t->sleeping = true;
             pthread_mutex_unlock(&t->mu);
+            /* The sockets' events, while no scheduler thread waits for
+             * them (all busy): a look every IO_LOOK_US (sched.c). */
+            int64_t look = TR__NEVER;
+            if (tr__load_acq_u32(&rt->io_used)) {
+                if (tr__load_acq_u32(&rt->io_waiting)) {
+                    /* a scheduler thread waits for them: look less often */
+                    if (io_every < IO_LOOK_MAX_US)
+                        io_every *= 2;
+                } else {
+                    io_every = IO_LOOK_MIN_US;
+                    if (tr__io_take(rt))
+                        (void)tr__io_look(rt);
+                    /* A scheduler thread parked before there were sockets
+                     * (or while another thread had the poller): wake it,
+                     * and it parks again in the poller. */
+                    tr__wake_idle(rt);
+                }
+                look = tr__now_us() + io_every;
+            }
             int64_t io = tr__services_io_tick(rt);
-            int n = tr__poll_wait(t->poll, evs, 64, io < wake ? io : wake);
-            for (int i = 0; i < n; i++)
-                tr__services_on_io(rt, evs[i].key, evs[i].events);
+            if (look < io)
+                io = look;
+            (void)tr__poll_wait(t->poll, evs, 1, io < wake ? io : wake);
             pthread_mutex_lock(&t->mu);
             t->sleeping = false;
             continue;
@@ -278,7 +306,14 @@ void tr__timers_stop(tr_runtime *rt) {
 }
 
 struct tr__poll *tr__runtime_poll(const tr_runtime *rt) {
-    return rt && rt->timers ? rt->timers->poll : NULL;
+    if (!rt || !rt->timers)
+        return NULL;
+    /* The caller registers a descriptor: from now on someone must look.
+     * The first time, the timer thread starts looking (and moves a parked
+     * scheduler thread into the poller). */
+    if (!tr__load_acq_u32(&rt->io_used) && tr__cas_acqrel_u32((uint32_t *)&rt->io_used, 0, 1))
+        tr__poll_wake(rt->timers->poll);
+    return rt->io_poll;
 }
 
 void tr__runtime_poll_wake(tr_runtime *rt) {

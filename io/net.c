@@ -9,8 +9,12 @@
  * grace periods: a slot is only ever reused, never unmapped).
  *
  * Who does the I/O. Every descriptor is non-blocking and registered once,
- * edge-triggered for both directions, with the runtime's poller, which the
- * timer thread waits on (actor/timer.c calls on_io and io_tick below).
+ * edge-triggered for both directions, with the runtime's I/O poller, which
+ * an idle scheduler thread waits on (or a busy one, or the timer thread,
+ * looks at: actor/sched.c); on_io below runs on the thread that took the
+ * event, with that thread's read buffer, so an owner made runnable by
+ * its socket's data usually runs on the thread that read it. io_tick (the
+ * ready and timed lists) runs on the timer thread.
  * All reads, writes, accepts and closes of a socket happen under its mutex,
  * whichever thread does them; an event takes the same mutex, so an edge
  * that comes after a read saw EAGAIN always finds the reader queued (or
@@ -20,14 +24,14 @@
  *    wakes it and it reads again.
  *  - An active socket is read by whoever makes it active (tr_tcp_active
  *    reads at once: the edge may have come while it was passive) and then
- *    by the timer thread on each edge, as long as the mode allows; each read
+ *    by the thread that takes each edge, as long as the mode allows; each read
  *    becomes one TR_TAG_TCP_DATA message to the owner, pushed straight to
  *    its mailbox, in stream order (the reads are serialized by the mutex).
  *    A reader that used up its budget puts the socket on the ready list,
  *    which the timer thread goes through before waiting again.
  *  - Output is copied into the socket's queue; the caller writes at once
- *    when the queue was empty (most sends never wait for the timer thread),
- *    and the timer thread writes the rest on each writable edge.
+ *    when the queue was empty (most sends never wait for an edge),
+ *    and the thread that takes each writable edge writes the rest.
  *
  * Owners. Each socket is on its owner's list (a hash from pid to the first
  * slot, links in the slots, under the table lock). The owner is marked with
@@ -165,6 +169,8 @@ typedef struct net {
     uint32_t n_timed, cap_timed;
     uint32_t n_work;      /* atomic: n_ready + n_timed, read without mu to skip it */
     char rbuf[RBUF_SIZE]; /* the timer thread's read buffer */
+    char **sbuf;          /* each scheduler thread's (made on its first event) */
+    unsigned n_sbuf;
 } net;
 
 static net *net_of(const tr_runtime *rt) {
@@ -852,7 +858,21 @@ static void connect_check(net *n, sock *s, uint64_t id) {
     }
 }
 
-/* ---- the timer thread's side -------------------------------------------------- */
+/* ---- events (any thread that took them), and the timer thread's lists ---------- */
+
+/* The read buffer of the thread that handles an event: the timer
+ * thread's, or the calling scheduler thread's own (NULL when it cannot be
+ * made: pump_locked then makes one per read). */
+static char *event_buf(net *n) {
+    int i = tr__sched_index_here(n->rt);
+    if (i < 0)
+        return n->rbuf;
+    if ((unsigned)i >= n->n_sbuf)
+        return NULL;
+    if (!n->sbuf[i])
+        n->sbuf[i] = (char *)tr__malloc(RBUF_SIZE); /* only this thread writes its entry */
+    return n->sbuf[i];
+}
 
 static void net_on_io(tr_runtime *rt, void *state, uint64_t key, uint32_t events) {
     (void)rt;
@@ -881,8 +901,10 @@ static void net_on_io(tr_runtime *rt, void *state, uint64_t key, uint32_t events
                 s->rd_hup = true;
             if (s->rd_w)
                 wq_wake_all(&s->rd_w);
-            if (s->active != M_PASSIVE)
-                pump_locked(n, s, key, n->rbuf, sizeof n->rbuf);
+            if (s->active != M_PASSIVE) {
+                char *buf = event_buf(n);
+                pump_locked(n, s, key, buf, buf ? RBUF_SIZE : 0);
+            }
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -1000,6 +1022,12 @@ static int net_init(tr_runtime *rt, void **state) {
     if (!n)
         return TR_ENOMEM;
     n->rt = rt;
+    n->n_sbuf = tr_runtime_threads(rt);
+    n->sbuf = (char **)tr__calloc(sizeof(char *) * (n->n_sbuf ? n->n_sbuf : 1));
+    if (!n->sbuf) {
+        tr__free(n);
+        return TR_ENOMEM;
+    }
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->left_cv, NULL);
     *state = n;
@@ -1042,6 +1070,9 @@ static void net_fini(tr_runtime *rt, void *state) {
     tr__free(n->ovals);
     tr__free(n->ready);
     tr__free(n->timed);
+    for (unsigned i = 0; i < n->n_sbuf; i++)
+        tr__free(n->sbuf[i]);
+    tr__free(n->sbuf);
     pthread_cond_destroy(&n->left_cv);
     pthread_mutex_destroy(&n->mu);
     tr__free(n);

@@ -4,8 +4,9 @@
  * its own file (kqueue, event ports) behind the same calls, as libuv's
  * uv__io_poll and Go's netpoll_*.go do.
  *
- * One thread waits (the runtime's timer thread: timers and I/O share its
- * one wait); any thread registers descriptors and wakes the waiter.
+ * One thread at a time waits (the runtime's I/O poller: whichever thread
+ * holds its io_owner, see actor/sched.c; the timer thread's own poller:
+ * that thread); any thread registers descriptors and wakes the waiter.
  * Registration is edge-triggered and for both directions at once: the
  * waiter learns that a descriptor became readable or writable, and whoever
  * does the I/O reads or writes until EAGAIN before waiting for the next
@@ -45,7 +46,7 @@ void tr__poll_del(tr__poll *p, int fd);
  * deadline (microseconds of tr__now_us; INT64_MAX: none; a past one: do
  * not wait) passes, never returning before the deadline unless woken or
  * an event came. Fills at most max events; returns how many (0: timed
- * out or woken). The one waiting thread only. */
+ * out or woken). One thread at a time (see above). */
 int tr__poll_wait(tr__poll *p, tr__poll_event *ev, int max, int64_t deadline_us);
 /* tr__poll_wake: makes the current or next tr__poll_wait return.
  * Any thread; async-signal-safe. */

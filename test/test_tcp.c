@@ -864,6 +864,47 @@ static void test_full_mailbox_loses_nothing(void **state) {
     tr_tcp_close(f->rt, ls);
 }
 
+/* Sockets are read while every scheduler thread is busy: on a one-thread
+ * runtime whose thread is held inside a callback, a client's data still
+ * reaches its owner's mailbox (the timer thread looks at the poller while
+ * no scheduler thread waits in it), and the owner answers once the thread
+ * is free. Before and after, the idle thread waits in the poller itself,
+ * and a plain thread's send wakes it there. */
+static void test_io_while_every_thread_is_busy(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_rt_start(1);
+    tu_gate g;
+    tu_gate_init(&g);
+    net_ctx c = {.listen = true, .active = TR_TCP_ACTIVE_ONCE, .echo = true, .rearm = true};
+    tr_pid e = spawn_na(rt, &c);
+    int fd = raw_connect(c.port);
+    assert_true(TU_WAIT(c.n_accepted == 1, WAIT_MS));
+    char buf[8];
+    for (int i = 0; i < 20; i++) { /* the thread parks in the poller between rounds */
+        raw_write(fd, "hi", 2);
+        assert_int_equal(raw_read(fd, buf, 2), 2);
+        assert_memory_equal(buf, "hi", 2);
+        net_ctx c2 = {0};
+        tr_pid other = spawn_na(rt, &c2); /* a send from this thread wakes it */
+        tr_exit(rt, other, tr_reason_kill());
+        tu_await(rt, other);
+    }
+    net_ctx gc = {0};
+    tr_pid holder = spawn_na(rt, &gc);
+    tu_gate *gp = &g;
+    cmd(rt, holder, CMD_GATE, &gp, sizeof gp);
+    assert_true(tu_gate_wait_entered(&g, 1, WAIT_MS));
+    raw_write(fd, "busy", 4);
+    assert_true(TU_WAIT(tr_mailbox_len(rt, e) >= 1, WAIT_MS));
+    tu_gate_open(&g);
+    assert_int_equal(raw_read(fd, buf, 4), 4);
+    assert_memory_equal(buf, "busy", 4);
+    close(fd);
+    assert_true(TU_WAIT(c.n_closed == 1, WAIT_MS));
+    tu_rt_stop(&rt);
+    tu_gate_destroy(&g);
+}
+
 /* A fiber killed while parked in recv: its waiter goes with it (ASan
  * checks that nothing touches its stack after), the socket closes. */
 typedef struct park_arg {
@@ -1291,6 +1332,7 @@ int main(void) {
         TU_TEST(test_send_parks_until_room),
         TU_TEST(test_close_flushes_queued_output),
         TU_TEST(test_full_mailbox_loses_nothing),
+        cmocka_unit_test(test_io_while_every_thread_is_busy),
         TU_TEST(test_kill_fiber_parked_in_recv),
         TU_TEST(test_connect_refused_and_timeout),
         TU_TEST(test_ipv6_loopback),

@@ -4,8 +4,9 @@
  * the runtime's socket table, looked up on every call, so a call on a
  * closed or never-existing socket gets TR_ECLOSED, never a crash. Sockets
  * are non-blocking and registered with the runtime's poller (epoll,
- * edge-triggered), which the timer thread waits on together with the
- * timers: no thread per connection.
+ * edge-triggered), which idle scheduler threads wait on, as Go's
+ * netpoller: no thread per connection, and a socket's data is read on the
+ * thread that then runs its owner.
  *
  * Three ways to use a socket, by who calls:
  *  - a fiber: accept, connect, recv and send park the fiber until the
