@@ -1,6 +1,7 @@
 //! Tokio peer of troupe's actor workloads (../../WORKLOADS.md): skynet,
-//! pingpong, counting, fanin, call, call_thread, spawn_idle, ring, pool,
-//! pool_sleep, restart (skipped: Tokio has no supervisors) and tickers.
+//! pingpong, counting, fanin, call, call_thread, call_thread_4, spawn_idle,
+//! ring, pool, pool_sleep, restart (skipped: Tokio has no supervisors) and
+//! tickers.
 //!
 //! An actor is a task started with `tokio::spawn` that owns the receiving
 //! half of its mailbox, a bounded `mpsc::channel(MAILBOX)` (a sender to a
@@ -276,6 +277,66 @@ pub async fn call_thread(scale: f64) -> BenchResult {
         units: n as f64,
         ok,
         extra: vec!["client=thread".to_string()],
+    }
+}
+
+/// call_thread_4: the call server called by 4 plain OS threads at once,
+/// N/4 calls each, each as call_thread's client (`blocking_send`, a fresh
+/// `oneshot` per call, `blocking_recv`). Each thread checks that its replies
+/// (the server's counter) grow; the calls add up to N and the largest reply
+/// seen is N.
+pub async fn call_thread_4(scale: f64) -> BenchResult {
+    const CLIENTS: i64 = 4;
+    let per = (scaled(1_000_000.0, scale) / CLIENTS).max(1);
+    let n = per * CLIENTS;
+    let server = call_server();
+    let (done_tx, done_rx) = oneshot::channel::<(bool, i64, i64, Duration)>();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let server = server.clone();
+                std::thread::spawn(move || {
+                    let (mut ok, mut last, mut done) = (true, 0i64, 0i64);
+                    while done < per {
+                        let (rtx, rrx) = oneshot::channel();
+                        if server.blocking_send(rtx).is_err() {
+                            ok = false;
+                            break;
+                        }
+                        match rrx.blocking_recv() {
+                            Ok(v) => {
+                                ok &= v > last;
+                                last = v;
+                            }
+                            Err(_) => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                        done += 1;
+                    }
+                    (ok, done, last)
+                })
+            })
+            .collect();
+        let (mut ok, mut calls, mut top) = (true, 0i64, 0i64);
+        for c in clients {
+            let (c_ok, done, last) = c.join().unwrap_or((false, 0, 0));
+            ok &= c_ok;
+            calls += done;
+            top = top.max(last);
+        }
+        let _ = done_tx.send((ok, calls, top, start.elapsed()));
+    });
+    let (ok, calls, top, el) = done_rx.await.unwrap_or((false, 0, 0, Duration::ZERO));
+    BenchResult {
+        workload: "call_thread_4",
+        n,
+        elapsed: el,
+        units: calls as f64,
+        ok: ok && calls == n && top == n,
+        extra: vec!["clients=4 client=thread".to_string()],
     }
 }
 

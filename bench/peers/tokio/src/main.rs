@@ -366,13 +366,14 @@ async fn fiber_spawn(scale: f64) -> BenchResult {
 
 type Workload = fn(f64) -> Pin<Box<dyn Future<Output = BenchResult> + Send>>;
 
-const WORKLOADS: [(&str, Workload); 17] = [
+const WORKLOADS: [(&str, Workload); 18] = [
     ("skynet", |s| Box::pin(actors::skynet(s))),
     ("pingpong", |s| Box::pin(actors::pingpong(s))),
     ("counting", |s| Box::pin(actors::counting(s))),
     ("fanin", |s| Box::pin(actors::fanin(s))),
     ("call", |s| Box::pin(actors::call(s))),
     ("call_thread", |s| Box::pin(actors::call_thread(s))),
+    ("call_thread_4", |s| Box::pin(actors::call_thread_4(s))),
     ("spawn_idle", |s| Box::pin(actors::spawn_idle(s))),
     ("ring", |s| Box::pin(actors::ring(s))),
     ("pool", |s| Box::pin(actors::pool(s))),
