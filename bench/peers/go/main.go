@@ -70,6 +70,22 @@ func scaled(def float64, scale float64) int64 {
 	return n
 }
 
+// envParam is a workload's size parameter from the environment variable
+// name (a positive integer), def when unset or empty; any other value ends
+// the process with status 2.
+func envParam(name string, def int64) int64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 1 {
+		fmt.Fprintf(os.Stderr, "%s=%s is not a positive integer\n", name, s)
+		os.Exit(2)
+	}
+	return v
+}
+
 // fiberSwitch: two goroutines on one P, each calling runtime.Gosched N/2
 // times; every Gosched switches to the other one.
 func fiberSwitch(scale float64) result {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{scaled, vm_rss, BenchResult, WaitGroup};
+use crate::{env_param, scaled, vm_rss, BenchResult, WaitGroup};
 
 /// Capacity of an actor's mailbox.
 const MAILBOX: usize = 64;
@@ -74,30 +74,40 @@ pub async fn skynet(scale: f64) -> BenchResult {
 // ---------------------------------------------------------------- pingpong
 
 /// A sends i to B's mailbox, B answers i to A's; A waits for the answer
-/// before the next ping. rate counts messages (2 per round trip).
+/// before the next ping. rate counts messages (2 per round trip). PAIRS
+/// (environment, default 1) independent pairs share the N round trips,
+/// N/PAIRS each, all at once.
 pub async fn pingpong(scale: f64) -> BenchResult {
-    let n = scaled(2_000_000.0, scale);
-    let (a_tx, mut a_rx) = mpsc::channel::<i64>(MAILBOX);
-    let (b_tx, mut b_rx) = mpsc::channel::<i64>(MAILBOX);
+    let pairs = env_param("PAIRS", 1);
+    let per = (scaled(2_000_000.0, scale) / pairs).max(1);
+    let n = per * pairs;
     let start = Instant::now();
-    tokio::spawn(async move {
-        while let Some(v) = b_rx.recv().await {
-            if a_tx.send(v).await.is_err() {
-                break;
+    let mut ends = Vec::with_capacity(pairs as usize);
+    for _ in 0..pairs {
+        let (a_tx, mut a_rx) = mpsc::channel::<i64>(MAILBOX);
+        let (b_tx, mut b_rx) = mpsc::channel::<i64>(MAILBOX);
+        tokio::spawn(async move {
+            while let Some(v) = b_rx.recv().await {
+                if a_tx.send(v).await.is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let a = tokio::spawn(async move {
-        let mut ok = true;
-        for i in 0..n {
-            if b_tx.send(i).await.is_err() {
-                return false;
+        });
+        ends.push(tokio::spawn(async move {
+            let mut ok = true;
+            for i in 0..per {
+                if b_tx.send(i).await.is_err() {
+                    return false;
+                }
+                ok &= a_rx.recv().await == Some(i);
             }
-            ok &= a_rx.recv().await == Some(i);
-        }
-        ok
-    });
-    let ok = a.await.unwrap_or(false);
+            ok
+        }));
+    }
+    let mut ok = true;
+    for a in ends {
+        ok &= a.await.unwrap_or(false);
+    }
     let el = start.elapsed();
     BenchResult {
         workload: "pingpong",
@@ -108,6 +118,7 @@ pub async fn pingpong(scale: f64) -> BenchResult {
         extra: vec![
             format!("msgs={}", 2 * n),
             format!("roundtrips_per_s={:.0}", n as f64 / el.as_secs_f64()),
+            format!("pairs={}", pairs),
         ],
     }
 }
@@ -161,11 +172,13 @@ pub async fn counting(scale: f64) -> BenchResult {
 
 // ------------------------------------------------------------------- fanin
 
-/// Producer k sends [N·k/8, N·(k+1)/8) to the sink's mailbox; the sink
-/// counts and adds until it has N values.
+/// Producer k sends [N·k/P, N·(k+1)/P) to the sink's mailbox; the sink
+/// counts and adds until it has N values. P = PRODUCERS (environment,
+/// default 8); N is rounded down to a multiple of P (at least one value
+/// each), so the total stays N.
 pub async fn fanin(scale: f64) -> BenchResult {
-    const PRODUCERS: i64 = 8;
-    let n = scaled(8_000_000.0, scale);
+    let producers = env_param("PRODUCERS", 8);
+    let n = (scaled(8_000_000.0, scale) / producers).max(1) * producers;
     let (tx, mut rx) = mpsc::channel::<i64>(MAILBOX);
     let start = Instant::now();
     let sink = tokio::spawn(async move {
@@ -181,10 +194,10 @@ pub async fn fanin(scale: f64) -> BenchResult {
         }
         (count, sum)
     });
-    for k in 0..PRODUCERS {
+    for k in 0..producers {
         let tx = tx.clone();
         tokio::spawn(async move {
-            for v in n * k / PRODUCERS..n * (k + 1) / PRODUCERS {
+            for v in n * k / producers..n * (k + 1) / producers {
                 if tx.send(v).await.is_err() {
                     break;
                 }
@@ -200,7 +213,7 @@ pub async fn fanin(scale: f64) -> BenchResult {
         elapsed: el,
         units: n as f64,
         ok: count == n && sum == n * (n - 1) / 2,
-        extra: vec![format!("producers={}", PRODUCERS)],
+        extra: vec![format!("producers={}", producers)],
     }
 }
 
@@ -346,9 +359,10 @@ pub async fn call_thread_4(scale: f64) -> BenchResult {
 /// channel of () with room for the stop). ms runs until all have started;
 /// bytes_per_actor = RSS growth / N with the table of senders allocated and
 /// touched before the baseline; teardown_ms: send each its stop, wait until
-/// all have exited.
+/// all have exited. N (environment) sets the number of tasks, whatever the
+/// scale.
 pub async fn spawn_idle(scale: f64) -> BenchResult {
-    let n = scaled(1_000_000.0, scale);
+    let n = env_param("N", scaled(1_000_000.0, scale));
     let mut boxes: Vec<Option<mpsc::Sender<()>>> = Vec::with_capacity(n as usize);
     boxes.resize_with(n as usize, || None);
     for slot in boxes.iter_mut() {

@@ -70,6 +70,22 @@ pub fn scaled(def: f64, scale: f64) -> i64 {
     ((def * scale).round() as i64).max(1)
 }
 
+/// A workload's size parameter from the environment variable `name` (a
+/// positive integer), `def` when unset or empty; any other value ends the
+/// process with status 2.
+pub fn env_param(name: &str, def: i64) -> i64 {
+    match std::env::var(name) {
+        Ok(s) if !s.is_empty() => match s.parse::<i64>() {
+            Ok(v) if v >= 1 => v,
+            _ => {
+                eprintln!("{}={} is not a positive integer", name, s);
+                std::process::exit(2);
+            }
+        },
+        _ => def,
+    }
+}
+
 /// Go's sync.WaitGroup; leaked per run so that tasks hold a &'static.
 pub struct WaitGroup {
     left: AtomicUsize,
