@@ -67,7 +67,8 @@ func skynet(scale float64) result {
 // pingpong: A sends i to B's mailbox, B answers i to A's mailbox; A waits for
 // the answer before the next ping. rate counts messages (2 per round trip).
 // PAIRS (environment, default 1) independent pairs share the N round trips,
-// N/PAIRS each, all at once.
+// N/PAIRS each, all at once: the goroutines are started before the clock,
+// and each A waits for its go (sent after the clock starts, as troupe's).
 func pingpong(scale float64) result {
 	n := scaled(2_000_000, scale)
 	pairs := envParam("PAIRS", 1)
@@ -77,8 +78,10 @@ func pingpong(scale float64) result {
 	}
 	n = per * pairs
 	done := make(chan bool, pairs)
-	start := time.Now()
-	for p := int64(0); p < pairs; p++ {
+	starts := make([]chan struct{}, pairs)
+	for p := range starts {
+		start := make(chan struct{}, 1)
+		starts[p] = start
 		aBox, bBox := make(chan int64, mailboxCap), make(chan int64, mailboxCap)
 		go func() { // B
 			for v := range bBox {
@@ -86,6 +89,7 @@ func pingpong(scale float64) result {
 			}
 		}()
 		go func() { // A
+			<-start
 			ok := true
 			for i := int64(0); i < per; i++ {
 				bBox <- i
@@ -94,6 +98,10 @@ func pingpong(scale float64) result {
 			close(bBox)
 			done <- ok
 		}()
+	}
+	start := time.Now()
+	for _, s := range starts {
+		s <- struct{}{}
 	}
 	ok := true
 	for p := int64(0); p < pairs; p++ {

@@ -76,14 +76,18 @@ pub async fn skynet(scale: f64) -> BenchResult {
 /// A sends i to B's mailbox, B answers i to A's; A waits for the answer
 /// before the next ping. rate counts messages (2 per round trip). PAIRS
 /// (environment, default 1) independent pairs share the N round trips,
-/// N/PAIRS each, all at once.
+/// N/PAIRS each, all at once: the tasks are started before the clock, and
+/// each A waits for its go (a `oneshot` sent after the clock starts, as
+/// troupe's).
 pub async fn pingpong(scale: f64) -> BenchResult {
     let pairs = env_param("PAIRS", 1);
     let per = (scaled(2_000_000.0, scale) / pairs).max(1);
     let n = per * pairs;
-    let start = Instant::now();
     let mut ends = Vec::with_capacity(pairs as usize);
+    let mut gos = Vec::with_capacity(pairs as usize);
     for _ in 0..pairs {
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        gos.push(go_tx);
         let (a_tx, mut a_rx) = mpsc::channel::<i64>(MAILBOX);
         let (b_tx, mut b_rx) = mpsc::channel::<i64>(MAILBOX);
         tokio::spawn(async move {
@@ -94,6 +98,9 @@ pub async fn pingpong(scale: f64) -> BenchResult {
             }
         });
         ends.push(tokio::spawn(async move {
+            if go_rx.await.is_err() {
+                return false;
+            }
             let mut ok = true;
             for i in 0..per {
                 if b_tx.send(i).await.is_err() {
@@ -103,6 +110,10 @@ pub async fn pingpong(scale: f64) -> BenchResult {
             }
             ok
         }));
+    }
+    let start = Instant::now();
+    for go in gos {
+        let _ = go.send(());
     }
     let mut ok = true;
     for a in ends {
