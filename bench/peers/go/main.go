@@ -1,5 +1,5 @@
 // Go peer of troupe's workloads (../../WORKLOADS.md). The actor workloads
-// are in actors.go; this file has the fiber and channel workloads
+// are in actors.go, tcp_echo in net.go; this file has the fiber and channel workloads
 // (fiber_switch, chan_pingpong, chan_throughput, select_fanin, fiber_spawn):
 // a fiber is a goroutine, a troupe channel a Go channel of int64, tr_select a
 // select statement, tr_yield runtime.Gosched.
@@ -337,6 +337,7 @@ var workloads = []struct {
 	{"chan_throughput", chanThroughput},
 	{"select_fanin", selectFanin},
 	{"fiber_spawn", fiberSpawn},
+	{"tcp_echo", tcpEcho},
 }
 
 func usage() {
