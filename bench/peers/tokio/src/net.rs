@@ -55,6 +55,12 @@ fn message(i: i64) -> [u8; MSG] {
     out
 }
 
+/// Records the round trip that started at t0; None if the echo is wrong.
+fn timed_echo(lat: &mut Vec<Duration>, t0: Instant, input: &[u8], out: &[u8]) -> Option<()> {
+    lat.push(t0.elapsed());
+    (input == out).then_some(())
+}
+
 /// A blocking client on its own thread: rounds round trips; returns the
 /// latencies, or None if a round trip failed or an echo was wrong.
 fn thread_client(addr: SocketAddr, rounds: i64) -> Option<Vec<Duration>> {
@@ -63,14 +69,10 @@ fn thread_client(addr: SocketAddr, rounds: i64) -> Option<Vec<Duration>> {
     let mut lat = Vec::with_capacity(rounds as usize);
     let mut input = [0u8; MSG];
     for i in 0..rounds {
-        let out = message(i);
-        let t0 = Instant::now();
+        let (out, t0) = (message(i), Instant::now());
         c.write_all(&out).ok()?;
         c.read_exact(&mut input).ok()?;
-        lat.push(t0.elapsed());
-        if input != out {
-            return None;
-        }
+        timed_echo(&mut lat, t0, &input, &out)?;
     }
     Some(lat)
 }
@@ -82,14 +84,10 @@ async fn task_client(addr: SocketAddr, rounds: i64) -> Option<Vec<Duration>> {
     let mut lat = Vec::with_capacity(rounds as usize);
     let mut input = [0u8; MSG];
     for i in 0..rounds {
-        let out = message(i);
-        let t0 = Instant::now();
+        let (out, t0) = (message(i), Instant::now());
         c.write_all(&out).await.ok()?;
         c.read_exact(&mut input).await.ok()?;
-        lat.push(t0.elapsed());
-        if input != out {
-            return None;
-        }
+        timed_echo(&mut lat, t0, &input, &out)?;
     }
     Some(lat)
 }
