@@ -50,6 +50,12 @@ long bench_rss_bytes(void);
 /* N for a workload: round(def * scale), at least 1. */
 int64_t bench_scaled(double def, double scale);
 
+/* A workload's size parameter from the environment variable `name` (a
+ * positive integer, such as PAIRS=100): def when it is unset or empty. A
+ * value that is not a positive integer is reported on stderr and ends the
+ * process with status 2 (no RESULT line: the driver prints check=FAIL). */
+int64_t bench_env_param(const char *name, int64_t def);
+
 /* Starts a runtime with default options (threads = online CPUs); exits the
  * process with a FAIL line for `workload` if that fails. For profiling,
  * BENCH_THREADS=n and BENCH_BATCH=n override the thread count and the

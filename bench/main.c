@@ -85,6 +85,20 @@ int64_t bench_scaled(double def, double scale) {
     return n < 1 ? 1 : n;
 }
 
+int64_t bench_env_param(const char *name, int64_t def) {
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || !end || *end || v < 1) {
+        fprintf(stderr, "troupe_bench: %s=%s is not a positive integer\n", name, s);
+        exit(2);
+    }
+    return (int64_t)v;
+}
+
 tr_runtime *bench_runtime(const char *workload) {
     tr_runtime *rt = NULL;
     /* BENCH_THREADS=n: n scheduler threads instead of one per CPU (for

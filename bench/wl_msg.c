@@ -126,46 +126,61 @@ void wl_skynet(double scale) {
 
 /* ================================================================ pingpong */
 
+/* PAIRS (environment, default 1) independent pairs share the N round trips:
+ * each pair makes N / PAIRS of them (at least 1), all pairs at once. */
 typedef struct pp_ctx {
     bench_done done;
-    tr_pid b;
-    int64_t n;
-    int64_t rounds;
-    bool bad;
+    int64_t per;       /* round trips per pair */
+    int64_t pairs;     /* pairs started */
+    atomic_long ended; /* pairs done (or failed) */
+    atomic_long rounds;
+    atomic_bool bad;
 } pp_ctx;
 
-typedef struct pp_state {
+typedef struct pp_pair {
     pp_ctx *ctx;
+    tr_pid b;
+} pp_pair;
+
+typedef struct pp_state {
+    pp_pair *pair;
     int64_t count;
 } pp_state;
 
 static int pp_init(tr_self *self, void *state, const void *arg) {
-    ((pp_state *)state)->ctx = (pp_ctx *)arg;
+    ((pp_state *)state)->pair = (pp_pair *)arg;
     return TR_CONTINUE;
 }
 
-/* A: sends ping k, expects pong k, N times. */
+/* A pair is over: the last one to end wakes the main thread. */
+static void pp_end(pp_ctx *c, int64_t rounds, bool bad) {
+    if (bad)
+        atomic_store(&c->bad, true);
+    atomic_fetch_add(&c->rounds, rounds);
+    if (atomic_fetch_add(&c->ended, 1) + 1 == c->pairs)
+        bench_done_post(&c->done);
+}
+
+/* A: sends ping k, expects pong k, per times. */
 static int pp_a_info(tr_self *self, void *state, const tr_msg *m) {
     pp_state *s = state;
+    pp_ctx *c = s->pair->ctx;
     int64_t next;
     if (m->tag == TAG_GO) {
         next = 1;
     } else if (m->tag == TAG_PONG) {
         if (get_i64(m) != s->count + 1)
-            s->ctx->bad = true;
-        if (++s->count == s->ctx->n) {
-            s->ctx->rounds = s->count;
-            bench_done_post(&s->ctx->done);
+            atomic_store(&c->bad, true);
+        if (++s->count == c->per) {
+            pp_end(c, s->count, false);
             return TR_CONTINUE;
         }
         next = s->count + 1;
     } else {
         return TR_CONTINUE;
     }
-    if (tr_send(tr_self_runtime(self), s->ctx->b, TAG_PING, &next, sizeof next) != 0) {
-        s->ctx->bad = true;
-        bench_done_post(&s->ctx->done);
-    }
+    if (tr_send(tr_self_runtime(self), s->pair->b, TAG_PING, &next, sizeof next) != 0)
+        pp_end(c, s->count, true);
     return TR_CONTINUE;
 }
 
@@ -176,8 +191,7 @@ static int pp_b_info(tr_self *self, void *state, const tr_msg *m) {
     int64_t v = get_i64(m);
     if (tr_send(tr_self_runtime(self), m->sender, TAG_PONG, &v, sizeof v) != 0) {
         pp_state *s = state;
-        s->ctx->bad = true;
-        bench_done_post(&s->ctx->done);
+        atomic_store(&s->pair->ctx->bad, true);
     }
     return TR_CONTINUE;
 }
@@ -189,26 +203,41 @@ static const tr_behaviour pp_b = {
 
 void wl_pingpong(double scale) {
     int64_t n = bench_scaled(2000000, scale);
-    tr_runtime *rt = bench_runtime("pingpong");
-    pp_ctx ctx = {.n = n};
+    int64_t pairs = bench_env_param("PAIRS", 1);
+    pp_ctx ctx = {.per = n / pairs < 1 ? 1 : n / pairs};
+    n = ctx.per * pairs;
     bench_done_init(&ctx.done);
-    tr_pid a;
-    int rc = tr_spawn(rt, &pp_b, &ctx, NULL, &ctx.b);
-    if (rc == 0)
-        rc = tr_spawn(rt, &pp_a, &ctx, NULL, &a);
+    pp_pair *pp = calloc((size_t)pairs, sizeof *pp);
+    tr_pid *a = calloc((size_t)pairs, sizeof *a);
+    if (!pp || !a) {
+        bench_result("pingpong", n, 0, 0, false, "error=oom");
+        exit(1);
+    }
+    tr_runtime *rt = bench_runtime("pingpong");
+    int rc = 0;
+    for (int64_t i = 0; i < pairs && rc == 0; i++) {
+        pp[i].ctx = &ctx;
+        rc = tr_spawn(rt, &pp_b, &pp[i], NULL, &pp[i].b);
+        if (rc == 0)
+            rc = tr_spawn(rt, &pp_a, &pp[i], NULL, &a[i]);
+        if (rc == 0)
+            ctx.pairs++;
+    }
     int64_t t0 = bench_now_ns();
-    if (rc == 0)
-        rc = tr_send(rt, a, TAG_GO, NULL, 0);
+    for (int64_t i = 0; i < pairs && rc == 0; i++)
+        rc = tr_send(rt, a[i], TAG_GO, NULL, 0);
     bool ok = rc == 0 && bench_done_wait(&ctx.done);
     double ms = (bench_now_ns() - t0) / 1e6;
     if (rc != 0)
         bench_err("pingpong", "setup", rc);
-    ok = ok && !ctx.bad && ctx.rounds == n;
-    char extra[64];
-    snprintf(extra, sizeof extra, "msgs=%lld roundtrips_per_s=%.0f", (long long)(2 * n),
-             ms > 0 ? n / (ms / 1000) : 0);
+    ok = ok && !atomic_load(&ctx.bad) && atomic_load(&ctx.rounds) == n;
+    char extra[96];
+    snprintf(extra, sizeof extra, "msgs=%lld roundtrips_per_s=%.0f pairs=%lld", (long long)(2 * n),
+             ms > 0 ? n / (ms / 1000) : 0, (long long)pairs);
     bench_result("pingpong", n, ms, 2.0 * (double)n, ok, extra);
     tr_runtime_free(&rt);
+    free(pp);
+    free(a);
 }
 
 /* ================================================================ counting */
@@ -309,11 +338,14 @@ void wl_counting(double scale) {
 
 /* ================================================================ fanin */
 
+/* PRODUCERS (environment, default 8) producers share the N messages: each
+ * sends N / PRODUCERS of them (at least 1), so the total stays N. */
 #define FANIN_PRODUCERS 8
 
 typedef struct fan_ctx {
     bench_done done;
     tr_pid sink;
+    int64_t producers;
     int64_t per;   /* messages per producer */
     int64_t total; /* messages the sink got */
     int64_t sum;
@@ -335,7 +367,7 @@ static int fan_sink_info(tr_self *self, void *state, const tr_msg *m) {
     if (m->tag != TAG_INC)
         return TR_CONTINUE;
     s->sum += get_i64(m);
-    if (++s->count == s->ctx->per * FANIN_PRODUCERS) {
+    if (++s->count == s->ctx->per * s->ctx->producers) {
         s->ctx->total = s->count;
         s->ctx->sum = s->sum;
         bench_done_post(&s->ctx->done);
@@ -375,27 +407,35 @@ static const tr_behaviour fan_producer = {.name = "fan_producer",
 
 void wl_fanin(double scale) {
     int64_t n = bench_scaled(8000000, scale);
-    fan_ctx ctx = {.per = n / FANIN_PRODUCERS};
+    int64_t producers = bench_env_param("PRODUCERS", FANIN_PRODUCERS);
+    fan_ctx ctx = {.producers = producers, .per = n / producers};
     if (ctx.per < 1)
         ctx.per = 1;
-    n = ctx.per * FANIN_PRODUCERS;
+    n = ctx.per * producers;
+    tr_pid *prod = calloc((size_t)producers, sizeof *prod);
+    if (!prod) {
+        bench_result("fanin", n, 0, 0, false, "error=oom");
+        exit(1);
+    }
     tr_runtime *rt = bench_runtime("fanin");
     bench_done_init(&ctx.done);
-    tr_pid prod[FANIN_PRODUCERS];
     int rc = tr_spawn(rt, &fan_sink, &ctx, NULL, &ctx.sink);
-    for (int i = 0; i < FANIN_PRODUCERS && rc == 0; i++)
+    for (int64_t i = 0; i < producers && rc == 0; i++)
         rc = tr_spawn(rt, &fan_producer, &ctx, NULL, &prod[i]);
     int64_t t0 = bench_now_ns();
-    for (int i = 0; i < FANIN_PRODUCERS && rc == 0; i++)
+    for (int64_t i = 0; i < producers && rc == 0; i++)
         rc = tr_send(rt, prod[i], TAG_GO, NULL, 0);
     bool ok = rc == 0 && bench_done_wait(&ctx.done);
     double ms = (bench_now_ns() - t0) / 1e6;
     if (rc != 0)
         bench_err("fanin", "setup", rc);
-    int64_t want = FANIN_PRODUCERS * (ctx.per * (ctx.per - 1) / 2);
+    int64_t want = producers * (ctx.per * (ctx.per - 1) / 2);
     ok = ok && atomic_load(&ctx.errors) == 0 && ctx.total == n && ctx.sum == want;
-    bench_result("fanin", n, ms, (double)n, ok, "producers=8");
+    char extra[32];
+    snprintf(extra, sizeof extra, "producers=%lld", (long long)producers);
+    bench_result("fanin", n, ms, (double)n, ok, extra);
     tr_runtime_free(&rt);
+    free(prod);
 }
 
 /* ================================================================ call */

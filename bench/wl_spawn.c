@@ -36,7 +36,8 @@ static const tr_behaviour idle_b = {
 };
 
 void wl_spawn_idle(double scale) {
-    int64_t n = bench_scaled(1000000, scale);
+    /* N (environment) sets the number of actors, whatever the scale. */
+    int64_t n = bench_env_param("N", bench_scaled(1000000, scale));
     tr_runtime *rt = bench_runtime("spawn_idle");
     idle.n = (long)n;
     bench_done_init(&idle.done);

@@ -1,16 +1,16 @@
 // CAF peer of troupe's actor workloads (../../WORKLOADS.md), for the C++
 // Actor Framework 0.17 (Debian libcaf-dev): skynet, pingpong, counting,
-// fanin, call, call_thread (alias call_blocking), spawn_idle, ring, pool,
-// pool_sleep, restart, tickers.
+// fanin, call, call_thread (alias call_blocking), call_thread_4, spawn_idle,
+// ring, pool, pool_sleep, restart, tickers.
 //
 // Usage: bench-caf [--scale F] [--threads T] workload   (or SCALE=F ...)
 //
 // An actor is an event-based CAF actor (stateful where it has state). The
 // main thread starts the clock, starts the workload and waits on a
-// caf::scoped_actor for the final message; only call_thread blocks a thread
-// per call (its client is that scoped_actor). Each run gets a fresh
-// actor_system with the default work-stealing scheduler and
-// scheduler.max-threads = the number of CPUs ("all cores"; CAF 0.17's own
+// caf::scoped_actor for the final message; only call_thread and
+// call_thread_4 block a thread per call (their clients are scoped_actors).
+// Each run gets a fresh actor_system with the default work-stealing
+// scheduler and scheduler.max-threads = the number of CPUs ("all cores"; CAF 0.17's own
 // default would be max(CPUs, 4)); --threads or CAF_THREADS overrides it.
 // One workload per process: the process ends with _Exit after its RESULT
 // line, so no workload waits for the system's shutdown.
@@ -331,6 +331,55 @@ bench_result call_thread(actor_system &sys, double scale, const std::string &nam
     double ms = ms_since(t0);
     anon_send_exit(server, exit_reason::user_shutdown);
     return {name, n, ms, double(i), ok && i == n, "client=scoped_actor"};
+}
+
+// call_thread_4: the same server called by 4 std::threads at once, n/4
+// calls each, each thread with its own scoped_actor blocking in receive per
+// reply. Each thread checks that its replies (the server's counter) grow;
+// the calls add up to n and the largest reply seen is n.
+bench_result call_thread_4(actor_system &sys, double scale) {
+    constexpr int clients = 4;
+    int64_t per = scaled(1e6, scale) / clients;
+    if (per < 1)
+        per = 1;
+    int64_t n = per * clients;
+    auto server = sys.spawn(counter);
+    struct client {
+        int64_t done = 0, last = 0;
+        bool ok = true;
+    };
+    std::vector<client> cl(clients);
+    std::vector<std::thread> threads;
+    auto t0 = clk::now();
+    for (int k = 0; k < clients; k++)
+        threads.emplace_back([&sys, &server, per, c = &cl[k]] {
+            scoped_actor self{sys};
+            for (; c->done < per && c->ok; c->done++)
+                self->request(server, infinite, t_add::value)
+                    .receive(
+                        [&](int64_t v) {
+                            c->ok = v > c->last;
+                            c->last = v;
+                        },
+                        [&](error &) { c->ok = false; });
+        });
+    for (auto &t : threads)
+        t.join();
+    double ms = ms_since(t0);
+    anon_send_exit(server, exit_reason::user_shutdown);
+    int64_t calls = 0, top = 0;
+    bool ok = true;
+    for (auto &c : cl) {
+        calls += c.done;
+        top = c.last > top ? c.last : top;
+        ok = ok && c.ok;
+    }
+    return {"call_thread_4",
+            n,
+            ms,
+            double(calls),
+            ok && calls == n && top == n,
+            "clients=4 client=scoped_actor"};
 }
 
 // -------------------------------------------------------------- spawn_idle
@@ -725,9 +774,9 @@ bench_result tickers(actor_system &sys, double scale) {
             extra};
 }
 
-const char *const names[] = {"skynet",      "pingpong",      "counting",   "fanin", "call",
-                             "call_thread", "call_blocking", "spawn_idle", "ring",  "pool",
-                             "pool_sleep",  "restart",       "tickers"};
+const char *const names[] = {"skynet",      "pingpong",      "counting",      "fanin",      "call",
+                             "call_thread", "call_blocking", "call_thread_4", "spawn_idle", "ring",
+                             "pool",        "pool_sleep",    "restart",       "tickers"};
 
 int usage(const char *prog, int status) {
     std::fprintf(stderr, "usage: %s [--scale F] [--threads T] workload\nworkloads:", prog);
@@ -798,6 +847,8 @@ int main(int argc, char **argv) {
             r = call(sys, scale);
         else if (name == "call_thread" || name == "call_blocking")
             r = call_thread(sys, scale, name);
+        else if (name == "call_thread_4")
+            r = call_thread_4(sys, scale);
         else if (name == "spawn_idle")
             r = spawn_idle(sys, scale);
         else if (name == "ring")

@@ -66,30 +66,52 @@ func skynet(scale float64) result {
 
 // pingpong: A sends i to B's mailbox, B answers i to A's mailbox; A waits for
 // the answer before the next ping. rate counts messages (2 per round trip).
+// PAIRS (environment, default 1) independent pairs share the N round trips,
+// N/PAIRS each, all at once: the goroutines are started before the clock,
+// and each A waits for its go (sent after the clock starts, as troupe's).
 func pingpong(scale float64) result {
 	n := scaled(2_000_000, scale)
-	aBox, bBox := make(chan int64, mailboxCap), make(chan int64, mailboxCap)
-	done := make(chan bool)
+	pairs := envParam("PAIRS", 1)
+	per := n / pairs
+	if per < 1 {
+		per = 1
+	}
+	n = per * pairs
+	done := make(chan bool, pairs)
+	starts := make([]chan struct{}, pairs)
+	for p := range starts {
+		start := make(chan struct{}, 1)
+		starts[p] = start
+		aBox, bBox := make(chan int64, mailboxCap), make(chan int64, mailboxCap)
+		go func() { // B
+			for v := range bBox {
+				aBox <- v
+			}
+		}()
+		go func() { // A
+			<-start
+			ok := true
+			for i := int64(0); i < per; i++ {
+				bBox <- i
+				ok = ok && <-aBox == i
+			}
+			close(bBox)
+			done <- ok
+		}()
+	}
 	start := time.Now()
-	go func() { // B
-		for v := range bBox {
-			aBox <- v
-		}
-	}()
-	go func() { // A
-		ok := true
-		for i := int64(0); i < n; i++ {
-			bBox <- i
-			ok = ok && <-aBox == i
-		}
-		close(bBox)
-		done <- ok
-	}()
-	ok := <-done
+	for _, s := range starts {
+		s <- struct{}{}
+	}
+	ok := true
+	for p := int64(0); p < pairs; p++ {
+		ok = <-done && ok
+	}
 	el := time.Since(start)
 	return result{"pingpong", n, el, float64(2 * n), ok,
 		[]string{fmt.Sprintf("msgs=%d", 2*n),
-			fmt.Sprintf("roundtrips_per_s=%.0f", float64(n)/el.Seconds())}}
+			fmt.Sprintf("roundtrips_per_s=%.0f", float64(n)/el.Seconds()),
+			fmt.Sprintf("pairs=%d", pairs)}}
 }
 
 // ---------------------------------------------------------------- counting
@@ -130,11 +152,17 @@ func counting(scale float64) result {
 
 // ---------------------------------------------------------------- fanin
 
-// fanin: producer k sends the values [N·k/8, N·(k+1)/8) to the sink's
-// mailbox; the sink counts and adds until it has N values.
+// fanin: producer k sends the values [N·k/P, N·(k+1)/P) to the sink's
+// mailbox; the sink counts and adds until it has N values. P = PRODUCERS
+// (environment, default 8); N is rounded down to a multiple of P (at least
+// one value each), so the total stays N.
 func fanin(scale float64) result {
-	const producers = 8
-	n := scaled(8_000_000, scale)
+	producers := envParam("PRODUCERS", 8)
+	n := scaled(8_000_000, scale) / producers
+	if n < 1 {
+		n = 1
+	}
+	n *= producers
 	sink := make(chan int64, mailboxCap)
 	done := make(chan [2]int64)
 	start := time.Now()
@@ -198,8 +226,9 @@ func call(scale float64) result {
 // started; bytes_per_actor is the RSS growth over N with the table of
 // mailboxes allocated and touched before the baseline; teardown_ms: send
 // each its stop and wait until all have exited.
+// N (environment) sets the number of goroutines, whatever the scale.
 func spawnIdle(scale float64) result {
-	n := scaled(1_000_000, scale)
+	n := envParam("N", scaled(1_000_000, scale))
 	boxes := make([]chan struct{}, n)
 	for i := range boxes {
 		boxes[i] = nil

@@ -1,5 +1,5 @@
 // Go peer of troupe's workloads (../../WORKLOADS.md). The actor workloads
-// are in actors.go; this file has the fiber and channel workloads
+// are in actors.go, tcp_echo in net.go; this file has the fiber and channel workloads
 // (fiber_switch, chan_pingpong, chan_throughput, select_fanin, fiber_spawn):
 // a fiber is a goroutine, a troupe channel a Go channel of int64, tr_select a
 // select statement, tr_yield runtime.Gosched.
@@ -68,6 +68,22 @@ func scaled(def float64, scale float64) int64 {
 		n = 1
 	}
 	return n
+}
+
+// envParam is a workload's size parameter from the environment variable
+// name (a positive integer), def when unset or empty; any other value ends
+// the process with status 2.
+func envParam(name string, def int64) int64 {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 1 {
+		fmt.Fprintf(os.Stderr, "%s=%s is not a positive integer\n", name, s)
+		os.Exit(2)
+	}
+	return v
 }
 
 // fiberSwitch: two goroutines on one P, each calling runtime.Gosched N/2
@@ -321,6 +337,7 @@ var workloads = []struct {
 	{"chan_throughput", chanThroughput},
 	{"select_fanin", selectFanin},
 	{"fiber_spawn", fiberSpawn},
+	{"tcp_echo", tcpEcho},
 }
 
 func usage() {

@@ -1,6 +1,7 @@
 //! Tokio peer of troupe's actor workloads (../../WORKLOADS.md): skynet,
-//! pingpong, counting, fanin, call, call_thread, spawn_idle, ring, pool,
-//! pool_sleep, restart (skipped: Tokio has no supervisors) and tickers.
+//! pingpong, counting, fanin, call, call_thread, call_thread_4, spawn_idle,
+//! ring, pool, pool_sleep, restart (skipped: Tokio has no supervisors) and
+//! tickers.
 //!
 //! An actor is a task started with `tokio::spawn` that owns the receiving
 //! half of its mailbox, a bounded `mpsc::channel(MAILBOX)` (a sender to a
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{scaled, vm_rss, BenchResult, WaitGroup};
+use crate::{env_param, scaled, vm_rss, BenchResult, WaitGroup};
 
 /// Capacity of an actor's mailbox.
 const MAILBOX: usize = 64;
@@ -73,30 +74,51 @@ pub async fn skynet(scale: f64) -> BenchResult {
 // ---------------------------------------------------------------- pingpong
 
 /// A sends i to B's mailbox, B answers i to A's; A waits for the answer
-/// before the next ping. rate counts messages (2 per round trip).
+/// before the next ping. rate counts messages (2 per round trip). PAIRS
+/// (environment, default 1) independent pairs share the N round trips,
+/// N/PAIRS each, all at once: the tasks are started before the clock, and
+/// each A waits for its go (a `oneshot` sent after the clock starts, as
+/// troupe's).
 pub async fn pingpong(scale: f64) -> BenchResult {
-    let n = scaled(2_000_000.0, scale);
-    let (a_tx, mut a_rx) = mpsc::channel::<i64>(MAILBOX);
-    let (b_tx, mut b_rx) = mpsc::channel::<i64>(MAILBOX);
-    let start = Instant::now();
-    tokio::spawn(async move {
-        while let Some(v) = b_rx.recv().await {
-            if a_tx.send(v).await.is_err() {
-                break;
+    let pairs = env_param("PAIRS", 1);
+    let per = (scaled(2_000_000.0, scale) / pairs).max(1);
+    let n = per * pairs;
+    let mut ends = Vec::with_capacity(pairs as usize);
+    let mut gos = Vec::with_capacity(pairs as usize);
+    for _ in 0..pairs {
+        let (go_tx, go_rx) = oneshot::channel::<()>();
+        gos.push(go_tx);
+        let (a_tx, mut a_rx) = mpsc::channel::<i64>(MAILBOX);
+        let (b_tx, mut b_rx) = mpsc::channel::<i64>(MAILBOX);
+        tokio::spawn(async move {
+            while let Some(v) = b_rx.recv().await {
+                if a_tx.send(v).await.is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let a = tokio::spawn(async move {
-        let mut ok = true;
-        for i in 0..n {
-            if b_tx.send(i).await.is_err() {
+        });
+        ends.push(tokio::spawn(async move {
+            if go_rx.await.is_err() {
                 return false;
             }
-            ok &= a_rx.recv().await == Some(i);
-        }
-        ok
-    });
-    let ok = a.await.unwrap_or(false);
+            let mut ok = true;
+            for i in 0..per {
+                if b_tx.send(i).await.is_err() {
+                    return false;
+                }
+                ok &= a_rx.recv().await == Some(i);
+            }
+            ok
+        }));
+    }
+    let start = Instant::now();
+    for go in gos {
+        let _ = go.send(());
+    }
+    let mut ok = true;
+    for a in ends {
+        ok &= a.await.unwrap_or(false);
+    }
     let el = start.elapsed();
     BenchResult {
         workload: "pingpong",
@@ -107,6 +129,7 @@ pub async fn pingpong(scale: f64) -> BenchResult {
         extra: vec![
             format!("msgs={}", 2 * n),
             format!("roundtrips_per_s={:.0}", n as f64 / el.as_secs_f64()),
+            format!("pairs={}", pairs),
         ],
     }
 }
@@ -160,11 +183,13 @@ pub async fn counting(scale: f64) -> BenchResult {
 
 // ------------------------------------------------------------------- fanin
 
-/// Producer k sends [N·k/8, N·(k+1)/8) to the sink's mailbox; the sink
-/// counts and adds until it has N values.
+/// Producer k sends [N·k/P, N·(k+1)/P) to the sink's mailbox; the sink
+/// counts and adds until it has N values. P = PRODUCERS (environment,
+/// default 8); N is rounded down to a multiple of P (at least one value
+/// each), so the total stays N.
 pub async fn fanin(scale: f64) -> BenchResult {
-    const PRODUCERS: i64 = 8;
-    let n = scaled(8_000_000.0, scale);
+    let producers = env_param("PRODUCERS", 8);
+    let n = (scaled(8_000_000.0, scale) / producers).max(1) * producers;
     let (tx, mut rx) = mpsc::channel::<i64>(MAILBOX);
     let start = Instant::now();
     let sink = tokio::spawn(async move {
@@ -180,10 +205,10 @@ pub async fn fanin(scale: f64) -> BenchResult {
         }
         (count, sum)
     });
-    for k in 0..PRODUCERS {
+    for k in 0..producers {
         let tx = tx.clone();
         tokio::spawn(async move {
-            for v in n * k / PRODUCERS..n * (k + 1) / PRODUCERS {
+            for v in n * k / producers..n * (k + 1) / producers {
                 if tx.send(v).await.is_err() {
                     break;
                 }
@@ -199,7 +224,7 @@ pub async fn fanin(scale: f64) -> BenchResult {
         elapsed: el,
         units: n as f64,
         ok: count == n && sum == n * (n - 1) / 2,
-        extra: vec![format!("producers={}", PRODUCERS)],
+        extra: vec![format!("producers={}", producers)],
     }
 }
 
@@ -279,15 +304,76 @@ pub async fn call_thread(scale: f64) -> BenchResult {
     }
 }
 
+/// call_thread_4: the call server called by 4 plain OS threads at once,
+/// N/4 calls each, each as call_thread's client (`blocking_send`, a fresh
+/// `oneshot` per call, `blocking_recv`). Each thread checks that its replies
+/// (the server's counter) grow; the calls add up to N and the largest reply
+/// seen is N.
+pub async fn call_thread_4(scale: f64) -> BenchResult {
+    const CLIENTS: i64 = 4;
+    let per = (scaled(1_000_000.0, scale) / CLIENTS).max(1);
+    let n = per * CLIENTS;
+    let server = call_server();
+    let (done_tx, done_rx) = oneshot::channel::<(bool, i64, i64, Duration)>();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let server = server.clone();
+                std::thread::spawn(move || {
+                    let (mut ok, mut last, mut done) = (true, 0i64, 0i64);
+                    while done < per {
+                        let (rtx, rrx) = oneshot::channel();
+                        if server.blocking_send(rtx).is_err() {
+                            ok = false;
+                            break;
+                        }
+                        match rrx.blocking_recv() {
+                            Ok(v) => {
+                                ok &= v > last;
+                                last = v;
+                            }
+                            Err(_) => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                        done += 1;
+                    }
+                    (ok, done, last)
+                })
+            })
+            .collect();
+        let (mut ok, mut calls, mut top) = (true, 0i64, 0i64);
+        for c in clients {
+            let (c_ok, done, last) = c.join().unwrap_or((false, 0, 0));
+            ok &= c_ok;
+            calls += done;
+            top = top.max(last);
+        }
+        let _ = done_tx.send((ok, calls, top, start.elapsed()));
+    });
+    let (ok, calls, top, el) = done_rx.await.unwrap_or((false, 0, 0, Duration::ZERO));
+    BenchResult {
+        workload: "call_thread_4",
+        n,
+        elapsed: el,
+        units: calls as f64,
+        ok: ok && calls == n && top == n,
+        extra: vec!["clients=4 client=thread".to_string()],
+    }
+}
+
 // -------------------------------------------------------------- spawn_idle
 
 /// N tasks that each count themselves started and wait on their mailbox (a
 /// channel of () with room for the stop). ms runs until all have started;
 /// bytes_per_actor = RSS growth / N with the table of senders allocated and
 /// touched before the baseline; teardown_ms: send each its stop, wait until
-/// all have exited.
+/// all have exited. N (environment) sets the number of tasks, whatever the
+/// scale.
 pub async fn spawn_idle(scale: f64) -> BenchResult {
-    let n = scaled(1_000_000.0, scale);
+    let n = env_param("N", scaled(1_000_000.0, scale));
     let mut boxes: Vec<Option<mpsc::Sender<()>>> = Vec::with_capacity(n as usize);
     boxes.resize_with(n as usize, || None);
     for slot in boxes.iter_mut() {

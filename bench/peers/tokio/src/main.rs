@@ -1,5 +1,5 @@
 //! Tokio peer of troupe's workloads (../../WORKLOADS.md). The actor
-//! workloads are in actors.rs; this file has the fiber and channel workloads
+//! workloads are in actors.rs, tcp_echo in net.rs; this file has the fiber and channel workloads
 //! (fiber_switch, chan_pingpong, chan_throughput, select_fanin, fiber_spawn):
 //! a fiber is a task, a channel a tokio::sync::mpsc channel of i64,
 //! tr_select tokio::select!, tr_yield tokio::task::yield_now.
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 mod actors;
+mod net;
 
 /// A result whose n is SKIP_N prints check=skip: the runtime cannot express
 /// the workload.
@@ -68,6 +69,22 @@ impl BenchResult {
 
 pub fn scaled(def: f64, scale: f64) -> i64 {
     ((def * scale).round() as i64).max(1)
+}
+
+/// A workload's size parameter from the environment variable `name` (a
+/// positive integer), `def` when unset or empty; any other value ends the
+/// process with status 2.
+pub fn env_param(name: &str, def: i64) -> i64 {
+    match std::env::var(name) {
+        Ok(s) if !s.is_empty() => match s.parse::<i64>() {
+            Ok(v) if v >= 1 => v,
+            _ => {
+                eprintln!("{}={} is not a positive integer", name, s);
+                std::process::exit(2);
+            }
+        },
+        _ => def,
+    }
 }
 
 /// Go's sync.WaitGroup; leaked per run so that tasks hold a &'static.
@@ -366,13 +383,14 @@ async fn fiber_spawn(scale: f64) -> BenchResult {
 
 type Workload = fn(f64) -> Pin<Box<dyn Future<Output = BenchResult> + Send>>;
 
-const WORKLOADS: [(&str, Workload); 17] = [
+const WORKLOADS: [(&str, Workload); 19] = [
     ("skynet", |s| Box::pin(actors::skynet(s))),
     ("pingpong", |s| Box::pin(actors::pingpong(s))),
     ("counting", |s| Box::pin(actors::counting(s))),
     ("fanin", |s| Box::pin(actors::fanin(s))),
     ("call", |s| Box::pin(actors::call(s))),
     ("call_thread", |s| Box::pin(actors::call_thread(s))),
+    ("call_thread_4", |s| Box::pin(actors::call_thread_4(s))),
     ("spawn_idle", |s| Box::pin(actors::spawn_idle(s))),
     ("ring", |s| Box::pin(actors::ring(s))),
     ("pool", |s| Box::pin(actors::pool(s))),
@@ -384,6 +402,7 @@ const WORKLOADS: [(&str, Workload); 17] = [
     ("chan_throughput", |s| Box::pin(chan_throughput(s))),
     ("select_fanin", |s| Box::pin(select_fanin(s))),
     ("fiber_spawn", |s| Box::pin(fiber_spawn(s))),
+    ("tcp_echo", |s| Box::pin(net::tcp_echo(s))),
 ];
 
 const FIBER_WORKLOADS: [&str; 5] = [
@@ -469,14 +488,17 @@ fn main() {
     for name in &names {
         let run = WORKLOADS.iter().find(|w| w.0 == name).unwrap().1;
         // The fiber workloads need no timer; the actor workloads get the
-        // runtime #[tokio::main] builds (enable_all: here the timer only).
+        // timer only, tcp_echo the IO driver and the timer (enable_all, the
+        // runtime #[tokio::main] builds).
         let fiber = FIBER_WORKLOADS.contains(&name.as_str());
         let rt = if name == "fiber_switch" {
             tokio::runtime::Builder::new_current_thread().build()
         } else if fiber {
             tokio::runtime::Builder::new_multi_thread().build()
-        } else {
+        } else if name == "tcp_echo" {
             tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().enable_time().build()
         }
         .expect("building the Tokio runtime");
         let r = rt.block_on(async move { tokio::spawn(run(scale)).await.expect("driver task") });
