@@ -610,9 +610,12 @@ static void count_down(net *n, sock *s, uint64_t id) {
 
 static void accept_pump_locked(net *n, sock *ls, uint64_t lid);
 
+static char *sched_buf(net *n);
+
 /* Reads an active socket (locked) while its mode allows, up to the budget,
- * sending each read to the owner. buf: cap bytes of scratch (NULL: make
- * it). */
+ * sending each read to the owner. buf: cap bytes of scratch (NULL: the
+ * calling scheduler thread's, else one made for the first read: re-arming
+ * a socket whose input is known empty reads nothing and makes nothing). */
 static void pump_locked(net *n, sock *s, uint64_t id, char *buf, size_t cap) {
     if (s->kind == K_LISTEN) {
         accept_pump_locked(n, s, id);
@@ -621,19 +624,24 @@ static void pump_locked(net *n, sock *s, uint64_t id, char *buf, size_t cap) {
     if (s->kind != K_CONN || s->peer_eof || s->active == M_PASSIVE || s->pend)
         return;
     char *heap = NULL;
-    if (!buf || cap < s->recv_max) {
-        heap = (char *)tr__malloc(s->recv_max);
-        if (!heap) {
-            want_ready(n, s, id); /* try again later */
-            return;
-        }
-        buf = heap;
+    if (!buf) {
+        buf = sched_buf(n);
+        cap = buf ? RBUF_SIZE : 0;
     }
     int budget = READ_BUDGET;
     while (s->active != M_PASSIVE && !s->peer_eof && !s->pend && !(s->rd_empty && !s->rd_hup)) {
         if (budget-- == 0) {
             want_ready(n, s, id);
             break;
+        }
+        if (!buf || cap < s->recv_max) {
+            heap = (char *)tr__malloc(s->recv_max);
+            if (!heap) {
+                want_ready(n, s, id); /* try again later */
+                break;
+            }
+            buf = heap;
+            cap = s->recv_max;
         }
         ssize_t r = read(s->fd, buf, s->recv_max);
         if (r > 0) {
@@ -860,18 +868,22 @@ static void connect_check(net *n, sock *s, uint64_t id) {
 
 /* ---- events (any thread that took them), and the timer thread's lists ---------- */
 
-/* The read buffer of the thread that handles an event: the timer
- * thread's, or the calling scheduler thread's own (NULL when it cannot be
- * made: pump_locked then makes one per read). */
-static char *event_buf(net *n) {
+/* The calling scheduler thread's read buffer (made on first use; only
+ * that thread writes its entry), or NULL on any other thread or when it
+ * cannot be made (pump_locked then makes one for the read). */
+static char *sched_buf(net *n) {
     int i = tr__sched_index_here(n->rt);
-    if (i < 0)
-        return n->rbuf;
-    if ((unsigned)i >= n->n_sbuf)
+    if (i < 0 || (unsigned)i >= n->n_sbuf)
         return NULL;
     if (!n->sbuf[i])
-        n->sbuf[i] = (char *)tr__malloc(RBUF_SIZE); /* only this thread writes its entry */
+        n->sbuf[i] = (char *)tr__malloc(RBUF_SIZE);
     return n->sbuf[i];
+}
+
+/* The read buffer of the thread that handles an event: a scheduler
+ * thread's own, else (the timer thread) the timer thread's. */
+static char *event_buf(net *n) {
+    return tr__sched_index_here(n->rt) < 0 ? n->rbuf : sched_buf(n);
 }
 
 static void net_on_io(tr_runtime *rt, void *state, uint64_t key, uint32_t events) {
