@@ -108,10 +108,11 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     if (o.threads > 1024 || o.max_actors > (1u << 30) || o.blocking_threads > 1024 ||
         o.log_level < 0 || o.log_level > TR_LOG_ERROR || o.log_queue > (1u << 20))
         return TR_EINVAL;
-    if (o.threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = n > 0 ? (unsigned)n : 1;
-    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    if (o.threads == 0)
+        o.threads = (unsigned)ncpu;
     if (o.max_actors == 0)
         o.max_actors = 4u << 20;
     if (o.blocking_threads == 0)
@@ -129,6 +130,7 @@ int tr_runtime_start(const tr_runtime_opts *opts, tr_runtime **out) {
     rt->batch = o.batch;
     rt->max_actors = o.max_actors;
     rt->blocking_threads = o.blocking_threads;
+    rt->ncpu = (unsigned)ncpu;
     /* Slots 1..max_actors for actors, then 65536 for blocking callers'
      * waiters (a waiter is a pid too, but does not count as an actor). */
     rt->actor_slots.high = 1; /* slot 0 is never used: pid 0 is TR_PID_NONE */

@@ -25,6 +25,7 @@ typedef struct tr__runq {
 struct tr_runtime {
     uint32_t id; /* this runtime's id in its pids (bits 56..63): unique among live runtimes */
     unsigned n_sched;
+    unsigned ncpu; /* CPUs online when the runtime started */
     unsigned batch;
     uint32_t max_actors;
     unsigned blocking_threads; /* tr_blocking's pool: most threads (task/blocking.c) */

@@ -34,8 +34,10 @@ struct tr__waiter {
  * whose idle cores halt. The spin adapts, as the scheduler's does: one
  * that was answered keeps SPIN_MAX_NS, one that ran out halves the next
  * (down to SPIN_MIN_NS), so a caller of slow servers spins little. It
- * spins only while a scheduler thread is parked (a core is free): on a
- * busy machine it would take the time the server needs. */
+ * spins only when a core is likely free (more than one CPU, and fewer
+ * scheduler threads than CPUs or one of them parked): when every core
+ * runs a scheduler thread, the spin would take the time the server
+ * needs. */
 #define SPIN_MAX_NS 20000
 #define SPIN_MIN_NS 1000
 
@@ -152,7 +154,9 @@ static void trap_exit(tr__actor *a, tr__msg *s) {
  * spin budget runs out (false; at most SPIN_MAX_NS past a deadline). */
 static bool spin_for_message(tr__actor *a, int64_t deadline) {
     tr__waiter *p = a->u.waiter;
-    if (tr__load_acq_u32(&a->rt->n_sleeping) == 0 || tr__remaining_ms(deadline) == 0)
+    tr_runtime *rt = a->rt;
+    if (rt->ncpu < 2 || (rt->n_sched >= rt->ncpu && tr__load_acq_u32(&rt->n_sleeping) == 0) ||
+        tr__remaining_ms(deadline) == 0)
         return false;
     int64_t until = tr__now_ns() + p->spin_ns;
     for (unsigned i = 1;; i++) {
