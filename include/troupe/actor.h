@@ -732,9 +732,11 @@ TR_API void tr_buf_free(tr_buf *buf);
  *  tr_reply (at once or later, from anywhere); the from.pid it gets is a
  *  reply-only address (see tr_from). A thread's sequential calls usually
  *  come from the same address (the runtime keeps idle ones); a late reply
- *  to an earlier call never reaches a later one. While a scheduler thread
- *  is idle, the caller spins for up to 20 microseconds before it sleeps,
- *  so a quick server answers without a thread wake-up on either side.
+ *  to an earlier call never reaches a later one. When a core is likely
+ *  free (more than one CPU, and a scheduler thread parked or fewer
+ *  scheduler threads than CPUs), the caller spins for up to 20
+ *  microseconds before it sleeps, so a quick server answers without a
+ *  thread wake-up on either side.
  *  Arguments: req/size copied as in tr_send; reply may be NULL (the reply
  *  is discarded), else receives the reply (caller frees with tr_buf_free;
  *  on error it is zeroed, except for TR_EREMOTE, where code holds the
