@@ -25,7 +25,9 @@
  * A freed stack goes to the freeing thread's cache, which keeps the
  * TR__CORO_CACHE newest as they are (still committed); the oldest then
  * goes to a process-wide free list per stack size, its committed pages
- * below the top TR__CORO_KEEP_PAGES released (MADV_DONTNEED). So RSS does
+ * below the top TR__CORO_KEEP_PAGES released (MADV_DONTNEED, only when
+ * mincore finds one of them resident: a release interrupts every CPU for
+ * a TLB flush). So RSS does
  * not grow with churn: free stacks hold at most TR__CORO_CACHE stacks'
  * worth per thread. (Measured: releasing on every free costs ~1 us per
  * coroutine, ~4 us once the next one touches the pages again, against
