@@ -292,7 +292,12 @@ void tr__log_emit(tr_runtime *rt, const tr_log_event *ev) {
 /* the core's reports                                                        */
 /* ------------------------------------------------------------------------ */
 
-static void about(tr_log_event *ev, tr__actor *a) {
+/* Starts *ev: an event of kind at level about actor a, everything else
+ * zeroed (the line is written by the logger thread). */
+static void about(tr_log_event *ev, int level, int kind, tr__actor *a) {
+    memset(ev, 0, offsetof(tr_log_event, line));
+    ev->level = level;
+    ev->kind = kind;
     ev->pid = a->pid;
     ev->parent = a->parent;
     const tr_behaviour *b = tr__self_behaviour((tr_self *)a);
@@ -313,10 +318,7 @@ void tr__log_crash(tr__actor *a, const tr_reason *why, const tr_msg *msg) {
     if (!tr__log_enabled(a->rt, TR_LOG_ERROR))
         return;
     tr_log_event ev;
-    memset(&ev, 0, offsetof(tr_log_event, line));
-    ev.level = TR_LOG_ERROR;
-    ev.kind = TR_LOG_CRASH;
-    about(&ev, a);
+    about(&ev, TR_LOG_ERROR, TR_LOG_CRASH, a);
     ev.reason = *why;
     about_msg(&ev, msg);
     long n = (long)tr__mq_depth(&a->mq, &a->mqc);
@@ -333,10 +335,7 @@ void tr__log_init_failed(tr__actor *a, const tr_reason *why) {
     if (!tr__log_enabled(a->rt, TR_LOG_ERROR))
         return;
     tr_log_event ev;
-    memset(&ev, 0, offsetof(tr_log_event, line));
-    ev.level = TR_LOG_ERROR;
-    ev.kind = TR_LOG_INIT_FAILED;
-    about(&ev, a);
+    about(&ev, TR_LOG_ERROR, TR_LOG_INIT_FAILED, a);
     ev.reason = *why;
     tr__log_emit(a->rt, &ev);
 }
@@ -345,10 +344,7 @@ void tr__log_unexpected(tr__actor *a, const tr_msg *msg) {
     if (!tr__log_enabled(a->rt, TR_LOG_DEBUG))
         return;
     tr_log_event ev;
-    memset(&ev, 0, offsetof(tr_log_event, line));
-    ev.level = TR_LOG_DEBUG;
-    ev.kind = TR_LOG_UNEXPECTED_MSG;
-    about(&ev, a);
+    about(&ev, TR_LOG_DEBUG, TR_LOG_UNEXPECTED_MSG, a);
     about_msg(&ev, msg);
     tr__log_emit(a->rt, &ev);
 }

@@ -203,6 +203,15 @@ static sock *lock_id(net *n, uint64_t id, unsigned states) {
 #define OPEN_ONLY (1u << S_OPEN)
 #define LIVE (1u << S_OPEN | 1u << S_LINGER)
 
+/* The public calls' lookup: sk's slot, open and locked, with rt's network
+ * state in *np; NULL (the caller returns TR_ECLOSED) when the runtime has
+ * none or sk is not open. */
+static sock *open_locked(tr_runtime *rt, tr_sock sk, net **np) {
+    net *n = net_of(rt);
+    *np = n;
+    return n ? lock_id(n, sk.id, OPEN_ONLY) : NULL;
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 static int map_errno(int e) {
@@ -1477,12 +1486,10 @@ static int do_recv_(tr_runtime *rt, tr_sock sk, void *buf, size_t cap, tr_durati
         return TR_EINVAL;
     if (timeout_ms < 0)
         timeout_ms = TR_INFINITY;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
     bool actor = tr__park_refused();
     int64_t deadline = tr__deadline_ms(timeout_ms);
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     int rc;
@@ -1576,12 +1583,10 @@ static int send_iov_(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int io
     }
     if (timeout_ms < 0)
         timeout_ms = TR_INFINITY;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
     bool actor = tr__park_refused();
     int64_t deadline = tr__deadline_ms(timeout_ms);
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     struct iovec stack[IOV_STACK], *heap = NULL;
@@ -1693,10 +1698,8 @@ int tr_tcp_sendv(tr_runtime *rt, tr_sock sk, const struct iovec *iov, int iovcnt
 int tr_tcp_active(tr_runtime *rt, tr_sock sk, int mode) {
     if (!rt || mode < -1)
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     if (mode != 0 && tr_pid_is_none(s->owner)) {
@@ -1718,10 +1721,8 @@ int tr_tcp_active(tr_runtime *rt, tr_sock sk, int mode) {
 int tr_tcp_controlling_process(tr_runtime *rt, tr_sock sk, tr_pid pid) {
     if (!rt || tr_pid_is_none(pid))
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     int err = TR_OK;
@@ -1747,10 +1748,8 @@ int tr_tcp_controlling_process(tr_runtime *rt, tr_sock sk, tr_pid pid) {
 int tr_tcp_shutdown(tr_runtime *rt, tr_sock sk, int how) {
     if (!rt || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     int err = TR_OK;
@@ -1775,10 +1774,8 @@ int tr_tcp_shutdown(tr_runtime *rt, tr_sock sk, int how) {
 int tr_tcp_close(tr_runtime *rt, tr_sock sk) {
     if (!rt)
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     close_locked(n, s, sk.id);
@@ -1789,10 +1786,8 @@ int tr_tcp_close(tr_runtime *rt, tr_sock sk) {
 int tr_tcp_setopts(tr_runtime *rt, tr_sock sk, const tr_tcp_opts *opts) {
     if (!rt || !opts || opts_check(opts))
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     opts_apply(s, opts);
@@ -1819,10 +1814,8 @@ int tr_tcp_errno(tr_runtime *rt, tr_sock sk) {
 static int addr_of(tr_runtime *rt, tr_sock sk, bool peer, char *host, size_t cap, uint16_t *port) {
     if (!rt || (host && cap == 0))
         return TR_EINVAL;
-    net *n = net_of(rt);
-    if (!n)
-        return TR_ECLOSED;
-    sock *s = lock_id(n, sk.id, OPEN_ONLY);
+    net *n;
+    sock *s = open_locked(rt, sk, &n);
     if (!s)
         return TR_ECLOSED;
     struct sockaddr_storage ss;
