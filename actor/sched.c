@@ -191,10 +191,14 @@ static tr__actor *runq_take(tr__runq *q) {
 static void push_ring(tr_runtime *rt, tr__sched *s, tr__actor *a) {
     /* Hand-over edge for TSan: ck_ring's ordering is invisible to it. */
     TR__TSAN_RELEASE(a);
-    if (!(s && s->rt == rt))
+    if (!(s && s->rt == rt)) {
         runq_push(&rt->inj, a); /* from outside the schedulers */
-    else if (!ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a))
-        runq_push(&rt->ovf, a); /* this thread's ring is full */
+    } else {
+        if (!ck_ring_enqueue_spmc(&s->ring, s->ring_buf, a))
+            runq_push(&rt->ovf, a); /* this thread's ring is full */
+        if (rt->n_sched == 1)
+            return; /* the only scheduler thread is this one: it looks next */
+    }
     wake_one(rt);
 }
 

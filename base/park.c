@@ -7,11 +7,11 @@
 
 static __thread tr__parker thread_parker;
 static __thread bool thread_parker_ready;
-static __thread tr__parker *fiber_parker;
+__thread tr__parker *tr__tls_fiber_parker;
 
 tr__parker *tr__parker_self(void) {
-    if (fiber_parker)
-        return fiber_parker;
+    if (tr__tls_fiber_parker)
+        return tr__tls_fiber_parker;
     tr__parker *p = &thread_parker;
     if (!thread_parker_ready) {
         pthread_mutex_init(&p->mu, NULL);
@@ -19,10 +19,6 @@ tr__parker *tr__parker_self(void) {
         thread_parker_ready = true;
     }
     return p;
-}
-
-void tr__parker_set_fiber(tr__parker *p) {
-    fiber_parker = p;
 }
 
 void tr__parker_init_ops(tr__parker *p, const tr__parker_ops *ops) {

@@ -60,10 +60,15 @@ struct tr__parker {
  * (made on first use; lives as long as the thread). Never NULL. */
 tr__parker *tr__parker_self(void);
 
+/* The calling thread's current fiber parker (NULL: none). */
+extern __thread tr__parker *tr__tls_fiber_parker;
+
 /* tr__parker_set_fiber: installs p as the calling thread's current fiber
  * parker (NULL: none, the thread's own is used). The scheduler calls it as
- * it switches into and out of a fiber. */
-void tr__parker_set_fiber(tr__parker *p);
+ * it switches into and out of a fiber (twice per resume: inline). */
+static inline void tr__parker_set_fiber(tr__parker *p) {
+    tr__tls_fiber_parker = p;
+}
 
 /* tr__parker_init_ops: initializes a fiber's parker (no permit). */
 void tr__parker_init_ops(tr__parker *p, const tr__parker_ops *ops);
