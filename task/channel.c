@@ -183,6 +183,24 @@ static inline unsigned char *slot_at(tr_chan *ch, size_t i) {
 
 /* ---- the operations, under the channel's lock ---------------------------- */
 
+/* Copies one element: word-sized ones without a call to memcpy (most
+ * channels carry an integer or a pointer). */
+static inline void copy_elem(const tr_chan *ch, void *dst, const void *src) {
+    switch (ch->elem_size) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, ch->elem_size);
+    }
+}
+
 /* Sends elem if it can be done now: 1 (done, *result 0 or TR_ECLOSED) or 0. */
 static int send_locked(tr_chan *ch, const void *elem, int *result, note **fire) {
     if (ch->closed) {
@@ -192,7 +210,7 @@ static int send_locked(tr_chan *ch, const void *elem, int *result, note **fire) 
     waiter *w = q_claim(&ch->recvq);
     if (w) { /* a receiver waits (so the buffer is empty): hand it over */
         if (w->elem)
-            memcpy(w->elem, elem, ch->elem_size);
+            copy_elem(ch, w->elem, elem);
         finish(w, 0);
         *result = 0;
         return 1;
@@ -201,7 +219,7 @@ static int send_locked(tr_chan *ch, const void *elem, int *result, note **fire) 
         size_t tail = ch->head + ch->len;
         if (tail >= ch->cap)
             tail -= ch->cap;
-        memcpy(slot_at(ch, tail), elem, ch->elem_size);
+        copy_elem(ch, slot_at(ch, tail), elem);
         ch->len++;
         fire_notes(ch, TR_CHAN_RECV, fire);
         *result = 0;
@@ -216,11 +234,11 @@ static int recv_locked(tr_chan *ch, void *elem, int *result, note **fire) {
     if (w) {
         if (ch->cap == 0) { /* rendezvous: straight from the sender */
             if (elem)
-                memcpy(elem, w->elem, ch->elem_size);
+                copy_elem(ch, elem, w->elem);
         } else { /* the buffer is full: take its head, the sender's value goes to the tail */
             if (elem)
-                memcpy(elem, slot_at(ch, ch->head), ch->elem_size);
-            memcpy(slot_at(ch, ch->head), w->elem, ch->elem_size);
+                copy_elem(ch, elem, slot_at(ch, ch->head));
+            copy_elem(ch, slot_at(ch, ch->head), w->elem);
             ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
         }
         finish(w, 0);
@@ -229,7 +247,7 @@ static int recv_locked(tr_chan *ch, void *elem, int *result, note **fire) {
     }
     if (ch->len > 0) {
         if (elem)
-            memcpy(elem, slot_at(ch, ch->head), ch->elem_size);
+            copy_elem(ch, elem, slot_at(ch, ch->head));
         ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
         ch->len--;
         fire_notes(ch, TR_CHAN_SEND, fire);

@@ -11,6 +11,32 @@
 #include <string.h>
 #include <unistd.h>
 
+void wp_count_bytes(wp_counts *c, int *in_word, const unsigned char *buf, size_t n) {
+    int w = *in_word;
+    c->bytes += (uint64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = buf[i];
+        switch (ch) {
+        case '\n':
+            c->lines++;
+            /* fall through */
+        case ' ':
+        case '\t':
+        case '\v':
+        case '\f':
+        case '\r':
+            c->words += (uint64_t)w;
+            w = 0;
+            break;
+        default:
+            if (ch > ' ' && ch < 0x7f)
+                w = 1;
+            break;
+        }
+    }
+    *in_word = w;
+}
+
 int wp_count_file(const char *path, unsigned char *buf, size_t bufsize, wp_counts *out) {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -29,27 +55,7 @@ int wp_count_file(const char *path, unsigned char *buf, size_t bufsize, wp_count
         }
         if (n == 0)
             break;
-        c.bytes += (uint64_t)n;
-        for (ssize_t i = 0; i < n; i++) {
-            unsigned char ch = buf[i];
-            switch (ch) {
-            case '\n':
-                c.lines++;
-                /* fall through */
-            case ' ':
-            case '\t':
-            case '\v':
-            case '\f':
-            case '\r':
-                c.words += (uint64_t)in_word;
-                in_word = 0;
-                break;
-            default:
-                if (ch > ' ' && ch < 0x7f)
-                    in_word = 1;
-                break;
-            }
-        }
+        wp_count_bytes(&c, &in_word, buf, (size_t)n);
     }
     c.words += (uint64_t)in_word;
     close(fd);

@@ -21,6 +21,11 @@ typedef struct wp_counts {
     uint64_t lines, words, bytes;
 } wp_counts;
 
+/* wp_count_bytes: adds the n bytes at buf to *c; *in_word carries
+ * whether the bytes so far end inside a word (0 at the start of a file; add
+ * it to c->words at the end). Pure computation: no system call. */
+void wp_count_bytes(wp_counts *c, int *in_word, const unsigned char *buf, size_t n);
+
 /* wp_count_file: counts path into *out. buf (bufsize bytes) is scratch
  * space for read(2). Returns 0 or an errno value (out is then zeroed).
  * Blocking: reads the whole file. Thread-safety: any thread, own buf. */
