@@ -613,6 +613,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     const bool fiber = tr__is_fiber(a); /* read once: a's behaviour never changes */
     if (sched) {
         sched->ctx.sends = 0;
+        sched->ctx.mute_to = NULL;
         sched->ctx.direct_n = 0;
         sched->ctx.ob_on = true;
     }
@@ -679,6 +680,10 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             }
             turn_stats(sched, a, n - counted); /* before the token goes */
             counted = n;
+            /* Senders muted on us go back to the run queues (sched.c):
+             * our backlog is gone. */
+            if (tr__load_acq_ptr((void *const *)&a->muted))
+                tr__unmute(a);
             if (tr__mq_markempty_mpsc(&a->mq, &a->mqc))
                 goto out;    /* token given back */
             tr__cpu_relax(); /* a push is half-done */
@@ -730,11 +735,15 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         if (sched && sched->ctx.sends >= TR__TURN_SENDS)
             break; /* sent a lot: let the receivers run */
     }
-    /* Batch used up: back of the queue. */
+    /* Batch used up: back of the queue, or muted on an overloaded receiver
+     * of this turn's sends. */
     frame_pop(&f);
     turn_stats(sched, a, n - counted);
     turn_end(sched);
-    tr__schedule_yield(a);
+    if (tr__load_acq_ptr((void *const *)&a->muted) && tr__mq_depth(&a->mq, &a->mqc) < TR__MUTE_LOW)
+        tr__unmute(a);
+    if (!(sched && tr__turn_mute(sched, a, true)))
+        tr__schedule_yield(a);
     return;
 stop:
     frame_pop(&f);
@@ -743,10 +752,14 @@ stop:
     turn_stats(sched, a, n - counted);
     die(a, why, terminate_v);
     turn_end(sched);
+    if (sched)
+        (void)tr__turn_mute(sched, a, false); /* drops the hold on the receiver */
     return;
 out:
     frame_pop(&f);
     turn_end(sched);
+    if (sched)
+        (void)tr__turn_mute(sched, a, false);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -98,6 +98,10 @@ typedef struct tr__actor {
     tr__mq_cons mqc;
     uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
     uint32_t flags;   /* owner thread only */
+    /* Senders muted until this actor's backlog shrinks (sched.c,
+     * tr__turn_mute), linked through their run_next; under lock, read by the
+     * owner at its turns' ends. */
+    struct tr__actor *muted;
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
@@ -124,6 +128,7 @@ typedef struct tr__actor {
     tr__mq_node wake;
     bool wake_queued;
     bool shutdown_pending;
+    bool is_muted; /* atomic: muted on another actor (sched.c, tr__turn_mute) */
     /* owner only: the continuation tr_continue set (TR__SYS_CONTINUE), run
      * before the next message; freed with the actor if it never runs */
     tr__msg *cont;

@@ -242,6 +242,72 @@ void tr__schedule_yield(tr__actor *a) {
     push_ring(a->rt, tr__tls_sched, a);
 }
 
+/* Muting (as Pony mutes the senders to an overloaded actor). A sender
+ * adds itself to r->muted under r's lock, then pushes r's wake node: r
+ * runs at least once more after that, and its owner looks at r->muted
+ * before every time it gives its token back and when a batch ran out with
+ * the backlog low, so a muted sender is never left behind by a receiver
+ * that goes idle; r's exit unmutes them all (signal.c).
+ *
+ * No cycle of muted actors can form (each would wait for the next): a
+ * sender mutes only on a receiver that is not muted itself, checked under
+ * both actors' locks (taken in address order), so of two actors muting on
+ * each other at once, one sees the other muted and runs on. */
+void tr__note_overloaded(tr__sched *s, tr__actor *r) {
+    if (s->ctx.mute_to)
+        return;
+    s->ctx.mute_to = r;
+    s->ctx.mute_ref = !tr__borrow_mode(r->rt);
+    if (s->ctx.mute_ref) /* outside borrow mode, r may be freed before the turn's end */
+        tr__faa_acqrel_u64(&tr__slot_at(r->rt, tr__pid_index(r->pid))->w, 1);
+}
+
+static bool mute_on(tr__actor *a, tr__actor *r) {
+    if (r == a || tr__mq_depth(&a->mq, &a->mqc) >= TR__MUTE_HIGH)
+        return false; /* overloaded itself: it must run to drain */
+    tr__actor *first = a < r ? a : r, *second = a < r ? r : a;
+    tr__spin_lock(&first->lock);
+    tr__spin_lock(&second->lock);
+    bool muted = !r->exiting && !__atomic_load_n(&r->is_muted, __ATOMIC_RELAXED) &&
+                 tr__mq_depth(&r->mq, &r->mqc) >= TR__MUTE_LOW;
+    if (muted) {
+        __atomic_store_n(&a->is_muted, true, __ATOMIC_RELAXED);
+        a->run_next = r->muted;
+        tr__store_rel_ptr((void **)&r->muted, a); /* its owner looks without the lock */
+    }
+    tr__spin_unlock(&second->lock);
+    tr__spin_unlock(&first->lock);
+    if (muted)
+        tr__wake_reserved(r); /* one more turn of r's, which looks at r->muted */
+    return muted;
+}
+
+bool tr__turn_mute(tr__sched *s, tr__actor *a, bool yield) {
+    tr__actor *r = s->ctx.mute_to;
+    if (!r)
+        return false;
+    bool muted = yield && mute_on(a, r);
+    s->ctx.mute_to = NULL;
+    if (s->ctx.mute_ref)
+        tr__unref(r);
+    return muted;
+}
+
+void tr__unmute(tr__actor *r) {
+    tr__spin_lock(&r->lock);
+    tr__actor *x = r->muted;
+    tr__store_rel_ptr((void **)&r->muted, NULL);
+    for (tr__actor *y = x; y; y = y->run_next)
+        __atomic_store_n(&y->is_muted, false, __ATOMIC_RELAXED);
+    tr__spin_unlock(&r->lock);
+    while (x) {
+        tr__actor *next = x->run_next;
+        x->run_next = NULL;
+        tr__schedule_yield(x);
+        x = next;
+    }
+}
+
 /* Takes one actor from another thread's ring, trying each thread once from a
  * random start (the spread keeps thieves off one victim). ck_ring's SPMC
  * dequeue is the thieves' end; the owner pushes and pops its own end. NULL

@@ -19,6 +19,12 @@
  * its receiver gets to run (on another thread, in parallel) before the
  * backlog grows without bound. */
 #define TR__TURN_SENDS 4096
+/* Backpressure (as Pony's muting of senders to an overloaded actor): a
+ * turn that sent to an actor with at least TR__MUTE_HIGH messages waiting
+ * ends with its actor muted, off every run queue, until that receiver's
+ * backlog is below TR__MUTE_LOW (or it exits). */
+#define TR__MUTE_HIGH 4096
+#define TR__MUTE_LOW 1024
 #define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
 #define TR__REF_BLOCK 1024 /* refs a scheduler thread takes from the shared counter */
 #define TR__OB_SLOTS 8     /* receivers an actor's turn gathers messages for */
@@ -45,7 +51,9 @@ typedef struct tr__seen {
  * turn gathers its sends (send.c). Owner thread only, except the outbox:
  * under ob_lock, which an idle thread may take to flush it (steal_next). */
 typedef struct tr__ctx {
-    uint32_t sends;                /* messages this thread sent during the current turn */
+    uint32_t sends;     /* messages this thread sent during the current turn */
+    tr__actor *mute_to; /* owner only: an overloaded receiver of this turn's sends, or NULL */
+    bool mute_ref;      /* owner only: mute_to holds a reference (outside borrow mode) */
     uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
     /* Metrics (introspect.c): this thread's share, stored relaxed by the
      * owner, summed by readers; no shared cache line in the send path. */
@@ -101,6 +109,25 @@ void tr__schedule(tr__actor *a);
 /* tr__schedule_yield: puts a (its batch used up) at the back of the run
  * queue. Scheduler thread. */
 void tr__schedule_yield(tr__actor *a);
+
+/* tr__note_overloaded: a send of this turn found r (not the sender) with
+ * at least TR__MUTE_HIGH messages waiting: the turn's end may mute the
+ * sender on r (the first such receiver of the turn is kept, with a
+ * reference outside borrow mode). Owner thread of s, inside a turn. */
+void tr__note_overloaded(tr__sched *s, tr__actor *r);
+
+/* tr__turn_mute: at the end of a's turn on s: when the turn used up its
+ * batch (yield) after sending to an overloaded receiver r, mutes a on r:
+ * off every run queue, holding its run token, until r's backlog is below
+ * TR__MUTE_LOW or r exits (true: the caller must not schedule a). Not
+ * when a is overloaded itself, r is exiting or muted itself (no cycles),
+ * or r's backlog is low by now (false). Drops the turn's hold on r in
+ * every case. */
+bool tr__turn_mute(tr__sched *s, tr__actor *a, bool yield);
+
+/* tr__unmute: hands every sender muted on r to the run queues. The owner
+ * of r during its turn, or any thread holding a reference to r. */
+void tr__unmute(tr__actor *r);
 /* tr__wake_one: wakes a parked scheduler thread if none is spinning. */
 void tr__wake_one(tr_runtime *rt);
 /* tr__wake_watcher: makes sure one parked thread watches held work (a

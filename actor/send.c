@@ -96,6 +96,10 @@ int tr__push(tr__actor *a, tr__msg *m) {
      * turn's end, or an idle thread's flush if the turn runs long). */
     if (ob && !bounded_or_waiter(a) && a->rt == sc->rt) {
         bool gather = !tr__mq_idle(&a->mq);
+        /* Once per receiver and turn (its first message): an overloaded
+         * one mutes this turn's actor at the turn's end (sched.c). */
+        if (gather && tr__mq_depth(&a->mq, &a->mqc) >= TR__MUTE_HIGH && a != tr__tls_current)
+            tr__note_overloaded(sc, a);
         for (unsigned i = 0; !gather && i < sc->ctx.direct_n; i++)
             gather = sc->ctx.direct[i] == a;
         if (gather) {

@@ -305,7 +305,10 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
     uint32_t n = a->n_links;
     a->links = NULL;
     a->n_links = a->cap_links = 0;
+    bool muted = a->muted != NULL;
     tr__spin_unlock(&a->lock);
+    if (muted)
+        tr__unmute(a); /* exiting is set: nobody mutes on us any more */
     tr__pidtab_retire(a);
     if (!__atomic_load_n(&a->is_waiter, __ATOMIC_RELAXED)) {
         TR__COUNT_ALIVE(rt, -1);
