@@ -742,7 +742,10 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     turn_end(sched);
     if (tr__load_acq_ptr((void *const *)&a->muted) && tr__mq_depth(&a->mq, &a->mqc) < TR__MUTE_LOW)
         tr__unmute(a);
-    if (!(sched && tr__turn_mute(sched, a, true)))
+    /* Only a flooding producer's turn (it sent TR__TURN_SENDS messages) is
+     * muted: an actor that forwards what it handles (a pool's manager)
+     * goes on, or one slow receiver would hold up all its routes. */
+    if (!(sched && tr__turn_mute(sched, a, sched->ctx.sends >= TR__TURN_SENDS)))
         tr__schedule_yield(a);
     return;
 stop:

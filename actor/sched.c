@@ -282,11 +282,11 @@ static bool mute_on(tr__actor *a, tr__actor *r) {
     return muted;
 }
 
-bool tr__turn_mute(tr__sched *s, tr__actor *a, bool yield) {
+bool tr__turn_mute(tr__sched *s, tr__actor *a, bool flood) {
     tr__actor *r = s->ctx.mute_to;
     if (!r)
         return false;
-    bool muted = yield && mute_on(a, r);
+    bool muted = flood && mute_on(a, r);
     s->ctx.mute_to = NULL;
     if (s->ctx.mute_ref)
         tr__unref(r);

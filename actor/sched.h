@@ -20,9 +20,10 @@
  * backlog grows without bound. */
 #define TR__TURN_SENDS 4096
 /* Backpressure (as Pony's muting of senders to an overloaded actor): a
- * turn that sent to an actor with at least TR__MUTE_HIGH messages waiting
- * ends with its actor muted, off every run queue, until that receiver's
- * backlog is below TR__MUTE_LOW (or it exits). */
+ * flooding producer's turn (TR__TURN_SENDS sends) that sent to an actor
+ * with at least TR__MUTE_HIGH messages waiting ends with its actor muted,
+ * off every run queue, until that receiver's backlog is below
+ * TR__MUTE_LOW (or it exits). */
 #define TR__MUTE_HIGH 4096
 #define TR__MUTE_LOW 1024
 #define TR__SLOT_BATCH 128 /* free pid slots a scheduler thread trades at once */
@@ -116,14 +117,15 @@ void tr__schedule_yield(tr__actor *a);
  * reference outside borrow mode). Owner thread of s, inside a turn. */
 void tr__note_overloaded(tr__sched *s, tr__actor *r);
 
-/* tr__turn_mute: at the end of a's turn on s: when the turn used up its
- * batch (yield) after sending to an overloaded receiver r, mutes a on r:
+/* tr__turn_mute: at the end of a's turn on s: when the turn flooded
+ * (flood: it ended after TR__TURN_SENDS sends) and sent to an overloaded
+ * receiver r, mutes a on r:
  * off every run queue, holding its run token, until r's backlog is below
  * TR__MUTE_LOW or r exits (true: the caller must not schedule a). Not
  * when a is overloaded itself, r is exiting or muted itself (no cycles),
  * or r's backlog is low by now (false). Drops the turn's hold on r in
  * every case. */
-bool tr__turn_mute(tr__sched *s, tr__actor *a, bool yield);
+bool tr__turn_mute(tr__sched *s, tr__actor *a, bool flood);
 
 /* tr__unmute: hands every sender muted on r to the run queues. The owner
  * of r during its turn, or any thread holding a reference to r. */

@@ -677,10 +677,10 @@ TR_API int tr_demonitor(tr_self *self, uint64_t ref);
  *  Sent from a callback, the message is queued to the receiver by the end
  *  of the sender's turn at the latest (sends are pushed in chains, one per
  *  receiver); from any other thread, at once. Backpressure (as Pony's
- *  muting): an actor whose turn sent to a receiver with thousands of
- *  messages waiting, and used up its batch, runs again only once that
- *  backlog has shrunk (docs/architecture.md, "Backpressure"); the send
- *  itself succeeds.
+ *  muting): an actor whose turn sent thousands of messages, some to a
+ *  receiver with thousands waiting, runs again only once that backlog
+ *  has shrunk (docs/architecture.md, "Backpressure"); the sends
+ *  themselves succeed.
  *  Arguments: tag, application-defined (below TR_TAG_RESERVED_MIN: see
  *  the table above); data may be NULL when size is 0.
  *  Errors: TR_EINVAL (rt NULL, data NULL with size > 0), TR_ENOPROC (dead
