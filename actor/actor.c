@@ -648,7 +648,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             terminate_v = term;
             goto stop;
         }
-        if (fiber && tr__fiber_yielded(a)) { /* a fiber's tr_yield: it goes on now */
+        if (fiber && (tr__fiber_yielded(a) || tr__fiber_woken(a))) { /* it goes on now */
             n = n + 1;
             if (tr__fiber_poke(&f, a)) {
                 why = f.stop_reason;

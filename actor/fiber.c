@@ -177,10 +177,17 @@ static int park_block(tr__parker *p, int64_t deadline) {
     return timed_out && tr__remaining_ms(deadline) == 0 ? TR_ETIMEDOUT : TR_OK;
 }
 
-/* The permit was given: the fiber's wake node makes its turn poke it. The
+/* The permit was given: the fiber's turn must poke it. When the actor is
+ * idle (its token given back, no message waiting), the waker takes the
+ * token and schedules it: the turn finds the permit (tr__fiber_woken), no
+ * wake node goes through the mailbox. Otherwise its wake node does. The
  * waker keeps the fiber's memory alive (park.h's rules). */
 static void park_unblock(tr__parker *p) {
-    tr__wake_reserved(fib_of_parker(p)->self);
+    tr__actor *a = fib_of_parker(p)->self;
+    if (tr__mq_take_idle(&a->mq, &a->mqc))
+        tr__schedule(a);
+    else
+        tr__wake_reserved(a);
 }
 
 static const tr__parker_ops fiber_parker_ops = {.block = park_block, .unblock = park_unblock};

@@ -91,6 +91,14 @@ static inline bool tr__fiber_yielded(const tr__actor *a) {
            ((const tr__fiber *)((const char *)a + TR__ACTOR_HDR))->wait == TR__FW_YIELD;
 }
 
+/* tr__fiber_woken: a's body is parked and its permit has been given: its
+ * turn resumes it without a message (a waker that found the actor idle
+ * took its run token instead of pushing its wake node: fiber.c). */
+static inline bool tr__fiber_woken(const tr__actor *a) {
+    const tr__fiber *f = (const tr__fiber *)((const char *)a + TR__ACTOR_HDR);
+    return f->wait == TR__FW_PARK && tr__load_acq_u32(&f->parker.permit);
+}
+
 /* The behaviour a fiber runs (tr_spawn_opts.on_fiber) and its state; for
  * a plain fiber, the fiber behaviour and its tr__fiber (as for actors). */
 static inline const tr__fiber *tr__fiber_of_c(const tr__actor *a) {

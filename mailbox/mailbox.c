@@ -97,6 +97,15 @@ got:
     return tail;
 }
 
+bool tr__mq_take_idle(tr__mq_prod *q, tr__mq_cons *c) {
+    /* Idle is exactly head == stub | EMPTY_BIT (markempty's CAS); clearing
+     * the bit is what the push that finds it does, without the node. The
+     * acquire half pairs with markempty's release, as a push's. */
+    void *idle = (void *)((uintptr_t)&c->stub | EMPTY_BIT);
+    return tr__load_acq_ptr((void *const *)&q->head) == idle &&
+           tr__cas_acqrel_ptr((void **)&q->head, idle, &c->stub);
+}
+
 bool tr__mq_markempty_mpsc(tr__mq_prod *q, tr__mq_cons *c) {
     tr__mq_node *stub = &c->stub;
     if (c->tail != stub || tr__load_acq_ptr((void *const *)&stub->next) != NULL)

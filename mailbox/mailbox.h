@@ -67,6 +67,12 @@ tr__mq_node *tr__mq_pop_mpsc(tr__mq_prod *p, tr__mq_cons *c);
  * holder only. */
 bool tr__mq_markempty_mpsc(tr__mq_prod *p, tr__mq_cons *c);
 
+/* tr__mq_take_idle: takes the token of an idle queue (marked empty, no
+ * message) without pushing anything: true when taken (the caller must
+ * schedule the actor, whose turn finds no message and gives the token
+ * back as usual). Any thread. */
+bool tr__mq_take_idle(tr__mq_prod *p, tr__mq_cons *c);
+
 /* tr__mq_idle: the queue is marked empty: its consumer gave the token back
  * and waits for a push, which will schedule it. A hint, any thread (a push
  * or a consumer may change it at once). */
