@@ -453,7 +453,8 @@ static int cmp_chan(const void *a, const void *b) {
 /* Under every lock: withdraws (if still waiting) and unlinks every waiter
  * still queued. */
 static void dequeue_all(sel_state *s) {
-    tr__cas_acqrel_u32(&s->done, SEL_WAITING, SEL_WITHDRAWN);
+    if (tr__load_acq_u32(&s->done) == SEL_WAITING) /* woken by a claim: no RMW */
+        tr__cas_acqrel_u32(&s->done, SEL_WAITING, SEL_WITHDRAWN);
     for (size_t i = 0; i < s->n; i++) {
         waiter *w = &s->w[i];
         if (w->linked)
