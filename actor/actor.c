@@ -745,7 +745,8 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     /* Only a flooding producer's turn (it sent TR__TURN_SENDS messages) is
      * muted: an actor that forwards what it handles (a pool's manager)
      * goes on, or one slow receiver would hold up all its routes. */
-    if (!(sched && tr__turn_mute(sched, a, sched->ctx.sends >= TR__TURN_SENDS)))
+    if (!(sched && sched->ctx.mute_to &&
+          tr__turn_mute(sched, a, sched->ctx.sends >= TR__TURN_SENDS)))
         tr__schedule_yield(a);
     return;
 stop:
@@ -755,13 +756,13 @@ stop:
     turn_stats(sched, a, n - counted);
     die(a, why, terminate_v);
     turn_end(sched);
-    if (sched)
+    if (sched && sched->ctx.mute_to)
         (void)tr__turn_mute(sched, a, false); /* drops the hold on the receiver */
     return;
 out:
     frame_pop(&f);
     turn_end(sched);
-    if (sched)
+    if (sched && sched->ctx.mute_to)
         (void)tr__turn_mute(sched, a, false);
 }
 
