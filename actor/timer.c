@@ -6,7 +6,19 @@
  * see below), a wake-up, or the next deadline of the services' io_tick
  * (io/net.c's ready and timed sockets). Sockets' events are waited for
  * by idle scheduler threads (sched.c); the timer thread looks at them
- * only while none does. No thread is blocked per timer or per socket. Timer ids are slot
+ * only while none does. No thread is blocked per timer or per socket.
+ *
+ * An idle scheduler thread waits for the earliest deadline in place of the
+ * timer thread (as Go's findrunnable bounds its netpoll wait by the next
+ * timer and runs the timers itself): one thread at a time parks with that
+ * duty (tr__timers_park), wakes when the deadline plus slack passes, fires
+ * what is due from there (tr__timers_unpark) and runs the actors it made
+ * runnable without handing them over: one wake-up per firing instead of
+ * two (timer thread, then a scheduler thread). While a scheduler thread has
+ * the duty, the timer thread fires only timers overdue by BACKSTOP_US (the
+ * duty's holder was woken for other work and is busy).
+ *
+ * Timer ids are slot
  * index + generation in a table, so cancelling a fired or reused timer is
  * detected; cancellation removes the entry from the heap (O(log n)). A
  * periodic timer that fires gets its next deadline in place (one sift).
@@ -47,8 +59,14 @@
 #define IO_LOOK_MIN_US 1000
 #define IO_LOOK_MAX_US 16000
 
+/* While a parked scheduler thread waits for the timers, the timer thread
+ * wakes BACKSTOP_US after the earliest one is due (plus slack), and fires
+ * it then if nobody did: the holder may have been woken for other work
+ * and be busy. Its look costs one wake-up per BACKSTOP_US at most. */
+#define BACKSTOP_US 5000
+
 static int64_t slack_us(tr_duration_ms d) {
-    if (d >= 512) /* d * 1000 / 512 >= SLACK_MAX_US; and d * 1000 may overflow */
+    if (d >= (int64_t)SLACK_MAX_US * 512 / 1000) /* also keeps d * 1000 from overflowing */
         return SLACK_MAX_US;
     return d > 0 ? d * 1000 / 512 : 0;
 }
@@ -81,8 +99,12 @@ struct tr__timers {
     tr__poll *poll; /* the one wait: timers' deadlines and I/O */
     pthread_t thread;
     bool quit;
-    bool sleeping; /* under mu: the thread is (about to be) in tr__poll_wait */
-    entry *e;      /* table */
+    bool sleeping;        /* under mu: the thread is (about to be) in tr__poll_wait */
+    int64_t thread_until; /* under mu, while sleeping: when the timer thread's wait ends */
+    tr__sched *holder;    /* under mu: the parked scheduler thread that waits for the
+                             earliest deadline (tr__timers_park), or NULL */
+    uint32_t closed;      /* atomic: tr__timers_stop ran */
+    entry *e;             /* table */
     uint32_t n_e, cap_e;
     uint32_t *free_e;
     uint32_t n_free;
@@ -167,6 +189,56 @@ static void entry_free(tr__timers *t, uint32_t idx) {
     t->free_e[t->n_free++] = idx; /* free_e has room for every entry */
 }
 
+/* Fires the earliest entry (due at now); under t->mu, which it drops
+ * while it delivers. */
+static void fire_top(tr_runtime *rt, tr__timers *t, int64_t now) {
+    uint32_t idx = t->heap[0].idx;
+    entry *e = &t->e[idx];
+    tr_pid to = e->to;
+    uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
+    bool periodic = e->period > 0;
+    tr__msg *m = e->m;
+    e->m = NULL;
+    if (!m) /* an interval whose message could not be made last time */
+        m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
+    if (!m) {
+        heap_retime_top(t, now + 1000); /* still out of memory: late, not lost */
+        return;
+    }
+    m->sys = e->sys;
+    m->pub.ref = e->sys == TR__SYS_NONE ? id : e->ref; /* system timers carry their own ref */
+    if (periodic) {
+        e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
+        int64_t period = tr__sat_mul(e->period, 1000);
+        int64_t next = tr__sat_add(e->when, period);
+        if (next <= now) /* then period <= now - when: no overflow below */
+            next = now + period - ((now - e->when) % period);
+        heap_retime_top(t, next);
+    } else {
+        heap_remove(t, 0);
+        entry_free(t, idx);
+    }
+    pthread_mutex_unlock(&t->mu);
+    int err = tr__deliver(rt, to, m);
+    pthread_mutex_lock(&t->mu);
+    if (err == TR_ENOPROC && periodic) {
+        /* target gone: the interval ends */
+        entry *p = &t->e[idx];
+        if (p->gen == (uint32_t)(id >> 32) && p->heap_pos != NOT_PENDING) {
+            heap_remove(t, p->heap_pos);
+            entry_free(t, idx);
+        }
+    }
+}
+
+/* When the earliest timer wants a wake-up (its deadline plus slack), under
+ * t->mu; TR__NEVER: no timer. */
+static int64_t top_wake(const tr__timers *t) {
+    if (!t->n_heap)
+        return TR__NEVER;
+    return tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
+}
+
 static void *timer_main(void *arg) {
     tr_runtime *rt = (tr_runtime *)arg;
     tr__timers *t = rt->timers;
@@ -181,14 +253,17 @@ static void *timer_main(void *arg) {
     pthread_mutex_lock(&t->mu);
     while (!t->quit) {
         int64_t now = tr__now_us();
-        if (t->n_heap == 0 || t->heap[0].when > now) {
+        /* Due now; while a scheduler thread holds the duty, only once it
+         * is BACKSTOP_US late (the holder fires it before, unless busy). */
+        int64_t due = t->n_heap ? t->heap[0].when : TR__NEVER;
+        if (t->holder)
+            due = tr__sat_add(top_wake(t), BACKSTOP_US);
+        if (due > now) {
             /* Wait until the deadline itself plus its slack (a timer never
              * fires early), an I/O event, or a wake-up (a new earliest
              * timer, quit, a socket's deadline). A deadline that never
              * comes: wait for the others only. */
-            int64_t wake = TR__NEVER;
-            if (t->n_heap)
-                wake = tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
+            int64_t wake = t->holder ? due : top_wake(t);
             t->sleeping = true;
             pthread_mutex_unlock(&t->mu);
             /* The sockets' events, while no scheduler thread waits for
@@ -213,52 +288,52 @@ static void *timer_main(void *arg) {
             int64_t io = tr__services_io_tick(rt);
             if (look < io)
                 io = look;
-            (void)tr__poll_wait(t->poll, evs, 1, io < wake ? io : wake);
+            if (io < wake)
+                wake = io;
+            pthread_mutex_lock(&t->mu);
+            t->thread_until = wake; /* a new earliest timer wakes us if it is earlier */
+            pthread_mutex_unlock(&t->mu);
+            (void)tr__poll_wait(t->poll, evs, 1, wake);
             pthread_mutex_lock(&t->mu);
             t->sleeping = false;
             continue;
         }
-        /* Fire the earliest entry. */
-        uint32_t idx = t->heap[0].idx;
-        entry *e = &t->e[idx];
-        tr_pid to = e->to;
-        uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
-        bool periodic = e->period > 0;
-        tr__msg *m = e->m;
-        e->m = NULL;
-        if (!m) /* an interval whose message could not be made last time */
-            m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
-        if (!m) {
-            heap_retime_top(t, now + 1000); /* still out of memory: late, not lost */
-            continue;
-        }
-        m->sys = e->sys;
-        m->pub.ref = e->sys == TR__SYS_NONE ? id : e->ref; /* system timers carry their own ref */
-        if (periodic) {
-            e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
-            int64_t period = tr__sat_mul(e->period, 1000);
-            int64_t next = tr__sat_add(e->when, period);
-            if (next <= now) /* then period <= now - when: no overflow below */
-                next = now + period - ((now - e->when) % period);
-            heap_retime_top(t, next);
-        } else {
-            heap_remove(t, 0);
-            entry_free(t, idx);
-        }
-        pthread_mutex_unlock(&t->mu);
-        int err = tr__deliver(rt, to, m);
-        pthread_mutex_lock(&t->mu);
-        if (err == TR_ENOPROC && periodic) {
-            /* target gone: the interval ends */
-            entry *p = &t->e[idx];
-            if (p->gen == (uint32_t)(id >> 32) && p->heap_pos != NOT_PENDING) {
-                heap_remove(t, p->heap_pos);
-                entry_free(t, idx);
-            }
-        }
+        fire_top(rt, t, now);
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
+}
+
+bool tr__timers_park(tr_runtime *rt, tr__sched *s, int64_t *wake_us) {
+    tr__timers *t = rt->timers;
+    *wake_us = TR__NEVER;
+    if (!t || tr__load_acq_u32(&t->closed))
+        return false;
+    pthread_mutex_lock(&t->mu);
+    bool taken = !t->quit && (t->holder == NULL || t->holder == s);
+    if (taken) {
+        t->holder = s;
+        *wake_us = top_wake(t);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return taken;
+}
+
+unsigned tr__timers_unpark(tr_runtime *rt, tr__sched *s, bool fire) {
+    tr__timers *t = rt->timers;
+    unsigned n = 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->holder == s)
+        t->holder = NULL;
+    if (fire) {
+        int64_t now = tr__now_us();
+        while (!t->quit && t->n_heap && t->heap[0].when <= now) {
+            fire_top(rt, t, now);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return n;
 }
 
 int tr__timers_start(tr_runtime *rt) {
@@ -284,13 +359,16 @@ int tr__timers_start(tr_runtime *rt) {
 
 void tr__timers_stop(tr_runtime *rt) {
     tr__timers *t = rt->timers;
-    if (!t)
+    if (!t || tr__load_acq_u32(&t->closed))
         return;
     pthread_mutex_lock(&t->mu);
     t->quit = true;
     tr__poll_wake(t->poll);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
+    /* Scheduler threads may still park and look (tr__timers_park): the
+     * table goes, the structure stays until tr__timers_free. */
+    pthread_mutex_lock(&t->mu);
     for (uint32_t i = 0; i < t->n_e; i++) {
         tr__free(t->e[i].data);
         if (t->e[i].m)
@@ -299,6 +377,20 @@ void tr__timers_stop(tr_runtime *rt) {
     tr__free(t->e);
     tr__free(t->free_e);
     tr__free(t->heap);
+    t->e = NULL;
+    t->free_e = NULL;
+    t->heap = NULL;
+    t->n_e = t->cap_e = t->n_free = t->n_heap = t->cap_heap = 0;
+    t->holder = NULL;
+    pthread_mutex_unlock(&t->mu);
+    tr__store_rel_u32(&t->closed, 1);
+}
+
+void tr__timers_free(tr_runtime *rt) {
+    tr__timers *t = rt->timers;
+    if (!t)
+        return;
+    tr__timers_stop(rt);
     pthread_mutex_destroy(&t->mu);
     tr__poll_close(t->poll);
     tr__free(t);
@@ -306,7 +398,7 @@ void tr__timers_stop(tr_runtime *rt) {
 }
 
 struct tr__poll *tr__runtime_poll(const tr_runtime *rt) {
-    if (!rt || !rt->timers)
+    if (!rt || !rt->timers || tr__load_acq_u32(&rt->timers->closed))
         return NULL;
     /* The caller registers a descriptor: from now on someone must look.
      * The first time, the timer thread starts looking (and moves a parked
@@ -389,11 +481,23 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         t->free_e[t->n_free++] = idx;
         goto nomem;
     }
-    if (e->heap_pos == 0 && t->sleeping)
-        tr__poll_wake(t->poll);
+    /* A new earliest timer: whoever waits for the earliest one waits
+     * again, for this one (the timer thread only if its wait would end
+     * past this timer's: see BACKSTOP_US). */
+    tr__sched *holder = NULL;
+    if (e->heap_pos == 0) {
+        holder = t->holder;
+        int64_t wake = top_wake(t);
+        if (holder)
+            wake = tr__sat_add(wake, BACKSTOP_US);
+        if (t->sleeping && t->thread_until > wake)
+            tr__poll_wake(t->poll);
+    }
     if (out)
         *out = ((uint64_t)e->gen << 32) | (idx + 1);
     pthread_mutex_unlock(&t->mu);
+    if (holder)
+        tr__sched_nudge(holder); /* after t->mu: the holder takes it under its park_mu */
     return TR_OK;
 nomem:
     pthread_mutex_unlock(&t->mu);
