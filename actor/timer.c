@@ -96,7 +96,8 @@ typedef struct hnode {
 
 struct tr__timers {
     pthread_mutex_t mu;
-    tr__poll *poll; /* the one wait: timers' deadlines and I/O */
+    pthread_mutex_t fire_mu; /* held from taking a batch of due timers to delivering it */
+    tr__poll *poll;          /* the one wait: timers' deadlines and I/O */
     pthread_t thread;
     bool quit;
     bool sleeping;        /* under mu: the thread is (about to be) in tr__poll_wait */
@@ -234,20 +235,31 @@ static bool take_top(tr__timers *t, int64_t now, fired *f) {
 }
 
 /* Fires the entries due at now (at most FIRE_BATCH), under t->mu, which
- * it drops while it delivers. Returns how many. */
+ * it drops while it delivers. Returns how many. Two threads may fire (a
+ * scheduler thread with the duty, the timer thread's backstop): fire_mu
+ * keeps their batches from taking to delivering in one order, so timers
+ * arrive in deadline order. */
 static unsigned fire_due(tr_runtime *rt, tr__timers *t, int64_t now) {
     fired f[FIRE_BATCH];
     unsigned n = 0;
+    if (t->quit || !t->n_heap || t->heap[0].when > now)
+        return 0;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_lock(&t->fire_mu);
+    pthread_mutex_lock(&t->mu);
     while (n < FIRE_BATCH && !t->quit && t->n_heap && t->heap[0].when <= now)
         if (take_top(t, now, &f[n]))
             n++;
-    if (!n)
+    if (!n) {
+        pthread_mutex_unlock(&t->fire_mu);
         return 0;
+    }
     pthread_mutex_unlock(&t->mu);
     unsigned gone = 0;
     for (unsigned i = 0; i < n; i++)
         if (tr__deliver(rt, f[i].to, f[i].m) == TR_ENOPROC && f[i].id)
             f[gone++].id = f[i].id; /* target gone: the interval ends */
+    pthread_mutex_unlock(&t->fire_mu);
     pthread_mutex_lock(&t->mu);
     for (unsigned i = 0; i < gone; i++) {
         uint32_t idx = (uint32_t)(f[i].id & 0xffffffffu) - 1;
@@ -375,9 +387,11 @@ int tr__timers_start(tr_runtime *rt) {
         return err;
     }
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->fire_mu, NULL);
     rt->timers = t;
     if (pthread_create(&t->thread, NULL, timer_main, rt)) {
         pthread_mutex_destroy(&t->mu);
+        pthread_mutex_destroy(&t->fire_mu);
         tr__poll_close(t->poll);
         tr__free(t);
         rt->timers = NULL;
@@ -423,6 +437,7 @@ void tr__timers_free(tr_runtime *rt) {
         return;
     tr__timers_stop(rt);
     pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->fire_mu);
     tr__poll_close(t->poll);
     tr__free(t);
     rt->timers = NULL;
