@@ -307,6 +307,7 @@ static void *timer_main(void *arg) {
              * comes: wait for the others only. */
             int64_t wake = t->holder ? due : top_wake(t);
             t->sleeping = true;
+            t->thread_until = TR__NEVER; /* until set below: any new earliest timer wakes us */
             pthread_mutex_unlock(&t->mu);
             /* The sockets' events, while no scheduler thread waits for
              * them (all busy): a look every IO_LOOK_US (sched.c). */
