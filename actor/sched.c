@@ -526,15 +526,10 @@ static bool park(tr__sched *s, int64_t wait_ns) {
     if (!any_work(s) && !tr__load_acq_u32(&rt->quit)) {
         /* One watcher while other threads run (they may come to hold work
          * during a long turn) or hold work; the others sleep until woken.
-         * Threads that only spin run no turn: they park soon, or start
-         * one and then wake a watcher if they hold work (wake_for_next),
-         * as a thread that holds work while none watches does after the
-         * runtime was idle. */
-        watch =
-            (wait_ns > 0 ||
-             tr__load_acq_u32(&rt->n_sleeping) + tr__load_acq_u32(&rt->n_spinning) < rt->n_sched ||
-             any_held(s)) &&
-            tr__cas_acqrel_u32(&rt->n_watching, 0, 1);
+         * A thread that holds work while none watches wakes one
+         * (wake_for_next): after the runtime was idle. */
+        watch = (wait_ns > 0 || tr__load_acq_u32(&rt->n_sleeping) < rt->n_sched || any_held(s)) &&
+                tr__cas_acqrel_u32(&rt->n_watching, 0, 1);
         while (s->sleeping && !tr__load_acq_u32(&rt->quit)) {
             /* How long: a watcher WATCH_MS; with destructions waiting for a
              * grace period (n_pending: the callbacks this thread's epoch
