@@ -104,6 +104,7 @@ struct tr__timers {
     int64_t thread_until; /* under mu, while sleeping: when the timer thread's wait ends */
     tr__sched *holder;    /* under mu: the parked scheduler thread that waits for the
                              earliest deadline (tr__timers_park), or NULL */
+    int64_t holder_until; /* under mu: the wake-up the holder waits for */
     uint32_t closed;      /* atomic: tr__timers_stop ran */
     entry *e;             /* table */
     uint32_t n_e, cap_e;
@@ -356,7 +357,7 @@ bool tr__timers_park(tr_runtime *rt, tr__sched *s, int64_t *wake_us) {
     bool taken = !t->quit && (t->holder == NULL || t->holder == s);
     if (taken) {
         t->holder = s;
-        *wake_us = top_wake(t);
+        *wake_us = t->holder_until = top_wake(t);
     }
     pthread_mutex_unlock(&t->mu);
     return taken;
@@ -366,8 +367,14 @@ unsigned tr__timers_unpark(tr_runtime *rt, tr__sched *s, bool fire) {
     tr__timers *t = rt->timers;
     unsigned n = 0;
     pthread_mutex_lock(&t->mu);
-    if (t->holder == s)
+    if (t->holder == s) {
         t->holder = NULL;
+        /* Woken for other work: the timer thread takes over, if it would
+         * wake later than BACKSTOP_US past the earliest timer (one that
+         * came while we held the duty). */
+        if (!fire && t->sleeping && t->thread_until > tr__sat_add(top_wake(t), BACKSTOP_US))
+            tr__poll_wake(t->poll);
+    }
     if (fire) {
         int64_t now = tr__now_us();
         unsigned k;
@@ -534,16 +541,20 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         goto nomem;
     }
     /* A new earliest timer: whoever waits for the earliest one waits
-     * again, for this one (the timer thread only if its wait would end
-     * past this timer's: see BACKSTOP_US). */
+     * again, for this one, if its wait would end later: the scheduler
+     * thread with the duty, else the timer thread (which is woken when
+     * that thread gives the duty back unused: tr__timers_unpark). */
     tr__sched *holder = NULL;
     if (t->pos[idx] == 0) {
-        holder = t->holder;
         int64_t wake = top_wake(t);
-        if (holder)
-            wake = tr__sat_add(wake, BACKSTOP_US);
-        if (t->sleeping && t->thread_until > wake)
+        if (t->holder) {
+            if (t->holder_until > wake) {
+                holder = t->holder;
+                t->holder_until = wake;
+            }
+        } else if (t->sleeping && t->thread_until > wake) {
             tr__poll_wake(t->poll);
+        }
     }
     if (out)
         *out = ((uint64_t)e->gen << 32) | (idx + 1);
