@@ -256,6 +256,38 @@ static void test_store_grows(void **state) {
     kv_store_fini(&st);
 }
 
+/* A value that changes size goes between the entry's inline room and an
+ * allocation of its own, and back, without losing its bytes or its TTL;
+ * INCR grows the number in place. */
+static void test_value_sizes(void **state) {
+    fixture *f = *state;
+    size_t sizes[] = {0, 3, 40, 200, 5, 70000, 64, 1, 100};
+    char *big = malloc(70000 + 64);
+    assert_non_null(big);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        memset(big, 'a' + (int)k, n);
+        char cmd[160];
+        int h = snprintf(cmd, sizeof cmd, "*3\r\n$3\r\nSET\r\n$1\r\nv\r\n$%zu\r\n", n);
+        kv_buf in = {0};
+        kv_buf_put(&in, cmd, (size_t)h);
+        kv_buf_put(&in, big, n);
+        kv_buf_puts(&in, "\r\nPEXPIRE v 500000\r\nGET v\r\n");
+        const char *r = run_n(f, in.p, in.len);
+        kv_buf_free(&in);
+        int pre = snprintf(cmd, sizeof cmd, "+OK\r\n:1\r\n$%zu\r\n", n);
+        assert_memory_equal(r, cmd, (size_t)pre);
+        assert_memory_equal(r + pre, big, n);
+        assert_memory_equal(r + pre + n, "\r\n", 2);
+    }
+    assert_string_equal(run(f, "PTTL v\r\n"), ":500000\r\n");
+    free(big);
+    assert_string_equal(run(f, "SET n 9\r\nINCR n\r\nINCRBY n 99999999999990\r\nGET n\r\n"),
+                        "+OK\r\n:10\r\n:100000000000000\r\n$15\r\n100000000000000\r\n");
+    assert_string_equal(run(f, "DECRBY n 100000000000001\r\nGET n\r\n"), ":-1\r\n$2\r\n-1\r\n");
+    assert_string_equal(run(f, "DEL v n\r\nDBSIZE\r\n"), ":2\r\n:0\r\n");
+}
+
 /* Calls shard i (by its registered name) with one op; returns the call's
  * result, the reply in *reply. */
 static int call_shard(tr_runtime *rt, unsigned i, uint8_t code, const char *key, const char *val,
@@ -341,6 +373,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_shard_down_reply, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry, fx_setup, fx_teardown),
         cmocka_unit_test(test_store_grows),
+        cmocka_unit_test_setup_teardown(test_value_sizes, fx_setup, fx_teardown),
         cmocka_unit_test(test_shard_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -439,10 +439,22 @@ static void w_line(kv_buf *b, char type, const char *s, size_t len) {
     b->p[b->len++] = '\n';
 }
 
+char *kv_fmt_ll(char *end, long long v) {
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void w_num(kv_buf *b, char type, long long v) {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    w_line(b, type, tmp, (size_t)n);
+    char *p = kv_fmt_ll(tmp + sizeof tmp, v);
+    w_line(b, type, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void kv_w_status(kv_buf *b, const char *s) {

@@ -76,6 +76,10 @@ void kv_w_bulk(kv_buf *b, const void *p, size_t len);
 void kv_w_nil(kv_buf *b);                /* $-1 */
 void kv_w_array(kv_buf *b, long long n); /* *n, then n replies */
 
+/* Writes the decimal digits of v (and a '-') backwards, ending just
+ * before end (at most 20 bytes); returns where they start. */
+char *kv_fmt_ll(char *end, long long v);
+
 /* Redis's string2ll: the whole of s[0..len) is a decimal long long with no
  * sign other than a leading '-', no leading zeros, no spaces. */
 bool kv_str2ll(const char *s, size_t len, long long *out);
