@@ -92,6 +92,35 @@ static void test_reader_split_bytes(void **state) {
     assert_string_equal(all, "+OK\r\n:1\r\n$5\r\nvalue\r\n");
 }
 
+static void test_reader_long_pipeline(void **state) {
+    fixture *f = *state;
+    /* 400 commands (about 20 KiB) fed in 997-byte pieces, so that commands
+     * are cut anywhere and the reader's buffer is compacted many times:
+     * every reply comes, in order, with the right value */
+    kv_buf in = {0}, want = {0}, got = {0};
+    for (int i = 0; i < 200; i++) {
+        char cmd[128], rep[64];
+        int k =
+            snprintf(cmd, sizeof cmd, "*3\r\n$3\r\nSET\r\n$5\r\nk%04d\r\n$6\r\nv%05d\r\n", i, i);
+        kv_buf_put(&in, cmd, (size_t)k);
+        k = snprintf(cmd, sizeof cmd, "*2\r\n$3\r\nGET\r\n$5\r\nk%04d\r\n", i / 2);
+        kv_buf_put(&in, cmd, (size_t)k);
+        k = snprintf(rep, sizeof rep, "+OK\r\n$6\r\nv%05d\r\n", i / 2);
+        kv_buf_put(&want, rep, (size_t)k);
+    }
+    for (size_t at = 0; at < in.len; at += 997) {
+        size_t n = in.len - at < 997 ? in.len - at : 997;
+        kv_buf_puts(&got, run_n(f, in.p + at, n));
+    }
+    kv_buf_put(&got, "", 1);
+    kv_buf_put(&want, "", 1);
+    assert_string_equal(got.p, want.p);
+    assert_int_equal(kv_reader_pending(f->s.rd), 0);
+    kv_buf_free(&in);
+    kv_buf_free(&want);
+    kv_buf_free(&got);
+}
+
 static void expect_proto_error(const char *in, size_t len, const char *err) {
     fixture *f = NULL;
     fx_setup((void **)&f);
@@ -364,6 +393,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reader_forms, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reader_split_bytes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_long_pipeline, fx_setup, fx_teardown),
         cmocka_unit_test(test_reader_errors),
         cmocka_unit_test_setup_teardown(test_reader_error_after_good_commands, fx_setup,
                                         fx_teardown),
