@@ -282,8 +282,7 @@ static kv_cmd *fast_multibulk(redisReader *r) {
         if (q >= end || *q != '$')
             return NULL;
         q++;
-        if (!line_len(&q, end, &len) || len < 0 ||
-            (unsigned long long)len > KV_PROTO_MAX_BULK_LEN ||
+        if (!line_len(&q, end, &len) || (unsigned long long)len > KV_PROTO_MAX_BULK_LEN ||
             (size_t)(end - q) < (size_t)len + 2 || q[len] != '\r' || q[len + 1] != '\n')
             return NULL;
         args[i] = (kv_arg){(char *)q, (size_t)len};
