@@ -92,6 +92,35 @@ static void test_reader_split_bytes(void **state) {
     assert_string_equal(all, "+OK\r\n:1\r\n$5\r\nvalue\r\n");
 }
 
+static void test_reader_long_pipeline(void **state) {
+    fixture *f = *state;
+    /* 400 commands (about 20 KiB) fed in 997-byte pieces, so that commands
+     * are cut anywhere and the reader's buffer is compacted many times:
+     * every reply comes, in order, with the right value */
+    kv_buf in = {0}, want = {0}, got = {0};
+    for (int i = 0; i < 200; i++) {
+        char cmd[128], rep[64];
+        int k =
+            snprintf(cmd, sizeof cmd, "*3\r\n$3\r\nSET\r\n$5\r\nk%04d\r\n$6\r\nv%05d\r\n", i, i);
+        kv_buf_put(&in, cmd, (size_t)k);
+        k = snprintf(cmd, sizeof cmd, "*2\r\n$3\r\nGET\r\n$5\r\nk%04d\r\n", i / 2);
+        kv_buf_put(&in, cmd, (size_t)k);
+        k = snprintf(rep, sizeof rep, "+OK\r\n$6\r\nv%05d\r\n", i / 2);
+        kv_buf_put(&want, rep, (size_t)k);
+    }
+    for (size_t at = 0; at < in.len; at += 997) {
+        size_t n = in.len - at < 997 ? in.len - at : 997;
+        kv_buf_puts(&got, run_n(f, in.p + at, n));
+    }
+    kv_buf_put(&got, "", 1);
+    kv_buf_put(&want, "", 1);
+    assert_string_equal(got.p, want.p);
+    assert_int_equal(kv_reader_pending(f->s.rd), 0);
+    kv_buf_free(&in);
+    kv_buf_free(&want);
+    kv_buf_free(&got);
+}
+
 static void expect_proto_error(const char *in, size_t len, const char *err) {
     fixture *f = NULL;
     fx_setup((void **)&f);
@@ -256,6 +285,38 @@ static void test_store_grows(void **state) {
     kv_store_fini(&st);
 }
 
+/* A value that changes size goes between the entry's inline room and an
+ * allocation of its own, and back, without losing its bytes or its TTL;
+ * INCR grows the number in place. */
+static void test_value_sizes(void **state) {
+    fixture *f = *state;
+    size_t sizes[] = {0, 3, 40, 200, 5, 70000, 64, 1, 100};
+    char *big = malloc(70000 + 64);
+    assert_non_null(big);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        memset(big, 'a' + (int)k, n);
+        char cmd[160];
+        int h = snprintf(cmd, sizeof cmd, "*3\r\n$3\r\nSET\r\n$1\r\nv\r\n$%zu\r\n", n);
+        kv_buf in = {0};
+        kv_buf_put(&in, cmd, (size_t)h);
+        kv_buf_put(&in, big, n);
+        kv_buf_puts(&in, "\r\nPEXPIRE v 500000\r\nGET v\r\n");
+        const char *r = run_n(f, in.p, in.len);
+        kv_buf_free(&in);
+        int pre = snprintf(cmd, sizeof cmd, "+OK\r\n:1\r\n$%zu\r\n", n);
+        assert_memory_equal(r, cmd, (size_t)pre);
+        assert_memory_equal(r + pre, big, n);
+        assert_memory_equal(r + pre + n, "\r\n", 2);
+    }
+    assert_string_equal(run(f, "PTTL v\r\n"), ":500000\r\n");
+    free(big);
+    assert_string_equal(run(f, "SET n 9\r\nINCR n\r\nINCRBY n 99999999999990\r\nGET n\r\n"),
+                        "+OK\r\n:10\r\n:100000000000000\r\n$15\r\n100000000000000\r\n");
+    assert_string_equal(run(f, "DECRBY n 100000000000001\r\nGET n\r\n"), ":-1\r\n$2\r\n-1\r\n");
+    assert_string_equal(run(f, "DEL v n\r\nDBSIZE\r\n"), ":2\r\n:0\r\n");
+}
+
 /* Calls shard i (by its registered name) with one op; returns the call's
  * result, the reply in *reply. */
 static int call_shard(tr_runtime *rt, unsigned i, uint8_t code, const char *key, const char *val,
@@ -332,6 +393,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reader_forms, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reader_split_bytes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_long_pipeline, fx_setup, fx_teardown),
         cmocka_unit_test(test_reader_errors),
         cmocka_unit_test_setup_teardown(test_reader_error_after_good_commands, fx_setup,
                                         fx_teardown),
@@ -341,6 +403,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_shard_down_reply, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry, fx_setup, fx_teardown),
         cmocka_unit_test(test_store_grows),
+        cmocka_unit_test_setup_teardown(test_value_sizes, fx_setup, fx_teardown),
         cmocka_unit_test(test_shard_actors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

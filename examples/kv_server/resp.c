@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <hiredis/read.h>
+#include <hiredis/sds.h>
 
 struct kv_reader {
     redisReader *r;
@@ -123,7 +124,7 @@ static redisReplyObjectFunctions kv_fns = {
 void kv_cmd_free(kv_cmd *c) {
     if (!c)
         return;
-    for (int i = 0; i < c->argc; i++)
+    for (int i = 0; !c->borrowed && i < c->argc; i++)
         free(c->argv[i].p);
     free(c);
 }
@@ -156,9 +157,23 @@ size_t kv_reader_pending(const kv_reader *kr) {
     return kr->r->len - kr->r->pos;
 }
 
+/* Drops the consumed bytes at the front of the buffer once there are 1 KiB
+ * of them or nothing else (as hiredis does after a reply it reads). */
+static void compact(redisReader *r) {
+    if (r->pos == r->len && r->len) {
+        sdsclear(r->buf);
+        r->pos = r->len = 0;
+    } else if (r->pos >= 1024) {
+        sdsrange(r->buf, (int)r->pos, -1);
+        r->pos = 0;
+        r->len = sdslen(r->buf);
+    }
+}
+
 bool kv_reader_feed(kv_reader *kr, const char *data, size_t len) {
     if (kr->err[0])
         return false;
+    compact(kr->r);
     if (kv_reader_pending(kr) + len > KV_QUERY_BUF_MAX) {
         set_err(kr, "query buffer limit exceeded");
         return false;
@@ -226,6 +241,64 @@ static int hex_val(char c) {
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+/* A "<n>\r\n" length at *pp (before end): true and *v, *pp past it, when
+ * it is all there and a plain number (no sign, no leading zero, at most
+ * 10 digits). Anything else is left to the slow path, which reads it as
+ * redis-server does. */
+static bool line_len(const char **pp, const char *end, long long *v) {
+    const char *p = *pp;
+    long long n = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 11; p++, digits++)
+        n = n * 10 + (*p - '0');
+    if (digits == 0 || digits > 10 || (digits > 1 && **pp == '0') || end - p < 2 || p[0] != '\r' ||
+        p[1] != '\n')
+        return false;
+    *v = n;
+    *pp = p + 2;
+    return true;
+}
+
+#define FAST_ARGS 64
+
+/* The common case read without hiredis and without copies: a command of
+ * at most FAST_ARGS bulk strings that is all in the buffer. Its arguments
+ * are borrowed (the NUL of each is written over the CR after it) and the
+ * cursor moves past it. NULL leaves everything else (incomplete, big or
+ * malformed input, which gets hiredis's reading and our errors) as it
+ * was. */
+static kv_cmd *fast_multibulk(redisReader *r) {
+    char *p = r->buf + r->pos;
+    const char *end = r->buf + r->len;
+    const char *q = p + 1;
+    long long n;
+    if (!line_len(&q, end, &n) || n <= 0 || n > FAST_ARGS)
+        return NULL;
+    kv_arg args[FAST_ARGS];
+    for (long long i = 0; i < n; i++) {
+        long long len;
+        if (q >= end || *q != '$')
+            return NULL;
+        q++;
+        if (!line_len(&q, end, &len) || (unsigned long long)len > KV_PROTO_MAX_BULK_LEN ||
+            (size_t)(end - q) < (size_t)len + 2 || q[len] != '\r' || q[len + 1] != '\n')
+            return NULL;
+        args[i] = (kv_arg){(char *)q, (size_t)len};
+        q += len + 2;
+    }
+    kv_cmd *c = (kv_cmd *)malloc(sizeof(kv_cmd) + (size_t)n * sizeof(kv_arg));
+    if (!c)
+        return NULL; /* hiredis tries, and reports the lack of memory */
+    c->argc = (int)n;
+    c->borrowed = true;
+    for (long long i = 0; i < n; i++) {
+        args[i].p[args[i].len] = 0;
+        c->argv[i] = args[i];
+    }
+    r->pos = (size_t)(q - r->buf);
+    return c;
 }
 
 /* Splits an inline line into words as redis-server's sdssplitargs does:
@@ -339,8 +412,16 @@ int kv_reader_next(kv_reader *kr, kv_cmd **out) {
          * header's limit are ours. */
         bool idle = r->ridx == -1 || (r->ridx == 0 && r->rstack[0].type < 0);
         if (idle) {
+            compact(r);
             if (r->pos >= r->len)
                 return 0;
+            if (r->buf[r->pos] == '*') {
+                kv_cmd *c = fast_multibulk(r);
+                if (c) {
+                    *out = c;
+                    return 1;
+                }
+            }
             const char *p = r->buf + r->pos;
             size_t n = r->len - r->pos;
             if (p[0] != '*') {
@@ -439,10 +520,22 @@ static void w_line(kv_buf *b, char type, const char *s, size_t len) {
     b->p[b->len++] = '\n';
 }
 
+char *kv_fmt_ll(char *end, long long v) {
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char *p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 static void w_num(kv_buf *b, char type, long long v) {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    w_line(b, type, tmp, (size_t)n);
+    char *p = kv_fmt_ll(tmp + sizeof tmp, v);
+    w_line(b, type, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void kv_w_status(kv_buf *b, const char *s) {

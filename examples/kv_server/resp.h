@@ -36,9 +36,12 @@ typedef struct kv_arg {
 } kv_arg;
 
 /* A parsed command: argc arguments, argv[0] the command name. One
- * allocation with its argv array; each argument string is its own. */
+ * allocation with its argv array; each argument string is its own, or,
+ * when borrowed, lies in the reader's buffer (valid until the next
+ * kv_reader_next or kv_reader_feed on that reader). */
 typedef struct kv_cmd {
     int argc;
+    bool borrowed;
     kv_arg argv[];
 } kv_cmd;
 
@@ -56,7 +59,8 @@ void kv_reader_free(kv_reader *r);
 bool kv_reader_feed(kv_reader *r, const char *data, size_t len);
 
 /* The next complete command: 1 and *out (the caller frees it with
- * kv_cmd_free), 0 when more input is needed, -1 on a protocol error
+ * kv_cmd_free, before the reader's next call: its arguments may be in
+ * the reader's buffer), 0 when more input is needed, -1 on a protocol error
  * (kv_reader_error; the reader is unusable afterwards). Empty commands
  * ("*0\r\n", blank inline lines) are skipped, as redis-server does. */
 int kv_reader_next(kv_reader *r, kv_cmd **out);
@@ -75,6 +79,10 @@ void kv_w_int(kv_buf *b, long long v);      /* :v */
 void kv_w_bulk(kv_buf *b, const void *p, size_t len);
 void kv_w_nil(kv_buf *b);                /* $-1 */
 void kv_w_array(kv_buf *b, long long n); /* *n, then n replies */
+
+/* Writes the decimal digits of v (and a '-') backwards, ending just
+ * before end (at most 20 bytes); returns where they start. */
+char *kv_fmt_ll(char *end, long long v);
 
 /* Redis's string2ll: the whole of s[0..len) is a decimal long long with no
  * sign other than a leading '-', no leading zeros, no spaces. */

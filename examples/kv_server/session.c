@@ -116,9 +116,9 @@ static void op_key(kv_session *s, kv_pend *p, uint8_t code, uint8_t flags, int64
     int64_t id = new_op(s);
     if (id < 0)
         return;
-    unsigned shard = kv_shard_of(kv_hash(key->p, key->len), s->nshards);
-    kv_op_put(&s->req[shard], (uint32_t)id, code, flags, num, key->p, key->len, val ? val->p : NULL,
-              val ? val->len : 0);
+    uint64_t h = kv_hash(key->p, key->len);
+    kv_op_put_hashed(&s->req[kv_shard_of(h, s->nshards)], (uint32_t)id, code, flags, num, h, key->p,
+                     key->len, val ? val->p : NULL, val ? val->len : 0);
     p->n++;
 }
 

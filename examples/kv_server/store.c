@@ -8,15 +8,22 @@
 
 #include "resp.h"
 
-/* FNV-1a, 64 bits, then a murmur-style finalizer so that the high bits
- * (the shard) and the low bits (the bucket) are both well mixed. */
+/* Eight bytes at a time (a multiply and a shift each), the tail as one
+ * more word, then a murmur-style finalizer so that the high bits (the
+ * shard) and the low bits (the bucket) are both well mixed. */
 uint64_t kv_hash(const void *key, size_t len) {
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
     }
+    uint64_t w = 0;
+    for (size_t i = 0; i < len; i++)
+        w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0x94d049bb133111ebull;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
@@ -34,8 +41,13 @@ bool kv_store_init(kv_store *s) {
     return true;
 }
 
+static char *inline_val(kv_entry *e) {
+    return e->key + e->klen + 1;
+}
+
 static void entry_free(kv_entry *e) {
-    free(e->val);
+    if (e->val != inline_val(e))
+        free(e->val);
     free(e);
 }
 
@@ -134,30 +146,50 @@ static void set_expire(kv_store *s, kv_entry *e, int64_t at) {
     e->expire_ms = at;
 }
 
+/* Values up to this size are kept inline, in the entry's allocation. */
+#define KV_INLINE_MAX 64
+
 /* Sets key to a copy of val; returns the entry or NULL (no memory). */
 static kv_entry *store_set(kv_store *s, kv_entry **link, const char *key, size_t klen, uint64_t h,
                            const char *val, size_t vlen) {
-    char *v = (char *)malloc(vlen ? vlen : 1);
-    if (!v)
-        return NULL;
-    memcpy(v, val, vlen);
     if (link) {
         kv_entry *e = *link;
-        free(e->val);
+        char *in = inline_val(e);
+        char *v = in;
+        if (vlen > e->icap) {
+            v = (char *)malloc(vlen);
+            if (!v)
+                return NULL;
+        }
+        if (e->val != in && e->val != v)
+            free(e->val);
+        memcpy(v, val, vlen);
         e->val = v;
-        e->vlen = vlen;
+        e->vlen = (uint32_t)vlen;
         return e;
     }
-    kv_entry *e = (kv_entry *)malloc(sizeof(kv_entry) + klen + 1);
-    if (!e) {
-        free(v);
+    /* the allocation rounded up to 16 bytes: the rest is inline room */
+    size_t base = sizeof(kv_entry) + klen + 1;
+    size_t want = base + (vlen <= KV_INLINE_MAX ? vlen : 0);
+    size_t size = (want + 15) & ~(size_t)15;
+    kv_entry *e = (kv_entry *)malloc(size);
+    if (!e)
         return NULL;
+    e->klen = (uint32_t)klen;
+    e->icap = (uint32_t)(size - base);
+    char *v = inline_val(e);
+    if (vlen > e->icap) {
+        v = (char *)malloc(vlen);
+        if (!v) {
+            free(e);
+            return NULL;
+        }
     }
+    memcpy(v, val, vlen);
     e->hash = h;
     e->expire_ms = 0;
     e->val = v;
-    e->vlen = vlen;
-    e->klen = klen;
+    e->vlen = (uint32_t)vlen;
     memcpy(e->key, key, klen);
     e->key[klen] = 0;
     size_t b = h & s->mask;
@@ -171,17 +203,29 @@ static kv_entry *store_set(kv_store *s, kv_entry **link, const char *key, size_t
 
 void kv_op_put(kv_buf *req, uint32_t id, uint8_t code, uint8_t flags, int64_t num, const void *key,
                size_t klen, const void *val, size_t vlen) {
+    kv_op_put_hashed(req, id, code, flags, num, kv_hash(key, klen), key, klen, val, vlen);
+}
+
+void kv_op_put_hashed(kv_buf *req, uint32_t id, uint8_t code, uint8_t flags, int64_t num,
+                      uint64_t hash, const void *key, size_t klen, const void *val, size_t vlen) {
     kv_op_hdr h = {.id = id,
                    .code = code,
                    .flags = flags,
                    .num = num,
+                   .hash = hash,
                    .klen = (uint32_t)klen,
                    .vlen = (uint32_t)vlen};
-    kv_buf_reserve(req, sizeof h + klen + vlen + 8);
-    kv_buf_put(req, &h, sizeof h);
-    kv_buf_put(req, key, klen);
-    kv_buf_put(req, val, vlen);
-    kv_buf_align8(req);
+    size_t size = (sizeof h + klen + vlen + 7) & ~(size_t)7;
+    if (!kv_buf_reserve(req, size))
+        return;
+    char *p = req->p + req->len;
+    memcpy(p, &h, sizeof h);
+    if (klen)
+        memcpy(p + sizeof h, key, klen);
+    if (vlen)
+        memcpy(p + sizeof h + klen, val, vlen);
+    memset(p + sizeof h + klen + vlen, 0, size - (sizeof h + klen + vlen));
+    req->len += size;
 }
 
 /* Starts a result; the RESP bytes follow (res_end fixes the length). */
@@ -242,9 +286,9 @@ static void exec_incrby(kv_store *s, const kv_op_hdr *op, const char *key, uint6
     }
     v += by;
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    char *digits = kv_fmt_ll(tmp + sizeof tmp, v);
     int64_t keep = link ? (*link)->expire_ms : 0;
-    kv_entry *e = store_set(s, link, key, op->klen, h, tmp, (size_t)n);
+    kv_entry *e = store_set(s, link, key, op->klen, h, digits, (size_t)(tmp + sizeof tmp - digits));
     if (!e) {
         kv_w_error(out, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
@@ -253,20 +297,51 @@ static void exec_incrby(kv_store *s, const kv_op_hdr *op, const char *key, uint6
     kv_w_int(out, v);
 }
 
+/* The next op of a request at *at: its header, key and value, or false
+ * when the request is malformed or ends. */
+static bool next_op(const char *req, size_t len, size_t *at, kv_op_hdr *op, const char **key) {
+    if (len - *at < sizeof(kv_op_hdr))
+        return false;
+    memcpy(op, req + *at, sizeof *op);
+    size_t body = (size_t)op->klen + op->vlen;
+    if (body > len - *at - sizeof *op)
+        return false;
+    *key = req + *at + sizeof *op;
+    *at += (sizeof *op + body + 7) & ~(size_t)7;
+    return true;
+}
+
+/* Prefetches the buckets of the request's keys, then their first entries
+ * (the chains are one long on average), so that the misses of several
+ * ops overlap instead of coming one after the other in exec. */
+static void prefetch(const kv_store *s, const char *req, size_t len) {
+    kv_op_hdr op;
+    const char *key;
+    size_t at = 0;
+    while (at < len && next_op(req, len, &at, &op, &key))
+        if (op.klen)
+            __builtin_prefetch(&s->tab[op.hash & s->mask]);
+    at = 0;
+    while (at < len && next_op(req, len, &at, &op, &key)) {
+        const kv_entry *e = op.klen ? s->tab[op.hash & s->mask] : NULL;
+        if (e) {
+            __builtin_prefetch(e);
+            __builtin_prefetch((const char *)e + 64);
+        }
+    }
+}
+
 int kv_store_exec(kv_store *s, const char *req, size_t len, int64_t now, kv_buf *out) {
     size_t at = 0;
+    if (len > sizeof(kv_op_hdr) * 2)
+        prefetch(s, req, len);
     while (at < len) {
-        if (len - at < sizeof(kv_op_hdr))
-            return -1;
         kv_op_hdr op;
-        memcpy(&op, req + at, sizeof op);
-        size_t body = (size_t)op.klen + op.vlen;
-        if (body > len - at - sizeof op)
+        const char *key;
+        if (!next_op(req, len, &at, &op, &key))
             return -1;
-        const char *key = req + at + sizeof op;
         const char *val = key + op.klen;
-        at += (sizeof op + body + 7) & ~(size_t)7;
-        uint64_t h = op.klen || op.code <= KV_OP_TTL ? kv_hash(key, op.klen) : 0;
+        uint64_t h = op.hash;
         size_t r = res_begin(out, op.id, 0);
         kv_res_hdr *rh;
         switch (op.code) {

@@ -18,14 +18,19 @@
 
 #include "buf.h"
 
+/* One allocation holds the entry, its key and, when it fits in the room
+ * left after the key (icap bytes, the allocation rounded up), its value:
+ * a GET then reads one cache line or two instead of following a second
+ * pointer. A value too big for that room has an allocation of its own. */
 typedef struct kv_entry {
     struct kv_entry *next;
     uint64_t hash;
     int64_t expire_ms; /* 0: no expiry */
-    char *val;
-    size_t vlen;
-    size_t klen;
-    char key[]; /* klen bytes and a NUL */
+    char *val;         /* key + klen + 1 (inline) or its own allocation */
+    uint32_t vlen;
+    uint32_t klen;
+    uint32_t icap; /* bytes for an inline value after the key's NUL */
+    char key[];    /* klen bytes and a NUL, then icap bytes */
 } kv_entry;
 
 typedef struct kv_store {
@@ -77,6 +82,7 @@ typedef struct kv_op_hdr {
     uint8_t flags;
     uint16_t pad;
     int64_t num;
+    uint64_t hash; /* kv_hash of the key (the connection has it already) */
     uint32_t klen, vlen;
 } kv_op_hdr;
 
@@ -89,8 +95,13 @@ typedef struct kv_res_hdr {
 /* Appends one op to a request. */
 void kv_op_put(kv_buf *req, uint32_t id, uint8_t code, uint8_t flags, int64_t num, const void *key,
                size_t klen, const void *val, size_t vlen);
+/* The same, with the key's kv_hash already known. */
+void kv_op_put_hashed(kv_buf *req, uint32_t id, uint8_t code, uint8_t flags, int64_t num,
+                      uint64_t hash, const void *key, size_t klen, const void *val, size_t vlen);
 
-/* Runs a request against the store and writes the reply into out. Returns
+/* Runs a request against the store and writes the reply into out (the
+ * buckets and entries of all its keys are prefetched first, so that their
+ * cache misses overlap). Returns
  * 0, or -1 for a malformed request, or 1 when the request holds
  * KV_OP_CRASH (the ops before it have run). */
 int kv_store_exec(kv_store *s, const char *req, size_t len, int64_t now_ms, kv_buf *out);
