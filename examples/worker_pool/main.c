@@ -144,7 +144,7 @@ static void usage(FILE *to) {
             "       worker_pool [--dir PATH] [--workers N] [--strategy round_robin|least_loaded]\n"
             "                   [--crash-every K] [--clients N] [--tries N] [--verbose]\n"
             "  count lines, words and bytes of every regular file under PATH\n"
-            "  (default /usr/share/doc) with a supervised pool of N workers (default 4);\n"
+            "  (default /usr/share/doc) with a supervised pool of N workers (default 8);\n"
             "  a worker crashes on every K-th job it gets (default 0: never), the pool\n"
             "  restarts it and the job is submitted again, up to --tries times (default 5);\n"
             "  --clients threads submit jobs at once (default 2 x workers).\n"
@@ -178,8 +178,11 @@ int main(int argc, char **argv) {
     if (argc == 1)
         return run_classic();
 
+    /* 8 workers: each job waits for the blocking pool part of the time, so
+     * more workers than cores keep the scheduler threads counting (on 2
+     * cores, the pool pass took 290-350 ms with 8 against 360-420 with 4). */
     wp_count_opts o = {
-        .dir = "/usr/share/doc", .workers = 4, .strategy = TR_POOL_ROUND_ROBIN, .max_tries = 5};
+        .dir = "/usr/share/doc", .workers = 8, .strategy = TR_POOL_ROUND_ROBIN, .max_tries = 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
