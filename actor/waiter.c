@@ -203,9 +203,14 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
         }
         pthread_mutex_lock(&p->mu);
         if (!p->signaled) {
-            if (!tr__waiter_markempty(a)) {
+            /* Give the token back before sleeping; a queue already marked
+             * empty (given back by an earlier wait that timed out, with
+             * nothing pushed since) needs nothing: the next push signals. */
+            if (!tr__mq_idle(&a->mq) && !tr__waiter_markempty(a)) {
                 pthread_mutex_unlock(&p->mu);
-                continue; /* a push is half-done or just landed */
+                if (tr__remaining_ms(deadline) == 0)
+                    return NULL; /* timed out; we keep the token: the next wait pops */
+                continue;        /* a push is half-done or just landed */
             }
             wait_signaled_locked(p, deadline);
             if (!p->signaled) {
