@@ -52,6 +52,7 @@ static void rt_id_put(uint32_t id) {
 /* ---- start / stop --------------------------------------------------------- */
 
 static void runtime_free(tr_runtime *rt) {
+    tr__timers_free(rt); /* stopped before the scheduler threads, freed after them */
     tr__log_stop(rt);
     tr__log_fini(rt);
     /* Records registered by other threads (never freed by ck: unregister only

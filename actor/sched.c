@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ __thread tr__frame *tr__tls_frame;
 
 #define SPIN_ROUNDS 200
 #define SPIN_MIN 100
+#define SPIN_TIMER 8
 #define POLL_EVERY 64
 /* Every FAIR_EVERY-th pick looks at the injection queue and the ring
  * before the `next` slot (next_actor_fair); a prime, as Go's 61, so that
@@ -51,28 +53,55 @@ __thread tr__frame *tr__tls_frame;
 
 /* ---- waking -------------------------------------------------------------- */
 
+/* A parked thread has work now (a waker's, I/O events it took, timers it
+ * fired): it counts as a woken, spinning thread (park_mu held). */
+static void park_woken(tr__sched *s) {
+    if (s->sleeping) {
+        s->sleeping = false;
+        s->woken = true;
+        tr__faa_acqrel_u32(&s->rt->n_sleeping, (uint32_t)-1);
+        tr__faa_acqrel_u32(&s->rt->n_spinning, 1);
+    }
+}
+
+static bool wake_parked(tr__sched *s, bool timers_too) {
+    pthread_mutex_lock(&s->park_mu);
+    bool wake = s->sleeping && (timers_too || !s->on_timers);
+    if (wake) {
+        park_woken(s);
+        if (s->in_poll)
+            tr__poll_wake(s->rt->io_poll);
+        else
+            pthread_cond_signal(&s->park_cv);
+    }
+    pthread_mutex_unlock(&s->park_mu);
+    return wake;
+}
+
 /* Wakes one parked thread, if any. The woken thread counts as spinning
  * from here on (it will look for work, then park again behind the barrier),
  * so a burst of wake-ups (timers firing together) wakes one thread, not
- * all of them: as Go's wakep() hands its spinning state to the woken M. */
+ * all of them: as Go's wakep() hands its spinning state to the woken M.
+ * A thread that waits for the timers (park_wait) is woken last: the timer
+ * thread would take that duty over less precisely (timer.c). */
 static void wake_sleeper(tr_runtime *rt) {
-    for (unsigned i = 0; i < rt->n_sched; i++) {
-        tr__sched *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->park_mu);
-        if (s->sleeping) {
-            s->sleeping = false;
-            s->woken = true;
-            tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
-            tr__faa_acqrel_u32(&rt->n_spinning, 1);
-            if (s->in_poll)
-                tr__poll_wake(rt->io_poll);
-            else
-                pthread_cond_signal(&s->park_cv);
-            pthread_mutex_unlock(&s->park_mu);
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        if (wake_parked(&rt->scheds[i], false))
             return;
-        }
-        pthread_mutex_unlock(&s->park_mu);
+    for (unsigned i = 0; i < rt->n_sched; i++)
+        if (wake_parked(&rt->scheds[i], true))
+            return;
+}
+
+void tr__sched_nudge(tr__sched *s) {
+    pthread_mutex_lock(&s->park_mu);
+    if (s->sleeping) {
+        if (s->in_poll)
+            tr__poll_wake(s->rt->io_poll);
+        else
+            pthread_cond_signal(&s->park_cv);
     }
+    pthread_mutex_unlock(&s->park_mu);
 }
 
 static void wake_one(tr_runtime *rt) {
@@ -492,44 +521,58 @@ static void quiesce(tr__sched *s);
  * until woken, or for wait_ms (-1: no limit). With the I/O poller free, the
  * thread waits in it (a waker writes its wake-up there, in_poll) and
  * handles what comes on this thread, leaving the sleepers as if woken.
- * Returns 0 (woken, events, or a spurious return: the caller looks at
- * s->sleeping) or ETIMEDOUT. */
+ * With the timers' duty free, the thread also waits for the earliest timer
+ * (timer.c) and fires what is due on this thread, leaving the sleepers
+ * likewise: the actors the timers make runnable run here.
+ * Returns 0 (woken, events, timers, or a spurious return: the caller looks
+ * at s->sleeping) or ETIMEDOUT. */
 static int park_wait(tr__sched *s, int wait_ms) {
     tr_runtime *rt = s->rt;
+    int64_t deadline = wait_ms < 0 ? TR__NEVER : tr__now_us() + (int64_t)wait_ms * 1000;
+    int64_t timer_at;
+    s->on_timers = tr__timers_park(rt, s, &timer_at);
+    int64_t until = timer_at < deadline ? timer_at : deadline;
+    int n = 0;
     if (tr__io_take(rt)) {
         s->in_poll = true;
         pthread_mutex_unlock(&s->park_mu);
-        int64_t deadline = wait_ms < 0 ? TR__NEVER : tr__now_us() + (int64_t)wait_ms * 1000;
         tr__poll_event ev[IO_BATCH];
         tr__store_rel_u32(&rt->io_waiting, 1);
-        int n = tr__poll_wait(rt->io_poll, ev, IO_BATCH, deadline);
+        n = tr__poll_wait(rt->io_poll, ev, IO_BATCH, until);
         tr__store_rel_u32(&rt->io_waiting, 0);
         tr__store_rel_u32(&rt->io_owner, 0);
         pthread_mutex_lock(&s->park_mu);
         s->in_poll = false;
         if (n > 0) {
-            if (s->sleeping) { /* we have work now: count as a woken thread */
-                s->sleeping = false;
-                s->woken = true;
-                tr__faa_acqrel_u32(&rt->n_sleeping, (uint32_t)-1);
-                tr__faa_acqrel_u32(&rt->n_spinning, 1);
-            }
+            park_woken(s); /* we have work now */
             pthread_mutex_unlock(&s->park_mu);
             io_dispatch(rt, ev, n);
             pthread_mutex_lock(&s->park_mu);
-            return 0;
         }
-        if (s->sleeping && deadline != TR__NEVER && tr__now_us() >= deadline)
-            return ETIMEDOUT;
-        return 0;
-    }
-    if (wait_ms < 0) {
+    } else if (until == TR__NEVER) {
         pthread_cond_wait(&s->park_cv, &s->park_mu);
-        return 0;
+    } else {
+        struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (until % 1000000) * 1000};
+        (void)pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts);
     }
-    struct timespec ts;
-    tr__abstime_after(&ts, wait_ms);
-    return pthread_cond_timedwait(&s->park_cv, &s->park_mu, &ts) == ETIMEDOUT ? ETIMEDOUT : 0;
+    if (s->on_timers) {
+        s->on_timers = false;
+        bool fire = tr__now_us() >= timer_at;
+        if (fire) {
+            park_woken(s); /* before firing: the actors made runnable are ours */
+            s->timer_woken = true;
+        }
+        pthread_mutex_unlock(&s->park_mu);
+        (void)tr__timers_unpark(rt, s, fire);
+        pthread_mutex_lock(&s->park_mu);
+        if (fire)
+            return 0;
+    }
+    if (n > 0)
+        return 0;
+    if (s->sleeping && deadline != TR__NEVER && tr__now_us() >= deadline)
+        return ETIMEDOUT;
+    return 0;
 }
 
 /* Parks until woken. While another thread holds work (wait_ns > 0, or
@@ -654,13 +697,16 @@ void *tr__sched_main(void *arg) {
 #ifdef TR_FAULT_INJECTION
     tr__tls_fault = &rt->fault;
 #endif
+    /* A parked thread may wait for the timers (park_wait): the kernel's
+     * default timer slack (50 us) would make them late. Best effort. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     unsigned idle = 0;
     /* Adaptive spin: a spin phase that found work keeps the full length; one
      * that ended in parking halves the next (work that comes back within
      * microseconds keeps a thread awake; sparse work, like timers far
      * apart, costs little spinning). */
     unsigned spin_limit = SPIN_ROUNDS;
-    bool spinning = false;
+    bool spinning = false, short_spin = false;
     while (!tr__load_acq_u32(&rt->quit)) {
         tr__actor *a = next_actor(s);
         if (a) {
@@ -678,12 +724,14 @@ void *tr__sched_main(void *arg) {
             spinning = true;
             tr__faa_acqrel_u32(&rt->n_spinning, 1);
         }
-        if (++idle < spin_limit) {
+        if (++idle < (short_spin ? SPIN_TIMER : spin_limit)) {
             tr__cpu_relax();
             continue;
         }
         idle = 0;
-        if (spin_limit > SPIN_MIN)
+        if (short_spin)
+            short_spin = false;
+        else if (spin_limit > SPIN_MIN)
             spin_limit /= 2;
         /* Sockets that became ready while we spun (no thread waits in the
          * poller while none is parked): their owners come here. */
@@ -700,6 +748,11 @@ void *tr__sched_main(void *arg) {
         /* park leaves the spinning count before its last look; a waker
          * that woke us put us back in it */
         spinning = park(s, wait_ns);
+        /* Woken by the timers it fired: their actors run here, and more
+         * work is unlikely to follow within microseconds (timers due close
+         * together fired together): the next spin phase is short. */
+        short_spin = s->timer_woken;
+        s->timer_woken = false;
     }
     if (spinning)
         tr__faa_acqrel_u32(&rt->n_spinning, (uint32_t)-1);

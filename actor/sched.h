@@ -91,9 +91,11 @@ struct tr__sched {
     ck_epoch_record_t epoch;
     pthread_mutex_t park_mu;
     pthread_cond_t park_cv;
-    bool sleeping; /* under park_mu */
-    bool woken;    /* under park_mu: a waker woke us and counted us as spinning */
-    bool in_poll;  /* under park_mu: parked in the I/O poller's wait (wake it there) */
+    bool sleeping;    /* under park_mu */
+    bool woken;       /* under park_mu: a waker woke us and counted us as spinning */
+    bool in_poll;     /* under park_mu: parked in the I/O poller's wait (wake it there) */
+    bool on_timers;   /* under park_mu: parked with the timers' duty (timer.c: tr__timers_park) */
+    bool timer_woken; /* owner only: its last park ended with timers it fired */
     uint64_t steal_seed;
     unsigned runs_since_poll;
     tr__ctx ctx; /* the context of the actors this thread runs */
@@ -148,6 +150,11 @@ int tr__io_look(tr_runtime *rt);
  * variable, when none waits in the I/O poller (it parks again there).
  * The timer thread, while sockets exist. */
 void tr__wake_idle(tr_runtime *rt);
+
+/* tr__sched_nudge: makes s's current park wait return (s parks again if
+ * nobody woke it: it looks at the earliest timer again). Any thread, not
+ * holding a timers' lock. */
+void tr__sched_nudge(tr__sched *s);
 
 /* tr__wake_all: wakes every parked scheduler thread (stop). */
 void tr__wake_all(tr_runtime *rt);

@@ -6,7 +6,19 @@
  * see below), a wake-up, or the next deadline of the services' io_tick
  * (io/net.c's ready and timed sockets). Sockets' events are waited for
  * by idle scheduler threads (sched.c); the timer thread looks at them
- * only while none does. No thread is blocked per timer or per socket. Timer ids are slot
+ * only while none does. No thread is blocked per timer or per socket.
+ *
+ * An idle scheduler thread waits for the earliest deadline in place of the
+ * timer thread (as Go's findrunnable bounds its netpoll wait by the next
+ * timer and runs the timers itself): one thread at a time parks with that
+ * duty (tr__timers_park), wakes when the deadline plus slack passes, fires
+ * what is due from there (tr__timers_unpark) and runs the actors it made
+ * runnable without handing them over: one wake-up per firing instead of
+ * two (timer thread, then a scheduler thread). While a scheduler thread has
+ * the duty, the timer thread fires only timers overdue by BACKSTOP_US (the
+ * duty's holder was woken for other work and is busy).
+ *
+ * Timer ids are slot
  * index + generation in a table, so cancelling a fired or reused timer is
  * detected; cancellation removes the entry from the heap (O(log n)). A
  * periodic timer that fires gets its next deadline in place (one sift).
@@ -47,8 +59,14 @@
 #define IO_LOOK_MIN_US 1000
 #define IO_LOOK_MAX_US 16000
 
+/* While a parked scheduler thread waits for the timers, the timer thread
+ * wakes BACKSTOP_US after the earliest one is due (plus slack), and fires
+ * it then if nobody did: the holder may have been woken for other work
+ * and be busy. Its look costs one wake-up per BACKSTOP_US at most. */
+#define BACKSTOP_US 5000
+
 static int64_t slack_us(tr_duration_ms d) {
-    if (d >= 512) /* d * 1000 / 512 >= SLACK_MAX_US; and d * 1000 may overflow */
+    if (d >= (int64_t)SLACK_MAX_US * 512 / 1000) /* also keeps d * 1000 from overflowing */
         return SLACK_MAX_US;
     return d > 0 ? d * 1000 / 512 : 0;
 }
@@ -65,12 +83,12 @@ typedef struct entry {
     size_t size;
     tr__msg *m; /* the next message to deliver (NULL: an interval's failed to allocate) */
     uint32_t gen;
-    uint32_t heap_pos; /* index in heap, or UINT32_MAX when not pending */
 } entry;
 
 /* A heap node carries its deadline, so sifting reads only the heap array
- * (four children share a cache line) and writes each moved entry's
- * heap_pos. */
+ * (four children share a cache line) and writes each moved entry's heap
+ * position, kept apart from the entries (pos[]: 4 bytes an entry, so the
+ * positions of 10,000 timers stay in cache between firings). */
 typedef struct hnode {
     int64_t when;
     uint32_t idx;
@@ -78,13 +96,20 @@ typedef struct hnode {
 
 struct tr__timers {
     pthread_mutex_t mu;
-    tr__poll *poll; /* the one wait: timers' deadlines and I/O */
+    pthread_mutex_t fire_mu; /* held from taking a batch of due timers to delivering it */
+    tr__poll *poll;          /* the one wait: timers' deadlines and I/O */
     pthread_t thread;
     bool quit;
-    bool sleeping; /* under mu: the thread is (about to be) in tr__poll_wait */
-    entry *e;      /* table */
+    bool sleeping;        /* under mu: the thread is (about to be) in tr__poll_wait */
+    int64_t thread_until; /* under mu, while sleeping: when the timer thread's wait ends */
+    tr__sched *holder;    /* under mu: the parked scheduler thread that waits for the
+                             earliest deadline (tr__timers_park), or NULL */
+    int64_t holder_until; /* under mu: the wake-up the holder waits for */
+    uint32_t closed;      /* atomic: tr__timers_stop ran */
+    entry *e;             /* table */
     uint32_t n_e, cap_e;
     uint32_t *free_e;
+    uint32_t *pos; /* per entry: its index in heap, or NOT_PENDING */
     uint32_t n_free;
     hnode *heap; /* 4-ary min-heap on when */
     uint32_t n_heap, cap_heap;
@@ -96,7 +121,7 @@ struct tr__timers {
 
 static inline void hset(tr__timers *t, uint32_t pos, hnode n) {
     t->heap[pos] = n;
-    t->e[n.idx].heap_pos = pos;
+    t->pos[n.idx] = pos;
 }
 static void up(tr__timers *t, uint32_t pos) {
     hnode n = t->heap[pos];
@@ -137,7 +162,7 @@ static int heap_push(tr__timers *t, uint32_t idx) {
 }
 static void heap_remove(tr__timers *t, uint32_t pos) {
     uint32_t last = t->n_heap - 1;
-    t->e[t->heap[pos].idx].heap_pos = NOT_PENDING;
+    t->pos[t->heap[pos].idx] = NOT_PENDING;
     t->n_heap--;
     if (pos != last) {
         t->heap[pos] = t->heap[last];
@@ -167,6 +192,96 @@ static void entry_free(tr__timers *t, uint32_t idx) {
     t->free_e[t->n_free++] = idx; /* free_e has room for every entry */
 }
 
+/* A fired timer on its way to its target. */
+typedef struct fired {
+    tr_pid to;
+    tr__msg *m;
+    uint64_t id; /* periodic: the timer's id (its entry ends if the target is gone); else 0 */
+} fired;
+
+/* Timers fired under one hold of t->mu, delivered after it is dropped. */
+#define FIRE_BATCH 32
+
+/* Takes the earliest entry (due at now) off the heap, or re-arms it if
+ * periodic; under t->mu. Its message goes to *f; false when an interval's
+ * message could not be made (it is retried 1 ms later). */
+static bool take_top(tr__timers *t, int64_t now, fired *f) {
+    uint32_t idx = t->heap[0].idx;
+    entry *e = &t->e[idx];
+    uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
+    bool periodic = e->period > 0;
+    tr__msg *m = e->m;
+    e->m = NULL;
+    if (!m) /* an interval whose message could not be made last time */
+        m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
+    if (!m) {
+        heap_retime_top(t, now + 1000); /* still out of memory: late, not lost */
+        return false;
+    }
+    m->sys = e->sys;
+    m->pub.ref = e->sys == TR__SYS_NONE ? id : e->ref; /* system timers carry their own ref */
+    *f = (fired){e->to, m, periodic ? id : 0};
+    if (periodic) {
+        e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
+        int64_t period = tr__sat_mul(e->period, 1000);
+        int64_t next = tr__sat_add(e->when, period);
+        if (next <= now) /* then period <= now - when: no overflow below */
+            next = now + period - ((now - e->when) % period);
+        heap_retime_top(t, next);
+    } else {
+        heap_remove(t, 0);
+        entry_free(t, idx);
+    }
+    return true;
+}
+
+/* Fires the entries due at now (at most FIRE_BATCH), under t->mu, which
+ * it drops while it delivers. Returns how many. Two threads may fire (a
+ * scheduler thread with the duty, the timer thread's backstop): fire_mu
+ * keeps their batches from taking to delivering in one order, so timers
+ * arrive in deadline order. */
+static unsigned fire_due(tr_runtime *rt, tr__timers *t, int64_t now) {
+    fired f[FIRE_BATCH];
+    unsigned n = 0;
+    if (t->quit || !t->n_heap || t->heap[0].when > now)
+        return 0;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_lock(&t->fire_mu);
+    pthread_mutex_lock(&t->mu);
+    while (n < FIRE_BATCH && !t->quit && t->n_heap && t->heap[0].when <= now)
+        if (take_top(t, now, &f[n]))
+            n++;
+    if (!n) {
+        pthread_mutex_unlock(&t->fire_mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&t->mu);
+    unsigned gone = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (tr__deliver(rt, f[i].to, f[i].m) == TR_ENOPROC && f[i].id)
+            f[gone++].id = f[i].id; /* target gone: the interval ends */
+    pthread_mutex_unlock(&t->fire_mu);
+    pthread_mutex_lock(&t->mu);
+    for (unsigned i = 0; i < gone; i++) {
+        uint32_t idx = (uint32_t)(f[i].id & 0xffffffffu) - 1;
+        if (idx >= t->n_e) /* the table went (tr__timers_stop) */
+            continue;
+        if (t->e[idx].gen == (uint32_t)(f[i].id >> 32) && t->pos[idx] != NOT_PENDING) {
+            heap_remove(t, t->pos[idx]);
+            entry_free(t, idx);
+        }
+    }
+    return n;
+}
+
+/* When the earliest timer wants a wake-up (its deadline plus slack), under
+ * t->mu; TR__NEVER: no timer. */
+static int64_t top_wake(const tr__timers *t) {
+    if (!t->n_heap)
+        return TR__NEVER;
+    return tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
+}
+
 static void *timer_main(void *arg) {
     tr_runtime *rt = (tr_runtime *)arg;
     tr__timers *t = rt->timers;
@@ -181,15 +296,19 @@ static void *timer_main(void *arg) {
     pthread_mutex_lock(&t->mu);
     while (!t->quit) {
         int64_t now = tr__now_us();
-        if (t->n_heap == 0 || t->heap[0].when > now) {
+        /* Due now; while a scheduler thread holds the duty, only once it
+         * is BACKSTOP_US late (the holder fires it before, unless busy). */
+        int64_t due = t->n_heap ? t->heap[0].when : TR__NEVER;
+        if (t->holder)
+            due = tr__sat_add(top_wake(t), BACKSTOP_US);
+        if (due > now) {
             /* Wait until the deadline itself plus its slack (a timer never
              * fires early), an I/O event, or a wake-up (a new earliest
              * timer, quit, a socket's deadline). A deadline that never
              * comes: wait for the others only. */
-            int64_t wake = TR__NEVER;
-            if (t->n_heap)
-                wake = tr__sat_add(t->heap[0].when, t->e[t->heap[0].idx].slack);
+            int64_t wake = t->holder ? due : top_wake(t);
             t->sleeping = true;
+            t->thread_until = TR__NEVER; /* until set below: any new earliest timer wakes us */
             pthread_mutex_unlock(&t->mu);
             /* The sockets' events, while no scheduler thread waits for
              * them (all busy): a look every IO_LOOK_US (sched.c). */
@@ -213,52 +332,57 @@ static void *timer_main(void *arg) {
             int64_t io = tr__services_io_tick(rt);
             if (look < io)
                 io = look;
-            (void)tr__poll_wait(t->poll, evs, 1, io < wake ? io : wake);
+            if (io < wake)
+                wake = io;
+            pthread_mutex_lock(&t->mu);
+            t->thread_until = wake; /* a new earliest timer wakes us if it is earlier */
+            pthread_mutex_unlock(&t->mu);
+            (void)tr__poll_wait(t->poll, evs, 1, wake);
             pthread_mutex_lock(&t->mu);
             t->sleeping = false;
             continue;
         }
-        /* Fire the earliest entry. */
-        uint32_t idx = t->heap[0].idx;
-        entry *e = &t->e[idx];
-        tr_pid to = e->to;
-        uint64_t id = ((uint64_t)e->gen << 32) | (idx + 1);
-        bool periodic = e->period > 0;
-        tr__msg *m = e->m;
-        e->m = NULL;
-        if (!m) /* an interval whose message could not be made last time */
-            m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size);
-        if (!m) {
-            heap_retime_top(t, now + 1000); /* still out of memory: late, not lost */
-            continue;
-        }
-        m->sys = e->sys;
-        m->pub.ref = e->sys == TR__SYS_NONE ? id : e->ref; /* system timers carry their own ref */
-        if (periodic) {
-            e->m = tr__msg_new(NULL, e->kind, e->tag, e->data, e->size); /* the next tick's */
-            int64_t period = tr__sat_mul(e->period, 1000);
-            int64_t next = tr__sat_add(e->when, period);
-            if (next <= now) /* then period <= now - when: no overflow below */
-                next = now + period - ((now - e->when) % period);
-            heap_retime_top(t, next);
-        } else {
-            heap_remove(t, 0);
-            entry_free(t, idx);
-        }
-        pthread_mutex_unlock(&t->mu);
-        int err = tr__deliver(rt, to, m);
-        pthread_mutex_lock(&t->mu);
-        if (err == TR_ENOPROC && periodic) {
-            /* target gone: the interval ends */
-            entry *p = &t->e[idx];
-            if (p->gen == (uint32_t)(id >> 32) && p->heap_pos != NOT_PENDING) {
-                heap_remove(t, p->heap_pos);
-                entry_free(t, idx);
-            }
-        }
+        (void)fire_due(rt, t, now);
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
+}
+
+bool tr__timers_park(tr_runtime *rt, tr__sched *s, int64_t *wake_us) {
+    tr__timers *t = rt->timers;
+    *wake_us = TR__NEVER;
+    if (!t || tr__load_acq_u32(&t->closed))
+        return false;
+    pthread_mutex_lock(&t->mu);
+    bool taken = !t->quit && (t->holder == NULL || t->holder == s);
+    if (taken) {
+        t->holder = s;
+        *wake_us = t->holder_until = top_wake(t);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return taken;
+}
+
+unsigned tr__timers_unpark(tr_runtime *rt, tr__sched *s, bool fire) {
+    tr__timers *t = rt->timers;
+    unsigned n = 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->holder == s) {
+        t->holder = NULL;
+        /* Woken for other work: the timer thread takes over, if it would
+         * wake later than BACKSTOP_US past the earliest timer (one that
+         * came while we held the duty). */
+        if (!fire && t->sleeping && t->thread_until > tr__sat_add(top_wake(t), BACKSTOP_US))
+            tr__poll_wake(t->poll);
+    }
+    if (fire) {
+        int64_t now = tr__now_us();
+        unsigned k;
+        while ((k = fire_due(rt, t, now)) > 0)
+            n += k;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return n;
 }
 
 int tr__timers_start(tr_runtime *rt) {
@@ -271,9 +395,11 @@ int tr__timers_start(tr_runtime *rt) {
         return err;
     }
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->fire_mu, NULL);
     rt->timers = t;
     if (pthread_create(&t->thread, NULL, timer_main, rt)) {
         pthread_mutex_destroy(&t->mu);
+        pthread_mutex_destroy(&t->fire_mu);
         tr__poll_close(t->poll);
         tr__free(t);
         rt->timers = NULL;
@@ -284,13 +410,16 @@ int tr__timers_start(tr_runtime *rt) {
 
 void tr__timers_stop(tr_runtime *rt) {
     tr__timers *t = rt->timers;
-    if (!t)
+    if (!t || tr__load_acq_u32(&t->closed))
         return;
     pthread_mutex_lock(&t->mu);
     t->quit = true;
     tr__poll_wake(t->poll);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
+    /* Scheduler threads may still park and look (tr__timers_park): the
+     * table goes, the structure stays until tr__timers_free. */
+    pthread_mutex_lock(&t->mu);
     for (uint32_t i = 0; i < t->n_e; i++) {
         tr__free(t->e[i].data);
         if (t->e[i].m)
@@ -298,15 +427,32 @@ void tr__timers_stop(tr_runtime *rt) {
     }
     tr__free(t->e);
     tr__free(t->free_e);
+    tr__free(t->pos);
     tr__free(t->heap);
+    t->e = NULL;
+    t->free_e = NULL;
+    t->pos = NULL;
+    t->heap = NULL;
+    t->n_e = t->cap_e = t->n_free = t->n_heap = t->cap_heap = 0;
+    t->holder = NULL;
+    pthread_mutex_unlock(&t->mu);
+    tr__store_rel_u32(&t->closed, 1);
+}
+
+void tr__timers_free(tr_runtime *rt) {
+    tr__timers *t = rt->timers;
+    if (!t)
+        return;
+    tr__timers_stop(rt);
     pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->fire_mu);
     tr__poll_close(t->poll);
     tr__free(t);
     rt->timers = NULL;
 }
 
 struct tr__poll *tr__runtime_poll(const tr_runtime *rt) {
-    if (!rt || !rt->timers)
+    if (!rt || !rt->timers || tr__load_acq_u32(&rt->timers->closed))
         return NULL;
     /* The caller registers a descriptor: from now on someone must look.
      * The first time, the timer thread starts looking (and moves a parked
@@ -365,11 +511,16 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
             if (!nf)
                 goto nomem;
             t->free_e = nf;
+            uint32_t *np = (uint32_t *)tr__realloc(t->pos, sizeof(uint32_t) * cap);
+            if (!np)
+                goto nomem;
+            t->pos = np;
             t->cap_e = cap;
         }
         idx = t->n_e++;
         memset(&t->e[idx], 0, sizeof(entry));
         t->e[idx].gen = 1;
+        t->pos[idx] = NOT_PENDING;
     }
     entry *e = &t->e[idx];
     e->when = tr__sat_add(tr__now_us(), tr__sat_mul(delay, 1000)); /* TR__NEVER: never fires */
@@ -389,11 +540,27 @@ int tr__timer_start(tr_runtime *rt, tr_pid to, tr_duration_ms delay, tr_duration
         t->free_e[t->n_free++] = idx;
         goto nomem;
     }
-    if (e->heap_pos == 0 && t->sleeping)
-        tr__poll_wake(t->poll);
+    /* A new earliest timer: whoever waits for the earliest one waits
+     * again, for this one, if its wait would end later: the scheduler
+     * thread with the duty, else the timer thread (which is woken when
+     * that thread gives the duty back unused: tr__timers_unpark). */
+    tr__sched *holder = NULL;
+    if (t->pos[idx] == 0) {
+        int64_t wake = top_wake(t);
+        if (t->holder) {
+            if (t->holder_until > wake) {
+                holder = t->holder;
+                t->holder_until = wake;
+            }
+        } else if (t->sleeping && t->thread_until > wake) {
+            tr__poll_wake(t->poll);
+        }
+    }
     if (out)
         *out = ((uint64_t)e->gen << 32) | (idx + 1);
     pthread_mutex_unlock(&t->mu);
+    if (holder)
+        tr__sched_nudge(holder); /* after t->mu: the holder takes it under its park_mu */
     return TR_OK;
 nomem:
     pthread_mutex_unlock(&t->mu);
@@ -414,8 +581,8 @@ int tr_cancel_timer(tr_runtime *rt, tr_timer timer) {
     pthread_mutex_lock(&t->mu);
     if (idx < t->n_e) {
         entry *e = &t->e[idx];
-        if (e->gen == gen && e->heap_pos != NOT_PENDING) {
-            heap_remove(t, e->heap_pos);
+        if (e->gen == gen && t->pos[idx] != NOT_PENDING) {
+            heap_remove(t, t->pos[idx]);
             entry_free(t, idx);
             res = 1;
         }
