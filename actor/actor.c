@@ -71,6 +71,7 @@ static inline void frame_push(tr__frame *f, tr__actor *a) {
     f->cur_call_replied = false;
     f->stop_pending = false;
     f->fiber_jb = NULL;
+    f->fiber_poked = false;
     tr__tls_frame = f;
     tr__tls_current = a;
 }
@@ -594,6 +595,20 @@ static inline void turn_stats(tr__sched *sched, tr__actor *a, unsigned n) {
     }
 }
 
+void tr__turn_pass(tr__sched *s, tr__frame *f, tr__actor *to) {
+    turn_stats(s, f->a, 1);
+    f->a = to;
+    tr__tls_current = to;
+    s->ctx.sends = 0;
+    s->ctx.direct_n = 0;
+}
+
+void tr__turn_close(tr__actor *a) {
+    if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) ||
+        tr__load_acq_ptr((void *const *)&a->muted) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
+        tr__schedule_yield(a);
+}
+
 static void turn_end(tr__sched *sched) {
     if (sched) {
         sched->ctx.ob_on = false; /* first: receivers woken now run next here, no wake-up */
@@ -605,6 +620,11 @@ static void turn_end(tr__sched *sched) {
     }
 }
 
+/* a changes after the setjmp below when a fiber hands the thread to another
+ * (the turn goes on as the last one's); the path a longjmp takes reads it
+ * anew from the frame before any use, so its clobbered value is never read. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclobbered"
 void tr__run(tr__sched *sched, tr__actor *a) {
     tr__frame f;
     frame_push(&f, a);
@@ -623,6 +643,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     volatile unsigned counted = 0;    /* of n, what turn_stats has counted */
     if (setjmp(f.jb) != 0) {
         /* tr_fail unwound out of a callback. */
+        a = f.a; /* a fiber's hand-off may have changed it */
         tr__msg *m = f.cur_msg;
         f.cur_msg = NULL;
         reported = crash_reason(&f.stop_reason);
@@ -650,7 +671,13 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         }
         if (fiber && (tr__fiber_yielded(a) || tr__fiber_woken(a))) { /* it goes on now */
             n = n + 1;
-            if (tr__fiber_poke(&f, a)) {
+            bool finished = tr__fiber_poke(&f, a);
+            if (f.a != a) { /* handed to other fibers: the last one's turn goes on */
+                a = f.a;
+                n = 1;
+                counted = 0;
+            }
+            if (finished) {
                 why = f.stop_reason;
                 terminate_v = true;
                 goto stop;
@@ -693,7 +720,13 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             tr__wake_taken(a); /* signals are looked at next */
             if (fiber) {
                 n = n + 1;
-                if (tr__fiber_poke(&f, a)) {
+                bool finished = tr__fiber_poke(&f, a);
+                if (f.a != a) {
+                    a = f.a;
+                    n = 1;
+                    counted = 0;
+                }
+                if (finished) {
                     why = f.stop_reason;
                     terminate_v = true;
                     goto stop;
@@ -765,6 +798,7 @@ out:
     if (sched && sched->ctx.mute_to)
         (void)tr__turn_mute(sched, a, false);
 }
+#pragma GCC diagnostic pop
 
 /* ------------------------------------------------------------------------ */
 /* public: inside a callback                                                 */

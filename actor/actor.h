@@ -167,6 +167,10 @@ typedef struct tr__frame {
     bool stop_pending;
     tr_reason stop_reason;
     jmp_buf *fiber_jb; /* while a fiber's body runs: where tr_fail unwinds to */
+    /* while a fiber's body runs from its turn's poke (not from a message's
+     * dispatch): it may hand the thread straight to another fiber, and the
+     * frame's `a` changes to that fiber (fiber.c, switch_to) */
+    bool fiber_poked;
 } tr__frame;
 
 /* Pid layout (include/troupe/actor.h): slot index in bits 0..30, the
@@ -237,6 +241,16 @@ typedef struct tr__sched tr__sched;
 /* tr__run: runs one turn of a (up to the runtime's batch of messages) on
  * scheduler thread s, which holds a's run token. */
 void tr__run(tr__sched *s, tr__actor *a);
+/* tr__turn_pass: a fiber's direct hand-off (fiber.c, switch_to): the turn
+ * of f->a (frame f, on s's thread) ends, counted as one run, and `to`'s
+ * begins in the same frame, as if tr__run had been called for it. */
+void tr__turn_pass(tr__sched *s, tr__frame *f, tr__actor *to);
+/* tr__turn_close: ends the turn of a, a fiber that parked and handed the
+ * thread to another (after the switch): gives its run token back when its
+ * mailbox is empty and no signal is pending, as tr__run does; otherwise it
+ * goes to the back of the run queue, its turn to go on there. The holder
+ * of a's token, on a scheduler thread. */
+void tr__turn_close(tr__actor *a);
 /* tr__actor_destroy: frees an exited actor once nobody can reach it (its
  * last reference gone, a grace period past): drains its mailbox (calls
  * that will never be handled are answered TR_EEXITED), frees its slot for

@@ -48,21 +48,79 @@ bool tr_self_is_fiber(const tr_self *self) {
 
 /* ---- switching ---------------------------------------------------------- */
 
+/* After a landing (the body resumed, by its turn or by another fiber's
+ * hand-off): the fiber that handed the thread over is saved now, and goes
+ * back to the run queue (switch_to). Not inlined: the body may land on
+ * another thread than the one it left. */
+static __attribute__((noinline)) void landed(void) {
+    tr__sched *s = tr__tls_sched;
+    __asm__ __volatile__("" ::: "memory");
+    if (s && s->ctx.handoff) {
+        tr__actor *from = s->ctx.handoff;
+        s->ctx.handoff = NULL;
+        if (s->ctx.handoff_parked)
+            tr__turn_close(from);
+        else
+            tr__schedule_yield(from);
+    }
+}
+
 /* Body side: gives the thread back to the turn until resumed. */
 static void suspend(tr__fiber *fib, uint32_t wait) {
     fib->wait = wait;
     tr__coro_yield(&fib->coro);
+    landed();
+}
+
+/* The direct hand-off (as Go's scheduler hands the P straight to the next
+ * goroutine): fib's body yields (wait TR__FW_YIELD) or parks for its
+ * permit (TR__FW_PARK), the turn that runs it came from a poke, nothing of
+ * the turn is pending (gathered sends, a mute, a signal, senders muted on
+ * it), and the next actor the scheduler thread would run is a fiber that
+ * its turn would only resume: that fiber's turn begins in this turn's frame
+ * and the thread switches to its stack at once. What the end of fib's turn
+ * would do, the fiber that lands does once fib's context is saved
+ * (landed): a yielded fib goes to the back of the run queue, a parked one
+ * gives its run token back (tr__turn_close). False when no hand-off was
+ * made: the caller suspends as usual. True once fib has been resumed. */
+static bool switch_to(tr__fiber *fib, uint32_t wait) {
+    tr__frame *f = tr__tls_frame;
+    tr__sched *s = tr__tls_sched;
+    tr__actor *a = fib->self;
+    if (!s || !f || f->a != a || !f->fiber_poked || f->prev || s->ctx.mute_to || tr__ob_count(s) ||
+        (tr__load_acq_u32(&a->has_sig) & (TR__SIG_PENDING | TR__SIG_KILLED)))
+        return false;
+    tr__actor *b = tr__sched_pick_fiber(s);
+    if (!b)
+        return false;
+    tr__fiber *to = fib_of(b);
+    tr__turn_pass(s, f, b);
+    f->fiber_jb = &to->jb;
+    tr__parker_set_fiber(&to->parker);
+    s->ctx.handoff = a;
+    s->ctx.handoff_parked = wait == TR__FW_PARK;
+    fib->wait = wait;
+    to->wait = TR__FW_RUN;
+    tr__coro_switch(&fib->coro, &to->coro);
+    landed();
+    return true;
 }
 
 /* Turn side (frame f of a's turn): runs the body until it blocks again or
- * finishes. True when it finished: f->stop_* say how the fiber ends. */
-static bool resume(tr__frame *f, tr__fiber *fib) {
+ * finishes. True when it finished: f->stop_* say how the fiber ends. With
+ * poked (the turn's poke, not a message's dispatch), the body may hand the
+ * thread to other fibers (switch_to): f->a is then the fiber that came
+ * back. */
+static bool resume(tr__frame *f, tr__fiber *fib, bool poked) {
     fib->wait = TR__FW_RUN;
     f->fiber_jb = &fib->jb;
+    f->fiber_poked = poked;
     tr__parker_set_fiber(&fib->parker);
     tr__coro_resume(&fib->coro);
     tr__parker_set_fiber(NULL);
     f->fiber_jb = NULL;
+    f->fiber_poked = false;
+    fib = fib_of(f->a);
     if (!fib->finished)
         return false;
     f->stop_pending = true;
@@ -114,10 +172,10 @@ bool tr__fiber_poke(tr__frame *f, tr__actor *a) {
     switch (fib->wait) {
     case TR__FW_START:
     case TR__FW_YIELD:
-        return resume(f, fib);
+        return resume(f, fib, true);
     case TR__FW_PARK:
         if (tr__load_acq_u32(&fib->parker.permit))
-            return resume(f, fib);
+            return resume(f, fib, true);
         return false;
     default:
         return false;
@@ -171,7 +229,8 @@ static int park_block(tr__parker *p, int64_t deadline) {
         if (timer_arm(fib, 1) != TR_OK)
             return TR_ETIMEDOUT;
     }
-    suspend(fib, TR__FW_PARK);
+    if (!switch_to(fib, TR__FW_PARK))
+        suspend(fib, TR__FW_PARK);
     bool timed_out = fib->timed_out;
     timer_disarm(fib);
     return timed_out && tr__remaining_ms(deadline) == 0 ? TR_ETIMEDOUT : TR_OK;
@@ -284,7 +343,7 @@ static int take(tr_self *self, void *state, const tr_msg *msg) {
     } else if (fib->wait != TR__FW_MSG) {
         return TR_CONTINUE;
     }
-    return resume(f, fib) ? TR_STOP : TR_CONTINUE;
+    return resume(f, fib, false) ? TR_STOP : TR_CONTINUE;
 }
 
 static int fiber_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
@@ -542,6 +601,8 @@ int tr_yield(tr_self *self) {
     tr__fiber *fib = running(self);
     if (!fib)
         return TR_EINVAL;
+    if (switch_to(fib, TR__FW_YIELD)) /* declines when fib was killed */
+        return TR_OK;
     park_if_killed(fib);
     suspend(fib, TR__FW_YIELD); /* the turn ends; the next one resumes it first */
     return TR_OK;

@@ -493,6 +493,32 @@ static tr__actor *next_actor(tr__sched *s) {
     return steal(s);
 }
 
+tr__actor *tr__sched_pick_fiber(tr__sched *s) {
+    if (s->picks + 1 >= FAIR_EVERY)
+        return NULL; /* next_actor's fair look comes first */
+    tr__actor *a = NULL;
+    if (tr__load_acq_ptr((void *const *)&s->next))
+        a = (tr__actor *)tr__xchg_acqrel_ptr((void **)&s->next, NULL);
+    if (!a) {
+        void *p;
+        if (!ck_ring_dequeue_spmc(&s->ring, s->ring_buf, &p))
+            return NULL;
+        a = (tr__actor *)p;
+    }
+    TR__TSAN_ACQUIRE(a);
+    if (!tr__is_fiber(a) || !(tr__fiber_yielded(a) || tr__fiber_woken(a)) ||
+        (tr__load_acq_u32(&a->has_sig) & (TR__SIG_PENDING | TR__SIG_KILLED))) {
+        /* Not for a hand-off: first in line still. Only this thread fills
+         * its `next` slot, which is empty here. */
+        TR__TSAN_RELEASE(a);
+        tr__store_rel_ptr((void **)&s->next, a);
+        return NULL;
+    }
+    s->picks++;
+    __atomic_store_n(&s->runs, s->runs + 1, __ATOMIC_RELAXED);
+    return a;
+}
+
 /* Work any idle thread may take at once: injected or in a run queue. */
 static bool any_work(tr__sched *s) {
     tr_runtime *rt = s->rt;

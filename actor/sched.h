@@ -52,9 +52,14 @@ typedef struct tr__seen {
  * turn gathers its sends (send.c). Owner thread only, except the outbox:
  * under ob_lock, which an idle thread may take to flush it (steal_next). */
 typedef struct tr__ctx {
-    uint32_t sends;     /* messages this thread sent during the current turn */
-    tr__actor *mute_to; /* owner only: an overloaded receiver of this turn's sends, or NULL */
-    bool mute_ref;      /* owner only: mute_to holds a reference (outside borrow mode) */
+    uint32_t sends; /* messages this thread sent during the current turn */
+    /* owner only: a fiber that handed the thread to another one (fiber.c,
+     * switch_to): put back in the run queue by the fiber that runs next,
+     * once the switch has saved its context, or its turn ended then */
+    tr__actor *handoff;
+    bool handoff_parked; /* it parked (its turn ends then), else it yielded */
+    tr__actor *mute_to;  /* owner only: an overloaded receiver of this turn's sends, or NULL */
+    bool mute_ref;       /* owner only: mute_to holds a reference (outside borrow mode) */
     uint64_t d_alive, d_allocated; /* this thread's share of the counts (owner writes) */
     /* Metrics (introspect.c): this thread's share, stored relaxed by the
      * owner, summed by readers; no shared cache line in the send path. */
@@ -112,6 +117,15 @@ void tr__schedule(tr__actor *a);
 /* tr__schedule_yield: puts a (its batch used up) at the back of the run
  * queue. Scheduler thread. */
 void tr__schedule_yield(tr__actor *a);
+/* tr__sched_pick_fiber: for a fiber's direct hand-off (fiber.c): takes what
+ * next_actor would run next on s from s's own queues (the `next` slot, else
+ * the ring's head) when it is a fiber whose turn would only resume it (it
+ * yielded, or its permit was given: fiber.h) with no signal pending, and
+ * counts it as a run and a pick. Anything else stays first in line (a ring
+ * head moves to the empty `next` slot) and NULL is returned; also NULL when
+ * the pick is due to look at the other queues (fairness, FAIR_EVERY). The
+ * caller has the actor's run token then. s's owner thread, inside a turn. */
+tr__actor *tr__sched_pick_fiber(tr__sched *s);
 
 /* tr__note_overloaded: a send of this turn found r (not the sender) with
  * at least TR__MUTE_HIGH messages waiting: the turn's end may mute the

@@ -457,6 +457,19 @@ void tr__coro_resume(tr__coro *c) {
     my_state()->current = c->outer; /* the same thread, but read anew */
 }
 
+/* What a jump carries: the coroutine that jumped, with bit 0 set when it
+ * jumped by tr__coro_switch. A coroutine that lands after a switch saves
+ * the switcher's context (the switcher is suspended now) and keeps the
+ * caller the switch gave it; after a resume, it keeps the resumer's. */
+#define SWITCHED ((uintptr_t)1)
+
+static inline void landed(tr__coro *c, tr__transfer r) {
+    if ((uintptr_t)r.data & SWITCHED)
+        ((tr__coro *)((uintptr_t)r.data & ~SWITCHED))->ctx = r.fctx;
+    else
+        c->caller = r.fctx;
+}
+
 void tr__coro_yield(tr__coro *c) {
 #ifdef TR__CORO_ASAN
     void *fake = NULL;
@@ -466,10 +479,42 @@ void tr__coro_yield(tr__coro *c) {
     __tsan_switch_to_fiber(c->tsan_caller, 0);
 #endif
     tr__transfer r = jump_fcontext(c->caller, c);
-    c = r.data;
-    c->caller = r.fctx;
+    landed(c, r);
 #ifdef TR__CORO_ASAN
-    __sanitizer_finish_switch_fiber(fake, &c->asan_caller, &c->asan_caller_size);
+    const void *bottom = NULL;
+    size_t size = 0;
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+    if (!((uintptr_t)r.data & SWITCHED)) {
+        c->asan_caller = bottom;
+        c->asan_caller_size = size;
+    }
+#endif
+}
+
+void tr__coro_switch(tr__coro *from, tr__coro *to) {
+    to->caller = from->caller;
+    to->outer = from->outer;
+    my_state()->current = to;
+#ifdef TR__CORO_ASAN
+    to->asan_caller = from->asan_caller;
+    to->asan_caller_size = from->asan_caller_size;
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, to->stack, to->stack_size);
+#endif
+#ifdef TR__CORO_TSAN
+    to->tsan_caller = from->tsan_caller;
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    tr__transfer r = jump_fcontext(to->ctx, (void *)((uintptr_t)from | SWITCHED));
+    landed(from, r);
+#ifdef TR__CORO_ASAN
+    const void *bottom = NULL;
+    size_t size = 0;
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+    if (!((uintptr_t)r.data & SWITCHED)) {
+        from->asan_caller = bottom;
+        from->asan_caller_size = size;
+    }
 #endif
 }
 

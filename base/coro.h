@@ -127,6 +127,18 @@ void tr__coro_resume(tr__coro *c);
  * resumed it. Returns when c is resumed again, possibly on another thread. */
 void tr__coro_yield(tr__coro *c);
 
+/* tr__coro_switch: from inside `from` (the running coroutine) straight to
+ * `to`, without going back to the resumer first: `to` runs on in from's
+ * place, and its tr__coro_yield goes back to from's resumer (as if that
+ * had resumed `to`). `to` must be suspended by tr__coro_yield or
+ * tr__coro_switch (started, not done, not running, and resumed by nobody
+ * else meanwhile). Returns when `from` is resumed again (by
+ * tr__coro_resume or another switch), possibly on another thread. Until
+ * the jump has happened, from's context is not saved: whoever hands `from`
+ * to another thread must do it after this call has landed in `to` (on
+ * to's side of the jump). */
+void tr__coro_switch(tr__coro *from, tr__coro *to);
+
 /* tr__coro_done: fn has returned. */
 static inline bool tr__coro_done(const tr__coro *c) {
     return c->done;

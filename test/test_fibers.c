@@ -535,6 +535,105 @@ static void test_yield_lets_others_run(void **state) {
     tr_runtime_free(&rt);
 }
 
+/* ---- the direct hand-off between fibers ------------------------------------- */
+
+/* Fibers that yield (and park) hand the scheduler thread straight to the
+ * next fiber in line without a trip through the scheduler loop. That must
+ * keep the run queue's order, and must not starve what only the loop looks
+ * at: the injection queue (calls from plain threads), timers, signals. */
+static atomic_int g_spin_stop;
+static atomic_long g_spins[3];
+static int g_rr[300];
+static atomic_int g_rr_n;
+static atomic_int g_rr_on; /* record the order now */
+static record g_nap;
+
+static int spinner_body(tr_self *self, void *arg) {
+    int me = (int)(intptr_t)arg;
+    while (!atomic_load(&g_spin_stop)) {
+        if (atomic_load(&g_rr_on)) {
+            int k = atomic_fetch_add(&g_rr_n, 1);
+            if (k < 300)
+                g_rr[k] = me;
+        }
+        atomic_fetch_add(&g_spins[me], 1);
+        if (tr_yield(self) != TR_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static int napper_body(tr_self *self, void *arg) {
+    (void)arg;
+    int64_t t0 = tr_now_ms();
+    g_nap.rc[0] = tr_sleep(self, 20);
+    g_nap.elapsed_ms = tr_now_ms() - t0;
+    rec_done(&g_nap);
+    return 0;
+}
+
+static bool spins_reach(int who, long n) {
+    int64_t end = tr_now_ms() + 20000;
+    while (atomic_load(&g_spins[who]) < n && tr_now_ms() < end)
+        tu_sleep_ms(1);
+    return atomic_load(&g_spins[who]) >= n;
+}
+
+static void test_handoff_between_fibers_starves_nothing(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_start(1);
+    atomic_store(&g_spin_stop, 0);
+    atomic_store(&g_rr_n, 0);
+    atomic_store(&g_rr_on, 0);
+    for (int i = 0; i < 3; i++)
+        atomic_store(&g_spins[i], 0);
+    tr_pid sp[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tr_spawn_fiber(rt, spinner_body, (void *)(intptr_t)i, NULL, &sp[i]),
+                         TR_OK);
+    for (int i = 0; i < 3; i++)
+        assert_true(spins_reach(i, 200));
+    /* Round-robin: with all three running, each turn is the one of three
+     * turns before, and the first three are all of them. */
+    atomic_store(&g_rr_on, 1);
+    int64_t end = tr_now_ms() + 20000;
+    while (atomic_load(&g_rr_n) < 300 && tr_now_ms() < end)
+        tu_sleep_ms(1);
+    assert_true(atomic_load(&g_rr_n) >= 300);
+    assert_true(g_rr[0] != g_rr[1] && g_rr[1] != g_rr[2] && g_rr[0] != g_rr[2]);
+    for (int k = 3; k < 300; k++)
+        assert_int_equal(g_rr[k], g_rr[k - 3]);
+
+    /* A call from this thread (the injection queue) is answered. */
+    tu_log *log = tu_log_new();
+    tr_pid probe = tu_probe(rt, log, false);
+    for (int i = 0; i < 20; i++)
+        tu_ping(rt, probe);
+    /* A timer fires: a sleeping fiber wakes. */
+    rec_init(&g_nap);
+    tr_pid napper;
+    assert_int_equal(tr_spawn_fiber(rt, napper_body, NULL, NULL, &napper), TR_OK);
+    assert_true(rec_wait(&g_nap, 1));
+    assert_int_equal(g_nap.rc[0], TR_OK);
+    assert_true(g_nap.elapsed_ms >= 20);
+    /* A kill reaches a fiber that is handed the thread over and over, and
+     * the other two go on. */
+    watch w = watch_on(rt, sp[1]);
+    assert_int_equal(tr_exit(rt, sp[1], tr_reason_kill()), TR_OK);
+    assert_int_equal(watch_reason(rt, &w).kind, TR_EXIT_KILLED);
+    long s0 = atomic_load(&g_spins[0]), s2 = atomic_load(&g_spins[2]);
+    assert_true(spins_reach(0, s0 + 100));
+    assert_true(spins_reach(2, s2 + 100));
+
+    atomic_store(&g_spin_stop, 1);
+    await_gone(rt, sp[0]);
+    await_gone(rt, sp[2]);
+    tr_exit(rt, probe, tr_reason_kill());
+    tu_await(rt, probe);
+    tu_log_free(log);
+    tr_runtime_free(&rt);
+}
+
 static atomic_int g_many;
 
 static int sleeper_body(tr_self *self, void *arg) {
@@ -1003,6 +1102,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_trapped_exit_is_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_supervised_fiber_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yield_lets_others_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handoff_between_fibers_starves_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_many_fibers_come_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
