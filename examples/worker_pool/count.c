@@ -17,7 +17,7 @@
  * through the pool (round-robin or least-loaded picks the worker), up to
  * --tries attempts. A job is never silently lost: it ends counted, or
  * reported as failed. */
-#define _GNU_SOURCE 1 /* nftw */
+#define _GNU_SOURCE 1 /* nftw, preadv2, syscall */
 #include "worker_pool.h"
 
 #include <errno.h>
@@ -30,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,60 +45,111 @@
 /* The worker                                                              */
 /* ---------------------------------------------------------------------- */
 
+/* How the workers' reads went, summed over all of them (the summary
+ * prints it). */
+typedef struct wc_io_stats {
+    atomic_ullong opens_fiber;    /* open served from the dentry cache, on the fiber */
+    atomic_ullong opens_blocking; /* open on the blocking pool */
+    atomic_ullong reads_fiber;    /* reads served from the page cache, on the fiber */
+    atomic_ullong reads_blocking; /* reads on the blocking pool */
+} wc_io_stats;
+
 typedef struct wc_worker_arg {
     unsigned crash_every;
+    wc_io_stats *io; /* shared by all workers; outlives the pool */
 } wc_worker_arg;
 
 typedef struct wc_worker_state {
     unsigned crash_every;
     uint64_t jobs; /* jobs this incarnation received */
+    wc_io_stats *io;
 } wc_worker_state;
 
-/* How much one blocking call reads: files up to this size (most of them)
- * take one trip to the blocking pool. Below malloc's mmap threshold, so
- * that a job's buffer comes from the heap, not from fresh pages. */
+/* How much one read takes: 64 KB, as the single-threaded pass. Below
+ * malloc's mmap threshold, so that a job's buffer comes from the heap
+ * (the same chunk job after job), not from fresh pages. */
 #define READ_CHUNK (64 * 1024)
 
-/* A file being read through the blocking pool. On the heap, not on the
- * worker fiber's stack: a worker killed during a read must not leave the
- * pool thread writing into a stack that is gone. */
+/* A file being read. On the heap, not on the worker fiber's stack: a
+ * worker killed while a blocking-pool thread reads for it must not leave
+ * that thread writing into a stack that is gone. */
 typedef struct wc_read {
     char path[PATH_MAX];
-    int fd;   /* -1 until opened, and again once closed */
-    bool eof; /* the last chunk has been read (fd closed) */
-    size_t n; /* bytes in buf */
+    int fd;    /* -1 until opened, and again once closed */
+    bool eof;  /* the last chunk has been read */
+    size_t n;  /* bytes in buf */
+    off_t off; /* file offset of the next read */
     unsigned char buf[READ_CHUNK];
 } wc_read;
 
-/* Runs on a blocking-pool thread: opens the file on the first call, then
- * fills buf with its next bytes (a short read is retried until buf is
- * full or the file ends) and closes it at its end or on an error. Returns
- * 0 or an errno value. Only the system calls run here: the counting is
- * CPU work, and runs on the worker's fiber, on a scheduler thread (as
- * Erlang keeps dirty I/O schedulers for I/O and the normal ones for
- * computation). */
-static int wc_read_chunk(void *arg) {
+/* Runs on a blocking-pool thread: opens the file. Returns 0 or an errno
+ * value. */
+static int wc_open_blocking(void *arg) {
     wc_read *r = arg;
-    if (r->fd < 0) {
-        r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (r->fd < 0)
-            return errno;
-    }
+    r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    return r->fd < 0 ? errno : 0;
+}
+
+/* Runs on a blocking-pool thread: fills buf with the file's next bytes
+ * (a short read is retried until buf is full or the file ends). Returns 0
+ * or an errno value. Only the system calls run here: the counting is CPU
+ * work and runs on the worker's fiber, on a scheduler thread (as Erlang
+ * keeps dirty I/O schedulers for I/O and the normal ones for
+ * computation). */
+static int wc_read_blocking(void *arg) {
+    wc_read *r = arg;
     r->n = 0;
     while (r->n < sizeof r->buf) {
-        ssize_t got = read(r->fd, r->buf + r->n, sizeof r->buf - r->n);
+        ssize_t got = pread(r->fd, r->buf + r->n, sizeof r->buf - r->n, r->off);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0) {
-            int e = got < 0 ? errno : 0;
-            close(r->fd);
-            r->fd = -1;
+        if (got < 0)
+            return errno;
+        if (got == 0) {
             r->eof = true;
-            return e;
+            break;
         }
         r->n += (size_t)got;
+        r->off += got;
     }
     return 0;
+}
+
+/* Opens the file on the fiber when that cannot block: openat2 with
+ * RESOLVE_CACHED (Linux 5.12) completes only when every component of the
+ * path is in the dentry cache, and fails with EAGAIN instead of reading a
+ * directory from the disk; opening a regular file read-only does no I/O
+ * of its own. Returns 0 (r->fd set), EAGAIN (it would block: use the
+ * blocking pool), or another errno value. */
+static int wc_open_nowait(wc_read *r) {
+    struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_CACHED};
+    long fd = syscall(SYS_openat2, AT_FDCWD, r->path, &how, sizeof how);
+    if (fd >= 0) {
+        r->fd = (int)fd;
+        return 0;
+    }
+    /* A kernel without openat2 or RESOLVE_CACHED: as if it would block. */
+    return errno == ENOSYS || errno == EINVAL || errno == E2BIG ? EAGAIN : errno;
+}
+
+/* Reads the file's next bytes on the fiber when they are in the page
+ * cache: preadv2 with RWF_NOWAIT (Linux 4.14) returns what is cached and
+ * fails with EAGAIN instead of waiting for the disk. Returns 0 (r->n bytes
+ * in buf; r->eof at the end), EAGAIN (not cached, or the file system does
+ * not support it: use the blocking pool), or another errno value. */
+static int wc_read_nowait(wc_read *r) {
+    struct iovec iov = {.iov_base = r->buf, .iov_len = sizeof r->buf};
+    for (;;) {
+        ssize_t got = preadv2(r->fd, &iov, 1, r->off, RWF_NOWAIT);
+        if (got >= 0) {
+            r->n = (size_t)got;
+            r->off += got;
+            r->eof = got == 0;
+            return 0;
+        }
+        if (errno != EINTR)
+            return errno == EOPNOTSUPP || errno == ENOSYS ? EAGAIN : errno;
+    }
 }
 
 /* The reply of a job. */
@@ -108,19 +162,59 @@ typedef struct wc_reply {
 static int wc_init(tr_self *self, void *state, const void *arg) {
     (void)self;
     wc_worker_state *st = state;
-    st->crash_every = ((const wc_worker_arg *)arg)->crash_every;
+    const wc_worker_arg *a = arg;
+    st->crash_every = a->crash_every;
+    st->io = a->io;
     return TR_CONTINUE;
+}
+
+/* Counts the file rd->path into *c: each step (open, then each 64 KB
+ * read) runs on the fiber when it cannot block, and on the blocking pool
+ * (tr_blocking: this fiber parks, its scheduler thread runs other work)
+ * when it could. Returns 0, an errno value (positive) or a TR_E* code
+ * from tr_blocking. */
+static int wc_count(tr_self *self, wc_worker_state *st, wc_read *rd, wp_counts *c) {
+    tr_runtime *rt = tr_self_runtime(self);
+    int e = wc_open_nowait(rd), in_word = 0;
+    if (e == 0) {
+        atomic_fetch_add_explicit(&st->io->opens_fiber, 1, memory_order_relaxed);
+    } else if (e == EAGAIN) {
+        int rc = tr_blocking(rt, wc_open_blocking, rd, &e); /* this fiber parks */
+        if (rc)
+            return rc;
+        atomic_fetch_add_explicit(&st->io->opens_blocking, 1, memory_order_relaxed);
+    }
+    if (e)
+        return e;
+    uint64_t on_fiber = 0, on_pool = 0;
+    while (!rd->eof) {
+        e = wc_read_nowait(rd);
+        if (e == 0) {
+            on_fiber++;
+        } else if (e == EAGAIN) {
+            int rc = tr_blocking(rt, wc_read_blocking, rd, &e); /* this fiber parks */
+            if (rc) {
+                e = rc;
+                break;
+            }
+            on_pool++;
+        }
+        if (e)
+            break;
+        wp_count_bytes(c, &in_word, rd->buf, rd->n);
+    }
+    c->words += (uint64_t)in_word;
+    atomic_fetch_add_explicit(&st->io->reads_fiber, on_fiber, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->io->reads_blocking, on_pool, memory_order_relaxed);
+    return e;
 }
 
 static int wc_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from from) {
     wc_worker_state *st = state;
-    char path[PATH_MAX];
-    if (msg->size == 0 || msg->size >= sizeof path) {
+    if (msg->size == 0 || msg->size >= PATH_MAX) {
         tr_reply_error(from, TR_EINVAL, "bad path");
         return TR_CONTINUE;
     }
-    memcpy(path, msg->data, msg->size);
-    path[msg->size] = '\0';
 
     /* Crash before touching any resource: tr_fail unwinds at once and
      * releases nothing the callback holds. */
@@ -137,22 +231,17 @@ static int wc_handle_call(tr_self *self, void *state, const tr_msg *msg, tr_from
         tr_reply_error(from, TR_ENOMEM, "out of memory");
         return TR_CONTINUE;
     }
-    memcpy(rd->path, path, msg->size + 1);
+    memcpy(rd->path, msg->data, msg->size);
+    rd->path[msg->size] = '\0';
     rd->fd = -1;
     rd->eof = false;
-    int rc = 0, e = 0, in_word = 0;
-    do {
-        rc = tr_blocking(tr_self_runtime(self), wc_read_chunk, rd, &e); /* this fiber parks */
-        if (rc || e)
-            break;
-        wp_count_bytes(&r.counts, &in_word, rd->buf, rd->n);
-    } while (!rd->eof);
-    r.counts.words += (uint64_t)in_word;
+    rd->off = 0;
+    int e = wc_count(self, st, rd, &r.counts);
     if (rd->fd >= 0)
-        close(rd->fd); /* the runtime is stopping: tr_blocking refused the next read */
+        close(rd->fd);
     free(rd);
-    if (rc)
-        tr_reply_error(from, rc, "blocking pool");
+    if (e < 0) /* tr_blocking refused: the runtime is stopping */
+        tr_reply_error(from, e, "blocking pool");
     else if (e) /* a positive code: the caller's tr_call returns TR_EREMOTE */
         tr_reply_error(from, e, strerror(e));
     else
@@ -256,7 +345,9 @@ static bool retryable(count_ctx *x, int rc) {
     }
 }
 
-static void run_job(count_ctx *x, size_t i) {
+/* Submits file i until it is counted, or its last attempt failed. self:
+ * the client fiber, NULL for a client thread. */
+static void run_job(count_ctx *x, tr_self *self, size_t i) {
     const char *path = files.paths[i];
     job_result *res = &x->results[i];
     int rc = TR_EINVAL;
@@ -294,20 +385,45 @@ static void run_job(count_ctx *x, size_t i) {
                 atomic_store(&x->fatal, 1);
             break;
         }
-        if (res->tries < x->max_tries)
+        if (res->tries < x->max_tries) {
             atomic_fetch_add(&x->retries, 1);
+            /* Back off for a millisecond before the next attempt. A worker
+             * crashes on its K-th job as soon as it receives it, so a job
+             * submitted again at once would be the very next job the pool
+             * hands out: with round-robin, the next worker's K-th too when
+             * all the workers go through their jobs at the same pace, and
+             * so on down the line. Meanwhile the other clients keep the
+             * workers busy. */
+            if (self)
+                tr_sleep(self, 1); /* only this fiber parks */
+            else
+                nanosleep(&(struct timespec){.tv_nsec = 1000 * 1000}, NULL);
+        }
     }
     res->rc = rc;
 }
 
-static void *client(void *p) {
-    count_ctx *x = p;
+/* Takes the next file until none is left. */
+static void client_loop(count_ctx *x, tr_self *self) {
     while (!atomic_load(&x->fatal)) {
         size_t i = atomic_fetch_add(&x->next, 1);
         if (i >= files.n)
             break;
-        run_job(x, i);
+        run_job(x, self, i);
     }
+}
+
+/* A client fiber (the default): its tr_call parks the fiber, and the
+ * reply makes it runnable on a scheduler thread; no OS thread sleeps or
+ * is woken per job. */
+static int client_fiber(tr_self *self, void *p) {
+    client_loop(p, self);
+    return 0;
+}
+
+/* A client thread (--client-threads): each tr_call blocks the thread. */
+static void *client_thread(void *p) {
+    client_loop(p, NULL);
     return NULL;
 }
 
@@ -318,6 +434,13 @@ static void *client(void *p) {
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU time of the whole process (all threads), user and system. */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
@@ -343,9 +466,9 @@ int wp_run_count(const wp_count_opts *o) {
         fprintf(stderr, "worker_pool: no regular files under %s\n", o->dir);
         return 1;
     }
-    printf("worker_pool: %zu files under %s; %u workers (%s), %u client threads, ", files.n, o->dir,
+    printf("worker_pool: %zu files under %s; %u workers (%s), %u client %s, ", files.n, o->dir,
            o->workers, o->strategy == TR_POOL_ROUND_ROBIN ? "round_robin" : "least_loaded",
-           o->clients);
+           o->clients, o->client_threads ? "threads" : "fibers");
     if (o->crash_every)
         printf("every worker incarnation crashes on its %u%s job\n", o->crash_every,
                ordinal_suffix(o->crash_every));
@@ -357,8 +480,9 @@ int wp_run_count(const wp_count_opts *o) {
     job_result *results = calloc(files.n, sizeof *results);
     atomic_ullong *per_worker = calloc(o->workers, sizeof *per_worker);
     pthread_t *th = calloc(o->clients, sizeof *th);
+    tr_pid *fibers = calloc(o->clients, sizeof *fibers);
     tr_pool_worker_stats *rows = calloc(o->workers, sizeof *rows);
-    if (!x || !results || !per_worker || !th || !rows) {
+    if (!x || !results || !per_worker || !th || !fibers || !rows) {
         fprintf(stderr, "worker_pool: out of memory\n");
         return 1;
     }
@@ -377,7 +501,8 @@ int wp_run_count(const wp_count_opts *o) {
     else
         ro = (tr_runtime_opts){.log_fn = count_reports, .log_user = x, .log_level = TR_LOG_ERROR};
     wp_die_on(tr_runtime_start(&ro, &x->rt), "tr_runtime_start");
-    wc_worker_arg warg = {.crash_every = o->crash_every};
+    wc_io_stats io = {0};
+    wc_worker_arg warg = {.crash_every = o->crash_every, .io = &io};
     tr_pool_opts po = {
         .worker = &wc_worker,
         .worker_arg = &warg,
@@ -397,18 +522,31 @@ int wp_run_count(const wp_count_opts *o) {
     }
     wp_die_on(tr_pool_start(x->rt, &po, &x->pool), "tr_pool_start");
 
+    tr_metrics m0, m1;
+    wp_die_on(tr_metrics_get(x->rt, &m0), "tr_metrics_get");
+    double cpu0 = cpu_ms();
     double t0 = now_ms();
     unsigned started = 0;
-    for (; started < o->clients; started++)
-        if (pthread_create(&th[started], NULL, client, x) != 0)
-            break;
+    if (o->client_threads) {
+        for (; started < o->clients; started++)
+            if (pthread_create(&th[started], NULL, client_thread, x) != 0)
+                break;
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+    } else {
+        for (; started < o->clients; started++)
+            if (tr_spawn_fiber(x->rt, client_fiber, x, NULL, &fibers[started]) != 0)
+                break;
+        for (unsigned i = 0; i < started; i++)
+            wp_die_on(tr_await_exit(x->rt, fibers[i], TR_INFINITY, NULL), "tr_await_exit");
+    }
     if (started == 0) {
-        fprintf(stderr, "worker_pool: pthread_create failed\n");
+        fprintf(stderr, "worker_pool: cannot start the clients\n");
         return 1;
     }
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
     double pool_ms = now_ms() - t0;
+    double pool_cpu_ms = cpu_ms() - cpu0;
+    wp_die_on(tr_metrics_get(x->rt, &m1), "tr_metrics_get");
 
     /* Every job has its reply, but a worker's "done" reaches the pool's
      * statistics just after its reply reaches the client: read them once
@@ -450,6 +588,7 @@ int wp_run_count(const wp_count_opts *o) {
     static unsigned char buf[64 * 1024];
     wp_counts seq = {0};
     size_t seq_errors = 0;
+    double cpu1 = cpu_ms();
     double t1 = now_ms();
     for (size_t i = 0; i < files.n; i++) {
         wp_counts c;
@@ -458,6 +597,7 @@ int wp_run_count(const wp_count_opts *o) {
         add_counts(&seq, &c);
     }
     double seq_ms = now_ms() - t1;
+    double seq_cpu_ms = cpu_ms() - cpu1;
 
     printf("files        %zu (%zu counted)\n", files.n, counted);
     printf("lines        %llu\n", (unsigned long long)total.lines);
@@ -500,14 +640,34 @@ int wp_run_count(const wp_count_opts *o) {
     printf("failed jobs  %zu\n", failed + not_run);
     if (unreadable)
         printf("unreadable   %zu\n", unreadable);
-    printf("wall time    %.1f ms (pool of %u, %u clients)\n", pool_ms, o->workers, o->clients);
-    if (bs.jobs_run)
-        printf("file reads   %llu of up to 64 KB on the blocking pool (up to %llu threads at "
-               "once): the scheduler threads never waited for a read, and did the counting\n",
-               (unsigned long long)bs.jobs_run, (unsigned long long)bs.threads_peak);
-    printf("single-threaded pass: lines %llu, words %llu, bytes %llu in %.1f ms\n",
+    printf("wall time    %.1f ms (pool of %u, %u clients), %.1f ms of CPU\n", pool_ms, o->workers,
+           o->clients, pool_cpu_ms);
+    /* Where the scheduler threads spent the pool pass (troupe/introspect.h). */
+    printf("schedulers  ");
+    for (unsigned i = 0; i < m1.n_sched && i < m0.n_sched; i++) {
+        uint64_t busy = m1.sched[i].busy_ns - m0.sched[i].busy_ns;
+        uint64_t parked = m1.sched[i].parked_ns - m0.sched[i].parked_ns;
+        printf("%s thread %u: %.0f %% busy, %llu steals", i ? ";" : "", i,
+               busy + parked ? 100.0 * (double)busy / (double)(busy + parked) : 0.0,
+               (unsigned long long)(m1.sched[i].steals - m0.sched[i].steals));
+    }
+    printf("\n");
+    printf("file reads   %llu of up to 64 KB from the page cache on the worker fibers, %llu on "
+           "the blocking pool (tr_blocking: data not cached)\n",
+           (unsigned long long)atomic_load(&io.reads_fiber),
+           (unsigned long long)atomic_load(&io.reads_blocking));
+    printf("file opens   %llu on the worker fibers (path in the dentry cache), %llu on the "
+           "blocking pool\n",
+           (unsigned long long)atomic_load(&io.opens_fiber),
+           (unsigned long long)atomic_load(&io.opens_blocking));
+    printf("blocking pool %llu jobs run, up to %llu threads at once: the scheduler threads "
+           "never waited for the disk\n",
+           (unsigned long long)bs.jobs_run, (unsigned long long)bs.threads_peak);
+    printf("single-threaded pass: lines %llu, words %llu, bytes %llu in %.1f ms (%.1f ms of CPU)\n",
            (unsigned long long)seq.lines, (unsigned long long)seq.words,
-           (unsigned long long)seq.bytes, seq_ms);
+           (unsigned long long)seq.bytes, seq_ms, seq_cpu_ms);
+    printf("speed-up     %.2fx (single-threaded wall time / pool wall time)\n",
+           pool_ms > 0 ? seq_ms / pool_ms : 0.0);
 
     int status = 0;
     if (x->fatal_text[0]) {
@@ -534,6 +694,7 @@ int wp_run_count(const wp_count_opts *o) {
     pthread_mutex_destroy(&x->lock);
     free(rows);
     free(th);
+    free(fibers);
     free(per_worker);
     free(results);
     free(x);

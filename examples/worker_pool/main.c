@@ -142,12 +142,14 @@ static void usage(FILE *to) {
     fprintf(to,
             "usage: worker_pool                 the classic pool transcript\n"
             "       worker_pool [--dir PATH] [--workers N] [--strategy round_robin|least_loaded]\n"
-            "                   [--crash-every K] [--clients N] [--tries N] [--verbose]\n"
+            "                   [--crash-every K] [--clients N] [--client-threads] [--tries N]\n"
+            "                   [--verbose]\n"
             "  count lines, words and bytes of every regular file under PATH\n"
             "  (default /usr/share/doc) with a supervised pool of N workers (default 8);\n"
             "  a worker crashes on every K-th job it gets (default 0: never), the pool\n"
             "  restarts it and the job is submitted again, up to --tries times (default 5);\n"
-            "  --clients threads submit jobs at once (default 2 x workers).\n"
+            "  --clients fibers submit jobs at once (default 2 x workers); with\n"
+            "  --client-threads they are plain threads instead.\n"
             "  --verbose prints the runtime's crash reports and supervisor reports\n"
             "  (stderr, one line each); without it they are only counted.\n"
             "  Exit status: 0 when the totals match a single-threaded pass, 1 when they\n"
@@ -191,6 +193,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--verbose")) {
             o.verbose = true;
+            continue;
+        }
+        if (!strcmp(a, "--client-threads")) {
+            o.client_threads = true;
             continue;
         }
         /* Every other option takes a value: "--opt VALUE" or "--opt=VALUE". */

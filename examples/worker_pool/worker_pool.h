@@ -37,7 +37,8 @@ typedef struct wp_count_opts {
     unsigned workers; /* pool size (default 4) */
     tr_pool_strategy strategy;
     unsigned crash_every; /* a worker crashes on its K-th job; 0 = never */
-    unsigned clients;     /* submitting threads (default 2 * workers) */
+    unsigned clients;     /* submitting fibers or threads (default 2 * workers) */
+    bool client_threads;  /* the clients are plain threads, not fibers */
     unsigned max_tries;   /* attempts per job (default 5) */
     bool verbose;         /* print the runtime's crash and supervisor reports */
 } wp_count_opts;
