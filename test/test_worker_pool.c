@@ -2,7 +2,10 @@
  * would: the classic transcript (round-robin order, scale-down, "Pool
  * stopped"), and the file-counting mode on a directory made here, with
  * injected crashes: exit 0, totals equal to the single-threaded pass,
- * restarts > 0 and no failed job. Bad arguments exit 2. */
+ * restarts > 0 and no failed job; with client fibers (the default) and
+ * client threads, with reads on the worker fibers where they cannot block
+ * (the default) and every read on the blocking pool (--blocking-reads).
+ * Bad arguments exit 2. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,36 +99,61 @@ static long number_after(const out *o, const char *label) {
     return strtol(p + strlen(label), NULL, 10);
 }
 
-static void test_count_files_with_crashes(void **state) {
-    (void)state;
-    char dir[] = "/tmp/troupe_wp_XXXXXX";
+/* Makes a directory of 60 files (3 lines and 6 words each, repeated i+1
+ * times, half of them in a subdirectory) into dir (a mkdtemp template). */
+static void make_tree(char *dir) {
     assert_non_null(mkdtemp(dir));
     char path[512];
     snprintf(path, sizeof path, "%s/sub", dir);
     assert_int_equal(mkdir(path, 0755), 0);
-    /* 60 files: 3 lines and 6 words each, repeated i+1 times */
     for (int i = 0; i < 60; i++) {
         snprintf(path, sizeof path, "%s/%sf%02d.txt", dir, i % 2 ? "sub/" : "", i);
         write_file(path, "alpha beta\ngamma  delta\n\tepsilon zeta\n", i + 1);
     }
+}
+
+static void remove_tree(const char *dir) {
+    char rm[600];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    assert_int_equal(system(rm), 0);
+}
+
+/* The checks every counting run of make_tree's directory passes: exit 0,
+ * the totals, no failed job, restarts after the injected crashes, each
+ * file opened once by a successful attempt (on a fiber or on the blocking
+ * pool). */
+static void expect_counted(const out *o) {
+    if (o->exit_code != 0)
+        fprintf(stderr, "%s", o->text);
+    assert_int_equal(o->exit_code, 0);
+    expect_line(o, "totals match the single-threaded pass");
+    /* sum over i of (i+1): 1830 repeats of 3 lines, 6 words */
+    assert_int_equal(number_after(o, "\nfiles"), 60);
+    assert_int_equal(number_after(o, "\nlines"), 3 * 1830);
+    assert_int_equal(number_after(o, "\nwords"), 6 * 1830);
+    assert_true(number_after(o, "\nrestarts") > 0);
+    assert_int_equal(number_after(o, "\nfailed jobs"), 0);
+    long on_fiber = number_after(o, "\nfile opens");
+    const char *p = strstr(o->text, "\nfile opens");
+    assert_non_null(p);
+    p = strstr(p, "), ");
+    assert_non_null(p);
+    assert_int_equal(on_fiber + strtol(p + 3, NULL, 10), 60);
+}
+
+static void test_count_files_with_crashes(void **state) {
+    (void)state;
+    char dir[] = "/tmp/troupe_wp_XXXXXX";
+    make_tree(dir);
     char args[600];
     snprintf(args, sizeof args, "--dir %s --workers 3 --crash-every 6 --tries 50", dir);
     out o;
     run_demo(args, &o);
-    if (o.exit_code != 0)
-        fprintf(stderr, "%s", o.text);
-    assert_int_equal(o.exit_code, 0);
-    expect_line(&o, "totals match the single-threaded pass");
-    /* sum over i of (i+1): 1830 repeats of 3 lines, 6 words */
-    assert_int_equal(number_after(&o, "\nfiles"), 60);
-    assert_int_equal(number_after(&o, "\nlines"), 3 * 1830);
-    assert_int_equal(number_after(&o, "\nwords"), 6 * 1830);
-    long restarts = number_after(&o, "\nrestarts");
-    assert_true(restarts > 0);
-    assert_int_equal(number_after(&o, "\nfailed jobs"), 0);
+    expect_counted(&o);
+    expect_line(&o, " 6 client fibers, ");
     /* without --verbose the crash reports are counted, not printed: one
      * per crash, and each restart follows a crash */
-    assert_true(number_after(&o, "\ncrash reports") >= restarts);
+    assert_true(number_after(&o, "\ncrash reports") >= number_after(&o, "\nrestarts"));
     assert_null(strstr(o.text, "troupe error crash"));
     free(o.text);
 
@@ -142,9 +170,30 @@ static void test_count_files_with_crashes(void **state) {
     expect_line(&o, " troupe notice child_restarted supervisor=<");
     assert_null(strstr(o.text, "\ncrash reports"));
     free(o.text);
-    char rm[600];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    assert_int_equal(system(rm), 0);
+    remove_tree(dir);
+}
+
+/* --blocking-reads: every open and every read goes through tr_blocking;
+ * --client-threads: the clients are plain threads. Same totals. */
+static void test_count_blocking_reads_client_threads(void **state) {
+    (void)state;
+    char dir[] = "/tmp/troupe_wp_XXXXXX";
+    make_tree(dir);
+    char args[600];
+    snprintf(args, sizeof args,
+             "--dir %s --workers 3 --crash-every 6 --tries 50 --blocking-reads --client-threads",
+             dir);
+    out o;
+    run_demo(args, &o);
+    expect_counted(&o);
+    expect_line(&o, " 6 client threads, ");
+    expect_line(&o, "\nfile opens   0 on the worker fibers (path in the dentry cache), 60 on the "
+                    "blocking pool (--blocking-reads)\n");
+    expect_line(&o, "\nfile reads   0 of up to 64 KB on the worker fibers");
+    /* at least one open and one read per file, each a blocking-pool job */
+    assert_true(number_after(&o, "\nblocking pool") >= 120);
+    free(o.text);
+    remove_tree(dir);
 }
 
 static void test_bad_arguments_exit_2(void **state) {
@@ -156,12 +205,16 @@ static void test_bad_arguments_exit_2(void **state) {
     run_demo("--strategy fastest", &o);
     assert_int_equal(o.exit_code, 2);
     free(o.text);
+    run_demo("--blocking-reads=1", &o);
+    assert_int_equal(o.exit_code, 2);
+    free(o.text);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transcript),
         cmocka_unit_test(test_count_files_with_crashes),
+        cmocka_unit_test(test_count_blocking_reads_client_threads),
         cmocka_unit_test(test_bad_arguments_exit_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

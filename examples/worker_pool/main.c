@@ -143,13 +143,16 @@ static void usage(FILE *to) {
             "usage: worker_pool                 the classic pool transcript\n"
             "       worker_pool [--dir PATH] [--workers N] [--strategy round_robin|least_loaded]\n"
             "                   [--crash-every K] [--clients N] [--client-threads] [--tries N]\n"
-            "                   [--verbose]\n"
+            "                   [--blocking-reads] [--verbose]\n"
             "  count lines, words and bytes of every regular file under PATH\n"
             "  (default /usr/share/doc) with a supervised pool of N workers (default 8);\n"
             "  a worker crashes on every K-th job it gets (default 0: never), the pool\n"
             "  restarts it and the job is submitted again, up to --tries times (default 5);\n"
             "  --clients fibers submit jobs at once (default 2 x workers); with\n"
             "  --client-threads they are plain threads instead.\n"
+            "  The workers read files in the page cache on their own fibers and the\n"
+            "  rest on the runtime's blocking pool; --blocking-reads sends every open\n"
+            "  and read to the blocking pool.\n"
             "  --verbose prints the runtime's crash reports and supervisor reports\n"
             "  (stderr, one line each); without it they are only counted.\n"
             "  Exit status: 0 when the totals match a single-threaded pass, 1 when they\n"
@@ -197,6 +200,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--client-threads")) {
             o.client_threads = true;
+            continue;
+        }
+        if (!strcmp(a, "--blocking-reads")) {
+            o.blocking_reads = true;
             continue;
         }
         /* Every other option takes a value: "--opt VALUE" or "--opt=VALUE". */

@@ -39,6 +39,7 @@ typedef struct wp_count_opts {
     unsigned crash_every; /* a worker crashes on its K-th job; 0 = never */
     unsigned clients;     /* submitting fibers or threads (default 2 * workers) */
     bool client_threads;  /* the clients are plain threads, not fibers */
+    bool blocking_reads;  /* every open and read on the blocking pool */
     unsigned max_tries;   /* attempts per job (default 5) */
     bool verbose;         /* print the runtime's crash and supervisor reports */
 } wp_count_opts;
