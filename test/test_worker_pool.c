@@ -190,8 +190,8 @@ static void test_count_blocking_reads_client_threads(void **state) {
     expect_line(&o, "\nfile opens   0 on the worker fibers (path in the dentry cache), 60 on the "
                     "blocking pool (--blocking-reads)\n");
     expect_line(&o, "\nfile reads   0 of up to 64 KB on the worker fibers");
-    /* at least one open and one read per file, each a blocking-pool job */
-    assert_true(number_after(&o, "\nblocking pool") >= 120);
+    /* at least one blocking-pool job per file (its open and first read) */
+    assert_true(number_after(&o, "\nblocking pool") >= 60);
     free(o.text);
     remove_tree(dir);
 }

@@ -93,22 +93,20 @@ typedef struct wc_read {
     unsigned char buf[READ_CHUNK];
 } wc_read;
 
-/* Runs on a blocking-pool thread: opens the file. Returns 0 or an errno
- * value. */
-static int wc_open_blocking(void *arg) {
-    wc_read *r = arg;
-    r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    return r->fd < 0 ? errno : 0;
-}
-
-/* Runs on a blocking-pool thread: fills buf with the file's next bytes
- * (a short read is retried until buf is full or the file ends). Returns 0
- * or an errno value. Only the system calls run here: the counting is CPU
- * work and runs on the worker's fiber, on a scheduler thread (as Erlang
- * keeps dirty I/O schedulers for I/O and the normal ones for
- * computation). */
+/* Runs on a blocking-pool thread: opens the file when it is not open yet
+ * (then an open and the first read cost one trip to the blocking pool, not
+ * two), then fills buf with its next bytes (a short read is retried until
+ * buf is full or the file ends). Returns 0 or an errno value. Only the
+ * system calls run here: the counting is CPU work and runs on the worker's
+ * fiber, on a scheduler thread (as Erlang keeps dirty I/O schedulers for
+ * I/O and the normal ones for computation). */
 static int wc_read_blocking(void *arg) {
     wc_read *r = arg;
+    if (r->fd < 0) {
+        r->fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (r->fd < 0)
+            return errno;
+    }
     r->n = 0;
     while (r->n < sizeof r->buf) {
         ssize_t got = pread(r->fd, r->buf + r->n, sizeof r->buf - r->n, r->off);
@@ -183,32 +181,30 @@ static int wc_init(tr_self *self, void *state, const void *arg) {
 /* Counts the file rd->path into *c: each step (open, then each 64 KB
  * read) runs on the fiber when it cannot block, and on the blocking pool
  * (tr_blocking: this fiber parks, its scheduler thread runs other work)
- * when it could. Returns 0, an errno value (positive) or a TR_E* code
- * from tr_blocking. */
+ * when it could; an open that could block goes with the first read. Returns 0, an errno value
+ * (positive) or a TR_E* code from tr_blocking. */
 static int wc_count(tr_self *self, wc_worker_state *st, wc_read *rd, wp_counts *c) {
     tr_runtime *rt = tr_self_runtime(self);
+    /* EAGAIN: rd->fd stays -1 and the first blocking read opens it. */
     int e = st->blocking_reads ? EAGAIN : wc_open_nowait(rd), in_word = 0;
-    if (e == 0) {
+    if (e == 0)
         atomic_fetch_add_explicit(&st->io->opens_fiber, 1, memory_order_relaxed);
-    } else if (e == EAGAIN) {
-        int rc = tr_blocking(rt, wc_open_blocking, rd, &e); /* this fiber parks */
-        if (rc)
-            return rc;
-        atomic_fetch_add_explicit(&st->io->opens_blocking, 1, memory_order_relaxed);
-    }
-    if (e)
+    else if (e != EAGAIN)
         return e;
     uint64_t on_fiber = 0, on_pool = 0;
     while (!rd->eof) {
-        e = st->blocking_reads ? EAGAIN : wc_read_nowait(rd);
+        e = st->blocking_reads || rd->fd < 0 ? EAGAIN : wc_read_nowait(rd);
         if (e == 0) {
             on_fiber++;
         } else if (e == EAGAIN) {
+            bool opening = rd->fd < 0;
             int rc = tr_blocking(rt, wc_read_blocking, rd, &e); /* this fiber parks */
             if (rc) {
                 e = rc;
                 break;
             }
+            if (opening && rd->fd >= 0)
+                atomic_fetch_add_explicit(&st->io->opens_blocking, 1, memory_order_relaxed);
             on_pool++;
         }
         if (e)
