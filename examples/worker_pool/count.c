@@ -268,9 +268,15 @@ static const tr_behaviour wc_worker = {
 /* Collecting the files                                                    */
 /* ---------------------------------------------------------------------- */
 
+/* A regular file to count. */
+typedef struct wp_file {
+    char *path;
+    off_t size; /* when it was found */
+} wp_file;
+
 /* nftw passes no user pointer, hence this one file-scope collector. */
 static struct {
-    char **paths;
+    wp_file *list;
     size_t n, cap;
     size_t unreadable; /* directories or entries nftw could not read */
     int oom;
@@ -287,16 +293,24 @@ static int collect(const char *path, const struct stat *sb, int type, struct FTW
         return 0; /* directories, symlinks (not followed), devices, fifos */
     if (files.n == files.cap) {
         size_t cap = files.cap ? files.cap * 2 : 1024;
-        char **p = realloc(files.paths, cap * sizeof *p);
+        wp_file *p = realloc(files.list, cap * sizeof *p);
         if (!p)
             return files.oom = 1;
-        files.paths = p;
+        files.list = p;
         files.cap = cap;
     }
-    if (!(files.paths[files.n] = strdup(path)))
+    if (!(files.list[files.n].path = strdup(path)))
         return files.oom = 1;
-    files.n++;
+    files.list[files.n++].size = sb->st_size;
     return 0;
+}
+
+/* Largest first, then by path (a stable order from run to run). */
+static int larger_first(const void *a, const void *b) {
+    const wp_file *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return strcmp(x->path, y->path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -356,7 +370,7 @@ static bool retryable(count_ctx *x, int rc) {
 /* Submits file i until it is counted, or its last attempt failed. self:
  * the client fiber, NULL for a client thread. */
 static void run_job(count_ctx *x, tr_self *self, size_t i) {
-    const char *path = files.paths[i];
+    const char *path = files.list[i].path;
     job_result *res = &x->results[i];
     int rc = TR_EINVAL;
     while (res->tries < x->max_tries) {
@@ -474,6 +488,11 @@ int wp_run_count(const wp_count_opts *o) {
         fprintf(stderr, "worker_pool: no regular files under %s\n", o->dir);
         return 1;
     }
+    /* The clients take the files largest first, as a scheduler packs the
+     * longest jobs first: a big file found last would otherwise keep one
+     * scheduler thread counting at the end while the other has nothing
+     * left to do. The single-threaded pass goes in the same order. */
+    qsort(files.list, files.n, sizeof *files.list, larger_first);
     printf("worker_pool: %zu files under %s; %u workers (%s), %u client %s, ", files.n, o->dir,
            o->workers, o->strategy == TR_POOL_ROUND_ROBIN ? "round_robin" : "least_loaded",
            o->clients, o->client_threads ? "threads" : "fibers");
@@ -601,7 +620,7 @@ int wp_run_count(const wp_count_opts *o) {
     double t1 = now_ms();
     for (size_t i = 0; i < files.n; i++) {
         wp_counts c;
-        if (wp_count_file(files.paths[i], buf, sizeof buf, &c) != 0)
+        if (wp_count_file(files.list[i].path, buf, sizeof buf, &c) != 0)
             seq_errors++;
         add_counts(&seq, &c);
     }
@@ -699,8 +718,8 @@ int wp_run_count(const wp_count_opts *o) {
     }
 
     for (size_t i = 0; i < files.n; i++)
-        free(files.paths[i]);
-    free(files.paths);
+        free(files.list[i].path);
+    free(files.list);
     pthread_mutex_destroy(&x->lock);
     free(rows);
     free(th);
