@@ -39,7 +39,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
+#endif
+#endif
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -131,6 +135,7 @@ static int wc_read_blocking(void *arg) {
  * of its own. Returns 0 (r->fd set), EAGAIN (it would block: use the
  * blocking pool), or another errno value. */
 static int wc_open_nowait(wc_read *r) {
+#if defined(SYS_openat2) && defined(RESOLVE_CACHED)
     struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_CACHED};
     long fd = syscall(SYS_openat2, AT_FDCWD, r->path, &how, sizeof how);
     if (fd >= 0) {
@@ -139,6 +144,10 @@ static int wc_open_nowait(wc_read *r) {
     }
     /* A kernel without openat2 or RESOLVE_CACHED: as if it would block. */
     return errno == ENOSYS || errno == EINVAL || errno == E2BIG ? EAGAIN : errno;
+#else
+    (void)r; /* headers without openat2: every open goes to the blocking pool */
+    return EAGAIN;
+#endif
 }
 
 /* Reads the file's next bytes on the fiber when they are in the page
