@@ -13,11 +13,8 @@
 
 #include "actor/core.h"
 
-tr__actor_x *tr__actor_x_get(tr__actor *a) {
-    tr__actor_x *x = tr__actor_x_peek(a);
-    if (x)
-        return x;
-    x = (tr__actor_x *)tr__calloc(sizeof *x);
+tr__actor_x *tr__actor_x_alloc(tr__actor *a) {
+    tr__actor_x *x = (tr__actor_x *)tr__calloc(sizeof *x);
     if (!x)
         return NULL;
     /* Release: the zeroed block is seen by whoever reads the pointer. */
@@ -612,12 +609,11 @@ static inline bool crash_reason(const tr_reason *r) {
 
 /* Introspection and metrics: relaxed stores by the owner, once per turn. */
 static inline void turn_stats(tr__sched *sched, tr__actor *a, unsigned n) {
-    uint64_t st = a->stats, count = (st + n) & TR__STATS_COUNT;
+    tr__store_rlx_u64(&a->n_handled, a->n_handled + n);
     if (sched) {
         tr__store_rlx_u64(&sched->ctx.m_msgs, sched->ctx.m_msgs + n);
-        st = (uint64_t)(sched->index + 1) << TR__STATS_SHIFT;
+        tr__store_rlx_u16(&a->last_sched, (uint16_t)(sched->index + 1));
     }
-    tr__store_rlx_u64(&a->stats, (st & ~TR__STATS_COUNT) | count);
 }
 
 /* Senders muted on a (sched.c): the owner looks at its turns' ends. */

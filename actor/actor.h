@@ -113,11 +113,6 @@ typedef struct tr__actor_x {
 #define TR__LK_WAKE_QUEUED 0x40u /* the wake node is in the mailbox */
 #define TR__LK_SHUTDOWN 0x80u    /* a runtime shutdown without a block */
 
-/* tr__actor.stats: messages handled in the low 52 bits, 1 + the index of
- * the scheduler thread of its last turn above (0: none yet). */
-#define TR__STATS_SHIFT 52
-#define TR__STATS_COUNT ((UINT64_C(1) << TR__STATS_SHIFT) - 1)
-
 /* An actor: 128 bytes, two cache lines (an idle actor is this plus its
  * state plus a 16-byte pid slot). What only matters while a callback runs
  * lives in the thread's tr__frame; what an idle actor does not use lives
@@ -156,7 +151,7 @@ typedef struct tr__actor {
     /* Deferred destruction (after a grace period, pidtab.c) reuses the
      * last word of this line and the first of the next: run_next is free
      * once the actor has exited (a dead actor is never scheduled, and the
-     * grave list reads it before), and stats is read then only by
+     * grave list reads it before), and n_handled is read then only by
      * tr_process_info, which drops what it read once it sees the actor
      * exiting. */
     union {
@@ -165,21 +160,24 @@ typedef struct tr__actor {
             /* 64..: the consumer's side (the thread holding the run
              * token), and what it reads for every message. Introspection
              * (tr_process_info), stored relaxed by the owner once per turn
-             * and read by any thread: TR__STATS_*. */
-            uint64_t stats;
+             * and read by any thread: messages handled, and (below) 1 +
+             * the index of the scheduler thread of its last turn (0: none
+             * yet). */
+            uint64_t n_handled;
         };
         ck_epoch_entry_t ep;
     };
     tr__mq_cons mqc;
-    uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
-    uint32_t flags;   /* owner thread only (relaxed stores: TR__F_*) */
+    uint32_t has_sig;    /* atomic, written under lock (rarely): TR__SIG_* bits */
+    uint16_t flags;      /* owner thread only (relaxed stores: TR__F_*) */
+    uint16_t last_sched; /* see n_handled (at most 1024 threads) */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
     /* the behaviour's state follows, 16-byte aligned */
 } tr__actor;
 
-_Static_assert(offsetof(tr__actor, stats) == 64 && offsetof(tr__actor, mqc) >= 64,
+_Static_assert(offsetof(tr__actor, n_handled) == 64 && offsetof(tr__actor, mqc) >= 64,
                "consumer side must not share the producers' line");
 _Static_assert(offsetof(tr__actor, run_next) + sizeof(void *) <= 64,
                "producers' line holds only producer-side fields");
@@ -192,8 +190,12 @@ static inline tr__actor_x *tr__actor_x_peek(const tr__actor *a) {
 }
 
 /* tr__actor_x_get: a's side block, allocated (zeroed) on first use; NULL
- * when out of memory. Any thread, lock held or not. actor.c. */
-tr__actor_x *tr__actor_x_get(tr__actor *a);
+ * when out of memory. Any thread, lock held or not. */
+tr__actor_x *tr__actor_x_alloc(tr__actor *a); /* actor.c: the first use */
+static inline tr__actor_x *tr__actor_x_get(tr__actor *a) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    return x ? x : tr__actor_x_alloc(a);
+}
 
 /* The signal ring (under a's lock). */
 static inline void tr__sigs_push(tr__actor *a, tr__msg *sig) {
@@ -232,7 +234,7 @@ static inline tr__msg *tr__sigs_take_all(tr__actor *a) {
 /* Sets or clears a flag: owner thread; a relaxed store, since
  * tr_process_info reads the flags from other threads. */
 static inline void tr__flag_set(tr__actor *a, uint32_t bit, bool on) {
-    tr__store_rlx_u32(&a->flags, on ? a->flags | bit : a->flags & ~bit);
+    tr__store_rlx_u16(&a->flags, (uint16_t)(on ? a->flags | bit : a->flags & ~bit));
 }
 
 #define TR__ACTOR_HDR ((sizeof(tr__actor) + 15) & ~(size_t)15)
@@ -248,12 +250,12 @@ static inline tr__waiter *tr__waiter_of(tr__actor *a) {
 /* The actor that spawned a (TR_PID_NONE: a plain thread did, or a is a
  * waiter). Any thread (set before the pid is published). */
 static inline tr_pid tr__actor_parent(const tr__actor *a) {
-    return (tr__load_rlx_u32(&a->flags) & TR__F_TOP) ? TR_PID_NONE : a->up.parent;
+    return (tr__load_rlx_u16(&a->flags) & TR__F_TOP) ? TR_PID_NONE : a->up.parent;
 }
 
 /* Spawn order of an actor a plain thread spawned (0 for the others). */
 static inline uint64_t tr__actor_seq(const tr__actor *a) {
-    return (tr__load_rlx_u32(&a->flags) & TR__F_TOP) ? a->up.seq : 0;
+    return (tr__load_rlx_u16(&a->flags) & TR__F_TOP) ? a->up.seq : 0;
 }
 
 /* Takes the continuation tr_continue set, or NULL. Owner thread. */

@@ -133,10 +133,9 @@ int tr_process_info(tr_runtime *rt, tr_pid pid, tr_proc_info *info) {
     info->parent = tr__actor_parent(a);
     long depth = (long)tr__mq_depth(&a->mq, &a->mqc);
     info->mailbox_len = depth > 0 ? (size_t)depth : 0;
-    uint64_t st = tr__load_rlx_u64(&a->stats);
-    info->messages_handled = st & TR__STATS_COUNT;
-    info->last_scheduler = (int)(st >> TR__STATS_SHIFT) - 1;
-    info->trap_exit = (tr__load_rlx_u32(&a->flags) & TR__F_TRAP_EXIT) != 0;
+    info->messages_handled = tr__load_rlx_u64(&a->n_handled);
+    info->last_scheduler = (int)tr__load_rlx_u16(&a->last_sched) - 1;
+    info->trap_exit = (tr__load_rlx_u16(&a->flags) & TR__F_TRAP_EXIT) != 0;
     tr__spin_lock(&a->lock);
     bool named = (a->lk & (1u << TR__SVC_REGISTRY)) != 0;
     tr__actor_x *x = tr__actor_x_peek(a);
