@@ -317,8 +317,7 @@ static tr__msg *take_signal(tr__actor *a) {
     tr__spin_lock(&a->lock);
     tr__msg *s = tr__sigs_pop(a);
     uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
-    tr__store_rel_u32(&a->has_sig,
-                      a->sigs || (a->lk & TR__LK_SHUTDOWN) ? w | TR__SIG_PENDING : w);
+    tr__store_rel_u32(&a->has_sig, a->sigs || (a->lk & TR__LK_SHUTDOWN) ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }

@@ -448,7 +448,7 @@ static int behaviour_loop(tr_self *self, void *arg) {
         tr_msg *m = NULL;
         int rc;
         tr__msg *c = tr__cont_take(a);
-        if (c) {             /* tr_continue (init's too): before any other message */
+        if (c) {         /* tr_continue (init's too): before any other message */
             m = &c->pub; /* freed by tr_msg_free as a received message */
         } else {
             rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);

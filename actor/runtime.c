@@ -408,8 +408,7 @@ void tr__shutdown_all(tr_runtime *rt) {
                 tr__release(a);
                 break;
             }
-            v[n++] = (pid_seq){pid, tr__actor_seq(a),
-                               !a->is_waiter && tr__actor_parent(a).id == 0};
+            v[n++] = (pid_seq){pid, tr__actor_seq(a), !a->is_waiter && tr__actor_parent(a).id == 0};
             tr__release(a);
         }
     if (n)

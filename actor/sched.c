@@ -294,9 +294,11 @@ void tr__note_overloaded(tr__sched *s, tr__actor *r) {
 static bool mute_on(tr__actor *a, tr__actor *r) {
     if (r == a || tr__mq_depth(&a->mq, &a->mqc) >= TR__MUTE_HIGH)
         return false; /* overloaded itself: it must run to drain */
-    tr__actor_x *rx = tr__actor_x_get(r); /* r's muted list */
+    /* r's muted list is in its side block; without one (out of memory) a
+     * goes on unmuted. */
+    tr__actor_x *rx = tr__actor_x_get(r);
     if (!rx)
-        return false; /* out of memory: a goes on unmuted */
+        return false;
     tr__actor *first = a < r ? a : r, *second = a < r ? r : a;
     tr__spin_lock(&first->lock);
     tr__spin_lock(&second->lock);

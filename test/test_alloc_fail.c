@@ -95,7 +95,7 @@ typedef struct obs {
     atomic_long timers, downs, exits;
 } obs;
 
-enum { T_ECHO = 1, T_CASTS, T_MONITOR, T_TICK, T_CAST };
+enum { T_ECHO = 1, T_CASTS, T_MONITOR, T_TICK, T_CAST, T_LINK };
 
 typedef struct echo_st {
     obs *o;
@@ -123,6 +123,13 @@ static int echo_call(tr_self *self, void *state, const tr_msg *m, tr_from from) 
         memcpy(&p, m->data, sizeof p);
         int rc = tr_monitor(self, p, NULL);
         tr_reply(from, T_MONITOR, &rc, sizeof rc);
+        break;
+    }
+    case T_LINK: {
+        tr_pid p;
+        memcpy(&p, m->data, sizeof p);
+        int rc = tr_link(self, p);
+        tr_reply(from, T_LINK, &rc, sizeof rc);
         break;
     }
     default:
@@ -970,6 +977,65 @@ static void sweep_exit(const char *name, uint64_t every, size_t error_reason) {
 static void sweep_kill(void) {
     sweep_exit("kill", 0, 0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* monitor and link between actors that have none yet                       */
+/* ------------------------------------------------------------------------ */
+
+/* pid2 monitors (count 0) or links to (count 1) pid, both fresh: their
+ * first link or monitor allocates each one's side block. rc: the call,
+ * rc2: what tr_monitor / tr_link returned (-1: no answer). */
+static void op_monlink(run *r) {
+    tr_buf b = {0};
+    arm(r);
+    r->rc =
+        tr_call(r->rt, r->pid2, r->count ? T_LINK : T_MONITOR, &r->pid, sizeof r->pid, &b, 5000);
+    disarm(r);
+    r->rc2 = -1;
+    if (r->rc == 0 && b.size == sizeof r->rc2)
+        memcpy(&r->rc2, b.data, sizeof r->rc2);
+    tr_buf_free(&b);
+}
+
+static void sweep_monlink(const char *name, size_t link) {
+    stats *s = stats_new(name);
+    tr_runtime *rt = start_rt();
+    obs o;
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        memset(&o, 0, sizeof o);
+        run r = {.fn = op_monlink, .rt = rt, .n = n, .o = &o, .count = link};
+        assert_int_equal(spawn_echo(rt, NULL, TR_PID_NONE, false, &r.pid), 0);
+        assert_int_equal(spawn_echo(rt, &o, TR_PID_NONE, false, &r.pid2), 0);
+        if (!step(s, &r))
+            break;
+        if (r.rc != 0 && r.rc != TR_ENOMEM && r.rc != TR_ETIMEDOUT)
+            bad(s, C_RC, n, "tr_call: %s", tr_err_name(r.rc));
+        if (r.rc2 != -1 && !rc_ok(r.rc2))
+            bad(s, C_RC, n, "%s: %s", link ? "tr_link" : "tr_monitor", tr_err_name(r.rc2));
+        kill_wait(rt, r.pid); /* injection off: the link or monitor, if made, fires */
+        if (r.rc2 == 0 && !link && !TU_WAIT(atomic_load(&o.downs) == 1, 3000))
+            bad(s, C_LOST, n, "DOWN lost");
+        if (r.rc2 == 0 && link && !TU_WAIT(!tr_is_alive(rt, r.pid2), 3000))
+            bad(s, C_LOST, n, "exit via link lost: the linked actor lives");
+        if (r.rc2 == TR_ENOMEM) { /* nothing was made: nothing fires */
+            tu_sleep_ms(20);
+            if (atomic_load(&o.downs) != 0 || !tr_is_alive(rt, r.pid2))
+                bad(s, C_RC, n, "%s refused but made", link ? "tr_link" : "tr_monitor");
+        }
+        kill_wait(rt, r.pid2);
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    stop_rt(s, rt);
+}
+
+static void sweep_monitor(void) {
+    sweep_monlink("monitor", 0);
+}
+static void sweep_link(void) {
+    sweep_monlink("link", 1);
+}
 static void sweep_kill_all_fail(void) {
     sweep_exit("kill, all allocs fail", 1, 0);
 }
@@ -1123,6 +1189,8 @@ static void test_alloc_fail(void **state) {
                   {"pool_call", sweep_pool_call},
                   {"pool_stop", sweep_pool_stop},
                   {"kill", sweep_kill},
+                  {"monitor", sweep_monitor},
+                  {"link", sweep_link},
                   {"kill_all", sweep_kill_all_fail},
                   {"exit_error", sweep_exit_error},
                   {"task_pool", sweep_tasks},
