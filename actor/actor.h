@@ -113,11 +113,12 @@ typedef struct tr__actor_x {
 #define TR__LK_WAKE_QUEUED 0x40u /* the wake node is in the mailbox */
 #define TR__LK_SHUTDOWN 0x80u    /* a runtime shutdown without a block */
 
-/* An actor: 128 bytes, two cache lines (an idle actor is this plus its
- * state plus a 16-byte pid slot). What only matters while a callback runs
- * lives in the thread's tr__frame; what an idle actor does not use lives
- * in its side block (tr__actor_x). Per message, the owner reads only the
- * second line; a sender writes only the first. */
+/* An actor: 128 bytes, two cache lines, so that an idle actor with no
+ * state is a 128-byte block plus a 16-byte pid slot. What only matters
+ * while a callback runs lives in the thread's tr__frame; what an idle
+ * actor does not use lives in its side block (tr__actor_x). Per message,
+ * the owner works on the second line (it reads the first when its mailbox
+ * runs dry, and at its turns' ends); a sender writes only the first. */
 typedef struct tr__actor {
     /* 0..63, the producers' line: written by every sender (mailbox head,
      * push count) and by whoever schedules the actor (run_next); the rest
@@ -183,14 +184,20 @@ _Static_assert(offsetof(tr__actor, run_next) + sizeof(void *) <= 64,
                "producers' line holds only producer-side fields");
 _Static_assert(sizeof(tr__actor) <= 128, "an idle actor fits a 128-byte block");
 _Static_assert(TR__SVC_COUNT <= 5, "service marks fit tr__actor.lk");
+_Static_assert(offsetof(tr__actor, ep) == offsetof(tr__actor, run_next) &&
+                   sizeof(ck_epoch_entry_t) == 2 * sizeof(void *),
+               "the epoch entry covers run_next and n_handled only");
 
 /* The side block, or NULL when it is not allocated yet. Any thread. */
 static inline tr__actor_x *tr__actor_x_peek(const tr__actor *a) {
     return (tr__actor_x *)tr__load_acq_ptr((void *const *)&a->x);
 }
 
-/* tr__actor_x_get: a's side block, allocated (zeroed) on first use; NULL
- * when out of memory. Any thread, lock held or not. */
+/* tr__actor_x_get: a's side block, allocated (zeroed) on first use (the
+ * first of two threads to install one wins; the other's is freed); NULL
+ * when out of memory. Any thread, before it takes a's lock (it may
+ * allocate): callers get it first, then change its fields under the rules
+ * of tr__actor_x. */
 tr__actor_x *tr__actor_x_alloc(tr__actor *a); /* actor.c: the first use */
 static inline tr__actor_x *tr__actor_x_get(tr__actor *a) {
     tr__actor_x *x = tr__actor_x_peek(a);
