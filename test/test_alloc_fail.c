@@ -51,7 +51,7 @@ typedef struct stats {
     bool n_unknown; /* the failed allocations cannot be counted */
 } stats;
 
-#define MAX_OPS 40
+#define MAX_OPS 64
 /* Second pass: every nth allocation fails (n = 1..EVERY_MAX), not only the
  * nth: many failures in one operation, as on a heap under pressure. */
 static bool g_every;
@@ -69,6 +69,7 @@ static unsigned g_misses;
 
 static stats *stats_new(const char *op) {
     g_misses = 0;
+    assert_true(g_nops < MAX_OPS);
     stats *s = &g_stats[g_nops++];
     memset(s, 0, sizeof *s);
     snprintf(s->op, sizeof s->op, "%s%s", op, g_every ? " (every n)" : "");
@@ -1030,6 +1031,42 @@ static void sweep_monlink(const char *name, size_t link) {
     stop_rt(s, rt);
 }
 
+/* An exit signal (reason error) to an actor that traps exits and has no
+ * link or monitor (so no side block yet): the signal waits for its marker
+ * in the side block, or acts at once when neither can be allocated; either
+ * way the EXIT message arrives. */
+static void op_trap_exit(run *r) {
+    arm(r);
+    r->rc = tr_exit(r->rt, r->pid, tr_reason_error(7, "boom"));
+    if (r->rc == 0) /* stay armed while the signal travels */
+        TU_WAIT(atomic_load(&r->o->exits) == 1, 2000);
+    disarm(r);
+}
+
+static void sweep_trap_exit(void) {
+    stats *s = stats_new("trapped exit");
+    tr_runtime *rt = start_rt();
+    obs o;
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        memset(&o, 0, sizeof o);
+        run r = {.fn = op_trap_exit, .rt = rt, .n = n, .o = &o};
+        assert_int_equal(spawn_echo(rt, &o, TR_PID_NONE, true, &r.pid), 0);
+        if (!step(s, &r))
+            break;
+        if (!rc_ok(r.rc))
+            bad(s, C_RC, n, "tr_exit: %s", tr_err_name(r.rc));
+        if (r.rc == 0 && !TU_WAIT(atomic_load(&o.exits) == 1, 3000))
+            bad(s, C_LOST, n, "EXIT (trapped) lost");
+        if (!tr_is_alive(rt, r.pid))
+            bad(s, C_RC, n, "a trapping actor died of an exit signal");
+        kill_wait(rt, r.pid);
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    stop_rt(s, rt);
+}
+
 static void sweep_monitor(void) {
     sweep_monlink("monitor", 0);
 }
@@ -1191,6 +1228,7 @@ static void test_alloc_fail(void **state) {
                   {"kill", sweep_kill},
                   {"monitor", sweep_monitor},
                   {"link", sweep_link},
+                  {"trapped_exit", sweep_trap_exit},
                   {"kill_all", sweep_kill_all_fail},
                   {"exit_error", sweep_exit_error},
                   {"task_pool", sweep_tasks},
