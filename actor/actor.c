@@ -13,6 +13,18 @@
 
 #include "actor/core.h"
 
+tr__actor_x *tr__actor_x_alloc(tr__actor *a) {
+    tr__actor_x *x = (tr__actor_x *)tr__calloc(sizeof *x);
+    if (!x)
+        return NULL;
+    /* Release: the zeroed block is seen by whoever reads the pointer. */
+    if (!tr__cas_acqrel_ptr((void **)&a->x, NULL, x)) {
+        tr__free(x); /* another thread's came first */
+        x = tr__actor_x_peek(a);
+    }
+    return x;
+}
+
 static void drain(tr__actor *a) {
     tr__msg *m;
     while ((m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc)) != NULL) {
@@ -22,8 +34,7 @@ static void drain(tr__actor *a) {
         tr__msg_free(m);
     }
     tr__spin_lock(&a->lock);
-    tr__msg *s = a->sig_head;
-    a->sig_head = a->sig_tail = NULL;
+    tr__msg *s = tr__sigs_take_all(a);
     tr__spin_unlock(&a->lock);
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;
@@ -46,12 +57,16 @@ void tr__actor_destroy(tr__actor *a) {
     tr__store_rel_u64(&s->w, (uint64_t)gen << 32);
     tr__pidtab_free(rt, idx);
     if (a->is_waiter)
-        tr__waiter_fini(a->u.waiter);
-    if (a->cont) /* a continuation that never ran (the actor stopped first) */
-        tr__msg_free(a->cont);
-    for (uint32_t i = 0; i < a->n_links; i++)
-        tr__pre_free(a->links[i].pre);
-    tr__free(a->links);
+        tr__waiter_fini(tr__waiter_of(a));
+    tr__actor_x *x = tr__actor_x_peek(a);
+    if (x) {
+        if (x->cont) /* a continuation that never ran (the actor stopped first) */
+            tr__msg_free(x->cont);
+        for (uint32_t i = 0; i < x->n_links; i++)
+            tr__pre_free(x->links[i].pre);
+        tr__free(x->links);
+        tr__free(x);
+    }
     tr__free(a);
     TR__COUNT_ALLOCATED(rt, -1);
     if (tr__runtime_stopping(rt)) {
@@ -96,9 +111,10 @@ static void run_terminate(tr__actor *a, tr_reason reason) {
 /* Used by the run loop: stop the actor (owner thread). No terminate once a
  * kill took effect (it may have come while terminate was due). */
 static void die(tr__actor *a, tr_reason reason, bool terminate) {
-    if (a->idle_timer) {
-        tr_cancel_timer(a->rt, a->idle_timer);
-        a->idle_timer = 0;
+    if (a->flags & TR__F_IDLE) {
+        tr_cancel_timer(a->rt, a->x->idle_timer);
+        a->x->idle_timer = 0;
+        tr__flag_set(a, TR__F_IDLE, false);
     }
     if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
@@ -143,9 +159,17 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const
         return TR_ECLOSED;
     if (tr__self_killed_here())
         return TR_EKILLED;
-    tr__actor *a = (tr__actor *)tr__calloc(TR__ACTOR_HDR + state_size);
+    /* Zeroed: a small block costs less zeroed here (the header's size is
+     * known, so the compiler stores it inline) than by the allocator. */
+    tr__actor *a = (tr__actor *)(state_size <= 256 ? tr__malloc(TR__ACTOR_HDR + state_size)
+                                                   : tr__calloc(TR__ACTOR_HDR + state_size));
     if (!a)
         return TR_ENOMEM;
+    if (state_size <= 256) {
+        memset(a, 0, TR__ACTOR_HDR);
+        if (state_size)
+            memset((char *)a + TR__ACTOR_HDR, 0, state_size);
+    }
     int err = TR_OK;
     uint32_t idx = tr__pidtab_alloc(rt, false, &err);
     if (!idx) {
@@ -157,19 +181,21 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const
     a->rt = rt;
     a->pid = tr__pid_make(rt->id, gen, idx);
     a->b = b;
-    a->max_mailbox = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
     if (link_to.id)
-        a->parent = link_to;
+        a->up.parent = link_to;
     else if (tr__tls_current && tr__tls_current->rt == rt)
-        a->parent = tr__tls_current->pid;
+        a->up.parent = tr__tls_current->pid;
     /* Spawn order matters only for top-level actors (shutdown stops them
      * newest first): only they take a number from the shared counter. */
-    if (a->parent.id == 0)
-        a->seq = tr__faa_acqrel_u64(&rt->seq, 1) + 1;
+    if (a->up.parent.id == 0) {
+        a->up.seq = tr__faa_acqrel_u64(&rt->seq, 1) + 1;
+        a->flags |= TR__F_TOP;
+    }
     if (trap)
         a->flags |= TR__F_TRAP_EXIT;
     /* We hold the run token until init is done: pushes during init queue. */
     tr__mq_init(&a->mq, &a->mqc, true);
+    a->mq.limit = max_mailbox > UINT32_MAX ? UINT32_MAX : (uint32_t)max_mailbox;
     TR__COUNT_ALLOCATED(rt, 1);
     TR__COUNT_ALIVE(rt, 1);
     TR__COUNT_SPAWN(rt);
@@ -201,18 +227,19 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const
     }
 
     tr__frame f;
-    frame_push(&f, a);
+    f.stop_pending = false;
     volatile bool failed = false;
-    if (setjmp(f.jb) == 0) {
-        if (b->init) {
+    if (b->init) { /* without one, nothing runs here (nor unwinds) */
+        frame_push(&f, a);
+        if (setjmp(f.jb) == 0) {
             int r = b->init((tr_self *)a, tr__actor_state(a), arg);
             if (r != TR_CONTINUE || f.stop_pending)
                 failed = true;
+        } else {
+            failed = true;
         }
-    } else {
-        failed = true;
+        frame_pop(&f);
     }
-    frame_pop(&f);
     if (failed) {
         tr_reason reason = f.stop_pending ? f.stop_reason : tr_reason_normal();
         *why = reason;
@@ -237,7 +264,7 @@ static int spawn(tr_runtime *rt, const tr_behaviour *b, size_t state_size, const
     }
     /* Give the token back, or schedule when messages came in during init,
      * or when init set a continuation (a fiber runs its own, at its start). */
-    if ((a->cont && !tr__is_fiber(a)) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
+    if (((a->flags & TR__F_CONT) && !tr__is_fiber(a)) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
         tr__schedule(a);
     return TR_OK;
 }
@@ -286,24 +313,20 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
 /* A message reached the actor: its idle timeout (tr_idle_timeout) is off,
  * and a timeout message already queued is dropped when it comes up. */
 static void idle_cancel(tr__actor *a) {
-    if (a->idle_timer) {
-        tr_cancel_timer(a->rt, a->idle_timer);
-        a->idle_timer = 0;
-        a->idle_seq++;
+    if (a->flags & TR__F_IDLE) {
+        tr_cancel_timer(a->rt, a->x->idle_timer);
+        a->x->idle_timer = 0;
+        a->x->idle_seq++;
+        tr__flag_set(a, TR__F_IDLE, false);
     }
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
 static tr__msg *take_signal(tr__actor *a) {
     tr__spin_lock(&a->lock);
-    tr__msg *s = a->sig_head;
-    if (s) {
-        a->sig_head = (tr__msg *)s->node.next;
-        if (!a->sig_head)
-            a->sig_tail = NULL;
-    }
+    tr__msg *s = tr__sigs_pop(a);
     uint32_t w = tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING;
-    tr__store_rel_u32(&a->has_sig, a->sig_head || a->shutdown_pending ? w | TR__SIG_PENDING : w);
+    tr__store_rel_u32(&a->has_sig, a->sigs || (a->lk & TR__LK_SHUTDOWN) ? w | TR__SIG_PENDING : w);
     tr__spin_unlock(&a->lock);
     return s;
 }
@@ -387,7 +410,7 @@ static bool act_on_signal(tr__frame *f, tr__actor *a, tr__msg *s, tr_reason *why
  * when the actor must stop. */
 static bool handle_signals(tr__frame *f, tr__actor *a, tr_reason *why, bool *terminate) {
     tr__spin_lock(&a->lock);
-    bool shut = a->shutdown_pending; /* the runtime's shutdown, without a block */
+    bool shut = (a->lk & TR__LK_SHUTDOWN) != 0; /* the runtime's shutdown, without a block */
     tr__spin_unlock(&a->lock);
     if (shut) {
         *why = tr_reason_shutdown();
@@ -400,9 +423,12 @@ static bool handle_signals(tr__frame *f, tr__actor *a, tr_reason *why, bool *ter
             tr__msg_free(s);
             return true;
         }
-        if (signal_waits_for_marker(a, s)) {
+        tr__actor_x *x;
+        /* Held back in the side block; without one (out of memory) it
+         * acts now, as a signal whose marker could not be allocated. */
+        if (signal_waits_for_marker(a, s) && (x = tr__actor_x_get(a)) != NULL) {
             s->node.next = NULL;
-            tr__msg **p = &a->deferred;
+            tr__msg **p = &x->deferred;
             while (*p)
                 p = (tr__msg **)&(*p)->node.next;
             *p = s;
@@ -422,7 +448,8 @@ static bool take_marker(tr__frame *f, tr__actor *a, uint32_t seq, tr_reason *why
      * (pending) or taken already. */
     if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) && handle_signals(f, a, why, terminate))
         return true;
-    for (tr__msg **p = &a->deferred; *p; p = (tr__msg **)&(*p)->node.next) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    for (tr__msg **p = x ? &x->deferred : NULL; p && *p; p = (tr__msg **)&(*p)->node.next) {
         tr__msg *s = *p;
         if ((uint32_t)s->pub.ref != seq)
             continue;
@@ -470,9 +497,10 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
     /* The idle timeout: any message cancels it; its own goes to handle_info
      * unless it came too late. */
     if (m->sys == TR__SYS_IDLE) {
-        if (!a->idle_timer || msg->ref != a->idle_seq)
+        if (!(a->flags & TR__F_IDLE) || msg->ref != a->x->idle_seq)
             return false;
-        a->idle_timer = 0;
+        a->x->idle_timer = 0;
+        tr__flag_set(a, TR__F_IDLE, false);
     } else {
         idle_cancel(a);
     }
@@ -534,7 +562,8 @@ static bool dispatch(tr__frame *f, tr__actor *a, tr__msg *m) {
         if (!mine)
             return false; /* demonitored */
         tr_pid server;
-        if (a->u.rq && tr__req_server_down(a, msg->ref, &server)) {
+        tr__actor_x *x = tr__actor_x_peek(a);
+        if (x && x->rq && tr__req_server_down(a, msg->ref, &server)) {
             /* The server of pending requests exited: each ends with
              * TR_EEXITED and the reason as text. The monitor was ours. */
             tr_reason why;
@@ -591,8 +620,14 @@ static inline void turn_stats(tr__sched *sched, tr__actor *a, unsigned n) {
     tr__store_rlx_u64(&a->n_handled, a->n_handled + n);
     if (sched) {
         tr__store_rlx_u64(&sched->ctx.m_msgs, sched->ctx.m_msgs + n);
-        tr__store_rlx_u32(&a->last_sched, sched->index + 1);
+        tr__store_rlx_u16(&a->last_sched, (uint16_t)(sched->index + 1));
     }
+}
+
+/* Senders muted on a (sched.c): the owner looks at its turns' ends. */
+static inline bool has_muted(const tr__actor *a) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    return x && tr__load_acq_ptr((void *const *)&x->muted);
 }
 
 void tr__turn_pass(tr__sched *s, tr__frame *f, tr__actor *to) {
@@ -604,8 +639,8 @@ void tr__turn_pass(tr__sched *s, tr__frame *f, tr__actor *to) {
 }
 
 void tr__turn_close(tr__actor *a) {
-    if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) ||
-        tr__load_acq_ptr((void *const *)&a->muted) || !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
+    if ((tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING) || has_muted(a) ||
+        !tr__mq_markempty_mpsc(&a->mq, &a->mqc))
         tr__schedule_yield(a);
 }
 
@@ -687,9 +722,8 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             continue;
         }
         tr__msg *m;
-        if (a->cont && !fiber) { /* tr_continue: before any other message */
-            m = a->cont;
-            a->cont = NULL;
+        if ((a->flags & TR__F_CONT) && !fiber) { /* tr_continue: before any other message */
+            m = tr__cont_take(a);
         } else {
             m = (tr__msg *)tr__mq_pop_mpsc(&a->mq, &a->mqc);
         }
@@ -709,7 +743,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             counted = n;
             /* Senders muted on us go back to the run queues (sched.c):
              * our backlog is gone. */
-            if (tr__load_acq_ptr((void *const *)&a->muted))
+            if (has_muted(a))
                 tr__unmute(a);
             if (tr__mq_markempty_mpsc(&a->mq, &a->mqc))
                 goto out;    /* token given back */
@@ -773,7 +807,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
     frame_pop(&f);
     turn_stats(sched, a, n - counted);
     turn_end(sched);
-    if (tr__load_acq_ptr((void *const *)&a->muted) && tr__mq_depth(&a->mq, &a->mqc) < TR__MUTE_LOW)
+    if (has_muted(a) && tr__mq_depth(&a->mq, &a->mqc) < TR__MUTE_LOW)
         tr__unmute(a);
     /* Only a flooding producer's turn (it sent TR__TURN_SENDS messages) is
      * muted: an actor that forwards what it handles (a pool's manager)
@@ -816,7 +850,7 @@ void *tr__self_state(const tr_self *self) {
     return self ? tr__actor_state((tr__actor *)self) : NULL;
 }
 tr_pid tr__self_parent(const tr_self *self) {
-    return self ? ((const tr__actor *)self)->parent : TR_PID_NONE;
+    return self ? tr__actor_parent((const tr__actor *)self) : TR_PID_NONE;
 }
 const tr_behaviour *tr__self_behaviour(const tr_self *self) {
     if (self && tr__is_fiber((const tr__actor *)self))
@@ -852,8 +886,11 @@ int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size) {
         return TR_EINVAL;
     if (tr__is_fiber(a) && !tr__fiber_bbehaviour(a))
         return TR_EINVAL; /* a plain fiber has no handle_continue */
-    if (a->cont)
+    if (a->flags & TR__F_CONT)
         return TR_EBUSY;
+    tr__actor_x *x = tr__actor_x_get(a);
+    if (!x)
+        return TR_ENOMEM;
     /* Runs first in the actor's next turn (init's: its first), maybe on
      * another thread: tr__msg_free returns the block wherever it is freed. */
     tr__msg *m = tr__msg_new(tr__mc_here(a->rt), TR_MSG_CONTINUE, tag, data, size);
@@ -861,7 +898,8 @@ int tr_continue(tr_self *self, uint32_t tag, const void *data, size_t size) {
         return TR_ENOMEM;
     m->sys = TR__SYS_CONTINUE;
     m->pub.sender = a->pid;
-    a->cont = m;
+    x->cont = m;
+    tr__flag_set(a, TR__F_CONT, true);
     return TR_CONTINUE;
 }
 
@@ -874,19 +912,24 @@ int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms) {
         return TR_EINVAL; /* a plain fiber has tr_receive's timeout */
     if (tr__self_killed_here())
         return TR_EKILLED;
-    if (a->idle_timer) { /* the last call of the callback wins */
-        tr_cancel_timer(a->rt, a->idle_timer);
-        a->idle_timer = 0;
+    if (a->flags & TR__F_IDLE) { /* the last call of the callback wins */
+        tr_cancel_timer(a->rt, a->x->idle_timer);
+        a->x->idle_timer = 0;
+        tr__flag_set(a, TR__F_IDLE, false);
     }
     if (timeout_ms == TR_INFINITY)
         return TR_CONTINUE;
-    uint64_t seq = ++a->idle_seq;
+    tr__actor_x *x = tr__actor_x_get(a);
+    if (!x)
+        return TR_ENOMEM;
+    uint64_t seq = ++x->idle_seq;
     tr_timer t = 0;
     int err = tr__timer_start(a->rt, a->pid, timeout_ms, 0, TR_MSG_TIMEOUT, TR__SYS_IDLE, 0, seq,
                               NULL, 0, &t);
     if (err)
         return err;
-    a->idle_timer = t;
+    x->idle_timer = t;
+    tr__flag_set(a, TR__F_IDLE, true);
     return TR_CONTINUE;
 }
 
@@ -908,7 +951,7 @@ void tr_fail(tr_self *self, tr_reason reason) {
 bool tr__self_store_if_alive(tr_self *self, uint64_t *p, uint64_t v) {
     tr__actor *a = (tr__actor *)self;
     tr__spin_lock(&a->lock);
-    bool alive = !a->exiting;
+    bool alive = !(a->lk & TR__LK_EXITING);
     if (alive)
         tr__store_rel_u64(p, v);
     tr__spin_unlock(&a->lock);

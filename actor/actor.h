@@ -33,6 +33,9 @@
 enum {
     TR__F_TRAP_EXIT = 1u << 1,  /* process_flag(trap_exit, true) */
     TR__F_TERMINATED = 1u << 3, /* terminate has run */
+    TR__F_CONT = 1u << 4,       /* x->cont holds a continuation */
+    TR__F_IDLE = 1u << 5,       /* x->idle_timer is running */
+    TR__F_TOP = 1u << 6,        /* spawned by a plain thread: up.seq (set before publication) */
 };
 
 /* tr__actor.has_sig: one word, so that the actor stays small. */
@@ -76,82 +79,200 @@ typedef struct tr__reqstate {
     uint32_t n_srv, cap_srv;
 } tr__reqstate;
 
-/* An actor. Kept small (an idle actor is this plus its state plus a
- * 16-byte slot): what only matters while a callback runs lives in the
- * thread's tr__frame instead. */
-typedef struct tr__actor {
-    /* 0..63, the producers' line: written by every sender (mailbox head,
-     * push count); the rest of it is read by senders or written only
-     * rarely (signals and links, under `lock`). */
-    tr__mq_prod mq;
-    uint32_t max_mailbox; /* 0 = unbounded; read by producers */
-    bool is_waiter;       /* set before the pid is published; read by anyone */
-    bool receiver;        /* a waiter that takes ordinary messages (receiver.c) */
-    bool exiting;         /* under lock: exit processing has begun */
-    uint8_t svc_marks;    /* under lock: services whose on_exit runs at its exit (bit per id) */
-    tr__spin lock;        /* links, signals, exiting, svc_marks */
-    tr__msg *sig_head, *sig_tail;
-    tr__link *links;
+/* The cold part of an actor: what an idle actor never uses, allocated on
+ * first use (tr__actor_x_get) and freed with the actor. Until then reads
+ * see the defaults (no links, nothing muted, no continuation, no idle
+ * timer, no requests). */
+typedef struct tr__actor_x {
+    /* under the actor's lock */
+    tr__link *links; /* links and monitors, both ways */
     uint32_t n_links, cap_links;
-    /* 64..: the consumer's side (the thread holding the run token), and
-     * what it reads for every message */
-    tr__mq_cons mqc;
-    uint32_t has_sig; /* atomic, written under lock (rarely): TR__SIG_* bits */
-    uint32_t flags;   /* owner thread only */
     /* Senders muted until this actor's backlog shrinks (sched.c,
      * tr__turn_mute), linked through their run_next; under lock, read by the
-     * owner at its turns' ends. */
+     * owner at its turns' ends (acquire, without the lock). */
     struct tr__actor *muted;
+    /* owner only */
+    tr__msg *deferred; /* trapped exit signals waiting for their place in the
+                          mailbox (their marker), oldest first */
+    /* the continuation tr_continue set (TR__SYS_CONTINUE), run before the
+     * next message (TR__F_CONT says it is set); freed with the actor if it
+     * never runs */
+    tr__msg *cont;
+    /* the pending idle timeout (tr_idle_timeout), 0 for none (TR__F_IDLE
+     * says it is set), and the number its message carries (a late one is
+     * dropped) */
+    tr_timer idle_timer;
+    uint64_t idle_seq;
+    tr__reqstate *rq; /* allocated by the first tr_request */
+} tr__actor_x;
+
+/* tr__actor.lk: state under the actor's lock, one byte. Bits 0..4: the
+ * services whose on_exit runs at its exit (a bit per id). */
+#define TR__LK_SVC_MASK 0x1fu
+#define TR__LK_EXITING 0x20u     /* exit processing has begun */
+#define TR__LK_WAKE_QUEUED 0x40u /* the wake node is in the mailbox */
+#define TR__LK_SHUTDOWN 0x80u    /* a runtime shutdown without a block */
+
+/* An actor: 128 bytes, two cache lines, so that an idle actor with no
+ * state is a 128-byte block plus a 16-byte pid slot. What only matters
+ * while a callback runs lives in the thread's tr__frame; what an idle
+ * actor does not use lives in its side block (tr__actor_x). Per message,
+ * the owner works on the second line (it reads the first when its mailbox
+ * runs dry, and at its turns' ends); a sender writes only the first. */
+typedef struct tr__actor {
+    /* 0..63, the producers' line: written by every sender (mailbox head,
+     * push count) and by whoever schedules the actor (run_next); the rest
+     * of it is read by senders or written only rarely (signals, under
+     * `lock`). mq.limit: the mailbox bound, 0 = unbounded; read by
+     * producers. */
+    tr__mq_prod mq;
+    bool is_waiter; /* set before the pid is published; read by anyone */
+    bool receiver;  /* a waiter that takes ordinary messages (receiver.c) */
+    bool is_muted;  /* atomic: muted on another actor (sched.c, tr__turn_mute) */
+    uint8_t lk;     /* under lock: TR__LK_* bits */
+    tr__spin lock;  /* lk, sigs, the side block's links and muted */
+    /* Under lock: exit signals not looked at yet, a ring through their
+     * node.next: this is the newest, its next the oldest (tr__sigs_*). */
+    tr__msg *sigs;
+    /* Signals need no memory to be noticed: a signal makes the actor run by
+     * pushing this node (at most once: TR__LK_WAKE_QUEUED, until the owner
+     * pops it): used when a signal's marker cannot be allocated, for a kill
+     * that comes without a block (TR__SIG_KILLED says it all), and for a
+     * runtime shutdown without one (TR__LK_SHUTDOWN). A mailbox node: on
+     * the producers' line. */
+    tr__mq_node wake;
+    tr__actor_x *x; /* the side block, NULL until first use; set once (CAS) */
+    /* The spawner: the parent's pid (TR__F_TOP clear), or for an actor a
+     * plain thread spawned (TR__F_TOP) its spawn order number (shutdown
+     * stops them newest first). Set before the pid is published. */
+    union {
+        tr_pid parent;
+        uint64_t seq;
+    } up;
+    /* Deferred destruction (after a grace period, pidtab.c) reuses the
+     * last word of this line and the first of the next: run_next is free
+     * once the actor has exited (a dead actor is never scheduled, and the
+     * grave list reads it before), and n_handled is read then only by
+     * tr_process_info, which drops what it read once it sees the actor
+     * exiting. */
+    union {
+        struct {
+            struct tr__actor *run_next; /* run queue link */
+            /* 64..: the consumer's side (the thread holding the run
+             * token), and what it reads for every message. Introspection
+             * (tr_process_info), stored relaxed by the owner once per turn
+             * and read by any thread: messages handled, and (below) 1 +
+             * the index of the scheduler thread of its last turn (0: none
+             * yet). */
+            uint64_t n_handled;
+        };
+        ck_epoch_entry_t ep;
+    };
+    tr__mq_cons mqc;
+    uint32_t has_sig;    /* atomic, written under lock (rarely): TR__SIG_* bits */
+    uint16_t flags;      /* owner thread only (relaxed stores: TR__F_*) */
+    uint16_t last_sched; /* see n_handled (at most 1024 threads) */
     tr_runtime *rt;
     tr_pid pid;
     const tr_behaviour *b;
-    struct tr__actor *run_next; /* injection queue link */
-    uint64_t seq;               /* spawn order */
-    tr_pid parent;              /* the actor that spawned it (NONE: a plain thread) */
-    /* Introspection (tr_process_info), stored relaxed by the owner once per
-     * turn and read by any thread: messages handled, and 1 + the index of
-     * the scheduler thread of its last turn (0: none yet). */
-    uint64_t n_handled;
-    uint32_t last_sched;
-    union {
-        tr__reqstate *rq;   /* actors: allocated by the first tr_request */
-        tr__waiter *waiter; /* waiters */
-    } u;
-    ck_epoch_entry_t ep; /* deferred destruction (after a grace period) */
-    tr__msg *deferred;   /* owner only: trapped exit signals waiting for their place in the
-                            mailbox (their marker), oldest first (rarely used: last) */
-    /* Signals need no memory to be noticed: a signal makes the actor run by
-     * pushing this node (at most once: wake_queued, under lock, until the
-     * owner pops it): used when a signal's marker cannot be allocated, for
-     * a kill that comes without a block (TR__SIG_KILLED says it all), and for
-     * a runtime shutdown without one (shutdown_pending, under lock). */
-    tr__mq_node wake;
-    bool wake_queued;
-    bool shutdown_pending;
-    bool is_muted; /* atomic: muted on another actor (sched.c, tr__turn_mute) */
-    /* owner only: the continuation tr_continue set (TR__SYS_CONTINUE), run
-     * before the next message; freed with the actor if it never runs */
-    tr__msg *cont;
-    /* owner only: the pending idle timeout (tr_idle_timeout), 0 for none,
-     * and the number its message carries (a late one is dropped) */
-    tr_timer idle_timer;
-    uint64_t idle_seq;
     /* the behaviour's state follows, 16-byte aligned */
 } tr__actor;
 
-_Static_assert(offsetof(tr__actor, mqc) >= 64, "consumer side must not share the producers' line");
-_Static_assert(offsetof(tr__actor, n_links) + sizeof(uint32_t) * 2 <= 64,
+_Static_assert(offsetof(tr__actor, n_handled) == 64 && offsetof(tr__actor, mqc) >= 64,
+               "consumer side must not share the producers' line");
+_Static_assert(offsetof(tr__actor, run_next) + sizeof(void *) <= 64,
                "producers' line holds only producer-side fields");
+_Static_assert(sizeof(tr__actor) <= 128, "an idle actor fits a 128-byte block");
+_Static_assert(TR__SVC_COUNT <= 5, "service marks fit tr__actor.lk");
+_Static_assert(offsetof(tr__actor, ep) == offsetof(tr__actor, run_next) &&
+                   sizeof(ck_epoch_entry_t) == 2 * sizeof(void *),
+               "the epoch entry covers run_next and n_handled only");
+
+/* The side block, or NULL when it is not allocated yet. Any thread. */
+static inline tr__actor_x *tr__actor_x_peek(const tr__actor *a) {
+    return (tr__actor_x *)tr__load_acq_ptr((void *const *)&a->x);
+}
+
+/* tr__actor_x_get: a's side block, allocated (zeroed) on first use (the
+ * first of two threads to install one wins; the other's is freed); NULL
+ * when out of memory. Any thread, before it takes a's lock (it may
+ * allocate): callers get it first, then change its fields under the rules
+ * of tr__actor_x. */
+tr__actor_x *tr__actor_x_alloc(tr__actor *a); /* actor.c: the first use */
+static inline tr__actor_x *tr__actor_x_get(tr__actor *a) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    return x ? x : tr__actor_x_alloc(a);
+}
+
+/* The signal ring (under a's lock). */
+static inline void tr__sigs_push(tr__actor *a, tr__msg *sig) {
+    if (a->sigs) {
+        sig->node.next = a->sigs->node.next;
+        a->sigs->node.next = &sig->node;
+    } else {
+        sig->node.next = &sig->node;
+    }
+    a->sigs = sig;
+}
+/* The oldest signal, or NULL. */
+static inline tr__msg *tr__sigs_pop(tr__actor *a) {
+    tr__msg *t = a->sigs;
+    if (!t)
+        return NULL;
+    tr__msg *h = (tr__msg *)t->node.next;
+    if (h == t)
+        a->sigs = NULL;
+    else
+        t->node.next = h->node.next;
+    h->node.next = NULL;
+    return h;
+}
+/* Every signal, oldest first, as a list ended by NULL. */
+static inline tr__msg *tr__sigs_take_all(tr__actor *a) {
+    tr__msg *t = a->sigs;
+    if (!t)
+        return NULL;
+    tr__msg *h = (tr__msg *)t->node.next;
+    t->node.next = NULL;
+    a->sigs = NULL;
+    return h;
+}
 
 /* Sets or clears a flag: owner thread; a relaxed store, since
  * tr_process_info reads the flags from other threads. */
 static inline void tr__flag_set(tr__actor *a, uint32_t bit, bool on) {
-    tr__store_rlx_u32(&a->flags, on ? a->flags | bit : a->flags & ~bit);
+    tr__store_rlx_u16(&a->flags, (uint16_t)(on ? a->flags | bit : a->flags & ~bit));
 }
 
 #define TR__ACTOR_HDR ((sizeof(tr__actor) + 15) & ~(size_t)15)
 static inline void *tr__actor_state(tr__actor *a) {
     return a->b && a->b->state_size ? (char *)a + TR__ACTOR_HDR : NULL;
+}
+
+/* A blocking caller's waiter (waiter.c) follows its actor header. */
+static inline tr__waiter *tr__waiter_of(tr__actor *a) {
+    return (tr__waiter *)((char *)a + TR__ACTOR_HDR);
+}
+
+/* The actor that spawned a (TR_PID_NONE: a plain thread did, or a is a
+ * waiter). Any thread (set before the pid is published). */
+static inline tr_pid tr__actor_parent(const tr__actor *a) {
+    return (tr__load_rlx_u16(&a->flags) & TR__F_TOP) ? TR_PID_NONE : a->up.parent;
+}
+
+/* Spawn order of an actor a plain thread spawned (0 for the others). */
+static inline uint64_t tr__actor_seq(const tr__actor *a) {
+    return (tr__load_rlx_u16(&a->flags) & TR__F_TOP) ? a->up.seq : 0;
+}
+
+/* Takes the continuation tr_continue set, or NULL. Owner thread. */
+static inline tr__msg *tr__cont_take(tr__actor *a) {
+    if (!(a->flags & TR__F_CONT))
+        return NULL;
+    tr__msg *m = a->x->cont;
+    a->x->cont = NULL;
+    tr__flag_set(a, TR__F_CONT, false);
+    return m;
 }
 
 /* What a thread knows about the callback it is running: one frame per

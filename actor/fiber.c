@@ -75,13 +75,15 @@ static void suspend(tr__fiber *fib, uint32_t wait) {
 /* The direct hand-off (as Go's scheduler hands the P straight to the next
  * goroutine): fib's body yields (wait TR__FW_YIELD) or parks for its
  * permit (TR__FW_PARK), the turn that runs it came from a poke, nothing of
- * the turn is pending (gathered sends, a mute, a signal, senders muted on
- * it), and the next actor the scheduler thread would run is a fiber that
+ * the turn is pending (gathered sends, a mute of its own, a signal), and
+ * the next actor the scheduler thread would run is a fiber that
  * its turn would only resume: that fiber's turn begins in this turn's frame
  * and the thread switches to its stack at once. What the end of fib's turn
  * would do, the fiber that lands does once fib's context is saved
- * (landed): a yielded fib goes to the back of the run queue, a parked one
- * gives its run token back (tr__turn_close). False when no hand-off was
+ * (landed): a yielded fib goes to the back of the run queue (its next turn
+ * looks at senders muted on it, as any turn's end does), a parked one gives
+ * its run token back (tr__turn_close, which requeues it instead when
+ * senders are muted on it, messages came, or a signal). False when no hand-off was
  * made: the caller suspends as usual. True once fib has been resumed. */
 static bool switch_to(tr__fiber *fib, uint32_t wait) {
     tr__frame *f = tr__tls_frame;
@@ -447,9 +449,8 @@ static int behaviour_loop(tr_self *self, void *arg) {
     for (;;) {
         tr_msg *m = NULL;
         int rc;
-        if (a->cont) { /* tr_continue (init's too): before any other message */
-            tr__msg *c = a->cont;
-            a->cont = NULL;
+        tr__msg *c = tr__cont_take(a);
+        if (c) {         /* tr_continue (init's too): before any other message */
             m = &c->pub; /* freed by tr_msg_free as a received message */
         } else {
             rc = tr_receive(self, NULL, NULL, TR_INFINITY, &m);

@@ -130,16 +130,17 @@ int tr_process_info(tr_runtime *rt, tr_pid pid, tr_proc_info *info) {
     if (b && b->name)
         snprintf(info->behaviour, sizeof info->behaviour, "%s", b->name);
     info->is_fiber = tr__is_fiber(a);
-    info->parent = a->parent;
+    info->parent = tr__actor_parent(a);
     long depth = (long)tr__mq_depth(&a->mq, &a->mqc);
     info->mailbox_len = depth > 0 ? (size_t)depth : 0;
     info->messages_handled = tr__load_rlx_u64(&a->n_handled);
-    info->last_scheduler = (int)tr__load_rlx_u32(&a->last_sched) - 1;
-    info->trap_exit = (tr__load_rlx_u32(&a->flags) & TR__F_TRAP_EXIT) != 0;
+    info->last_scheduler = (int)tr__load_rlx_u16(&a->last_sched) - 1;
+    info->trap_exit = (tr__load_rlx_u16(&a->flags) & TR__F_TRAP_EXIT) != 0;
     tr__spin_lock(&a->lock);
-    bool named = (a->svc_marks & (1u << TR__SVC_REGISTRY)) != 0;
-    for (uint32_t i = 0; i < a->n_links; i++) {
-        const tr__link *l = &a->links[i];
+    bool named = (a->lk & (1u << TR__SVC_REGISTRY)) != 0;
+    tr__actor_x *x = tr__actor_x_peek(a);
+    for (uint32_t i = 0; x && i < x->n_links; i++) {
+        const tr__link *l = &x->links[i];
         if (l->kind == TR__L_LINK)
             list_add(info->links, &info->n_links, l->pid);
         else if (l->kind == TR__L_MONITORING)
@@ -147,7 +148,7 @@ int tr_process_info(tr_runtime *rt, tr_pid pid, tr_proc_info *info) {
         else if (l->kind == TR__L_MONITORED_BY)
             list_add(info->monitored_by, &info->n_monitored_by, l->pid);
     }
-    bool exiting = a->exiting;
+    bool exiting = (a->lk & TR__LK_EXITING) != 0;
     tr__spin_unlock(&a->lock);
     tr__release(a);
     if (exiting)

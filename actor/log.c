@@ -299,7 +299,7 @@ static void about(tr_log_event *ev, int level, int kind, tr__actor *a) {
     ev->level = level;
     ev->kind = kind;
     ev->pid = a->pid;
-    ev->parent = a->parent;
+    ev->parent = tr__actor_parent(a);
     const tr_behaviour *b = tr__self_behaviour((tr_self *)a);
     if (b && b->name)
         snprintf(ev->behaviour, sizeof ev->behaviour, "%s", b->name);
@@ -324,7 +324,7 @@ void tr__log_crash(tr__actor *a, const tr_reason *why, const tr_msg *msg) {
     long n = (long)tr__mq_depth(&a->mq, &a->mqc);
     ev.mailbox_len = n > 0 ? (size_t)n : 0;
     tr__spin_lock(&a->lock);
-    bool named = (a->svc_marks & (1u << TR__SVC_REGISTRY)) != 0;
+    bool named = (a->lk & (1u << TR__SVC_REGISTRY)) != 0;
     tr__spin_unlock(&a->lock);
     if (named)
         tr__services_names_of(a->rt, a->pid, ev.name, sizeof ev.name, 1);

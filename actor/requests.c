@@ -20,9 +20,18 @@ static inline uint32_t slot_of(uint64_t ref, uint32_t mask) {
 
 /* The requests state, allocated on first use. */
 static tr__reqstate *rq_get(tr__actor *a) {
-    if (!a->u.rq)
-        a->u.rq = (tr__reqstate *)tr__calloc(sizeof(tr__reqstate));
-    return a->u.rq;
+    tr__actor_x *x = tr__actor_x_get(a);
+    if (!x)
+        return NULL;
+    if (!x->rq)
+        x->rq = (tr__reqstate *)tr__calloc(sizeof(tr__reqstate));
+    return x->rq;
+}
+
+/* The requests state, or NULL when there is none. */
+static inline tr__reqstate *rq_of(const tr__actor *a) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    return x ? x->rq : NULL;
 }
 
 static int grow(tr__reqstate *a) {
@@ -134,7 +143,7 @@ int tr__req_begin(tr__actor *actor, uint64_t ref, tr_pid server) {
 }
 
 void tr__req_set_timer(tr__actor *actor, uint64_t ref, tr_timer timer) {
-    tr__reqstate *a = actor->u.rq;
+    tr__reqstate *a = rq_of(actor);
     if (!a)
         return;
     int i = find(a, ref);
@@ -143,7 +152,7 @@ void tr__req_set_timer(tr__actor *actor, uint64_t ref, tr_timer timer) {
 }
 
 bool tr__req_take(tr__actor *actor, uint64_t ref, bool timer_fired) {
-    tr__reqstate *a = actor->u.rq;
+    tr__reqstate *a = rq_of(actor);
     if (!a)
         return false;
     int i = find(a, ref);
@@ -158,7 +167,7 @@ bool tr__req_take(tr__actor *actor, uint64_t ref, bool timer_fired) {
 }
 
 bool tr__req_server_down(tr__actor *actor, uint64_t mref, tr_pid *server) {
-    tr__reqstate *a = actor->u.rq;
+    tr__reqstate *a = rq_of(actor);
     if (!a)
         return false;
     for (uint32_t i = 0; i < a->n_srv; i++)
@@ -173,7 +182,7 @@ bool tr__req_server_down(tr__actor *actor, uint64_t mref, tr_pid *server) {
 }
 
 bool tr__req_next_for_server(tr__actor *actor, tr_pid server, uint64_t *ref) {
-    tr__reqstate *a = actor->u.rq;
+    tr__reqstate *a = rq_of(actor);
     if (!a)
         return false;
     for (uint32_t i = 0; a->n_reqs && i < a->cap_reqs; i++) {
@@ -190,7 +199,7 @@ bool tr__req_next_for_server(tr__actor *actor, tr_pid server, uint64_t *ref) {
 }
 
 void tr__reqs_fini(tr__actor *actor) {
-    tr__reqstate *a = actor->u.rq;
+    tr__reqstate *a = rq_of(actor);
     if (!a || actor->is_waiter)
         return;
     for (uint32_t i = 0; a->n_reqs && i < a->cap_reqs; i++)
@@ -199,5 +208,5 @@ void tr__reqs_fini(tr__actor *actor) {
     tr__free(a->reqs);
     tr__free(a->srv);
     tr__free(a);
-    actor->u.rq = NULL;
+    tr__actor_x_peek(actor)->rq = NULL;
 }

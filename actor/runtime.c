@@ -355,7 +355,7 @@ static void push_shutdown(tr_runtime *rt, tr_pid pid) {
         tr__push_signal(a, sig);
     } else { /* out of memory: a flag (the shutdown must not wait for nothing) */
         tr__spin_lock(&a->lock);
-        a->shutdown_pending = true;
+        a->lk |= TR__LK_SHUTDOWN;
         tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_PENDING);
         tr__spin_unlock(&a->lock);
         tr__wake_reserved(a);
@@ -408,7 +408,7 @@ void tr__shutdown_all(tr_runtime *rt) {
                 tr__release(a);
                 break;
             }
-            v[n++] = (pid_seq){pid, a->seq, !a->is_waiter && a->parent.id == 0};
+            v[n++] = (pid_seq){pid, tr__actor_seq(a), !a->is_waiter && tr__actor_parent(a).id == 0};
             tr__release(a);
         }
     if (n)

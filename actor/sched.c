@@ -294,15 +294,20 @@ void tr__note_overloaded(tr__sched *s, tr__actor *r) {
 static bool mute_on(tr__actor *a, tr__actor *r) {
     if (r == a || tr__mq_depth(&a->mq, &a->mqc) >= TR__MUTE_HIGH)
         return false; /* overloaded itself: it must run to drain */
+    /* r's muted list is in its side block; without one (out of memory) a
+     * goes on unmuted. */
+    tr__actor_x *rx = tr__actor_x_get(r);
+    if (!rx)
+        return false;
     tr__actor *first = a < r ? a : r, *second = a < r ? r : a;
     tr__spin_lock(&first->lock);
     tr__spin_lock(&second->lock);
-    bool muted = !r->exiting && !__atomic_load_n(&r->is_muted, __ATOMIC_RELAXED) &&
+    bool muted = !(r->lk & TR__LK_EXITING) && !__atomic_load_n(&r->is_muted, __ATOMIC_RELAXED) &&
                  tr__mq_depth(&r->mq, &r->mqc) >= TR__MUTE_LOW;
     if (muted) {
         __atomic_store_n(&a->is_muted, true, __ATOMIC_RELAXED);
-        a->run_next = r->muted;
-        tr__store_rel_ptr((void **)&r->muted, a); /* its owner looks without the lock */
+        a->run_next = rx->muted;
+        tr__store_rel_ptr((void **)&rx->muted, a); /* its owner looks without the lock */
     }
     tr__spin_unlock(&second->lock);
     tr__spin_unlock(&first->lock);
@@ -323,9 +328,11 @@ bool tr__turn_mute(tr__sched *s, tr__actor *a, bool flood) {
 }
 
 void tr__unmute(tr__actor *r) {
+    tr__actor_x *rx = tr__actor_x_peek(r); /* set: r had senders muted on it */
     tr__spin_lock(&r->lock);
-    tr__actor *x = r->muted;
-    tr__store_rel_ptr((void **)&r->muted, NULL);
+    tr__actor *x = rx ? rx->muted : NULL;
+    if (rx)
+        tr__store_rel_ptr((void **)&rx->muted, NULL);
     for (tr__actor *y = x; y; y = y->run_next)
         __atomic_store_n(&y->is_muted, false, __ATOMIC_RELAXED);
     tr__spin_unlock(&r->lock);

@@ -7,12 +7,12 @@
 
 #include "actor/core.h"
 
-/* max_mailbox and is_waiter never change after the pid is published, but
- * they share an 8-byte word with fields written under the lock (exiting,
- * svc_marks): separate relaxed loads keep the compiler from reading them
- * as one word (which ThreadSanitizer reports as a race with those writes). */
+/* mq.limit and is_waiter never change after the pid is published, but
+ * they share an 8-byte word with fields written by others (mq.pushed, lk):
+ * separate relaxed loads keep the compiler from reading them as one word
+ * (which ThreadSanitizer reports as a race with those writes). */
 static inline bool bounded_or_waiter(const tr__actor *a) {
-    return tr__load_rlx_u32(&a->max_mailbox) != 0 || tr__load_rlx_bool(&a->is_waiter);
+    return tr__load_rlx_u32(&a->mq.limit) != 0 || tr__load_rlx_bool(&a->is_waiter);
 }
 
 /* Gathering sends. During an actor's turn, messages to other actors of the
@@ -81,7 +81,7 @@ int tr__push(tr__actor *a, tr__msg *m) {
                 return TR_OK;
             }
     }
-    if (a->max_mailbox && tr__mq_depth(&a->mq, &a->mqc) >= a->max_mailbox &&
+    if (a->mq.limit && tr__mq_depth(&a->mq, &a->mqc) >= a->mq.limit &&
         m->pub.kind != TR_MSG_REPLY && m->pub.kind != TR_MSG_DOWN && m->sys == TR__SYS_NONE) {
         if (locked)
             tr__spin_unlock(&sc->ctx.ob_lock);
@@ -167,7 +167,7 @@ int tr__send_info(tr_runtime *rt, tr_pid to, uint32_t tag, uint64_t ref, int32_t
         return tr__runtime_stopping(rt) && tr__load_acq_u32(&rt->stopped) ? TR_ECLOSED : TR_ENOPROC;
     }
     int err = TR_OK;
-    if (a->max_mailbox && tr__mq_depth(&a->mq, &a->mqc) >= a->max_mailbox) {
+    if (a->mq.limit && tr__mq_depth(&a->mq, &a->mqc) >= a->mq.limit) {
         tr__msg_release(m);
         err = TR_EFULL;
     } else if (tr__mq_push_mpsc(&a->mq, &m->node)) {
@@ -191,8 +191,8 @@ int tr__send_info(tr_runtime *rt, tr_pid to, uint32_t tag, uint64_t ref, int32_t
  * marker could not be allocated, a kill or shutdown without a block). */
 void tr__wake_reserved(tr__actor *a) {
     tr__spin_lock(&a->lock);
-    bool push = !a->wake_queued;
-    a->wake_queued = true;
+    bool push = !(a->lk & TR__LK_WAKE_QUEUED);
+    a->lk |= TR__LK_WAKE_QUEUED;
     tr__spin_unlock(&a->lock);
     if (push && tr__mq_push_mpsc(&a->mq, &a->wake))
         tr__schedule(a);
@@ -203,7 +203,7 @@ void tr__wake_reserved(tr__actor *a) {
  * under the same lock). */
 void tr__wake_taken(tr__actor *a) {
     tr__spin_lock(&a->lock);
-    a->wake_queued = false;
+    a->lk &= (uint8_t)~TR__LK_WAKE_QUEUED;
     tr__spin_unlock(&a->lock);
 }
 
@@ -220,11 +220,7 @@ void tr__push_signal(tr__actor *a, tr__msg *sig) {
             seq = 1;
     }
     sig->pub.ref = wake ? seq : 0; /* 0: no marker, the signal acts at once */
-    if (a->sig_tail)
-        a->sig_tail->node.next = &sig->node;
-    else
-        a->sig_head = sig;
-    a->sig_tail = sig;
+    tr__sigs_push(a, sig);
     tr__store_rel_u32(&a->has_sig,
                       (seq << TR__SIG_SEQ_SHIFT) | (w & TR__SIG_KILLED) | TR__SIG_PENDING);
     tr__spin_unlock(&a->lock);

@@ -94,34 +94,36 @@ void tr__send_exit_signal(tr_runtime *rt, tr_pid to, tr_pid from, tr_reason r, b
     exit_signal(rt, to, from, r, via_link, NULL);
 }
 
-/* Adds an entry; takes pre (the entry's EXIT/DOWN made ahead of time, or
- * NULL): kept with the entry, or freed (a link that exists already, or no
- * memory). */
-static int links_add_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh,
+/* Adds an entry to the link list in x, a's side block (the caller got it
+ * before taking a's lock); takes pre (the entry's EXIT/DOWN made ahead of
+ * time, or NULL): kept with the entry, or freed (a link that exists
+ * already, or no memory). */
+static int links_add_locked(tr__actor_x *x, uint32_t kind, tr_pid pid, uint64_t ref, bool fresh,
                             tr__msg *pre) {
     if (kind == TR__L_LINK && !fresh) /* a just-spawned pid cannot be linked yet */
-        for (uint32_t i = 0; i < a->n_links; i++)
-            if (a->links[i].kind == TR__L_LINK && tr_pid_eq(a->links[i].pid, pid)) {
+        for (uint32_t i = 0; i < x->n_links; i++)
+            if (x->links[i].kind == TR__L_LINK && tr_pid_eq(x->links[i].pid, pid)) {
                 tr__pre_free(pre);
                 return TR_OK;
             }
-    if (!TR__GROW(a->links, a->n_links, a->cap_links, 4)) {
+    if (!TR__GROW(x->links, x->n_links, x->cap_links, 4)) {
         tr__pre_free(pre);
         return TR_ENOMEM;
     }
-    a->links[a->n_links++] = (tr__link){kind, pid, ref, pre};
+    x->links[x->n_links++] = (tr__link){kind, pid, ref, pre};
     return TR_OK;
 }
 
 /* Removes the first entry matching kind and (pid or ref); true if found. */
 bool tr__links_remove_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t ref) {
-    for (uint32_t i = 0; i < a->n_links; i++) {
-        tr__link *l = &a->links[i];
+    tr__actor_x *x = tr__actor_x_peek(a);
+    for (uint32_t i = 0; x && i < x->n_links; i++) {
+        tr__link *l = &x->links[i];
         if (l->kind != kind)
             continue;
         if (kind == TR__L_LINK ? tr_pid_eq(l->pid, pid) : l->ref == ref) {
             tr__pre_free(l->pre); /* the entry goes without firing */
-            a->links[i] = a->links[--a->n_links];
+            x->links[i] = x->links[--x->n_links];
             return true;
         }
     }
@@ -129,10 +131,11 @@ bool tr__links_remove_locked(tr__actor *a, uint32_t kind, tr_pid pid, uint64_t r
 }
 
 bool tr__links_find_locked(tr__actor *a, uint32_t kind, uint64_t ref, tr_pid *pid) {
-    for (uint32_t i = 0; i < a->n_links; i++)
-        if (a->links[i].kind == kind && a->links[i].ref == ref) {
+    tr__actor_x *x = tr__actor_x_peek(a);
+    for (uint32_t i = 0; x && i < x->n_links; i++)
+        if (x->links[i].kind == kind && x->links[i].ref == ref) {
             if (pid)
-                *pid = a->links[i].pid;
+                *pid = x->links[i].pid;
             return true;
         }
     return false;
@@ -159,21 +162,23 @@ int tr__link_pair(tr__actor *a, tr_pid target, bool fresh) {
     tr__actor *t = tr__acquire_target(a->rt, target);
     if (!t)
         return TR_ENOPROC;
-    /* Each side's entry carries the EXIT it sends the other. */
+    /* Each side's entry carries the EXIT it sends the other, in its side
+     * block. */
     tr__msg *to_a = pre_new(TR_MSG_EXIT), *to_t = pre_new(TR_MSG_EXIT);
+    tr__actor_x *tx = tr__actor_x_get(t), *ax = tr__actor_x_get(a);
     int err = TR_OK;
-    if (!to_a || !to_t) {
+    if (!to_a || !to_t || !tx || !ax) {
         tr__pre_free(to_a);
         tr__pre_free(to_t);
         tr__release(t);
         return TR_ENOMEM;
     }
     tr__spin_lock(&t->lock);
-    if (t->exiting) {
+    if (t->lk & TR__LK_EXITING) {
         err = TR_ENOPROC;
         tr__pre_free(to_a);
     } else {
-        err = links_add_locked(t, TR__L_LINK, a->pid, 0, fresh, to_a);
+        err = links_add_locked(tx, TR__L_LINK, a->pid, 0, fresh, to_a);
     }
     tr__spin_unlock(&t->lock);
     if (err) {
@@ -183,11 +188,11 @@ int tr__link_pair(tr__actor *a, tr_pid target, bool fresh) {
     }
     tr__spin_lock(&a->lock);
     /* a killed meanwhile (another thread): its links were told already */
-    if (a->exiting) {
+    if (a->lk & TR__LK_EXITING) {
         tr__pre_free(to_t);
         err = TR_EKILLED;
     } else {
-        err = links_add_locked(a, TR__L_LINK, target, 0, fresh, to_t);
+        err = links_add_locked(ax, TR__L_LINK, target, 0, fresh, to_t);
     }
     tr__spin_unlock(&a->lock);
     if (err) {
@@ -210,12 +215,16 @@ static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
         return TR_ENOPROC;
     uint64_t ref = tr__make_ref(rt);
     tr__msg *down = pre_new(TR_MSG_DOWN); /* the DOWN, made now: it cannot be lost later */
-    if (!down)
+    tr__actor_x *wx = tr__actor_x_get(w);
+    if (!down || !wx) {
+        tr__pre_free(down);
         return TR_ENOMEM;
+    }
     tr__spin_lock(&w->lock);
     /* w killed meanwhile (another thread): its monitors were dropped */
-    int err =
-        w->exiting ? TR_EKILLED : links_add_locked(w, TR__L_MONITORING, target, ref, true, NULL);
+    int err = (w->lk & TR__LK_EXITING)
+                  ? TR_EKILLED
+                  : links_add_locked(wx, TR__L_MONITORING, target, ref, true, NULL);
     tr__spin_unlock(&w->lock);
     if (err) {
         tr__pre_free(down);
@@ -226,9 +235,12 @@ static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
     tr__actor *t = tr__acquire_target(rt, target);
     bool dead = true;
     if (t) {
+        tr__actor_x *tx = tr__actor_x_get(t);
         tr__spin_lock(&t->lock);
-        if (!t->exiting) {
-            err = links_add_locked(t, TR__L_MONITORED_BY, w->pid, ref, true, down);
+        if (!tx) {
+            err = TR_ENOMEM; /* nothing added on t's side */
+        } else if (!(t->lk & TR__LK_EXITING)) {
+            err = links_add_locked(tx, TR__L_MONITORED_BY, w->pid, ref, true, down);
             down = NULL;
             dead = false;
         }
@@ -236,6 +248,7 @@ static int monitor_pair(tr__actor *w, tr_pid target, uint64_t *ref_out) {
         tr__release(t);
     }
     if (err) {
+        tr__pre_free(down);
         tr__spin_lock(&w->lock);
         tr__links_remove_locked(w, TR__L_MONITORING, target, ref);
         tr__spin_unlock(&w->lock);
@@ -293,19 +306,25 @@ int tr__waiter_demonitor(tr__actor *waiter, uint64_t ref) {
 static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool kill) {
     tr_runtime *rt = a->rt;
     tr__spin_lock(&a->lock);
-    if (a->exiting) {
+    if (a->lk & TR__LK_EXITING) {
         tr__spin_unlock(&a->lock);
         return false;
     }
-    a->exiting = true;
+    a->lk |= TR__LK_EXITING;
     if (kill)
         tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) | TR__SIG_KILLED);
-    uint8_t svc_marks = a->svc_marks;
-    tr__link *links = a->links;
-    uint32_t n = a->n_links;
-    a->links = NULL;
-    a->n_links = a->cap_links = 0;
-    bool muted = a->muted != NULL;
+    uint8_t svc_marks = (uint8_t)(a->lk & TR__LK_SVC_MASK);
+    tr__actor_x *x = tr__actor_x_peek(a);
+    tr__link *links = NULL;
+    uint32_t n = 0;
+    bool muted = false;
+    if (x) {
+        links = x->links;
+        n = x->n_links;
+        x->links = NULL;
+        x->n_links = x->cap_links = 0;
+        muted = x->muted != NULL;
+    }
     tr__spin_unlock(&a->lock);
     if (muted)
         tr__unmute(a); /* exiting is set: nobody mutes on us any more */
@@ -364,10 +383,11 @@ static bool exit_notify(tr__actor *a, tr_reason reason, bool skip_links, bool ki
 static void exit_finish(tr__actor *a) {
     if (a->b && a->b->cleanup)
         a->b->cleanup(tr__actor_state(a));
-    while (a->deferred) {
-        tr__msg *n = (tr__msg *)a->deferred->node.next;
-        tr__msg_free(a->deferred);
-        a->deferred = n;
+    tr__actor_x *x = tr__actor_x_peek(a);
+    while (x && x->deferred) {
+        tr__msg *n = (tr__msg *)x->deferred->node.next;
+        tr__msg_free(x->deferred);
+        x->deferred = n;
     }
     tr__reqs_fini(a);
     tr__unref(a); /* the self reference */
@@ -387,9 +407,9 @@ int tr__actor_mark_service(tr_runtime *rt, tr_pid pid, unsigned svc) {
      * will see the mark (and call on_exit), or it has begun and we
      * refuse. */
     tr__spin_lock(&a->lock);
-    bool exiting = a->exiting;
+    bool exiting = (a->lk & TR__LK_EXITING) != 0;
     if (!exiting)
-        a->svc_marks |= (uint8_t)(1u << svc);
+        a->lk |= (uint8_t)(1u << svc);
     tr__spin_unlock(&a->lock);
     tr__release(a);
     return exiting ? TR_ENOPROC : TR_OK;
@@ -513,11 +533,12 @@ int tr__exit_linked(tr_self *self, tr_pid pid, tr_reason reason) {
     /* Out of memory: the block our link to pid keeps for our own exit
      * carries this signal instead (pid exits either way). */
     tr__msg *sig = NULL;
+    tr__actor_x *x = tr__actor_x_peek(me);
     tr__spin_lock(&me->lock);
-    for (uint32_t i = 0; i < me->n_links && !sig; i++)
-        if (me->links[i].kind == TR__L_LINK && tr_pid_eq(me->links[i].pid, pid)) {
-            sig = me->links[i].pre;
-            me->links[i].pre = NULL;
+    for (uint32_t i = 0; x && i < x->n_links && !sig; i++)
+        if (x->links[i].kind == TR__L_LINK && tr_pid_eq(x->links[i].pid, pid)) {
+            sig = x->links[i].pre;
+            x->links[i].pre = NULL;
         }
     tr__spin_unlock(&me->lock);
     if (!sig)

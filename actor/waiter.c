@@ -46,7 +46,7 @@ struct tr__waiter {
 #define WPOOL_MAX 64
 
 void tr__waiter_signal(tr__actor *a) {
-    tr__waiter *p = a->u.waiter;
+    tr__waiter *p = tr__waiter_of(a);
     pthread_mutex_lock(&p->mu);
     p->signaled = true;
     pthread_cond_signal(&p->cv);
@@ -139,7 +139,7 @@ static void trap_exit(tr__actor *a, tr__msg *s) {
             return;
         }
     }
-    tr__waiter *p = a->u.waiter;
+    tr__waiter *p = tr__waiter_of(a);
     tr__msg *m;
     while ((m = pop_msg(a)) != NULL)
         ready_add(p, m);
@@ -153,7 +153,7 @@ static void trap_exit(tr__actor *a, tr__msg *s) {
 /* Spins until the mailbox or the signal list has something (true) or the
  * spin budget runs out (false; at most SPIN_MAX_NS past a deadline). */
 static bool spin_for_message(tr__actor *a, int64_t deadline) {
-    tr__waiter *p = a->u.waiter;
+    tr__waiter *p = tr__waiter_of(a);
     tr_runtime *rt = a->rt;
     if (rt->ncpu < 2 || (rt->n_sched >= rt->ncpu && tr__load_acq_u32(&rt->n_sleeping) == 0) ||
         tr__remaining_ms(deadline) == 0)
@@ -174,7 +174,7 @@ static bool spin_for_message(tr__actor *a, int64_t deadline) {
 }
 
 tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
-    tr__waiter *p = a->u.waiter;
+    tr__waiter *p = tr__waiter_of(a);
     bool spun = false;
     for (;;) {
         if (tr__waiter_take_shutdown(a)) {
@@ -226,7 +226,7 @@ tr__msg *tr__waiter_wait(tr__actor *a, int64_t deadline, bool *closed) {
 }
 
 bool tr__waiter_idle_wait(tr__actor *a, int64_t deadline) {
-    tr__waiter *p = a->u.waiter;
+    tr__waiter *p = tr__waiter_of(a);
     pthread_mutex_lock(&p->mu);
     wait_signaled_locked(p, deadline);
     bool s = p->signaled; /* left set: tr__waiter_wait pops without marking empty */
@@ -245,8 +245,7 @@ tr__actor *tr__waiter_open(tr_runtime *rt, int *err) {
         tr__free(a);
         return NULL;
     }
-    a->u.waiter = (tr__waiter *)((char *)a + TR__ACTOR_HDR);
-    tr__waiter_init(a->u.waiter);
+    tr__waiter_init(tr__waiter_of(a));
     tr__slot *s = tr__slot_at(rt, idx);
     uint32_t gen = (uint32_t)(tr__load_acq_u64(&s->w) >> 32);
     a->rt = rt;
@@ -262,7 +261,7 @@ tr__actor *tr__waiter_open(tr_runtime *rt, int *err) {
 
 void tr__waiter_close(tr__actor *a) {
     tr__msg *m;
-    while ((m = ready_take(a->u.waiter)) != NULL)
+    while ((m = ready_take(tr__waiter_of(a))) != NULL)
         tr__msg_free(m);
     tr__exit_actor(a, tr_reason_normal(), false); /* a receiver's links are told */
 }
@@ -280,7 +279,7 @@ void tr__waiter_close(tr__actor *a) {
 /* Drops what the mailbox holds (a previous call's late messages). */
 static void drain_mailbox(tr__actor *a) {
     tr__msg *m;
-    while ((m = ready_take(a->u.waiter)) != NULL)
+    while ((m = ready_take(tr__waiter_of(a))) != NULL)
         tr__msg_free(m);
     while ((m = tr__waiter_pop(a)) != NULL) {
         if (tr__is_wake(a, m))
@@ -294,13 +293,13 @@ tr__actor *tr__waiter_get(tr_runtime *rt, int *err) {
     pthread_mutex_lock(&rt->wpool.mu);
     tr__actor *a = rt->wpool.head;
     if (a) {
-        rt->wpool.head = a->u.waiter->pool_next;
+        rt->wpool.head = tr__waiter_of(a)->pool_next;
         rt->wpool.n--;
     }
     pthread_mutex_unlock(&rt->wpool.mu);
     if (!a)
         return tr__waiter_open(rt, err);
-    a->u.waiter->pool_next = NULL;
+    tr__waiter_of(a)->pool_next = NULL;
     return a;
 }
 
@@ -310,7 +309,7 @@ void tr__waiter_put(tr__actor *a) {
     pthread_mutex_lock(&rt->wpool.mu);
     bool keep = !rt->wpool.closed && rt->wpool.n < WPOOL_MAX;
     if (keep) {
-        a->u.waiter->pool_next = rt->wpool.head;
+        tr__waiter_of(a)->pool_next = rt->wpool.head;
         rt->wpool.head = a;
         rt->wpool.n++;
     }
@@ -327,7 +326,7 @@ void tr__waiter_pool_close(tr_runtime *rt) {
     rt->wpool.closed = true;
     pthread_mutex_unlock(&rt->wpool.mu);
     while (a) {
-        tr__actor *next = a->u.waiter->pool_next;
+        tr__actor *next = tr__waiter_of(a)->pool_next;
         tr__waiter_close(a);
         a = next;
     }
@@ -346,10 +345,9 @@ bool tr__waiter_take_shutdown(tr__actor *a) {
     if (!(tr__load_acq_u32(&a->has_sig) & TR__SIG_PENDING))
         return false;
     tr__spin_lock(&a->lock);
-    tr__msg *s = a->sig_head;
-    a->sig_head = a->sig_tail = NULL;
+    tr__msg *s = tr__sigs_take_all(a);
     tr__store_rel_u32(&a->has_sig, tr__load_acq_u32(&a->has_sig) & ~TR__SIG_PENDING);
-    bool shutdown = a->shutdown_pending;
+    bool shutdown = (a->lk & TR__LK_SHUTDOWN) != 0;
     tr__spin_unlock(&a->lock);
     while (s) {
         tr__msg *n = (tr__msg *)s->node.next;

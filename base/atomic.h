@@ -86,6 +86,14 @@ static inline bool tr__load_rlx_bool(const bool *p) {
     return TR__A_LD((bool *)p, __ATOMIC_RELAXED);
 }
 
+/* --- 16-bit ------------------------------------------------------------- */
+static inline uint16_t tr__load_rlx_u16(const uint16_t *p) {
+    return TR__A_LD((uint16_t *)p, __ATOMIC_RELAXED);
+}
+static inline void tr__store_rlx_u16(uint16_t *p, uint16_t v) {
+    TR__A_ST(p, v, __ATOMIC_RELAXED);
+}
+
 /* --- 32-bit ------------------------------------------------------------- */
 static inline uint32_t tr__load_acq_u32(const uint32_t *p) {
     return TR__A_LD((uint32_t *)p, __ATOMIC_ACQUIRE);

@@ -463,42 +463,47 @@ void tr__coro_resume(tr__coro *c) {
  * caller the switch gave it; after a resume, it keeps the resumer's. */
 #define SWITCHED ((uintptr_t)1)
 
-static inline void landed(tr__coro *c, tr__transfer r) {
-    if ((uintptr_t)r.data & SWITCHED)
+/* c, suspended by a jump that carried fake (its ASan fake stack), runs
+ * again after the jump r. */
+static inline void landed(tr__coro *c, tr__transfer r, void *fake) {
+    bool switched = (uintptr_t)r.data & SWITCHED;
+    if (switched)
         ((tr__coro *)((uintptr_t)r.data & ~SWITCHED))->ctx = r.fctx;
     else
         c->caller = r.fctx;
+#ifdef TR__CORO_ASAN
+    const void *bottom = NULL;
+    size_t size = 0;
+    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
+    if (!switched) { /* the resumer's stack; after a switch, the one it gave */
+        c->asan_caller = bottom;
+        c->asan_caller_size = size;
+    }
+#else
+    (void)fake;
+#endif
 }
 
 void tr__coro_yield(tr__coro *c) {
-#ifdef TR__CORO_ASAN
     void *fake = NULL;
+#ifdef TR__CORO_ASAN
     __sanitizer_start_switch_fiber(&fake, c->asan_caller, c->asan_caller_size);
 #endif
 #ifdef TR__CORO_TSAN
     __tsan_switch_to_fiber(c->tsan_caller, 0);
 #endif
     tr__transfer r = jump_fcontext(c->caller, c);
-    landed(c, r);
-#ifdef TR__CORO_ASAN
-    const void *bottom = NULL;
-    size_t size = 0;
-    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
-    if (!((uintptr_t)r.data & SWITCHED)) {
-        c->asan_caller = bottom;
-        c->asan_caller_size = size;
-    }
-#endif
+    landed(c, r, fake);
 }
 
 void tr__coro_switch(tr__coro *from, tr__coro *to) {
     to->caller = from->caller;
     to->outer = from->outer;
     my_state()->current = to;
+    void *fake = NULL;
 #ifdef TR__CORO_ASAN
     to->asan_caller = from->asan_caller;
     to->asan_caller_size = from->asan_caller_size;
-    void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, to->stack, to->stack_size);
 #endif
 #ifdef TR__CORO_TSAN
@@ -506,16 +511,7 @@ void tr__coro_switch(tr__coro *from, tr__coro *to) {
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     tr__transfer r = jump_fcontext(to->ctx, (void *)((uintptr_t)from | SWITCHED));
-    landed(from, r);
-#ifdef TR__CORO_ASAN
-    const void *bottom = NULL;
-    size_t size = 0;
-    __sanitizer_finish_switch_fiber(fake, &bottom, &size);
-    if (!((uintptr_t)r.data & SWITCHED)) {
-        from->asan_caller = bottom;
-        from->asan_caller_size = size;
-    }
-#endif
+    landed(from, r, fake);
 }
 
 void tr__coro_fini(tr__coro *c) {

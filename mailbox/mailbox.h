@@ -16,7 +16,7 @@
  *
  * The queue is split in two parts that the owner places on different cache
  * lines, so that producers and the consumer do not write the same line:
- * tr__mq_prod (head, and a count of pushes) and tr__mq_cons (tail, stub, and
+ * tr__mq_prod (head, a count of pushes, the bound) and tr__mq_cons (tail, stub, and
  * a count of pops). Depth = pushed - popped.
  */
 #ifndef TROUPE_MAILBOX_MAILBOX_H
@@ -32,6 +32,11 @@ typedef struct tr__mq_node {
 typedef struct tr__mq_prod {
     tr__mq_node *head; /* producers' end; low bit = empty */
     uint32_t pushed;   /* messages pushed (atomic add by producers) */
+    /* The owner's bound on the depth, 0 = none: set before the queue is
+     * shared, read by producers, which check it before they push (the
+     * queue's functions neither set nor enforce it). Here it fills what
+     * would be padding. */
+    uint32_t limit;
 } tr__mq_prod;
 
 typedef struct tr__mq_cons {

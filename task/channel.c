@@ -30,6 +30,7 @@
  * (all of a direction at once) when an event makes the channel ready for
  * it; the messages are sent after the locks are released.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +62,13 @@ typedef struct waitq {
     waiter *head, *tail;
 } waitq;
 
-/* Done states of a select. */
-enum { SEL_WAITING = 0, SEL_CLAIMED = 1, SEL_WITHDRAWN = 2 };
+/* Done states of a select. A claimer moves it from WAITING to CLAIMED
+ * (under the lock of the claimed waiter's channel), completes it and wakes
+ * its owner, then stores DONE: from then on it touches nothing of the
+ * select's (its waiters and state live on the owner's stack), so an owner
+ * that sees DONE may return without taking the locks again when the
+ * claimed waiter was its only one (the claimer unlinked it). */
+enum { SEL_WAITING = 0, SEL_CLAIMED = 1, SEL_WITHDRAWN = 2, SEL_DONE = 3 };
 
 struct sel_state {
     tr__parker *parker;
@@ -149,12 +155,14 @@ static bool q_has_live(const waitq *q) {
 }
 
 /* Completes a claimed waiter with result and wakes its owner (under the
- * lock of the queue it came from, as park.h asks). */
+ * lock of the queue it came from, as park.h asks), then lets it go: w and
+ * its select are not touched after the DONE store. */
 static void finish(waiter *w, int result) {
     sel_state *s = w->sel;
     s->fired = w->index;
     s->result = result;
     tr__parker_wake(s->parker);
+    tr__store_rel_u32(&s->done, SEL_DONE);
 }
 
 /* Moves every registration for dir to *fire (sent after unlocking). */
@@ -524,9 +532,24 @@ static int park_on(sel_state *s, tr_select_case *cases, int64_t deadline, note *
             break;
     }
     int rc;
+    if (s->n == 1 && tr__load_acq_u32(&s->done) != SEL_WAITING) {
+        /* Claimed, and our only waiter unlinked by the claimer: once it is
+         * done with us (DONE, after its wake-up: moments away), nothing of
+         * ours is in its hands and the lock is not needed. */
+        for (unsigned i = 0; tr__load_acq_u32(&s->done) != SEL_DONE; i++) {
+            if (i < 64)
+                tr__cpu_relax();
+            else
+                sched_yield();
+        }
+        cases[s->fired].result = s->result;
+        p->cancel = NULL;
+        p->cancel_arg = NULL;
+        return (int)s->fired;
+    }
     lock_all(s);
     dequeue_all(s); /* claims SEL_WITHDRAWN unless a peer claimed first */
-    if (tr__load_acq_u32(&s->done) == SEL_CLAIMED) {
+    if (tr__load_acq_u32(&s->done) != SEL_WITHDRAWN) { /* CLAIMED: DONE by now (we hold its lock) */
         cases[s->fired].result = s->result;
         rc = (int)s->fired;
     } else {

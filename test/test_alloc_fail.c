@@ -51,7 +51,7 @@ typedef struct stats {
     bool n_unknown; /* the failed allocations cannot be counted */
 } stats;
 
-#define MAX_OPS 40
+#define MAX_OPS 64
 /* Second pass: every nth allocation fails (n = 1..EVERY_MAX), not only the
  * nth: many failures in one operation, as on a heap under pressure. */
 static bool g_every;
@@ -69,6 +69,7 @@ static unsigned g_misses;
 
 static stats *stats_new(const char *op) {
     g_misses = 0;
+    assert_true(g_nops < MAX_OPS);
     stats *s = &g_stats[g_nops++];
     memset(s, 0, sizeof *s);
     snprintf(s->op, sizeof s->op, "%s%s", op, g_every ? " (every n)" : "");
@@ -95,7 +96,7 @@ typedef struct obs {
     atomic_long timers, downs, exits;
 } obs;
 
-enum { T_ECHO = 1, T_CASTS, T_MONITOR, T_TICK, T_CAST };
+enum { T_ECHO = 1, T_CASTS, T_MONITOR, T_TICK, T_CAST, T_LINK };
 
 typedef struct echo_st {
     obs *o;
@@ -123,6 +124,13 @@ static int echo_call(tr_self *self, void *state, const tr_msg *m, tr_from from) 
         memcpy(&p, m->data, sizeof p);
         int rc = tr_monitor(self, p, NULL);
         tr_reply(from, T_MONITOR, &rc, sizeof rc);
+        break;
+    }
+    case T_LINK: {
+        tr_pid p;
+        memcpy(&p, m->data, sizeof p);
+        int rc = tr_link(self, p);
+        tr_reply(from, T_LINK, &rc, sizeof rc);
         break;
     }
     default:
@@ -970,6 +978,101 @@ static void sweep_exit(const char *name, uint64_t every, size_t error_reason) {
 static void sweep_kill(void) {
     sweep_exit("kill", 0, 0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* monitor and link between actors that have none yet                       */
+/* ------------------------------------------------------------------------ */
+
+/* pid2 monitors (count 0) or links to (count 1) pid, both fresh: their
+ * first link or monitor allocates each one's side block. rc: the call,
+ * rc2: what tr_monitor / tr_link returned (-1: no answer). */
+static void op_monlink(run *r) {
+    tr_buf b = {0};
+    arm(r);
+    r->rc =
+        tr_call(r->rt, r->pid2, r->count ? T_LINK : T_MONITOR, &r->pid, sizeof r->pid, &b, 5000);
+    disarm(r);
+    r->rc2 = -1;
+    if (r->rc == 0 && b.size == sizeof r->rc2)
+        memcpy(&r->rc2, b.data, sizeof r->rc2);
+    tr_buf_free(&b);
+}
+
+static void sweep_monlink(const char *name, size_t link) {
+    stats *s = stats_new(name);
+    tr_runtime *rt = start_rt();
+    obs o;
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        memset(&o, 0, sizeof o);
+        run r = {.fn = op_monlink, .rt = rt, .n = n, .o = &o, .count = link};
+        assert_int_equal(spawn_echo(rt, NULL, TR_PID_NONE, false, &r.pid), 0);
+        assert_int_equal(spawn_echo(rt, &o, TR_PID_NONE, false, &r.pid2), 0);
+        if (!step(s, &r))
+            break;
+        if (r.rc != 0 && r.rc != TR_ENOMEM && r.rc != TR_ETIMEDOUT)
+            bad(s, C_RC, n, "tr_call: %s", tr_err_name(r.rc));
+        if (r.rc2 != -1 && !rc_ok(r.rc2))
+            bad(s, C_RC, n, "%s: %s", link ? "tr_link" : "tr_monitor", tr_err_name(r.rc2));
+        kill_wait(rt, r.pid); /* injection off: the link or monitor, if made, fires */
+        if (r.rc2 == 0 && !link && !TU_WAIT(atomic_load(&o.downs) == 1, 3000))
+            bad(s, C_LOST, n, "DOWN lost");
+        if (r.rc2 == 0 && link && !TU_WAIT(!tr_is_alive(rt, r.pid2), 3000))
+            bad(s, C_LOST, n, "exit via link lost: the linked actor lives");
+        if (r.rc2 == TR_ENOMEM) { /* nothing was made: nothing fires */
+            tu_sleep_ms(20);
+            if (atomic_load(&o.downs) != 0 || !tr_is_alive(rt, r.pid2))
+                bad(s, C_RC, n, "%s refused but made", link ? "tr_link" : "tr_monitor");
+        }
+        kill_wait(rt, r.pid2);
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    stop_rt(s, rt);
+}
+
+/* An exit signal (reason error) to an actor that traps exits and has no
+ * link or monitor (so no side block yet): the signal waits for its marker
+ * in the side block, or acts at once when neither can be allocated; either
+ * way the EXIT message arrives. */
+static void op_trap_exit(run *r) {
+    arm(r);
+    r->rc = tr_exit(r->rt, r->pid, tr_reason_error(7, "boom"));
+    if (r->rc == 0) /* stay armed while the signal travels */
+        TU_WAIT(atomic_load(&r->o->exits) == 1, 2000);
+    disarm(r);
+}
+
+static void sweep_trap_exit(void) {
+    stats *s = stats_new("trapped exit");
+    tr_runtime *rt = start_rt();
+    obs o;
+    for (uint64_t n = 1; n <= n_max(); n++) {
+        memset(&o, 0, sizeof o);
+        run r = {.fn = op_trap_exit, .rt = rt, .n = n, .o = &o};
+        assert_int_equal(spawn_echo(rt, &o, TR_PID_NONE, true, &r.pid), 0);
+        if (!step(s, &r))
+            break;
+        if (!rc_ok(r.rc))
+            bad(s, C_RC, n, "tr_exit: %s", tr_err_name(r.rc));
+        if (r.rc == 0 && !TU_WAIT(atomic_load(&o.exits) == 1, 3000))
+            bad(s, C_LOST, n, "EXIT (trapped) lost");
+        if (!tr_is_alive(rt, r.pid))
+            bad(s, C_RC, n, "a trapping actor died of an exit signal");
+        kill_wait(rt, r.pid);
+        check_runtime(s, rt, n);
+        if (sweep_done(&r))
+            break;
+    }
+    stop_rt(s, rt);
+}
+
+static void sweep_monitor(void) {
+    sweep_monlink("monitor", 0);
+}
+static void sweep_link(void) {
+    sweep_monlink("link", 1);
+}
 static void sweep_kill_all_fail(void) {
     sweep_exit("kill, all allocs fail", 1, 0);
 }
@@ -1123,6 +1226,9 @@ static void test_alloc_fail(void **state) {
                   {"pool_call", sweep_pool_call},
                   {"pool_stop", sweep_pool_stop},
                   {"kill", sweep_kill},
+                  {"monitor", sweep_monitor},
+                  {"link", sweep_link},
+                  {"trapped_exit", sweep_trap_exit},
                   {"kill_all", sweep_kill_all_fail},
                   {"exit_error", sweep_exit_error},
                   {"task_pool", sweep_tasks},

@@ -178,6 +178,11 @@ static void *await_thread(void *p) {
     return NULL;
 }
 
+static size_t monitored_by(tr_runtime *rt, tr_pid pid) {
+    tr_proc_info info;
+    return tr_process_info(rt, pid, &info) == TR_OK ? info.n_monitored_by : 0;
+}
+
 static void test_await_exit_from_threads(void **state) {
     tu_fix *f = *state;
     tr_pid t = tu_probe(f->rt, f->log, false);
@@ -189,7 +194,9 @@ static void test_await_exit_from_threads(void **state) {
     }
     for (int i = 0; i < 3; i++)
         assert_true(TU_WAIT(atomic_load(&a[i].started) == 1, 5000));
-    tu_sleep_ms(100); /* let them start waiting */
+    /* All three wait once their monitors are on t (an exit before that
+     * would answer noproc). */
+    assert_true(TU_WAIT(monitored_by(f->rt, t) == 3, 20000));
     tu_fail(f->rt, t, tr_reason_error(9, "bye"));
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);

@@ -10,6 +10,15 @@
 # Usage: test/consumer/run.sh BUILD_DIR   (a configured and built tree;
 # `make consumer` runs it). Exits non-zero on the first failure.
 set -euo pipefail
+
+# Whether program $1 loads libtroupe.so. ldd's output is read whole first:
+# `ldd | grep -q` under pipefail fails at random when grep exits at the
+# first match and ldd gets SIGPIPE writing the rest.
+loads_libtroupe() {
+  local libs
+  libs="$(ldd "$1")"
+  grep -q 'libtroupe\.so' <<<"$libs"
+}
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$(cd "$here/../.." && pwd)"
 build="$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)"
@@ -35,14 +44,14 @@ esac
 step "pkg-config, shared: cc consumer.c \$(pkg-config --cflags --libs troupe)"
 cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/pc_shared" \
   $(pkg-config --cflags --libs troupe) -Wl,-rpath,"$(pkg-config --variable=libdir troupe)"
-ldd "$work/pc_shared" | grep -q 'libtroupe\.so' ||
+loads_libtroupe "$work/pc_shared" ||
   { echo "consumer: the shared build does not load libtroupe.so" >&2; exit 1; }
 "$work/pc_shared"
 
 step "pkg-config, static: cc consumer.c \$(pkg-config --static --cflags --libs troupe-static)"
 cc -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/pc_static" \
   $(pkg-config --static --cflags --libs troupe-static)
-if ldd "$work/pc_static" | grep -q 'libtroupe\.so'; then
+if loads_libtroupe "$work/pc_static"; then
   echo "consumer: the static build loads libtroupe.so" >&2; exit 1
 fi
 "$work/pc_static"
@@ -56,7 +65,7 @@ if grep -rq -- '-D__x86_64__' "$work/cmake/CMakeFiles/consumer_cmake_static.dir/
 fi
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir troupe)" "$work/cmake/consumer_cmake_shared"
 "$work/cmake/consumer_cmake_static"
-if ldd "$work/cmake/consumer_cmake_static" | grep -q 'libtroupe\.so'; then
+if loads_libtroupe "$work/cmake/consumer_cmake_static"; then
   echo "consumer: troupe::troupe_static loads libtroupe.so" >&2; exit 1
 fi
 

@@ -104,7 +104,8 @@ static int srv_index(ctx *x, tr_pid p) {
 
 /* The whole table against the model. */
 static bool check_all(ctx *x) {
-    tr__reqstate *rq = x->a->u.rq;
+    tr__actor_x *ax = tr__actor_x_peek(x->a);
+    tr__reqstate *rq = ax ? ax->rq : NULL;
     model *m = &x->m;
     if (!rq) {
         CHECK(m->n == 0, "no request table, %u pending in the model", m->n);
@@ -222,7 +223,8 @@ static bool op_take_absent(ctx *x) {
  * hands out each of its requests once. */
 static bool op_server_down(ctx *x) {
     model *m = &x->m;
-    tr__reqstate *rq = x->a->u.rq;
+    tr__actor_x *ax = tr__actor_x_peek(x->a);
+    tr__reqstate *rq = ax ? ax->rq : NULL;
     int s = (int)(rnd(m) % NSERVERS);
     uint64_t mref = 0;
     for (uint32_t i = 0; rq && i < rq->n_srv; i++)
