@@ -61,9 +61,11 @@ typedef struct sup_state {
     tr__sup_child **kids;
     size_t n, cap;
     uint64_t next_serial;
-    /* restart times within the period: a ring of intensity + 1 entries */
+    /* restart times within the period: a ring of at most rs_max =
+     * intensity + 1 entries, grown as restarts come (a large intensity
+     * costs nothing until its restarts happen) */
     int64_t *rs;
-    size_t rs_cap, rs_len, rs_head;
+    size_t rs_cap, rs_len, rs_head, rs_max;
     /* ops: ops.head is the running one */
     TR__FIFO(sup_op) ops;
     tr_pid waiting_pid; /* the child the running op waits for */
@@ -254,12 +256,15 @@ static tr_reason start_failed_reason(const tr__sup_child *c, int rc) {
 /* Restart intensity and backoff                                             */
 /* ------------------------------------------------------------------------ */
 
-static int rs_alloc(sup_state *st, int intensity) {
-    size_t cap = (size_t)intensity + 1;
+/* The ring's first size: restarts are rare, and most intensities small. */
+#define RS_INITIAL 16
+
+/* Moves the ring to a new allocation of cap entries, keeping the most
+ * recent restarts that fit. TR_ENOMEM leaves it as it was. */
+static int rs_resize(sup_state *st, size_t cap) {
     int64_t *rs = tr__malloc(cap * sizeof(*rs));
     if (!rs)
         return TR_ENOMEM;
-    /* keep the most recent restarts that still fit */
     size_t keep = st->rs_len < cap ? st->rs_len : cap;
     for (size_t i = 0; i < keep; i++)
         rs[i] = st->rs[(st->rs_head + st->rs_len - keep + i) % st->rs_cap];
@@ -271,13 +276,30 @@ static int rs_alloc(sup_state *st, int intensity) {
     return 0;
 }
 
+/* Sets the ring up for `intensity` (at start, and when the flags change). */
+static int rs_alloc(sup_state *st, int intensity) {
+    size_t max = (size_t)intensity + 1;
+    size_t cap = st->rs_len > RS_INITIAL ? st->rs_len : RS_INITIAL;
+    int rc = rs_resize(st, cap < max ? cap : max);
+    if (rc == 0)
+        st->rs_max = max;
+    return rc;
+}
+
 /* Records one restart; true when more than `intensity` restarts happened
- * within `period_ms` (the supervisor must give up). */
+ * within `period_ms` (the supervisor must give up). A ring that cannot
+ * grow for want of memory counts as reached intensity: a supervisor that
+ * cannot tell gives up rather than restart without a bound. */
 static bool note_restart(sup_state *st) {
     int64_t now = tr_now_ms();
     while (st->rs_len > 0 && now - st->rs[st->rs_head] >= st->flags.period_ms) {
         st->rs_head = (st->rs_head + 1) % st->rs_cap;
         st->rs_len--;
+    }
+    if (st->rs_len == st->rs_cap && st->rs_cap < st->rs_max) {
+        size_t cap = st->rs_cap * 2 < st->rs_max ? st->rs_cap * 2 : st->rs_max;
+        if (rs_resize(st, cap))
+            return true;
     }
     if (st->rs_len == st->rs_cap) { /* cannot happen: we gave up before */
         st->rs_head = (st->rs_head + 1) % st->rs_cap;

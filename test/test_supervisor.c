@@ -236,6 +236,35 @@ static void test_intensity_exceeded(void **unused) {
     tu_log_free(log);
 }
 
+/* An intensity larger than the restart history's first size (16): the
+ * history grows as restarts come, and the supervisor still gives up on
+ * exactly the (intensity + 1)-th restart within the period. */
+static void test_large_intensity_counts_exactly(void **unused) {
+    (void)unused;
+    enum { INTENSITY = 40 };
+    tr_runtime *rt = tu_rt_start(2);
+    tu_log *log = tu_log_new();
+    tw_arg a = {"A", log, 0, 0};
+    tr_child_spec cs = child("A", &a, TR_PERMANENT);
+    tr_sup_spec spec = {
+        .flags = {.intensity = INTENSITY, .period_ms = 600000}, .children = &cs, .n_children = 1};
+    tr_pid sup;
+    assert_int_equal(tr_supervisor_start(rt, &spec, &sup), 0);
+    tr_pid cur = child_pid(rt, sup, "A");
+    for (int i = 1; i <= INTENSITY; i++) {
+        make_exit(rt, cur, TR_EXIT_ERROR);
+        cur = wait_new_pid(rt, sup, "A", cur);
+        tr_child_info ci;
+        assert_true(child_info(rt, sup, "A", &ci));
+        assert_int_equal(ci.restarts, i);
+    }
+    tu_watch w = tu_watch_start(rt, log, sup);
+    assert_int_equal(tr_cast(rt, cur, TAG_EXIT, &(int32_t){TR_EXIT_ERROR}, sizeof(int32_t)), 0);
+    assert_int_equal(tu_watch_wait(&w).kind, TR_EXIT_SHUTDOWN);
+    tu_rt_stop(&rt);
+    tu_log_free(log);
+}
+
 static void test_escalation_to_parent(void **unused) {
     (void)unused;
     tr_runtime *rt = tu_rt_start(2);
@@ -500,6 +529,7 @@ int main(void) {
         cmocka_unit_test(test_restart_matrix),
         cmocka_unit_test(test_start_and_stop_order),
         cmocka_unit_test(test_intensity_exceeded),
+        cmocka_unit_test(test_large_intensity_counts_exactly),
         cmocka_unit_test(test_escalation_to_parent),
         cmocka_unit_test(test_shutdown_timeout_kills),
         cmocka_unit_test(test_management_calls),
