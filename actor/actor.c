@@ -108,14 +108,22 @@ static void run_terminate(tr__actor *a, tr_reason reason) {
     frame_pop(&f);
 }
 
-/* Used by the run loop: stop the actor (owner thread). No terminate once a
- * kill took effect (it may have come while terminate was due). */
-static void die(tr__actor *a, tr_reason reason, bool terminate) {
+/* The idle timeout (tr_idle_timeout) is off: a message reached the actor,
+ * it set another, or it stops. A timeout message already queued is
+ * dropped when it comes up (its number is old). */
+static void idle_cancel(tr__actor *a) {
     if (a->flags & TR__F_IDLE) {
         tr_cancel_timer(a->rt, a->x->idle_timer);
         a->x->idle_timer = 0;
+        a->x->idle_seq++;
         tr__flag_set(a, TR__F_IDLE, false);
     }
+}
+
+/* Used by the run loop: stop the actor (owner thread). No terminate once a
+ * kill took effect (it may have come while terminate was due). */
+static void die(tr__actor *a, tr_reason reason, bool terminate) {
+    idle_cancel(a);
     if (terminate && !(tr__load_acq_u32(&a->has_sig) & TR__SIG_KILLED))
         run_terminate(a, reason);
     tr__exit_actor(a, reason, false);
@@ -308,17 +316,6 @@ static _Noreturn void crash(tr__frame *f, int code, const char *text) {
     f->stop_pending = true;
     f->stop_reason = tr_reason_error(code, text);
     longjmp(f->jb, 1);
-}
-
-/* A message reached the actor: its idle timeout (tr_idle_timeout) is off,
- * and a timeout message already queued is dropped when it comes up. */
-static void idle_cancel(tr__actor *a) {
-    if (a->flags & TR__F_IDLE) {
-        tr_cancel_timer(a->rt, a->x->idle_timer);
-        a->x->idle_timer = 0;
-        a->x->idle_seq++;
-        tr__flag_set(a, TR__F_IDLE, false);
-    }
 }
 
 /* Takes the oldest exit signal, or NULL. Owner thread. */
@@ -655,6 +652,21 @@ static void turn_end(tr__sched *sched) {
     }
 }
 
+/* Pokes the fiber *a of frame f's turn (tr__fiber_poke): true when it
+ * finished. When it handed the thread to other fibers, the turn goes on as
+ * the last one's: *a is that fiber, and its count (*n, *counted) starts
+ * anew (the others' turns were counted at each hand-off). */
+static inline bool poke(tr__frame *f, tr__actor **a, volatile unsigned *n,
+                        volatile unsigned *counted) {
+    bool finished = tr__fiber_poke(f, *a);
+    if (f->a != *a) {
+        *a = f->a;
+        *n = 1;
+        *counted = 0;
+    }
+    return finished;
+}
+
 /* a changes after the setjmp below when a fiber hands the thread to another
  * (the turn goes on as the last one's); the path a longjmp takes reads it
  * anew from the frame before any use, so its clobbered value is never read. */
@@ -706,13 +718,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
         }
         if (fiber && (tr__fiber_yielded(a) || tr__fiber_woken(a))) { /* it goes on now */
             n = n + 1;
-            bool finished = tr__fiber_poke(&f, a);
-            if (f.a != a) { /* handed to other fibers: the last one's turn goes on */
-                a = f.a;
-                n = 1;
-                counted = 0;
-            }
-            if (finished) {
+            if (poke(&f, &a, &n, &counted)) {
                 why = f.stop_reason;
                 terminate_v = true;
                 goto stop;
@@ -754,13 +760,7 @@ void tr__run(tr__sched *sched, tr__actor *a) {
             tr__wake_taken(a); /* signals are looked at next */
             if (fiber) {
                 n = n + 1;
-                bool finished = tr__fiber_poke(&f, a);
-                if (f.a != a) {
-                    a = f.a;
-                    n = 1;
-                    counted = 0;
-                }
-                if (finished) {
+                if (poke(&f, &a, &n, &counted)) {
                     why = f.stop_reason;
                     terminate_v = true;
                     goto stop;
@@ -912,11 +912,7 @@ int tr_idle_timeout(tr_self *self, tr_duration_ms timeout_ms) {
         return TR_EINVAL; /* a plain fiber has tr_receive's timeout */
     if (tr__self_killed_here())
         return TR_EKILLED;
-    if (a->flags & TR__F_IDLE) { /* the last call of the callback wins */
-        tr_cancel_timer(a->rt, a->x->idle_timer);
-        a->x->idle_timer = 0;
-        tr__flag_set(a, TR__F_IDLE, false);
-    }
+    idle_cancel(a); /* the last call of the callback wins */
     if (timeout_ms == TR_INFINITY)
         return TR_CONTINUE;
     tr__actor_x *x = tr__actor_x_get(a);

@@ -64,15 +64,21 @@ static void park_woken(tr__sched *s) {
     }
 }
 
+/* Ends s's current wait in park_wait, in the poller or on its condition
+ * variable (park_mu held). */
+static void end_wait(tr__sched *s) {
+    if (s->in_poll)
+        tr__poll_wake(s->rt->io_poll);
+    else
+        pthread_cond_signal(&s->park_cv);
+}
+
 static bool wake_parked(tr__sched *s, bool timers_too) {
     pthread_mutex_lock(&s->park_mu);
     bool wake = s->sleeping && (timers_too || !s->on_timers);
     if (wake) {
         park_woken(s);
-        if (s->in_poll)
-            tr__poll_wake(s->rt->io_poll);
-        else
-            pthread_cond_signal(&s->park_cv);
+        end_wait(s);
     }
     pthread_mutex_unlock(&s->park_mu);
     return wake;
@@ -95,12 +101,8 @@ static void wake_sleeper(tr_runtime *rt) {
 
 void tr__sched_nudge(tr__sched *s) {
     pthread_mutex_lock(&s->park_mu);
-    if (s->sleeping) {
-        if (s->in_poll)
-            tr__poll_wake(s->rt->io_poll);
-        else
-            pthread_cond_signal(&s->park_cv);
-    }
+    if (s->sleeping)
+        end_wait(s);
     pthread_mutex_unlock(&s->park_mu);
 }
 
