@@ -634,6 +634,92 @@ static void test_handoff_between_fibers_starves_nothing(void **state) {
     tr_runtime_free(&rt);
 }
 
+/* Two fibers ping-pong over unbuffered channels on one scheduler thread:
+ * every wait parks and hands the thread straight to the other fiber, whose
+ * landing ends the parker's turn. Messages that reach a parked fiber then
+ * must not be lost (its turn goes on instead of giving its token back), and
+ * a kill of the peer leaves the other's wait to time out. */
+enum { HOPS = 2000, NOTES = 50, T_NOTE = 77 };
+
+static struct {
+    tr_chan *ping, *pong;
+    atomic_int hops;
+    int got_notes;
+    int bad;
+    int last_rc;
+    record done;
+} g_hand;
+
+static int ponger_fiber(tr_self *self, void *arg) {
+    (void)self;
+    (void)arg;
+    for (;;) { /* until killed */
+        int v;
+        if (tr_chan_recv(g_hand.ping, &v, TR_INFINITY) != TR_OK ||
+            tr_chan_send(g_hand.pong, &v, TR_INFINITY) != TR_OK)
+            return -1;
+    }
+}
+
+static int pinger_fiber(tr_self *self, void *arg) {
+    (void)arg;
+    for (int i = 0; i < HOPS; i++) {
+        int v = i;
+        if (tr_chan_send(g_hand.ping, &v, 20000) != TR_OK ||
+            tr_chan_recv(g_hand.pong, &v, 20000) != TR_OK || v != i)
+            g_hand.bad++;
+        atomic_store(&g_hand.hops, i + 1);
+    }
+    /* The notes sent to us while we were parked are all in our mailbox. */
+    tr_msg *m;
+    while (tr_receive_tag(self, T_NOTE, 5000, &m) == TR_OK) {
+        g_hand.got_notes++;
+        tr_msg_free(m);
+        if (g_hand.got_notes == NOTES)
+            break;
+    }
+    /* Wait until the test has killed the ponger, then our next wait times
+     * out instead of hanging. */
+    while (tr_receive_tag(self, T_GO, 20000, &m) != TR_OK)
+        ;
+    tr_msg_free(m);
+    int v = -1;
+    if (tr_chan_send(g_hand.ping, &v, 100) == TR_OK) /* nobody receives any more */
+        g_hand.bad++;
+    g_hand.last_rc = tr_chan_recv(g_hand.pong, &v, 100);
+    rec_done(&g_hand.done);
+    return 0;
+}
+
+static void test_parked_handoff_keeps_messages(void **state) {
+    (void)state;
+    tr_runtime *rt = tu_start(1);
+    memset(&g_hand, 0, sizeof g_hand);
+    rec_init(&g_hand.done);
+    assert_int_equal(tr_chan_new(sizeof(int), 0, &g_hand.ping), TR_OK);
+    assert_int_equal(tr_chan_new(sizeof(int), 0, &g_hand.pong), TR_OK);
+    tr_pid ponger, pinger;
+    assert_int_equal(tr_spawn_fiber(rt, ponger_fiber, NULL, NULL, &ponger), TR_OK);
+    assert_int_equal(tr_spawn_fiber(rt, pinger_fiber, NULL, NULL, &pinger), TR_OK);
+    /* Notes from this thread while the two hand the thread to each other. */
+    assert_true(TU_WAIT(atomic_load(&g_hand.hops) >= 10, 20000));
+    for (int i = 0; i < NOTES; i++)
+        assert_int_equal(tr_send(rt, pinger, T_NOTE, NULL, 0), TR_OK);
+    assert_true(TU_WAIT(atomic_load(&g_hand.hops) == HOPS, 60000));
+    watch w = watch_on(rt, ponger);
+    assert_int_equal(tr_exit(rt, ponger, tr_reason_kill()), TR_OK);
+    assert_int_equal(watch_reason(rt, &w).kind, TR_EXIT_KILLED);
+    assert_int_equal(tr_send(rt, pinger, T_GO, NULL, 0), TR_OK);
+    assert_true(rec_wait(&g_hand.done, 1));
+    assert_int_equal(g_hand.bad, 0);
+    assert_int_equal(g_hand.got_notes, NOTES);
+    assert_int_equal(g_hand.last_rc, TR_ETIMEDOUT);
+    await_gone(rt, pinger);
+    tr_chan_release(g_hand.ping);
+    tr_chan_release(g_hand.pong);
+    tr_runtime_free(&rt);
+}
+
 static atomic_int g_many;
 
 static int sleeper_body(tr_self *self, void *arg) {
@@ -1103,6 +1189,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_yield_lets_others_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handoff_between_fibers_starves_nothing, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_parked_handoff_keeps_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_fibers_come_and_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_parks_only_the_fiber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_a_fiber_in_a_blocking_call, setup, teardown),
